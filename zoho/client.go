@@ -1,0 +1,406 @@
+// Package zoho is offboard's client for the Zoho CRM v7 API: the OAuth
+// token that every caller shares, the user, org and role reads that build
+// the org directory, and the transfer-and-delete call and its job status.
+//
+// Each method makes one API call (two when the access token has to be
+// refreshed after a 401 INVALID_TOKEN, and one per page for the user list);
+// whether and when to retry is the caller's decision, guided by Classify.
+// A Config may carry a rate limiter and a bound on calls in flight, which
+// the client applies to every call it makes, so nothing bypasses them.
+package zoho
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/oauth2"
+	"golang.org/x/time/rate"
+)
+
+// APIVersion is the CRM API version offboard speaks.
+const APIVersion = "v7"
+
+// maxBody bounds how much of an answer the client reads.
+const maxBody = 32 << 20
+
+// Config configures a Client. ClientID, ClientSecret and RefreshToken are
+// required; everything else has a default.
+type Config struct {
+	// ClientID, ClientSecret and RefreshToken are the Self Client
+	// credentials. They never appear in errors or logs.
+	ClientID, ClientSecret, RefreshToken string
+	// DC is the data centre's short name (us, eu, in, au, jp, ca, sa, cn);
+	// "" is us. It picks the accounts server.
+	DC string
+	// AccountsURL overrides the data centre's accounts server.
+	AccountsURL string
+	// APIDomain overrides the api_domain of the token response.
+	APIDomain string
+	// HTTPClient sends every request (token requests too). Nil means a
+	// client with Go's default transport.
+	HTTPClient *http.Client
+	// RequestTimeout bounds each HTTP call; 0 means 60 s.
+	RequestTimeout time.Duration
+	// Limiter, if set, is waited on before every API call (not token
+	// requests), retries and the call after a token refresh included.
+	Limiter *rate.Limiter
+	// MaxInFlight, if positive, bounds the API calls in flight at once.
+	MaxInFlight int
+	// UserAgent is sent with every request; "" means "offboard".
+	UserAgent string
+	// Logger receives one debug line per API call. Nil means no logging.
+	Logger *zerolog.Logger
+	// Now is the clock used for token expiry; nil means time.Now.
+	Now func() time.Time
+}
+
+// Client talks to one Zoho CRM org. It is safe for concurrent use; all
+// callers share one access token.
+type Client struct {
+	http      *http.Client
+	tokens    *tokenSource
+	apiDomain *url.URL // from Config; nil means take it from the token
+	accounts  *url.URL
+	timeout   time.Duration
+	limiter   *rate.Limiter
+	slots     chan struct{}
+	userAgent string
+	log       zerolog.Logger
+	secrets   *secrets
+}
+
+// New checks cfg and returns a Client. It makes no network call: bad
+// credentials show up on the first call.
+func New(cfg Config) (*Client, error) {
+	var missing []string
+	if cfg.ClientID == "" {
+		missing = append(missing, "client id (ZOHO_CLIENT_ID)")
+	}
+	if cfg.ClientSecret == "" {
+		missing = append(missing, "client secret (ZOHO_CLIENT_SECRET)")
+	}
+	if cfg.RefreshToken == "" {
+		missing = append(missing, "refresh token (ZOHO_REFRESH_TOKEN)")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("zoho: missing %s", strings.Join(missing, ", "))
+	}
+	accounts := cfg.AccountsURL
+	if accounts == "" {
+		dc, err := LookupDC(cfg.DC)
+		if err != nil {
+			return nil, fmt.Errorf("zoho: %w", err)
+		}
+		accounts = dc.AccountsURL
+	}
+	accountsURL, err := checkBaseURL("accounts URL", accounts)
+	if err != nil {
+		return nil, fmt.Errorf("zoho: %w", err)
+	}
+	c := &Client{
+		http:      cfg.HTTPClient,
+		accounts:  accountsURL,
+		timeout:   cfg.RequestTimeout,
+		limiter:   cfg.Limiter,
+		userAgent: cfg.UserAgent,
+		log:       zerolog.Nop(),
+		secrets:   &secrets{},
+	}
+	if cfg.APIDomain != "" {
+		if c.apiDomain, err = checkBaseURL("API domain", cfg.APIDomain); err != nil {
+			return nil, fmt.Errorf("zoho: %w", err)
+		}
+	}
+	if c.http == nil {
+		c.http = &http.Client{}
+	}
+	if c.timeout <= 0 {
+		c.timeout = 60 * time.Second
+	}
+	if cfg.MaxInFlight > 0 {
+		c.slots = make(chan struct{}, cfg.MaxInFlight)
+	}
+	if c.userAgent == "" {
+		c.userAgent = "offboard"
+	}
+	if cfg.Logger != nil {
+		c.log = *cfg.Logger
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	c.secrets.add(cfg.ClientSecret)
+	c.secrets.add(cfg.RefreshToken)
+	c.tokens = &tokenSource{
+		conf: &oauth2.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			Endpoint: oauth2.Endpoint{
+				TokenURL:  accountsURL.String() + "/oauth/v2/token",
+				AuthStyle: oauth2.AuthStyleInParams,
+			},
+		},
+		refresh:    cfg.RefreshToken,
+		httpClient: c.http,
+		now:        now,
+		secrets:    c.secrets,
+	}
+	return c, nil
+}
+
+// TokenRequests reports how many access-token requests the client has made.
+func (c *Client) TokenRequests() int { return c.tokens.refreshes() }
+
+// APIDomain returns the API base URL the client uses, fetching a token
+// first if the domain comes from the token response.
+func (c *Client) APIDomain(ctx context.Context) (string, error) {
+	tok, err := c.tokens.token(ctx)
+	if err != nil {
+		return "", err
+	}
+	u, err := c.base(tok)
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
+
+// base returns the API base URL: the configured override, or the
+// api_domain of the token response.
+func (c *Client) base(tok *oauth2.Token) (*url.URL, error) {
+	if c.apiDomain != nil {
+		return c.apiDomain, nil
+	}
+	domain, _ := tok.Extra("api_domain").(string)
+	if domain == "" {
+		return nil, errors.New("zoho: the token response has no api_domain; set ZOHO_API_DOMAIN or --api-domain")
+	}
+	u, err := checkBaseURL("api_domain from the accounts server", domain)
+	if err != nil {
+		return nil, fmt.Errorf("zoho: %w", err)
+	}
+	return u, nil
+}
+
+// call describes one API request.
+type call struct {
+	method string
+	path   string // below /crm/v7, e.g. "/users"
+	query  url.Values
+	body   any  // JSON-encoded when not nil
+	write  bool // the request changes something in Zoho
+}
+
+// response is a successful (2xx) answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends c, refreshing the access token once if Zoho says it is invalid,
+// and returns the answer or a typed error.
+func (c *Client) do(ctx context.Context, cl call) (*response, error) {
+	var payload []byte
+	if cl.body != nil {
+		var err error
+		if payload, err = json.Marshal(cl.body); err != nil {
+			return nil, fmt.Errorf("zoho: encode %s request: %w", cl.path, err)
+		}
+	}
+	path := "/crm/" + APIVersion + cl.path
+	for attempt := 1; ; attempt++ {
+		tok, err := c.tokens.token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.send(ctx, tok, cl, path, payload)
+		var api *APIError
+		if attempt == 1 && errors.As(err, &api) && api.HTTPStatus == http.StatusUnauthorized && api.Code == CodeInvalidToken {
+			// The token expired early or was evicted (Zoho keeps at most 15
+			// per refresh token). A 401 means nothing was done, so the call
+			// is safe to repeat, writes included, once.
+			c.log.Debug().Str("path", path).Msg("access token refused, refreshing")
+			c.tokens.invalidate(tok)
+			continue
+		}
+		return resp, err
+	}
+}
+
+// send makes one HTTP request under the limiter and the in-flight bound.
+func (c *Client) send(ctx context.Context, tok *oauth2.Token, cl call, path string, payload []byte) (*response, error) {
+	base, err := c.base(tok)
+	if err != nil {
+		return nil, err
+	}
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			if ctx.Err() == nil {
+				// The limiter refuses a wait that would outlast the deadline.
+				err = fmt.Errorf("rate limit wait would pass the deadline: %w", context.DeadlineExceeded)
+			}
+			return nil, fmt.Errorf("zoho: %s %s: %w", cl.method, path, ctxErr(ctx, err))
+		}
+	}
+	if c.slots != nil {
+		select {
+		case c.slots <- struct{}{}:
+			defer func() { <-c.slots }()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("zoho: %s %s: %w", cl.method, path, ctx.Err())
+		}
+	}
+
+	u := *base
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	u.RawQuery = cl.query.Encode()
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var wrote atomic.Bool // set from the transport's goroutine
+	rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	})
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(rctx, cl.method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("zoho: %s %s: %w", cl.method, path, err)
+	}
+	req.Header.Set("Authorization", "Zoho-oauthtoken "+tok.AccessToken)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	var data []byte
+	if err == nil {
+		data, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
+	}
+	elapsed := time.Since(start)
+	if err != nil {
+		c.log.Debug().Str("method", cl.method).Str("path", path).Dur("elapsed", elapsed).Bool("sent", wrote.Load()).Msg("api call failed")
+		terr := transportError(ctx, err)
+		if cl.write && wrote.Load() {
+			return nil, &OutcomeUnknownError{Method: cl.method, Path: path, Err: terr}
+		}
+		return nil, fmt.Errorf("zoho: %s %s: %w", cl.method, path, terr)
+	}
+	c.log.Debug().Str("method", cl.method).Str("path", path).Int("status", resp.StatusCode).Dur("elapsed", elapsed).Msg("api call")
+
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return &response{status: resp.StatusCode, header: resp.Header, body: data}, nil
+	}
+	apiErr := c.parseError(resp, data, cl.method, path)
+	if cl.write && resp.StatusCode >= 500 {
+		return nil, &OutcomeUnknownError{Method: cl.method, Path: path, Err: apiErr}
+	}
+	return nil, apiErr
+}
+
+// transportError returns the error to report for a failed round trip,
+// keeping the caller's cancellation recognisable.
+func transportError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		// url.Error repeats the method and URL, which the caller's
+		// message already names.
+		if uerr.Timeout() {
+			return fmt.Errorf("no answer within the request timeout: %w", uerr.Err)
+		}
+		return uerr.Err
+	}
+	return err
+}
+
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// envelope is Zoho's error object, found at the top level or as the first
+// element of a resource array.
+type envelope struct {
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Status  string         `json:"status"`
+	Details map[string]any `json:"details"`
+}
+
+// parseError builds an *APIError from a non-2xx answer, whichever of Zoho's
+// two envelopes it uses.
+func (c *Client) parseError(resp *http.Response, data []byte, method, path string) *APIError {
+	e := &APIError{HTTPStatus: resp.StatusCode, Method: method, Path: path, CreditsRemaining: -1}
+	if v := resp.Header.Get("X-API-CREDITS-REMAINING"); v != "" {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+			e.CreditsRemaining = n
+		}
+	}
+	if v := resp.Header.Get("Retry-After"); v != "" {
+		if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
+			e.RetryAfter = time.Duration(secs) * time.Second
+		}
+	}
+	env, ok := findEnvelope(data)
+	if !ok {
+		e.Code = http.StatusText(resp.StatusCode)
+		e.Message = "the answer was not a Zoho error object"
+		return e
+	}
+	e.Code = env.Code
+	e.Message = c.secrets.redact(env.Message)
+	e.Details = env.Details
+	for k, v := range e.Details {
+		if s, ok := v.(string); ok {
+			e.Details[k] = c.secrets.redact(s)
+		}
+	}
+	if secs, ok := e.Details["retry_after"].(float64); ok && secs > 0 && e.RetryAfter == 0 {
+		e.RetryAfter = time.Duration(secs * float64(time.Second))
+	}
+	return e
+}
+
+// findEnvelope finds the error object in data: {"code":...} or
+// {"<resource>":[{"code":...}]}.
+func findEnvelope(data []byte) (envelope, bool) {
+	var top envelope
+	if err := json.Unmarshal(data, &top); err == nil && top.Code != "" {
+		return top, true
+	}
+	var wrapped map[string]json.RawMessage
+	if err := json.Unmarshal(data, &wrapped); err != nil {
+		return envelope{}, false
+	}
+	for _, raw := range wrapped {
+		var items []envelope
+		if err := json.Unmarshal(raw, &items); err == nil && len(items) > 0 && items[0].Code != "" {
+			return items[0], true
+		}
+	}
+	return envelope{}, false
+}

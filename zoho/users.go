@@ -1,0 +1,204 @@
+package zoho
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// User statuses as Zoho reports them.
+const (
+	StatusActive   = "active"
+	StatusInactive = "inactive"
+	StatusDeleted  = "deleted"
+	StatusDisabled = "disabled"
+)
+
+// UserType is the type filter of GET /users.
+type UserType string
+
+// The user types Zoho's v7 documentation lists.
+const (
+	AllUsers              UserType = "AllUsers"
+	ActiveUsers           UserType = "ActiveUsers"
+	DeactiveUsers         UserType = "DeactiveUsers"
+	ConfirmedUsers        UserType = "ConfirmedUsers"
+	NotConfirmedUsers     UserType = "NotConfirmedUsers"
+	DeletedUsers          UserType = "DeletedUsers"
+	ActiveConfirmedUsers  UserType = "ActiveConfirmedUsers"
+	AdminUsers            UserType = "AdminUsers"
+	ActiveConfirmedAdmins UserType = "ActiveConfirmedAdmins"
+	CurrentUser           UserType = "CurrentUser"
+)
+
+// UserTypes lists every UserType, in the documentation's order.
+var UserTypes = []UserType{AllUsers, ActiveUsers, DeactiveUsers, ConfirmedUsers, NotConfirmedUsers,
+	DeletedUsers, ActiveConfirmedUsers, AdminUsers, ActiveConfirmedAdmins, CurrentUser}
+
+// MaxPerPage is the largest page Zoho serves for GET /users.
+const MaxPerPage = 200
+
+// maxPages stops a listing whose server keeps saying more_records forever.
+const maxPages = 10000
+
+// ID is a Zoho record ID. Zoho sends IDs as JSON strings, but an ID that
+// arrives as a bare number is kept digit for digit: IDs have 19 digits and
+// would be rounded by a float64.
+type ID string
+
+// UnmarshalJSON accepts a string, a number or null.
+func (id *ID) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*id = ""
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*id = ID(s)
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("zoho: id %s is neither a string nor a number", b)
+		}
+		*id = ID(n.String())
+	}
+	return nil
+}
+
+// Ref is a lookup to another record: a role, a profile, a manager.
+type Ref struct {
+	ID   ID     `json:"id"`
+	Name string `json:"name"`
+}
+
+// User is a CRM user, with the fields offboard uses.
+type User struct {
+	ID          ID     `json:"id"`
+	ZUID        ID     `json:"zuid"` // empty for users who never confirmed
+	Email       string `json:"email"`
+	FirstName   string `json:"first_name"`
+	LastName    string `json:"last_name"`
+	FullName    string `json:"full_name"`
+	Status      string `json:"status"`
+	Confirm     bool   `json:"confirm"`
+	Role        *Ref   `json:"role"`
+	Profile     *Ref   `json:"profile"`
+	ReportingTo *Ref   `json:"Reporting_To"`
+}
+
+// Active reports whether the user can receive records and subordinates:
+// active and confirmed.
+func (u User) Active() bool { return u.Status == StatusActive && u.Confirm }
+
+// Deleted reports whether the user is already deleted.
+func (u User) Deleted() bool { return u.Status == StatusDeleted }
+
+type usersPage struct {
+	Users []User `json:"users"`
+	Info  struct {
+		PerPage     int  `json:"per_page"`
+		Count       int  `json:"count"`
+		Page        int  `json:"page"`
+		MoreRecords bool `json:"more_records"`
+	} `json:"info"`
+}
+
+// UsersPage fetches one page of GET /users. more reports whether Zoho has
+// further pages. perPage ≤ 0 means MaxPerPage.
+func (c *Client) UsersPage(ctx context.Context, typ UserType, page, perPage int) (users []User, more bool, err error) {
+	if perPage <= 0 {
+		perPage = MaxPerPage
+	}
+	q := url.Values{}
+	if typ != "" {
+		q.Set("type", string(typ))
+	}
+	q.Set("page", strconv.Itoa(page))
+	q.Set("per_page", strconv.Itoa(perPage))
+	resp, err := c.do(ctx, call{method: http.MethodGet, path: "/users", query: q})
+	if err != nil {
+		return nil, false, err
+	}
+	if resp.status == http.StatusNoContent || len(bytes.TrimSpace(resp.body)) == 0 {
+		return nil, false, nil
+	}
+	var p usersPage
+	if err := json.Unmarshal(resp.body, &p); err != nil {
+		return nil, false, fmt.Errorf("zoho: decode users page %d: %w", page, err)
+	}
+	return p.Users, p.Info.MoreRecords, nil
+}
+
+// Users fetches every user of the given type, page after page, 200 a page.
+func (c *Client) Users(ctx context.Context, typ UserType) ([]User, error) {
+	var all []User
+	for page := 1; ; page++ {
+		if page > maxPages {
+			return nil, fmt.Errorf("zoho: users listing did not end after %d pages", maxPages)
+		}
+		users, more, err := c.UsersPage(ctx, typ, page, MaxPerPage)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, users...)
+		if !more {
+			return all, nil
+		}
+		if len(users) == 0 {
+			return nil, fmt.Errorf("zoho: users page %d was empty but said more records follow", page)
+		}
+	}
+}
+
+// User fetches one user by ID. A user that does not exist is an *APIError
+// (Zoho answers 400 INVALID_DATA).
+func (c *Client) User(ctx context.Context, id string) (User, error) {
+	if !IsUserID(id) {
+		return User{}, fmt.Errorf("zoho: %q is not a user id", id)
+	}
+	resp, err := c.do(ctx, call{method: http.MethodGet, path: "/users/" + id})
+	if err != nil {
+		return User{}, err
+	}
+	return oneUser(resp, "user "+id)
+}
+
+// CurrentUser fetches the user the access token belongs to.
+func (c *Client) CurrentUser(ctx context.Context) (User, error) {
+	q := url.Values{"type": {string(CurrentUser)}}
+	resp, err := c.do(ctx, call{method: http.MethodGet, path: "/users", query: q})
+	if err != nil {
+		return User{}, err
+	}
+	return oneUser(resp, "current user")
+}
+
+func oneUser(resp *response, what string) (User, error) {
+	if resp.status == http.StatusNoContent {
+		return User{}, fmt.Errorf("zoho: %s: no such user", what)
+	}
+	var p usersPage
+	if err := json.Unmarshal(resp.body, &p); err != nil {
+		return User{}, fmt.Errorf("zoho: decode %s: %w", what, err)
+	}
+	if len(p.Users) == 0 {
+		return User{}, fmt.Errorf("zoho: %s: no such user", what)
+	}
+	return p.Users[0], nil
+}
+
+// IsUserID reports whether s looks like a Zoho record ID: digits only.
+func IsUserID(s string) bool {
+	if s == "" || len(s) > 25 {
+		return false
+	}
+	return strings.Trim(s, "0123456789") == ""
+}
