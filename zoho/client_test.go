@@ -125,9 +125,15 @@ var transferReq = TransferRequest{UserID: "3652397000001464001",
 
 func TestClassifyAnswers(t *testing.T) {
 	type callFn func(ctx context.Context, c *Client) error
-	post := func(ctx context.Context, c *Client) error { _, err := c.TransferAndDelete(ctx, transferReq); return err }
+	post := func(ctx context.Context, c *Client) error {
+		_, err := c.TransferAndDelete(ctx, transferReq)
+		return err
+	}
 	get := func(ctx context.Context, c *Client) error { _, err := c.Org(ctx); return err }
-	status := func(ctx context.Context, c *Client) error { _, err := c.JobStatus(ctx, "3652397000012622009"); return err }
+	status := func(ctx context.Context, c *Client) error {
+		_, err := c.JobStatus(ctx, "3652397000012622009")
+		return err
+	}
 	tests := []struct {
 		name   string
 		call   callFn
@@ -736,7 +742,7 @@ func TestUsersPagination(t *testing.T) {
 func TestErrorMessageIsReadable(t *testing.T) {
 	e := &APIError{HTTPStatus: 400, Code: "INVALID_DATA", Message: "the user id provided is already deleted.",
 		Details: map[string]any{"owner_status": "deleted", "resource_path_index": float64(1), "nested": map[string]any{"x": 1}},
-		Method: "POST", Path: "/crm/v7/users/actions/transfer_and_delete"}
+		Method:  "POST", Path: "/crm/v7/users/actions/transfer_and_delete"}
 	want := "zoho: POST /crm/v7/users/actions/transfer_and_delete: 400 INVALID_DATA: the user id provided is already deleted. (owner_status=deleted resource_path_index=1)"
 	if got := e.Error(); got != want {
 		t.Errorf("APIError.Error() = %q, want %q", got, want)
