@@ -1,0 +1,415 @@
+// Package input reads the offboarding sheet, CSV or XLSX, into rows: one Row
+// per non-blank row below the header, with the row number a person sees in
+// their spreadsheet, every original cell, and the columns the tool
+// understands parsed (CONTRACT §3).
+//
+// Three kinds of trouble are kept apart. A file that cannot be read, or a
+// header the tool cannot work with, is a fatal error from Open or Next. A
+// cell that does not parse is a Problem on its Row, and the rest of the
+// sheet is read.
+package input
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Default limits against hostile or mistaken files.
+const (
+	DefaultMaxFileSize  = 100 << 20 // bytes on disk
+	DefaultMaxUnzipSize = 256 << 20 // bytes decompressed from an XLSX, all parts together
+)
+
+// Options configure Open. The zero value reads the first sheet with the
+// default limits.
+type Options struct {
+	// Sheet is the XLSX sheet to read; "" reads the first one. Matched
+	// case-insensitively, as spreadsheets do. Ignored for CSV.
+	Sheet string
+	// MaxFileSize bounds the file's size on disk; 0 means DefaultMaxFileSize.
+	MaxFileSize int64
+	// MaxUnzipSize bounds the bytes decompressed from an XLSX, all parts
+	// together, and with them the memory its shared strings take; 0 means
+	// DefaultMaxUnzipSize.
+	MaxUnzipSize int64
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxFileSize <= 0 {
+		o.MaxFileSize = DefaultMaxFileSize
+	}
+	if o.MaxUnzipSize <= 0 {
+		o.MaxUnzipSize = DefaultMaxUnzipSize
+	}
+	return o
+}
+
+// Row is one non-blank row below the header.
+type Row struct {
+	// Line is the row's number in the spreadsheet (1-based), blank rows
+	// counted.
+	Line int
+	// Cells are the row's cells as written, one per Header.Names: shorter
+	// rows are padded with "", cells right of the last header are dropped.
+	// XLSX cells read as their shown value: cached formula results,
+	// TRUE/FALSE, dates as YYYY-MM-DD.
+	Cells []string
+
+	User, TransferTo, SubordinatesTo Ref
+
+	// Records, Assignment and Criteria are nil when blank (or absent).
+	Records, Assignment, Criteria *bool
+	// EffectiveDate is nil when blank (or absent).
+	EffectiveDate *Date
+
+	// Problems are the cells that did not parse, in column order.
+	Problems []Problem
+}
+
+// ParseError is a fatal error at a place in the file that a person can find,
+// modelled on csv.ParseError.
+type ParseError struct {
+	File   string
+	Line   int // row number, 1-based; 0 if unknown
+	Column int // column number, 1-based; 0 if unknown
+	Err    error
+}
+
+func (e *ParseError) Error() string {
+	switch {
+	case e.Line > 0 && e.Column > 0:
+		return fmt.Sprintf("%s: row %d, column %s: %v", e.File, e.Line, columnLetter(e.Column-1), e.Err)
+	case e.Line > 0:
+		return fmt.Sprintf("%s: row %d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.File, e.Err)
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// cellKind says what a spreadsheet stored in a cell, where the text alone
+// cannot: a number cell that shows 3652397000001460000 has lost digits.
+type cellKind uint8
+
+const (
+	kindText cellKind = iota
+	kindNumber
+	kindOther // boolean, date, error: already shown as the text a person sees
+)
+
+// source yields the raw rows of one sheet. The slices it returns are valid
+// until the next call; kinds is nil when every cell is text.
+type source interface {
+	next() (line int, cells []string, kinds []cellKind, err error)
+	close() error
+}
+
+// Reader reads the rows of an input sheet one at a time, so that a large
+// sheet is never held in memory.
+type Reader struct {
+	file   string
+	src    source
+	header Header
+	sum    string
+	// typed columns, resolved once from the header: -1 when absent
+	user, transferTo, subordinatesTo    int
+	records, assignment, criteria, date int
+}
+
+// Open opens an input sheet, chosen by its extension (.csv, .tsv, .txt or
+// .xlsx, .xlsm), and reads up to its header. A *HeaderError says what is
+// wrong with the header; other errors name the file.
+func Open(path string, opt Options) (*Reader, error) {
+	opt = opt.withDefaults()
+	name := filepath.Base(path)
+	kind, err := kindOf(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err // *fs.PathError names the file
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file", name)
+	}
+	if fi.Size() > opt.MaxFileSize {
+		f.Close()
+		return nil, fmt.Errorf("%s: the file is %s, more than the limit of %s", name, mib(fi.Size()), mib(opt.MaxFileSize))
+	}
+	if fi.Size() == 0 {
+		f.Close()
+		return nil, fmt.Errorf("%s: the file is empty", name)
+	}
+	r := &Reader{file: name}
+	var src source
+	switch kind {
+	case kindCSV:
+		src, r.sum, err = openCSV(name, f, fi.Size())
+	default:
+		src, r.sum, err = openXLSX(name, f, fi.Size(), opt)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r.src = src
+	if err := r.readHeader(); err != nil {
+		src.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// ReadAll reads every row of an input sheet.
+func ReadAll(path string, opt Options) (Header, []Row, error) {
+	r, err := Open(path, opt)
+	if err != nil {
+		return Header{}, nil, err
+	}
+	defer r.Close()
+	var rows []Row
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return r.Header(), rows, r.Close()
+		}
+		if err != nil {
+			return r.Header(), rows, err
+		}
+		rows = append(rows, row)
+	}
+}
+
+// Header returns the sheet's header.
+func (r *Reader) Header() Header { return r.header }
+
+// SHA256 returns the hex SHA-256 of the file as Open read it.
+func (r *Reader) SHA256() string { return r.sum }
+
+// Close releases the file. It is safe to call more than once.
+func (r *Reader) Close() error {
+	if r.src == nil {
+		return nil
+	}
+	err := r.src.close()
+	r.src = nil
+	return err
+}
+
+func (r *Reader) readHeader() error {
+	for {
+		line, cells, _, err := r.src.next()
+		if err == io.EOF {
+			return &HeaderError{File: r.file, Problems: []string{"no header row: every row is blank"}}
+		}
+		if err != nil {
+			return err
+		}
+		if isBlank(cells) {
+			continue
+		}
+		h, problems := matchHeader(cells, line)
+		if len(problems) > 0 {
+			return &HeaderError{File: r.file, Line: line, Problems: problems, Found: h.Names}
+		}
+		r.header = h
+		col := func(c Column) int {
+			if i, ok := h.Index[c]; ok {
+				return i
+			}
+			return -1
+		}
+		r.user, r.transferTo, r.subordinatesTo = col(ColUser), col(ColTransferTo), col(ColSubordinatesTo)
+		r.records, r.assignment, r.criteria = col(ColRecords), col(ColAssignment), col(ColCriteria)
+		r.date = col(ColEffectiveDate)
+		return nil
+	}
+}
+
+// Next returns the next non-blank row, or io.EOF after the last one.
+func (r *Reader) Next() (Row, error) {
+	if r.src == nil {
+		return Row{}, io.EOF
+	}
+	for {
+		line, cells, kinds, err := r.src.next()
+		if err != nil {
+			return Row{}, err
+		}
+		if isBlank(cells) {
+			continue
+		}
+		return r.row(line, cells, kinds), nil
+	}
+}
+
+func isBlank(cells []string) bool {
+	for _, c := range cells {
+		if trimValue(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Reader) row(line int, cells []string, kinds []cellKind) Row {
+	row := Row{Line: line, Cells: make([]string, len(r.header.Names))}
+	copy(row.Cells, cells)
+	row.User = r.ref(&row, r.user, kinds)
+	row.TransferTo = r.ref(&row, r.transferTo, kinds)
+	row.Records = r.bool(&row, r.records)
+	row.Assignment = r.bool(&row, r.assignment)
+	row.Criteria = r.bool(&row, r.criteria)
+	row.SubordinatesTo = r.ref(&row, r.subordinatesTo, kinds)
+	row.EffectiveDate = r.dateCell(&row, r.date, kinds)
+	if len(row.Problems) > 1 {
+		sortProblems(row.Problems, r.header.Names)
+	}
+	return row
+}
+
+func (r *Reader) problem(row *Row, col int, msg string) {
+	v := row.Cells[col]
+	row.Problems = append(row.Problems, Problem{
+		Code:    CodeBadValue,
+		Column:  r.header.Names[col],
+		Value:   v,
+		Message: fmt.Sprintf("%s %q %s", trimValue(r.header.Names[col]), trimValue(v), msg),
+	})
+}
+
+func kindAt(kinds []cellKind, col int) cellKind {
+	if col < len(kinds) {
+		return kinds[col]
+	}
+	return kindText
+}
+
+func (r *Reader) ref(row *Row, col int, kinds []cellKind) Ref {
+	if col < 0 {
+		return Ref{}
+	}
+	v := trimValue(row.Cells[col])
+	if v != "" && kindAt(kinds, col) == kindNumber {
+		msg := numberIDMessage
+		if len(v) >= 16 || strings.ContainsAny(v, "Ee") {
+			msg = roundedIDMessage
+		}
+		r.problem(row, col, msg)
+		return Ref{Raw: v}
+	}
+	ref, msg := parseRef(v)
+	if msg != "" {
+		r.problem(row, col, msg)
+	}
+	return ref
+}
+
+func (r *Reader) bool(row *Row, col int) *bool {
+	if col < 0 {
+		return nil
+	}
+	v := trimValue(row.Cells[col])
+	if v == "" {
+		return nil
+	}
+	b, ok := parseBool(v)
+	if !ok {
+		r.problem(row, col, "is not a yes or no: write TRUE or FALSE (or yes/no, y/n, 1/0)")
+		return nil
+	}
+	return &b
+}
+
+func (r *Reader) dateCell(row *Row, col int, kinds []cellKind) *Date {
+	if col < 0 {
+		return nil
+	}
+	v := trimValue(row.Cells[col])
+	if v == "" {
+		return nil
+	}
+	if kindAt(kinds, col) == kindNumber {
+		r.problem(row, col, "is a number, not a date: format the cell as a date, or write YYYY-MM-DD")
+		return nil
+	}
+	d, ok := parseDate(v)
+	if !ok {
+		r.problem(row, col, "is not a date: write it as YYYY-MM-DD, or use a date cell")
+		return nil
+	}
+	return &d
+}
+
+// sortProblems puts problems in column order; rows have a handful at most.
+func sortProblems(ps []Problem, names []string) {
+	pos := func(name string) int {
+		for i, n := range names {
+			if n == name {
+				return i
+			}
+		}
+		return len(names)
+	}
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && pos(ps[j].Column) < pos(ps[j-1].Column); j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+}
+
+type fileKind int
+
+const (
+	kindCSV fileKind = iota
+	kindXLSX
+)
+
+func kindOf(path string) (fileKind, error) {
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".csv", ".tsv", ".txt":
+		return kindCSV, nil
+	case ".xlsx", ".xlsm":
+		return kindXLSX, nil
+	case ".xls":
+		return 0, errors.New("old Excel 97-2003 (.xls) workbooks are not read: save it as .xlsx or .csv")
+	case ".ods", ".numbers":
+		return 0, fmt.Errorf("%s files are not read: save it as .xlsx or .csv", ext)
+	default:
+		return 0, fmt.Errorf("unknown file type %q: use .xlsx or .csv", ext)
+	}
+}
+
+// FileSHA256 returns the hex SHA-256 of the file at path.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func mib(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}

@@ -1,0 +1,768 @@
+package input
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The XLSX reader streams the sheet's XML straight out of the zip, token by
+// token, instead of going through excelize's Rows iterator. Rows.Columns
+// returns each cell as a string and drops its type and style, and the
+// contract needs both: an ID held in a number cell has lost digits and must
+// be refused, and a date cell is a serial number whose meaning is in its
+// number format. Reading the zip entry directly also never writes the sheet
+// to a temporary file nor holds it in memory. The limits excelize enforces
+// with UnzipSizeLimit are enforced here on the bytes actually decompressed.
+
+// SheetError is the error for a --sheet name the workbook does not have.
+type SheetError struct {
+	File   string
+	Sheet  string   // the name asked for
+	Sheets []string // the sheets there are, in order
+}
+
+func (e *SheetError) Error() string {
+	q := make([]string, len(e.Sheets))
+	for i, s := range e.Sheets {
+		q[i] = strconv.Quote(s)
+	}
+	return fmt.Sprintf("%s: no sheet named %q; the sheets are %s", e.File, e.Sheet, strings.Join(q, ", "))
+}
+
+// SheetNames returns the names of an XLSX workbook's sheets, in order.
+func SheetNames(filePath string, opt Options) ([]string, error) {
+	opt = opt.withDefaults()
+	name := filepath.Base(filePath)
+	f, err := os.Open(filePath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if fi.Size() > opt.MaxFileSize {
+		return nil, fmt.Errorf("%s: the file is %s, more than the limit of %s", name, mib(fi.Size()), mib(opt.MaxFileSize))
+	}
+	b, err := openBook(name, f, fi.Size(), opt)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(b.sheets))
+	for i, s := range b.sheets {
+		names[i] = s.Name
+	}
+	return names, nil
+}
+
+var errUnzipLimit = errors.New("decompressed size limit reached")
+
+// budget is what is left of Options.MaxUnzipSize, shared by every part read.
+type budget struct{ left int64 }
+
+type limitedReader struct {
+	r io.Reader
+	b *budget
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.b.left -= int64(n)
+	if l.b.left < 0 {
+		return n, errUnzipLimit
+	}
+	return n, err
+}
+
+// book is what the workbook part says, and the parts found in the zip.
+type book struct {
+	name     string
+	zr       *zip.Reader
+	parts    map[string]*zip.File // by lower-case name: OOXML part names ignore case
+	budget   *budget
+	limit    int64
+	sheets   []sheetEntry
+	date1904 bool
+	styles   string // part names, "" if none
+	strings  string
+}
+
+type sheetEntry struct {
+	Name  string `xml:"name,attr"`
+	RID   string `xml:"id,attr"`
+	State string `xml:"state,attr"`
+	part  string
+}
+
+func openBook(name string, f io.ReaderAt, size int64, opt Options) (*book, error) {
+	var magic [8]byte
+	n, _ := f.ReadAt(magic[:], 0)
+	if msg := sniffZip(magic[:n]); msg != "" {
+		return nil, fmt.Errorf("%s: %s", name, msg)
+	}
+	zr, err := zip.NewReader(f, size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not an xlsx workbook: %w", name, err)
+	}
+	b := &book{name: name, zr: zr, parts: make(map[string]*zip.File, len(zr.File)),
+		budget: &budget{left: opt.MaxUnzipSize}, limit: opt.MaxUnzipSize}
+	var declared uint64
+	for _, zf := range zr.File {
+		declared += zf.UncompressedSize64
+		b.parts[strings.ToLower(zf.Name)] = zf
+	}
+	if declared > uint64(opt.MaxUnzipSize) {
+		return nil, b.tooBig()
+	}
+	wbPart := "xl/workbook.xml"
+	if rels, err := b.readRels("_rels/.rels"); err == nil {
+		for _, r := range rels {
+			if strings.HasSuffix(r.Type, "/officeDocument") {
+				wbPart = resolvePart("", r.Target)
+			}
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var wb struct {
+		Pr struct {
+			Date1904 string `xml:"date1904,attr"`
+		} `xml:"workbookPr"`
+		Sheets []sheetEntry `xml:"sheets>sheet"`
+	}
+	if err := b.decodePart(wbPart, &wb); err != nil {
+		return nil, err
+	}
+	b.date1904 = wb.Pr.Date1904 == "1" || wb.Pr.Date1904 == "true"
+	rels, err := b.readRels(path.Join(path.Dir(wbPart), "_rels", path.Base(wbPart)+".rels"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	byID := make(map[string]string, len(rels))
+	for _, r := range rels {
+		target := resolvePart(path.Dir(wbPart), r.Target)
+		byID[r.ID] = target
+		switch {
+		case strings.HasSuffix(r.Type, "/styles"):
+			b.styles = target
+		case strings.HasSuffix(r.Type, "/sharedStrings"):
+			b.strings = target
+		}
+	}
+	for i := range wb.Sheets {
+		wb.Sheets[i].part = byID[wb.Sheets[i].RID]
+	}
+	b.sheets = wb.Sheets
+	if len(b.sheets) == 0 {
+		return nil, fmt.Errorf("%s: the workbook has no sheets", name)
+	}
+	return b, nil
+}
+
+func (b *book) tooBig() error {
+	return fmt.Errorf("%s: the workbook decompresses to more than the limit of %s (a zip bomb, or a sheet far larger than an offboarding list)", b.name, mib(b.limit))
+}
+
+// sniffZip recognises files that are not xlsx by their first bytes.
+func sniffZip(p []byte) string {
+	switch {
+	case bytes.HasPrefix(p, []byte("PK\x03\x04")):
+		return ""
+	case bytes.HasPrefix(p, []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")):
+		return "not an xlsx workbook: it is a password-protected workbook or an old .xls file; save it as .xlsx without a password"
+	case len(p) == 0:
+		return "the file is empty"
+	}
+	for _, c := range p {
+		if c < 0x09 || (c > 0x0d && c < 0x20) {
+			return "not an xlsx workbook (not a zip file)"
+		}
+	}
+	return "not an xlsx workbook: it looks like text; if it is CSV, name it .csv"
+}
+
+// resolvePart turns a relationship target into a part name.
+func resolvePart(dir, target string) string {
+	if strings.HasPrefix(target, "/") {
+		return strings.TrimPrefix(path.Clean(target), "/")
+	}
+	return strings.TrimPrefix(path.Join(dir, target), "/")
+}
+
+func (b *book) openPart(name string) (io.ReadCloser, error) {
+	zf, ok := b.parts[strings.ToLower(name)]
+	if !ok {
+		return nil, fmt.Errorf("%s: part %s: %w", b.name, name, os.ErrNotExist)
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", b.name, name, err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{&limitedReader{rc, b.budget}, rc}, nil
+}
+
+func (b *book) partErr(part string, err error) error {
+	if errors.Is(err, errUnzipLimit) {
+		return b.tooBig()
+	}
+	return fmt.Errorf("%s: not a valid xlsx workbook: %s: %w", b.name, part, err)
+}
+
+func (b *book) decodePart(name string, v any) error {
+	rc, err := b.openPart(name)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := xml.NewDecoder(rc).Decode(v); err != nil {
+		return b.partErr(name, err)
+	}
+	return nil
+}
+
+type relationship struct {
+	ID     string `xml:"Id,attr"`
+	Type   string `xml:"Type,attr"`
+	Target string `xml:"Target,attr"`
+}
+
+func (b *book) readRels(name string) ([]relationship, error) {
+	var rels struct {
+		Rels []relationship `xml:"Relationship"`
+	}
+	err := b.decodePart(name, &rels)
+	return rels.Rels, err
+}
+
+// styleKind says how a number cell with a given style shows.
+type styleKind uint8
+
+const (
+	styleNumber styleKind = iota
+	styleDate
+	styleBool
+)
+
+func (b *book) readStyles() ([]styleKind, error) {
+	if b.styles == "" {
+		return nil, nil
+	}
+	var ss struct {
+		NumFmts []struct {
+			ID   int    `xml:"numFmtId,attr"`
+			Code string `xml:"formatCode,attr"`
+		} `xml:"numFmts>numFmt"`
+		Xfs []struct {
+			NumFmtID int `xml:"numFmtId,attr"`
+		} `xml:"cellXfs>xf"`
+	}
+	if err := b.decodePart(b.styles, &ss); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	codes := make(map[int]string, len(ss.NumFmts))
+	for _, nf := range ss.NumFmts {
+		codes[nf.ID] = nf.Code
+	}
+	kinds := make([]styleKind, len(ss.Xfs))
+	for i, xf := range ss.Xfs {
+		kinds[i] = numFmtKind(xf.NumFmtID, codes[xf.NumFmtID])
+	}
+	return kinds, nil
+}
+
+// numFmtKind classifies a number format: built-in date formats by ID,
+// custom ones by their code. Pure time formats stay numbers.
+func numFmtKind(id int, code string) styleKind {
+	if code == "" {
+		switch {
+		case id >= 14 && id <= 17, id == 22, id >= 27 && id <= 36, id >= 50 && id <= 58, id >= 71 && id <= 81:
+			return styleDate
+		}
+		return styleNumber
+	}
+	// LibreOffice writes its BOOLEAN format as a number format.
+	if strings.Contains(code, `"TRUE"`) && strings.Contains(code, `"FALSE"`) {
+		return styleBool
+	}
+	inQuote, inBracket := false, false
+	for i := 0; i < len(code); i++ {
+		c := code[i]
+		switch {
+		case inQuote:
+			inQuote = c != '"'
+		case inBracket:
+			inBracket = c != ']'
+		case c == '"':
+			inQuote = true
+		case c == '[':
+			inBracket = true
+		case c == '\\' || c == '_' || c == '*':
+			i++ // the next character is literal
+		case c == ';':
+			return styleNumber // only the first section decides
+		case c == 'y' || c == 'Y' || c == 'd' || c == 'D':
+			return styleDate
+		}
+	}
+	return styleNumber
+}
+
+// readSharedStrings reads the shared string table. It is the one part held
+// in memory; the unzip budget bounds it.
+func (b *book) readSharedStrings() ([]string, error) {
+	if b.strings == "" {
+		return nil, nil
+	}
+	rc, err := b.openPart(b.strings)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	defer rc.Close()
+	dec := xml.NewDecoder(rc)
+	var (
+		sst     []string
+		text    strings.Builder
+		inT     bool
+		phonDep int // inside <rPh>: phonetic guides are not cell text
+		inSI    bool
+	)
+	for {
+		tok, err := dec.RawToken()
+		if err == io.EOF {
+			return sst, nil
+		}
+		if err != nil {
+			return nil, b.partErr(b.strings, err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			switch t.Name.Local {
+			case "si":
+				inSI = true
+				text.Reset()
+			case "t":
+				inT = true
+			case "rPh":
+				phonDep++
+			case "sst":
+				if n, err := strconv.Atoi(attr(t, "uniqueCount")); err == nil && n > 0 {
+					sst = make([]string, 0, min(n, 1<<16))
+				}
+			}
+		case xml.EndElement:
+			switch t.Name.Local {
+			case "si":
+				if inSI {
+					sst = append(sst, unescapeOOXML(text.String()))
+				}
+				inSI = false
+			case "t":
+				inT = false
+			case "rPh":
+				phonDep--
+			}
+		case xml.CharData:
+			if inSI && inT && phonDep == 0 {
+				text.Write(t)
+			}
+		}
+	}
+}
+
+func attr(t xml.StartElement, local string) string {
+	for _, a := range t.Attr {
+		if a.Name.Local == local {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// unescapeOOXML decodes the _xHHHH_ escapes OOXML uses for characters XML
+// cannot carry (Excel writes a carriage return as _x000D_).
+func unescapeOOXML(s string) string {
+	if !strings.Contains(s, "_x") {
+		return s
+	}
+	var out strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '_' && i+6 < len(s) && s[i+1] == 'x' && s[i+6] == '_' {
+			if v, err := strconv.ParseUint(s[i+2:i+6], 16, 16); err == nil {
+				out.WriteRune(rune(v))
+				i += 6
+				continue
+			}
+		}
+		out.WriteByte(s[i])
+	}
+	return out.String()
+}
+
+// xlsxSource streams one sheet's rows.
+type xlsxSource struct {
+	name     string
+	file     *os.File
+	rc       io.ReadCloser
+	dec      *xml.Decoder
+	book     *book
+	sst      []string
+	styles   []styleKind
+	date1904 bool
+	row      int
+	cells    []string
+	kinds    []cellKind
+	text     []byte
+	done     bool
+}
+
+func openXLSX(name string, f *os.File, size int64, opt Options) (source, string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+		return nil, "", fmt.Errorf("%s: %w", name, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	b, err := openBook(name, f, size, opt)
+	if err != nil {
+		return nil, "", err
+	}
+	sheet, err := b.pickSheet(opt.Sheet)
+	if err != nil {
+		return nil, "", err
+	}
+	s := &xlsxSource{name: name, file: f, book: b, date1904: b.date1904}
+	if s.styles, err = b.readStyles(); err != nil {
+		return nil, "", err
+	}
+	if s.sst, err = b.readSharedStrings(); err != nil {
+		return nil, "", err
+	}
+	if s.rc, err = b.openPart(sheet.part); err != nil {
+		return nil, "", err
+	}
+	s.dec = xml.NewDecoder(s.rc)
+	return s, sum, nil
+}
+
+func (b *book) pickSheet(want string) (sheetEntry, error) {
+	if want == "" {
+		// The first sheet a person sees: hidden sheets are skipped.
+		for _, s := range b.sheets {
+			if s.State == "" || s.State == "visible" {
+				return s, nil
+			}
+		}
+		return b.sheets[0], nil
+	}
+	for _, s := range b.sheets {
+		if strings.EqualFold(s.Name, want) {
+			return s, nil
+		}
+	}
+	e := &SheetError{File: b.name, Sheet: want}
+	for _, s := range b.sheets {
+		e.Sheets = append(e.Sheets, s.Name)
+	}
+	return sheetEntry{}, e
+}
+
+func (s *xlsxSource) close() error {
+	var err error
+	if s.rc != nil {
+		s.rc.Close()
+		s.rc = nil
+	}
+	if s.file != nil {
+		err = s.file.Close()
+		s.file = nil
+	}
+	return err
+}
+
+func (s *xlsxSource) fail(err error) error {
+	s.done = true
+	if errors.Is(err, errUnzipLimit) {
+		return s.book.tooBig()
+	}
+	return &ParseError{File: s.name, Line: s.row, Err: err}
+}
+
+// next reads up to the next <row> and returns its cells.
+func (s *xlsxSource) next() (int, []string, []cellKind, error) {
+	if s.done {
+		return 0, nil, nil, io.EOF
+	}
+	for {
+		tok, err := s.dec.RawToken()
+		if err == io.EOF {
+			s.done = true
+			return 0, nil, nil, io.EOF
+		}
+		if err != nil {
+			return 0, nil, nil, s.fail(err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if t.Name.Local != "row" {
+				continue
+			}
+			r := s.row + 1
+			if v := attr(t, "r"); v != "" {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 || n > 1<<20 {
+					return 0, nil, nil, s.fail(fmt.Errorf("bad row number %q", v))
+				}
+				r = n
+			}
+			s.row = r
+			if err := s.readRow(); err != nil {
+				return 0, nil, nil, err
+			}
+			return s.row, s.cells, s.kinds, nil
+		case xml.EndElement:
+			if t.Name.Local == "sheetData" {
+				s.done = true
+				return 0, nil, nil, io.EOF
+			}
+		}
+	}
+}
+
+const maxColumns = 16384 // XFD, the last column a spreadsheet has
+
+func (s *xlsxSource) readRow() error {
+	s.cells, s.kinds = s.cells[:0], s.kinds[:0]
+	col := -1
+	for {
+		tok, err := s.dec.RawToken()
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return s.fail(err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if t.Name.Local != "c" {
+				continue
+			}
+			col++
+			var typ, style string
+			for _, a := range t.Attr {
+				switch a.Name.Local {
+				case "r":
+					c, ok := refColumn(a.Value)
+					if !ok {
+						return s.fail(fmt.Errorf("bad cell reference %q", a.Value))
+					}
+					col = c
+				case "t":
+					typ = a.Value
+				case "s":
+					style = a.Value
+				}
+			}
+			if col >= maxColumns {
+				return s.fail(fmt.Errorf("cell beyond the last column %s", columnLetter(maxColumns-1)))
+			}
+			val, kind, err := s.readCell(typ, style)
+			if err != nil {
+				return &ParseError{File: s.name, Line: s.row, Column: col + 1, Err: err}
+			}
+			for len(s.cells) < col {
+				s.cells = append(s.cells, "")
+				s.kinds = append(s.kinds, kindText)
+			}
+			if col < len(s.cells) { // a cell written twice: the last one wins
+				s.cells[col], s.kinds[col] = val, kind
+			} else {
+				s.cells = append(s.cells, val)
+				s.kinds = append(s.kinds, kind)
+			}
+		case xml.EndElement:
+			if t.Name.Local == "row" {
+				return nil
+			}
+		}
+	}
+}
+
+// refColumn returns the 0-based column of a cell reference such as "AB12".
+func refColumn(ref string) (int, bool) {
+	c, i := 0, 0
+	for ; i < len(ref); i++ {
+		ch := ref[i] | 0x20 // lower case
+		if ch < 'a' || ch > 'z' {
+			break
+		}
+		c = c*26 + int(ch-'a'+1)
+		if c > maxColumns {
+			return 0, false
+		}
+	}
+	if i == 0 || !isDigits(ref[i:]) {
+		return 0, false
+	}
+	return c - 1, true
+}
+
+// readCell reads the rest of a <c> element: its cached value <v>, or the
+// text of an inline string <is>; a formula <f> is skipped.
+func (s *xlsxSource) readCell(typ, style string) (string, cellKind, error) {
+	s.text = s.text[:0]
+	inV, inT, phon := false, false, 0
+	for {
+		tok, err := s.dec.RawToken()
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			if errors.Is(err, errUnzipLimit) {
+				return "", 0, s.book.tooBig()
+			}
+			return "", 0, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			switch t.Name.Local {
+			case "v":
+				inV = true
+			case "t":
+				inT = true
+			case "rPh":
+				phon++
+			}
+		case xml.EndElement:
+			switch t.Name.Local {
+			case "v":
+				inV = false
+			case "t":
+				inT = false
+			case "rPh":
+				phon--
+			case "c":
+				return s.value(typ, style)
+			}
+		case xml.CharData:
+			if inV || (inT && phon == 0) {
+				s.text = append(s.text, t...)
+			}
+		}
+	}
+}
+
+func (s *xlsxSource) value(typ, style string) (string, cellKind, error) {
+	v := s.text
+	switch typ {
+	case "s":
+		i, err := strconv.Atoi(string(bytes.TrimSpace(v)))
+		if err != nil || i < 0 || i >= len(s.sst) {
+			return "", 0, fmt.Errorf("shared string %q does not exist", v)
+		}
+		return s.sst[i], kindText, nil
+	case "inlineStr", "str":
+		return unescapeOOXML(string(v)), kindText, nil
+	case "b":
+		switch string(bytes.TrimSpace(v)) {
+		case "1", "true":
+			return "TRUE", kindOther, nil
+		case "0", "false":
+			return "FALSE", kindOther, nil
+		}
+		return string(v), kindText, nil
+	case "e":
+		return string(v), kindOther, nil
+	case "d":
+		// An ISO 8601 date-time stored as text in a date cell.
+		str := string(v)
+		if d, ok := parseDate(str); ok {
+			return d.String(), kindOther, nil
+		}
+		return str, kindOther, nil
+	}
+	if len(v) == 0 {
+		return "", kindText, nil
+	}
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil {
+		return string(v), kindNumber, nil
+	}
+	switch s.styleKind(style) {
+	case styleDate:
+		if d, ok := serialDate(f, s.date1904); ok {
+			return d.String(), kindOther, nil
+		}
+	case styleBool:
+		if f == 0 {
+			return "FALSE", kindOther, nil
+		}
+		return "TRUE", kindOther, nil
+	}
+	return formatNumber(f), kindNumber, nil
+}
+
+func (s *xlsxSource) styleKind(style string) styleKind {
+	if style == "" || len(s.styles) == 0 {
+		return styleNumber
+	}
+	i, err := strconv.Atoi(style)
+	if err != nil || i < 0 || i >= len(s.styles) {
+		return styleNumber
+	}
+	return s.styles[i]
+}
+
+// formatNumber shows a number as a spreadsheet's General format does: at most
+// 15 significant digits, scientific notation for large ones. So an ID stored
+// as a number shows as the rounded value the spreadsheet holds.
+func formatNumber(f float64) string {
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'G', 15, 64)
+}
+
+// serialDate converts a spreadsheet date serial to a date. In the 1900 date
+// system serial 1 is 1900-01-01 and, copying Lotus 1-2-3, serial 60 is the
+// 29th of February 1900 that never was; in the 1904 system serial 0 is
+// 1904-01-01. The time of day is dropped.
+func serialDate(f float64, date1904 bool) (Date, bool) {
+	if math.IsNaN(f) || f < 0 || f >= 2958466 { // 9999-12-31
+		return Date{}, false
+	}
+	days := int(math.Floor(f))
+	var base time.Time
+	switch {
+	case date1904:
+		base = time.Date(1904, 1, 1, 0, 0, 0, 0, time.UTC)
+	case days >= 61:
+		base = time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)
+	case days == 60 || days == 0:
+		return Date{}, false
+	default:
+		base = time.Date(1899, 12, 31, 0, 0, 0, 0, time.UTC)
+	}
+	return DateOf(base.AddDate(0, 0, days)), true
+}
