@@ -1,0 +1,519 @@
+package zohotest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultClientID          = "1000.SANDBOXCLIENT"
+	DefaultClientSecret      = "sandbox-client-secret"
+	DefaultRefreshToken      = "1000.sandbox.refresh-token"
+	DefaultTokenLifetime     = time.Hour
+	DefaultTokenRequestLimit = 10
+	DefaultJobDuration       = 2 * time.Second
+	DefaultJobLimit          = 10
+)
+
+// Zoho's own limits the simulator enforces regardless of Config.
+const (
+	tokenWindow        = 10 * time.Minute
+	creditWindow       = 24 * time.Hour
+	maxLiveAccessToken = 15
+	grantCodeLifetime  = 3 * time.Minute
+	maxPerPage         = 200
+	maxIDs             = 100
+	maxBody            = 1 << 20
+)
+
+// Config configures a simulated org. The zero value is a usable demo org.
+type Config struct {
+	// Seed is the org's starting state; nil means DemoSeed(). The server works on its own copy.
+	Seed *Seed
+	// Clock gives the time for every time-dependent rule (job phases, token expiry, token
+	// throttle window, credit window, grant code expiry, held job slots); nil means time.Now.
+	Clock func() time.Time
+	// ClientID and ClientSecret identify the Self Client; defaults DefaultClientID and
+	// DefaultClientSecret.
+	ClientID, ClientSecret string
+	// RefreshToken is a valid refresh token from the start; default DefaultRefreshToken.
+	RefreshToken string
+	// TokenLifetime is an access token's lifetime; default one hour.
+	TokenLifetime time.Duration
+	// TokenRequestLimit is how many token requests are allowed in a rolling 10 minutes;
+	// 0 means 10, a negative value means unlimited.
+	TokenRequestLimit int
+	// JobDuration is the time from submission to the job's end; default 2s. A job is
+	// "scheduled" for its first fifth, then "in_progress", then "completed" or "failed".
+	JobDuration time.Duration
+	// JobLimit is how many unfinished transfer-and-delete jobs the org may have; 0 means 10,
+	// a negative value means unlimited.
+	JobLimit int
+	// ConcurrencyLimit is how many API calls may be in flight at once (Zoho: 5 to 25 by
+	// edition); 0 means unlimited.
+	ConcurrencyLimit int
+	// DailyCredits is how many API calls are allowed in a rolling 24 hours; 0 means unlimited.
+	// Each API call costs one credit; the token endpoint is free.
+	DailyCredits int
+	// Latency is real time added to every API answer while the call counts as in flight.
+	Latency time.Duration
+	// JobIDKey is the key of the job ID in a submission's success details: "jobId" (the v7
+	// documentation, default) or "job_id" (the v8 examples).
+	JobIDKey string
+	// Logf, if set, receives one line per request. It never receives tokens or bodies.
+	Logf func(format string, args ...any)
+}
+
+// Server is a simulated Zoho CRM org served over HTTP on loopback. Its URL is both the
+// accounts server and the API domain. All methods are safe for concurrent use.
+type Server struct {
+	cfg    Config
+	url    string
+	ln     net.Listener
+	srv    *http.Server
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu           sync.Mutex
+	org          Org
+	roles        []Role
+	users        []*User // sorted by ID
+	byID         map[string]*User
+	superAdminID string
+	records      map[string]int
+	caller       string
+	scopes       []string
+	failing      map[string]string
+	faults       func(Call) Fault
+
+	refresh       map[string]*refreshToken
+	access        map[string]*accessToken
+	grants        map[string]*grantCode
+	tokenRequests []time.Time
+
+	jobs    []*job
+	jobByID map[string]*job
+	jobSeq  int
+	held    []heldSlots
+
+	inFlight    int
+	maxInFlight int
+	credits     []time.Time
+	seq         map[string]int
+	log         []Request
+}
+
+// DefaultScopes are the scopes a refresh token carries unless SetScopes says otherwise.
+func DefaultScopes() []string {
+	return []string{"ZohoCRM.users.ALL", "ZohoCRM.org.READ", "ZohoCRM.settings.roles.READ"}
+}
+
+// Start validates the configuration, builds the org from the seed and serves it on
+// 127.0.0.1 on a free port until Close.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Seed == nil {
+		cfg.Seed = DemoSeed()
+	}
+	seed := cfg.Seed.clone()
+	if err := seed.Validate(); err != nil {
+		return nil, fmt.Errorf("start simulator: %w", err)
+	}
+	cfg.Seed = nil
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	cfg.ClientID = cmpOr(cfg.ClientID, DefaultClientID)
+	cfg.ClientSecret = cmpOr(cfg.ClientSecret, DefaultClientSecret)
+	cfg.RefreshToken = cmpOr(cfg.RefreshToken, DefaultRefreshToken)
+	cfg.TokenLifetime = cmpOr(cfg.TokenLifetime, DefaultTokenLifetime)
+	cfg.TokenRequestLimit = cmpOr(cfg.TokenRequestLimit, DefaultTokenRequestLimit)
+	cfg.JobDuration = cmpOr(cfg.JobDuration, DefaultJobDuration)
+	cfg.JobLimit = cmpOr(cfg.JobLimit, DefaultJobLimit)
+	cfg.JobIDKey = cmpOr(cfg.JobIDKey, "jobId")
+	if cfg.JobIDKey != "jobId" && cfg.JobIDKey != "job_id" {
+		return nil, fmt.Errorf("start simulator: job id key %q is neither jobId nor job_id", cfg.JobIDKey)
+	}
+	if cfg.TokenLifetime < 0 || cfg.JobDuration < 0 || cfg.Latency < 0 || cfg.ConcurrencyLimit < 0 || cfg.DailyCredits < 0 {
+		return nil, errors.New("start simulator: durations and limits must not be negative")
+	}
+
+	s := &Server{
+		cfg:     cfg,
+		org:     seed.Org,
+		roles:   seed.Roles,
+		byID:    map[string]*User{},
+		records: map[string]int{},
+		failing: map[string]string{},
+		scopes:  DefaultScopes(),
+		refresh: map[string]*refreshToken{cfg.RefreshToken: {}},
+		access:  map[string]*accessToken{},
+		grants:  map[string]*grantCode{},
+		jobByID: map[string]*job{},
+		seq:     map[string]int{},
+		done:    make(chan struct{}),
+	}
+	for i := range seed.Users {
+		u := &seed.Users[i]
+		s.users = append(s.users, u)
+		s.byID[u.ID] = u
+	}
+	slices.SortFunc(s.users, func(a, b *User) int { return strings.Compare(a.ID, b.ID) })
+	admin, _ := seed.superAdmin() // validated above
+	s.superAdminID = admin.ID
+	s.caller = cmpOr(seed.Scenario.Caller, admin.ID)
+	for id, n := range seed.Scenario.Records {
+		s.records[id] = n
+	}
+	for id, reason := range seed.Scenario.FailingJobs {
+		s.failing[id] = reason
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("start simulator: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.ln = ln
+	s.cancel = cancel
+	s.url = "http://" + ln.Addr().String()
+	s.srv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	go func() {
+		defer close(s.done)
+		_ = s.srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// URL returns the server's base URL, e.g. http://127.0.0.1:40123. It serves both the
+// accounts endpoint (/oauth/v2/token) and the CRM API (/crm/v7/...).
+func (s *Server) URL() string { return s.url }
+
+// Close stops the server, ends calls still waiting out their latency and closes every
+// connection.
+func (s *Server) Close() error {
+	s.cancel()
+	err := s.srv.Close()
+	<-s.done
+	if err != nil {
+		return fmt.Errorf("close simulator: %w", err)
+	}
+	return nil
+}
+
+// Credentials returns the Self Client credentials the server accepts.
+func (s *Server) Credentials() (clientID, clientSecret, refreshToken string) {
+	return s.cfg.ClientID, s.cfg.ClientSecret, s.cfg.RefreshToken
+}
+
+func (s *Server) now() time.Time { return s.cfg.Clock() }
+
+func (s *Server) logf(format string, args ...any) {
+	if s.cfg.Logf != nil {
+		s.cfg.Logf(format, args...)
+	}
+}
+
+// endpoint is one route of the API: its pattern and, per method, the scopes that allow it
+// (any one of them) and the handler.
+type endpoint struct {
+	pattern string
+	id      string // the {id} in the path, if any
+	methods map[string]method
+}
+
+type method struct {
+	scopes []string
+	handle func(s *Server, e endpoint, q url.Values, body []byte) reply
+}
+
+const tokenPath = "/oauth/v2/token"
+
+// route finds the endpoint for a path; ok is false for an unknown path.
+func route(path string) (endpoint, bool) {
+	usersRead := []string{"ZohoCRM.users.ALL", "ZohoCRM.users.READ"}
+	usersDelete := []string{"ZohoCRM.users.ALL", "ZohoCRM.users.DELETE"}
+	orgRead := []string{"ZohoCRM.org.ALL", "ZohoCRM.org.READ"}
+	rolesRead := []string{"ZohoCRM.settings.ALL", "ZohoCRM.settings.roles.ALL", "ZohoCRM.settings.roles.READ"}
+
+	rest, found := strings.CutPrefix(path, "/crm/v7/")
+	if !found {
+		return endpoint{}, false
+	}
+	seg := strings.Split(rest, "/")
+	switch {
+	case len(seg) == 1 && seg[0] == "users":
+		return endpoint{pattern: "/crm/v7/users", methods: map[string]method{
+			http.MethodGet: {usersRead, (*Server).getUsers},
+		}}, true
+	case len(seg) == 3 && seg[0] == "users" && seg[1] == "actions" && seg[2] == "count":
+		return endpoint{pattern: "/crm/v7/users/actions/count", methods: map[string]method{
+			http.MethodGet: {usersRead, (*Server).countUsers},
+		}}, true
+	case len(seg) == 3 && seg[0] == "users" && seg[1] == "actions" && seg[2] == "transfer_and_delete":
+		return endpoint{pattern: "/crm/v7/users/actions/transfer_and_delete", methods: map[string]method{
+			http.MethodGet:  {usersRead, (*Server).jobStatus},
+			http.MethodPost: {usersDelete, (*Server).transferAndDelete},
+		}}, true
+	case len(seg) == 2 && seg[0] == "users" && seg[1] != "" && seg[1] != "actions":
+		return endpoint{pattern: "/crm/v7/users/{id}", id: seg[1], methods: map[string]method{
+			http.MethodGet: {usersRead, (*Server).getUser},
+		}}, true
+	case len(seg) == 4 && seg[0] == "users" && seg[1] != "" && seg[1] != "actions" && seg[2] == "actions" && seg[3] == "transfer_and_delete":
+		return endpoint{pattern: "/crm/v7/users/{id}/actions/transfer_and_delete", id: seg[1], methods: map[string]method{
+			http.MethodPost: {usersDelete, (*Server).transferAndDelete},
+		}}, true
+	case len(seg) == 1 && seg[0] == "org":
+		return endpoint{pattern: "/crm/v7/org", methods: map[string]method{
+			http.MethodGet: {orgRead, (*Server).getOrg},
+		}}, true
+	case len(seg) == 2 && seg[0] == "settings" && seg[1] == "roles":
+		return endpoint{pattern: "/crm/v7/settings/roles", methods: map[string]method{
+			http.MethodGet: {rolesRead, (*Server).getRoles},
+		}}, true
+	case len(seg) == 3 && seg[0] == "settings" && seg[1] == "roles" && seg[2] != "":
+		return endpoint{pattern: "/crm/v7/settings/roles/{id}", id: seg[2], methods: map[string]method{
+			http.MethodGet: {rolesRead, (*Server).getRole},
+		}}, true
+	}
+	return endpoint{}, false
+}
+
+// ServeHTTP answers one request: it logs it, applies the fault hook, the concurrency and
+// credit limits and the latency, authenticates it and hands it to its endpoint.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		s.logf("zohotest: read request body: %v", err)
+	}
+	isToken := r.URL.Path == tokenPath
+	e, known := route(r.URL.Path)
+	pattern := r.URL.Path
+	switch {
+	case isToken:
+		pattern = tokenPath
+	case known:
+		pattern = e.pattern
+	}
+
+	s.mu.Lock()
+	key := r.Method + " " + pattern
+	s.seq[key]++
+	call := Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body, Seq: s.seq[key]}
+	idx := len(s.log)
+	s.log = append(s.log, Request{
+		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Body: body,
+		Start: s.now(), Token: isToken,
+	})
+	inFlight := 0
+	if !isToken {
+		s.inFlight++
+		s.maxInFlight = max(s.maxInFlight, s.inFlight)
+		inFlight = s.inFlight
+		s.log[idx].InFlight = inFlight
+	}
+	faults := s.faults
+	s.mu.Unlock()
+	if !isToken {
+		defer func() {
+			s.mu.Lock()
+			s.inFlight--
+			s.mu.Unlock()
+		}()
+	}
+
+	fault := NoFault
+	if faults != nil {
+		fault = faults(call)
+	}
+	var rep reply
+	switch fault {
+	case ServerError:
+		rep = errInternal()
+	case ServiceUnavailable:
+		rep = errUnavailable()
+	case TooManyRequests:
+		rep = errConcurrency()
+	case DropBeforeCommit:
+		s.drop(w, r, idx)
+		return
+	default:
+		if isToken {
+			rep = s.token(r, body)
+		} else {
+			rep = s.api(r, e, known, body, inFlight)
+		}
+	}
+	if fault == DropAfterCommit {
+		s.drop(w, r, idx)
+		return
+	}
+	s.write(w, r, idx, rep)
+}
+
+// api handles a CRM API call after the fault hook.
+func (s *Server) api(r *http.Request, e endpoint, known bool, body []byte, inFlight int) reply {
+	s.mu.Lock()
+	now := s.now()
+	var limited *reply
+	if s.cfg.ConcurrencyLimit > 0 && inFlight > s.cfg.ConcurrencyLimit {
+		rep := errConcurrency()
+		limited = &rep
+	} else if s.cfg.DailyCredits > 0 {
+		s.pruneCredits(now)
+		if len(s.credits) >= s.cfg.DailyCredits {
+			rep := errCredits()
+			limited = &rep
+		} else {
+			s.credits = append(s.credits, now)
+		}
+	}
+	creditHeader := s.creditHeader()
+	s.mu.Unlock()
+
+	if s.cfg.Latency > 0 {
+		t := time.NewTimer(s.cfg.Latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
+
+	var rep reply
+	switch {
+	case limited != nil:
+		rep = *limited
+	case !known:
+		rep = errURLPattern()
+	default:
+		rep = s.dispatch(r, e, body)
+	}
+	if creditHeader != "" {
+		if rep.header == nil {
+			rep.header = http.Header{}
+		}
+		rep.header.Set("X-API-CREDITS-REMAINING", creditHeader)
+	}
+	return rep
+}
+
+func (s *Server) dispatch(r *http.Request, e endpoint, body []byte) reply {
+	m, ok := e.methods[r.Method]
+	if !ok {
+		return errMethod()
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Zoho-oauthtoken ")
+	tok = strings.TrimSpace(tok)
+	if !ok || tok == "" {
+		return errAuthentication()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	at := s.access[tok]
+	if at == nil || !now.Before(at.expires) {
+		return errInvalidToken()
+	}
+	if !hasScope(s.scopesOf(at.refresh), m.scopes) {
+		return errScope()
+	}
+	s.settle(now)
+	return m.handle(s, e, r.URL.Query(), body)
+}
+
+// hasScope reports whether granted holds any of the accepted scopes; Zoho compares scope names
+// case-insensitively.
+func hasScope(granted, accepted []string) bool {
+	for _, g := range granted {
+		for _, a := range accepted {
+			if strings.EqualFold(g, a) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// pruneCredits forgets credits spent more than 24 hours ago.
+func (s *Server) pruneCredits(now time.Time) {
+	i := 0
+	for i < len(s.credits) && !now.Before(s.credits[i].Add(creditWindow)) {
+		i++
+	}
+	s.credits = s.credits[i:]
+}
+
+// creditHeader is the X-API-CREDITS-REMAINING value, or "" while less than half the daily
+// credits are used.
+func (s *Server) creditHeader() string {
+	if s.cfg.DailyCredits <= 0 || 2*len(s.credits) < s.cfg.DailyCredits {
+		return ""
+	}
+	return strconv.Itoa(s.cfg.DailyCredits - len(s.credits))
+}
+
+func (s *Server) write(w http.ResponseWriter, r *http.Request, idx int, rep reply) {
+	for k, v := range rep.header {
+		w.Header()[k] = v
+	}
+	var b []byte
+	if rep.body != nil {
+		var err error
+		if b, err = json.Marshal(rep.body); err != nil {
+			rep = errInternal()
+			b, _ = json.Marshal(rep.body)
+		}
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	}
+	w.WriteHeader(rep.status)
+	if len(b) > 0 {
+		_, _ = w.Write(b)
+	}
+	s.mu.Lock()
+	s.log[idx].Status = rep.status
+	s.log[idx].End = s.now()
+	s.mu.Unlock()
+	s.logf("zohotest: %s %s -> %d", r.Method, r.URL.Path, rep.status)
+}
+
+// drop closes the connection without answering.
+func (s *Server) drop(w http.ResponseWriter, r *http.Request, idx int) {
+	s.mu.Lock()
+	s.log[idx].Dropped = true
+	s.log[idx].End = s.now()
+	s.mu.Unlock()
+	s.logf("zohotest: %s %s -> connection dropped", r.Method, r.URL.Path)
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	// Without a hijackable connection, abort the handler: net/http then closes it unanswered.
+	panic(http.ErrAbortHandler)
+}
