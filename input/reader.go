@@ -153,19 +153,26 @@ func Open(path string, opt Options) (*Reader, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: the file is empty", name)
 	}
-	r := &Reader{file: name}
-	var src source
+	var (
+		src source
+		sum string
+	)
 	switch kind {
 	case kindCSV:
-		src, r.sum, err = openCSV(name, f, fi.Size())
+		src, sum, err = openCSV(name, f, fi.Size())
 	default:
-		src, r.sum, err = openXLSX(name, f, fi.Size(), opt)
+		src, sum, err = openXLSX(name, f, fi.Size(), opt)
 	}
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	r.src = src
+	return newReader(name, src, sum)
+}
+
+// newReader reads src up to its header. It closes src on error.
+func newReader(name string, src source, sum string) (*Reader, error) {
+	r := &Reader{file: name, src: src, sum: sum}
 	if err := r.readHeader(); err != nil {
 		src.close()
 		return nil, err
