@@ -76,6 +76,7 @@ func (s *Server) SetFaults(f func(Call) Fault) {
 func (s *Server) FailJob(userID, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settle(s.now()) // jobs already due end as they would have without this call
 	if reason == "" {
 		delete(s.failing, userID)
 		return
