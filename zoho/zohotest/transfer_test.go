@@ -55,7 +55,7 @@ func TestTransferAndDeleteErrors(t *testing.T) {
 		{"unknown top-level key", "", `{"users":[]}`, 400, top("INVALID_DATA", "invalid data", `{"api_name":"users","json_path":"$.users"}`)},
 		{"two users", "", el(`{"id":"` + victim + `",` + transfer(target) + `},{"id":"` + target + `",` + transfer(peer) + `}`), 400,
 			top("INVALID_DATA", "invalid data", `{"maximum_length":1,"api_name":"transfer_and_delete","json_path":"$.transfer_and_delete"}`)},
-		{"two objects with id in URL", pathTransfer(victim), el(`{`+transfer(target)+`},{`+transfer(peer)+`}`), 400,
+		{"two objects with id in URL", pathTransfer(victim), el(`{` + transfer(target) + `},{` + transfer(peer) + `}`), 400,
 			top("INVALID_DATA", "only one user can be given when the user id is in the URL", `{"maximum_length":1,"api_name":"transfer_and_delete","json_path":"$.transfer_and_delete"}`)},
 		{"element not an object", "", el(`"x"`), 400,
 			wrap("INVALID_DATA", "invalid data", `{"api_name":"transfer_and_delete","json_path":"$.transfer_and_delete","expected_data_type":"jsonobject"}`)},
