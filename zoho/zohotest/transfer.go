@@ -122,7 +122,7 @@ func (s *Server) pendingJob(userID string) *job {
 	return nil
 }
 
-// subordinates reports whether candidate is a subordinate of boss under the org's hierarchy.
+// isSubordinate reports whether candidate is a subordinate of boss under the org's hierarchy.
 func (s *Server) isSubordinate(candidate, boss *User) bool {
 	if s.org.HierarchyPreferences.Type == ReportingToHierarchy {
 		seen := map[string]bool{}
@@ -283,7 +283,6 @@ func (s *Server) transferAndDelete(e endpoint, _ url.Values, body []byte) reply 
 	}
 	s.jobs = append(s.jobs, j)
 	s.jobByID[j.ID] = j
-	s.settle(now) // a zero JobDuration finishes at once
 	return ok(map[string]any{"transfer_and_delete": []any{map[string]any{
 		"code":    "SUCCESS",
 		"details": map[string]any{s.cfg.JobIDKey: j.ID, "id": victim.ID},
