@@ -193,3 +193,30 @@ func TestStartRejectsInvalidSeed(t *testing.T) {
 		t.Fatal(`Start(JobIDKey "jobid") = nil error, want one`)
 	}
 }
+
+func TestSuperAdminByEmail(t *testing.T) {
+	tests := []struct {
+		name        string
+		zuid, email string
+		wantErr     string
+	}{
+		{"by zuid", "9001", "", ""},
+		{"by email, any case", "", "BOSS@Tiny.example", ""},
+		{"email of no one", "", "ghost@tiny.example", "no user has the org's primary_email"},
+		{"neither", "", "", "neither primary_zuid nor primary_email"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := minimalSeed()
+			org := m["org"].(map[string]any)
+			org["primary_zuid"], org["primary_email"] = tt.zuid, tt.email
+			_, err := LoadSeed(strings.NewReader(seedJSON(t, m)))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("LoadSeed(%s) = %v, want no error", tt.name, err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("LoadSeed(%s) = %v, want %q", tt.name, err, tt.wantErr)
+			}
+		})
+	}
+}
