@@ -1,0 +1,36 @@
+# offboard: see README.md. Every target works on a fresh machine with Go.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+BIN     := bin/offboard
+
+.PHONY: all build test lint demo bench fuzz clean
+
+all: lint test build
+
+## build: compile bin/offboard
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+## test: every test, with the race detector
+test:
+	$(GO) test -race ./...
+
+## lint: gofmt, go vet and staticcheck (pinned in go.mod as a tool)
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	@$(GO) mod tidy -diff >/dev/null || { echo "go mod tidy would change go.mod/go.sum:"; $(GO) mod tidy -diff; exit 1; }
+
+## demo: the main job on the built-in sandbox org (no account, no credentials)
+demo: build
+	./$(BIN) users --sandbox
+
+## bench: the Go benchmarks (no test run)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"offboard/zoho"
+	"offboard/zoho/zohotest"
+)
+
+// connFlags are the connection settings every command that talks to Zoho
+// takes (contract §2). Secrets come only from the environment.
+type connFlags struct {
+	dc, accountsURL, apiDomain string
+	sandbox                    bool
+}
+
+func (c *connFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.dc, "dc", "", "Zoho data centre: "+strings.Join(zoho.DCNames(), ", ")+" (default us; env ZOHO_DC)")
+	fs.StringVar(&c.accountsURL, "accounts-url", "", "accounts server base URL, overriding --dc (env ZOHO_ACCOUNTS_URL)")
+	fs.StringVar(&c.apiDomain, "api-domain", "", "API base URL, overriding the token response's api_domain (env ZOHO_API_DOMAIN)")
+	fs.BoolVar(&c.sandbox, "sandbox", false, "use the simulated demo org built into offboard: no account, no credentials, nothing leaves the machine")
+}
+
+// connection is a ready client and what to release when done.
+type connection struct {
+	client  *zoho.Client
+	sandbox *zohotest.Server
+	where   string // API domain or "sandbox", for messages
+}
+
+func (c *connection) Close() {
+	if c.sandbox != nil {
+		c.sandbox.Close()
+	}
+}
+
+// connect builds the client from flags and environment. In sandbox mode it
+// starts the simulated org on loopback and points the client at it.
+func (c *connFlags) connect(e env, log zerolog.Logger) (*connection, error) {
+	cfg := zoho.Config{
+		UserAgent: "offboard/" + buildVersion(),
+		Logger:    &log,
+	}
+	conn := &connection{}
+	if c.sandbox {
+		srv, err := zohotest.Start(zohotest.Config{})
+		if err != nil {
+			return nil, fmt.Errorf("start the sandbox org: %w", err)
+		}
+		conn.sandbox = srv
+		cfg.ClientID, cfg.ClientSecret, cfg.RefreshToken = srv.Credentials()
+		cfg.AccountsURL = srv.URL()
+		conn.where = "sandbox"
+	} else {
+		cfg.ClientID = e.getenv("ZOHO_CLIENT_ID")
+		cfg.ClientSecret = e.getenv("ZOHO_CLIENT_SECRET")
+		cfg.RefreshToken = e.getenv("ZOHO_REFRESH_TOKEN")
+		cfg.DC = firstNonEmpty(c.dc, e.getenv("ZOHO_DC"))
+		cfg.AccountsURL = firstNonEmpty(c.accountsURL, e.getenv("ZOHO_ACCOUNTS_URL"))
+		cfg.APIDomain = firstNonEmpty(c.apiDomain, e.getenv("ZOHO_API_DOMAIN"))
+		conn.where = firstNonEmpty(cfg.APIDomain, "the api_domain of the token")
+	}
+	client, err := zoho.New(cfg)
+	if err != nil {
+		conn.Close()
+		if !c.sandbox && (cfg.ClientID == "" || cfg.ClientSecret == "" || cfg.RefreshToken == "") {
+			return nil, fmt.Errorf("%w\nset ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN (see README, \"Credentials\"), or try --sandbox", err)
+		}
+		return nil, err
+	}
+	conn.client = client
+	return conn, nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// logFlags select the log format and level (contract §8).
+type logFlags struct {
+	format, level string
+}
+
+func (l *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.format, "log-format", "", "log format: console or json (default: console on a terminal, json otherwise)")
+	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+// logger builds the zerolog logger on w: human-readable on a terminal,
+// JSON lines otherwise.
+func (l *logFlags) logger(w io.Writer) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(strings.ToLower(l.level))
+	if err != nil || l.level == "" {
+		return zerolog.Nop(), usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", l.level)}
+	}
+	format := l.format
+	if format == "" {
+		format = "json"
+		if isTerminal(w) {
+			format = "console"
+		}
+	}
+	var out io.Writer
+	switch format {
+	case "json":
+		out = w
+	case "console":
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isTerminal(w)}
+	default:
+		return zerolog.Nop(), usageError{fmt.Sprintf("--log-format %q: want console or json", l.format)}
+	}
+	return zerolog.New(out).Level(level).With().Timestamp().Logger(), nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// fatal wraps err as a "could not start or had to stop" failure (exit 1).
+func fatal(err error) error {
+	if err == nil {
+		return nil
+	}
+	var x exitError
+	if errors.As(err, &x) {
+		return err
+	}
+	return exitError{code: exitFatal, err: err}
+}

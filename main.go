@@ -1,0 +1,195 @@
+// Command offboard deletes Zoho CRM users in bulk from a spreadsheet:
+// it reads who leaves and who takes over, checks every row against the
+// org's live user list, submits one transfer-and-delete per user within
+// Zoho's limits, follows every job to its end and writes a results
+// workbook. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time (-ldflags "-X main.version=..."); see Makefile.
+var version = ""
+
+// Exit statuses, as the contract (§7) fixes them.
+const (
+	exitOK          = 0
+	exitFatal       = 1
+	exitUsage       = 2
+	exitIncomplete  = 3
+	exitInterrupted = 130
+)
+
+// usageError is wrong usage: an unknown flag or command, a missing value.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// exitError carries a decided exit status with its message.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
+// env is what a command sees of the process: arguments, streams and the
+// environment, so tests can run commands in-process.
+type env struct {
+	stdout, stderr io.Writer
+	stdin          io.Reader
+	getenv         func(string) string
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"users", "list the org's users (with --sandbox: the built-in demo org)", runUsers},
+		{"sandbox", "serve the simulated Zoho org on loopback for manual testing", runSandbox},
+		{"template", "write an empty input sheet (.xlsx or .csv)", runTemplate},
+		{"version", "print the version", runVersion},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and decides the exit status, in one place.
+func run(ctx context.Context, e env, args []string) int {
+	if len(args) == 0 {
+		printUsage(e.stderr)
+		return exitUsage
+	}
+	name := args[0]
+	if name == "-h" || name == "--help" || name == "help" {
+		printUsage(e.stdout)
+		return exitOK
+	}
+	if name == "--version" || name == "-version" {
+		name = "version"
+	}
+	for _, c := range commands() {
+		if c.name != name {
+			continue
+		}
+		err := c.run(ctx, e, args[1:])
+		return exitStatus(e, name, err)
+	}
+	fmt.Fprintf(e.stderr, "offboard: unknown command %q; run 'offboard --help' for the list\n", name)
+	return exitUsage
+}
+
+func exitStatus(e env, name string, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	var uerr usageError
+	if errors.As(err, &uerr) {
+		fmt.Fprintf(e.stderr, "offboard %s: %s; run 'offboard %s --help' for usage\n", name, uerr.msg, name)
+		return exitUsage
+	}
+	var xerr exitError
+	if errors.As(err, &xerr) {
+		fmt.Fprintf(e.stderr, "offboard %s: %v\n", name, xerr.err)
+		return xerr.code
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(e.stderr, "offboard %s: interrupted\n", name)
+		return exitInterrupted
+	}
+	fmt.Fprintf(e.stderr, "offboard %s: %v\n", name, err)
+	return exitFatal
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "offboard: delete Zoho CRM users in bulk from a spreadsheet")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: offboard COMMAND [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'offboard COMMAND --help' for a command's flags.")
+}
+
+// newFlagSet returns a flag set whose errors come back as usage errors
+// rather than exiting, and whose --help output goes to stdout.
+func newFlagSet(e env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("offboard "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stdout, "Usage: offboard %s %s\n\nFlags:\n", name, synopsis)
+		fs.SetOutput(e.stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parseFlags parses args, turning flag errors into usage errors and
+// refusing stray arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+func runVersion(_ context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "version", "")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "offboard %s\n", buildVersion())
+	return nil
+}
+
+// buildVersion is the version set at build time, or what the Go build
+// recorded, or "dev".
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if v := info.Main.Version; v != "" && v != "(devel)" {
+			return v
+		}
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "dev-" + s.Value[:12]
+			}
+		}
+	}
+	return "dev"
+}

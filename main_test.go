@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"strings"
+	"testing"
+
+	"offboard/input"
+	"offboard/zoho/zohotest"
+)
+
+// runCmd runs one command line in-process and returns its exit status and
+// output.
+func runCmd(t *testing.T, environ map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	e := env{stdout: &out, stderr: &errOut, stdin: strings.NewReader(""),
+		getenv: func(k string) string { return environ[k] }}
+	code := run(t.Context(), e, args)
+	return code, out.String(), errOut.String()
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		args     []string
+		code     int
+		inStdout string
+		inStderr string
+	}{
+		{nil, exitUsage, "", "Usage: offboard COMMAND"},
+		{[]string{"--help"}, exitOK, "Commands:", ""},
+		{[]string{"frobnicate"}, exitUsage, "", `unknown command "frobnicate"`},
+		{[]string{"version"}, exitOK, "offboard ", ""},
+		{[]string{"--version"}, exitOK, "offboard ", ""},
+		{[]string{"version", "extra"}, exitUsage, "", `unexpected argument "extra"`},
+		{[]string{"users", "--no-such-flag"}, exitUsage, "", "flag provided but not defined: -no-such-flag; run 'offboard users --help'"},
+		{[]string{"users", "--help"}, exitOK, "--sandbox", ""},
+		{[]string{"users", "--sandbox", "--type", "Everyone"}, exitUsage, "", `--type "Everyone"`},
+		{[]string{"users", "--sandbox", "--log-level", "loud"}, exitUsage, "", `--log-level "loud"`},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCmd(t, nil, tt.args...)
+		if code != tt.code || !strings.Contains(out, tt.inStdout) || !strings.Contains(errOut, tt.inStderr) {
+			t.Errorf("offboard %v = %d, stdout %q, stderr %q; want %d, stdout with %q, stderr with %q",
+				tt.args, code, out, errOut, tt.code, tt.inStdout, tt.inStderr)
+		}
+	}
+}
+
+func TestUsersSandbox(t *testing.T) {
+	code, out, errOut := runCmd(t, nil, "users", "--sandbox", "--log-format", "json")
+	if code != exitOK {
+		t.Fatalf("offboard users --sandbox = %d, stderr %s", code, errOut)
+	}
+	seed := zohotest.DemoSeed()
+	for _, u := range seed.Users {
+		if !strings.Contains(out, u.ID) {
+			t.Errorf("users --sandbox output lacks user %s (%s)", u.ID, u.Email)
+		}
+	}
+	if strings.Count(out, "super admin") != 1 {
+		t.Errorf("users --sandbox marks %d super admins, want 1:\n%s", strings.Count(out, "super admin"), out)
+	}
+
+	code, out, _ = runCmd(t, nil, "users", "--sandbox", "--type", "DeletedUsers", "--format", "csv")
+	if code != exitOK {
+		t.Fatalf("offboard users --type DeletedUsers --format csv = %d", code)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatalf("users --format csv output is not CSV: %v", err)
+	}
+	deleted := 0
+	for _, u := range seed.Users {
+		if u.Status == "deleted" {
+			deleted++
+		}
+	}
+	if len(rows) != deleted+1 {
+		t.Errorf("users --type DeletedUsers --format csv = %d rows, want a header and %d users", len(rows), deleted)
+	}
+	for _, r := range rows[1:] {
+		if r[3] != "deleted" {
+			t.Errorf("row %v has status %q, want deleted", r, r[3])
+		}
+	}
+}
+
+// TestUsersAgainstServer points offboard at a running simulator through
+// the environment, as a person would with a real org, and checks that a
+// refused refresh token stops it with exit 1 and a message that names the
+// problem but not the secret.
+func TestUsersAgainstServer(t *testing.T) {
+	srv, err := zohotest.Start(zohotest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	id, secret, refresh := srv.Credentials()
+	environ := map[string]string{
+		"ZOHO_CLIENT_ID": id, "ZOHO_CLIENT_SECRET": secret, "ZOHO_REFRESH_TOKEN": refresh,
+		"ZOHO_ACCOUNTS_URL": srv.URL(),
+	}
+	code, out, errOut := runCmd(t, environ, "users", "--log-level", "debug", "--log-format", "json")
+	if code != exitOK || !strings.Contains(out, "super admin") {
+		t.Fatalf("offboard users = %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if !strings.Contains(errOut, `"path":"/crm/v7/users"`) {
+		t.Errorf("debug log has no API call line:\n%s", errOut)
+	}
+	for _, s := range []string{secret, refresh} {
+		if strings.Contains(out+errOut, s) {
+			t.Errorf("output contains the secret %q", s)
+		}
+	}
+
+	srv.RevokeRefreshToken(refresh)
+	code, out, errOut = runCmd(t, environ, "users", "--log-level", "debug")
+	if code != exitFatal || !strings.Contains(errOut, "refresh token was refused") {
+		t.Errorf("offboard users with a revoked refresh token = %d, stderr %q; want 1 and the reason", code, errOut)
+	}
+	for _, s := range []string{secret, refresh} {
+		if strings.Contains(out+errOut, s) {
+			t.Errorf("output contains the secret %q", s)
+		}
+	}
+
+	code, _, errOut = runCmd(t, map[string]string{"ZOHO_CLIENT_ID": id}, "users")
+	if code != exitFatal || !strings.Contains(errOut, "ZOHO_CLIENT_SECRET") || !strings.Contains(errOut, "--sandbox") {
+		t.Errorf("offboard users without secrets = %d, stderr %q; want 1 naming what is missing", code, errOut)
+	}
+
+	code, _, errOut = runCmd(t, map[string]string{"ZOHO_CLIENT_ID": id, "ZOHO_CLIENT_SECRET": secret, "ZOHO_REFRESH_TOKEN": refresh},
+		"users", "--accounts-url", "http://accounts.example.com")
+	if code != exitFatal || !strings.Contains(errOut, "plain http") {
+		t.Errorf("offboard users with a plain-http accounts URL = %d, stderr %q; want 1", code, errOut)
+	}
+}
+
+func TestSandboxServesUntilInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	var out, errOut bytes.Buffer
+	done := make(chan int)
+	w := &syncWriter{ch: make(chan struct{}, 1), buf: &out}
+	go func() {
+		done <- run(ctx, env{stdout: w, stderr: &errOut, getenv: func(string) string { return "" }}, []string{"sandbox", "--latency", "0s"})
+	}()
+	<-w.ch // the banner was written
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("offboard sandbox stopped with %d, want 0; stderr %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "export ZOHO_ACCOUNTS_URL=http://127.0.0.1:") {
+		t.Errorf("offboard sandbox printed %q, want the environment to use it", out.String())
+	}
+}
+
+// syncWriter signals its first write that mentions Ctrl-C (the end of the
+// sandbox banner).
+type syncWriter struct {
+	ch  chan struct{}
+	buf *bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	n, err := w.buf.Write(p)
+	if bytes.Contains(p, []byte("Ctrl-C")) {
+		w.ch <- struct{}{}
+	}
+	return n, err
+}
+
+func TestTemplate(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"leavers.xlsx", "leavers.csv"} {
+		path := dir + "/" + name
+		code, out, errOut := runCmd(t, nil, "template", "--output", path)
+		if code != exitOK || !strings.Contains(out, "wrote "+path) {
+			t.Fatalf("offboard template --output %s = %d, %q, %q", name, code, out, errOut)
+		}
+		header, rows, err := input.ReadAll(path, input.Options{})
+		if err != nil {
+			t.Fatalf("reading the template %s back: %v", name, err)
+		}
+		for _, c := range input.Columns() {
+			if !header.Has(c) {
+				t.Errorf("template %s lacks column %s", name, c)
+			}
+		}
+		if len(rows) != 1 || len(rows[0].Problems) != 0 || rows[0].User.Email == "" {
+			t.Errorf("template %s example rows = %+v, want one valid row", name, rows)
+		}
+		code, _, errOut = runCmd(t, nil, "template", "--output", path)
+		if code != exitFatal || !strings.Contains(errOut, "--force") {
+			t.Errorf("offboard template over an existing file = %d, %q; want 1 and a hint about --force", code, errOut)
+		}
+		if code, _, _ = runCmd(t, nil, "template", "--output", path, "--force"); code != exitOK {
+			t.Errorf("offboard template --force = %d, want 0", code)
+		}
+	}
+	if code, _, errOut := runCmd(t, nil, "template"); code != exitUsage || !strings.Contains(errOut, "missing --output") {
+		t.Errorf("offboard template without --output = %d, %q; want 2", code, errOut)
+	}
+	if code, _, errOut := runCmd(t, nil, "template", "--output", dir+"/x.ods"); code != exitFatal || !strings.Contains(errOut, ".xlsx or .csv") {
+		t.Errorf("offboard template --output x.ods = %d, %q; want 1", code, errOut)
+	}
+}
