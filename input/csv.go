@@ -3,9 +3,7 @@ package input
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -29,31 +27,29 @@ type csvSource struct {
 	endPos int // physical line on which the last record ended
 }
 
-// openCSV checks that f is UTF-8 text, hashes it, and readies a reader
-// configured for what it finds: BOM, delimiter, Excel's "sep=" line.
-func openCSV(name string, f *os.File, size int64) (source, string, error) {
-	sum, err := checkText(name, f)
-	if err != nil {
-		return nil, "", err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, "", fmt.Errorf("%s: %w", name, err)
-	}
+// openCSV readies a reader configured for what the file holds: BOM,
+// delimiter, Excel's "sep=" line. The file is checked to be UTF-8 text as
+// it is read.
+func openCSV(name string, f *os.File) (source, error) {
 	src, err := newCSVSource(name, f)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	src.file = f
-	return src, sum, nil
+	return src, nil
 }
 
 func newCSVSource(name string, rd io.Reader) (*csvSource, error) {
-	br := bufio.NewReaderSize(rd, 64<<10)
-	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
+	br := bufio.NewReaderSize(&textReader{r: rd}, 64<<10)
+	prefix, err := br.Peek(64 << 10)
+	if len(prefix) == 0 && err != nil && err != io.EOF {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if bytes.HasPrefix(prefix, []byte("\xef\xbb\xbf")) {
 		br.Discard(3)
+		prefix = prefix[3:]
 	}
 	s := &csvSource{name: name}
-	prefix, _ := br.Peek(64 << 10) // an error here shows up again on the first read
 	comma, sepLine := detectDelimiter(prefix)
 	if sepLine > 0 {
 		// Excel's "sep=;" line says the delimiter and is not a row: Excel
@@ -166,50 +162,60 @@ scan:
 	return comma, 0
 }
 
-// checkText reads the whole file once, hashing it and checking that it is
-// UTF-8 text, so that a wrong file is refused with a reason before any row
-// is read. Excel's "CSV (Comma delimited)" writes Windows-1252 and its
+// textReader checks, as the CSV reader reads, that the file is UTF-8 text,
+// so that a wrong file is refused with a reason rather than read as
+// garbage. Excel's "CSV (Comma delimited)" writes Windows-1252 and its
 // "Unicode Text" writes UTF-16: both are common, and both get a message
-// that says what to do.
-func checkText(name string, f io.Reader) (string, error) {
-	h := sha256.New()
-	buf := make([]byte, 64<<10)
-	var carry []byte
-	line := 1
-	first := true
-	for {
-		n, err := io.ReadFull(f, buf[len(carry):])
-		chunk := buf[:len(carry)+n]
-		if first {
-			first = false
-			if e := sniffText(chunk); e != "" {
-				return "", fmt.Errorf("%s: %s", name, e)
-			}
-		}
-		h.Write(chunk[len(carry):])
-		cut := len(chunk)
-		if err == nil {
-			cut = incompleteTail(chunk)
-		}
-		if bytes.IndexByte(chunk[:cut], 0) >= 0 {
-			return "", fmt.Errorf("%s: not a text file (it has NUL bytes): is it a spreadsheet saved with the wrong extension?", name)
-		}
-		if !utf8.Valid(chunk[:cut]) {
-			bad := firstInvalid(chunk[:cut])
-			line += bytes.Count(chunk[:bad], []byte("\n"))
-			return "", &ParseError{File: name, Line: line, Err: errors.New("not UTF-8 text: save the sheet as \"CSV UTF-8\"")}
-		}
-		line += bytes.Count(chunk[:cut], []byte("\n"))
-		carry = append(carry[:0], chunk[cut:]...)
-		copy(buf, carry)
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", name, err)
+// that says what to do. Checking as it goes keeps the file to one pass.
+type textReader struct {
+	r       io.Reader
+	started bool
+	line    int    // newlines seen before the current chunk
+	carry   []byte // a rune cut off by the end of the previous chunk
+	scratch []byte
+}
+
+func (t *textReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		if verr := t.check(p[:n]); verr != nil {
+			return 0, verr
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	if err == io.EOF && len(t.carry) > 0 {
+		return n, t.invalid(t.carry, 0)
+	}
+	return n, err
+}
+
+func (t *textReader) check(data []byte) error {
+	if !t.started {
+		t.started = true
+		if msg := sniffText(data); msg != "" {
+			return errors.New(msg)
+		}
+	}
+	buf := data
+	if len(t.carry) > 0 {
+		t.scratch = append(append(t.scratch[:0], t.carry...), data...)
+		buf = t.scratch
+	}
+	cut := incompleteTail(buf)
+	if i := bytes.IndexByte(buf[:cut], 0); i >= 0 {
+		t.line += bytes.Count(buf[:i], []byte("\n"))
+		return fmt.Errorf("line %d: not a text file (it has NUL bytes): is it a spreadsheet saved with the wrong extension?", t.line+1)
+	}
+	if !utf8.Valid(buf[:cut]) {
+		return t.invalid(buf[:cut], firstInvalid(buf[:cut]))
+	}
+	t.line += bytes.Count(buf[:cut], []byte("\n"))
+	t.carry = append(t.carry[:0], buf[cut:]...)
+	return nil
+}
+
+func (t *textReader) invalid(buf []byte, at int) error {
+	line := t.line + bytes.Count(buf[:at], []byte("\n")) + 1
+	return fmt.Errorf("line %d: not UTF-8 text: save the sheet as \"CSV UTF-8\"", line)
 }
 
 // sniffText recognises files that are not CSV at all by their first bytes.

@@ -275,9 +275,9 @@ func TestOpenErrors(t *testing.T) {
 		{"binary xlsx", write("bin.xlsx", "\x00\x01\x02garbage"), input.Options{}, "bin.xlsx: not an xlsx workbook (not a zip file)"},
 		{"encrypted or xls", write("old.xlsx", "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"+strings.Repeat("\x00", 100)), input.Options{}, "old.xlsx: not an xlsx workbook: it is a password-protected workbook or an old .xls file; save it as .xlsx without a password"},
 		{"truncated xlsx", truncated(), input.Options{}, "truncated.xlsx: not an xlsx workbook: zip: not a valid zip file"},
-		{"latin-1 csv", "testdata/libreoffice-rich-latin1.csv", input.Options{}, `libreoffice-rich-latin1.csv: row 4: not UTF-8 text: save the sheet as "CSV UTF-8"`},
+		{"latin-1 csv", "testdata/libreoffice-rich-latin1.csv", input.Options{}, `libreoffice-rich-latin1.csv: line 4: not UTF-8 text: save the sheet as "CSV UTF-8"`},
 		{"utf-16 csv", write("u16.csv", "\xff\xfeu\x00s\x00"), input.Options{}, `u16.csv: the file is UTF-16 text: save the sheet as "CSV UTF-8"`},
-		{"nul bytes", write("nul.csv", "user,transfer_to\n\x00\x00"), input.Options{}, "nul.csv: not a text file (it has NUL bytes): is it a spreadsheet saved with the wrong extension?"},
+		{"nul bytes", write("nul.csv", "user,transfer_to\n\x00\x00"), input.Options{}, "nul.csv: line 2: not a text file (it has NUL bytes): is it a spreadsheet saved with the wrong extension?"},
 		{"stray quote", write("quote.csv", "user,transfer_to\n\na@example.com,b\"c@example.com\n"), input.Options{}, `quote.csv: parse error on line 3, column 16: bare " in non-quoted-field`},
 		{"too big", write("big.csv", "user,transfer_to\n"+strings.Repeat("a@example.com,b@example.com\n", 100)), input.Options{MaxFileSize: 1000}, "big.csv: the file is 2817 bytes, more than the limit of 1000 bytes"},
 		{"xls", write("old.xls", "x"), input.Options{}, "old.xls: old Excel 97-2003 (.xls) workbooks are not read: save it as .xlsx or .csv"},
@@ -357,8 +357,8 @@ func TestSHA256(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := r.SHA256(); got != want || len(got) != 64 {
-			t.Errorf("Open(%s).SHA256() = %q, want %q", f, got, want)
+		if got, err := r.SHA256(); got != want || len(got) != 64 || err != nil {
+			t.Errorf("Open(%s).SHA256() = %q, %v, want %q", f, got, err, want)
 		}
 		r.Close()
 	}

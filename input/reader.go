@@ -116,7 +116,7 @@ type Reader struct {
 	file   string
 	src    source
 	header Header
-	sum    string
+	hash   *fileHash
 	// typed columns, resolved once from the header: -1 when absent
 	user, transferTo, subordinatesTo    int
 	records, assignment, criteria, date int
@@ -153,31 +153,53 @@ func Open(path string, opt Options) (*Reader, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: the file is empty", name)
 	}
-	var (
-		src source
-		sum string
-	)
+	// The hash runs beside the parse, on another core where there is one;
+	// pread on a shared descriptor is safe from two goroutines.
+	hash := hashFile(name, f, fi.Size())
+	var src source
 	switch kind {
 	case kindCSV:
-		src, sum, err = openCSV(name, f, fi.Size())
+		src, err = openCSV(name, f)
 	default:
-		src, sum, err = openXLSX(name, f, fi.Size(), opt)
+		src, err = openXLSX(name, f, fi.Size(), opt)
 	}
 	if err != nil {
+		<-hash.done
 		f.Close()
 		return nil, err
 	}
-	return newReader(name, src, sum)
+	return newReader(name, src, hash)
 }
 
 // newReader reads src up to its header. It closes src on error.
-func newReader(name string, src source, sum string) (*Reader, error) {
-	r := &Reader{file: name, src: src, sum: sum}
+func newReader(name string, src source, hash *fileHash) (*Reader, error) {
+	r := &Reader{file: name, src: src, hash: hash}
 	if err := r.readHeader(); err != nil {
-		src.close()
+		r.Close()
 		return nil, err
 	}
 	return r, nil
+}
+
+// fileHash is the SHA-256 of the input file, computed in the background.
+type fileHash struct {
+	done chan struct{}
+	sum  string
+	err  error
+}
+
+func hashFile(name string, f io.ReaderAt, size int64) *fileHash {
+	h := &fileHash{done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		d := sha256.New()
+		if _, err := io.Copy(d, io.NewSectionReader(f, 0, size)); err != nil {
+			h.err = fmt.Errorf("%s: %w", name, err)
+			return
+		}
+		h.sum = hex.EncodeToString(d.Sum(nil))
+	}()
+	return h
 }
 
 // ReadAll reads every row of an input sheet.
@@ -203,13 +225,23 @@ func ReadAll(path string, opt Options) (Header, []Row, error) {
 // Header returns the sheet's header.
 func (r *Reader) Header() Header { return r.header }
 
-// SHA256 returns the hex SHA-256 of the file as Open read it.
-func (r *Reader) SHA256() string { return r.sum }
+// SHA256 returns the hex SHA-256 of the file, read through the descriptor
+// that Open opened, so it is the hash of the file the rows come from.
+func (r *Reader) SHA256() (string, error) {
+	if r.hash == nil {
+		return "", errors.New("input: no file to hash")
+	}
+	<-r.hash.done
+	return r.hash.sum, r.hash.err
+}
 
 // Close releases the file. It is safe to call more than once.
 func (r *Reader) Close() error {
 	if r.src == nil {
 		return nil
+	}
+	if r.hash != nil {
+		<-r.hash.done // the hash reads the same descriptor
 	}
 	err := r.src.close()
 	r.src = nil
@@ -275,13 +307,18 @@ func isBlank(cells []string) bool {
 func (r *Reader) row(line int, cells []string, kinds []cellKind) Row {
 	row := Row{Line: line, Cells: make([]string, len(r.header.Names))}
 	copy(row.Cells, cells)
+	// One allocation for the values the row points at, not four.
+	vals := new(struct {
+		b [3]bool
+		d Date
+	})
 	row.User = r.ref(&row, r.user, kinds)
 	row.TransferTo = r.ref(&row, r.transferTo, kinds)
-	row.Records = r.bool(&row, r.records)
-	row.Assignment = r.bool(&row, r.assignment)
-	row.Criteria = r.bool(&row, r.criteria)
+	row.Records = r.bool(&row, r.records, &vals.b[0])
+	row.Assignment = r.bool(&row, r.assignment, &vals.b[1])
+	row.Criteria = r.bool(&row, r.criteria, &vals.b[2])
 	row.SubordinatesTo = r.ref(&row, r.subordinatesTo, kinds)
-	row.EffectiveDate = r.dateCell(&row, r.date, kinds)
+	row.EffectiveDate = r.dateCell(&row, r.date, kinds, &vals.d)
 	if len(row.Problems) > 1 {
 		sortProblems(row.Problems, r.header.Names)
 	}
@@ -325,7 +362,7 @@ func (r *Reader) ref(row *Row, col int, kinds []cellKind) Ref {
 	return ref
 }
 
-func (r *Reader) bool(row *Row, col int) *bool {
+func (r *Reader) bool(row *Row, col int, dst *bool) *bool {
 	if col < 0 {
 		return nil
 	}
@@ -338,10 +375,11 @@ func (r *Reader) bool(row *Row, col int) *bool {
 		r.problem(row, col, "is not a yes or no: write TRUE or FALSE (or yes/no, y/n, 1/0)")
 		return nil
 	}
-	return &b
+	*dst = b
+	return dst
 }
 
-func (r *Reader) dateCell(row *Row, col int, kinds []cellKind) *Date {
+func (r *Reader) dateCell(row *Row, col int, kinds []cellKind, dst *Date) *Date {
 	if col < 0 {
 		return nil
 	}
@@ -358,7 +396,8 @@ func (r *Reader) dateCell(row *Row, col int, kinds []cellKind) *Date {
 		r.problem(row, col, "is not a date: write it as YYYY-MM-DD, or use a date cell")
 		return nil
 	}
-	return &d
+	*dst = d
+	return dst
 }
 
 // sortProblems puts problems in column order; rows have a handful at most.

@@ -106,11 +106,11 @@ func parseRef(v string) (Ref, string) {
 	if v == "" {
 		return r, ""
 	}
-	if isDigits(v) {
+	switch refKind(v) {
+	case refID:
 		r.ID = v
 		return r, ""
-	}
-	if isEmail(v) {
+	case refEmail:
 		r.Email = v
 		return r, ""
 	}
@@ -120,6 +120,58 @@ func parseRef(v string) (Ref, string) {
 	return r, "is not an email nor a Zoho user ID"
 }
 
+const (
+	refNeither = iota
+	refID
+	refEmail
+)
+
+// refKind classifies a non-blank value in one pass (this is the hot path
+// of reading a sheet). A user ID is all ASCII digits. An email has exactly
+// one '@' with a non-empty local part before it and, after it, a domain
+// with a dot that neither starts nor ends it; no white space, control
+// characters or the separators of an address list anywhere. Deliberately
+// loose: Zoho decides whether the address exists.
+func refKind(s string) int {
+	digits, ascii := true, true
+	at := -1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			digits = false
+		}
+		switch {
+		case c == '@':
+			if at >= 0 {
+				return refNeither
+			}
+			at = i
+		case c <= ' ', c == 0x7f, c == '<', c == '>', c == ',', c == ';':
+			return refNeither
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	if digits {
+		return refID
+	}
+	if at <= 0 {
+		return refNeither
+	}
+	dom := s[at+1:]
+	if dot := strings.IndexByte(dom, '.'); dot <= 0 || dom[len(dom)-1] == '.' {
+		return refNeither
+	}
+	if !ascii {
+		for _, r := range s {
+			if isBlankRune(r) || r == 0x85 || r == utf8.RuneError {
+				return refNeither
+			}
+		}
+	}
+	return refEmail
+}
+
 func isDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
@@ -127,28 +179,6 @@ func isDigits(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// isEmail accepts one '@' with a non-empty local part before it and, after
-// it, a domain with a dot that neither starts nor ends it; no white space or
-// control characters anywhere. Deliberately loose: Zoho decides whether the
-// address exists.
-func isEmail(s string) bool {
-	at := strings.IndexByte(s, '@')
-	if at <= 0 || strings.IndexByte(s[at+1:], '@') >= 0 {
-		return false
-	}
-	dom := s[at+1:]
-	dot := strings.IndexByte(dom, '.')
-	if dot <= 0 || dom[len(dom)-1] == '.' {
-		return false
-	}
-	for _, c := range s {
-		if c <= ' ' || c == 0x7f || isBlankRune(c) || c == '<' || c == '>' || c == ',' || c == ';' {
-			return false
-		}
-	}
-	return true
 }
 
 // isScientific reports whether s is a number in scientific notation, such as
@@ -178,7 +208,15 @@ func parseBool(v string) (bool, bool) {
 	if len(v) > 5 {
 		return false, false
 	}
-	switch strings.ToLower(v) {
+	var buf [5]byte
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	switch string(buf[:len(v)]) { // no allocation: the compiler compares in place
 	case "true", "yes", "y", "1":
 		return true, true
 	case "false", "no", "n", "0":

@@ -3,8 +3,6 @@ package input
 import (
 	"archive/zip"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -438,32 +436,27 @@ type xlsxSource struct {
 	done     bool
 }
 
-func openXLSX(name string, f *os.File, size int64, opt Options) (source, string, error) {
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
-		return nil, "", fmt.Errorf("%s: %w", name, err)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
+func openXLSX(name string, f *os.File, size int64, opt Options) (source, error) {
 	b, err := openBook(name, f, size, opt)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	sheet, err := b.pickSheet(opt.Sheet)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	s := &xlsxSource{name: name, file: f, book: b, date1904: b.date1904}
 	if s.styles, err = b.readStyles(); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if s.sst, err = b.readSharedStrings(); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if s.rc, err = b.openPart(sheet.part); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	s.dec = xml.NewDecoder(s.rc)
-	return s, sum, nil
+	return s, nil
 }
 
 func (b *book) pickSheet(want string) (sheetEntry, error) {
