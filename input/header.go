@@ -113,6 +113,7 @@ type HeaderError struct {
 	Found    []string // the header cells as found, in order
 }
 
+// Error names the file, the header row, every problem and the columns found.
 func (e *HeaderError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)

@@ -81,6 +81,7 @@ type ParseError struct {
 	Err    error
 }
 
+// Error names the file, and the row and column where known.
 func (e *ParseError) Error() string {
 	switch {
 	case e.Line > 0 && e.Column > 0:
@@ -91,6 +92,7 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("%s: %v", e.File, e.Err)
 }
 
+// Unwrap returns the underlying error.
 func (e *ParseError) Unwrap() error { return e.Err }
 
 // cellKind says what a spreadsheet stored in a cell, where the text alone

@@ -32,6 +32,7 @@ type SheetError struct {
 	Sheets []string // the sheets there are, in order
 }
 
+// Error names the sheet asked for and the sheets there are.
 func (e *SheetError) Error() string {
 	q := make([]string, len(e.Sheets))
 	for i, s := range e.Sheets {
