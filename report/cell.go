@@ -1,0 +1,161 @@
+package report
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// isFormulaLike reports whether a spreadsheet would take s, typed or read
+// from a CSV, as a formula: it begins with '=', '+', '-', '@', tab or
+// carriage return (CONTRACT §6; the OWASP list for CSV injection).
+func isFormulaLike(s string) bool {
+	if s == "" {
+		return false
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return true
+	}
+	return false
+}
+
+// csvText returns s as a CSV cell: prefixed with an apostrophe when it looks
+// like a formula, so that a spreadsheet shows it as text.
+func csvText(s string) string {
+	if isFormulaLike(s) {
+		return "'" + s
+	}
+	return s
+}
+
+// timeText is a time as the results show it: RFC 3339 to the second, blank
+// for the zero time.
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339)
+}
+
+// attemptsText is Attempts as the CSV shows it: blank for 0.
+func attemptsText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+// ourCells returns the values of the columns report adds, as text, in the
+// order of Columns.
+func ourCells(r *Result, dst *[numColumns]string) {
+	*dst = [numColumns]string{
+		colRow:              strconv.Itoa(r.Line),
+		colOutcome:          r.Outcome,
+		colCode:             r.Code,
+		colMessage:          r.Message,
+		colUserID:           r.UserID,
+		colUserEmail:        r.UserEmail,
+		colTransferToID:     r.TransferToID,
+		colSubordinatesToID: r.SubordinatesToID,
+		colJobID:            r.JobID,
+		colJobStatus:        r.JobStatus,
+		colAttempts:         attemptsText(r.Attempts),
+		colSubmittedAt:      timeText(r.SubmittedAt),
+		colFinishedAt:       timeText(r.FinishedAt),
+	}
+}
+
+// Column widths, in Excel's units (about one digit of the default font).
+const (
+	minWidth     = 6
+	maxWidth     = 50
+	maxTextWidth = 80 // the Message column: sentences
+	// headerExtra leaves room for the filter button beside a header name.
+	headerExtra = 3
+	padding     = 2
+)
+
+// widthOf estimates how wide s shows: its longest line, with East Asian wide
+// characters counted twice.
+func widthOf(s string) int {
+	widest := 0
+	for line := range strings.SplitSeq(s, "\n") {
+		n := 0
+		if isASCII(line) {
+			n = len(line)
+		} else {
+			for _, r := range line {
+				n++
+				if isWide(r) {
+					n++
+				}
+			}
+		}
+		widest = max(widest, n)
+	}
+	return widest
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// isWide is a rough test for characters that take two columns: CJK,
+// Hangul, full-width forms.
+func isWide(r rune) bool {
+	return r >= 0x1100 && (r <= 0x115F || (r >= 0x2E80 && r <= 0xA4CF) ||
+		(r >= 0xAC00 && r <= 0xD7A3) || (r >= 0xF900 && r <= 0xFAFF) ||
+		(r >= 0xFF00 && r <= 0xFF60) || (r >= 0xFFE0 && r <= 0xFFE6) ||
+		(r >= 0x20000 && r <= 0x3FFFD))
+}
+
+// widths estimates the width of every column of the Results sheet from the
+// header names and the first rows' values: the input's columns, then ours.
+// The columns whose values have a known shape get room for it even when the
+// first rows leave them blank: IDs have 19 digits, times 25 characters.
+func widths(header []string, sample []Result) []float64 {
+	n := len(header)
+	w := make([]int, n+numColumns)
+	for i, h := range header {
+		w[i] = widthOf(h) + headerExtra
+	}
+	for i, h := range Columns() {
+		w[n+i] = widthOf(h) + headerExtra
+	}
+	known := [numColumns]int{
+		colOutcome: len("submitted"), colCode: len("USER_NOT_FOUND"),
+		colMessage: 40, colUserID: 19, colUserEmail: 24, colTransferToID: 19,
+		colSubordinatesToID: 19, colJobID: 19, colJobStatus: len("in_progress"),
+		colSubmittedAt: len("2006-01-02T15:04:05+07:00"), colFinishedAt: len("2006-01-02T15:04:05+07:00"),
+	}
+	for i, k := range known {
+		w[n+i] = max(w[n+i], k)
+	}
+	var ours [numColumns]string
+	for i := range sample {
+		r := &sample[i]
+		for j, c := range r.Cells {
+			w[j] = max(w[j], widthOf(c))
+		}
+		ourCells(r, &ours)
+		for j, c := range ours {
+			w[n+j] = max(w[n+j], widthOf(c))
+		}
+	}
+	out := make([]float64, len(w))
+	for i, v := range w {
+		limit := maxWidth
+		if i == n+colMessage {
+			limit = maxTextWidth
+		}
+		out[i] = float64(min(max(v+padding, minWidth), limit))
+	}
+	return out
+}

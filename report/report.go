@@ -1,0 +1,299 @@
+// Package report writes the results workbook of a plan or a run
+// (CONTRACT §6): one row per input row with its outcome, the rows to try
+// again, and a summary. It takes plain results and knows nothing of Zoho,
+// plans or retries.
+//
+// An .xlsx workbook has three sheets:
+//
+//   - Results: the input's own columns as they were, then Row, Outcome,
+//     Code, Message, User ID, User Email, Transfer To ID, Subordinates To ID,
+//     Job ID, Job Status, Attempts, Submitted At and Finished At. The header
+//     is bold, frozen and filtered; the Outcome cell is coloured (see
+//     OutcomeColor). Every text cell is an inline string in a text-formatted
+//     (@) column, so an ID keeps its 19 digits, a value that starts with '='
+//     is never a formula, and a reviewer who edits a cell does not turn it
+//     into one. Row and Attempts are numbers; Attempts is blank when no
+//     submission call was made.
+//   - Retry: the input's header and, unchanged, every row that ended
+//     invalid, failed or not_run, so that the sheet can be fixed and read
+//     back as input (offboard run --input results.xlsx --sheet Retry). It
+//     is there, header only, when no row needs another try.
+//   - Summary: labels and values, then the count of every outcome.
+//
+// A .csv output is the Results sheet as one flat file, UTF-8 with a byte
+// order mark so that Excel shows names with accents right, with the retry
+// rows beside it in RetryPath(path), always written, header only when no row
+// needs another try. There is no summary in CSV. Every CSV cell that begins
+// with '=', '+', '-', '@', tab or carriage return is prefixed with an
+// apostrophe so that a spreadsheet shows it as text; in the retry file too,
+// since a person opens it to fix the rows (the apostrophe then stays in the
+// value read back).
+//
+// Files are written to temporary names in the output's directory and renamed
+// onto their paths by Close, so a results file is never half-written.
+package report
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The outcomes of a row (CONTRACT §6), in the order the Summary lists them.
+const (
+	Deleted   = "deleted"
+	Submitted = "submitted"
+	Failed    = "failed"
+	Invalid   = "invalid"
+	Skipped   = "skipped"
+	Deferred  = "deferred"
+	Planned   = "planned"
+	NotRun    = "not_run"
+)
+
+// Outcomes returns every outcome, in the order the Summary lists them.
+func Outcomes() []string {
+	return []string{Deleted, Submitted, Failed, Invalid, Skipped, Deferred, Planned, NotRun}
+}
+
+// NeedsRetry reports whether a row with this outcome goes to the Retry sheet:
+// invalid, failed and not_run rows do.
+func NeedsRetry(outcome string) bool {
+	return outcome == Invalid || outcome == Failed || outcome == NotRun
+}
+
+// OutcomeColor returns the fill and font colours (RGB hex) of an outcome's
+// cell, or "" for an unknown outcome. The fills follow Excel's own
+// Good/Bad/Neutral cell styles where one fits: deleted green, submitted
+// light blue, planned blue, failed red, invalid orange, not_run amber,
+// skipped light grey, deferred grey. Each font is a dark shade of its fill,
+// readable on it and in print.
+func OutcomeColor(outcome string) (fill, font string) {
+	switch outcome {
+	case Deleted:
+		return "C6EFCE", "006100"
+	case Submitted:
+		return "DDEBF7", "1F4E78"
+	case Planned:
+		return "BDD7EE", "1F3864"
+	case Failed:
+		return "FFC7CE", "9C0006"
+	case Invalid:
+		return "F8CBAD", "843C0C"
+	case NotRun:
+		return "FFEB9C", "9C5700"
+	case Skipped:
+		return "EDEDED", "3A3A3A"
+	case Deferred:
+		return "D0D0D0", "262626"
+	}
+	return "", ""
+}
+
+// Columns returns the names of the columns the Results sheet adds after the
+// input's own, in order.
+func Columns() []string {
+	return []string{
+		"Row", "Outcome", "Code", "Message", "User ID", "User Email",
+		"Transfer To ID", "Subordinates To ID", "Job ID", "Job Status",
+		"Attempts", "Submitted At", "Finished At",
+	}
+}
+
+// Indexes of the columns in Columns, counted from the first of them.
+const (
+	colRow = iota
+	colOutcome
+	colCode
+	colMessage
+	colUserID
+	colUserEmail
+	colTransferToID
+	colSubordinatesToID
+	colJobID
+	colJobStatus
+	colAttempts
+	colSubmittedAt
+	colFinishedAt
+	numColumns
+)
+
+// Result is one input row's outcome, as the Results sheet shows it.
+type Result struct {
+	// Line is the row's number in the input file (the Row column).
+	Line int
+	// Cells are the input row's own cells as they were, one per input
+	// header name. A shorter slice is padded with blanks; a longer one is an
+	// error.
+	Cells []string
+
+	// Outcome is one of Outcomes.
+	Outcome string
+	// Code is a validation or API code, or "".
+	Code string
+	// Message is a sentence a person can act on.
+	Message string
+
+	// UserID and UserEmail are the resolved user to delete.
+	UserID, UserEmail string
+	// TransferToID and SubordinatesToID are the resolved targets.
+	TransferToID, SubordinatesToID string
+	// JobID and JobStatus are as Zoho returned them.
+	JobID, JobStatus string
+
+	// Attempts counts the submission calls made for this row, retries
+	// included. 0 shows as a blank cell: nothing was submitted.
+	Attempts int
+	// SubmittedAt and FinishedAt show as RFC 3339 text in their own time
+	// zone, to the second; the zero time shows as a blank cell.
+	SubmittedAt, FinishedAt time.Time
+}
+
+// Summary is what the Summary sheet says about the whole plan or run.
+type Summary struct {
+	// Command is "plan" or "run".
+	Command string
+	// InputFile is the input's file name and InputSHA256 its hex SHA-256.
+	InputFile, InputSHA256 string
+	// RowsRead counts the input's rows below the header, blank ones not
+	// counted.
+	RowsRead int
+	// Start and End bound the run; the Summary shows both and the duration
+	// between them. A zero time shows as blank.
+	Start, End time.Time
+	// APIDomain is the Zoho API base URL the run spoke to.
+	APIDomain string
+	// DryRun and Sandbox show as yes or no.
+	DryRun, Sandbox bool
+	// Version is the tool's version.
+	Version string
+	// Note says, when it is not "", why a run stopped early or anything
+	// else a reviewer must know.
+	Note string
+}
+
+// Writer writes a results file. Write rows in input order, then Close it,
+// or Abort it to leave nothing behind. A Writer is not safe for concurrent
+// use.
+type Writer struct {
+	path   string
+	header []string
+	sink   sink
+	counts map[string]int
+	err    error // sticky: the first error of Write, or errClosed
+}
+
+// sink is one output format: it writes to temporary files and renames them
+// onto their paths in commit.
+type sink interface {
+	write(r *Result, cells []string) error
+	// finish completes the temporary files; commit renames them.
+	finish(s Summary, counts map[string]int) error
+	commit() error
+	// discard drops whatever is left of the temporary files.
+	discard()
+}
+
+var errClosed = errors.New("results writer is closed")
+
+// Create starts a results file at path, .xlsx or .csv by its extension (any
+// case), for input rows with the given header names. Nothing appears at path
+// until Close; the temporary file is created now, so an output directory that
+// cannot be written is found before any work is done.
+func Create(path string, inputHeader []string) (*Writer, error) {
+	w := &Writer{
+		path:   path,
+		header: slices.Clone(inputHeader),
+		counts: make(map[string]int),
+	}
+	var err error
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".xlsx":
+		w.sink, err = newXLSXSink(path, w.header)
+	case ".csv":
+		w.sink, err = newCSVSink(path, w.header)
+	default:
+		return nil, fmt.Errorf("results file %s: unknown file type %q: use .xlsx or .csv", filepath.Base(path), ext)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create results file %s: %w", filepath.Base(path), err)
+	}
+	return w, nil
+}
+
+// RetryPath returns where a .csv results file's retry rows go: the path with
+// its extension replaced by ".retry" and the extension (out.csv becomes
+// out.retry.csv).
+func RetryPath(path string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + ".retry" + ext
+}
+
+// Write adds one row's result. Rows appear in the order they are written.
+// Once a Write has failed, the Writer is broken: every later call returns
+// the same error, and the caller should Abort.
+func (w *Writer) Write(r Result) error {
+	if w.err != nil {
+		return w.err
+	}
+	if !slices.Contains(Outcomes(), r.Outcome) {
+		return fmt.Errorf("results row %d: unknown outcome %q", r.Line, r.Outcome)
+	}
+	if len(r.Cells) > len(w.header) {
+		return fmt.Errorf("results row %d: %d cells for a header of %d columns", r.Line, len(r.Cells), len(w.header))
+	}
+	cells := r.Cells
+	if len(cells) < len(w.header) {
+		cells = make([]string, len(w.header))
+		copy(cells, r.Cells)
+	}
+	if err := w.sink.write(&r, cells); err != nil {
+		w.err = fmt.Errorf("write results file %s: row %d: %w", filepath.Base(w.path), r.Line, err)
+		return w.err
+	}
+	w.counts[r.Outcome]++
+	return nil
+}
+
+// Counts returns how many rows have been written with each outcome so far.
+// Outcomes with no row are absent; the map is the caller's.
+func (w *Writer) Counts() map[string]int {
+	return maps.Clone(w.counts)
+}
+
+// Close writes the rest of the file (the Summary sheet of an .xlsx) and
+// renames the temporary file(s) onto the path. With .csv the retry file is
+// renamed first, so a results file is never there without its retry file.
+// After an error nothing is left at the path (an older file there is kept)
+// and no temporary file remains. Close after Close or Abort is an error.
+func (w *Writer) Close(s Summary) error {
+	if w.err != nil {
+		err := w.err
+		w.Abort()
+		return err
+	}
+	w.err = errClosed
+	if err := w.sink.finish(s, w.Counts()); err != nil {
+		w.sink.discard()
+		return fmt.Errorf("write results file %s: %w", filepath.Base(w.path), err)
+	}
+	if err := w.sink.commit(); err != nil {
+		w.sink.discard()
+		return fmt.Errorf("save results file %s: %w", filepath.Base(w.path), err)
+	}
+	return nil
+}
+
+// Abort drops the temporary file(s): nothing is written at the path. It does
+// nothing after Close, and may be called more than once.
+func (w *Writer) Abort() {
+	if w.err == errClosed {
+		return
+	}
+	w.err = errClosed
+	w.sink.discard()
+}
