@@ -184,7 +184,8 @@ type Writer struct {
 	header []string
 	sink   sink
 	counts map[string]int
-	err    error // sticky: the first error of Write, or errClosed
+	err    error  // sticky: the first error of Write, or errClosed
+	row    Result // the row being written: a field, so it does not escape per row
 }
 
 // sink is one output format: it writes to temporary files and renames them
@@ -251,7 +252,10 @@ func (w *Writer) Write(r Result) error {
 		cells = make([]string, len(w.header))
 		copy(cells, r.Cells)
 	}
-	if err := w.sink.write(&r, cells); err != nil {
+	w.row = r
+	err := w.sink.write(&w.row, cells)
+	w.row = Result{}
+	if err != nil {
 		w.err = fmt.Errorf("write results file %s: row %d: %w", filepath.Base(w.path), r.Line, err)
 		return w.err
 	}

@@ -277,7 +277,8 @@ func (s *xlsxSink) finish(sum Summary, counts map[string]int) error {
 	if err := s.writeSummary(sum, counts); err != nil {
 		return err
 	}
-	s.f.SetActiveSheet(0)
+	// Results, the first sheet, is the active one from the start: setting
+	// it here would make excelize parse every flushed sheet back.
 
 	// excelize builds the zip in a bytes.Buffer that it then copies to the
 	// io.Writer: the whole compressed workbook in memory. Its zip writer
