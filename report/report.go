@@ -29,6 +29,11 @@
 // since a person opens it to fix the rows (the apostrophe then stays in the
 // value read back).
 //
+// Values are written as they are, except that a workbook cannot hold the
+// control characters other than tab, line feed and carriage return: they
+// show as U+FFFD, and a cell longer than Excel's 32,767 characters is cut
+// there.
+//
 // Files are written to temporary names in the output's directory and renamed
 // onto their paths by Close, so a results file is never half-written.
 package report
@@ -235,8 +240,10 @@ func RetryPath(path string) string {
 }
 
 // Write adds one row's result. Rows appear in the order they are written.
-// Once a Write has failed, the Writer is broken: every later call returns
-// the same error, and the caller should Abort.
+// A result with an unknown outcome or more cells than the header is refused
+// with an error and not written; the Writer goes on. Once writing the file
+// itself fails, the Writer is broken: every later Write and Close returns
+// that error, and nothing is left at the path.
 func (w *Writer) Write(r Result) error {
 	if w.err != nil {
 		return w.err

@@ -19,14 +19,14 @@ import (
 	"offboard/report"
 )
 
-var (
-	inputHeader = []string{"user", "transfer_to", "Message", "note"}
-	submitted   = time.Date(2025, 3, 31, 9, 15, 0, 0, time.UTC)
-	finished    = time.Date(2025, 3, 31, 11, 15, 30, 0, time.FixedZone("", 2*3600))
-)
+// inputHeader is the header of the input sheet in most tests; its Message
+// column has the name of one of report's own.
+func inputHeader() []string { return []string{"user", "transfer_to", "Message", "note"} }
 
 // results is one row per outcome, with every field the Results sheet shows.
 func results() []report.Result {
+	submitted := time.Date(2025, 3, 31, 9, 15, 0, 0, time.UTC)
+	finished := time.Date(2025, 3, 31, 11, 15, 30, 0, time.FixedZone("", 2*3600))
 	return []report.Result{
 		{Line: 2, Cells: []string{"ann@example.com", "3652397000001460001", "hello", "first"}, Outcome: report.Deleted,
 			UserID: "3652397000001460123", UserEmail: "ann@example.com", TransferToID: "3652397000001460001",
@@ -47,10 +47,13 @@ func results() []report.Result {
 	}
 }
 
-var summary = report.Summary{
-	Command: "run", InputFile: "leavers.xlsx", InputSHA256: strings.Repeat("ab", 32), RowsRead: 8,
-	Start: time.Date(2025, 3, 31, 9, 0, 0, 0, time.UTC), End: time.Date(2025, 3, 31, 9, 42, 5, 0, time.UTC),
-	APIDomain: "https://www.zohoapis.eu", Sandbox: true, Version: "v1.2.3", Note: "stopped after 5 rows failed with NO_PERMISSION",
+// summary is a run's summary with every field set.
+func summary() report.Summary {
+	return report.Summary{
+		Command: "run", InputFile: "leavers.xlsx", InputSHA256: strings.Repeat("ab", 32), RowsRead: 8,
+		Start: time.Date(2025, 3, 31, 9, 0, 0, 0, time.UTC), End: time.Date(2025, 3, 31, 9, 42, 5, 0, time.UTC),
+		APIDomain: "https://www.zohoapis.eu", Sandbox: true, Version: "v1.2.3", Note: "stopped after 5 rows failed with NO_PERMISSION",
+	}
 }
 
 // write writes rs to path and closes it.
@@ -65,7 +68,7 @@ func write(t *testing.T, path string, header []string, rs []report.Result) {
 			t.Fatalf("Write(row %d) = %v", r.Line, err)
 		}
 	}
-	if err := w.Close(summary); err != nil {
+	if err := w.Close(summary()); err != nil {
 		t.Fatalf("Close() = %v", err)
 	}
 }
@@ -114,7 +117,7 @@ func readCSV(t *testing.T, path string) [][]string {
 
 // wantResults is the Results sheet for results(), header included, as text.
 func wantResults() [][]string {
-	want := [][]string{append(slices.Clone(inputHeader), report.Columns()...)}
+	want := [][]string{append(slices.Clone(inputHeader()), report.Columns()...)}
 	want = append(want,
 		[]string{"ann@example.com", "3652397000001460001", "hello", "first", "2", "deleted", "", "",
 			"3652397000001460123", "ann@example.com", "3652397000001460001", "3652397000001460002",
@@ -137,7 +140,7 @@ func wantResults() [][]string {
 // wantRetry is the Retry sheet for results().
 func wantRetry() [][]string {
 	return [][]string{
-		inputHeader,
+		inputHeader(),
 		{"bob@example.com", "", "", ""},
 		{"cat@example.com", "dan@example.com", "", "x"},
 		{"eve@example.com", "dan@example.com", "", ""},
@@ -146,7 +149,7 @@ func wantRetry() [][]string {
 
 func TestXLSXSheets(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.xlsx")
-	write(t, path, inputHeader, results())
+	write(t, path, inputHeader(), results())
 	f := openXLSX(t, path)
 
 	if got, want := f.GetSheetList(), []string{"Results", "Retry", "Summary"}; !cmp.Equal(got, want) {
@@ -155,17 +158,17 @@ func TestXLSXSheets(t *testing.T) {
 	if got := f.GetActiveSheetIndex(); got != 0 {
 		t.Errorf("GetActiveSheetIndex() = %d, want 0 (Results)", got)
 	}
-	if diff := cmp.Diff(wantResults(), sheetRows(t, f, "Results", len(inputHeader)+len(report.Columns()))); diff != "" {
+	if diff := cmp.Diff(wantResults(), sheetRows(t, f, "Results", len(inputHeader())+len(report.Columns()))); diff != "" {
 		t.Errorf("Results sheet (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(wantRetry(), sheetRows(t, f, "Retry", len(inputHeader))); diff != "" {
+	if diff := cmp.Diff(wantRetry(), sheetRows(t, f, "Retry", len(inputHeader()))); diff != "" {
 		t.Errorf("Retry sheet (-want +got):\n%s", diff)
 	}
 }
 
 func TestXLSXCellTypes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.xlsx")
-	write(t, path, inputHeader, results())
+	write(t, path, inputHeader(), results())
 	f := openXLSX(t, path)
 
 	// Every ID and time is a string cell; Row and Attempts are numbers.
@@ -213,7 +216,7 @@ func TestXLSXCellTypes(t *testing.T) {
 
 func TestXLSXLayout(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.xlsx")
-	write(t, path, inputHeader, results())
+	write(t, path, inputHeader(), results())
 	f := openXLSX(t, path)
 
 	for _, sheet := range []string{"Results", "Retry"} {
@@ -224,7 +227,7 @@ func TestXLSXLayout(t *testing.T) {
 		if !panes.Freeze || panes.YSplit != 1 || panes.XSplit != 0 {
 			t.Errorf("GetPanes(%s) = %+v, want the header row frozen", sheet, panes)
 		}
-		for col := range len(inputHeader) {
+		for col := range len(inputHeader()) {
 			name, _ := excelize.CoordinatesToCellName(col+1, 1)
 			id, _ := f.GetCellStyle(sheet, name)
 			st, err := f.GetStyle(id)
@@ -303,12 +306,12 @@ func sheetXML(t *testing.T, path, part string) string {
 
 func TestXLSXOutcomeColors(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.xlsx")
-	write(t, path, inputHeader, results())
+	write(t, path, inputHeader(), results())
 	f := openXLSX(t, path)
 
 	fills := make(map[string]string)
 	for i, r := range results() {
-		cell, _ := excelize.CoordinatesToCellName(len(inputHeader)+2, i+2) // Outcome
+		cell, _ := excelize.CoordinatesToCellName(len(inputHeader())+2, i+2) // Outcome
 		id, err := f.GetCellStyle("Results", cell)
 		if err != nil {
 			t.Fatal(err)
@@ -335,7 +338,7 @@ func TestXLSXOutcomeColors(t *testing.T) {
 
 func TestXLSXSummary(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.xlsx")
-	write(t, path, inputHeader, results())
+	write(t, path, inputHeader(), results())
 	f := openXLSX(t, path)
 
 	want := [][]string{
@@ -377,7 +380,7 @@ func TestXLSXSummary(t *testing.T) {
 func TestXLSXSummaryEmpty(t *testing.T) {
 	// No rows, no note, no times: every outcome still listed, with 0.
 	path := filepath.Join(t.TempDir(), "results.xlsx")
-	w, err := report.Create(path, inputHeader)
+	w, err := report.Create(path, inputHeader())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,20 +398,22 @@ func TestXLSXSummaryEmpty(t *testing.T) {
 	if diff := cmp.Diff(want, sheetRows(t, f, "Summary", 2)); diff != "" {
 		t.Errorf("Summary sheet (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([][]string{append(slices.Clone(inputHeader), report.Columns()...)}, sheetRows(t, f, "Results", 0)); diff != "" {
+	if diff := cmp.Diff([][]string{append(slices.Clone(inputHeader()), report.Columns()...)}, sheetRows(t, f, "Results", 0)); diff != "" {
 		t.Errorf("Results sheet (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([][]string{inputHeader}, sheetRows(t, f, "Retry", 0)); diff != "" {
+	if diff := cmp.Diff([][]string{inputHeader()}, sheetRows(t, f, "Retry", 0)); diff != "" {
 		t.Errorf("Retry sheet (-want +got):\n%s", diff)
 	}
 }
 
-// hostile are cells that a spreadsheet would take for formulas.
-var hostile = []string{"=1+1", "+1", "-1", "@SUM(A1:A2)", "\tx", "\rx", "=HYPERLINK(\"http://x\",\"y\")", "-", "=", "@"}
+// hostile returns cells that a spreadsheet would take for formulas.
+func hostile() []string {
+	return []string{"=1+1", "+1", "-1", "@SUM(A1:A2)", "\tx", "\rx", "=HYPERLINK(\"http://x\",\"y\")", "-", "=", "@"}
+}
 
 func hostileResults() []report.Result {
 	var rs []report.Result
-	for i, h := range hostile {
+	for i, h := range hostile() {
 		rs = append(rs, report.Result{
 			Line: i + 2, Cells: []string{"u" + fmt.Sprint(i) + "@example.com", "t@example.com", h, h},
 			Outcome: report.Invalid, Code: h, Message: h, UserEmail: h, JobStatus: h,
@@ -437,7 +442,7 @@ func TestXLSXFormulaInjection(t *testing.T) {
 	}
 	check("Results", "C1", "=cmd")
 	check("Retry", "C1", "=cmd")
-	for i, h := range hostile {
+	for i, h := range hostile() {
 		row := i + 2
 		// The input's cells, Code, Message, User Email and Job Status.
 		for _, col := range []string{"C", "D", "G", "H", "J", "N"} {
@@ -453,6 +458,39 @@ func TestXLSXFormulaInjection(t *testing.T) {
 	}
 }
 
+func TestXLSXText(t *testing.T) {
+	// Text stays text, exactly: nothing is taken for a number, a date, a
+	// boolean or markup.
+	tests := []struct{ in, want string }{
+		{"0001234", "0001234"},
+		{"3652397000001460123", "3652397000001460123"},
+		{"1e5", "1e5"},
+		{"TRUE", "TRUE"},
+		{"2025-03-31", "2025-03-31"},
+		{"<b>&amp;</b>", "<b>&amp;</b>"},
+		{"_x0041_", "_x0041_"},
+		{"  spaced  ", "  spaced  "},
+		{"two\nlines\r\n", "two\nlines\r\n"},
+		{"a\x01b", "a\ufffdb"}, // XML cannot hold it
+	}
+	path := filepath.Join(t.TempDir(), "results.xlsx")
+	var rs []report.Result
+	for i, tt := range tests {
+		rs = append(rs, report.Result{Line: i + 2, Cells: []string{tt.in, tt.in}, Outcome: report.Failed, Message: tt.in})
+	}
+	write(t, path, []string{"user", "note"}, rs)
+	f := openXLSX(t, path)
+	for i, tt := range tests {
+		for _, cell := range []string{"Results!A", "Results!B", "Results!F", "Retry!A", "Retry!B"} {
+			sheet, col, _ := strings.Cut(cell, "!")
+			ref := col + fmt.Sprint(i+2)
+			if got, err := f.GetCellValue(sheet, ref); err != nil || got != tt.want {
+				t.Errorf("GetCellValue(%s, %s) = %q, %v, want %q", sheet, ref, got, err, tt.want)
+			}
+		}
+	}
+}
+
 func TestCSVFormulaInjection(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.csv")
 	header := []string{"user", "transfer_to", "=cmd", "note"}
@@ -462,7 +500,7 @@ func TestCSVFormulaInjection(t *testing.T) {
 	if got, want := recs[0][2], "'=cmd"; got != want {
 		t.Errorf("header cell 3 = %q, want %q", got, want)
 	}
-	for i, h := range hostile {
+	for i, h := range hostile() {
 		rec := recs[i+1]
 		for _, col := range []int{2, 3, 6, 7, 9, 13} {
 			if got, want := rec[col], "'"+h; got != want {
@@ -474,7 +512,7 @@ func TestCSVFormulaInjection(t *testing.T) {
 		}
 	}
 	retry := readCSV(t, report.RetryPath(path))
-	for i, h := range hostile {
+	for i, h := range hostile() {
 		if got, want := retry[i+1][2:], []string{"'" + h, "'" + h}; !cmp.Equal(got, want) {
 			t.Errorf("retry row %d = %q, want %q", i+2, got, want)
 		}
@@ -483,7 +521,7 @@ func TestCSVFormulaInjection(t *testing.T) {
 
 func TestCSV(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.csv")
-	write(t, path, inputHeader, results())
+	write(t, path, inputHeader(), results())
 	if diff := cmp.Diff(wantResults(), readCSV(t, path)); diff != "" {
 		t.Errorf("results CSV (-want +got):\n%s", diff)
 	}
@@ -504,8 +542,8 @@ func TestCSVRetryEmpty(t *testing.T) {
 	// The retry file is always written, header only when no row needs it,
 	// so that a stale one from an earlier run is never taken for this one's.
 	path := filepath.Join(t.TempDir(), "results.csv")
-	write(t, path, inputHeader, []report.Result{{Line: 2, Cells: []string{"a@example.com", "b@example.com", "", ""}, Outcome: report.Deleted}})
-	if diff := cmp.Diff([][]string{inputHeader}, readCSV(t, report.RetryPath(path))); diff != "" {
+	write(t, path, inputHeader(), []report.Result{{Line: 2, Cells: []string{"a@example.com", "b@example.com", "", ""}, Outcome: report.Deleted}})
+	if diff := cmp.Diff([][]string{inputHeader()}, readCSV(t, report.RetryPath(path))); diff != "" {
 		t.Errorf("retry CSV (-want +got):\n%s", diff)
 	}
 }
@@ -553,7 +591,7 @@ func TestRetryReadsAsInput(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := w.Close(summary); err != nil {
+			if err := w.Close(summary()); err != nil {
 				t.Fatal(err)
 			}
 			in, opt := path, input.Options{Sheet: "Retry"}
@@ -619,7 +657,7 @@ func TestManyRows(t *testing.T) {
 			if diff := cmp.Diff(wantCounts, w.Counts()); diff != "" {
 				t.Errorf("Counts() (-want +got):\n%s", diff)
 			}
-			if err := w.Close(summary); err != nil {
+			if err := w.Close(summary()); err != nil {
 				t.Fatal(err)
 			}
 			var gotResults, gotRetry [][]string
@@ -660,7 +698,7 @@ func TestAtomic(t *testing.T) {
 		t.Run(name+"/close", func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, name)
-			w, err := report.Create(path, inputHeader)
+			w, err := report.Create(path, inputHeader())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -677,7 +715,7 @@ func TestAtomic(t *testing.T) {
 					t.Errorf("before Close: %s in the directory, want only hidden .tmp files", n)
 				}
 			}
-			if err := w.Close(summary); err != nil {
+			if err := w.Close(summary()); err != nil {
 				t.Fatal(err)
 			}
 			for _, n := range dirNames(t, dir) {
@@ -692,7 +730,7 @@ func TestAtomic(t *testing.T) {
 			if _, err := os.Stat(path); err != nil {
 				t.Errorf("Abort after Close: Stat(%s) = %v", name, err)
 			}
-			if err := w.Close(summary); err == nil {
+			if err := w.Close(summary()); err == nil {
 				t.Errorf("Close after Close = nil, want an error")
 			}
 			if err := w.Write(results()[0]); err == nil {
@@ -701,7 +739,7 @@ func TestAtomic(t *testing.T) {
 		})
 		t.Run(name+"/abort", func(t *testing.T) {
 			dir := t.TempDir()
-			w, err := report.Create(filepath.Join(dir, name), inputHeader)
+			w, err := report.Create(filepath.Join(dir, name), inputHeader())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -724,7 +762,7 @@ func TestAtomic(t *testing.T) {
 			if err := os.MkdirAll(filepath.Join(path, "keep"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			w, err := report.Create(path, inputHeader)
+			w, err := report.Create(path, inputHeader())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -733,7 +771,7 @@ func TestAtomic(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := w.Close(summary); err == nil {
+			if err := w.Close(summary()); err == nil {
 				t.Fatalf("Close() = nil, want an error")
 			} else if !strings.Contains(err.Error(), name) {
 				t.Errorf("Close() = %q, want the file named", err)
@@ -761,7 +799,7 @@ func TestCreateErrors(t *testing.T) {
 		{filepath.Join(dir, "missing", "results.csv"), "results.csv"},
 	}
 	for _, tt := range tests {
-		w, err := report.Create(tt.path, inputHeader)
+		w, err := report.Create(tt.path, inputHeader())
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Create(%s) = %v, want an error with %q", tt.path, err, tt.want)
 		}
@@ -773,7 +811,7 @@ func TestCreateErrors(t *testing.T) {
 		t.Errorf("after failed Creates: %q in the directory, want nothing", got)
 	}
 	// Any case of the extension will do.
-	w, err := report.Create(filepath.Join(dir, "Results.XLSX"), inputHeader)
+	w, err := report.Create(filepath.Join(dir, "Results.XLSX"), inputHeader())
 	if err != nil {
 		t.Fatalf("Create(Results.XLSX) = %v", err)
 	}
@@ -792,7 +830,7 @@ func TestWriteErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w, err := report.Create(filepath.Join(t.TempDir(), "results.xlsx"), inputHeader)
+			w, err := report.Create(filepath.Join(t.TempDir(), "results.xlsx"), inputHeader())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -812,7 +850,7 @@ func TestWriteErrors(t *testing.T) {
 }
 
 func TestCounts(t *testing.T) {
-	w, err := report.Create(filepath.Join(t.TempDir(), "results.csv"), inputHeader)
+	w, err := report.Create(filepath.Join(t.TempDir(), "results.csv"), inputHeader())
 	if err != nil {
 		t.Fatal(err)
 	}
