@@ -65,6 +65,14 @@ func Outcomes() []string {
 	return []string{Deleted, Submitted, Failed, Invalid, Skipped, Deferred, Planned, NotRun}
 }
 
+func isOutcome(o string) bool {
+	switch o {
+	case Deleted, Submitted, Failed, Invalid, Skipped, Deferred, Planned, NotRun:
+		return true
+	}
+	return false
+}
+
 // NeedsRetry reports whether a row with this outcome goes to the Retry sheet:
 // invalid, failed and not_run rows do.
 func NeedsRetry(outcome string) bool {
@@ -248,7 +256,7 @@ func (w *Writer) Write(r Result) error {
 	if w.err != nil {
 		return w.err
 	}
-	if !slices.Contains(Outcomes(), r.Outcome) {
+	if !isOutcome(r.Outcome) {
 		return fmt.Errorf("results row %d: unknown outcome %q", r.Line, r.Outcome)
 	}
 	if len(r.Cells) > len(w.header) {
@@ -279,8 +287,8 @@ func (w *Writer) Counts() map[string]int {
 // Close writes the rest of the file (the Summary sheet of an .xlsx) and
 // renames the temporary file(s) onto the path. With .csv the retry file is
 // renamed first, so a results file is never there without its retry file.
-// After an error nothing is left at the path (an older file there is kept)
-// and no temporary file remains. Close after Close or Abort is an error.
+// After an error no temporary file remains and the path is as it was: a file
+// from an earlier run there is kept, never replaced by a partial one. Close after Close or Abort is an error.
 func (w *Writer) Close(s Summary) error {
 	if w.err != nil {
 		err := w.err
