@@ -169,6 +169,7 @@ scan:
 // that says what to do. Checking as it goes keeps the file to one pass.
 type textReader struct {
 	r       io.Reader
+	err     error // the first error, returned from then on
 	started bool
 	line    int    // newlines seen before the current chunk
 	carry   []byte // a rune cut off by the end of the previous chunk
@@ -176,14 +177,23 @@ type textReader struct {
 }
 
 func (t *textReader) Read(p []byte) (int, error) {
+	if t.err != nil {
+		// The header search and the reader gocsv gets both read through
+		// here: an error must not be skipped over by reading on.
+		return 0, t.err
+	}
 	n, err := t.r.Read(p)
 	if n > 0 {
 		if verr := t.check(p[:n]); verr != nil {
+			t.err = verr
 			return 0, verr
 		}
 	}
 	if err == io.EOF && len(t.carry) > 0 {
-		return n, t.invalid(t.carry, 0)
+		err = t.invalid(t.carry, 0)
+	}
+	if err != nil {
+		t.err = err
 	}
 	return n, err
 }
