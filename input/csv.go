@@ -8,23 +8,83 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gocarina/gocsv"
 )
 
-// csvSource reads CSV with encoding/csv directly rather than through gocsv's
-// Unmarshaller. The Unmarshaller maps a fixed struct: it reads the header
-// itself (so it cannot skip the blank rows above it), hands back the columns
-// it does not know as a map (losing their order, which the results must
-// keep), and costs a reflect call per cell and a map per row on the path
-// that must stay within 70% of bare encoding/csv. What this package needs
-// is the record as written, which csv.Reader gives.
+// csvSource reads CSV through gocsv's Unmarshaller, on a csv.Reader this
+// package configures: the delimiter it detected, short and long rows
+// allowed, strict quotes, and no gocsv package settings touched.
+//
+// The Unmarshaller takes the first record it reads as the header, but a
+// hand-made sheet often has blank rows above its header. So a first
+// csv.Reader finds the header, keeping the bytes it reads from the end of
+// the last blank record on (rawTail), and the reader gocsv gets starts at
+// that offset: the kept bytes, then the rest of the stream.
+//
+// gocsv matches header names to struct tags, but this package matches them
+// itself (aliases, duplicates and missing columns make a HeaderError, from
+// the names as written), and every cell must come back in column order,
+// known or not. So RenormalizeHeaders gives each header cell a positional
+// key, "c0", "c1", ..., which never collide whatever the names are, and
+// csvRecord has one field whose tag is the partial key "c": every column
+// maps to it, and its gocsv.TypeUnmarshaller appends the cells in order.
+// No cell comes back as a map (ReadUnmatched would also index past the
+// header on a long row), and the known columns are read by position, as
+// for XLSX.
+//
+// gocsv stops at the header's width. A row's number counts the blank rows
+// above it and the lines of its quoted cells, including cells beyond the
+// header, so it is worked out from the record's raw bytes, which rawTail
+// keeps until the next record is read.
 type csvSource struct {
-	file   *os.File
-	name   string
-	r      *csv.Reader
-	row    int // spreadsheet row of the last record
-	endPos int // physical line on which the last record ended
+	file *os.File
+	name string
+
+	header    []string // the header row, handed out by the first next
+	headerRow int
+
+	r     *csv.Reader // the reader gocsv reads from
+	um    *gocsv.Unmarshaller
+	tail  *rawTail // the bytes under r
+	width int      // cells in the header record: gocsv reads no more
+	comma rune
+	shift int // r's line numbers plus shift are the first reader's
+
+	row     int   // spreadsheet row of the last record
+	endLine int   // line on which the last record ended, as the first reader counts
+	endOff  int64 // r's offset at the end of the last record
+}
+
+// csvRecord is what gocsv unmarshals a record into.
+type csvRecord struct {
+	// Cells gets every column: each header cell's key contains "c".
+	Cells csvCells `csv:"c,partial"`
+}
+
+// csvCells collects a record's cells in column order. It is a single
+// pointer so that gocsv, which looks at the field through an interface for
+// each cell, does not copy it to the heap each time.
+type csvCells struct{ b *cellBuf }
+
+type cellBuf struct {
+	cells []string
+	first [8]string // room for a typical sheet's row in one allocation
+}
+
+// UnmarshalCSV implements gocsv.TypeUnmarshaller: gocsv calls it for each
+// column of the record, left to right.
+func (c *csvCells) UnmarshalCSV(s string) error {
+	if c.b == nil {
+		c.b = new(cellBuf)
+		c.b.cells = c.b.first[:0]
+	}
+	c.b.cells = append(c.b.cells, s)
+	return nil
 }
 
 // openCSV readies a reader configured for what the file holds: BOM,
@@ -56,34 +116,130 @@ func newCSVSource(name string, rd io.Reader) (*csvSource, error) {
 		// shows the header below it as row 1.
 		br.Discard(sepLine)
 	}
-	s.r = csv.NewReader(br)
-	s.r.Comma = comma
-	s.r.FieldsPerRecord = -1 // short and long rows are normal in hand-made sheets
-	s.r.ReuseRecord = true
-	// LazyQuotes stays off: with it, one stray quote silently swallows the
-	// rows below it into a single cell. A clear error is better.
+	s.comma = comma
+
+	// Find the header: the first record that is not blank.
+	seen := &rawTail{r: br}
+	hr := s.newReader(seen)
+	var at int64 // where the header's record starts
+	for {
+		at = hr.InputOffset()
+		rec, err := hr.Read()
+		if err == io.EOF {
+			return s, nil // no header: next says io.EOF
+		}
+		if err != nil {
+			// A *csv.ParseError counts the file's lines, which is what a
+			// person needs to find a stray quote in a text editor; keep it.
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		start, _ := hr.FieldPos(0)
+		last := len(rec) - 1
+		end, _ := hr.FieldPos(last)
+		end += strings.Count(rec[last], "\n")
+		// Rows that encoding/csv skips (empty lines) are still rows in a
+		// spreadsheet; lines inside a quoted cell are not.
+		s.row += start - s.endLine
+		s.endLine = end
+		if !isBlank(rec) {
+			s.header = slices.Clone(rec)
+			s.headerRow = s.row
+			s.shift = start // less the header's line in the second reader
+			break
+		}
+		seen.forget(hr.InputOffset())
+	}
+
+	// The reader gocsv gets: the header's record and all that follows.
+	s.tail = &rawTail{r: io.MultiReader(bytes.NewReader(seen.from(at)), br)}
+	s.r = s.newReader(bufio.NewReaderSize(s.tail, 64<<10))
+	s.um, err = gocsv.NewUnmarshaller(s.r, &csvRecord{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	hl, _ := s.r.FieldPos(0)
+	s.shift -= hl
+	s.endOff = s.r.InputOffset()
+	s.width = len(s.um.Headers)
+	err = s.um.RenormalizeHeaders(func(names []string) []string {
+		keys := make([]string, len(names))
+		for i := range keys {
+			keys[i] = "c" + strconv.Itoa(i)
+		}
+		return keys
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	return s, nil
 }
 
+func (s *csvSource) newReader(rd io.Reader) *csv.Reader {
+	r := csv.NewReader(rd)
+	r.Comma = s.comma
+	r.FieldsPerRecord = -1 // short and long rows are normal in hand-made sheets
+	r.ReuseRecord = true   // gocsv is done with a record before the next Read
+	// LazyQuotes stays off: with it, one stray quote silently swallows the
+	// rows below it into a single cell. A clear error is better.
+	return r
+}
+
 func (s *csvSource) next() (int, []string, []cellKind, error) {
-	rec, err := s.r.Read()
+	if s.header != nil {
+		h := s.header
+		s.header = nil
+		return s.headerRow, h, nil, nil
+	}
+	if s.um == nil {
+		return 0, nil, nil, io.EOF
+	}
+	v, err := s.um.Read()
 	if err != nil {
 		if err == io.EOF {
 			return 0, nil, nil, io.EOF
 		}
-		// A *csv.ParseError counts the file's lines, which is what a person
-		// needs to find a stray quote in a text editor; keep it as it is.
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			// Count lines as the first reader did, from the top of the file.
+			e := *pe
+			e.StartLine += s.shift
+			e.Line += s.shift
+			err = &e
+		}
 		return 0, nil, nil, fmt.Errorf("%s: %w", s.name, err)
 	}
+	rec, _ := v.(*csvRecord)
+	if rec == nil || rec.Cells.b == nil {
+		// encoding/csv never returns an empty record: gocsv's package
+		// settings (TagName, TagSeparator, its header normalizer) have been
+		// changed so that the positional keys no longer reach csvCells.
+		return 0, nil, nil, fmt.Errorf("%s: gocsv mapped no cell of the record; are its package settings changed?", s.name)
+	}
+	cells := rec.Cells.b.cells
+
+	// The record's raw bytes, with the empty lines above it.
+	s.tail.forget(s.endOff)
+	off := s.r.InputOffset()
+	raw := s.tail.between(s.endOff, off)
+	s.endOff = off
 	start, _ := s.r.FieldPos(0)
-	last := len(rec) - 1
-	end, _ := s.r.FieldPos(last)
-	end += strings.Count(rec[last], "\n")
-	// Rows that encoding/csv skips (empty lines) are still rows in a
-	// spreadsheet; lines inside a quoted cell are not.
-	s.row += start - s.endPos
-	s.endPos = end
-	return s.row, rec, nil, nil
+	s.row += start + s.shift - s.endLine
+	s.endLine += bytes.Count(raw, []byte("\n"))
+
+	if len(cells) == s.width && isBlank(cells) {
+		// gocsv stops at the header's width, but a row with cells only
+		// beyond it is not blank.
+		if full := s.reparse(raw); !isBlank(full) {
+			cells = full
+		}
+	}
+	return s.row, cells, nil, nil
+}
+
+// reparse reads raw, one record and the empty lines above it, whole.
+func (s *csvSource) reparse(raw []byte) []string {
+	rec, _ := s.newReader(bytes.NewReader(raw)).Read()
+	return rec
 }
 
 func (s *csvSource) close() error {
@@ -93,6 +249,43 @@ func (s *csvSource) close() error {
 	err := s.file.Close()
 	s.file = nil
 	return err
+}
+
+// rawTail keeps the bytes read through it, so that a record's raw text can
+// be had after a csv.Reader has read it. Offsets count from the first byte
+// read through it; forget lets the bytes before an offset go.
+type rawTail struct {
+	r    io.Reader
+	buf  []byte
+	base int64 // offset of buf[0]
+}
+
+func (t *rawTail) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.buf = append(t.buf, p[:n]...)
+	return n, err
+}
+
+// forget lets the bytes before off go. It moves the rest down only when
+// that frees at least half the buffer, so that the copying stays in
+// proportion to the bytes read.
+func (t *rawTail) forget(off int64) {
+	n := int(off - t.base)
+	if n < 4<<10 || n < len(t.buf)-n {
+		return
+	}
+	t.buf = t.buf[:copy(t.buf, t.buf[n:])]
+	t.base = off
+}
+
+// between returns the bytes from off to end; off must not be forgotten.
+func (t *rawTail) between(off, end int64) []byte {
+	return t.buf[off-t.base : end-t.base]
+}
+
+// from returns the bytes from off to the last byte read.
+func (t *rawTail) from(off int64) []byte {
+	return t.buf[off-t.base:]
 }
 
 // detectDelimiter picks ',', ';' or tab: whichever the header line (the first

@@ -3,6 +3,10 @@
 // their spreadsheet, every original cell, and the columns the tool
 // understands parsed (CONTRACT §3).
 //
+// CSV is read through gocsv's Unmarshaller on an encoding/csv Reader this
+// package configures (see csvSource); XLSX by streaming the sheet's XML out
+// of the zip (see xlsx.go).
+//
 // Three kinds of trouble are kept apart. A file that cannot be read, or a
 // header the tool cannot work with, is a fatal error from Open or Next. A
 // cell that does not parse is a Problem on its Row, and the rest of the
