@@ -1,0 +1,321 @@
+// Package plan checks the rows of an offboarding sheet against the org's
+// directory, before anything is written (CONTRACT §4), and says what to do
+// with each row and in which order.
+//
+// It is pure: rows, a Directory read once and today's date go in; a Plan
+// with one Step per row comes out. No HTTP, no files, no clock.
+//
+// Each row gets at most one code, the first that applies in the order of
+// the contract's table. Where the contract is silent:
+//
+//   - DUPLICATE_ROW: a row whose user also appears on an earlier row is
+//     invalid whatever became of the earlier row (invalid rows included):
+//     two rows for one user are two instructions, and the plan does not
+//     guess which one is meant. The earlier row is judged on its own.
+//     Users are compared by resolved user ID when the cell names a user,
+//     otherwise by the cell's text, case-insensitively.
+//   - Emails match case-insensitively. When users share an email, a row
+//     means the active one, else one that is not deleted, else a deleted
+//     one; among equals, the first that Zoho listed.
+//   - A user ID that is some user's zuid rather than their CRM user ID is
+//     USER_NOT_FOUND (or TARGET_NOT_FOUND), with a message that names the
+//     right ID: the contract asks for CRM user IDs, and the plan does not
+//     rewrite what the sheet says.
+//   - When both targets have a problem of the same rank, transfer_to is
+//     reported.
+//   - A row with booleans but no transfer_to ignores them.
+//   - Chains and cycles are judged among planned steps only. A deferred
+//     row deletes nobody in this run, so it is in no chain and no cycle:
+//     NOT_DUE and TRANSFER_CYCLE can never both apply to a row. Removing
+//     the steps of a cycle cannot create another one, so one pass finds
+//     them all; the edges are then drawn among the steps left.
+package plan
+
+import (
+	"fmt"
+	"strings"
+
+	"offboard/input"
+	"offboard/zoho"
+)
+
+// Outcome is what became of a row (CONTRACT §6).
+type Outcome string
+
+// The outcomes. The plan gives Planned, Invalid, Skipped and Deferred; the
+// runner turns Planned into the others.
+const (
+	Planned   Outcome = "planned"
+	Invalid   Outcome = "invalid"
+	Skipped   Outcome = "skipped"
+	Deferred  Outcome = "deferred"
+	Deleted   Outcome = "deleted"
+	Submitted Outcome = "submitted"
+	Failed    Outcome = "failed"
+	NotRun    Outcome = "not_run"
+)
+
+// The validation codes (CONTRACT §4), in the order they are checked.
+const (
+	CodeMissingUser         = "MISSING_USER"
+	CodeMissingAction       = "MISSING_ACTION"
+	CodeBadValue            = input.CodeBadValue
+	CodeDuplicateRow        = "DUPLICATE_ROW"
+	CodeUserNotFound        = "USER_NOT_FOUND"
+	CodeAlreadyDeleted      = "ALREADY_DELETED"
+	CodeSuperAdmin          = "SUPER_ADMIN"
+	CodeTargetNotFound      = "TARGET_NOT_FOUND"
+	CodeTargetIsUser        = "TARGET_IS_USER"
+	CodeTargetDeleted       = "TARGET_DELETED"
+	CodeTargetInactive      = "TARGET_INACTIVE"
+	CodeTargetIsSubordinate = "TARGET_IS_SUBORDINATE"
+	CodeTransferCycle       = "TRANSFER_CYCLE"
+	CodeNotDue              = "NOT_DUE"
+)
+
+// The sheet's columns, as messages name them.
+const (
+	colUser           = "user"
+	colTransferTo     = "transfer_to"
+	colSubordinatesTo = "move_subordinates_to"
+)
+
+// Step is what to do with one row.
+type Step struct {
+	// Index is the row's position in the rows given to Build.
+	Index int
+	// Line is the row's number in the spreadsheet.
+	Line int
+	// Outcome is Planned, Invalid, Skipped or Deferred.
+	Outcome Outcome
+	// Code is a validation code; empty for a planned step.
+	Code string
+	// Message is one sentence a person can act on.
+	Message string
+	// User, TransferTo and SubordinatesTo are the users the row's cells
+	// name, nil where a cell is blank or names no user. They are set
+	// whatever the outcome, so that an invalid row still shows who it
+	// meant.
+	User, TransferTo, SubordinatesTo *zoho.User
+	// Request is what to send, for planned and deferred steps.
+	Request zoho.TransferRequest
+	// After lists, in ascending order, the indexes of the steps whose jobs
+	// must complete before this one is submitted: they transfer records or
+	// subordinates to this step's user.
+	After []int
+}
+
+// Plan is the verdict on every row.
+type Plan struct {
+	// Steps has one step per row, in input order.
+	Steps []Step
+	// Order lists the indexes of the planned steps in an order that
+	// respects every step's After, otherwise in input order.
+	Order []int
+}
+
+// Counts returns the number of steps per outcome.
+func (p *Plan) Counts() map[Outcome]int {
+	c := make(map[Outcome]int, 4)
+	for i := range p.Steps {
+		c[p.Steps[i].Outcome]++
+	}
+	return c
+}
+
+// Build checks every row against the directory and orders the steps.
+// today decides which rows are not due yet.
+func Build(rows []input.Row, d Directory, today input.Date) *Plan {
+	dir := index(d)
+	p := &Plan{Steps: make([]Step, len(rows))}
+	seen := seenUsers{byID: make(map[zoho.ID]firstRow, len(rows)), byText: make(map[string]firstRow)}
+	for i := range rows {
+		p.Steps[i] = dir.check(&rows[i], i, today, &seen)
+	}
+	link(p)
+	return p
+}
+
+// seenUsers remembers the first row of each user, for DUPLICATE_ROW.
+type seenUsers struct {
+	byID   map[zoho.ID]firstRow // by resolved user
+	byText map[string]firstRow  // by cell text, lower case
+}
+
+// firstRow is where a user first appears.
+type firstRow struct {
+	line int
+	raw  string // the user cell as written there
+}
+
+// earlier returns the line of an earlier row of the same user, and
+// remembers this row if it is the first. A cell that names a user is
+// compared by the user's ID, so an email and an ID of one user match;
+// another cell by its text.
+func (s *seenUsers) earlier(line int, u *zoho.User, ref input.Ref) (firstRow, bool) {
+	if u != nil {
+		if f, ok := s.byID[u.ID]; ok {
+			return f, true
+		}
+		s.byID[u.ID] = firstRow{line, ref.Raw}
+		return firstRow{}, false
+	}
+	key := strings.ToLower(ref.Raw)
+	if f, ok := s.byText[key]; ok {
+		return f, true
+	}
+	s.byText[key] = firstRow{line, ref.Raw}
+	return firstRow{}, false
+}
+
+// check gives a row its step: the first code that applies, or Planned or
+// Deferred. Chains and cycles are left to link.
+func (d *directory) check(row *input.Row, i int, today input.Date, seen *seenUsers) Step {
+	st := Step{Index: i, Line: row.Line}
+	st.User = d.lookup(row.User)
+	st.TransferTo = d.lookup(row.TransferTo)
+	st.SubordinatesTo = d.lookup(row.SubordinatesTo)
+	invalid := func(code, format string, args ...any) Step {
+		st.Outcome, st.Code, st.Message = Invalid, code, fmt.Sprintf(format, args...)
+		return st
+	}
+
+	if row.User.IsZero() {
+		return invalid(CodeMissingUser, "the %s cell is blank: write the email or Zoho user ID of the user to delete", colUser)
+	}
+	// Remember the user before any other check, so that a later row of
+	// the same user is a duplicate whatever this row's fate.
+	earlier, dup := seen.earlier(row.Line, st.User, row.User)
+	if row.TransferTo.IsZero() && row.SubordinatesTo.IsZero() {
+		return invalid(CodeMissingAction, "%s %q has neither %s nor %s: write who receives their records or subordinates", colUser, row.User.Raw, colTransferTo, colSubordinatesTo)
+	}
+	if len(row.Problems) > 0 {
+		return invalid(CodeBadValue, "%s", problems(row.Problems))
+	}
+	if dup {
+		if !strings.EqualFold(earlier.raw, row.User.Raw) {
+			return invalid(CodeDuplicateRow, "%s %q already appears on row %d, as %q: keep one row per user", colUser, row.User.Raw, earlier.line, earlier.raw)
+		}
+		return invalid(CodeDuplicateRow, "%s %q already appears on row %d: keep one row per user", colUser, row.User.Raw, earlier.line)
+	}
+	u := st.User
+	if u == nil {
+		return invalid(CodeUserNotFound, "%s", d.notFound(colUser, row.User))
+	}
+	if u.Deleted() {
+		st.Outcome, st.Code = Skipped, CodeAlreadyDeleted
+		st.Message = fmt.Sprintf("%s is already deleted in Zoho: nothing to do", cell(colUser, row.User, u))
+		return st
+	}
+	if d.org.IsSuperAdmin(*u) {
+		return invalid(CodeSuperAdmin, "%s is the org's super admin, whom Zoho does not let anyone delete: remove the row", cell(colUser, row.User, u))
+	}
+
+	targets := [2]target{
+		{colTransferTo, row.TransferTo, st.TransferTo},
+		{colSubordinatesTo, row.SubordinatesTo, st.SubordinatesTo},
+	}
+	for _, t := range targets {
+		if !t.ref.IsZero() && t.user == nil {
+			return invalid(CodeTargetNotFound, "%s", d.notFound(t.column, t.ref))
+		}
+	}
+	for _, t := range targets {
+		if t.user != nil && t.user.ID == u.ID {
+			return invalid(CodeTargetIsUser, "%s %q is the user this row deletes: choose someone else", t.column, t.ref.Raw)
+		}
+	}
+	for _, t := range targets {
+		if t.user != nil && t.user.Deleted() {
+			return invalid(CodeTargetDeleted, "%s is deleted in Zoho: choose an active user", cell(t.column, t.ref, t.user))
+		}
+	}
+	for _, t := range targets {
+		if t.user != nil && !t.user.Active() {
+			return invalid(CodeTargetInactive, "%s %s in Zoho: choose an active user", cell(t.column, t.ref, t.user), inactive(t.user))
+		}
+	}
+	if s := st.SubordinatesTo; s != nil && d.isSubordinate(s, u) {
+		return invalid(CodeTargetIsSubordinate, "%s is a subordinate of %s, so cannot take over their subordinates (%s): choose someone above or beside them", cell(colSubordinatesTo, row.SubordinatesTo, s), describe(u), hierarchyName(d.org.Hierarchy()))
+	}
+
+	st.Request = request(row, &st)
+	st.Outcome = Planned
+	if row.EffectiveDate != nil && row.EffectiveDate.After(today) {
+		st.Outcome, st.Code = Deferred, CodeNotDue
+		st.Message = fmt.Sprintf("effective_date %s is after today, %s: run the row again on or after that day", row.EffectiveDate, today)
+	}
+	return st
+}
+
+// target is one of a row's two target cells.
+type target struct {
+	column string
+	ref    input.Ref
+	user   *zoho.User
+}
+
+// cell names a cell and the user it resolved to, without saying an email
+// twice: user "ann@x.example" (Ann Lee), user "1004" (Ann Lee <ann@x.example>).
+func cell(column string, r input.Ref, u *zoho.User) string {
+	who := describe(u)
+	if r.Email != "" && strings.EqualFold(r.Email, u.Email) {
+		who = fullName(u)
+	}
+	if who == "" {
+		return fmt.Sprintf("%s %q", column, r.Raw)
+	}
+	return fmt.Sprintf("%s %q (%s)", column, r.Raw, who)
+}
+
+// request is what Zoho is sent for the row. The booleans default to true
+// when transfer_to is set (CONTRACT §3).
+func request(row *input.Row, st *Step) zoho.TransferRequest {
+	r := zoho.TransferRequest{UserID: string(st.User.ID)}
+	if st.TransferTo != nil {
+		r.Transfer = &zoho.Transfer{
+			ToID:       string(st.TransferTo.ID),
+			Records:    orTrue(row.Records),
+			Assignment: orTrue(row.Assignment),
+			Criteria:   orTrue(row.Criteria),
+		}
+	}
+	if st.SubordinatesTo != nil {
+		r.SubordinatesTo = string(st.SubordinatesTo.ID)
+	}
+	return r
+}
+
+func orTrue(b *bool) bool { return b == nil || *b }
+
+// problems joins a row's cell problems into one message.
+func problems(ps []input.Problem) string {
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msgs[i] = p.Message
+		if msgs[i] == "" {
+			msgs[i] = fmt.Sprintf("%s %q does not parse", p.Column, p.Value)
+		}
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// inactive says why an undeleted user cannot receive anything.
+func inactive(u *zoho.User) string {
+	switch u.Status {
+	case zoho.StatusInactive:
+		return "is inactive"
+	case zoho.StatusDisabled:
+		return "is disabled"
+	case zoho.StatusActive:
+		return "has not confirmed their invitation"
+	}
+	return fmt.Sprintf("has status %q", u.Status)
+}
+
+func hierarchyName(h string) string {
+	if h == zoho.ReportingToHierarchy {
+		return "the org uses the reporting-to hierarchy"
+	}
+	return "the org uses the role hierarchy"
+}
