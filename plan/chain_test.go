@@ -162,7 +162,7 @@ func TestBuildChains(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := plan.Build(tt.rows, testDirectory(""), today)
+			p := plan.Build(tt.rows, testDirectory(""), today())
 			if diff := cmp.Diff(tt.want, chainOf(p)); diff != "" {
 				t.Errorf("Build(%s) (-want +got):\n%s", tt.name, diff)
 			}
@@ -205,7 +205,7 @@ func TestBuildChainMessages(t *testing.T) {
 		row(7, "rep@x.example", "vp2@x.example", ""),
 		row(8, "vp2@x.example", "mgr@x.example", ""),
 	}
-	p := plan.Build(rows, testDirectory(""), today)
+	p := plan.Build(rows, testDirectory(""), today())
 	tests := []struct {
 		line int
 		has  string
@@ -238,14 +238,14 @@ func TestBuildLongChain(t *testing.T) {
 		// must go first.
 		rows[i] = row(i+2, userEmail(i+1), userEmail(i), "")
 	}
-	p := plan.Build(rows, d, today)
+	p := plan.Build(rows, d, today())
 	if got := p.Order[0]; got != n-1 {
 		t.Errorf("Build(chain of %d) Order[0] = %d, want %d", n, got, n-1)
 	}
 	checkOrder(t, p)
 
 	rows[0] = row(2, userEmail(1), userEmail(n), "") // close the circle
-	p = plan.Build(rows, d, today)
+	p = plan.Build(rows, d, today())
 	if got := p.Counts()[plan.Invalid]; got != n {
 		t.Errorf("Build(cycle of %d) invalid = %d, want %d", n, got, n)
 	}

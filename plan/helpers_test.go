@@ -20,7 +20,8 @@ const (
 	roleOps = "2005"
 )
 
-var today = input.Date{Year: 2025, Month: time.June, Day: 15}
+// today is the day the tests plan on.
+func today() input.Date { return input.Date{Year: 2025, Month: time.June, Day: 15} }
 
 // member is a hand-made user: id, email, status, confirmed, role, manager.
 func member(id, email, status string, confirm bool, role, manager string) zoho.User {

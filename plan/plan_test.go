@@ -78,7 +78,7 @@ func TestBuildCodes(t *testing.T) {
 			verdict{3, plan.Invalid, plan.CodeTransferCycle}, []string{"rows 2 and 3", "outside the circle"}},
 		{"not due", "", []input.Row{dated(row(2, "rep@x.example", "a@x.example", ""), input.Date{Year: 2025, Month: time.June, Day: 16})},
 			verdict{2, plan.Deferred, plan.CodeNotDue}, []string{"effective_date 2025-06-16 is after today, 2025-06-15"}},
-		{"due today", "", []input.Row{dated(row(2, "rep@x.example", "a@x.example", ""), today)},
+		{"due today", "", []input.Row{dated(row(2, "rep@x.example", "a@x.example", ""), today())},
 			verdict{2, plan.Planned, ""}, nil},
 		{"due yesterday", "", []input.Row{dated(row(2, "rep@x.example", "a@x.example", ""), input.Date{Year: 2025, Month: time.June, Day: 14})},
 			verdict{2, plan.Planned, ""}, nil},
@@ -91,7 +91,7 @@ func TestBuildCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := plan.Build(tt.rows, testDirectory(tt.hierarchy), today)
+			p := plan.Build(tt.rows, testDirectory(tt.hierarchy), today())
 			if len(p.Steps) != len(tt.rows) {
 				t.Fatalf("Build(%s) = %d steps, want %d", tt.name, len(p.Steps), len(tt.rows))
 			}
@@ -144,7 +144,7 @@ func TestBuildPrecedence(t *testing.T) {
 		{13, plan.Invalid, plan.CodeTargetInactive},
 		{14, plan.Invalid, plan.CodeTargetIsSubordinate},
 	}
-	p := plan.Build(rows, testDirectory(zoho.RoleHierarchy), today)
+	p := plan.Build(rows, testDirectory(zoho.RoleHierarchy), today())
 	if diff := cmp.Diff(want, verdicts(p)); diff != "" {
 		t.Errorf("Build(rows with several problems) verdicts (-want +got):\n%s", diff)
 	}
@@ -197,7 +197,7 @@ func TestBuildSubordinate(t *testing.T) {
 			if tt.change != nil {
 				tt.change(&d)
 			}
-			p := plan.Build([]input.Row{row(2, tt.user, "", tt.to)}, d, today)
+			p := plan.Build([]input.Row{row(2, tt.user, "", tt.to)}, d, today())
 			if got := p.Steps[0].Code; got != tt.want {
 				t.Errorf("Build(%s subordinates to %s) code = %q, want %q (message %q)", tt.user, tt.to, got, tt.want, p.Steps[0].Message)
 			}
@@ -213,7 +213,7 @@ func TestBuildResolved(t *testing.T) {
 		row(3, "rep@x.example", "idle@x.example", ""),
 		row(4, "who@x.example", "", "c@x.example"),
 	}
-	p := plan.Build(rows, testDirectory(""), today)
+	p := plan.Build(rows, testDirectory(""), today())
 	type ids struct{ User, TransferTo, SubordinatesTo zoho.ID }
 	idOf := func(u *zoho.User) zoho.ID {
 		if u == nil {
@@ -235,7 +235,7 @@ func TestBuildResolved(t *testing.T) {
 // not change the plan.
 func TestBuildDoesNotAlias(t *testing.T) {
 	d := testDirectory("")
-	p := plan.Build([]input.Row{row(2, "rep@x.example", "a@x.example", "")}, d, today)
+	p := plan.Build([]input.Row{row(2, "rep@x.example", "a@x.example", "")}, d, today())
 	d.Users[3].Email = "changed@x.example"
 	if got := p.Steps[0].User.Email; got != "rep@x.example" {
 		t.Errorf("Build: step user email after changing the directory = %q, want %q", got, "rep@x.example")
@@ -272,7 +272,7 @@ func TestBuildRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := plan.Build([]input.Row{tt.row}, testDirectory(""), today)
+			p := plan.Build([]input.Row{tt.row}, testDirectory(""), today())
 			if diff := cmp.Diff(tt.want, p.Steps[0].Request); diff != "" {
 				t.Errorf("Build(%s) request (-want +got):\n%s", tt.name, diff)
 			}
@@ -289,12 +289,12 @@ func TestCounts(t *testing.T) {
 		row(6, "who@x.example", "a@x.example", ""),
 		dated(row(7, "b@x.example", "a@x.example", ""), input.Date{Year: 2030, Month: 1, Day: 1}),
 	}
-	got := plan.Build(rows, testDirectory(""), today).Counts()
+	got := plan.Build(rows, testDirectory(""), today()).Counts()
 	want := map[plan.Outcome]int{plan.Planned: 2, plan.Skipped: 1, plan.Invalid: 2, plan.Deferred: 1}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Counts() (-want +got):\n%s", diff)
 	}
-	if got := plan.Build(nil, testDirectory(""), today); len(got.Steps) != 0 || len(got.Order) != 0 || len(got.Counts()) != 0 {
+	if got := plan.Build(nil, testDirectory(""), today()); len(got.Steps) != 0 || len(got.Order) != 0 || len(got.Counts()) != 0 {
 		t.Errorf("Build(no rows) = %+v, want no steps, no order and no counts", got)
 	}
 }
