@@ -18,7 +18,8 @@ type Directory struct {
 	// AllUsers).
 	Users []zoho.User
 	// Roles are the org's roles; needed only when a row moves
-	// subordinates under the role hierarchy.
+	// subordinates under the role hierarchy. Without them no target is
+	// found to be a subordinate there.
 	Roles []zoho.Role
 	// Caller is the user the access token belongs to.
 	Caller zoho.User
