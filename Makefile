@@ -25,12 +25,24 @@ lint:
 	@$(GO) mod tidy -diff >/dev/null || { echo "go mod tidy would change go.mod/go.sum:"; $(GO) mod tidy -diff; exit 1; }
 
 ## demo: the main job on the built-in sandbox org (no account, no credentials)
+# The samples hold invalid rows on purpose, so plan's exit status 3 ("some
+# rows invalid") is the expected result here.
 demo: build
 	./$(BIN) users --sandbox
+	@mkdir -p out
+	./$(BIN) plan --sandbox --input samples/offboarding.xlsx --output out/demo-plan.xlsx --log-level warn; \
+	status=$$?; if [ $$status -ne 0 ] && [ $$status -ne 3 ]; then exit $$status; fi
+	@echo "Open out/demo-plan.xlsx to review the plan."
 
 ## bench: the Go benchmarks (no test run)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+## fuzz: each fuzz target for 30 s (FUZZTIME=2m for longer)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzReadCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./input/
+	$(GO) test -run '^$$' -fuzz '^FuzzMatchHeader$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./input/
+
 clean:
-	rm -rf bin
+	rm -rf bin out

@@ -59,6 +59,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"plan", "check a sheet against the live org and write the workbook of what would happen; sends nothing", runPlan},
 		{"users", "list the org's users (with --sandbox: the built-in demo org)", runUsers},
 		{"sandbox", "serve the simulated Zoho org on loopback for manual testing", runSandbox},
 		{"template", "write an empty input sheet (.xlsx or .csv)", runTemplate},

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/xuri/excelize/v2"
+
+	"offboard/zoho/zohotest"
+)
+
+// sampleOutcomes is what the samples must plan to against the sandbox org
+// on 2026-11-28: row number → outcome and code.
+var sampleOutcomes = map[string][2]string{
+	"2":  {"planned", ""},
+	"3":  {"planned", ""},
+	"4":  {"planned", ""},
+	"5":  {"planned", ""},
+	"6":  {"planned", ""},
+	"7":  {"planned", ""},
+	"8":  {"planned", ""},
+	"9":  {"skipped", "ALREADY_DELETED"},
+	"10": {"deferred", "NOT_DUE"},
+	"11": {"invalid", "SUPER_ADMIN"},
+	"12": {"invalid", "USER_NOT_FOUND"},
+	"13": {"invalid", "TARGET_INACTIVE"},
+	"14": {"invalid", "BAD_VALUE"},
+	"15": {"invalid", "DUPLICATE_ROW"},
+	"16": {"invalid", "TARGET_IS_SUBORDINATE"},
+	"17": {"invalid", "MISSING_ACTION"},
+	"18": {"invalid", "TARGET_IS_USER"},
+}
+
+// readResults returns the Results sheet as maps from column name to cell.
+func readResults(t *testing.T, path string) []map[string]string {
+	t.Helper()
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatalf("open results %s: %v", path, err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows("Results")
+	if err != nil {
+		t.Fatalf("read Results sheet: %v", err)
+	}
+	var out []map[string]string
+	for _, r := range rows[1:] {
+		m := map[string]string{}
+		for i, name := range rows[0] {
+			if i < len(r) {
+				m[name] = r[i]
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestPlanSamples plans both sample sheets against a simulated org reached
+// through the environment, checks every row's outcome in the workbook, and
+// checks with the simulator's request log that nothing was written.
+func TestPlanSamples(t *testing.T) {
+	srv, err := zohotest.Start(zohotest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	id, secret, refresh := srv.Credentials()
+	environ := map[string]string{"ZOHO_CLIENT_ID": id, "ZOHO_CLIENT_SECRET": secret, "ZOHO_REFRESH_TOKEN": refresh, "ZOHO_ACCOUNTS_URL": srv.URL()}
+	for _, sample := range []string{"samples/offboarding.csv", "samples/offboarding.xlsx"} {
+		t.Run(filepath.Base(sample), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "plan.xlsx")
+			code, stdout, stderr := runCmd(t, environ, "plan", "--input", sample, "--output", out, "--as-of", "2026-11-28")
+			if code != exitIncomplete {
+				t.Fatalf("offboard plan = %d, want 3 (some rows invalid); stderr:\n%s", code, stderr)
+			}
+			for _, want := range []string{"planned       7", "invalid       8", "skipped       1", "deferred      1", "row 11: SUPER_ADMIN", "Results: " + out} {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("plan summary lacks %q:\n%s", want, stdout)
+				}
+			}
+			got := map[string][2]string{}
+			for _, r := range readResults(t, out) {
+				got[r["Row"]] = [2]string{r["Outcome"], r["Code"]}
+				if r["ticket"] == "" {
+					t.Errorf("row %s lost its ticket column", r["Row"])
+				}
+			}
+			if diff := cmp.Diff(sampleOutcomes, got); diff != "" {
+				t.Errorf("outcomes by row (-want +got):\n%s", diff)
+			}
+
+			// The Retry sheet is an input sheet again: the 8 invalid rows,
+			// unchanged. Read back alone, they plan as before, except the
+			// duplicate of row 2, which is now the only row for its user.
+			again := filepath.Join(t.TempDir(), "again.csv")
+			code, _, stderr = runCmd(t, environ, "plan", "--input", out, "--sheet", "Retry", "--output", again, "--as-of", "2026-11-28")
+			if code != exitIncomplete {
+				t.Fatalf("offboard plan --sheet Retry = %d, want 3; stderr:\n%s", code, stderr)
+			}
+			f, err := os.Open(again)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			records, err := csv.NewReader(f).ReadAll()
+			if err != nil {
+				t.Fatalf("reading the CSV results back: %v", err)
+			}
+			col := slices.Index(records[0], "Outcome")
+			if col < 0 {
+				t.Fatalf("CSV results header = %v, want an Outcome column", records[0])
+			}
+			if len(records) != 9 {
+				t.Errorf("re-planning the Retry sheet gave %d rows, want the 8 invalid ones", len(records)-1)
+			}
+			var outcomes []string
+			for _, r := range records[1:] {
+				outcomes = append(outcomes, r[col])
+			}
+			want := []string{"invalid", "invalid", "invalid", "invalid", "planned", "invalid", "invalid", "invalid"}
+			if diff := cmp.Diff(want, outcomes); diff != "" {
+				t.Errorf("outcomes of the re-planned Retry sheet (-want +got):\n%s", diff)
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(again), "again.retry.csv")); err != nil {
+				t.Errorf("CSV output wrote no retry file: %v", err)
+			}
+		})
+	}
+	for _, r := range srv.Requests() {
+		if r.Method != "GET" && !r.Token {
+			t.Errorf("plan sent %s %s; it must send no write", r.Method, r.Path)
+		}
+	}
+}
+
+func TestPlanUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"plan", "--sandbox"}, exitUsage, "missing --input"},
+		{[]string{"plan", "--sandbox", "--input", "x.csv", "--output", "r.pdf"}, exitUsage, `--output "r.pdf"`},
+		{[]string{"plan", "--sandbox", "--input", "x.csv", "--as-of", "28/11/2026"}, exitUsage, "--as-of"},
+		{[]string{"plan", "--sandbox", "--input", "does-not-exist.csv"}, exitFatal, "does-not-exist.csv"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := runCmd(t, nil, tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.msg) {
+			t.Errorf("offboard %v = %d, %q; want %d and %q", tt.args, code, stderr, tt.code, tt.msg)
+		}
+	}
+}
+
+func TestPlanExitStatus(t *testing.T) {
+	srv, err := zohotest.Start(zohotest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	id, secret, refresh := srv.Credentials()
+	environ := map[string]string{"ZOHO_CLIENT_ID": id, "ZOHO_CLIENT_SECRET": secret, "ZOHO_REFRESH_TOKEN": refresh, "ZOHO_ACCOUNTS_URL": srv.URL()}
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	valid := write("valid.csv", "Email,New Owner\naisha.bello@northwind-demo.example,lucas.meyer@northwind-demo.example\nellen.park@northwind-demo.example,lucas.meyer@northwind-demo.example\n")
+	code, stdout, stderr := runCmd(t, environ, "plan", "--input", valid, "--output", filepath.Join(dir, "valid.xlsx"))
+	if code != exitOK {
+		t.Errorf("offboard plan on a valid sheet = %d, want 0; stdout %s stderr %s", code, stdout, stderr)
+	}
+
+	before := len(srv.Requests())
+	badHeader := write("bad.csv", "name,owner,owner\nx,y,z\n")
+	code, _, stderr = runCmd(t, environ, "plan", "--input", badHeader)
+	if code != exitFatal || !strings.Contains(stderr, "bad.csv") || !strings.Contains(stderr, "user") {
+		t.Errorf("offboard plan on a sheet without a user column = %d, %q; want 1 naming the file and the column", code, stderr)
+	}
+	if n := len(srv.Requests()) - before; n != 0 {
+		t.Errorf("a sheet with a bad header made %d calls to Zoho, want 0", n)
+	}
+
+	srv.SetCaller("5210498000000412001") // Daniel Okafor, an Administrator but not the super admin
+	code, _, stderr = runCmd(t, environ, "plan", "--input", valid, "--output", filepath.Join(dir, "x.xlsx"))
+	if code != exitFatal || !strings.Contains(stderr, "super admin") {
+		t.Errorf("offboard plan with a non super admin token = %d, %q; want 1 naming the super admin problem", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.xlsx")); err == nil {
+		t.Errorf("a refused plan wrote a results file")
+	}
+}
