@@ -1,0 +1,730 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"offboard/plan"
+	"offboard/zoho"
+	"offboard/zoho/zohotest"
+)
+
+// These tests run Run against the simulated org over real HTTP. Jobs take
+// tens of milliseconds and every wait is scaled down to match, so the
+// tests are fast; they assert outcomes and what the simulator saw, never
+// how long anything took.
+
+// heir is the demo org's super admin: active, never deleted.
+const heir = "5210498000000411001"
+
+// demo returns the demo org's user ID with the given middle number, e.g.
+// demo(417) is Aisha Bello.
+func demo(n int) string { return fmt.Sprintf("5210498000000%03d001", n) }
+
+// plain are active demo users without reports that a test may delete.
+var plainUsers = []int{417, 418, 419, 420, 421, 423, 425, 429, 430, 431, 432, 437, 438, 439, 440}
+
+func plain(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = demo(plainUsers[i])
+	}
+	return out
+}
+
+// row is one planned step: delete user, transfer to to, after the given
+// steps.
+type row struct {
+	user, to string
+	after    []int
+}
+
+func makePlan(rows ...row) *plan.Plan {
+	p := &plan.Plan{}
+	for i, r := range rows {
+		p.Steps = append(p.Steps, plan.Step{Index: i, Line: i + 2, Outcome: plan.Planned, After: r.after,
+			Request: zoho.TransferRequest{UserID: r.user, Transfer: &zoho.Transfer{ToID: r.to, Records: true}}})
+		p.Order = append(p.Order, i)
+	}
+	return p
+}
+
+func toHeir(users ...string) []row {
+	rows := make([]row, len(users))
+	for i, u := range users {
+		rows[i] = row{user: u, to: heir}
+	}
+	return rows
+}
+
+type sim struct {
+	srv    *zohotest.Server
+	client *zoho.Client
+}
+
+func newSim(t *testing.T, cfg zohotest.Config, inFlight int) *sim {
+	t.Helper()
+	if cfg.JobDuration == 0 {
+		cfg.JobDuration = 30 * time.Millisecond
+	}
+	srv, err := zohotest.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	id, secret, refresh := srv.Credentials()
+	c, err := zoho.New(zoho.Config{ClientID: id, ClientSecret: secret, RefreshToken: refresh,
+		AccountsURL: srv.URL(), MaxInFlight: inFlight})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sim{srv: srv, client: c}
+}
+
+func fast() Options {
+	return Options{BackoffBase: 2 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
+		JobDuration: 30 * time.Millisecond, PollMin: 5 * time.Millisecond, PollMax: 50 * time.Millisecond,
+		Grace: 2 * time.Second, JobTimeout: 5 * time.Second}
+}
+
+// outcome is the part of a result a test compares.
+type outcome struct {
+	Outcome plan.Outcome
+	Code    string
+}
+
+func outcomes(rs []Result) []outcome {
+	out := make([]outcome, len(rs))
+	for i, r := range rs {
+		out[i] = outcome{r.Outcome, r.Code}
+	}
+	return out
+}
+
+func repeat(o outcome, n int) []outcome {
+	out := make([]outcome, n)
+	for i := range out {
+		out[i] = o
+	}
+	return out
+}
+
+var deleted = outcome{plan.Deleted, ""}
+
+// posts counts the transfer-and-delete submissions per user that reached
+// the simulator, and those answered 200.
+func posts(t *testing.T, srv *zohotest.Server) (sent, accepted map[string]int) {
+	t.Helper()
+	sent, accepted = map[string]int{}, map[string]int{}
+	for _, r := range srv.Requests() {
+		if r.Method != "POST" || r.Token {
+			continue
+		}
+		var body struct {
+			TransferAndDelete []struct {
+				ID string `json:"id"`
+			} `json:"transfer_and_delete"`
+		}
+		if err := json.Unmarshal(r.Body, &body); err != nil || len(body.TransferAndDelete) != 1 {
+			t.Fatalf("POST %s body %s: not one transfer_and_delete element", r.Path, r.Body)
+		}
+		id := body.TransferAndDelete[0].ID
+		sent[id]++
+		if r.Status == 200 {
+			accepted[id]++
+		}
+	}
+	return sent, accepted
+}
+
+// checkOneJobPerUser fails the test if the simulator ever held two jobs
+// for one user or accepted one user twice.
+func checkOneJobPerUser(t *testing.T, srv *zohotest.Server) {
+	t.Helper()
+	jobs := map[string]int{}
+	for _, j := range srv.Jobs() {
+		jobs[j.UserID]++
+		if jobs[j.UserID] > 1 {
+			t.Errorf("simulator jobs for user %s = %d, want at most 1", j.UserID, jobs[j.UserID])
+		}
+	}
+	_, accepted := posts(t, srv)
+	for u, n := range accepted {
+		if n > 1 {
+			t.Errorf("accepted submissions for user %s = %d, want at most 1", u, n)
+		}
+	}
+}
+
+func runSim(t *testing.T, s *sim, p *plan.Plan, opt Options) ([]Result, *Stop) {
+	t.Helper()
+	res, stop, err := Run(t.Context(), s.client, p, opt)
+	if err != nil {
+		t.Fatalf("Run() error = %v, want nil", err)
+	}
+	if len(res) != len(p.Steps) {
+		t.Fatalf("Run() = %d results, want %d", len(res), len(p.Steps))
+	}
+	return res, stop
+}
+
+func TestRunDeletesAndStaysWithinConcurrency(t *testing.T) {
+	s := newSim(t, zohotest.Config{ConcurrencyLimit: 3, Latency: 3 * time.Millisecond}, 3)
+	users := plain(12)
+	p := makePlan(toHeir(users...)...)
+	// A row the plan did not plan is copied through untouched.
+	p.Steps = append(p.Steps, plan.Step{Index: 12, Line: 14, Outcome: plan.Invalid, Code: plan.CodeUserNotFound, Message: "no such user"})
+	var changes atomic.Int32
+	opt := fast()
+	opt.OnChange = func(Result) { changes.Add(1) }
+	res, stop := runSim(t, s, p, opt)
+	want := append(repeat(deleted, 12), outcome{plan.Invalid, plan.CodeUserNotFound})
+	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	if stop != nil {
+		t.Errorf("Run() stop = %+v, want nil", stop)
+	}
+	if got := s.srv.MaxInFlight(); got > 3 {
+		t.Errorf("simulator MaxInFlight() = %d, want ≤ 3 (--concurrency)", got)
+	}
+	checkOneJobPerUser(t, s.srv)
+	for _, r := range res[:12] {
+		if r.Attempts != 1 || r.JobID == "" || r.JobStatus != zoho.JobCompleted || r.SubmittedAt.IsZero() || r.FinishedAt.IsZero() {
+			t.Errorf("result %+v: want 1 attempt, a completed job and both times", r)
+		}
+	}
+	if changes.Load() == 0 {
+		t.Error("OnChange was never called")
+	}
+	calls := 0
+	for _, r := range s.srv.Requests() {
+		if !r.Token {
+			calls++
+		}
+	}
+	t.Logf("%d users: %d API calls, %.2f per user", len(users), calls, float64(calls)/float64(len(users)))
+}
+
+func TestRunKeepsMaxJobs(t *testing.T) {
+	s := newSim(t, zohotest.Config{JobLimit: -1}, 8)
+	p := makePlan(toHeir(plain(9)...)...)
+	opt := fast()
+	opt.MaxJobs = 2
+	res, _ := runSim(t, s, p, opt)
+	if diff := cmp.Diff(repeat(deleted, 9), outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	// At no submission were more than two of the run's jobs unfinished.
+	jobs := s.srv.Jobs()
+	for _, j := range jobs {
+		open := 0
+		for _, k := range jobs {
+			if !k.SubmittedAt.After(j.SubmittedAt) && k.FinishedAt.After(j.SubmittedAt) {
+				open++
+			}
+		}
+		if open > 2 {
+			t.Errorf("when job %s was submitted, %d jobs were unfinished, want ≤ 2 (--max-jobs)", j.ID, open)
+		}
+	}
+}
+
+func TestRunTooManyRequestsStorm(t *testing.T) {
+	s := newSim(t, zohotest.Config{}, 4)
+	var calls atomic.Int32
+	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		// Two calls in three answered 429 for the first 40 API calls.
+		if !strings.HasPrefix(c.Path, "/crm/") {
+			return zohotest.NoFault
+		}
+		if n := calls.Add(1); n <= 40 && n%3 != 0 {
+			return zohotest.TooManyRequests
+		}
+		return zohotest.NoFault
+	})
+	p := makePlan(toHeir(plain(6)...)...)
+	res, stop := runSim(t, s, p, fast())
+	if diff := cmp.Diff(repeat(deleted, 6), outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	if stop != nil {
+		t.Errorf("Run() stop = %+v, want nil", stop)
+	}
+	checkOneJobPerUser(t, s.srv)
+	var throttled int
+	for _, r := range s.srv.Requests() {
+		if r.Status == 429 {
+			throttled++
+		}
+	}
+	if throttled == 0 {
+		t.Error("no 429 answered; the storm did not happen")
+	}
+}
+
+func TestPacerSlowsEveryCaller(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := newPacer(time.Second, 8*time.Second, func() time.Time { return now })
+	if d := p.ready(); d > 0 {
+		t.Fatalf("new pacer ready() = %v, want ≤ 0", d)
+	}
+	var waits []time.Duration
+	for range 5 {
+		waits = append(waits, p.backoff(0))
+	}
+	for i, w := range waits {
+		hi := min(time.Second<<i, 8*time.Second)
+		if w < hi/2 || w > hi {
+			t.Errorf("backoff #%d = %v, want within [%v, %v]", i+1, w, hi/2, hi)
+		}
+	}
+	// The wait is shared: whoever asks next waits for the longest pushback.
+	if got := p.ready(); got < waits[4] {
+		t.Errorf("ready() after backoffs = %v, want ≥ %v", got, waits[4])
+	}
+	if got := p.backoff(30 * time.Second); got != 30*time.Second {
+		t.Errorf("backoff(hint 30s) = %v, want 30s (a retry hint wins)", got)
+	}
+	p.succeeded()
+	if got := p.backoff(0); got > time.Second {
+		t.Errorf("backoff after a success = %v, want ≤ 1s (reset)", got)
+	}
+}
+
+func TestDurationsPollAroundTheMedian(t *testing.T) {
+	d := &durations{initial: 5 * time.Second, min: time.Second, max: time.Minute}
+	tests := []struct {
+		observe [][2]time.Duration
+		want    time.Duration
+	}{
+		{nil, 6 * time.Second},
+		{[][2]time.Duration{{0, 10 * time.Second}}, 6 * time.Second},
+		{[][2]time.Duration{{8 * time.Second, 12 * time.Second}, {8 * time.Second, 12 * time.Second}}, 12 * time.Second},
+	}
+	for _, tt := range tests {
+		for _, o := range tt.observe {
+			d.observe(o[0], o[1])
+		}
+		if got := d.firstPoll(); got != tt.want {
+			t.Errorf("firstPoll() after %v = %v, want %v", tt.observe, got, tt.want)
+		}
+	}
+	if got, want := d.nextPoll(12*time.Second, true), 2500*time.Millisecond; got != want {
+		t.Errorf("nextPoll(12s, first) = %v, want %v", got, want)
+	}
+	if got, want := d.nextPoll(50*time.Second, false), time.Minute; got != want {
+		t.Errorf("nextPoll(50s) = %v, want %v (capped)", got, want)
+	}
+}
+
+func TestRunJobLimitHeldByAnotherAdmin(t *testing.T) {
+	s := newSim(t, zohotest.Config{JobLimit: 3}, 4)
+	s.srv.HoldJobSlots(2, 150*time.Millisecond) // another admin's jobs
+	p := makePlan(toHeir(plain(5)...)...)
+	res, stop := runSim(t, s, p, fast())
+	if diff := cmp.Diff(repeat(deleted, 5), outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	if stop != nil {
+		t.Errorf("Run() stop = %+v, want nil", stop)
+	}
+	checkOneJobPerUser(t, s.srv)
+	retried := 0
+	for _, r := range res {
+		retried += r.Attempts - 1
+	}
+	if retried == 0 {
+		t.Error("no submission was retried; the job limit was never hit")
+	}
+}
+
+func TestRunTokenExpiresMidRun(t *testing.T) {
+	s := newSim(t, zohotest.Config{}, 4)
+	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		if c.Method == "POST" && strings.HasPrefix(c.Path, "/crm/") && c.Seq == 3 {
+			s.srv.ExpireAccessTokens()
+		}
+		return zohotest.NoFault
+	})
+	p := makePlan(toHeir(plain(6)...)...)
+	res, stop := runSim(t, s, p, fast())
+	if diff := cmp.Diff(repeat(deleted, 6), outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	if stop != nil {
+		t.Errorf("Run() stop = %+v, want nil", stop)
+	}
+	if got := s.client.TokenRequests(); got != 2 {
+		t.Errorf("token requests = %d, want 2 (one refresh shared by every worker)", got)
+	}
+	checkOneJobPerUser(t, s.srv)
+}
+
+func count(rs []Result) map[outcome]int {
+	m := map[outcome]int{}
+	for _, r := range rs {
+		m[outcome{r.Outcome, r.Code}]++
+	}
+	return m
+}
+
+func TestRunRefreshTokenRevoked(t *testing.T) {
+	s := newSim(t, zohotest.Config{JobDuration: time.Second}, 4)
+	_, _, refresh := s.srv.Credentials()
+	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		if c.Method == "POST" && strings.HasPrefix(c.Path, "/crm/") && c.Seq == 3 {
+			s.srv.RevokeRefreshToken(refresh)
+		}
+		return zohotest.NoFault
+	})
+	p := makePlan(toHeir(plain(6)...)...)
+	opt := fast()
+	opt.MaxJobs = 3
+	res, stop := runSim(t, s, p, opt)
+	if stop == nil || !stop.Fatal || !strings.Contains(stop.Reason, "refresh token") {
+		t.Errorf("Run() stop = %+v, want a fatal stop naming the refresh token", stop)
+	}
+	// Jobs submitted before the revocation cannot be followed without
+	// credentials: they stay submitted; nothing else was sent.
+	jobs := len(s.srv.Jobs())
+	want := map[outcome]int{{plan.Submitted, ""}: jobs, {plan.NotRun, ""}: 6 - jobs}
+	if diff := cmp.Diff(want, count(res)); diff != "" {
+		t.Errorf("Run() outcome counts (-want +got):\n%s", diff)
+	}
+	if sent, _ := posts(t, s.srv); len(sent) > 3 {
+		t.Errorf("users submitted = %d, want ≤ 3: nothing after the refresh token was refused", len(sent))
+	}
+}
+
+func TestRunFollowsSubmittedJobsAfterStop(t *testing.T) {
+	s := newSim(t, zohotest.Config{JobDuration: 100 * time.Millisecond}, 4)
+	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		if c.Method == "POST" && strings.HasPrefix(c.Path, "/crm/") && c.Seq == 3 {
+			s.srv.SetScopes("ZohoCRM.users.READ") // reads still work; submissions are refused
+		}
+		return zohotest.NoFault
+	})
+	p := makePlan(toHeir(plain(6)...)...)
+	opt := fast()
+	opt.MaxJobs = 3
+	opt.BreakerThreshold = 1
+	res, stop := runSim(t, s, p, opt)
+	if stop == nil || stop.Fatal || !strings.Contains(stop.Reason, zoho.CodeScopeMismatch) {
+		t.Errorf("Run() stop = %+v, want the breaker naming %s", stop, zoho.CodeScopeMismatch)
+	}
+	// The jobs submitted before the refusal were followed to the end,
+	// although submitting had stopped while they ran.
+	jobs := len(s.srv.Jobs())
+	want := map[outcome]int{deleted: jobs, {plan.Failed, zoho.CodeScopeMismatch}: 3 - jobs, {plan.NotRun, ""}: 3}
+	if diff := cmp.Diff(want, count(res)); diff != "" {
+		t.Errorf("Run() outcome counts (-want +got):\n%s", diff)
+	}
+	if jobs == 0 {
+		t.Error("no job was submitted before the refusal")
+	}
+}
+
+func TestRunDroppedAfterCommitAdoptsTheJob(t *testing.T) {
+	s := newSim(t, zohotest.Config{}, 4)
+	users := plain(3)
+	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		if c.Method == "POST" && strings.Contains(string(c.Body), users[1]) && c.Seq <= 3 && strings.HasPrefix(c.Path, "/crm/") {
+			if _, accepted := posts(t, s.srv); accepted[users[1]] == 0 && !hasJob(s.srv, users[1]) {
+				return zohotest.DropAfterCommit
+			}
+		}
+		return zohotest.NoFault
+	})
+	res, _ := runSim(t, s, makePlan(toHeir(users...)...), fast())
+	if diff := cmp.Diff(repeat(deleted, 3), outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	checkOneJobPerUser(t, s.srv)
+	sent, _ := posts(t, s.srv)
+	if sent[users[1]] != 2 || res[1].Attempts != 2 {
+		t.Errorf("submissions of the dropped user = %d (attempts %d), want 2: the lost one and the one that found its job", sent[users[1]], res[1].Attempts)
+	}
+	if res[1].JobID != s.srv.Jobs()[jobIndex(s.srv, users[1])].ID {
+		t.Errorf("row 1 job = %q, want the job the lost submission created", res[1].JobID)
+	}
+}
+
+func TestRunDroppedAfterCommitReconciled(t *testing.T) {
+	s := newSim(t, zohotest.Config{}, 4)
+	users := plain(2)
+	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		switch {
+		case c.Method == "POST" && strings.Contains(string(c.Body), users[0]):
+			return zohotest.DropAfterCommit
+		case c.Method == "GET" && c.Path == "/crm/v7/users/"+users[0] && c.Seq == 1:
+			time.Sleep(60 * time.Millisecond) // the job ends while the check is in flight
+		}
+		return zohotest.NoFault
+	})
+	res, _ := runSim(t, s, makePlan(toHeir(users...)...), fast())
+	if diff := cmp.Diff([]outcome{{plan.Deleted, CodeReconciled}, deleted}, outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	if sent, _ := posts(t, s.srv); sent[users[0]] != 1 {
+		t.Errorf("submissions of the reconciled user = %d, want 1 (never again once seen deleted)", sent[users[0]])
+	}
+}
+
+func TestRunServerErrorOnSubmissionIsCheckedThenResent(t *testing.T) {
+	s := newSim(t, zohotest.Config{}, 4)
+	users := plain(2)
+	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		if c.Method == "POST" && strings.Contains(string(c.Body), users[0]) && c.Seq == 1 {
+			return zohotest.ServerError // nothing done
+		}
+		if c.Method == "POST" && strings.Contains(string(c.Body), users[0]) && c.Seq == 2 {
+			return zohotest.DropBeforeCommit
+		}
+		return zohotest.NoFault
+	})
+	opt := fast()
+	opt.MaxJobs = 1
+	res, _ := runSim(t, s, makePlan(toHeir(users...)...), opt)
+	if diff := cmp.Diff(repeat(deleted, 2), outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	if res[0].Attempts != 3 {
+		t.Errorf("row 0 attempts = %d, want 3", res[0].Attempts)
+	}
+	checkOneJobPerUser(t, s.srv)
+	if n := s.srv.CountCalls("GET", "/crm/v7/users/"+users[0]); n < 3 {
+		t.Errorf("reads of the user = %d, want ≥ 3 (a check before each resend, then the read back)", n)
+	}
+}
+
+func hasJob(srv *zohotest.Server, user string) bool { return jobIndex(srv, user) >= 0 }
+
+func jobIndex(srv *zohotest.Server, user string) int {
+	for i, j := range srv.Jobs() {
+		if j.UserID == user {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestRunFailedJobAndItsDependent(t *testing.T) {
+	s := newSim(t, zohotest.Config{}, 4)
+	ravi := demo(424) // the demo org fails Ravi Patel's job
+	p := makePlan(row{user: ravi, to: heir}, row{user: demo(425), to: ravi, after: []int{0}}, row{user: demo(417), to: heir})
+	res, stop := runSim(t, s, p, fast())
+	want := []outcome{{plan.Failed, CodeJobFailed}, {plan.NotRun, ""}, deleted}
+	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	if stop != nil {
+		t.Errorf("Run() stop = %+v, want nil", stop)
+	}
+	if !strings.Contains(res[0].Message, "approval process") || res[0].JobStatus != zoho.JobFailed {
+		t.Errorf("failed job message = %q (status %q), want Zoho's reason and status failed", res[0].Message, res[0].JobStatus)
+	}
+	if !strings.Contains(res[1].Message, "row 2") {
+		t.Errorf("dependent message = %q, want it to name row 2", res[1].Message)
+	}
+	if sent, _ := posts(t, s.srv); sent[demo(425)] != 0 {
+		t.Error("the dependent of a failed job was submitted")
+	}
+}
+
+func TestRunChain(t *testing.T) {
+	s := newSim(t, zohotest.Config{}, 4)
+	a, b, c := demo(417), demo(418), demo(419)
+	// Listed so that input order alone would be wrong; Order fixes it.
+	p := makePlan(row{user: c, to: heir, after: []int{1}}, row{user: b, to: c, after: []int{2}}, row{user: a, to: b})
+	p.Order = []int{2, 1, 0}
+	res, _ := runSim(t, s, p, fast())
+	if diff := cmp.Diff(repeat(deleted, 3), outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	jobs := s.srv.Jobs()
+	for _, pair := range [][2]string{{a, b}, {b, c}} {
+		first, then := jobs[jobIndex(s.srv, pair[0])], jobs[jobIndex(s.srv, pair[1])]
+		if then.SubmittedAt.Before(first.FinishedAt) {
+			t.Errorf("job of %s submitted at %v, before the job of %s finished at %v", pair[1], then.SubmittedAt, pair[0], first.FinishedAt)
+		}
+	}
+	if got := s.srv.RecordsOwnedBy(heir); got == 0 {
+		t.Error("no records reached the end of the chain")
+	}
+}
+
+func TestRunNoWait(t *testing.T) {
+	s := newSim(t, zohotest.Config{}, 4)
+	p := makePlan(row{user: demo(417), to: heir}, row{user: demo(418), to: demo(419)}, row{user: demo(419), to: heir, after: []int{1}})
+	opt := fast()
+	opt.NoWait = true
+	res, _ := runSim(t, s, p, opt)
+	// Row 1 is followed anyway: row 2 may only go once it completed.
+	want := []outcome{{plan.Submitted, ""}, deleted, {plan.Submitted, ""}}
+	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	if res[0].JobID == "" || res[0].Polls != 0 || res[2].Polls != 0 {
+		t.Errorf("--no-wait results %+v, %+v: want a job ID and no polls", res[0], res[2])
+	}
+}
+
+func TestRunJobTimeout(t *testing.T) {
+	s := newSim(t, zohotest.Config{JobDuration: time.Hour}, 4)
+	opt := fast()
+	opt.JobTimeout = 80 * time.Millisecond
+	res, _ := runSim(t, s, makePlan(toHeir(plain(2)...)...), opt)
+	if diff := cmp.Diff(repeat(outcome{plan.Submitted, ""}, 2), outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(res[0].Message, "job-timeout") {
+		t.Errorf("message = %q, want it to name --job-timeout", res[0].Message)
+	}
+}
+
+func TestRunBreakerTripsOnNoPermission(t *testing.T) {
+	s := newSim(t, zohotest.Config{}, 4)
+	s.srv.SetCaller(demo(412)) // an administrator, but not the super admin
+	p := makePlan(toHeir(plain(8)...)...)
+	opt := fast()
+	opt.MaxJobs = 1
+	res, stop := runSim(t, s, p, opt)
+	want := append(repeat(outcome{plan.Failed, zoho.CodeNoPermission}, 5), repeat(outcome{plan.NotRun, ""}, 3)...)
+	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	if stop == nil || stop.Fatal || !strings.Contains(stop.Reason, zoho.CodeNoPermission) {
+		t.Errorf("Run() stop = %+v, want a non-fatal stop naming NO_PERMISSION", stop)
+	}
+	if !strings.Contains(res[0].Message, "super admin") {
+		t.Errorf("message = %q, want it to say what to do", res[0].Message)
+	}
+	if !strings.Contains(res[7].Message, zoho.CodeNoPermission) {
+		t.Errorf("not_run message = %q, want it to say why", res[7].Message)
+	}
+}
+
+func TestRunRowRefusalGoesOn(t *testing.T) {
+	s := newSim(t, zohotest.Config{}, 4)
+	ellen := demo(436) // deleted in the demo org
+	p := makePlan(row{user: demo(417), to: heir}, row{user: demo(418), to: ellen}, row{user: demo(419), to: heir})
+	res, stop := runSim(t, s, p, fast())
+	want := []outcome{deleted, {plan.Failed, zoho.CodeInvalidData}, deleted}
+	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	if stop != nil {
+		t.Errorf("Run() stop = %+v, want nil", stop)
+	}
+	if !strings.Contains(res[1].Message, "active user") {
+		t.Errorf("message = %q, want advice to pick an active target", res[1].Message)
+	}
+}
+
+func TestRunCreditsExhausted(t *testing.T) {
+	s := newSim(t, zohotest.Config{DailyCredits: 7}, 4)
+	p := makePlan(toHeir(plain(6)...)...)
+	opt := fast()
+	opt.MaxJobs = 1
+	res, stop := runSim(t, s, p, opt)
+	if stop == nil || stop.Fatal || !strings.Contains(stop.Reason, "credits") {
+		t.Errorf("Run() stop = %+v, want a non-fatal stop about credits", stop)
+	}
+	counts := map[plan.Outcome]int{}
+	for _, r := range res {
+		counts[r.Outcome]++
+	}
+	if counts[plan.Failed] != 0 || counts[plan.NotRun] == 0 || counts[plan.Deleted] == 0 {
+		t.Errorf("Run() outcome counts = %v, want some deleted, some not_run, none failed", counts)
+	}
+}
+
+func TestRunCancelled(t *testing.T) {
+	s := newSim(t, zohotest.Config{}, 4)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		if c.Method == "POST" && c.Seq == 2 {
+			cancel()
+		}
+		return zohotest.NoFault
+	})
+	p := makePlan(toHeir(plain(6)...)...)
+	opt := fast()
+	opt.MaxJobs = 1
+	res, stop, err := Run(ctx, s.client, p, opt)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Run() error = %v, want context.Canceled", err)
+	}
+	if stop == nil || !strings.Contains(stop.Reason, "interrupted") {
+		t.Errorf("Run() stop = %+v, want interrupted", stop)
+	}
+	// The job in flight when ctx ended was still followed to the end.
+	want := append(repeat(deleted, 2), repeat(outcome{plan.NotRun, ""}, 4)...)
+	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+}
+
+// fake is an in-process Client for answers the simulator cannot give.
+type fake struct {
+	mu     sync.Mutex
+	status string
+}
+
+func (f *fake) TransferAndDelete(_ context.Context, req zoho.TransferRequest) (zoho.Job, error) {
+	return zoho.Job{ID: "9000000000000000001", UserID: req.UserID}, nil
+}
+
+func (f *fake) JobStatus(context.Context, string) (zoho.JobStatus, error) {
+	return zoho.JobStatus{Status: zoho.JobCompleted}, nil
+}
+
+func (f *fake) User(_ context.Context, id string) (zoho.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return zoho.User{ID: zoho.ID(id), Status: f.status}, nil
+}
+
+func TestRunNotDeletedAfterCompletedJob(t *testing.T) {
+	f := &fake{status: zoho.StatusActive}
+	res, _, err := Run(t.Context(), f, makePlan(toHeir(demo(417))...), fast())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]outcome{{plan.Failed, CodeNotDeleted}}, outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+}
+
+func TestRefusalMessages(t *testing.T) {
+	tests := []struct {
+		err      error
+		code     string
+		contains string
+	}{
+		{&zoho.APIError{HTTPStatus: 403, Code: "NO_PERMISSION", Message: "Only super admin"}, "NO_PERMISSION", "super admin"},
+		{&zoho.APIError{HTTPStatus: 400, Code: "INVALID_DATA", Message: "already deleted",
+			Details: map[string]any{"owner_status": "deleted", "json_path": "$.transfer_and_delete.id"}}, "INVALID_DATA", "nothing more to do"},
+		{&zoho.APIError{HTTPStatus: 400, Code: "INVALID_DATA", Message: "target deleted",
+			Details: map[string]any{"owner_status": "deleted", "json_path": "$.transfer_and_delete.transfer.id"}}, "INVALID_DATA", "pick an active user"},
+		{&zoho.APIError{HTTPStatus: 400, Code: "NOT_ALLOWED", Message: "no"}, "NOT_ALLOWED", "change the row's targets"},
+		{errors.New("zoho: bad id"), "SUBMIT_ERROR", "not sent"},
+	}
+	for _, tt := range tests {
+		code, msg := refusal(tt.err)
+		if code != tt.code || !strings.Contains(msg, tt.contains) {
+			t.Errorf("refusal(%v) = %q, %q; want %q and a message containing %q", tt.err, code, msg, tt.code, tt.contains)
+		}
+	}
+}
