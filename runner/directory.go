@@ -1,6 +1,7 @@
 // Package runner executes an offboarding against Zoho: it reads the org
-// directory that the plan checks rows against, and (later) submits the
-// planned steps within Zoho's limits and follows their jobs.
+// directory that the plan checks rows against (FetchDirectory), and
+// submits the planned steps within Zoho's limits and follows their jobs
+// (Run).
 package runner
 
 import (

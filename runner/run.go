@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -206,6 +207,7 @@ func Run(ctx context.Context, c Client, p *plan.Plan, opt Options) (results []Re
 	go func() {
 		select {
 		case <-ctx.Done():
+			r.interrupted.Store(true)
 			r.halt(Stop{Reason: "interrupted: no more users are submitted; jobs already submitted were followed for a short while"})
 		case <-done:
 		}
@@ -229,10 +231,35 @@ func Run(ctx context.Context, c Client, p *plan.Plan, opt Options) (results []Re
 		stop = &s
 	}
 	r.mu.Unlock()
-	if ctx.Err() != nil {
+	r.logSummary(results)
+	if r.interrupted.Load() {
 		return results, stop, ctx.Err()
 	}
 	return results, stop, nil
+}
+
+// logSummary logs the run's counts and the status polls spent per job
+// followed (the benchmark's measure of how few calls a user costs).
+func (r *run) logSummary(results []Result) {
+	var jobs, polls, attempts int
+	counts := zerolog.Dict()
+	n := map[plan.Outcome]int{}
+	for _, res := range results {
+		n[res.Outcome]++
+		attempts += res.Attempts
+		if res.Polls > 0 {
+			jobs++
+			polls += res.Polls
+		}
+	}
+	for o, c := range n {
+		counts.Int(string(o), c)
+	}
+	ev := r.log.Info().Dict("outcomes", counts).Int("submissions", attempts).Int("polls", polls)
+	if jobs > 0 {
+		ev = ev.Float64("polls_per_job", float64(polls)/float64(jobs))
+	}
+	ev.Msg("run finished")
 }
 
 // run is the state of one Run.
@@ -246,6 +273,8 @@ type run struct {
 	calls context.Context // every API call; detached from Run's ctx, ended Grace after a stop
 	// cancelCalls ends calls.
 	cancelCalls context.CancelFunc
+	// interrupted is set when ctx ended before the run did.
+	interrupted atomic.Bool
 	// needed marks the steps that another step waits for.
 	needed []bool
 	events chan event

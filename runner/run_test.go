@@ -212,7 +212,12 @@ func TestRunDeletesAndStaysWithinConcurrency(t *testing.T) {
 			calls++
 		}
 	}
-	t.Logf("%d users: %d API calls, %.2f per user", len(users), calls, float64(calls)/float64(len(users)))
+	polls := 0
+	for _, r := range res[:12] {
+		polls += r.Polls
+	}
+	t.Logf("%d users: %d API calls, %.2f per user, %.2f status polls per job", len(users), calls,
+		float64(calls)/float64(len(users)), float64(polls)/float64(len(users)))
 }
 
 func TestRunKeepsMaxJobs(t *testing.T) {
