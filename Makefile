@@ -25,14 +25,14 @@ lint:
 	@$(GO) mod tidy -diff >/dev/null || { echo "go mod tidy would change go.mod/go.sum:"; $(GO) mod tidy -diff; exit 1; }
 
 ## demo: the main job on the built-in sandbox org (no account, no credentials)
-# The samples hold invalid rows on purpose, so plan's exit status 3 ("some
-# rows invalid") is the expected result here.
+# The sample holds invalid rows and a job that fails on purpose, so exit
+# status 3 ("some rows did not end deleted, skipped or deferred") is the
+# expected result here.
 demo: build
-	./$(BIN) users --sandbox
 	@mkdir -p out
-	./$(BIN) plan --sandbox --input samples/offboarding.xlsx --output out/demo-plan.xlsx --log-level warn; \
+	./$(BIN) run --sandbox --yes --input samples/offboarding.xlsx --output out/demo-results.xlsx; \
 	status=$$?; if [ $$status -ne 0 ] && [ $$status -ne 3 ]; then exit $$status; fi
-	@echo "Open out/demo-plan.xlsx to review the plan."
+	@echo "Open out/demo-results.xlsx to review the results."
 
 ## bench: the Go benchmarks (no test run)
 bench:

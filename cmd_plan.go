@@ -122,7 +122,7 @@ func runPlan(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer p.conn.Close()
-	if err := writePlanResults(p, sf.output, start, true); err != nil {
+	if err := writePlanResults(p, sf.output, start, true, ""); err != nil {
 		return fatal(err)
 	}
 	printPlanSummary(e.stdout, p, sf.output)
@@ -167,7 +167,7 @@ func preparePlan(ctx context.Context, e env, log zerolog.Logger, sf *sheetFlags,
 
 // writePlanResults writes the plan's workbook: every row with its planned
 // outcome.
-func writePlanResults(p *prepared, output string, start time.Time, dryRun bool) error {
+func writePlanResults(p *prepared, output string, start time.Time, dryRun bool, note string) error {
 	w, err := report.Create(output, p.sheet.header.Names)
 	if err != nil {
 		return err
@@ -189,6 +189,7 @@ func writePlanResults(p *prepared, output string, start time.Time, dryRun bool) 
 		DryRun:      dryRun,
 		Sandbox:     p.conn.sandbox != nil,
 		Version:     buildVersion(),
+		Note:        note,
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"offboard/zoho"
 	"offboard/zoho/zohotest"
@@ -21,6 +22,34 @@ import (
 type connFlags struct {
 	dc, accountsURL, apiDomain string
 	sandbox                    bool
+	rate                       float64 // API calls per second, all calls together
+	concurrency                int     // API calls in flight
+}
+
+// Load defaults, safe on the smallest Zoho edition: Free allows 5 calls in
+// flight per org; no per-second limit is documented, and 10 a second keeps
+// a run's polls from flooding the org while never being the bottleneck of
+// jobs that take seconds each.
+const (
+	defaultRate        = 10
+	defaultConcurrency = 5
+)
+
+// registerLimits adds --rate and --concurrency, for commands that make
+// many calls.
+func (c *connFlags) registerLimits(fs *flag.FlagSet) {
+	fs.Float64Var(&c.rate, "rate", defaultRate, "API calls per second, every call counted (directory pages, submissions, polls, retries)")
+	fs.IntVar(&c.concurrency, "concurrency", defaultConcurrency, "API calls in flight at once (Zoho allows 5 to 25 per org by edition; 5 is safe on every edition)")
+}
+
+func (c *connFlags) checkLimits() error {
+	if c.rate < 0 || c.concurrency < 0 {
+		return usageError{"--rate and --concurrency must be positive"}
+	}
+	if c.concurrency > 25 {
+		return usageError{fmt.Sprintf("--concurrency %d: Zoho allows at most 25 calls in flight per org (Ultimate edition)", c.concurrency)}
+	}
+	return nil
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
@@ -46,9 +75,18 @@ func (c *connection) Close() {
 // connect builds the client from flags and environment. In sandbox mode it
 // starts the simulated org on loopback and points the client at it.
 func (c *connFlags) connect(e env, log zerolog.Logger) (*connection, error) {
+	rateLimit, inFlight := c.rate, c.concurrency
+	if rateLimit <= 0 {
+		rateLimit = defaultRate
+	}
+	if inFlight <= 0 {
+		inFlight = defaultConcurrency
+	}
 	cfg := zoho.Config{
-		UserAgent: "offboard/" + buildVersion(),
-		Logger:    &log,
+		UserAgent:   "offboard/" + buildVersion(),
+		Logger:      &log,
+		Limiter:     rate.NewLimiter(rate.Limit(rateLimit), max(1, int(rateLimit))),
+		MaxInFlight: inFlight,
 	}
 	conn := &connection{}
 	if c.sandbox {
@@ -126,8 +164,9 @@ func (l *logFlags) logger(w io.Writer) (zerolog.Logger, error) {
 	return zerolog.New(out).Level(level).With().Timestamp().Logger(), nil
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether v (a stream) is a terminal.
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 

@@ -15,6 +15,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"offboard/runner"
 )
 
 // version is set at build time (-ldflags "-X main.version=..."); see Makefile.
@@ -49,6 +51,9 @@ type env struct {
 	stdout, stderr io.Writer
 	stdin          io.Reader
 	getenv         func(string) string
+	// tuneRun, if set, adjusts the runner's options; tests use it to poll
+	// a simulator whose jobs take milliseconds.
+	tuneRun func(*runner.Options)
 }
 
 type command struct {
@@ -60,6 +65,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"plan", "check a sheet against the live org and write the workbook of what would happen; sends nothing", runPlan},
+		{"run", "check a sheet, confirm, delete the planned users within Zoho's limits and follow every job", runRun},
 		{"users", "list the org's users (with --sandbox: the built-in demo org)", runUsers},
 		{"sandbox", "serve the simulated Zoho org on loopback for manual testing", runSandbox},
 		{"template", "write an empty input sheet (.xlsx or .csv)", runTemplate},

@@ -6,8 +6,10 @@ import (
 	"encoding/csv"
 	"strings"
 	"testing"
+	"time"
 
 	"offboard/input"
+	"offboard/runner"
 	"offboard/zoho/zohotest"
 )
 
@@ -17,7 +19,10 @@ func runCmd(t *testing.T, environ map[string]string, args ...string) (int, strin
 	t.Helper()
 	var out, errOut bytes.Buffer
 	e := env{stdout: &out, stderr: &errOut, stdin: strings.NewReader(""),
-		getenv: func(k string) string { return environ[k] }}
+		getenv: func(k string) string { return environ[k] },
+		tuneRun: func(o *runner.Options) {
+			o.JobDuration, o.PollMin = 40*time.Millisecond, 10*time.Millisecond
+		}}
 	code := run(t.Context(), e, args)
 	return code, out.String(), errOut.String()
 }

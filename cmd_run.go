@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"offboard/plan"
+	"offboard/report"
+	"offboard/runner"
+)
+
+// runFlags are the flags of offboard run beyond those of plan.
+type runFlags struct {
+	maxJobs    int
+	maxDeletes int
+	strict     bool
+	yes        bool
+	dryRun     bool
+	noWait     bool
+	jobTimeout time.Duration
+}
+
+func (r *runFlags) register(fs interface {
+	IntVar(*int, string, int, string)
+	BoolVar(*bool, string, bool, string)
+	DurationVar(*time.Duration, string, time.Duration, string)
+}) {
+	fs.IntVar(&r.maxJobs, "max-jobs", 10, "transfer-and-delete jobs of this run unfinished at once (Zoho runs at most 10 per org)")
+	fs.IntVar(&r.maxDeletes, "max-deletes", 50, "refuse to start (sending nothing) if more rows than this would be submitted")
+	fs.BoolVar(&r.strict, "strict", false, "send nothing if any row is invalid (exit 3)")
+	fs.BoolVar(&r.yes, "yes", false, "do not ask for confirmation; required when not on a terminal")
+	fs.BoolVar(&r.dryRun, "dry-run", false, "check and write the plan workbook only, as offboard plan does; sends nothing")
+	fs.BoolVar(&r.noWait, "no-wait", false, "stop following jobs once they are submitted (outcome submitted)")
+	fs.DurationVar(&r.jobTimeout, "job-timeout", 30*time.Minute, "how long to follow one job before giving up on it (outcome submitted)")
+}
+
+func runRun(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "run", "--input FILE [--sheet NAME] [--output FILE] [--sandbox] [--yes] [flags]")
+	var (
+		sf   sheetFlags
+		conn connFlags
+		logs logFlags
+		rf   runFlags
+	)
+	sf.register(fs)
+	conn.register(fs)
+	conn.registerLimits(fs)
+	rf.register(fs)
+	logs.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := conn.checkLimits(); err != nil {
+		return err
+	}
+	if rf.maxJobs < 1 || rf.maxJobs > 10 {
+		return usageError{fmt.Sprintf("--max-jobs %d: want 1 to 10 (Zoho runs at most 10 jobs per org)", rf.maxJobs)}
+	}
+	if rf.maxDeletes < 0 {
+		return usageError{"--max-deletes must not be negative"}
+	}
+	start := time.Now()
+	today, err := sf.resolve(start)
+	if err != nil {
+		return err
+	}
+	log, err := logs.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	p, err := preparePlan(ctx, e, log, &sf, &conn, today)
+	if err != nil {
+		return err
+	}
+	defer p.conn.Close()
+	counts := p.plan.Counts()
+	planned := counts[plan.Planned]
+
+	refuse := func(code int, why string) error {
+		if err := writePlanResults(p, sf.output, start, true, why); err != nil {
+			return fatal(err)
+		}
+		printPlanSummary(e.stdout, p, sf.output)
+		return exitError{code: code, err: errors.New(why)}
+	}
+	switch {
+	case rf.dryRun:
+		if err := writePlanResults(p, sf.output, start, true, "dry run"); err != nil {
+			return fatal(err)
+		}
+		printPlanSummary(e.stdout, p, sf.output)
+		if counts[plan.Invalid] > 0 {
+			return exitError{code: exitIncomplete, err: fmt.Errorf("dry run: %d of %d rows are invalid; see %s", counts[plan.Invalid], len(p.sheet.rows), sf.output)}
+		}
+		return nil
+	case rf.strict && counts[plan.Invalid] > 0:
+		return refuse(exitIncomplete, fmt.Sprintf("--strict: %d rows are invalid, so nothing was sent; fix them and run again", counts[plan.Invalid]))
+	case planned > rf.maxDeletes:
+		return refuse(exitFatal, fmt.Sprintf("%d rows would be submitted, more than --max-deletes %d; nothing was sent (raise --max-deletes if this is intended)", planned, rf.maxDeletes))
+	}
+	if planned > 0 && !rf.yes {
+		if !isTerminal(e.stdin) {
+			return refuse(exitFatal, fmt.Sprintf("%d users would be deleted, and there is no terminal to confirm on; nothing was sent (pass --yes to run unattended)", planned))
+		}
+		ok, err := confirm(e, p, planned)
+		if err != nil {
+			return fatal(err)
+		}
+		if !ok {
+			return refuse(exitFatal, "not confirmed; nothing was sent")
+		}
+	}
+
+	opts := runner.Options{
+		MaxJobs:    rf.maxJobs,
+		NoWait:     rf.noWait,
+		JobTimeout: rf.jobTimeout,
+		Log:        log,
+	}
+	if e.tuneRun != nil {
+		e.tuneRun(&opts)
+	}
+	results, stop, runErr := runner.Run(ctx, p.conn.client, p.plan, opts)
+	note := ""
+	if stop != nil {
+		note = stop.Reason
+	}
+	if err := writeRunResults(p, sf.output, start, results, note); err != nil {
+		return fatal(err)
+	}
+	final := tally(results)
+	printRunSummary(e.stdout, p, final, sf.output, note)
+	switch {
+	case errors.Is(runErr, context.Canceled) || ctx.Err() != nil:
+		return exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; results written to %s", sf.output)}
+	case runErr != nil:
+		return fatal(fmt.Errorf("%w; results written to %s", runErr, sf.output))
+	case stop != nil && stop.Fatal:
+		return fatal(fmt.Errorf("%s; results written to %s", stop.Reason, sf.output))
+	}
+	if bad := final[plan.Invalid] + final[plan.Failed] + final[plan.Submitted] + final[plan.NotRun]; bad > 0 {
+		return exitError{code: exitIncomplete, err: fmt.Errorf("%d of %d rows did not end deleted, skipped or deferred; see %s", bad, len(results), sf.output)}
+	}
+	return nil
+}
+
+// confirm shows the plan's counts on the terminal and asks the person to
+// type the number of users to delete.
+func confirm(e env, p *prepared, planned int) (bool, error) {
+	counts := p.plan.Counts()
+	fmt.Fprintf(e.stdout, "About to delete %d users from %s (%s).\n", planned, p.dir.Org.CompanyName, p.conn.where)
+	fmt.Fprintf(e.stdout, "Rows: %d planned, %d invalid, %d skipped, %d deferred.\n", counts[plan.Planned], counts[plan.Invalid], counts[plan.Skipped], counts[plan.Deferred])
+	fmt.Fprintf(e.stdout, "Type %d to go ahead, anything else to stop: ", planned)
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	return strings.TrimSpace(line) == strconv.Itoa(planned), nil
+}
+
+// tally counts final outcomes.
+func tally(results []runner.Result) map[plan.Outcome]int {
+	m := map[plan.Outcome]int{}
+	for _, r := range results {
+		m[r.Outcome]++
+	}
+	return m
+}
+
+func writeRunResults(p *prepared, output string, start time.Time, results []runner.Result, note string) error {
+	w, err := report.Create(output, p.sheet.header.Names)
+	if err != nil {
+		return err
+	}
+	for i, st := range p.plan.Steps {
+		r := stepResult(p.sheet.rows[st.Index], st)
+		res := results[i]
+		r.Outcome, r.Code, r.Message = string(res.Outcome), res.Code, res.Message
+		r.JobID, r.JobStatus, r.Attempts = res.JobID, res.JobStatus, res.Attempts
+		r.SubmittedAt, r.FinishedAt = res.SubmittedAt, res.FinishedAt
+		if err := w.Write(r); err != nil {
+			w.Abort()
+			return err
+		}
+	}
+	return w.Close(report.Summary{
+		Command:     "run",
+		InputFile:   filepath.Base(p.sheet.path),
+		InputSHA256: p.sheet.sha256,
+		RowsRead:    len(p.sheet.rows),
+		Start:       start,
+		End:         time.Now(),
+		APIDomain:   p.conn.where,
+		Sandbox:     p.conn.sandbox != nil,
+		Version:     buildVersion(),
+		Note:        note,
+	})
+}
+
+func printRunSummary(w io.Writer, p *prepared, final map[plan.Outcome]int, output, note string) {
+	where := p.dir.Org.CompanyName
+	if p.conn.sandbox != nil {
+		where += " (sandbox)"
+	}
+	fmt.Fprintf(w, "\nRun of %s against %s: %d rows.\n\n", filepath.Base(p.sheet.path), where, len(p.sheet.rows))
+	for _, o := range []plan.Outcome{plan.Deleted, plan.Submitted, plan.Failed, plan.Invalid, plan.Skipped, plan.Deferred, plan.NotRun} {
+		fmt.Fprintf(w, "  %-9s %5d\n", o, final[o])
+	}
+	if note != "" {
+		fmt.Fprintf(w, "\nStopped early: %s\n", note)
+	}
+	fmt.Fprintf(w, "\nResults: %s\n", output)
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"offboard/plan"
+	"offboard/zoho/zohotest"
+)
+
+// simEnv starts a simulated org and returns the environment that points
+// offboard at it.
+func simEnv(t *testing.T, cfg zohotest.Config) (*zohotest.Server, map[string]string) {
+	t.Helper()
+	srv, err := zohotest.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	id, secret, refresh := srv.Credentials()
+	return srv, map[string]string{"ZOHO_CLIENT_ID": id, "ZOHO_CLIENT_SECRET": secret, "ZOHO_REFRESH_TOKEN": refresh, "ZOHO_ACCOUNTS_URL": srv.URL()}
+}
+
+func writes(srv *zohotest.Server) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method != "GET" && !r.Token {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRunGuardsSendNothing checks every way run refuses to start, with the
+// simulator's request log as the proof that nothing was written.
+func TestRunGuardsSendNothing(t *testing.T) {
+	srv, environ := simEnv(t, zohotest.Config{})
+	tests := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"max deletes", []string{"--yes", "--max-deletes", "2"}, exitFatal, "more than --max-deletes 2"},
+		{"strict", []string{"--yes", "--strict"}, exitIncomplete, "--strict: 8 rows are invalid"},
+		{"no terminal, no --yes", nil, exitFatal, "pass --yes"},
+		{"dry run", []string{"--yes", "--dry-run"}, exitIncomplete, "dry run"},
+		{"bad max jobs", []string{"--yes", "--max-jobs", "11"}, exitUsage, "--max-jobs 11"},
+		{"bad concurrency", []string{"--yes", "--concurrency", "40"}, exitUsage, "--concurrency 40"},
+	}
+	for _, tt := range tests {
+		out := filepath.Join(t.TempDir(), "r.xlsx")
+		args := append([]string{"run", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28"}, tt.args...)
+		code, _, stderr := runCmd(t, environ, args...)
+		if code != tt.code || !strings.Contains(stderr, tt.msg) {
+			t.Errorf("%s: offboard run = %d, %q; want %d and %q", tt.name, code, stderr, tt.code, tt.msg)
+		}
+		if n := writes(srv); n != 0 {
+			t.Fatalf("%s: %d writes reached Zoho, want none", tt.name, n)
+		}
+	}
+}
+
+// TestRunSamples runs the sample sheet end to end against the simulator:
+// every planned row is submitted exactly once, the chain runs in order,
+// the failing job is reported, and the workbook holds every row.
+func TestRunSamples(t *testing.T) {
+	srv, environ := simEnv(t, zohotest.Config{JobDuration: 40 * time.Millisecond, ConcurrencyLimit: 5})
+	out := filepath.Join(t.TempDir(), "run.xlsx")
+	code, stdout, stderr := runCmd(t, environ, "run", "--input", "samples/offboarding.csv", "--output", out,
+		"--as-of", "2026-11-28", "--yes", "--log-format", "json", "--concurrency", "3")
+	if code != exitIncomplete {
+		t.Fatalf("offboard run = %d, want 3 (invalid and failed rows); stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	want := map[string][2]string{}
+	for row, oc := range sampleOutcomes {
+		want[row] = oc
+		if oc[0] == "planned" {
+			want[row] = [2]string{"deleted", ""}
+		}
+	}
+	want["7"] = [2]string{"failed", "JOB_FAILED"} // Ravi Patel's job fails in the sandbox
+	got := map[string][2]string{}
+	for _, r := range readResults(t, out) {
+		got[r["Row"]] = [2]string{r["Outcome"], r["Code"]}
+		if r["Outcome"] == "deleted" && (r["Job ID"] == "" || r["Job Status"] != "completed" || r["Attempts"] != "1" || r["Finished At"] == "") {
+			t.Errorf("deleted row %s: job %q status %q attempts %q finished %q", r["Row"], r["Job ID"], r["Job Status"], r["Attempts"], r["Finished At"])
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("outcomes by row (-want +got):\n%s", diff)
+	}
+
+	submitted := map[string]int{}
+	for _, r := range srv.Requests() {
+		if r.Method != "POST" || r.Token {
+			continue
+		}
+		var body struct {
+			TransferAndDelete []struct {
+				ID string `json:"id"`
+			} `json:"transfer_and_delete"`
+		}
+		if err := json.Unmarshal(r.Body, &body); err != nil || len(body.TransferAndDelete) != 1 {
+			t.Fatalf("submission body %s: %v", r.Body, err)
+		}
+		id := body.TransferAndDelete[0].ID
+		submitted[id]++
+	}
+	if len(submitted) != 7 {
+		t.Errorf("users submitted = %d, want the 7 planned", len(submitted))
+	}
+	for id, n := range submitted {
+		if n != 1 {
+			t.Errorf("user %s submitted %d times, want once", id, n)
+		}
+	}
+	// Chloe → Zoe → Henrik: each job completes before the next is sent.
+	jobs := map[string]zohotest.Job{}
+	for _, j := range srv.Jobs() {
+		jobs[j.UserID] = j
+	}
+	chloe, zoe, henrik := jobs["5210498000000425001"], jobs["5210498000000440001"], jobs["5210498000000416001"]
+	if !chloe.FinishedAt.Before(zoe.SubmittedAt) || !zoe.FinishedAt.Before(henrik.SubmittedAt) {
+		t.Errorf("chain order broken: chloe finished %v, zoe submitted %v finished %v, henrik submitted %v",
+			chloe.FinishedAt, zoe.SubmittedAt, zoe.FinishedAt, henrik.SubmittedAt)
+	}
+	if m := srv.MaxInFlight(); m > 3 {
+		t.Errorf("simulator saw %d calls in flight, want at most --concurrency 3", m)
+	}
+	if !strings.Contains(stdout, "deleted       6") || !strings.Contains(stdout, "failed        1") {
+		t.Errorf("run summary:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, `"outcome":"deleted"`) {
+		t.Errorf("JSON logs have no per-row outcome line:\n%s", stderr)
+	}
+	_, secret, refresh := srv.Credentials()
+	if strings.Contains(stdout+stderr, secret) || strings.Contains(stdout+stderr, refresh) {
+		t.Errorf("output contains a secret")
+	}
+}
+
+func TestConfirm(t *testing.T) {
+	p := &prepared{conn: &connection{where: "sandbox"}, plan: &plan.Plan{}}
+	tests := []struct {
+		typed string
+		want  bool
+	}{
+		{"7\n", true},
+		{" 7 \r\n", true},
+		{"7", true},
+		{"yes\n", false},
+		{"y\n", false},
+		{"70\n", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		var out strings.Builder
+		got, err := confirm(env{stdout: &out, stdin: strings.NewReader(tt.typed)}, p, 7)
+		if err != nil || got != tt.want {
+			t.Errorf("confirm(typed %q) = %v, %v; want %v", tt.typed, got, err, tt.want)
+		}
+		if !strings.Contains(out.String(), "About to delete 7 users") || !strings.Contains(out.String(), "Type 7 to go ahead") {
+			t.Errorf("confirmation prompt = %q", out.String())
+		}
+	}
+}
