@@ -75,6 +75,13 @@ func commands() []command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first Ctrl-C the run winds down (it follows submitted
+		// jobs for a while and writes the results); giving the signals
+		// back to the runtime makes a second Ctrl-C end the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv}, os.Args[1:])
 	stop()
 	os.Exit(code)
