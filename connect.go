@@ -21,6 +21,7 @@ import (
 // takes (contract §2). Secrets come only from the environment.
 type connFlags struct {
 	dc, accountsURL, apiDomain string
+	credentials                string
 	sandbox                    bool
 	rate                       float64 // API calls per second, all calls together
 	concurrency                int     // API calls in flight
@@ -56,6 +57,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dc, "dc", "", "Zoho data centre: "+strings.Join(zoho.DCNames(), ", ")+" (default us; env ZOHO_DC)")
 	fs.StringVar(&c.accountsURL, "accounts-url", "", "accounts server base URL, overriding --dc (env ZOHO_ACCOUNTS_URL)")
 	fs.StringVar(&c.apiDomain, "api-domain", "", "API base URL, overriding the token response's api_domain (env ZOHO_API_DOMAIN)")
+	fs.StringVar(&c.credentials, "credentials", "", "file written by offboard auth --save (mode 0600), instead of the ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN variables (env ZOHO_CREDENTIALS)")
 	fs.BoolVar(&c.sandbox, "sandbox", false, "use the simulated demo org built into offboard: no account, no credentials, nothing leaves the machine")
 }
 
@@ -99,12 +101,23 @@ func (c *connFlags) connect(e env, log zerolog.Logger) (*connection, error) {
 		cfg.AccountsURL = srv.URL()
 		conn.where = "sandbox"
 	} else {
-		cfg.ClientID = e.getenv("ZOHO_CLIENT_ID")
-		cfg.ClientSecret = e.getenv("ZOHO_CLIENT_SECRET")
-		cfg.RefreshToken = e.getenv("ZOHO_REFRESH_TOKEN")
-		cfg.DC = firstNonEmpty(c.dc, e.getenv("ZOHO_DC"))
-		cfg.AccountsURL = firstNonEmpty(c.accountsURL, e.getenv("ZOHO_ACCOUNTS_URL"))
-		cfg.APIDomain = firstNonEmpty(c.apiDomain, e.getenv("ZOHO_API_DOMAIN"))
+		var file credentialsFile
+		if path := firstNonEmpty(c.credentials, e.getenv("ZOHO_CREDENTIALS")); path != "" {
+			// The file replaces the three secret variables; flags and the
+			// other variables still override where it says the org lives.
+			var err error
+			if file, err = loadCredentials(path); err != nil {
+				return nil, err
+			}
+			cfg.ClientID, cfg.ClientSecret, cfg.RefreshToken = file.ClientID, file.ClientSecret, file.RefreshToken
+		} else {
+			cfg.ClientID = e.getenv("ZOHO_CLIENT_ID")
+			cfg.ClientSecret = e.getenv("ZOHO_CLIENT_SECRET")
+			cfg.RefreshToken = e.getenv("ZOHO_REFRESH_TOKEN")
+		}
+		cfg.DC = firstNonEmpty(c.dc, e.getenv("ZOHO_DC"), file.DC)
+		cfg.AccountsURL = firstNonEmpty(c.accountsURL, e.getenv("ZOHO_ACCOUNTS_URL"), file.AccountsURL)
+		cfg.APIDomain = firstNonEmpty(c.apiDomain, e.getenv("ZOHO_API_DOMAIN"), file.APIDomain)
 		conn.where = firstNonEmpty(cfg.APIDomain, "the api_domain of the token")
 	}
 	client, err := zoho.New(cfg)

@@ -64,6 +64,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"auth", "exchange a Self Client grant code for a refresh token (print it, or --save FILE)", runAuth},
 		{"plan", "check a sheet against the live org and write the workbook of what would happen; sends nothing", runPlan},
 		{"run", "check a sheet, confirm, delete the planned users within Zoho's limits and follow every job", runRun},
 		{"users", "list the org's users (with --sandbox: the built-in demo org)", runUsers},

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// credentialsFile is what offboard auth --save writes and --credentials
+// reads: the Self Client's secrets and where its org lives. The file is
+// mode 0600, as it holds the client secret and the refresh token.
+type credentialsFile struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	RefreshToken string `json:"refresh_token"`
+	DC           string `json:"dc,omitempty"`
+	AccountsURL  string `json:"accounts_url,omitempty"`
+	APIDomain    string `json:"api_domain,omitempty"`
+}
+
+// loadCredentials reads a credentials file, refusing one that others can
+// read: it holds a refresh token that can delete users.
+func loadCredentials(path string) (credentialsFile, error) {
+	var c credentialsFile
+	info, err := os.Stat(path)
+	if err != nil {
+		return c, fmt.Errorf("credentials file: %w", err)
+	}
+	if mode := info.Mode().Perm(); mode&0o077 != 0 {
+		return c, fmt.Errorf("credentials file %s can be read by others (mode %04o): run chmod 600 %s", path, mode, path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("credentials file: %w", err)
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		// The JSON error could quote the file's content: say only where.
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return c, fmt.Errorf("credentials file %s is not valid JSON (at byte %d); write it again with offboard auth --save", path, syn.Offset)
+		}
+		return c, fmt.Errorf("credentials file %s does not hold offboard credentials; write it again with offboard auth --save", path)
+	}
+	if c.ClientID == "" || c.ClientSecret == "" || c.RefreshToken == "" {
+		return c, fmt.Errorf("credentials file %s lacks client_id, client_secret or refresh_token; write it again with offboard auth --save", path)
+	}
+	return c, nil
+}
+
+// saveCredentials writes c to path with mode 0600, under a temporary name
+// renamed into place, so a reader never sees half a file.
+func saveCredentials(path string, c credentialsFile) error {
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp") // mode 0600
+	if err != nil {
+		return fmt.Errorf("save credentials: %w", err)
+	}
+	name := tmp.Name()
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		os.Remove(name)
+		return fmt.Errorf("save credentials: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		os.Remove(name)
+		return fmt.Errorf("save credentials: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(name)
+		return fmt.Errorf("save credentials: %w", err)
+	}
+	if err := os.Chmod(name, 0o600); err != nil {
+		os.Remove(name)
+		return fmt.Errorf("save credentials: %w", err)
+	}
+	if err := os.Rename(name, path); err != nil {
+		os.Remove(name)
+		return fmt.Errorf("save credentials: %w", err)
+	}
+	return nil
+}
