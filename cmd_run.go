@@ -127,6 +127,11 @@ func runRun(ctx context.Context, e env, args []string) error {
 	if e.tuneRun != nil {
 		e.tuneRun(&opts)
 	}
+	for _, st := range p.plan.Steps {
+		if st.Outcome != plan.Planned { // the runner logs the rows it runs
+			log.Info().Int("row", st.Line).Str("outcome", string(st.Outcome)).Str("code", st.Code).Str("message", st.Message).Msg("row not run")
+		}
+	}
 	results, stop, runErr := runner.Run(ctx, p.conn.client, p.plan, opts)
 	note := ""
 	if stop != nil {
