@@ -170,3 +170,21 @@ func TestConfirm(t *testing.T) {
 		}
 	}
 }
+
+// TestDemo runs what make demo runs, in-process: the whole job on the
+// built-in sandbox, and checks the workbook a newcomer would open.
+func TestDemo(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo-results.xlsx")
+	code, stdout, stderr := runCmd(t, nil, "run", "--sandbox", "--yes", "--input", "samples/offboarding.xlsx", "--output", out, "--as-of", "2026-11-28")
+	if code != exitIncomplete {
+		t.Fatalf("demo run = %d, want 3; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	counts := map[string]int{}
+	for _, r := range readResults(t, out) {
+		counts[r["Outcome"]]++
+	}
+	want := map[string]int{"deleted": 6, "failed": 1, "invalid": 8, "skipped": 1, "deferred": 1}
+	if diff := cmp.Diff(want, counts); diff != "" {
+		t.Errorf("demo outcomes (-want +got):\n%s", diff)
+	}
+}
