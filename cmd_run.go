@@ -71,7 +71,13 @@ func runRun(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := logs.logger(e.stderr)
+	terminal := isTerminal(e.stderr)
+	prog := newProgress(0, time.Now)
+	logOut := io.Writer(e.stderr)
+	if terminal {
+		logOut = around{p: prog, w: e.stderr}
+	}
+	log, err := logs.loggerOn(logOut, terminal)
 	if err != nil {
 		return err
 	}
@@ -118,11 +124,13 @@ func runRun(ctx context.Context, e env, args []string) error {
 		}
 	}
 
+	prog.total = planned
 	opts := runner.Options{
 		MaxJobs:    rf.maxJobs,
 		NoWait:     rf.noWait,
 		JobTimeout: rf.jobTimeout,
 		Log:        log,
+		OnChange:   prog.onChange,
 	}
 	if e.tuneRun != nil {
 		e.tuneRun(&opts)
@@ -132,7 +140,13 @@ func runRun(ctx context.Context, e env, args []string) error {
 			log.Info().Int("row", st.Line).Str("outcome", string(st.Outcome)).Str("code", st.Code).Str("message", st.Message).Msg("row not run")
 		}
 	}
+	if terminal {
+		prog.showBar(e.stderr, 200*time.Millisecond)
+	} else {
+		prog.logEvery(log, progressInterval)
+	}
 	results, stop, runErr := runner.Run(ctx, p.conn.client, p.plan, opts)
+	prog.stop()
 	note := ""
 	if stop != nil {
 		note = stop.Reason
@@ -155,6 +169,10 @@ func runRun(ctx context.Context, e env, args []string) error {
 	}
 	return nil
 }
+
+// progressInterval is how often a run without a terminal logs its
+// progress.
+const progressInterval = 30 * time.Second
 
 // confirm shows the plan's counts on the terminal and asks the person to
 // type the number of users to delete.

@@ -156,6 +156,12 @@ func (l *logFlags) register(fs *flag.FlagSet) {
 // logger builds the zerolog logger on w: human-readable on a terminal,
 // JSON lines otherwise.
 func (l *logFlags) logger(w io.Writer) (zerolog.Logger, error) {
+	return l.loggerOn(w, isTerminal(w))
+}
+
+// loggerOn builds the logger on w, which is a terminal if terminal says
+// so (w may wrap one).
+func (l *logFlags) loggerOn(w io.Writer, terminal bool) (zerolog.Logger, error) {
 	level, err := zerolog.ParseLevel(strings.ToLower(l.level))
 	if err != nil || l.level == "" {
 		return zerolog.Nop(), usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", l.level)}
@@ -163,7 +169,7 @@ func (l *logFlags) logger(w io.Writer) (zerolog.Logger, error) {
 	format := l.format
 	if format == "" {
 		format = "json"
-		if isTerminal(w) {
+		if terminal {
 			format = "console"
 		}
 	}
@@ -172,7 +178,7 @@ func (l *logFlags) logger(w io.Writer) (zerolog.Logger, error) {
 	case "json":
 		out = w
 	case "console":
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isTerminal(w)}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !terminal}
 	default:
 		return zerolog.Nop(), usageError{fmt.Sprintf("--log-format %q: want console or json", l.format)}
 	}

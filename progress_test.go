@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"offboard/plan"
+	"offboard/runner"
+)
+
+func TestProgressLine(t *testing.T) {
+	now := time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)
+	p := newProgress(8, func() time.Time { return now })
+	p.onChange(runner.Result{Index: 0, Outcome: plan.Deleted})
+	p.onChange(runner.Result{Index: 1, Outcome: plan.Deleted})
+	p.onChange(runner.Result{Index: 2, Outcome: plan.Failed})
+	p.onChange(runner.Result{Index: 3, Outcome: plan.Submitted, JobStatus: "in_progress"})
+	p.onChange(runner.Result{Index: 4, Outcome: plan.Submitted, JobStatus: "scheduled"})
+	p.onChange(runner.Result{Index: 0, Outcome: plan.Deleted}) // the same row again counts once
+	now = now.Add(30 * time.Second)
+	p.mu.Lock()
+	got := p.line(true)
+	p.mu.Unlock()
+	want := "[#########---------------] 3/8 rows done, 2 deleted, 1 failed; 2 jobs running; about 50s left"
+	if got != want {
+		t.Errorf("progress line = %q, want %q", got, want)
+	}
+}
+
+func TestProgressBarAroundLogs(t *testing.T) {
+	var screen bytes.Buffer
+	p := newProgress(2, time.Now)
+	p.showBar(&screen, time.Hour) // redrawn by the log line below, not by the clock
+	p.onChange(runner.Result{Index: 0, Outcome: plan.Deleted})
+	w := around{p: p, w: &screen}
+	w.Write([]byte("a log line\n"))
+	w.Write([]byte("another\n"))
+	p.stop()
+	out := screen.String()
+	if !strings.Contains(out, "rows done, 1 deleted; 0 jobs running\r\033[Kanother\n") {
+		t.Errorf("a log line was not written on a cleared line: %q", out)
+	}
+	if !strings.HasSuffix(out, "\r\033[K") {
+		t.Errorf("the bar was not cleared at the end: %q", out)
+	}
+	if !strings.Contains(out, "1/2 rows done, 1 deleted") {
+		t.Errorf("the bar never showed the progress: %q", out)
+	}
+}
