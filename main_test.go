@@ -41,12 +41,18 @@ func TestUsage(t *testing.T) {
 		{[]string{"--version"}, exitOK, "offboard ", ""},
 		{[]string{"version", "extra"}, exitUsage, "", `unexpected argument "extra"`},
 		{[]string{"users", "--no-such-flag"}, exitUsage, "", "flag provided but not defined: -no-such-flag; run 'offboard users --help'"},
-		{[]string{"users", "--help"}, exitOK, "--sandbox", ""},
+		{[]string{"users", "--help"}, exitOK, "-sandbox", ""},
+		{[]string{"run", "--help"}, exitOK, "-max-deletes", ""},
+		{[]string{"plan", "-h"}, exitOK, "-as-of", ""},
+		{[]string{"auth", "--help"}, exitOK, "-save", ""},
 		{[]string{"users", "--sandbox", "--type", "Everyone"}, exitUsage, "", `--type "Everyone"`},
 		{[]string{"users", "--sandbox", "--log-level", "loud"}, exitUsage, "", `--log-level "loud"`},
 	}
 	for _, tt := range tests {
 		code, out, errOut := runCmd(t, nil, tt.args...)
+		if strings.Count(out, "Usage:") > 1 {
+			t.Errorf("offboard %v printed its usage %d times", tt.args, strings.Count(out, "Usage:"))
+		}
 		if code != tt.code || !strings.Contains(out, tt.inStdout) || !strings.Contains(errOut, tt.inStderr) {
 			t.Errorf("offboard %v = %d, stdout %q, stderr %q; want %d, stdout with %q, stderr with %q",
 				tt.args, code, out, errOut, tt.code, tt.inStdout, tt.inStderr)
