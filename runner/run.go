@@ -86,6 +86,29 @@ type Options struct {
 	OnChange func(Result)
 	// Now gives the times recorded in results; nil means time.Now.
 	Now func() time.Time
+	// BeforeSubmit, if set, is called before every submission call is
+	// sent, with the step's index and the attempt's number; the journal
+	// records the submission there and flushes it to disk. An error stops
+	// the run (Fatal) and the call is not sent.
+	BeforeSubmit func(index, attempt int) error
+	// Resume carries what an earlier, interrupted run of the same plan
+	// left behind, by step index: a job to follow instead of submitting,
+	// or a submission whose answer never came, to reconcile first.
+	Resume map[int]Resume
+}
+
+// Resume is what an earlier run knows of one step.
+type Resume struct {
+	// JobID is the job an earlier submission created: it is followed, and
+	// the user is not submitted again.
+	JobID string
+	// SubmittedAt is when that job was accepted.
+	SubmittedAt time.Time
+	// InDoubt is set when a submission was sent and no answer recorded:
+	// the user is read before anything is sent again.
+	InDoubt bool
+	// Attempts are the submission calls already made.
+	Attempts int
 }
 
 func (o Options) withDefaults() Options {
@@ -136,6 +159,8 @@ type Result struct {
 	// SubmittedAt is when Zoho accepted the job; FinishedAt when the row
 	// reached its outcome. Zero when it did not happen.
 	SubmittedAt, FinishedAt time.Time
+	// Final is set once the row has its final outcome.
+	Final bool
 }
 
 // Stop says why the run stopped submitting before every step was tried.
@@ -432,6 +457,7 @@ func (r *run) finish(i int, res Result) {
 		return
 	}
 	res.FinishedAt = r.opt.Now()
+	res.Final = true
 	r.results[i] = res
 	r.final[i] = true
 	r.log.Info().Int("row", r.p.Steps[i].Line).Str("user_id", r.p.Steps[i].Request.UserID).
@@ -473,7 +499,18 @@ func (r *run) work(i int) {
 
 	st := &r.p.Steps[i]
 	log := r.log.With().Int("row", st.Line).Str("user_id", st.Request.UserID).Logger()
-	job, ok := r.submit(i, log)
+	var job zoho.Job
+	ok := true
+	if res, found := r.opt.Resume[i]; found && res.JobID != "" {
+		// An earlier run's job: follow it, never submit the user again.
+		job = zoho.Job{ID: res.JobID, UserID: st.Request.UserID}
+		r.update(i, func(out *Result) {
+			out.JobID, out.Outcome, out.Attempts, out.SubmittedAt = res.JobID, plan.Submitted, res.Attempts, res.SubmittedAt
+		})
+		log.Info().Str("job_id", res.JobID).Msg("following the job of an earlier run")
+	} else {
+		job, ok = r.submit(i, log)
+	}
 	if !ok {
 		return
 	}
@@ -489,7 +526,11 @@ func (r *run) work(i int) {
 // ok is false when the row already has its final outcome.
 func (r *run) submit(i int, log zerolog.Logger) (job zoho.Job, ok bool) {
 	st := &r.p.Steps[i]
-	inDoubt := false // an earlier submission's answer was lost
+	res := r.opt.Resume[i]
+	inDoubt := res.InDoubt // an earlier submission's answer was lost
+	if res.Attempts > 0 {
+		r.update(i, func(out *Result) { out.Attempts = res.Attempts })
+	}
 	unknowns, slotWaits := 0, 0
 	notRun := func() {
 		if inDoubt {
@@ -529,6 +570,14 @@ func (r *run) submit(i int, log zerolog.Logger) (job zoho.Job, ok bool) {
 		}
 		r.update(i, func(res *Result) { res.Attempts++ })
 		attempt := r.attempts(i)
+		if r.opt.BeforeSubmit != nil {
+			if err := r.opt.BeforeSubmit(i, attempt); err != nil {
+				r.update(i, func(res *Result) { res.Attempts-- }) // not sent
+				r.halt(Stop{Reason: "the journal could not be written, so nothing more is sent: " + err.Error(), Fatal: true})
+				notRun()
+				return job, false
+			}
+		}
 		job, err := r.c.TransferAndDelete(r.calls, st.Request)
 		class := zoho.Classify(err)
 		if class != zoho.ClassRetry && class != zoho.ClassJobLimit {

@@ -1,0 +1,95 @@
+package runner
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"offboard/plan"
+	"offboard/zoho"
+	"offboard/zoho/zohotest"
+)
+
+// TestRunResumesAnEarlierRun gives Run what an interrupted run left
+// behind: a job still running (followed, not resubmitted), a submission
+// whose answer was lost and whose job has since deleted the user
+// (reconciled, not resubmitted), and one lost while its job still runs
+// (checked, resent once, the job adopted).
+func TestRunResumesAnEarlierRun(t *testing.T) {
+	s := newSim(t, zohotest.Config{JobDuration: 40 * time.Millisecond}, 5)
+	users := plain(3)
+	ctx := t.Context()
+	submit := func(u string) zoho.Job {
+		t.Helper()
+		job, err := s.client.TransferAndDelete(ctx, zoho.TransferRequest{UserID: u, Transfer: &zoho.Transfer{ToID: heir, Records: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return job
+	}
+	done := submit(users[1])
+	for range 200 {
+		st, err := s.client.JobStatus(ctx, done.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Finished() {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	running := submit(users[0])
+	submit(users[2])
+
+	var mu sync.Mutex
+	var before []int
+	opt := fast()
+	opt.BeforeSubmit = func(i, attempt int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		before = append(before, i)
+		return nil
+	}
+	opt.Resume = map[int]Resume{
+		0: {JobID: running.ID, Attempts: 1, SubmittedAt: time.Now()},
+		1: {InDoubt: true, Attempts: 1},
+		2: {InDoubt: true, Attempts: 1},
+	}
+	res, _ := runSim(t, s, makePlan(toHeir(users...)...), opt)
+	want := []outcome{deleted, {plan.Deleted, CodeReconciled}, deleted}
+	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
+		t.Errorf("resumed outcomes (-want +got):\n%s", diff)
+	}
+	if res[0].JobID != running.ID || res[0].Attempts != 1 {
+		t.Errorf("resumed row 0 = job %s, %d attempts; want the earlier job %s and 1 attempt", res[0].JobID, res[0].Attempts, running.ID)
+	}
+	sent, _ := posts(t, s.srv)
+	if diff := cmp.Diff(map[string]int{users[0]: 1, users[1]: 1, users[2]: 2}, sent); diff != "" {
+		t.Errorf("submissions per user, the earlier run's included (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int{2}, before); diff != "" {
+		t.Errorf("BeforeSubmit calls (-want +got):\n%s", diff)
+	}
+	checkOneJobPerUser(t, s.srv)
+}
+
+func TestRunStopsWhenTheJournalCannotBeWritten(t *testing.T) {
+	s := newSim(t, zohotest.Config{}, 5)
+	opt := fast()
+	opt.BeforeSubmit = func(int, int) error { return errors.New("disk full") }
+	res, stop := runSim(t, s, makePlan(toHeir(plain(3)...)...), opt)
+	if stop == nil || !stop.Fatal {
+		t.Fatalf("Run() stop = %+v, want a fatal stop", stop)
+	}
+	for _, r := range res {
+		if r.Outcome != plan.NotRun || r.Attempts != 0 {
+			t.Errorf("row %d = %s with %d attempts, want not_run and 0", r.Index, r.Outcome, r.Attempts)
+		}
+	}
+	if sent, _ := posts(t, s.srv); len(sent) != 0 {
+		t.Errorf("submissions sent although the journal failed: %v", sent)
+	}
+}
