@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"offboard/input"
 	"offboard/runner"
 	"offboard/zoho/zohotest"
@@ -216,5 +218,17 @@ func TestTemplate(t *testing.T) {
 	}
 	if code, _, errOut := runCmd(t, nil, "template", "--output", dir+"/x.ods"); code != exitFatal || !strings.Contains(errOut, ".xlsx or .csv") {
 		t.Errorf("offboard template --output x.ods = %d, %q; want 1", code, errOut)
+	}
+}
+
+// TestSamplesOrgIsTheSandbox checks that the org file in samples/ is the
+// one --sandbox serves.
+func TestSamplesOrgIsTheSandbox(t *testing.T) {
+	seed, err := zohotest.LoadSeedFile("samples/sandbox-org.json")
+	if err != nil {
+		t.Fatalf("LoadSeedFile(samples/sandbox-org.json) = %v", err)
+	}
+	if diff := cmp.Diff(zohotest.DemoSeed(), seed); diff != "" {
+		t.Errorf("samples/sandbox-org.json differs from the sandbox org (-sandbox +file):\n%s", diff)
 	}
 }
