@@ -168,29 +168,42 @@ func preparePlan(ctx context.Context, e env, log zerolog.Logger, sf *sheetFlags,
 // writePlanResults writes the plan's workbook: every row with its planned
 // outcome.
 func writePlanResults(p *prepared, output string, start time.Time, dryRun bool, note string) error {
+	return writeResults(p, output, p.summary("plan", start, dryRun, note), func(_ int, st plan.Step) report.Result {
+		return stepResult(p.sheet.rows[st.Index], st)
+	})
+}
+
+// writeResults writes one results row per plan step, in input order, as
+// row says, then the summary.
+func writeResults(p *prepared, output string, s report.Summary, row func(i int, st plan.Step) report.Result) error {
 	w, err := report.Create(output, p.sheet.header.Names)
 	if err != nil {
 		return err
 	}
-	for _, st := range p.plan.Steps {
-		if err := w.Write(stepResult(p.sheet.rows[st.Index], st)); err != nil {
+	for i, st := range p.plan.Steps {
+		if err := w.Write(row(i, st)); err != nil {
 			w.Abort()
 			return err
 		}
 	}
-	return w.Close(report.Summary{
-		Command:     "plan",
+	s.End = time.Now()
+	return w.Close(s)
+}
+
+// summary is the Summary sheet of a plan or run of p.
+func (p *prepared) summary(command string, start time.Time, dryRun bool, note string) report.Summary {
+	return report.Summary{
+		Command:     command,
 		InputFile:   filepath.Base(p.sheet.path),
 		InputSHA256: p.sheet.sha256,
 		RowsRead:    len(p.sheet.rows),
 		Start:       start,
-		End:         time.Now(),
 		APIDomain:   p.conn.where,
 		DryRun:      dryRun,
 		Sandbox:     p.conn.sandbox != nil,
 		Version:     buildVersion(),
 		Note:        note,
-	})
+	}
 }
 
 // stepResult is the results row of a planned step.

@@ -198,32 +198,13 @@ func tally(results []runner.Result) map[plan.Outcome]int {
 }
 
 func writeRunResults(p *prepared, output string, start time.Time, results []runner.Result, note string) error {
-	w, err := report.Create(output, p.sheet.header.Names)
-	if err != nil {
-		return err
-	}
-	for i, st := range p.plan.Steps {
+	return writeResults(p, output, p.summary("run", start, false, note), func(i int, st plan.Step) report.Result {
 		r := stepResult(p.sheet.rows[st.Index], st)
 		res := results[i]
 		r.Outcome, r.Code, r.Message = string(res.Outcome), res.Code, res.Message
 		r.JobID, r.JobStatus, r.Attempts = res.JobID, res.JobStatus, res.Attempts
 		r.SubmittedAt, r.FinishedAt = res.SubmittedAt, res.FinishedAt
-		if err := w.Write(r); err != nil {
-			w.Abort()
-			return err
-		}
-	}
-	return w.Close(report.Summary{
-		Command:     "run",
-		InputFile:   filepath.Base(p.sheet.path),
-		InputSHA256: p.sheet.sha256,
-		RowsRead:    len(p.sheet.rows),
-		Start:       start,
-		End:         time.Now(),
-		APIDomain:   p.conn.where,
-		Sandbox:     p.conn.sandbox != nil,
-		Version:     buildVersion(),
-		Note:        note,
+		return r
 	})
 }
 
