@@ -1,0 +1,238 @@
+package journal
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Journal is an open journal, its lock held. Append is safe for
+// concurrent use.
+type Journal struct {
+	path  string
+	lock  *lock
+	stale *Owner
+
+	mu     sync.Mutex
+	f      *os.File
+	broken error // set once a write failed: the file may end in a torn line
+}
+
+// CorruptError is a journal line that is not a record, before the last
+// line. (A bad last line is a write cut short by a crash; Open drops it.)
+type CorruptError struct {
+	// Path is the journal's path.
+	Path string
+	// Line is the line's number, from 1.
+	Line int
+	// Err is why the line is not a record.
+	Err error
+}
+
+// Error names the file and the line.
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("journal %s: line %d is not a record: %v", e.Path, e.Line, e.Err)
+}
+
+// Unwrap returns Err.
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// Open takes the journal's lock for owner, reads the records already in
+// the journal at path and opens it for appending; the file is created if
+// it does not exist.
+//
+// A lock held by a live process, or by any process of another host, makes
+// Open return a *LockedError. A last line cut short (the process died while
+// writing it) is dropped from the file; any other line that is not a
+// record is a *CorruptError.
+func Open(path string, owner Owner) (*Journal, []Record, error) {
+	l, stale, err := acquire(path, owner)
+	if err != nil {
+		return nil, nil, err
+	}
+	j, records, err := open(path)
+	if err != nil {
+		l.release()
+		return nil, nil, err
+	}
+	j.lock, j.stale = l, stale
+	return j, records, nil
+}
+
+func open(path string) (*Journal, []Record, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open journal: %w", err)
+	}
+	// The new file's name must survive a crash as well as its lines.
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("read journal %s: %w", path, err)
+	}
+	records, keep, err := parse(path, data)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if keep < len(data) {
+		if err := f.Truncate(int64(keep)); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("drop the torn last line of journal %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("drop the torn last line of journal %s: %w", path, err)
+		}
+	}
+	return &Journal{path: path, f: f}, records, nil
+}
+
+// parse reads the records in data; keep is the length of data that holds
+// whole records, the rest being a torn last line.
+func parse(path string, data []byte) (records []Record, keep int, err error) {
+	line := 0
+	for off := 0; off < len(data); {
+		line++
+		end := len(data)
+		next := len(data)
+		if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
+			end = off + i
+			next = end + 1
+		}
+		r, perr := parseLine(data[off:end])
+		if perr != nil || end == len(data) {
+			// Append writes a line and its newline at once: a line
+			// without one was cut short, even if it parses.
+			if next == len(data) || isBlank(data[next:]) {
+				return records, off, nil
+			}
+			return nil, 0, &CorruptError{Path: path, Line: line, Err: perr}
+		}
+		records = append(records, r)
+		off = next
+	}
+	return records, len(data), nil
+}
+
+func parseLine(b []byte) (Record, error) {
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Record{}, err
+	}
+	if r.Kind == "" {
+		return Record{}, errors.New("no kind")
+	}
+	return r, nil
+}
+
+// isBlank reports whether b holds nothing but what a crash leaves after a
+// torn write: zero bytes or white space.
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case 0, ' ', '\t', '\r', '\n':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Path returns the journal's path.
+func (j *Journal) Path() string { return j.path }
+
+// StaleLock returns the owner named by a lock that Open found left by a
+// dead process and took over, or nil if there was none. Its fields are
+// zero when that lock file could not be read.
+func (j *Journal) StaleLock() *Owner { return j.stale }
+
+// Append writes r as one line and flushes it to disk before returning. A
+// zero r.Time is set to the current time. After a failed write every
+// Append fails, so that no record follows a torn line.
+func (j *Journal) Append(r Record) error {
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	b = append(b, '\n')
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.broken != nil {
+		return j.broken
+	}
+	if j.f == nil {
+		return fmt.Errorf("journal %s: closed", j.path)
+	}
+	if _, err := j.f.Write(b); err != nil {
+		j.broken = fmt.Errorf("write journal %s: %w", j.path, err)
+		return j.broken
+	}
+	if err := j.f.Sync(); err != nil {
+		j.broken = fmt.Errorf("flush journal %s: %w", j.path, err)
+		return j.broken
+	}
+	return nil
+}
+
+// Reset empties the journal, for a fresh run (--fresh) on a journal that
+// holds an earlier run's records; the lock stays held.
+func (j *Journal) Reset() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return fmt.Errorf("journal %s: closed", j.path)
+	}
+	if err := j.f.Truncate(0); err != nil {
+		return fmt.Errorf("reset journal %s: %w", j.path, err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("reset journal %s: %w", j.path, err)
+	}
+	j.broken = nil
+	return nil
+}
+
+// Close closes the journal and releases its lock, removing the lock file
+// if it still names this journal's owner.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return nil
+	}
+	err := j.f.Close()
+	j.f = nil
+	if j.lock != nil {
+		if lerr := j.lock.release(); err == nil && lerr != nil {
+			err = fmt.Errorf("unlock journal %s: %w", j.path, lerr)
+		}
+		j.lock = nil
+	}
+	if err != nil {
+		return fmt.Errorf("close journal %s: %w", j.path, err)
+	}
+	return nil
+}

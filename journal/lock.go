@@ -1,0 +1,162 @@
+package journal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Owner is who holds a journal's lock.
+type Owner struct {
+	// PID is the holder's process id.
+	PID int `json:"pid"`
+	// Host is the holder's host name.
+	Host string `json:"host"`
+	// Started is when the holder took the lock.
+	Started time.Time `json:"started"`
+}
+
+// LockedError is returned by Open when another run holds the journal.
+type LockedError struct {
+	// Path is the journal's path.
+	Path string
+	// Owner is the lock's holder, as its lock file names it.
+	Owner Owner
+}
+
+// Error names the holder and what to do.
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("journal %s is in use by pid %d on host %s since %s: wait for that run to end, or remove %s if it is not running",
+		e.Path, e.Owner.PID, e.Owner.Host, e.Owner.Started.Format(time.RFC3339), lockPath(e.Path))
+}
+
+func lockPath(journal string) string { return journal + ".lock" }
+
+// lock is a held lock file. The flock on its descriptor keeps two
+// processes of this host from taking over the same stale lock at once; its
+// JSON names the holder, for people and for runs on other hosts, where a
+// flock may not be seen (NFS).
+type lock struct {
+	path  string
+	f     *os.File
+	owner []byte
+}
+
+// acquire takes the lock at path for owner. stale is the owner of a lock
+// left by a dead process and taken over, nil if there was none.
+func acquire(journal string, owner Owner) (l *lock, stale *Owner, err error) {
+	path := lockPath(journal)
+	data, err := json.Marshal(owner)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lock journal %s: %w", journal, err)
+	}
+	// A few tries: another run may remove the file between our open and
+	// our flock, and the flock then guards a name no longer in use.
+	for range 5 {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, nil, fmt.Errorf("lock journal %s: %w", journal, err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			old, _ := readOwner(f)
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, nil, &LockedError{Path: journal, Owner: old}
+			}
+			return nil, nil, fmt.Errorf("lock journal %s: %w", journal, err)
+		}
+		if !samePath(f, path) {
+			f.Close()
+			continue
+		}
+		old, err := readOwner(f)
+		switch {
+		case errors.Is(err, errEmpty):
+			// A new lock file.
+		case err != nil:
+			// Unreadable: its writer died while writing it, since it
+			// writes with the flock held.
+			stale = &Owner{}
+		case old.Host != owner.Host || alive(old.PID):
+			f.Close()
+			return nil, nil, &LockedError{Path: journal, Owner: old}
+		default:
+			stale = &old
+		}
+		if err := writeOwner(f, data); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("lock journal %s: %w", journal, err)
+		}
+		return &lock{path: path, f: f, owner: data}, stale, nil
+	}
+	return nil, nil, fmt.Errorf("lock journal %s: the lock file keeps changing", journal)
+}
+
+var errEmpty = errors.New("empty lock file")
+
+func readOwner(f *os.File) (Owner, error) {
+	b, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<16))
+	if err != nil {
+		return Owner{}, err
+	}
+	if len(b) == 0 {
+		return Owner{}, errEmpty
+	}
+	var o Owner
+	if err := json.Unmarshal(b, &o); err != nil {
+		return Owner{}, err
+	}
+	return o, nil
+}
+
+func writeOwner(f *os.File, data []byte) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// samePath reports whether f is still the file at path.
+func samePath(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	return os.SameFile(a, b)
+}
+
+// alive reports whether a process of this host has the pid. EPERM means
+// it exists under another user.
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+// release removes the lock file if it still names us, then drops the
+// flock. The file is removed first so that nobody finds it unlocked and
+// naming us.
+func (l *lock) release() error {
+	var err error
+	if b, rerr := io.ReadAll(io.NewSectionReader(l.f, 0, 1<<16)); rerr == nil && string(b) == string(l.owner) && samePath(l.f, l.path) {
+		if rerr := os.Remove(l.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = rerr
+		}
+	}
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,122 @@
+// Package journal is offboard run's append-only journal (CONTRACT §5): one
+// JSON record per line, each written and flushed to disk before Append
+// returns, so that a run killed at any moment can be resumed without
+// sending a submission twice, and its results workbook rebuilt from the
+// journal alone.
+//
+// A journal holds no token, secret or request body; Record has no field
+// for one. It does hold personal data, as the results workbook does: the
+// input's cells and the users' emails. Treat it like the results.
+//
+// While a run uses a journal it holds a lock, the sibling file PATH.lock,
+// that names the holder (pid, host, start time). A lock left by a dead
+// process on this host is taken over; a lock held from another host is
+// never taken over, since that host's pid cannot be checked from here.
+package journal
+
+import "time"
+
+// The kinds of record.
+const (
+	// KindStart opens each run: the tool, the input and the whole plan.
+	KindStart = "start"
+	// KindSubmit is written before a submission is sent.
+	KindSubmit = "submit"
+	// KindAnswer is the submission's answer: a job, or an error.
+	KindAnswer = "answer"
+	// KindStatus is a job status Zoho reported.
+	KindStatus = "status"
+	// KindFinal is a row's final result.
+	KindFinal = "final"
+	// KindStop says why a run stopped submitting.
+	KindStop = "stop"
+)
+
+// ClassUnknown is the answer class of a submission whose outcome is not
+// known (connection dropped, timeout, 5xx after sending): the row stays in
+// doubt, as if no answer had come.
+const ClassUnknown = "unknown"
+
+// Record is one journal line. Kind says which fields are set:
+//
+//   - start: Version, InputFile, InputSHA256, Header, RowsRead, APIDomain,
+//     Sandbox, Steps;
+//   - submit: Row, UserID, Attempt (written before the request is sent);
+//   - answer: Row, and JobID or Code, Class and Message;
+//   - status: Row, JobID, JobStatus;
+//   - final: Row, Outcome, Code, Message, JobID, JobStatus, Attempts,
+//     SubmittedAt, FinishedAt;
+//   - stop: Reason.
+//
+// Every record has its Time.
+type Record struct {
+	// Kind is one of the Kind constants.
+	Kind string `json:"kind"`
+	// Time is when the record was written; Append sets it when zero.
+	Time time.Time `json:"time,omitzero"`
+
+	// Version is the tool's version.
+	Version string `json:"version,omitempty"`
+	// InputFile is the input's file name and InputSHA256 its hex SHA-256.
+	InputFile   string `json:"input_file,omitempty"`
+	InputSHA256 string `json:"input_sha256,omitempty"`
+	// Header are the input's header names, as written.
+	Header []string `json:"header,omitempty"`
+	// RowsRead counts the input's rows below the header.
+	RowsRead int `json:"rows_read,omitempty"`
+	// APIDomain is the Zoho API base URL the run speaks to.
+	APIDomain string `json:"api_domain,omitempty"`
+	// Sandbox is set for a run against the simulated org.
+	Sandbox bool `json:"sandbox,omitempty"`
+	// Steps is the plan the run executes, one step per input row.
+	Steps []Step `json:"steps,omitempty"`
+
+	// Row is the step's index in the plan (not its line in the input).
+	Row int `json:"row,omitempty"`
+	// UserID is the user a submission deletes.
+	UserID string `json:"user_id,omitempty"`
+	// Attempt is the submission call's number for its row, from 1.
+	Attempt int `json:"attempt,omitempty"`
+
+	// Outcome is a final row's outcome.
+	Outcome string `json:"outcome,omitempty"`
+	// Code is a final row's code, or the error code that answered a
+	// submission.
+	Code string `json:"code,omitempty"`
+	// Class is how the runner took an error answer (ClassUnknown, or
+	// another class of the runner's).
+	Class string `json:"class,omitempty"`
+	// Message is a sentence a person can act on.
+	Message string `json:"message,omitempty"`
+	// JobID and JobStatus are the job as Zoho showed it.
+	JobID     string `json:"job_id,omitempty"`
+	JobStatus string `json:"job_status,omitempty"`
+	// Attempts counts a final row's submission calls, retries included.
+	Attempts int `json:"attempts,omitempty"`
+	// SubmittedAt is when Zoho accepted the job, FinishedAt when the row
+	// reached its outcome.
+	SubmittedAt time.Time `json:"submitted_at,omitzero"`
+	FinishedAt  time.Time `json:"finished_at,omitzero"`
+
+	// Reason says why the run stopped.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Step is one plan step as a start record keeps it: what the results
+// workbook shows of the row before the run touched it.
+type Step struct {
+	// Line is the row's number in the input file.
+	Line int `json:"line"`
+	// Cells are the input row's own cells, one per header name.
+	Cells []string `json:"cells,omitempty"`
+	// Outcome, Code and Message are the plan's verdict.
+	Outcome string `json:"outcome"`
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	// UserID and UserEmail are the resolved user to delete.
+	UserID    string `json:"user_id,omitempty"`
+	UserEmail string `json:"user_email,omitempty"`
+	// TransferToID and SubordinatesToID are the resolved targets.
+	TransferToID     string `json:"transfer_to_id,omitempty"`
+	SubordinatesToID string `json:"subordinates_to_id,omitempty"`
+}

@@ -1,0 +1,153 @@
+package journal
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+
+func TestReplay(t *testing.T) {
+	start1 := Record{Kind: KindStart, Time: at(0), InputSHA256: "aaa"}
+	start2 := Record{Kind: KindStart, Time: at(50), InputSHA256: "bbb"}
+	final := Record{Kind: KindFinal, Time: at(9), Row: 2, Outcome: "deleted", JobID: "j2", JobStatus: "completed", Attempts: 1, SubmittedAt: at(8), FinishedAt: at(9)}
+	tests := []struct {
+		name string
+		in   []Record
+		want State
+	}{
+		{
+			name: "empty",
+			want: State{Rows: map[int]*RowState{}},
+		},
+		{
+			name: "submit without answer is in doubt",
+			in:   []Record{start1, {Kind: KindSubmit, Time: at(1), Row: 0, UserID: "1", Attempt: 1}},
+			want: State{Start: &start1, Began: at(0), Rows: map[int]*RowState{0: {InDoubt: true, Attempts: 1}}},
+		},
+		{
+			name: "answer with a job",
+			in: []Record{start1,
+				{Kind: KindSubmit, Time: at(1), Row: 3, Attempt: 1},
+				{Kind: KindAnswer, Time: at(2), Row: 3, JobID: "j3"},
+				{Kind: KindStatus, Time: at(3), Row: 3, JobID: "j3", JobStatus: "in_progress"}},
+			want: State{Start: &start1, Began: at(0), Rows: map[int]*RowState{3: {JobID: "j3", JobStatus: "in_progress", Attempts: 1, SubmittedAt: at(2)}}},
+		},
+		{
+			name: "answer of unknown outcome stays in doubt; a transient error then a retry",
+			in: []Record{
+				{Kind: KindSubmit, Row: 1, Attempt: 1},
+				{Kind: KindAnswer, Row: 1, Code: "TOO_MANY_REQUESTS", Class: "transient"},
+				{Kind: KindSubmit, Row: 1, Attempt: 2},
+				{Kind: KindAnswer, Row: 1, Code: "TIMEOUT", Class: ClassUnknown},
+				{Kind: KindSubmit, Row: 4, Attempt: 1},
+				{Kind: KindAnswer, Row: 4, Code: "INVALID_DATA", Class: "row"}},
+			want: State{Rows: map[int]*RowState{1: {InDoubt: true, Attempts: 2}, 4: {Attempts: 1}}},
+		},
+		{
+			name: "final",
+			in: []Record{
+				{Kind: KindSubmit, Time: at(7), Row: 2, Attempt: 1},
+				{Kind: KindAnswer, Time: at(8), Row: 2, JobID: "j2"},
+				final},
+			want: State{Rows: map[int]*RowState{2: {Final: &final, JobID: "j2", JobStatus: "completed", Attempts: 1, SubmittedAt: at(8)}}},
+		},
+		{
+			name: "latest start wins, stop before it is forgotten",
+			in:   []Record{start1, {Kind: KindStop, Reason: "interrupted"}, start2},
+			want: State{Start: &start2, Began: at(0), Rows: map[int]*RowState{}},
+		},
+		{
+			name: "stop after the latest start",
+			in:   []Record{start1, {Kind: KindStop, Reason: "credits spent"}, {Kind: "future", Row: 9}},
+			want: State{Start: &start1, Began: at(0), Rows: map[int]*RowState{}, Stopped: "credits spent"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Replay(tt.in)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Replay(%s) (-want +got):\n%s", tt.name, diff)
+			}
+		})
+	}
+}
+
+func TestCheckInput(t *testing.T) {
+	st := Replay([]Record{{Kind: KindStart, InputFile: "march.xlsx", InputSHA256: "0123456789abcdef0123"}})
+	tests := []struct {
+		name      string
+		st        State
+		file, sha string
+		want      string // "" for no error
+	}{
+		{"same input", st, "march.xlsx", "0123456789abcdef0123", ""},
+		{"renamed input", st, "copy.xlsx", "0123456789abcdef0123", ""},
+		{"empty journal", Replay(nil), "april.xlsx", "ffff", ""},
+		{"other input", st, "april.xlsx", "fedcba9876543210",
+			"journal out.journal belongs to input march.xlsx (sha256 0123456789ab…), not april.xlsx (sha256 fedcba987654…): use --fresh to start a new journal or --journal to pick another file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckInput("out.journal", tt.st, tt.file, tt.sha)
+			got := ""
+			if err != nil {
+				got = err.Error()
+				var oe *OtherInputError
+				if !errors.As(err, &oe) {
+					t.Errorf("CheckInput() = %T, want *OtherInputError", err)
+				}
+			}
+			if got != tt.want {
+				t.Errorf("CheckInput(%s, %s) = %q, want %q", tt.file, tt.sha, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestNoSecrets guards the journal against ever holding a credential:
+// no field of a record may be named for one, and no record of any kind,
+// every field set, may mention one.
+func TestNoSecrets(t *testing.T) {
+	banned := []string{"token", "secret", "password", "authorization", "bearer", "client_id", "refresh", "credential", "cookie"}
+	var names []string
+	var walk func(reflect.Type)
+	walk = func(ty reflect.Type) {
+		for f := range ty.Fields() {
+			names = append(names, f.Name, f.Tag.Get("json"))
+			elem := f.Type
+			for elem.Kind() == reflect.Slice || elem.Kind() == reflect.Pointer {
+				elem = elem.Elem()
+			}
+			if elem.Kind() == reflect.Struct && elem.PkgPath() == ty.PkgPath() {
+				walk(elem)
+			}
+		}
+	}
+	walk(reflect.TypeFor[Record]())
+	walk(reflect.TypeFor[Owner]())
+	for _, n := range names {
+		for _, b := range banned {
+			if strings.Contains(strings.ToLower(n), b) {
+				t.Errorf("field or tag %q mentions %q", n, b)
+			}
+		}
+	}
+	for _, r := range sampleRecords() {
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range banned {
+			if strings.Contains(strings.ToLower(string(b)), w) {
+				t.Errorf("json.Marshal(%s record) = %s, mentions %q", r.Kind, b, w)
+			}
+		}
+	}
+}
