@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,6 +178,23 @@ func TestLock(t *testing.T) {
 				t.Errorf("after Close, stat lock = %v, want not exist", err)
 			}
 		})
+	}
+}
+
+func TestLockHeldNotYetNamed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = Open(path, owner(os.Getpid()))
+	var le *LockedError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), "another run") {
+		t.Errorf("Open() = %v, want a *LockedError saying another run holds it", err)
 	}
 }
 

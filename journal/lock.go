@@ -30,6 +30,10 @@ type LockedError struct {
 
 // Error names the holder and what to do.
 func (e *LockedError) Error() string {
+	if e.Owner.PID == 0 {
+		// The holder is between taking the lock and naming itself.
+		return fmt.Sprintf("journal %s is in use by another run that has just started: wait for it to end", e.Path)
+	}
 	return fmt.Sprintf("journal %s is in use by pid %d on host %s since %s: wait for that run to end, or remove %s if it is not running",
 		e.Path, e.Owner.PID, e.Owner.Host, e.Owner.Started.Format(time.RFC3339), lockPath(e.Path))
 }
