@@ -236,3 +236,16 @@ func (j *Journal) Close() error {
 	}
 	return nil
 }
+
+// Read returns the records of the journal at path without taking its lock
+// or changing the file, for reading a journal that a run may be writing
+// (offboard report, finding an interrupted run). A torn last line is
+// skipped, as Open would drop it.
+func Read(path string) ([]Record, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	records, _, err := parse(path, data)
+	return records, err
+}

@@ -363,3 +363,37 @@ func TestAppendAfterClose(t *testing.T) {
 		t.Errorf("second Close() = %v, want nil", err)
 	}
 }
+
+func TestReadLeavesTheFileAlone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.journal")
+	j, _ := mustOpen(t, path, owner(os.Getpid()))
+	for _, r := range sampleRecords() {
+		if err := j.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A run still holds the lock, and its last write was cut short.
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"kind":"sub`)
+	f.Close()
+	before, _ := os.ReadFile(path)
+
+	got, err := Read(path)
+	if err != nil {
+		t.Fatalf("Read() = %v", err)
+	}
+	if len(got) != len(sampleRecords()) {
+		t.Errorf("Read() gave %d records, want %d", len(got), len(sampleRecords()))
+	}
+	after, _ := os.ReadFile(path)
+	if string(after) != string(before) {
+		t.Error("Read changed the file")
+	}
+	if _, err := Read(filepath.Join(t.TempDir(), "none.journal")); err == nil {
+		t.Error("Read(missing file) = nil error")
+	}
+	j.Close()
+}

@@ -30,6 +30,10 @@ const (
 	KindFinal = "final"
 	// KindStop says why a run stopped submitting.
 	KindStop = "stop"
+	// KindEnd says the run reached its end: every row has its final
+	// record and the results were written. A run without one was killed
+	// or interrupted, and the next run on the journal resumes it.
+	KindEnd = "end"
 )
 
 // ClassUnknown is the answer class of a submission whose outcome is not
@@ -40,13 +44,14 @@ const ClassUnknown = "unknown"
 // Record is one journal line. Kind says which fields are set:
 //
 //   - start: Version, InputFile, InputSHA256, Header, RowsRead, APIDomain,
-//     Sandbox, Steps;
+//     Sandbox, Output, Resumed, Steps;
 //   - submit: Row, UserID, Attempt (written before the request is sent);
 //   - answer: Row, and JobID or Code, Class and Message;
 //   - status: Row, JobID, JobStatus;
 //   - final: Row, Outcome, Code, Message, JobID, JobStatus, Attempts,
 //     SubmittedAt, FinishedAt;
-//   - stop: Reason.
+//   - stop: Reason;
+//   - end: nothing more.
 //
 // Every record has its Time.
 type Record struct {
@@ -68,6 +73,12 @@ type Record struct {
 	APIDomain string `json:"api_domain,omitempty"`
 	// Sandbox is set for a run against the simulated org.
 	Sandbox bool `json:"sandbox,omitempty"`
+	// Output is the results file the run writes.
+	Output string `json:"output,omitempty"`
+	// Resumed is set on the start record of a run that continues the
+	// interrupted run before it (same input): the rows that run settled
+	// keep their records. Without it a start record begins a new run.
+	Resumed bool `json:"resumed,omitempty"`
 	// Steps is the plan the run executes, one step per input row.
 	Steps []Step `json:"steps,omitempty"`
 

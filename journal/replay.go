@@ -10,15 +10,28 @@ import (
 type State struct {
 	// Start is the latest start record, nil if there is none.
 	Start *Record
-	// Began is the time of the first start record: when the work began,
-	// resumed runs included.
+	// Began is the time of the start record that began the latest run:
+	// when its work began, resumed runs included.
 	Began time.Time
-	// Rows holds the rows that any record names, by step index.
+	// Rows holds the rows of the latest run that any record names, by
+	// step index.
 	Rows map[int]*RowState
 	// Stopped is the reason of a stop record written after the latest
 	// start, "" if there is none.
 	Stopped string
+	// Finished is set when an end record follows the latest start: that
+	// run reached its end. A journal whose latest run is not finished is
+	// resumed by the next run of the same input.
+	Finished bool
+	// Users is what every run in the journal did to each user, by user
+	// ID: the latest submission, job and outcome of a row that deleted
+	// (or tried to delete) them.
+	Users map[string]*UserState
 }
+
+// Unfinished reports whether the journal holds a run that did not reach
+// its end (killed, interrupted, or still running).
+func (st State) Unfinished() bool { return st.Start != nil && !st.Finished }
 
 // RowState is what the journal knows of one row.
 type RowState struct {
@@ -38,11 +51,28 @@ type RowState struct {
 	SubmittedAt time.Time
 }
 
+// UserState is what the journal's runs did to one user.
+type UserState struct {
+	// InputFile and Line are the input and row that last submitted the
+	// user.
+	InputFile string
+	Line      int
+	// JobID and JobStatus are the user's latest job as last recorded.
+	JobID, JobStatus string
+	// InDoubt is set when the latest submission has no answer.
+	InDoubt bool
+	// Outcome and Code are the latest final outcome of a row that
+	// submitted the user ("" while none is recorded).
+	Outcome, Code string
+	// SubmittedAt and FinishedAt are that row's times.
+	SubmittedAt, FinishedAt time.Time
+}
+
 // Replay folds records, in the order written, into per-row state. Records
 // of an unknown kind are ignored, so that an older build can read a newer
 // journal.
 func Replay(records []Record) State {
-	st := State{Rows: make(map[int]*RowState)}
+	st := State{Rows: make(map[int]*RowState), Users: make(map[string]*UserState)}
 	row := func(i int) *RowState {
 		rs := st.Rows[i]
 		if rs == nil {
@@ -51,31 +81,67 @@ func Replay(records []Record) State {
 		}
 		return rs
 	}
+	// user is the user of the latest run's row i, nil if unknown. Only
+	// rows that were submitted have a user state.
+	user := func(i int, id string, create bool) *UserState {
+		if id == "" && st.Start != nil && i >= 0 && i < len(st.Start.Steps) {
+			id = st.Start.Steps[i].UserID
+		}
+		if id == "" {
+			return nil
+		}
+		us := st.Users[id]
+		if us == nil && create {
+			us = &UserState{}
+			st.Users[id] = us
+		}
+		return us
+	}
 	for i := range records {
 		r := &records[i]
 		switch r.Kind {
 		case KindStart:
-			if st.Start == nil {
+			if st.Start == nil || !r.Resumed || r.InputSHA256 != st.Start.InputSHA256 {
 				st.Began = r.Time
+				st.Rows = make(map[int]*RowState)
 			}
 			st.Start = r
 			st.Stopped = ""
+			st.Finished = false
 		case KindStop:
 			st.Stopped = r.Reason
+		case KindEnd:
+			st.Finished = true
 		case KindSubmit:
 			rs := row(r.Row)
 			rs.Attempts++
 			rs.InDoubt = true
 			rs.Final = nil
+			if us := user(r.Row, r.UserID, true); us != nil {
+				*us = UserState{InDoubt: true}
+				if st.Start != nil {
+					us.InputFile = st.Start.InputFile
+					if r.Row >= 0 && r.Row < len(st.Start.Steps) {
+						us.Line = st.Start.Steps[r.Row].Line
+					}
+				}
+			}
 		case KindAnswer:
 			rs := row(r.Row)
+			us := user(r.Row, "", false)
 			switch {
 			case r.JobID != "":
 				rs.JobID, rs.JobStatus = r.JobID, ""
 				rs.SubmittedAt = r.Time
 				rs.InDoubt = false
+				if us != nil {
+					us.JobID, us.JobStatus, us.SubmittedAt, us.InDoubt = r.JobID, "", r.Time, false
+				}
 			case r.Class != ClassUnknown:
 				rs.InDoubt = false
+				if us != nil {
+					us.InDoubt = false
+				}
 			}
 		case KindStatus:
 			rs := row(r.Row)
@@ -83,6 +149,9 @@ func Replay(records []Record) State {
 				rs.JobID = r.JobID
 			}
 			rs.JobStatus = r.JobStatus
+			if us := user(r.Row, "", false); us != nil && us.JobID == rs.JobID {
+				us.JobStatus = r.JobStatus
+			}
 		case KindFinal:
 			rs := row(r.Row)
 			rs.Final = r
@@ -95,6 +164,20 @@ func Replay(records []Record) State {
 			}
 			if !r.SubmittedAt.IsZero() {
 				rs.SubmittedAt = r.SubmittedAt
+			}
+			// A user is only touched by rows that were submitted: the
+			// final record of a skipped or invalid row says nothing new.
+			if us := user(r.Row, "", false); us != nil && (rs.Attempts > 0 || r.JobID != "") {
+				us.Outcome, us.Code, us.FinishedAt, us.InDoubt = r.Outcome, r.Code, r.FinishedAt, false
+				if r.JobID != "" {
+					us.JobID = r.JobID
+				}
+				if r.JobStatus != "" {
+					us.JobStatus = r.JobStatus
+				}
+				if !r.SubmittedAt.IsZero() {
+					us.SubmittedAt = r.SubmittedAt
+				}
 			}
 		}
 	}
@@ -126,10 +209,12 @@ func short(sha string) string {
 
 // CheckInput returns an *OtherInputError if the journal at path, whose
 // records st holds, was written for an input other than the one with the
-// hex SHA-256 sha, named file. A journal without a start record fits any
-// input; so does a renamed input with the same content.
+// hex SHA-256 sha, named file, and its latest run is unfinished. A
+// journal without a start record, or whose latest run reached its end,
+// fits any input (the new run is appended after the earlier ones); so
+// does a renamed input with the same content.
 func CheckInput(path string, st State, file, sha string) error {
-	if st.Start == nil || st.Start.InputSHA256 == sha {
+	if !st.Unfinished() || st.Start.InputSHA256 == sha {
 		return nil
 	}
 	return &OtherInputError{Journal: path, File: st.Start.InputFile, SHA256: st.Start.InputSHA256, GotFile: file, GotSHA256: sha}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
@@ -17,6 +18,8 @@ func TestReplay(t *testing.T) {
 	start1 := Record{Kind: KindStart, Time: at(0), InputSHA256: "aaa"}
 	start2 := Record{Kind: KindStart, Time: at(50), InputSHA256: "bbb"}
 	final := Record{Kind: KindFinal, Time: at(9), Row: 2, Outcome: "deleted", JobID: "j2", JobStatus: "completed", Attempts: 1, SubmittedAt: at(8), FinishedAt: at(9)}
+	resumed1 := Record{Kind: KindStart, Time: at(40), InputSHA256: "aaa", Resumed: true}
+	resumed2 := Record{Kind: KindStart, Time: at(60), InputSHA256: "bbb", Resumed: true}
 	tests := []struct {
 		name string
 		in   []Record
@@ -24,7 +27,7 @@ func TestReplay(t *testing.T) {
 	}{
 		{
 			name: "empty",
-			want: State{Rows: map[int]*RowState{}},
+			want: State{Rows: map[int]*RowState{}, Users: map[string]*UserState{}},
 		},
 		{
 			name: "submit without answer is in doubt",
@@ -59,9 +62,29 @@ func TestReplay(t *testing.T) {
 			want: State{Rows: map[int]*RowState{2: {Final: &final, JobID: "j2", JobStatus: "completed", Attempts: 1, SubmittedAt: at(8)}}},
 		},
 		{
-			name: "latest start wins, stop before it is forgotten",
-			in:   []Record{start1, {Kind: KindStop, Reason: "interrupted"}, start2},
-			want: State{Start: &start2, Began: at(0), Rows: map[int]*RowState{}},
+			name: "a new run's start forgets the rows and the stop before it",
+			in:   []Record{start1, {Kind: KindSubmit, Row: 0, Attempt: 1}, {Kind: KindStop, Reason: "interrupted"}, start2},
+			want: State{Start: &start2, Began: at(50), Rows: map[int]*RowState{}},
+		},
+		{
+			name: "a resumed run keeps the rows and when the work began",
+			in:   []Record{start1, {Kind: KindSubmit, Row: 0, Attempt: 1}, {Kind: KindStop, Reason: "interrupted"}, resumed1},
+			want: State{Start: &resumed1, Began: at(0), Rows: map[int]*RowState{0: {InDoubt: true, Attempts: 1}}},
+		},
+		{
+			name: "a resumed start for another input begins a new run",
+			in:   []Record{start1, {Kind: KindSubmit, Row: 0, Attempt: 1}, resumed2},
+			want: State{Start: &resumed2, Began: at(60), Rows: map[int]*RowState{}},
+		},
+		{
+			name: "end after the latest start",
+			in:   []Record{start1, {Kind: KindEnd}},
+			want: State{Start: &start1, Began: at(0), Rows: map[int]*RowState{}, Finished: true},
+		},
+		{
+			name: "a start after an end is unfinished",
+			in:   []Record{start1, {Kind: KindEnd}, start2},
+			want: State{Start: &start2, Began: at(50), Rows: map[int]*RowState{}},
 		},
 		{
 			name: "stop after the latest start",
@@ -72,10 +95,48 @@ func TestReplay(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Replay(tt.in)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(State{}, "Users")); diff != "" {
 				t.Errorf("Replay(%s) (-want +got):\n%s", tt.name, diff)
 			}
 		})
+	}
+}
+
+// TestReplayUsers follows users across the runs of one journal: the
+// history a cumulative cron sheet's next run reads.
+func TestReplayUsers(t *testing.T) {
+	steps := func(ids ...string) []Step {
+		var s []Step
+		for i, id := range ids {
+			s = append(s, Step{Line: i + 2, UserID: id, Outcome: "planned"})
+		}
+		return s
+	}
+	records := []Record{
+		{Kind: KindStart, Time: at(0), InputFile: "monday.csv", InputSHA256: "aaa", Steps: steps("u1", "u2", "u3", "u4")},
+		{Kind: KindSubmit, Time: at(1), Row: 0, UserID: "u1", Attempt: 1},
+		{Kind: KindAnswer, Time: at(2), Row: 0, JobID: "j1"},
+		{Kind: KindStatus, Time: at(3), Row: 0, JobID: "j1", JobStatus: "completed"},
+		{Kind: KindFinal, Time: at(4), Row: 0, Outcome: "deleted", JobID: "j1", JobStatus: "completed", Attempts: 1, SubmittedAt: at(2), FinishedAt: at(4)},
+		{Kind: KindSubmit, Time: at(5), Row: 1, UserID: "u2", Attempt: 1},
+		{Kind: KindAnswer, Time: at(6), Row: 1, JobID: "j2"},
+		{Kind: KindFinal, Time: at(7), Row: 1, Outcome: "submitted", JobID: "j2", Attempts: 1, SubmittedAt: at(6), FinishedAt: at(7)},
+		{Kind: KindSubmit, Time: at(8), Row: 2, UserID: "u3", Attempt: 1},
+		// u4 was skipped: its final record says nothing of the user.
+		{Kind: KindFinal, Time: at(9), Row: 3, Outcome: "skipped", Code: "ALREADY_DELETED"},
+		{Kind: KindEnd, Time: at(10)},
+		// Tuesday's sheet lists u1 again (skipped now) in another row.
+		{Kind: KindStart, Time: at(20), InputFile: "tuesday.csv", InputSHA256: "bbb", Steps: steps("u9", "u1")},
+		{Kind: KindFinal, Time: at(21), Row: 1, Outcome: "skipped", Code: "ALREADY_DELETED"},
+	}
+	got := Replay(records).Users
+	want := map[string]*UserState{
+		"u1": {InputFile: "monday.csv", Line: 2, JobID: "j1", JobStatus: "completed", Outcome: "deleted", SubmittedAt: at(2), FinishedAt: at(4)},
+		"u2": {InputFile: "monday.csv", Line: 3, JobID: "j2", Outcome: "submitted", SubmittedAt: at(6), FinishedAt: at(7)},
+		"u3": {InputFile: "monday.csv", Line: 4, InDoubt: true},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Replay().Users (-want +got):\n%s", diff)
 	}
 }
 
@@ -90,6 +151,7 @@ func TestCheckInput(t *testing.T) {
 		{"same input", st, "march.xlsx", "0123456789abcdef0123", ""},
 		{"renamed input", st, "copy.xlsx", "0123456789abcdef0123", ""},
 		{"empty journal", Replay(nil), "april.xlsx", "ffff", ""},
+		{"finished run, other input", Replay([]Record{{Kind: KindStart, InputFile: "march.xlsx", InputSHA256: "0123"}, {Kind: KindEnd}}), "april.xlsx", "ffff", ""},
 		{"other input", st, "april.xlsx", "fedcba9876543210",
 			"journal out.journal belongs to input march.xlsx (sha256 0123456789ab…), not april.xlsx (sha256 fedcba987654…): use --fresh to start a new journal or --journal to pick another file"},
 	}

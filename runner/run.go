@@ -91,6 +91,11 @@ type Options struct {
 	// records the submission there and flushes it to disk. An error stops
 	// the run (Fatal) and the call is not sent.
 	BeforeSubmit func(index, attempt int) error
+	// AfterSubmit, if set, is called when a submission call returns, with
+	// Zoho's job or the call's error (zoho.Classify tells a lost answer
+	// from a refusal), before the runner acts on it; the journal records
+	// the answer there.
+	AfterSubmit func(index, attempt int, job zoho.Job, err error)
 	// Resume carries what an earlier, interrupted run of the same plan
 	// left behind, by step index: a job to follow instead of submitting,
 	// or a submission whose answer never came, to reconcile first.
@@ -579,6 +584,9 @@ func (r *run) submit(i int, log zerolog.Logger) (job zoho.Job, ok bool) {
 			}
 		}
 		job, err := r.c.TransferAndDelete(r.calls, st.Request)
+		if r.opt.AfterSubmit != nil {
+			r.opt.AfterSubmit(i, attempt, job, err)
+		}
 		class := zoho.Classify(err)
 		if class != zoho.ClassRetry && class != zoho.ClassJobLimit {
 			r.pacer.succeeded()
