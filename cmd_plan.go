@@ -143,11 +143,25 @@ type prepared struct {
 // preparePlan reads the sheet, fetches the directory and builds the plan.
 // Nothing is written to Zoho.
 func preparePlan(ctx context.Context, e env, log zerolog.Logger, sf *sheetFlags, cf *connFlags, today input.Date) (*prepared, error) {
+	sh, err := loadSheet(log, sf)
+	if err != nil {
+		return nil, err
+	}
+	return prepareSheet(ctx, e, log, sh, cf, today)
+}
+
+// loadSheet reads the sheet that sf names.
+func loadSheet(log zerolog.Logger, sf *sheetFlags) (*sheet, error) {
 	sh, err := readSheet(sf.input, sf.sheet)
 	if err != nil {
 		return nil, fatal(err)
 	}
 	log.Info().Str("input", sf.input).Int("rows", len(sh.rows)).Str("sha256", sh.sha256).Msg("sheet read")
+	return sh, nil
+}
+
+// prepareSheet checks a read sheet against the live org.
+func prepareSheet(ctx context.Context, e env, log zerolog.Logger, sh *sheet, cf *connFlags, today input.Date) (*prepared, error) {
 	conn, err := cf.connect(e, log)
 	if err != nil {
 		return nil, fatal(err)

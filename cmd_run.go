@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"offboard/journal"
 	"offboard/plan"
 	"offboard/report"
 	"offboard/runner"
@@ -25,12 +27,15 @@ type runFlags struct {
 	dryRun     bool
 	noWait     bool
 	jobTimeout time.Duration
+	journal    string
+	fresh      bool
 }
 
 func (r *runFlags) register(fs interface {
 	IntVar(*int, string, int, string)
 	BoolVar(*bool, string, bool, string)
 	DurationVar(*time.Duration, string, time.Duration, string)
+	StringVar(*string, string, string, string)
 }) {
 	fs.IntVar(&r.maxJobs, "max-jobs", 10, "transfer-and-delete jobs of this run unfinished at once (Zoho runs at most 10 per org)")
 	fs.IntVar(&r.maxDeletes, "max-deletes", 50, "refuse to start (sending nothing) if more rows than this would be submitted")
@@ -39,6 +44,8 @@ func (r *runFlags) register(fs interface {
 	fs.BoolVar(&r.dryRun, "dry-run", false, "check and write the plan workbook only, as offboard plan does; sends nothing")
 	fs.BoolVar(&r.noWait, "no-wait", false, "stop following jobs once they are submitted (outcome submitted)")
 	fs.DurationVar(&r.jobTimeout, "job-timeout", 30*time.Minute, "how long to follow one job before giving up on it (outcome submitted)")
+	fs.StringVar(&r.journal, "journal", "", "the run's journal, for resuming after a crash (default: the output path plus .journal)")
+	fs.BoolVar(&r.fresh, "fresh", false, "discard what the journal holds and start a new run (its interrupted run is not resumed)")
 }
 
 func runRun(ctx context.Context, e env, args []string) error {
@@ -67,6 +74,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 		return usageError{"--max-deletes must not be negative"}
 	}
 	start := time.Now()
+	outputGiven := sf.output != ""
 	today, err := sf.resolve(start)
 	if err != nil {
 		return err
@@ -81,13 +89,86 @@ func runRun(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := preparePlan(ctx, e, log, &sf, &conn, today)
+	// The results are written after the users are deleted: a directory
+	// that is not there must stop the run before, not after.
+	for _, f := range []string{sf.output, rf.journal} {
+		if f == "" {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Dir(f)); err != nil || !fi.IsDir() {
+			return fatal(fmt.Errorf("%s: the directory %s does not exist; create it or pick another path", f, filepath.Dir(f)))
+		}
+	}
+	sh, err := loadSheet(log, &sf)
+	if err != nil {
+		return err
+	}
+
+	// The journal is locked before anything else, so that an overlapping
+	// run stops at once, and checked against the input before connecting.
+	var (
+		jn      *journal.Journal
+		st      journal.State
+		created bool
+	)
+	if !rf.dryRun {
+		path := rf.journal
+		if path == "" && !outputGiven && !conn.sandbox && !rf.fresh {
+			if found := findInterrupted(log, filepath.Dir(sf.output), sh.sha256); found != "" {
+				path = found
+				sf.output = strings.TrimSuffix(found, ".journal")
+				log.Info().Str("journal", found).Str("output", sf.output).Msg("resuming the interrupted run of this input")
+			}
+		}
+		if path == "" {
+			path = sf.output + ".journal"
+		}
+		jn, st, created, err = openJournal(log, path, rf.fresh, start)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			jn.Close()
+			if created {
+				os.Remove(path) // the run sent nothing: leave no empty journal behind
+			}
+		}()
+		if err := journal.CheckInput(path, st, sh.path, sh.sha256); err != nil {
+			return fatal(err)
+		}
+	}
+	p, err := prepareSheet(ctx, e, log, sh, &conn, today)
 	if err != nil {
 		return err
 	}
 	defer p.conn.Close()
+
+	// What the journal holds: an interrupted run of this input to resume,
+	// or earlier runs whose deletions the new run should know of.
+	resume, history := false, false
+	if jn != nil && st.Start != nil {
+		sandbox := p.conn.sandbox != nil || st.Start.Sandbox
+		switch {
+		case sandbox && st.Unfinished():
+			log.Warn().Str("journal", jn.Path()).Msg("the journal's interrupted run was against a sandbox org, which ended with it: starting a new run")
+		case sandbox:
+		case st.Start.APIDomain != p.conn.where && st.Unfinished():
+			return fatal(fmt.Errorf("journal %s holds an interrupted run against %s, not %s: use --fresh to start a new journal or --journal to pick another file", jn.Path(), st.Start.APIDomain, p.conn.where))
+		case st.Start.APIDomain != p.conn.where:
+			log.Warn().Str("journal", jn.Path()).Str("api_domain", st.Start.APIDomain).Msg("the journal's earlier runs were against another org: their history is not used")
+		case st.Unfinished():
+			resume, history = true, true
+		default:
+			history = true
+		}
+	}
+	rp := applyJournal(p.plan, st, resume, history, time.Now())
+	if resume {
+		log.Info().Str("journal", jn.Path()).Time("began", st.Began).Int("settled", rp.settled).Int("jobs_to_follow", rp.following).
+			Msg("resuming an interrupted run: settled rows are not sent again")
+	}
 	counts := p.plan.Counts()
-	planned := counts[plan.Planned]
+	planned := rp.toSubmit(p.plan)
 
 	refuse := func(code int, why string) error {
 		if err := writePlanResults(p, sf.output, start, true, why); err != nil {
@@ -115,6 +196,10 @@ func runRun(ctx context.Context, e env, args []string) error {
 		if !isTerminal(e.stdin) {
 			return refuse(exitFatal, fmt.Sprintf("%d users would be deleted, and there is no terminal to confirm on; nothing was sent (pass --yes to run unattended)", planned))
 		}
+		if resume {
+			fmt.Fprintf(e.stdout, "Resuming the run of %s begun %s: %d rows settled, %d jobs to follow.\n",
+				filepath.Base(st.Start.InputFile), st.Began.Local().Format(time.DateTime), rp.settled, rp.following)
+		}
 		ok, err := confirm(e, p, planned)
 		if err != nil {
 			return fatal(err)
@@ -124,20 +209,40 @@ func runRun(ctx context.Context, e env, args []string) error {
 		}
 	}
 
-	prog.total = planned
+	rec := newRecorder(jn, log, p.plan.Steps)
+	if err := jn.Append(startRecord(p, sf.output, resume)); err != nil {
+		return fatal(fmt.Errorf("%w; nothing was sent", err))
+	}
+	created = false // the journal holds this run now
+	began := start
+	if resume {
+		began = st.Began
+	}
+
+	prog.total = len(p.plan.Order)
 	opts := runner.Options{
 		MaxJobs:    rf.maxJobs,
 		NoWait:     rf.noWait,
 		JobTimeout: rf.jobTimeout,
 		Log:        log,
-		OnChange:   prog.onChange,
+		OnChange: func(r runner.Result) {
+			rec.onChange(r)
+			prog.onChange(r)
+		},
+		BeforeSubmit: rec.beforeSubmit,
+		AfterSubmit:  rec.afterSubmit,
+		Resume:       rp.resume,
 	}
 	if e.tuneRun != nil {
 		e.tuneRun(&opts)
 	}
-	for _, st := range p.plan.Steps {
+	for i, st := range p.plan.Steps {
 		if st.Outcome != plan.Planned { // the runner logs the rows it runs
-			log.Info().Int("row", st.Line).Str("outcome", string(st.Outcome)).Str("code", st.Code).Str("message", st.Message).Msg("row not run")
+			ev := log.Info().Int("row", st.Line).Str("outcome", string(st.Outcome)).Str("code", st.Code).Str("message", st.Message)
+			if c, ok := rp.carried[i]; ok && c.JobID != "" {
+				ev = ev.Str("job_id", c.JobID)
+			}
+			ev.Msg("row not run")
 		}
 	}
 	if terminal {
@@ -147,18 +252,31 @@ func runRun(ctx context.Context, e env, args []string) error {
 	}
 	results, stop, runErr := runner.Run(ctx, p.conn.client, p.plan, opts)
 	prog.stop()
+	for i, c := range rp.carried {
+		results[i] = c
+	}
 	note := ""
 	if stop != nil {
 		note = stop.Reason
 	}
-	if err := writeRunResults(p, sf.output, start, results, note); err != nil {
+	interrupted := errors.Is(runErr, context.Canceled) || ctx.Err() != nil
+	jerr := rec.finish(results, stop)
+	if err := writeRunResults(p, sf.output, began, results, note, resume); err != nil {
 		return fatal(err)
+	}
+	if jerr == nil && !interrupted {
+		// The run reached its end: the next run on this journal is a new
+		// one, not a resumption.
+		jerr = jn.Append(journal.Record{Kind: journal.KindEnd})
+	}
+	if jerr != nil {
+		log.Error().Err(jerr).Msg("the journal is incomplete; run the same command again to check the rows it does not settle")
 	}
 	final := tally(results)
 	printRunSummary(e.stdout, p, final, sf.output, note)
 	switch {
-	case errors.Is(runErr, context.Canceled) || ctx.Err() != nil:
-		return exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; results written to %s", sf.output)}
+	case interrupted:
+		return exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; results written to %s; run the same command again to resume", sf.output)}
 	case runErr != nil:
 		return fatal(fmt.Errorf("%w; results written to %s", runErr, sf.output))
 	case stop != nil && stop.Fatal:
@@ -197,7 +315,10 @@ func tally(results []runner.Result) map[plan.Outcome]int {
 	return m
 }
 
-func writeRunResults(p *prepared, output string, start time.Time, results []runner.Result, note string) error {
+func writeRunResults(p *prepared, output string, start time.Time, results []runner.Result, note string, resumed bool) error {
+	if resumed {
+		note = strings.TrimPrefix(note+"; resumed an interrupted run", "; ")
+	}
 	return writeResults(p, output, p.summary("run", start, false, note), func(i int, st plan.Step) report.Result {
 		r := stepResult(p.sheet.rows[st.Index], st)
 		res := results[i]

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"offboard/runner"
 )
@@ -67,6 +68,7 @@ func commands() []command {
 		{"auth", "exchange a Self Client grant code for a refresh token (print it, or --save FILE)", runAuth},
 		{"plan", "check a sheet against the live org and write the workbook of what would happen; sends nothing", runPlan},
 		{"run", "check a sheet, confirm, delete the planned users within Zoho's limits and follow every job", runRun},
+		{"report", "rebuild a run's results workbook from its journal (--journal FILE --output FILE)", runReport},
 		{"users", "list the org's users (with --sandbox: the built-in demo org)", runUsers},
 		{"sandbox", "serve the simulated Zoho org on loopback for manual testing", runSandbox},
 		{"template", "write an empty input sheet (.xlsx or .csv)", runTemplate},
@@ -83,7 +85,16 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	code := run(ctx, env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv}, os.Args[1:])
+	e := env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv}
+	// OFFBOARD_TEST_POLL is for the tests that run this binary against a
+	// simulator whose jobs take milliseconds: it sets the first guess of a
+	// job's duration, and the polling follows from it. Not for real use.
+	if d, err := time.ParseDuration(os.Getenv("OFFBOARD_TEST_POLL")); err == nil && d > 0 {
+		e.tuneRun = func(o *runner.Options) {
+			o.JobDuration, o.PollMin, o.BackoffBase = d, d/4, d/4
+		}
+	}
+	code := run(ctx, e, os.Args[1:])
 	stop()
 	os.Exit(code)
 }
