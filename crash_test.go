@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"offboard/journal"
 	"offboard/zoho/zohotest"
 )
@@ -87,7 +89,14 @@ type proc struct {
 // start runs offboard with args against the simulator environ.
 func start(t *testing.T, environ map[string]string, args ...string) *proc {
 	t.Helper()
+	return startIn(t, "", environ, args...)
+}
+
+// startIn runs offboard in the working directory dir.
+func startIn(t *testing.T, dir string, environ map[string]string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(binary(t), args...), done: make(chan struct{})}
+	p.cmd.Dir = dir
 	p.cmd.Env = append(os.Environ(), "OFFBOARD_TEST_POLL=60ms")
 	for k, v := range environ {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
@@ -342,4 +351,338 @@ func TestKillAndResume(t *testing.T) {
 			}
 		})
 	}
+}
+
+// crashRun is one test's org, sheet and command line.
+type crashRun struct {
+	srv     *zohotest.Server
+	environ map[string]string
+	dir     string
+	sheet   string
+	out     string
+	journal string
+	args    []string
+}
+
+func newCrashRun(t *testing.T, cfg zohotest.Config) *crashRun {
+	t.Helper()
+	c := &crashRun{dir: t.TempDir()}
+	seed, sheet := crashOrg(t, c.dir, leavers)
+	cfg.Seed = seed
+	if cfg.JobDuration == 0 {
+		cfg.JobDuration = 400 * time.Millisecond
+	}
+	cfg.ConcurrencyLimit = 5
+	c.srv, c.environ = simEnv(t, cfg)
+	c.sheet = sheet
+	c.out = filepath.Join(c.dir, "results.xlsx")
+	c.journal = c.out + ".journal"
+	c.args = []string{"run", "--input", sheet, "--output", c.out, "--yes", "--log-format", "json", "--rate", "200"}
+	return c
+}
+
+// TestInterruptAndResume sends SIGINT once (the run winds down) and twice
+// (the process ends at once), then runs the same command again.
+func TestInterruptAndResume(t *testing.T) {
+	t.Run("one Ctrl-C", func(t *testing.T) {
+		t.Parallel()
+		c := newCrashRun(t, zohotest.Config{JobDuration: 800 * time.Millisecond})
+		first := start(t, c.environ, c.args...)
+		waitJournal(t, c.journal, first, func(r []journal.Record) bool { return answers(r) >= 5 })
+		first.cmd.Process.Signal(os.Interrupt)
+		if code := first.wait(t); code != exitInterrupted {
+			t.Fatalf("interrupted run = %d, want 130; stderr:\n%s", code, first.stderr.String())
+		}
+		if !strings.Contains(first.stderr.String(), "run the same command again to resume") {
+			t.Errorf("the interrupted run does not say how to resume; stderr:\n%s", first.stderr.String())
+		}
+		outcomes := map[string]int{}
+		for _, r := range readResults(t, c.out) {
+			outcomes[r["Outcome"]]++
+		}
+		if outcomes["not_run"] == 0 || outcomes["deleted"] == 0 || outcomes["deleted"]+outcomes["not_run"]+outcomes["submitted"] != leavers {
+			t.Errorf("interrupted run's results: %v, want some deleted and some not_run, %d rows in all", outcomes, leavers)
+		}
+		records, _ := journal.Read(c.journal)
+		if count(records, journal.KindEnd) != 0 || count(records, journal.KindStop) != 1 {
+			t.Errorf("interrupted run's journal: %d end and %d stop records, want 0 and 1", count(records, journal.KindEnd), count(records, journal.KindStop))
+		}
+		inDoubt := unanswered(records)
+
+		second := start(t, c.environ, c.args...)
+		if code := second.wait(t); code != exitOK {
+			t.Fatalf("resumed run = %d, want 0; stderr:\n%s", code, second.stderr.String())
+		}
+		checkOnce(t, c.srv, inDoubt)
+		checkAllDeleted(t, c.srv, c.out)
+	})
+	t.Run("two Ctrl-Cs", func(t *testing.T) {
+		t.Parallel()
+		c := newCrashRun(t, zohotest.Config{Latency: 50 * time.Millisecond})
+		first := start(t, c.environ, c.args...)
+		waitJournal(t, c.journal, first, func(r []journal.Record) bool { return answers(r) >= 8 })
+		first.cmd.Process.Signal(os.Interrupt)
+		time.Sleep(20 * time.Millisecond)
+		first.cmd.Process.Signal(os.Interrupt)
+		if code := first.wait(t); code == exitOK {
+			t.Fatalf("run interrupted twice = %d, want it ended by the signal", code)
+		}
+		records, err := journal.Read(c.journal)
+		if err != nil {
+			t.Fatalf("journal after two Ctrl-Cs: %v", err)
+		}
+		second := start(t, c.environ, c.args...)
+		if code := second.wait(t); code != exitOK {
+			t.Fatalf("resumed run = %d, want 0; stderr:\n%s", code, second.stderr.String())
+		}
+		checkOnce(t, c.srv, unanswered(records))
+		checkAllDeleted(t, c.srv, c.out)
+	})
+}
+
+// TestTornJournalLine resumes from a journal whose last line the kill cut
+// short.
+func TestTornJournalLine(t *testing.T) {
+	t.Parallel()
+	c := newCrashRun(t, zohotest.Config{})
+	first := start(t, c.environ, c.args...)
+	waitJournal(t, c.journal, first, func(r []journal.Record) bool { return answers(r) >= 10 })
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.wait(t)
+	records, _ := journal.Read(c.journal)
+	f, err := os.OpenFile(c.journal, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"kind":"final","time":"2026-12-02T01:53:15.97Z","row":3,"outc`)
+	f.Close()
+
+	second := start(t, c.environ, c.args...)
+	if code := second.wait(t); code != exitOK {
+		t.Fatalf("run after a torn journal line = %d, want 0; stderr:\n%s", code, second.stderr.String())
+	}
+	checkOnce(t, c.srv, unanswered(records))
+	checkAllDeleted(t, c.srv, c.out)
+	data, _ := os.ReadFile(c.journal)
+	if strings.Contains(string(data), `"outc`+"\n") || !strings.HasSuffix(string(data), "\n") {
+		t.Error("the torn line is still in the journal")
+	}
+}
+
+// TestJournalLocked starts a second run on a journal in use: it stops at
+// once, names the holder, and sends nothing.
+func TestJournalLocked(t *testing.T) {
+	t.Parallel()
+	c := newCrashRun(t, zohotest.Config{JobDuration: 3 * time.Second})
+	first := start(t, c.environ, c.args...)
+	waitJournal(t, c.journal, first, func(r []journal.Record) bool { return count(r, journal.KindStart) == 1 })
+	reads := len(c.srv.Requests())
+	second := start(t, c.environ, c.args...)
+	code := second.wait(t)
+	host, _ := os.Hostname()
+	want := fmt.Sprintf("is in use by pid %d on host %s", first.cmd.Process.Pid, host)
+	if code != exitFatal || !strings.Contains(second.stderr.String(), want) {
+		t.Errorf("second run = %d, %q; want 1 and %q", code, second.stderr.String(), want)
+	}
+	// The second run stops before it connects: it reads the sheet and
+	// the lock, nothing else. (The first run's calls go on meanwhile,
+	// so the proof is that no token request came from the second.)
+	for _, r := range c.srv.Requests()[reads:] {
+		if r.Token {
+			t.Errorf("the refused run asked for a token")
+		}
+	}
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.wait(t)
+}
+
+// TestJournalOtherInput refuses a journal whose interrupted run was for
+// another sheet, and starts afresh with --fresh.
+func TestJournalOtherInput(t *testing.T) {
+	t.Parallel()
+	c := newCrashRun(t, zohotest.Config{})
+	first := start(t, c.environ, c.args...)
+	waitJournal(t, c.journal, first, func(r []journal.Record) bool { return answers(r) >= 5 })
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.wait(t)
+
+	other := filepath.Join(c.dir, "other.csv")
+	data, _ := os.ReadFile(c.sheet)
+	os.WriteFile(other, append(data, "aisha.bello@northwind-demo.example,lucas.meyer@northwind-demo.example,TRUE,TRUE,FALSE,,,HR-1\n"...), 0o644)
+	args := append([]string{}, c.args...)
+	args[2] = other
+	posts := writes(c.srv)
+	refused := start(t, c.environ, args...)
+	if code := refused.wait(t); code != exitFatal || !strings.Contains(refused.stderr.String(), "belongs to input "+c.sheet) || !strings.Contains(refused.stderr.String(), "--fresh") {
+		t.Errorf("run of another sheet on the journal = %d, %q; want 1, naming the journal's input and --fresh", code, refused.stderr.String())
+	}
+	if n := writes(c.srv) - posts; n != 0 {
+		t.Errorf("the refused run sent %d writes", n)
+	}
+
+	fresh := start(t, c.environ, append(args, "--fresh", "--max-jobs", "10")...)
+	if code := fresh.wait(t); code == exitFatal {
+		t.Fatalf("--fresh run = %d; stderr:\n%s", code, fresh.stderr.String())
+	}
+	records, _ := journal.Read(c.journal)
+	if n := count(records, journal.KindStart); n != 1 || records[0].InputSHA256 == "" || !strings.HasSuffix(records[0].InputFile, "other.csv") {
+		t.Errorf("after --fresh the journal holds %d runs, first for %q; want one, for other.csv", n, records[0].InputFile)
+	}
+}
+
+// TestCumulativeSheet is the nightly cron job over a growing leavers
+// sheet: rows done by earlier runs come out skipped, naming the job that
+// deleted the user, and only the new rows are sent.
+func TestCumulativeSheet(t *testing.T) {
+	t.Parallel()
+	c := newCrashRun(t, zohotest.Config{})
+	data, _ := os.ReadFile(c.sheet)
+	lines := strings.SplitAfter(string(data), "\n")
+	monday := filepath.Join(c.dir, "monday.csv")
+	os.WriteFile(monday, []byte(strings.Join(lines[:6], "")), 0o644) // header and 5 leavers
+	args := func(sheet string) []string {
+		a := append([]string{}, c.args...)
+		a[2] = sheet
+		return a
+	}
+	if p := start(t, c.environ, args(monday)...); p.wait(t) != exitOK {
+		t.Fatalf("Monday's run failed; stderr:\n%s", p.stderr.String())
+	}
+	mondayJobs := map[string]string{}
+	for _, r := range readResults(t, c.out) {
+		mondayJobs[r["User ID"]] = r["Job ID"]
+	}
+
+	tuesday := filepath.Join(c.dir, "tuesday.csv")
+	os.WriteFile(tuesday, []byte(strings.Join(lines[:9], "")), 0o644) // the same 5 and 3 more
+	before := writes(c.srv)
+	if p := start(t, c.environ, args(tuesday)...); p.wait(t) != exitOK {
+		t.Fatalf("Tuesday's run failed; stderr:\n%s", p.stderr.String())
+	}
+	if n := writes(c.srv) - before; n != 3 {
+		t.Errorf("Tuesday's run sent %d submissions, want the 3 new rows", n)
+	}
+	for i, r := range readResults(t, c.out) {
+		switch {
+		case i < 5:
+			if r["Outcome"] != "skipped" || r["Code"] != "ALREADY_DELETED" || r["Job ID"] != mondayJobs[r["User ID"]] || !strings.Contains(r["Message"], "monday.csv row") {
+				t.Errorf("Tuesday row %s: %s %s job %q %q; want skipped ALREADY_DELETED, Monday's job %q and its row", r["Row"], r["Outcome"], r["Code"], r["Job ID"], r["Message"], mondayJobs[r["User ID"]])
+			}
+		default:
+			if r["Outcome"] != "deleted" {
+				t.Errorf("Tuesday row %s: %s, want deleted", r["Row"], r["Outcome"])
+			}
+		}
+	}
+}
+
+// TestReportFromJournal rebuilds the results from the journal of a killed
+// run, and of the finished run: the latter matches the run's own results.
+func TestReportFromJournal(t *testing.T) {
+	t.Parallel()
+	c := newCrashRun(t, zohotest.Config{})
+	first := start(t, c.environ, c.args...)
+	waitJournal(t, c.journal, first, func(r []journal.Record) bool { return answers(r) >= 12 })
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.wait(t)
+
+	rebuilt := filepath.Join(c.dir, "rebuilt.xlsx")
+	rep := start(t, nil, "report", "--journal", c.journal, "--output", rebuilt)
+	if code := rep.wait(t); code != exitOK {
+		t.Fatalf("offboard report = %d; stderr:\n%s", code, rep.stderr.String())
+	}
+	if !strings.Contains(rep.stdout.String(), "did not reach its end") {
+		t.Errorf("report of a killed run does not say so; stdout:\n%s", rep.stdout.String())
+	}
+	rows := readResults(t, rebuilt)
+	if len(rows) != leavers {
+		t.Fatalf("rebuilt results hold %d rows, want %d", len(rows), leavers)
+	}
+	for _, r := range rows {
+		switch r["Outcome"] {
+		case "deleted", "not_run":
+		case "submitted":
+			if r["Job ID"] == "" {
+				t.Errorf("row %s submitted without its job", r["Row"])
+			}
+		case "failed":
+			if r["Code"] != "OUTCOME_UNKNOWN" {
+				t.Errorf("row %s failed with %s", r["Row"], r["Code"])
+			}
+		default:
+			t.Errorf("row %s: outcome %s", r["Row"], r["Outcome"])
+		}
+	}
+
+	if p := start(t, c.environ, c.args...); p.wait(t) != exitOK {
+		t.Fatalf("resumed run failed; stderr:\n%s", p.stderr.String())
+	}
+	rep = start(t, nil, "report", "--journal", c.journal, "--output", rebuilt)
+	if code := rep.wait(t); code != exitOK {
+		t.Fatalf("offboard report = %d; stderr:\n%s", code, rep.stderr.String())
+	}
+	if diff := cmp.Diff(readResults(t, c.out), readResults(t, rebuilt)); diff != "" {
+		t.Errorf("results rebuilt from the journal differ from the run's (-run +report):\n%s", diff)
+	}
+
+	// The journal and the logs hold no secret.
+	data, err := os.ReadFile(c.journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, secret, refresh := c.srv.Credentials()
+	for name, text := range map[string]string{"journal": string(data), "killed run's log": first.stderr.String(), "report's output": rep.stdout.String() + rep.stderr.String()} {
+		for _, s := range []string{secret, refresh} {
+			if strings.Contains(text, s) {
+				t.Errorf("the %s holds a secret", name)
+			}
+		}
+	}
+}
+
+// TestResumeWithoutOutput runs the same command, without --output, again
+// after a kill: it finds the interrupted run's journal under the default
+// name and finishes the same results file.
+func TestResumeWithoutOutput(t *testing.T) {
+	t.Parallel()
+	c := newCrashRun(t, zohotest.Config{})
+	sheet, err := filepath.Abs(c.sheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200"}
+	first := startIn(t, c.dir, c.environ, args...)
+	var path string
+	for path == "" {
+		found, _ := filepath.Glob(filepath.Join(c.dir, "offboard-results-*.xlsx.journal"))
+		if len(found) == 1 {
+			path = found[0]
+		}
+		select {
+		case <-first.done:
+			t.Fatalf("run ended early; stderr:\n%s", first.stderr.String())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	waitJournal(t, path, first, func(r []journal.Record) bool { return answers(r) >= 8 })
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.wait(t)
+	// The default name has the second the run began: make sure the
+	// second run's would differ.
+	records, _ := journal.Read(path)
+	for time.Now().Truncate(time.Second).Equal(records[0].Time.Truncate(time.Second)) {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	second := startIn(t, c.dir, c.environ, args...)
+	if code := second.wait(t); code != exitOK {
+		t.Fatalf("second run = %d; stderr:\n%s", code, second.stderr.String())
+	}
+	results, _ := filepath.Glob(filepath.Join(c.dir, "offboard-results-*"))
+	want := []string{strings.TrimSuffix(path, ".journal"), path}
+	if diff := cmp.Diff(want, results); diff != "" {
+		t.Errorf("files after the second run (-want +got):\n%s", diff)
+	}
+	checkOnce(t, c.srv, unanswered(records))
+	checkAllDeleted(t, c.srv, want[0])
 }

@@ -93,3 +93,31 @@ func TestRunStopsWhenTheJournalCannotBeWritten(t *testing.T) {
 		t.Errorf("submissions sent although the journal failed: %v", sent)
 	}
 }
+
+// TestRunChecksDoubtsFirst resumes with one submission in doubt and new
+// rows after it in the plan: the user in doubt is read before any new
+// submission is sent.
+func TestRunChecksDoubtsFirst(t *testing.T) {
+	s := newSim(t, zohotest.Config{JobDuration: 40 * time.Millisecond}, 5)
+	users := plain(6)
+	opt := fast()
+	opt.Resume = map[int]Resume{5: {InDoubt: true, Attempts: 1}}
+	res, _ := runSim(t, s, makePlan(toHeir(users...)...), opt)
+	for _, r := range res {
+		if r.Outcome != plan.Deleted {
+			t.Errorf("row %d = %s %s, want deleted", r.Index, r.Outcome, r.Code)
+		}
+	}
+	var order []string
+	for _, q := range s.srv.Requests() {
+		switch {
+		case q.Method == "GET" && q.Path == "/crm/v7/users/"+users[5]:
+			order = append(order, "read "+users[5])
+		case q.Method == "POST" && !q.Token:
+			order = append(order, "post")
+		}
+	}
+	if len(order) == 0 || order[0] != "read "+users[5] {
+		t.Errorf("calls in order %v, want the user in doubt read before any submission", order)
+	}
+}

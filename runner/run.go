@@ -207,9 +207,14 @@ func Run(ctx context.Context, c Client, p *plan.Plan, opt Options) (results []Re
 		stopCh:  make(chan struct{}),
 		freed:   make(chan struct{}),
 	}
+	r.doubt = make([]bool, len(p.Steps))
 	for i, st := range p.Steps {
 		r.results[i] = Result{Index: i, Outcome: st.Outcome, Code: st.Code, Message: st.Message}
 		r.final[i] = st.Outcome != plan.Planned
+		if res, ok := opt.Resume[i]; ok && res.InDoubt && res.JobID == "" && !r.final[i] {
+			r.doubt[i] = true
+			r.doubts++
+		}
 		for _, j := range st.After {
 			if j >= 0 && j < len(r.needed) {
 				r.needed[j] = true
@@ -318,13 +323,19 @@ type run struct {
 	freed    chan struct{} // closed, then replaced, whenever one of our jobs finishes
 	streak   int           // consecutive submissions refused with streakCode
 	lastCode string
+	// doubt marks the steps an earlier run sent without an answer, until
+	// they are checked; doubts counts them. No other step is submitted
+	// while doubts > 0.
+	doubt  []bool
+	doubts int
 }
 
 type eventKind int
 
 const (
-	slotFreed eventKind = iota // the step's job finished, or it never got one
-	rowDone                    // the step reached its final outcome
+	slotFreed  eventKind = iota // the step's job finished, or it never got one
+	rowDone                     // the step reached its final outcome
+	reconciled                  // a step in doubt was checked: new submissions may go
 )
 
 type event struct {
@@ -341,16 +352,32 @@ func (r Result) withOutcome(o plan.Outcome, code, message string) Result {
 // slot allow, and returns when every worker is done and nothing more can
 // be launched.
 func (r *run) schedule() {
-	pending := append([]int(nil), r.p.Order...)
+	// What an earlier run left (jobs to follow, submissions to check) goes
+	// first; new submissions wait until every submission in doubt has
+	// been checked.
+	var pending, fresh []int
+	for _, i := range r.p.Order {
+		if _, ok := r.opt.Resume[i]; ok {
+			pending = append(pending, i)
+		} else {
+			fresh = append(fresh, i)
+		}
+	}
+	pending = append(pending, fresh...)
 	slots, live := 0, 0
 	for {
 		if !r.stopped() {
 			kept := pending[:0]
+			waitDoubts := r.doubtsLeft() > 0
 			for n, i := range pending {
 				if slots >= r.opt.MaxJobs {
 					// Full: the rest waits for a slot (and is checked then).
 					kept = append(kept, pending[n:]...)
 					break
+				}
+				if _, resumed := r.opt.Resume[i]; waitDoubts && !resumed {
+					kept = append(kept, i)
+					continue
 				}
 				switch ready, blocker := r.readiness(i); {
 				case blocker >= 0:
@@ -377,6 +404,7 @@ func (r *run) schedule() {
 				slots--
 			case rowDone:
 				live--
+			case reconciled:
 			}
 		case <-r.stopCh:
 			// Drain the workers; nothing more is launched.
@@ -421,6 +449,27 @@ func (r *run) dependencyFailed(i, j int) {
 	}
 	msg += "; settle row " + fmt.Sprint(dep.Line) + " first, then run this row again"
 	r.finish(i, r.results[i].withOutcome(plan.NotRun, "", msg))
+}
+
+func (r *run) doubtsLeft() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.doubts
+}
+
+// checked records that step i, sent by an earlier run without an answer,
+// was checked (or ended): once none is left, new steps are submitted.
+func (r *run) checked(i int) {
+	r.mu.Lock()
+	was := r.doubt[i]
+	if was {
+		r.doubt[i] = false
+		r.doubts--
+	}
+	r.mu.Unlock()
+	if was {
+		r.events <- event{i, reconciled}
+	}
 }
 
 func (r *run) stopped() bool {
@@ -501,6 +550,7 @@ func (r *run) work(i int) {
 	}
 	defer func() { r.events <- event{i, rowDone} }()
 	defer free()
+	defer r.checked(i)
 
 	st := &r.p.Steps[i]
 	log := r.log.With().Int("row", st.Line).Str("user_id", st.Request.UserID).Logger()
@@ -569,6 +619,7 @@ func (r *run) submit(i int, log zerolog.Logger) (job zoho.Job, ok bool) {
 				r.end(i, plan.Deleted, CodeReconciled, "Zoho's answer to the submission was lost; the user was then found deleted")
 				return job, false
 			}
+			r.checked(i)
 		}
 		if err := r.pacer.pause(r.calls, r.stopCh); err != nil {
 			continue // the loop's top ends the row
