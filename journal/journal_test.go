@@ -96,13 +96,33 @@ func deadPID(t *testing.T) int {
 	t.Helper()
 	cmd := exec.Command("true")
 	if err := cmd.Run(); err != nil {
-		t.Skipf("cannot run true: %v", err)
+		t.Fatalf("cannot run true: %v", err)
+	}
+	return cmd.Process.Pid
+}
+
+// zombiePID is a child killed and not yet waited for: its pid still
+// exists, but the process is gone.
+func zombiePID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("cannot run sleep: %v", err)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	t.Cleanup(func() { cmd.Wait() })
+	for range 500 {
+		if state, _, ok := procStat(cmd.Process.Pid); !ok || state == 'Z' {
+			break
+		}
+		time.Sleep(time.Millisecond)
 	}
 	return cmd.Process.Pid
 }
 
 func TestLock(t *testing.T) {
 	me := os.Getpid()
+	started := time.Now().Truncate(time.Second) // JSON keeps what a lock file keeps
 	tests := []struct {
 		name      string
 		lock      *Owner // written as the lock file; nil: a live Journal holds it
@@ -110,8 +130,12 @@ func TestLock(t *testing.T) {
 		wantStale bool
 	}{
 		{name: "held by a live journal", wantOwner: &Owner{PID: me, Host: "host-a", Started: t0}},
-		{name: "live pid on this host", lock: &Owner{PID: me, Host: "host-b", Started: t0.Add(time.Hour)},
-			wantOwner: &Owner{PID: me, Host: "host-b", Started: t0.Add(time.Hour)}},
+		{name: "live pid on this host", lock: &Owner{PID: me, Host: "host-b", Started: started},
+			wantOwner: &Owner{PID: me, Host: "host-b", Started: started}},
+		// The pid now belongs to a process that started after the lock
+		// was taken: the holder is gone and its pid was reused.
+		{name: "reused pid on this host", lock: &Owner{PID: me, Host: "host-b", Started: t0}, wantStale: true},
+		{name: "killed, not yet reaped", lock: &Owner{PID: -2, Host: "host-b", Started: started}, wantStale: true},
 		{name: "other host", lock: &Owner{PID: 1, Host: "elsewhere", Started: t0},
 			wantOwner: &Owner{PID: 1, Host: "elsewhere", Started: t0}},
 		{name: "dead pid on this host", lock: &Owner{PID: -1, Host: "host-b", Started: t0}, wantStale: true},
@@ -128,8 +152,11 @@ func TestLock(t *testing.T) {
 				}
 			} else {
 				o := *tt.lock
-				if o.PID == -1 {
+				switch o.PID {
+				case -1:
 					o.PID = deadPID(t)
+				case -2:
+					o.PID = zombiePID(t)
 				}
 				b, _ := json.Marshal(o)
 				if err := os.WriteFile(path+".lock", b, 0o600); err != nil {

@@ -1,11 +1,14 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -85,7 +88,7 @@ func acquire(journal string, owner Owner) (l *lock, stale *Owner, err error) {
 			// Unreadable: its writer died while writing it, since it
 			// writes with the flock held.
 			stale = &Owner{}
-		case old.Host != owner.Host || alive(old.PID):
+		case old.Host != owner.Host || alive(old.PID, old.Started):
 			f.Close()
 			return nil, nil, &LockedError{Path: journal, Owner: old}
 		default:
@@ -140,13 +143,71 @@ func samePath(f *os.File, path string) bool {
 	return os.SameFile(a, b)
 }
 
-// alive reports whether a process of this host has the pid. EPERM means
-// it exists under another user.
-func alive(pid int) bool {
+// alive reports whether the process that took a lock at since, with the
+// pid, still runs on this host. EPERM means it exists under another user.
+// Where /proc tells more (Linux), a zombie (killed, not yet reaped by its
+// parent) is dead, and so is a process that started after since: the pid
+// was reused by another program.
+func alive(pid int, since time.Time) bool {
 	if pid <= 0 {
 		return false
 	}
-	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		return false
+	}
+	state, started, ok := procStat(pid)
+	if !ok {
+		return true
+	}
+	if state == 'Z' || state == 'X' {
+		return false
+	}
+	return since.IsZero() || started.IsZero() || !started.After(since.Add(2*time.Second))
+}
+
+// procStat reads a process's state and start time from /proc (Linux).
+func procStat(pid int) (state byte, started time.Time, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, time.Time{}, false
+	}
+	// pid (comm) state ppid ... : comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, time.Time{}, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 || len(f[0]) != 1 {
+		return 0, time.Time{}, false
+	}
+	state = f[0][0]
+	ticks, err := strconv.ParseInt(f[19], 10, 64) // field 22: start time, in clock ticks after boot
+	if err != nil {
+		return state, time.Time{}, true
+	}
+	boot, ok := bootTime()
+	if !ok {
+		return state, time.Time{}, true
+	}
+	// USER_HZ is 100 on every Linux architecture Go supports.
+	return state, boot.Add(time.Duration(ticks) * (time.Second / 100)), true
+}
+
+func bootTime() (time.Time, bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, found := strings.CutPrefix(line, "btime "); found {
+			sec, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, false
+			}
+			return time.Unix(sec, 0), true
+		}
+	}
+	return time.Time{}, false
 }
 
 // release removes the lock file if it still names us, then drops the
