@@ -384,38 +384,9 @@ func newCrashRun(t *testing.T, cfg zohotest.Config) *crashRun {
 // TestInterruptAndResume sends SIGINT once (the run winds down) and twice
 // (the process ends at once), then runs the same command again.
 func TestInterruptAndResume(t *testing.T) {
-	t.Run("one Ctrl-C", func(t *testing.T) {
-		t.Parallel()
-		c := newCrashRun(t, zohotest.Config{JobDuration: 800 * time.Millisecond})
-		first := start(t, c.environ, c.args...)
-		waitJournal(t, c.journal, first, func(r []journal.Record) bool { return answers(r) >= 5 })
-		first.cmd.Process.Signal(os.Interrupt)
-		if code := first.wait(t); code != exitInterrupted {
-			t.Fatalf("interrupted run = %d, want 130; stderr:\n%s", code, first.stderr.String())
-		}
-		if !strings.Contains(first.stderr.String(), "run the same command again to resume") {
-			t.Errorf("the interrupted run does not say how to resume; stderr:\n%s", first.stderr.String())
-		}
-		outcomes := map[string]int{}
-		for _, r := range readResults(t, c.out) {
-			outcomes[r["Outcome"]]++
-		}
-		if outcomes["not_run"] == 0 || outcomes["deleted"] == 0 || outcomes["deleted"]+outcomes["not_run"]+outcomes["submitted"] != leavers {
-			t.Errorf("interrupted run's results: %v, want some deleted and some not_run, %d rows in all", outcomes, leavers)
-		}
-		records, _ := journal.Read(c.journal)
-		if count(records, journal.KindEnd) != 0 || count(records, journal.KindStop) != 1 {
-			t.Errorf("interrupted run's journal: %d end and %d stop records, want 0 and 1", count(records, journal.KindEnd), count(records, journal.KindStop))
-		}
-		inDoubt := unanswered(records)
-
-		second := start(t, c.environ, c.args...)
-		if code := second.wait(t); code != exitOK {
-			t.Fatalf("resumed run = %d, want 0; stderr:\n%s", code, second.stderr.String())
-		}
-		checkOnce(t, c.srv, inDoubt)
-		checkAllDeleted(t, c.srv, c.out)
-	})
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run("one "+sig.String(), func(t *testing.T) { interruptOnce(t, sig) })
+	}
 	t.Run("two Ctrl-Cs", func(t *testing.T) {
 		t.Parallel()
 		c := newCrashRun(t, zohotest.Config{Latency: 50 * time.Millisecond})
@@ -438,6 +409,41 @@ func TestInterruptAndResume(t *testing.T) {
 		checkOnce(t, c.srv, unanswered(records))
 		checkAllDeleted(t, c.srv, c.out)
 	})
+}
+
+// interruptOnce sends sig once: the run stops submitting, follows its
+// jobs, writes the results and exits 130; the same command finishes it.
+func interruptOnce(t *testing.T, sig os.Signal) {
+	t.Parallel()
+	c := newCrashRun(t, zohotest.Config{JobDuration: 800 * time.Millisecond})
+	first := start(t, c.environ, c.args...)
+	waitJournal(t, c.journal, first, func(r []journal.Record) bool { return answers(r) >= 5 })
+	first.cmd.Process.Signal(sig)
+	if code := first.wait(t); code != exitInterrupted {
+		t.Fatalf("interrupted run = %d, want 130; stderr:\n%s", code, first.stderr.String())
+	}
+	if !strings.Contains(first.stderr.String(), "run the same command again to resume") {
+		t.Errorf("the interrupted run does not say how to resume; stderr:\n%s", first.stderr.String())
+	}
+	outcomes := map[string]int{}
+	for _, r := range readResults(t, c.out) {
+		outcomes[r["Outcome"]]++
+	}
+	if outcomes["not_run"] == 0 || outcomes["deleted"] == 0 || outcomes["deleted"]+outcomes["not_run"]+outcomes["submitted"] != leavers {
+		t.Errorf("interrupted run's results: %v, want some deleted and some not_run, %d rows in all", outcomes, leavers)
+	}
+	records, _ := journal.Read(c.journal)
+	if count(records, journal.KindEnd) != 0 || count(records, journal.KindStop) != 1 {
+		t.Errorf("interrupted run's journal: %d end and %d stop records, want 0 and 1", count(records, journal.KindEnd), count(records, journal.KindStop))
+	}
+	inDoubt := unanswered(records)
+
+	second := start(t, c.environ, c.args...)
+	if code := second.wait(t); code != exitOK {
+		t.Fatalf("resumed run = %d, want 0; stderr:\n%s", code, second.stderr.String())
+	}
+	checkOnce(t, c.srv, inDoubt)
+	checkAllDeleted(t, c.srv, c.out)
 }
 
 // TestTornJournalLine resumes from a journal whose last line the kill cut
