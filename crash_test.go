@@ -381,6 +381,19 @@ func newCrashRun(t *testing.T, cfg zohotest.Config) *crashRun {
 	return c
 }
 
+// killAt runs the command and kills it with SIGKILL once the journal's
+// records satisfy at.
+func (c *crashRun) killAt(t *testing.T, at func([]journal.Record) bool) *proc {
+	t.Helper()
+	p := start(t, c.environ, c.args...)
+	waitJournal(t, c.journal, p, at)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t)
+	return p
+}
+
 // TestInterruptAndResume sends SIGINT once (the run winds down) and twice
 // (the process ends at once), then runs the same command again.
 func TestInterruptAndResume(t *testing.T) {
@@ -451,10 +464,7 @@ func interruptOnce(t *testing.T, sig os.Signal) {
 func TestTornJournalLine(t *testing.T) {
 	t.Parallel()
 	c := newCrashRun(t, zohotest.Config{})
-	first := start(t, c.environ, c.args...)
-	waitJournal(t, c.journal, first, func(r []journal.Record) bool { return answers(r) >= 10 })
-	first.cmd.Process.Signal(syscall.SIGKILL)
-	first.wait(t)
+	c.killAt(t, func(r []journal.Record) bool { return answers(r) >= 10 })
 	records, _ := journal.Read(c.journal)
 	f, err := os.OpenFile(c.journal, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -507,10 +517,7 @@ func TestJournalLocked(t *testing.T) {
 func TestJournalOtherInput(t *testing.T) {
 	t.Parallel()
 	c := newCrashRun(t, zohotest.Config{})
-	first := start(t, c.environ, c.args...)
-	waitJournal(t, c.journal, first, func(r []journal.Record) bool { return answers(r) >= 5 })
-	first.cmd.Process.Signal(syscall.SIGKILL)
-	first.wait(t)
+	c.killAt(t, func(r []journal.Record) bool { return answers(r) >= 5 })
 
 	other := filepath.Join(c.dir, "other.csv")
 	data, _ := os.ReadFile(c.sheet)
@@ -587,10 +594,7 @@ func TestCumulativeSheet(t *testing.T) {
 func TestReportFromJournal(t *testing.T) {
 	t.Parallel()
 	c := newCrashRun(t, zohotest.Config{})
-	first := start(t, c.environ, c.args...)
-	waitJournal(t, c.journal, first, func(r []journal.Record) bool { return answers(r) >= 12 })
-	first.cmd.Process.Signal(syscall.SIGKILL)
-	first.wait(t)
+	first := c.killAt(t, func(r []journal.Record) bool { return answers(r) >= 12 })
 
 	rebuilt := filepath.Join(c.dir, "rebuilt.xlsx")
 	rep := start(t, nil, "report", "--journal", c.journal, "--output", rebuilt)
