@@ -776,3 +776,58 @@ func TestNoWaitThenFollow(t *testing.T) {
 		t.Error("no job was still running for the second run to follow: this test tests nothing")
 	}
 }
+
+// TestKillSampleChain kills the sample sheet's run while its chain
+// (Chloe → Zoe → Henrik: each takes over the records of the one before)
+// is halfway, and resumes: the chain still runs in order, each user once.
+func TestKillSampleChain(t *testing.T) {
+	t.Parallel()
+	srv, environ := simEnv(t, zohotest.Config{JobDuration: 400 * time.Millisecond, ConcurrencyLimit: 5})
+	dir := t.TempDir()
+	out := filepath.Join(dir, "results.xlsx")
+	jpath := out + ".journal"
+	args := []string{"run", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28", "--yes", "--log-format", "json", "--rate", "200"}
+	first := start(t, environ, args...)
+	chloe, zoe, henrik := "5210498000000425001", "5210498000000440001", "5210498000000416001"
+	waitJournal(t, jpath, first, func(r []journal.Record) bool {
+		us := journal.Replay(r).Users
+		return us[chloe] != nil && us[chloe].Outcome == "deleted" // Zoe's turn next
+	})
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.wait(t)
+
+	second := start(t, environ, args...)
+	if code := second.wait(t); code != exitIncomplete {
+		t.Fatalf("resumed run = %d, want 3 (the sample's invalid rows and failing job); stderr:\n%s", code, second.stderr.String())
+	}
+	want := map[string][2]string{}
+	for row, oc := range sampleOutcomes {
+		want[row] = oc
+		if oc[0] == "planned" {
+			want[row] = [2]string{"deleted", ""}
+		}
+	}
+	want["7"] = [2]string{"failed", "JOB_FAILED"}
+	got := map[string][2]string{}
+	for _, r := range readResults(t, out) {
+		got[r["Row"]] = [2]string{r["Outcome"], r["Code"]}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("outcomes by row after resuming (-want +got):\n%s", diff)
+	}
+	jobs := map[string]zohotest.Job{}
+	for _, j := range srv.Jobs() {
+		if _, dup := jobs[j.UserID]; dup {
+			t.Errorf("user %s got a second job", j.UserID)
+		}
+		jobs[j.UserID] = j
+	}
+	if len(jobs) != 7 {
+		t.Errorf("%d users got a job, want the 7 planned", len(jobs))
+	}
+	c, z, h := jobs[chloe], jobs[zoe], jobs[henrik]
+	if !c.FinishedAt.Before(z.SubmittedAt) || !z.FinishedAt.Before(h.SubmittedAt) {
+		t.Errorf("chain order broken: chloe finished %v, zoe submitted %v finished %v, henrik submitted %v",
+			c.FinishedAt, z.SubmittedAt, z.FinishedAt, h.SubmittedAt)
+	}
+}

@@ -269,7 +269,13 @@ func (rec *recorder) beforeSubmit(i, attempt int) error {
 // afterSubmit records a submission's answer.
 func (rec *recorder) afterSubmit(i, attempt int, job zoho.Job, err error) {
 	r := journal.Record{Kind: journal.KindAnswer, Row: i, Attempt: attempt, JobID: job.ID}
-	if err != nil {
+	if err == nil {
+		// The answer says the job is scheduled; only later statuses are
+		// worth a record.
+		rec.mu.Lock()
+		rec.status[i] = zoho.JobScheduled
+		rec.mu.Unlock()
+	} else {
 		r.JobID = ""
 		class := zoho.Classify(err)
 		r.Class = class.String()
