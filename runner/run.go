@@ -779,8 +779,14 @@ func (r *run) fatalOnRead(err error) bool {
 
 // readUser reads the user of step i, retrying transient errors through
 // the shared pacer, at most attempts times.
+//
+// A 429 (Zoho's concurrency limit) does not count against attempts: it
+// only says "later", and the shared pacer makes every worker wait, so the
+// read is retried for as long as the run's calls may go on. Other
+// transient errors (5xx, a dropped connection) are tried attempts times.
 func (r *run) readUser(i int, log zerolog.Logger, attempts int) (zoho.User, error) {
 	id := r.p.Steps[i].Request.UserID
+	failures := 0
 	for n := 1; ; n++ {
 		if err := r.pacer.pause(r.calls, nil); err != nil {
 			return zoho.User{}, err
@@ -790,7 +796,13 @@ func (r *run) readUser(i int, log zerolog.Logger, attempts int) (zoho.User, erro
 			r.pacer.succeeded()
 			return u, nil
 		}
-		if zoho.Classify(err) != zoho.ClassRetry || n >= attempts {
+		if zoho.Classify(err) != zoho.ClassRetry {
+			return u, err
+		}
+		if !errors.Is(err, zoho.ErrRateLimited) {
+			failures++
+		}
+		if failures >= attempts {
 			return u, err
 		}
 		d := r.pacer.backoff(retryAfter(err))

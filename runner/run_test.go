@@ -733,3 +733,27 @@ func TestRefusalMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestRunReadBackOutlastsThrottling answers the read-back of a deleted
+// user with ten 429s in a row: the row still ends deleted, since a 429
+// only says "later".
+func TestRunReadBackOutlastsThrottling(t *testing.T) {
+	s := newSim(t, zohotest.Config{}, 4)
+	var reads atomic.Int32
+	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		if c.Method != "GET" || !strings.HasPrefix(c.Path, "/crm/v7/users/") || strings.Contains(c.Path, "/actions/") {
+			return zohotest.NoFault
+		}
+		if reads.Add(1) <= 10 {
+			return zohotest.TooManyRequests
+		}
+		return zohotest.NoFault
+	})
+	res, stop := runSim(t, s, makePlan(toHeir(plain(1)...)...), fast())
+	if diff := cmp.Diff([]outcome{deleted}, outcomes(res)); diff != "" || stop != nil {
+		t.Errorf("Run() outcomes (-want +got):\n%s\nstop %+v; message %q", diff, stop, res[0].Message)
+	}
+	if n := reads.Load(); n != 11 {
+		t.Errorf("user reads = %d, want 10 refused and 1 answered", n)
+	}
+}
