@@ -539,12 +539,18 @@ func (r *run) jobFreed() <-chan struct{} {
 // work submits step i and follows its job to the end.
 func (r *run) work(i int) {
 	var once sync.Once
+	// zohoFree is cleared when the step's job still runs at Zoho although
+	// the run lets go of it (--no-wait): the run's slot is released, but
+	// workers waiting for one of Zoho's slots are not woken for nothing.
+	zohoFree := true
 	free := func() {
 		once.Do(func() {
-			r.mu.Lock()
-			close(r.freed)
-			r.freed = make(chan struct{})
-			r.mu.Unlock()
+			if zohoFree {
+				r.mu.Lock()
+				close(r.freed)
+				r.freed = make(chan struct{})
+				r.mu.Unlock()
+			}
 			r.events <- event{i, slotFreed}
 		})
 	}
@@ -570,6 +576,7 @@ func (r *run) work(i int) {
 		return
 	}
 	if r.opt.NoWait && !r.needed[i] {
+		zohoFree = false
 		free()
 		r.end(i, plan.Submitted, "", fmt.Sprintf("job %s submitted and not followed (--no-wait); check it in Zoho", job.ID))
 		return
