@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
@@ -230,4 +231,40 @@ func BenchmarkBareExcelizeRows(b *testing.B) {
 		}
 	}
 	reportRows(b, benchRows)
+}
+
+// BenchmarkReadVsBare reads the same 100,000-row file with offboard's
+// reader and with the bare library, in turns within each iteration, and
+// reports offboard's speed as a share of the library's. Taking turns keeps
+// the ratio steady on a machine whose speed drifts, where the separate
+// benchmarks above, minutes apart, may not.
+func BenchmarkReadVsBare(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		write func(testing.TB, int) string
+		bare  string
+	}{
+		{"csv", writeBenchCSV, "encoding-csv"},
+		{"xlsx", writeBenchXLSX, "excelize-rows"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			path := c.write(b, benchRows)
+			var own, bare time.Duration
+			for b.Loop() {
+				start := time.Now()
+				if n := readAllRows(b, path); n != benchRows {
+					b.Fatalf("offboard read %d rows, want %d", n, benchRows)
+				}
+				own += time.Since(start)
+				start = time.Now()
+				if n, err := readWith(c.bare, path); err != nil || n != benchRows {
+					b.Fatalf("%s read %d rows, %v; want %d", c.bare, n, err, benchRows)
+				}
+				bare += time.Since(start)
+			}
+			b.ReportMetric(100*float64(bare)/float64(own), "%-of-bare-speed")
+			b.ReportMetric(float64(benchRows)*float64(b.N)/own.Seconds(), "rows/s")
+			b.ReportMetric(float64(benchRows)*float64(b.N)/bare.Seconds(), "bare-rows/s")
+		})
+	}
 }
