@@ -155,7 +155,8 @@ func (o *org) prepare(ctx context.Context, tb testing.TB, s scale, sheet string,
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dir, err := runner.FetchDirectory(ctx, o.client, false, runner.ReadPolicy{Attempts: 20, Base: s.of(time.Second), Max: s.of(30 * time.Second)})
+	// offboard's own read policy (6 attempts), its waits scaled.
+	dir, err := runner.FetchDirectory(ctx, o.client, false, runner.ReadPolicy{Base: s.of(time.Second), Max: s.of(30 * time.Second)})
 	if err != nil {
 		tb.Fatal(err)
 	}
