@@ -34,9 +34,14 @@ demo: build
 	status=$$?; if [ $$status -ne 0 ] && [ $$status -ne 3 ]; then exit $$status; fi
 	@echo "Open out/demo-results.xlsx to review the results."
 
-## bench: the Go benchmarks (no test run)
+## bench: every benchmark, one package at a time (no test run); see BENCHMARKS.md
+# BENCH=Makespan picks benchmarks, BENCHTIME=3x or 5s and BENCHCOUNT=5 repeat
+# them. About four minutes as it stands.
+BENCH      ?= .
+BENCHTIME  ?= 1s
+BENCHCOUNT ?= 1
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -p 1 -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 2h ./...
 
 ## fuzz: each fuzz target for 30 s (FUZZTIME=2m for longer)
 FUZZTIME ?= 30s

@@ -55,6 +55,7 @@ func BenchmarkBuild(b *testing.B) {
 		p = plan.Build(rows, d, today())
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(len(rows))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	c := p.Counts()
 	if c[plan.Planned] != 4500 || c[plan.Invalid] != 5500 {
 		b.Fatalf("Build(bench sheet) counts = %v, want 4500 planned and 5500 invalid", c)
