@@ -105,7 +105,7 @@ func (s scale) options() runner.Options {
 		JobDuration: s.of(5 * time.Second),
 		PollMin:     s.of(time.Second),
 		PollMax:     s.of(time.Minute),
-		BackoffBase: s.of(time.Second),
+		BackoffBase: s.of(500 * time.Millisecond),
 		BackoffMax:  s.of(time.Minute),
 		Grace:       s.of(30 * time.Second),
 		JobTimeout:  s.of(30 * time.Minute),

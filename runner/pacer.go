@@ -20,6 +20,7 @@ type pacer struct {
 	mu     sync.Mutex
 	resume time.Time     // no call before this
 	wait   time.Duration // the last backoff; 0 after a success
+	since  time.Time     // when the last backoff was imposed
 }
 
 func newPacer(base, max time.Duration, now func() time.Time) *pacer {
@@ -47,11 +48,25 @@ func (p *pacer) pause(ctx context.Context, stop <-chan struct{}) error {
 	}
 }
 
-// backoff records a transient failure and returns the wait it imposes on
-// every caller from now.
-func (p *pacer) backoff(hint time.Duration) time.Duration {
+// backoff records a transient failure of a call sent at sent and returns
+// the wait it imposes on every caller from now.
+//
+// The calls in flight when Zoho starts refusing are all refused together:
+// that is one signal, already answered by the backoff the first of them
+// imposed. So a failure of a call sent before the latest backoff does not
+// double the wait again; it only keeps the pause already set (a zero sent
+// always counts).
+func (p *pacer) backoff(sent time.Time, hint time.Duration) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	now := p.now()
+	if p.wait != 0 && !sent.IsZero() && sent.Before(p.since) {
+		if at := now.Add(hint); at.After(p.resume) {
+			p.resume = at
+		}
+		return max(p.resume.Sub(now), 0)
+	}
+	p.since = now
 	if p.wait == 0 {
 		p.wait = p.base
 	} else {
@@ -61,7 +76,7 @@ func (p *pacer) backoff(hint time.Duration) time.Duration {
 	if hint > d {
 		d = hint
 	}
-	if at := p.now().Add(d); at.After(p.resume) {
+	if at := now.Add(d); at.After(p.resume) {
 		p.resume = at
 	}
 	return d
@@ -118,29 +133,49 @@ func (d *durations) estimate() time.Duration {
 }
 
 // observe records that a job was unfinished after lo and finished by hi
-// (both since its submission). The midpoint is the best guess of its
-// duration: hi alone would only ever grow the estimate.
+// (both since its submission). The midpoint is the best guess of a
+// bracketed duration, and of the first job's (the first guess may be far
+// off). Later, a job already finished at its first poll (lo = 0) says
+// only that it took at most hi: it is recorded as a little under the
+// current estimate, so that the estimate creeps down while first polls
+// keep finding jobs done, and a miss (a bracket) pulls it back up. The
+// midpoint of (0, hi) would drag the estimate to about 0.6 of the true
+// duration, and half the first polls would then miss.
 func (d *durations) observe(lo, hi time.Duration) {
+	e := d.estimate()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.samples = append(d.samples, lo+(hi-lo)/2)
+	sample := lo + (hi-lo)/2
+	if lo <= 0 && len(d.samples) > 0 {
+		sample = min(hi, e-e/32)
+	}
+	d.samples = append(d.samples, sample)
 	if len(d.samples) > keepSamples {
 		d.samples = d.samples[len(d.samples)-keepSamples:]
 	}
 }
 
-// firstPoll is when to poll a new job first: a little after the usual
-// duration, so that the first poll usually finds the job finished.
+// firstPoll is when to poll a new job first: just after the usual
+// duration, so that the first poll usually finds the job finished and the
+// slot is not left idle for long after it did.
 func (d *durations) firstPoll() time.Duration {
 	e := d.estimate()
-	return min(max(e+e/5, d.min), d.max)
+	return min(max(e+e/20, d.min), d.max)
 }
 
 // nextPoll is the wait after a poll that found the job unfinished: a
-// quarter of the usual duration at first, then 1.5 times the last wait.
+// tenth of the usual duration at first (the job is most likely just about
+// to end), then 1.5 times the last wait; twice the last wait while no job
+// has finished yet, since the first guess may be far too short.
 func (d *durations) nextPoll(last time.Duration, first bool) time.Duration {
 	if first {
-		return min(max(d.estimate()/4, d.min), d.max)
+		return min(max(d.estimate()/10, d.min), d.max)
+	}
+	d.mu.Lock()
+	known := len(d.samples) > 0
+	d.mu.Unlock()
+	if !known {
+		return min(max(2*last, d.min), d.max)
 	}
 	return min(max(last+last/2, d.min), d.max)
 }

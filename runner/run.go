@@ -68,7 +68,10 @@ type Options struct {
 	BreakerThreshold int
 	// BackoffBase and BackoffMax bound the shared pacer's wait after a
 	// 429 or another transient error, and the wait for a job slot when
-	// none of this run's jobs is running; 0 means 1 s and 60 s.
+	// none of this run's jobs is running; 0 means 0.5 s and 60 s. Zoho's
+	// concurrency 429 clears as soon as a call in flight ends, and the
+	// pacer doubles the wait for every refusal of a call sent after the
+	// last pause, so a short base costs little when the trouble lasts.
 	BackoffBase, BackoffMax time.Duration
 	// JobDuration is the first guess of how long a job takes, before any
 	// job of this run has finished; 0 means 5 s. The first poll of a job
@@ -130,7 +133,7 @@ func (o Options) withDefaults() Options {
 	}
 	def(&o.JobTimeout, 30*time.Minute)
 	def(&o.Grace, 30*time.Second)
-	def(&o.BackoffBase, time.Second)
+	def(&o.BackoffBase, 500*time.Millisecond)
 	def(&o.BackoffMax, time.Minute)
 	def(&o.JobDuration, 5*time.Second)
 	def(&o.PollMin, time.Second)
@@ -641,6 +644,7 @@ func (r *run) submit(i int, log zerolog.Logger) (job zoho.Job, ok bool) {
 				return job, false
 			}
 		}
+		sent := r.pacer.now()
 		job, err := r.c.TransferAndDelete(r.calls, st.Request)
 		if r.opt.AfterSubmit != nil {
 			r.opt.AfterSubmit(i, attempt, job, err)
@@ -673,7 +677,7 @@ func (r *run) submit(i int, log zerolog.Logger) (job zoho.Job, ok bool) {
 			}
 
 		case zoho.ClassRetry:
-			d := r.pacer.backoff(retryAfter(err))
+			d := r.pacer.backoff(sent, retryAfter(err))
 			log.Warn().Err(err).Int("attempt", attempt).Int64("wait_ms", d.Milliseconds()).Msg("submission throttled, every worker backs off")
 
 		case zoho.ClassJobLimit:
@@ -798,6 +802,7 @@ func (r *run) readUser(i int, log zerolog.Logger, attempts int) (zoho.User, erro
 		if err := r.pacer.pause(r.calls, nil); err != nil {
 			return zoho.User{}, err
 		}
+		sent := r.pacer.now()
 		u, err := r.c.User(r.calls, id)
 		if err == nil {
 			r.pacer.succeeded()
@@ -812,7 +817,7 @@ func (r *run) readUser(i int, log zerolog.Logger, attempts int) (zoho.User, erro
 		if failures >= attempts {
 			return u, err
 		}
-		d := r.pacer.backoff(retryAfter(err))
+		d := r.pacer.backoff(sent, retryAfter(err))
 		log.Warn().Err(err).Int("attempt", n).Int64("wait_ms", d.Milliseconds()).Msg("user read failed, every worker backs off")
 	}
 }
@@ -844,6 +849,7 @@ func (r *run) follow(i int, job zoho.Job, free func(), log zerolog.Logger) {
 			return
 		}
 		r.update(i, func(res *Result) { res.Polls++ })
+		sent := r.pacer.now()
 		st, err := r.c.JobStatus(r.calls, job.ID)
 		switch zoho.Classify(err) {
 		case zoho.ClassNone:
@@ -873,7 +879,7 @@ func (r *run) follow(i int, job zoho.Job, free func(), log zerolog.Logger) {
 			wait = r.jobs.nextPoll(wait, first)
 			first = false
 		case zoho.ClassRetry:
-			d := r.pacer.backoff(retryAfter(err))
+			d := r.pacer.backoff(sent, retryAfter(err))
 			log.Warn().Err(err).Str("job_id", job.ID).Int64("wait_ms", d.Milliseconds()).Msg("job status read failed, every worker backs off")
 			wait = 0
 			if !time.Now().Before(deadline) {

@@ -285,7 +285,7 @@ func TestPacerSlowsEveryCaller(t *testing.T) {
 	}
 	var waits []time.Duration
 	for range 5 {
-		waits = append(waits, p.backoff(0))
+		waits = append(waits, p.backoff(time.Time{}, 0))
 	}
 	for i, w := range waits {
 		hi := min(time.Second<<i, 8*time.Second)
@@ -297,38 +297,80 @@ func TestPacerSlowsEveryCaller(t *testing.T) {
 	if got := p.ready(); got < waits[4] {
 		t.Errorf("ready() after backoffs = %v, want ≥ %v", got, waits[4])
 	}
-	if got := p.backoff(30 * time.Second); got != 30*time.Second {
+	if got := p.backoff(time.Time{}, 30*time.Second); got != 30*time.Second {
 		t.Errorf("backoff(hint 30s) = %v, want 30s (a retry hint wins)", got)
 	}
 	p.succeeded()
-	if got := p.backoff(0); got > time.Second {
+	if got := p.backoff(time.Time{}, 0); got > time.Second {
 		t.Errorf("backoff after a success = %v, want ≤ 1s (reset)", got)
+	}
+}
+
+// TestPacerOneSignalPerPause: the calls in flight when Zoho starts
+// refusing are refused together; their refusals do not double the pause
+// again and again, but a call sent after the pause does.
+func TestPacerOneSignalPerPause(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := newPacer(time.Second, time.Minute, func() time.Time { return now })
+	sent := now.Add(-100 * time.Millisecond) // five calls in flight
+	first := p.backoff(sent, 0)
+	if first < 500*time.Millisecond || first > time.Second {
+		t.Fatalf("first backoff = %v, want within [0.5s, 1s]", first)
+	}
+	for range 4 {
+		if got := p.backoff(sent, 0); got != first {
+			t.Errorf("backoff for a call sent before the pause = %v, want the pause already set, %v", got, first)
+		}
+	}
+	now = now.Add(first) // the pause is over; a new call is refused too
+	second := p.backoff(now, 0)
+	if second < time.Second || second > 2*time.Second {
+		t.Errorf("backoff for a call sent after the pause = %v, want doubled, within [1s, 2s]", second)
+	}
+	if got := p.backoff(sent, 5*time.Second); got != 5*time.Second {
+		t.Errorf("an old call's retry hint = %v, want 5s: a hint still holds", got)
 	}
 }
 
 func TestDurationsPollAroundTheMedian(t *testing.T) {
 	d := &durations{initial: 5 * time.Second, min: time.Second, max: time.Minute}
 	tests := []struct {
+		name    string
 		observe [][2]time.Duration
 		want    time.Duration
 	}{
-		{nil, 6 * time.Second},
-		{[][2]time.Duration{{0, 10 * time.Second}}, 6 * time.Second},
-		{[][2]time.Duration{{8 * time.Second, 12 * time.Second}, {8 * time.Second, 12 * time.Second}}, 12 * time.Second},
+		{"the first guess", nil, 5250 * time.Millisecond},
+		// The first job, done by 10 s: the midpoint, 5 s.
+		{"first job done at its first poll", [][2]time.Duration{{0, 10 * time.Second}}, 5250 * time.Millisecond},
+		// Two bracketed at 10 s: median 10 s.
+		{"two jobs bracketed", [][2]time.Duration{{8 * time.Second, 12 * time.Second}, {8 * time.Second, 12 * time.Second}}, 10500 * time.Millisecond},
+		// Done at the first poll: a little under the estimate, 9.6875 s;
+		// the median of 5, 9.6875, 10, 10 is 10 s.
+		{"a first-poll hit", [][2]time.Duration{{0, 10500 * time.Millisecond}}, 10500 * time.Millisecond},
+		// Two more hits: 9.6875 s twice more (the median was 10 s); the
+		// median of six is now 9.6875 s: the estimate creeps down.
+		{"more hits", [][2]time.Duration{{0, 10500 * time.Millisecond}, {0, 10500 * time.Millisecond}}, 10171875 * time.Microsecond},
 	}
 	for _, tt := range tests {
 		for _, o := range tt.observe {
 			d.observe(o[0], o[1])
 		}
 		if got := d.firstPoll(); got != tt.want {
-			t.Errorf("firstPoll() after %v = %v, want %v", tt.observe, got, tt.want)
+			t.Errorf("%s: firstPoll() after %v = %v, want %v", tt.name, tt.observe, got, tt.want)
 		}
 	}
-	if got, want := d.nextPoll(12*time.Second, true), 2500*time.Millisecond; got != want {
-		t.Errorf("nextPoll(12s, first) = %v, want %v", got, want)
+	if got, want := d.nextPoll(12*time.Second, true), time.Second; got != want {
+		t.Errorf("nextPoll(12s, first) = %v, want %v (a tenth of 9.69 s, at least PollMin)", got, want)
+	}
+	if got, want := d.nextPoll(8*time.Second, false), 12*time.Second; got != want {
+		t.Errorf("nextPoll(8s) = %v, want %v", got, want)
 	}
 	if got, want := d.nextPoll(50*time.Second, false), time.Minute; got != want {
 		t.Errorf("nextPoll(50s) = %v, want %v (capped)", got, want)
+	}
+	fresh := &durations{initial: 5 * time.Second, min: time.Second, max: time.Minute}
+	if got, want := fresh.nextPoll(8*time.Second, false), 16*time.Second; got != want {
+		t.Errorf("before any job finished, nextPoll(8s) = %v, want %v (doubling: the first guess may be far too short)", got, want)
 	}
 }
 
