@@ -101,14 +101,15 @@ const prodLatency = 200 * time.Millisecond
 
 // options are the runner's defaults, scaled.
 func (s scale) options() runner.Options {
+	d := runner.Defaults()
 	return runner.Options{
-		JobDuration: s.of(5 * time.Second),
-		PollMin:     s.of(time.Second),
-		PollMax:     s.of(time.Minute),
-		BackoffBase: s.of(500 * time.Millisecond),
-		BackoffMax:  s.of(time.Minute),
-		Grace:       s.of(30 * time.Second),
-		JobTimeout:  s.of(30 * time.Minute),
+		JobDuration: s.of(d.JobDuration),
+		PollMin:     s.of(d.PollMin),
+		PollMax:     s.of(d.PollMax),
+		BackoffBase: s.of(d.BackoffBase),
+		BackoffMax:  s.of(d.BackoffMax),
+		Grace:       s.of(d.Grace),
+		JobTimeout:  s.of(d.JobTimeout),
 	}
 }
 

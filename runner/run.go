@@ -119,6 +119,10 @@ type Resume struct {
 	Attempts int
 }
 
+// Defaults returns the options Run uses for the zero Options: the
+// benchmarks scale them to their time scale.
+func Defaults() Options { return Options{}.withDefaults() }
+
 func (o Options) withDefaults() Options {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
