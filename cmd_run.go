@@ -136,6 +136,11 @@ func runRun(ctx context.Context, e env, args []string) error {
 		if err := journal.CheckInput(path, st, sh.path, sh.sha256); err != nil {
 			return fatal(err)
 		}
+		if !outputGiven && st.Unfinished() && st.Start.Output != "" && !st.Start.Sandbox {
+			// --journal without --output: finish the interrupted run's
+			// results file, not a new one under today's default name.
+			sf.output = st.Start.Output
+		}
 	}
 	p, err := prepareSheet(ctx, e, log, sh, &conn, today)
 	if err != nil {

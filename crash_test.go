@@ -730,6 +730,29 @@ func TestResumeWithoutOutput(t *testing.T) {
 	}
 	checkOnce(t, c.srv, path, unanswered(records))
 	checkAllDeleted(t, c.srv, want[0])
+
+	// The same with --journal named but no --output: the interrupted
+	// run's results file is finished, not a new one.
+	c2 := newCrashRun(t, zohotest.Config{})
+	jpath := filepath.Join(c2.dir, "state.journal")
+	args = []string{"run", "--input", c2.sheet, "--journal", jpath, "--yes", "--log-format", "json", "--rate", "200"}
+	first = startIn(t, c2.dir, c2.environ, args...)
+	waitJournal(t, jpath, first, func(r []journal.Record) bool { return answers(r) >= 8 })
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.wait(t)
+	records, _ = journal.Read(jpath)
+	for time.Now().Truncate(time.Second).Equal(records[0].Time.Truncate(time.Second)) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	second = startIn(t, c2.dir, c2.environ, args...)
+	if code := second.wait(t); code != exitOK {
+		t.Fatalf("second run with --journal = %d; stderr:\n%s", code, second.stderr.String())
+	}
+	results, _ = filepath.Glob(filepath.Join(c2.dir, "offboard-results-*"))
+	if diff := cmp.Diff([]string{filepath.Join(c2.dir, records[0].Output)}, results); diff != "" {
+		t.Errorf("results files with --journal (-want +got):\n%s", diff)
+	}
+	checkOnce(t, c2.srv, jpath, unanswered(records))
 }
 
 // TestNoWaitThenFollow submits with --no-wait, then runs the same command
