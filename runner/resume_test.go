@@ -17,9 +17,12 @@ import (
 // behind: a job still running (followed, not resubmitted), a submission
 // whose answer was lost and whose job has since deleted the user
 // (reconciled, not resubmitted), and one lost while its job still runs
-// (checked, resent once, the job adopted).
+// (checked twice, a job's length apart, then resent once: Zoho refuses,
+// and the job is adopted).
 func TestRunResumesAnEarlierRun(t *testing.T) {
-	s := newSim(t, zohotest.Config{JobDuration: 40 * time.Millisecond}, 5)
+	// Jobs take 200 ms, the runner's first guess is 30 ms: the lost
+	// submission's job still runs when the runner looks again.
+	s := newSim(t, zohotest.Config{JobDuration: 200 * time.Millisecond}, 5)
 	users := plain(3)
 	ctx := t.Context()
 	submit := func(u string) zoho.Job {

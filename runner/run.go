@@ -601,6 +601,7 @@ func (r *run) submit(i int, log zerolog.Logger) (job zoho.Job, ok bool) {
 		r.update(i, func(out *Result) { out.Attempts = res.Attempts })
 	}
 	unknowns, slotWaits := 0, 0
+	rechecked := false // the user in doubt was read twice, a job's length apart
 	notRun := func() {
 		if inDoubt {
 			r.end(i, plan.Failed, CodeOutcomeUnknown, "the answer to the submission was lost and the run stopped before it could be checked whether Zoho received it; check the user in Zoho, or run this row again (a deleted user is then skipped)")
@@ -634,6 +635,19 @@ func (r *run) submit(i int, log zerolog.Logger) (job zoho.Job, ok bool) {
 				return job, false
 			}
 			r.checked(i)
+			if !rechecked {
+				// The lost submission may have created a job that has not
+				// finished yet, and Zoho's answer to a second submission
+				// for a user with a running job is undocumented: give the
+				// job the time jobs take, then look again before sending.
+				rechecked = true
+				wait := r.jobs.firstPoll()
+				log.Info().Int64("wait_ms", wait.Milliseconds()).Msg("the user is not deleted yet; waiting a job's length before checking again")
+				if err := sleepUnless(r.calls, r.stopCh, wait); err != nil {
+					continue // the loop's top ends the row
+				}
+				continue
+			}
 		}
 		if err := r.pacer.pause(r.calls, r.stopCh); err != nil {
 			continue // the loop's top ends the row
@@ -673,7 +687,7 @@ func (r *run) submit(i int, log zerolog.Logger) (job zoho.Job, ok bool) {
 
 		case zoho.ClassOutcomeUnknown:
 			unknowns++
-			inDoubt = true
+			inDoubt, rechecked = true, false
 			log.Warn().Err(err).Int("attempt", attempt).Msg("submission answer lost, checking the user")
 			if unknowns > 3 {
 				r.end(i, plan.Failed, CodeOutcomeUnknown, fmt.Sprintf("%d submissions got no answer (%v) and the user is not deleted; check the user in Zoho before running this row again", unknowns, err))

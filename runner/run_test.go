@@ -481,8 +481,13 @@ func TestRunFollowsSubmittedJobsAfterStop(t *testing.T) {
 	}
 }
 
+// TestRunDroppedAfterCommitAdoptsTheJob loses the answer to a submission
+// that Zoho took, and the job outlasts the runner's wait (the runner's
+// guess of a job's length is 30 ms, the job takes 400 ms): the user is
+// still there at the second look, the second submission is refused, and
+// the row follows the job the first one created.
 func TestRunDroppedAfterCommitAdoptsTheJob(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 4)
+	s := newSim(t, zohotest.Config{JobDuration: 400 * time.Millisecond}, 4)
 	users := plain(3)
 	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
 		if c.Method == "POST" && strings.Contains(string(c.Body), users[1]) && c.Seq <= 3 && strings.HasPrefix(c.Path, "/crm/") {
@@ -503,6 +508,38 @@ func TestRunDroppedAfterCommitAdoptsTheJob(t *testing.T) {
 	}
 	if res[1].JobID != s.srv.Jobs()[jobIndex(s.srv, users[1])].ID {
 		t.Errorf("row 1 job = %q, want the job the lost submission created", res[1].JobID)
+	}
+}
+
+// TestRunLostSubmissionWaitsForItsJob loses the answer to a submission
+// that Zoho took while its job still runs: the runner waits a job's
+// length, finds the user deleted, and never sends the user again.
+func TestRunLostSubmissionWaitsForItsJob(t *testing.T) {
+	s := newSim(t, zohotest.Config{JobDuration: 40 * time.Millisecond}, 4)
+	users := plain(2)
+	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		if c.Method == "POST" && strings.Contains(string(c.Body), users[0]) {
+			return zohotest.DropAfterCommit
+		}
+		return zohotest.NoFault
+	})
+	opt := fast()
+	opt.JobDuration = 80 * time.Millisecond // the first guess: longer than the job
+	res, _ := runSim(t, s, makePlan(toHeir(users...)...), opt)
+	if diff := cmp.Diff([]outcome{{plan.Deleted, CodeReconciled}, deleted}, outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	if sent, _ := posts(t, s.srv); sent[users[0]] != 1 {
+		t.Errorf("submissions of the user whose answer was lost = %d, want 1", sent[users[0]])
+	}
+	var reads int
+	for _, q := range s.srv.Requests() {
+		if q.Method == "GET" && q.Path == "/crm/v7/users/"+users[0] {
+			reads++
+		}
+	}
+	if reads != 2 {
+		t.Errorf("reads of the user in doubt = %d, want 2: one while the job ran, one a job's length later", reads)
 	}
 }
 
