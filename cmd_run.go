@@ -241,6 +241,10 @@ func runRun(ctx context.Context, e env, args []string) error {
 	if e.tuneRun != nil {
 		e.tuneRun(&opts)
 	}
+	if d := jobDuration(st); d > 0 && (resume || history) {
+		opts.JobDuration = d
+		log.Debug().Dur("job_duration", d).Msg("first guess of a job's length, from the journal")
+	}
 	for i, st := range p.plan.Steps {
 		if st.Outcome != plan.Planned { // the runner logs the rows it runs
 			ev := log.Info().Int("row", st.Line).Str("outcome", string(st.Outcome)).Str("code", st.Code).Str("message", st.Message)

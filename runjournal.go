@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -217,6 +218,25 @@ func applyRow(i int, rs *journal.RowState, rp *resumePlan, step *plan.Step, foll
 		return false
 	}
 	return true
+}
+
+// jobDuration is the median time the journal's deleted users took from
+// their job's acceptance to the row's end, 0 if it knows of none: the
+// runner's first guess of a job's length, so that a resumed run polls its
+// jobs, and waits before looking again at a user in doubt, as long as
+// jobs actually took.
+func jobDuration(st journal.State) time.Duration {
+	var d []time.Duration
+	for _, us := range st.Users {
+		if us.Outcome == string(plan.Deleted) && !us.SubmittedAt.IsZero() && us.FinishedAt.After(us.SubmittedAt) {
+			d = append(d, us.FinishedAt.Sub(us.SubmittedAt))
+		}
+	}
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[len(d)/2]
 }
 
 // recorder writes one run's events to its journal: each submission

@@ -109,3 +109,21 @@ func TestApplyHistory(t *testing.T) {
 		t.Errorf("carried %v, want row 0 only (u3's job failed: it is submitted again)", rp.carried)
 	}
 }
+
+func TestJobDuration(t *testing.T) {
+	at := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	st := journal.State{Users: map[string]*journal.UserState{
+		"a": {Outcome: "deleted", SubmittedAt: at, FinishedAt: at.Add(40 * time.Second)},
+		"b": {Outcome: "deleted", SubmittedAt: at, FinishedAt: at.Add(50 * time.Second)},
+		"c": {Outcome: "deleted", SubmittedAt: at, FinishedAt: at.Add(90 * time.Second)},
+		"d": {Outcome: "failed", SubmittedAt: at, FinishedAt: at.Add(time.Second)},    // not a job that ran to its end
+		"e": {Outcome: "deleted", Code: runner.CodeReconciled, FinishedAt: at},        // no job known
+		"f": {Outcome: "submitted", SubmittedAt: at, FinishedAt: at.Add(time.Minute)}, // not followed
+	}}
+	if got, want := jobDuration(st), 50*time.Second; got != want {
+		t.Errorf("jobDuration() = %v, want %v (the median of the deleted users' jobs)", got, want)
+	}
+	if got := jobDuration(journal.State{}); got != 0 {
+		t.Errorf("jobDuration(empty journal) = %v, want 0", got)
+	}
+}
