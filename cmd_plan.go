@@ -38,10 +38,8 @@ func (s *sheetFlags) resolve(now time.Time) (input.Date, error) {
 	if s.output == "" {
 		s.output = "offboard-results-" + now.Format("20060102-150405") + ".xlsx"
 	}
-	switch strings.ToLower(filepath.Ext(s.output)) {
-	case ".xlsx", ".csv":
-	default:
-		return input.Date{}, usageError{fmt.Sprintf("--output %q: want a .xlsx or .csv file", s.output)}
+	if err := checkOutput(s.output); err != nil {
+		return input.Date{}, err
 	}
 	today := input.DateOf(now)
 	if s.asOf != "" {
@@ -52,6 +50,15 @@ func (s *sheetFlags) resolve(now time.Time) (input.Date, error) {
 		today = input.DateOf(t)
 	}
 	return today, nil
+}
+
+// checkOutput checks that a results file is one offboard can write.
+func checkOutput(path string) error {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".xlsx", ".csv":
+		return nil
+	}
+	return usageError{fmt.Sprintf("--output %q: want a .xlsx or .csv file", path)}
 }
 
 // sheet is the input as read: its header, rows and checksum.

@@ -26,8 +26,7 @@ func runReport(_ context.Context, e env, args []string) error {
 	if path == "" || output == "" {
 		return usageError{"report needs --journal FILE and --output FILE"}
 	}
-	sf := sheetFlags{output: output, input: path}
-	if _, err := sf.resolve(time.Now()); err != nil {
+	if err := checkOutput(output); err != nil {
 		return err
 	}
 	// Read, not Open: a run may hold the journal's lock; its results

@@ -156,32 +156,30 @@ func Replay(records []Record) State {
 			rs := row(r.Row)
 			rs.Final = r
 			rs.InDoubt = false
-			if r.JobID != "" {
-				rs.JobID = r.JobID
-			}
-			if r.JobStatus != "" {
-				rs.JobStatus = r.JobStatus
-			}
-			if !r.SubmittedAt.IsZero() {
-				rs.SubmittedAt = r.SubmittedAt
-			}
+			takeJob(r, &rs.JobID, &rs.JobStatus, &rs.SubmittedAt)
 			// A user is only touched by rows that were submitted: the
 			// final record of a skipped or invalid row says nothing new.
 			if us := user(r.Row, "", false); us != nil && (rs.Attempts > 0 || r.JobID != "") {
 				us.Outcome, us.Code, us.FinishedAt, us.InDoubt = r.Outcome, r.Code, r.FinishedAt, false
-				if r.JobID != "" {
-					us.JobID = r.JobID
-				}
-				if r.JobStatus != "" {
-					us.JobStatus = r.JobStatus
-				}
-				if !r.SubmittedAt.IsZero() {
-					us.SubmittedAt = r.SubmittedAt
-				}
+				takeJob(r, &us.JobID, &us.JobStatus, &us.SubmittedAt)
 			}
 		}
 	}
 	return st
+}
+
+// takeJob copies what a final record says of its job onto a row's or a
+// user's state, keeping what the record leaves blank.
+func takeJob(r *Record, jobID, status *string, submitted *time.Time) {
+	if r.JobID != "" {
+		*jobID = r.JobID
+	}
+	if r.JobStatus != "" {
+		*status = r.JobStatus
+	}
+	if !r.SubmittedAt.IsZero() {
+		*submitted = r.SubmittedAt
+	}
 }
 
 // OtherInputError says that a journal belongs to another input file.

@@ -213,8 +213,8 @@ func Run(ctx context.Context, c Client, p *plan.Plan, opt Options) (results []Re
 		events:  make(chan event),
 		stopCh:  make(chan struct{}),
 		freed:   make(chan struct{}),
+		doubt:   make([]bool, len(p.Steps)),
 	}
-	r.doubt = make([]bool, len(p.Steps))
 	for i, st := range p.Steps {
 		r.results[i] = Result{Index: i, Outcome: st.Outcome, Code: st.Code, Message: st.Message}
 		r.final[i] = st.Outcome != plan.Planned
@@ -643,9 +643,7 @@ func (r *run) submit(i int, log zerolog.Logger) (job zoho.Job, ok bool) {
 				rechecked = true
 				wait := r.jobs.firstPoll()
 				log.Info().Int64("wait_ms", wait.Milliseconds()).Msg("the user is not deleted yet; waiting a job's length before checking again")
-				if err := sleepUnless(r.calls, r.stopCh, wait); err != nil {
-					continue // the loop's top ends the row
-				}
+				_ = sleepUnless(r.calls, r.stopCh, wait) // cut short by a stop: the loop's top ends the row
 				continue
 			}
 		}
