@@ -132,7 +132,8 @@
 //
 // # Jobs
 //
-// A submission creates a job that is "scheduled" for the first fifth of Config.JobDuration,
+// A submission creates a job that is "scheduled" for the first fifth of its duration
+// (Config.JobDuration, or Config.JobDurations for its user),
 // then "in_progress", then "completed" or "failed". Completion is applied lazily, exactly
 // once, in submission order, at the first request or observation at or after its end: the
 // user's status becomes "deleted" (it then shows under type=DeletedUsers and AllUsers only);
@@ -164,9 +165,13 @@
 //   - Deleting an inactive, disabled or unconfirmed user is allowed.
 //   - Transfer or subordinates to the user being deleted: wrapped INVALID_DATA "... is the
 //     user being deleted." with no owner_status.
-//   - A second submission for a user whose job is unfinished: 400 NOT_ALLOWED "a transfer and
+//   - A second submission for a user whose job is unfinished (invented: Zoho documents no
+//     answer, and offboard must never depend on one; Config.SecondSubmission picks among the
+//     plausible ones): RefuseNamingJob, the default, answers 400 NOT_ALLOWED "a transfer and
 //     delete job is already running for this user" with details.job_id (wrapped, or top-level
-//     when the user is in the URL). After a failed job the user can be submitted again.
+//     when the user is in the URL); RefuseBare answers INVALID_DATA "the user is already being
+//     deleted" with no job ID; StartSecondJob starts a second job, which fails when it ends
+//     after the first deleted the user. After a failed job the user can be submitted again.
 //   - The job limit counts the org's unfinished jobs plus HoldJobSlots; it is checked after
 //     every other validation, so an invalid request gets its own error, not the limit.
 //   - records, assignment and criteria missing are false (v8 makes them optional); a value

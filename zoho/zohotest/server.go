@@ -69,11 +69,47 @@ type Config struct {
 	DailyCredits int
 	// Latency is real time added to every API answer while the call counts as in flight.
 	Latency time.Duration
+	// JobDurations, if set, gives each user's job its own duration (JobDuration where it
+	// returns 0 or less): real orgs mix leavers with no records and leavers with thousands.
+	JobDurations func(userID string) time.Duration
+	// SecondSubmission is what the org answers to a submission for a user whose job is still
+	// running. Zoho does not document it; offboard must be right whatever the answer is.
+	SecondSubmission SecondSubmission
 	// JobIDKey is the key of the job ID in a submission's success details: "jobId" (the v7
 	// documentation, default) or "job_id" (the v8 examples).
 	JobIDKey string
 	// Logf, if set, receives one line per request. It never receives tokens or bodies.
 	Logf func(format string, args ...any)
+}
+
+// SecondSubmission is an answer to a submission for a user whose transfer-and-delete job is
+// still running. Zoho's documentation is silent, so each plausible answer is a mode.
+type SecondSubmission int
+
+const (
+	// RefuseNamingJob answers 400 NOT_ALLOWED "a transfer and delete job is already running
+	// for this user" with details.job_id (the default).
+	RefuseNamingJob SecondSubmission = iota
+	// RefuseBare answers 400 INVALID_DATA "the user is already being deleted" with no job ID:
+	// a client that took it as a refusal of the row would report a failure while the first job
+	// deletes the user.
+	RefuseBare
+	// StartSecondJob accepts it and starts a second job for the same user: whichever job ends
+	// second finds the user deleted and fails.
+	StartSecondJob
+)
+
+// String names the mode.
+func (m SecondSubmission) String() string {
+	switch m {
+	case RefuseNamingJob:
+		return "RefuseNamingJob"
+	case RefuseBare:
+		return "RefuseBare"
+	case StartSecondJob:
+		return "StartSecondJob"
+	}
+	return "SecondSubmission(" + strconv.Itoa(int(m)) + ")"
 }
 
 // Server is a simulated Zoho CRM org served over HTTP on loopback. Its URL is both the
@@ -144,6 +180,9 @@ func Start(cfg Config) (*Server, error) {
 	cfg.JobIDKey = cmpOr(cfg.JobIDKey, "jobId")
 	if cfg.JobIDKey != "jobId" && cfg.JobIDKey != "job_id" {
 		return nil, fmt.Errorf("start simulator: job id key %q is neither jobId nor job_id", cfg.JobIDKey)
+	}
+	if cfg.SecondSubmission < RefuseNamingJob || cfg.SecondSubmission > StartSecondJob {
+		return nil, fmt.Errorf("start simulator: unknown second-submission mode %d", cfg.SecondSubmission)
 	}
 	if cfg.TokenLifetime < 0 || cfg.JobDuration < 0 || cfg.Latency < 0 || cfg.ConcurrencyLimit < 0 || cfg.DailyCredits < 0 {
 		return nil, errors.New("start simulator: durations and limits must not be negative")

@@ -36,10 +36,20 @@ func (s *Server) phase(j *job, now time.Time) string {
 	if j.settled {
 		return j.Status
 	}
-	if now.Sub(j.SubmittedAt) < s.cfg.JobDuration/5 {
+	if now.Sub(j.SubmittedAt) < j.due.Sub(j.SubmittedAt)/5 {
 		return JobScheduled
 	}
 	return JobInProgress
+}
+
+// jobDuration is how long a job for the user takes.
+func (s *Server) jobDuration(userID string) time.Duration {
+	if s.cfg.JobDurations != nil {
+		if d := s.cfg.JobDurations(userID); d > 0 {
+			return d
+		}
+	}
+	return s.cfg.JobDuration
 }
 
 // settle finishes, in submission order, every job whose time has come and applies its effects
@@ -57,6 +67,11 @@ func (s *Server) finish(j *job) {
 	j.FinishedAt = j.due
 	if reason, ok := s.failing[j.UserID]; ok {
 		j.Status, j.Reason = JobFailed, reason
+		return
+	}
+	if s.byID[j.UserID].Status == StatusDeleted {
+		// A second job for the same user (StartSecondJob) ends after the first deleted them.
+		j.Status, j.Reason = JobFailed, "The user is already deleted."
 		return
 	}
 	// The world may have changed since submission: a target deleted by an earlier job
@@ -272,7 +287,7 @@ func (s *Server) transferAndDelete(e endpoint, _ url.Values, body []byte) reply 
 			UserID:      victim.ID,
 			SubmittedAt: now,
 		},
-		due: now.Add(s.cfg.JobDuration),
+		due: now.Add(s.jobDuration(victim.ID)),
 	}
 	if transferTo != nil {
 		j.TransferTo = transferTo.ID
@@ -310,7 +325,13 @@ func (s *Server) checkVictim(id string, at target) (*User, *reply) {
 		return fail("NOT_ALLOWED", "Super Admin cannot be Deleted.", nil)
 	}
 	if j := s.pendingJob(u.ID); j != nil {
-		return fail("NOT_ALLOWED", "a transfer and delete job is already running for this user", map[string]any{"job_id": j.ID})
+		switch s.cfg.SecondSubmission {
+		case RefuseBare:
+			return fail("INVALID_DATA", "the user is already being deleted", nil)
+		case StartSecondJob:
+		default:
+			return fail("NOT_ALLOWED", "a transfer and delete job is already running for this user", map[string]any{"job_id": j.ID})
+		}
 	}
 	return u, nil
 }
