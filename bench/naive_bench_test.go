@@ -39,7 +39,7 @@ func BenchmarkSequential(b *testing.B) {
 		b.StartTimer()
 		start := time.Now()
 		for u := range seqUsers {
-			job, err := o.client.TransferAndDelete(b.Context(), request(u))
+			job, err := o.client.TransferAndDelete(b.Context(), request(u), nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -87,7 +87,7 @@ func BenchmarkNaiveBurst(b *testing.B) {
 		var mu sync.Mutex
 		for u := range n {
 			wg.Go(func() {
-				_, err := o.client.TransferAndDelete(b.Context(), request(u))
+				_, err := o.client.TransferAndDelete(b.Context(), request(u), nil)
 				if err != nil {
 					if zoho.Classify(err) != zoho.ClassJobLimit {
 						b.Errorf("submit user %d: %v", u, err)

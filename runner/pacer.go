@@ -34,15 +34,18 @@ func (p *pacer) ready() time.Duration {
 	return p.resume.Sub(p.now())
 }
 
-// pause waits until the pacer lets calls through again, or until ctx ends
-// or stop (if not nil) is closed.
-func (p *pacer) pause(ctx context.Context, stop <-chan struct{}) error {
+// pause waits until the pacer lets calls through again, or until ctx
+// ends.
+func (p *pacer) pause(ctx context.Context) error {
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		d := p.ready()
 		if d <= 0 {
 			return nil
 		}
-		if err := sleepUnless(ctx, stop, d); err != nil {
+		if err := sleep(ctx, d); err != nil {
 			return err
 		}
 	}
@@ -87,25 +90,6 @@ func (p *pacer) succeeded() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.wait = 0
-}
-
-// stoppedError is returned by waits that the end of submitting cut short.
-type stoppedError struct{}
-
-func (stoppedError) Error() string { return "submitting stopped" }
-
-// sleepUnless waits for d, or until ctx ends or stop (if not nil) closes.
-func sleepUnless(ctx context.Context, stop <-chan struct{}, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-stop:
-		return stoppedError{}
-	}
 }
 
 // durations learns how long jobs take from the jobs that already

@@ -17,8 +17,7 @@ import (
 // behind: a job still running (followed, not resubmitted), a submission
 // whose answer was lost and whose job has since deleted the user
 // (reconciled, not resubmitted), and one lost while its job still runs
-// (checked twice, a job's length apart, then resent once: Zoho refuses,
-// and the job is adopted).
+// (watched until the job deletes the user; never sent again).
 func TestRunResumesAnEarlierRun(t *testing.T) {
 	// Jobs take 200 ms, the runner's first guess is 30 ms: the lost
 	// submission's job still runs when the runner looks again.
@@ -27,7 +26,7 @@ func TestRunResumesAnEarlierRun(t *testing.T) {
 	ctx := t.Context()
 	submit := func(u string) zoho.Job {
 		t.Helper()
-		job, err := s.client.TransferAndDelete(ctx, zoho.TransferRequest{UserID: u, Transfer: &zoho.Transfer{ToID: heir, Records: true}})
+		job, err := s.client.TransferAndDelete(ctx, zoho.TransferRequest{UserID: u, Transfer: &zoho.Transfer{ToID: heir, Records: true}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +61,7 @@ func TestRunResumesAnEarlierRun(t *testing.T) {
 		2: {InDoubt: true, Attempts: 1},
 	}
 	res, _ := runSim(t, s, makePlan(toHeir(users...)...), opt)
-	want := []outcome{deleted, {plan.Deleted, CodeReconciled}, deleted}
+	want := []outcome{deleted, {plan.Deleted, CodeReconciled}, {plan.Deleted, CodeReconciled}}
 	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
 		t.Errorf("resumed outcomes (-want +got):\n%s", diff)
 	}
@@ -70,11 +69,11 @@ func TestRunResumesAnEarlierRun(t *testing.T) {
 		t.Errorf("resumed row 0 = job %s, %d attempts; want the earlier job %s and 1 attempt", res[0].JobID, res[0].Attempts, running.ID)
 	}
 	sent, _ := posts(t, s.srv)
-	if diff := cmp.Diff(map[string]int{users[0]: 1, users[1]: 1, users[2]: 2}, sent); diff != "" {
+	if diff := cmp.Diff(map[string]int{users[0]: 1, users[1]: 1, users[2]: 1}, sent); diff != "" {
 		t.Errorf("submissions per user, the earlier run's included (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]int{2}, before); diff != "" {
-		t.Errorf("BeforeSubmit calls (-want +got):\n%s", diff)
+	if len(before) != 0 {
+		t.Errorf("BeforeSubmit calls for rows %v, want none: nothing is sent again", before)
 	}
 	checkOneJobPerUser(t, s.srv)
 }
@@ -97,30 +96,43 @@ func TestRunStopsWhenTheJournalCannotBeWritten(t *testing.T) {
 	}
 }
 
-// TestRunChecksDoubtsFirst resumes with one submission in doubt and new
-// rows after it in the plan: the user in doubt is read before any new
-// submission is sent.
-func TestRunChecksDoubtsFirst(t *testing.T) {
-	s := newSim(t, zohotest.Config{JobDuration: 40 * time.Millisecond}, 5)
+// TestRunDoubtDoesNotHoldUpOtherRows resumes with one submission in
+// doubt, younger than the job timeout, whose user is still active (the
+// lost submission created nothing): the other rows go ahead meanwhile, and
+// the user is sent again only once the submission in doubt is older than
+// the job timeout, after being read.
+func TestRunDoubtDoesNotHoldUpOtherRows(t *testing.T) {
+	s := newSim(t, zohotest.Config{JobDuration: 20 * time.Millisecond}, 5)
 	users := plain(6)
 	opt := fast()
-	opt.Resume = map[int]Resume{5: {InDoubt: true, Attempts: 1}}
+	opt.JobTimeout = 300 * time.Millisecond
+	sentEarlier := time.Now()
+	opt.Resume = map[int]Resume{5: {InDoubt: true, Attempts: 1, DoubtSince: sentEarlier}}
 	res, _ := runSim(t, s, makePlan(toHeir(users...)...), opt)
 	for _, r := range res {
-		if r.Outcome != plan.Deleted {
+		if r.Outcome != plan.Deleted || r.Code != "" {
 			t.Errorf("row %d = %s %s, want deleted", r.Index, r.Outcome, r.Code)
 		}
 	}
-	var order []string
-	for _, q := range s.srv.Requests() {
+	if res[5].Attempts != 2 {
+		t.Errorf("row 5 attempts = %d, want 2: the earlier run's and one more", res[5].Attempts)
+	}
+	var firstOther, doubted time.Time
+	for _, j := range s.srv.Jobs() {
 		switch {
-		case q.Method == "GET" && q.Path == "/crm/v7/users/"+users[5]:
-			order = append(order, "read "+users[5])
-		case q.Method == "POST" && !q.Token:
-			order = append(order, "post")
+		case j.UserID == users[5]:
+			doubted = j.SubmittedAt
+		case firstOther.IsZero():
+			firstOther = j.SubmittedAt
 		}
 	}
-	if len(order) == 0 || order[0] != "read "+users[5] {
-		t.Errorf("calls in order %v, want the user in doubt read before any submission", order)
+	if !firstOther.Before(doubted) {
+		t.Errorf("the first other row was submitted at %v, after the user in doubt (%v): the doubt held up the run", firstOther, doubted)
+	}
+	if doubted.Before(sentEarlier.Add(opt.JobTimeout)) {
+		t.Errorf("the user in doubt was sent again at %v, before the earlier submission was older than the job timeout (%v)", doubted, sentEarlier.Add(opt.JobTimeout))
+	}
+	if n := s.srv.CountCalls("GET", "/crm/v7/users/"+users[5]); n < 2 {
+		t.Errorf("reads of the user in doubt = %d, want it read while in doubt and once more before being sent", n)
 	}
 }

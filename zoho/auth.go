@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -34,55 +36,146 @@ var fatalTokenErrors = map[string]bool{
 	"access_denied":         false, // see isThrottle
 }
 
+// Defaults for the token request's deadline and retries.
+const (
+	// defaultTokenTimeout bounds one token request: an accounts server that
+	// does not answer must not hold every caller for ever.
+	defaultTokenTimeout = 20 * time.Second
+	// defaultTokenAttempts is how many token requests that got no answer
+	// (or a 5xx) are made before the accounts server is taken as
+	// unreachable.
+	defaultTokenAttempts = 4
+	// defaultTokenBackoff is the first wait between two such requests,
+	// doubled after each.
+	defaultTokenBackoff = time.Second
+)
+
 // tokenSource holds the one access token that every caller of a Client
 // shares. It asks the accounts server for a new token only when the current
 // one is about to expire or the API refused it, and never more than once at
 // a time: Zoho allows 10 token requests per 10 minutes per client.
+//
+// The request runs on its own goroutine, with its own deadline and
+// retries, while callers wait for it on their own contexts: a caller that
+// must stop (the run was interrupted) stops waiting at once, and no lock is
+// held while the accounts server is asked.
 type tokenSource struct {
 	conf       *oauth2.Config
 	refresh    string
 	httpClient *http.Client
 	now        func() time.Time
 	secrets    *secrets
+	accounts   string // the accounts server's base URL, for messages
+	timeout    time.Duration
+	attempts   int
+	backoff    time.Duration
 
 	mu        sync.Mutex
 	tok       *oauth2.Token
-	fatal     error     // the refresh token was refused: sticky
+	fatal     error     // the refresh token was refused, or the server never answered: sticky
 	coolUntil time.Time // after a throttled request
 	lastErr   error
 	requests  int
+	fetching  *tokenFetch // the request under way, nil if none
 }
 
-// token returns a valid access token, refreshing it first if needed.
+// tokenFetch is one token request (with its retries) that callers wait
+// for.
+type tokenFetch struct {
+	done chan struct{} // closed when tok or err is set
+	tok  *oauth2.Token
+	err  error
+}
+
+// token returns a valid access token, refreshing it first if needed. It
+// waits for a refresh until ctx ends.
 func (ts *tokenSource) token(ctx context.Context) (*oauth2.Token, error) {
 	ts.mu.Lock()
-	defer ts.mu.Unlock()
 	if ts.fatal != nil {
+		ts.mu.Unlock()
 		return nil, ts.fatal
 	}
 	now := ts.now()
 	if ts.tok != nil && (ts.tok.Expiry.IsZero() || now.Add(expirySkew).Before(ts.tok.Expiry)) {
-		return ts.tok, nil
+		tok := ts.tok
+		ts.mu.Unlock()
+		return tok, nil
 	}
 	if now.Before(ts.coolUntil) {
-		return nil, ts.lastErr
+		err := ts.lastErr
+		ts.mu.Unlock()
+		return nil, err
 	}
-	ts.requests++
-	tok, err := ts.conf.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, ts.httpClient),
-		&oauth2.Token{RefreshToken: ts.refresh}).Token()
-	if err != nil {
-		aerr := tokenError(ctx, err)
-		if aerr.Fatal {
-			ts.fatal = aerr
-		} else if aerr.Throttled {
-			ts.coolUntil = now.Add(throttleCooldown)
-			ts.lastErr = aerr
+	f := ts.fetching
+	if f == nil {
+		f = &tokenFetch{done: make(chan struct{})}
+		ts.fetching = f
+		go ts.fetch(f)
+	}
+	ts.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.tok, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("zoho: waiting for an access token: %w", ctx.Err())
+	}
+}
+
+// fetch asks the accounts server for a token, retrying requests that got
+// no answer (or a 5xx) with backoff, and hands the result to every caller
+// waiting on f.
+func (ts *tokenSource) fetch(f *tokenFetch) {
+	var (
+		tok   *oauth2.Token
+		aerr  *AuthError
+		tries int
+	)
+	wait := ts.backoff
+	began := time.Now()
+	for {
+		tries++
+		ts.mu.Lock()
+		ts.requests++
+		ts.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), oauth2.HTTPClient, ts.httpClient), ts.timeout)
+		t, err := ts.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: ts.refresh}).Token()
+		timedOut := ctx.Err() != nil
+		cancel()
+		if err == nil {
+			tok, aerr = t, nil
+			break
 		}
-		return nil, aerr
+		aerr = tokenError(err, timedOut, ts.timeout)
+		if !aerr.noAnswer || tries >= ts.attempts {
+			break
+		}
+		d := wait/2 + rand.N(wait/2+1)
+		time.Sleep(d)
+		wait *= 2
 	}
-	ts.secrets.add(tok.AccessToken)
-	ts.tok = tok
-	return tok, nil
+	if aerr != nil && aerr.noAnswer {
+		aerr = &AuthError{Unreachable: true, URL: ts.accounts, Tries: tries, Took: time.Since(began).Round(time.Second), Err: aerr}
+	}
+
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.fetching = nil
+	switch {
+	case aerr == nil:
+		ts.secrets.add(tok.AccessToken)
+		ts.tok = tok
+		f.tok = tok
+	case aerr.Fatal || aerr.Unreachable:
+		ts.fatal = aerr
+		f.err = aerr
+	case aerr.Throttled:
+		ts.coolUntil = ts.now().Add(throttleCooldown)
+		ts.lastErr = aerr
+		f.err = aerr
+	default:
+		f.err = aerr
+	}
+	close(f.done)
 }
 
 // invalidate forgets tok after the API refused it, so that the next call
@@ -107,8 +200,8 @@ func (ts *tokenSource) refreshes() int {
 // tokenError turns an oauth2 error into an *AuthError whose message holds
 // no secret: only the accounts server's error code and description, or the
 // transport error (whose URL carries no credentials, as they travel in the
-// request body).
-func tokenError(ctx context.Context, err error) *AuthError {
+// request body). timedOut says the request's deadline of timeout passed.
+func tokenError(err error, timedOut bool, timeout time.Duration) *AuthError {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		code := re.ErrorCode
@@ -124,15 +217,19 @@ func tokenError(ctx context.Context, err error) *AuthError {
 		if re.Response != nil {
 			status = re.Response.StatusCode
 		}
-		return &AuthError{Err: fmt.Errorf("accounts server answered HTTP %d", status)}
+		return &AuthError{Err: fmt.Errorf("accounts server answered HTTP %d", status), noAnswer: status >= 500}
 	}
-	if ctx.Err() != nil {
-		return &AuthError{Err: ctx.Err()}
+	if timedOut {
+		return &AuthError{Err: fmt.Errorf("no answer within %s", timeout), noAnswer: true}
 	}
 	if strings.Contains(err.Error(), "missing access_token") {
 		return &AuthError{Err: errors.New("the accounts server answered without an access token")}
 	}
-	return &AuthError{Err: err}
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return &AuthError{Err: uerr.Err, noAnswer: true}
+	}
+	return &AuthError{Err: err, noAnswer: true}
 }
 
 // isThrottle recognises Zoho's token throttle answer:
@@ -197,9 +294,11 @@ func ExchangeGrantCode(ctx context.Context, cfg Config, code string) (Grant, err
 		return Grant{}, err
 	}
 	c.secrets.add(code)
+	ctx, cancel := context.WithTimeout(ctx, c.tokens.timeout)
+	defer cancel()
 	tok, err := c.tokens.conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, c.http), strings.TrimSpace(code))
 	if err != nil {
-		aerr := tokenError(ctx, err)
+		aerr := tokenError(err, ctx.Err() == context.DeadlineExceeded, c.tokens.timeout)
 		aerr.grant = true
 		return Grant{}, aerr
 	}

@@ -11,6 +11,7 @@ package zoho
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,7 +22,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -53,6 +54,15 @@ type Config struct {
 	HTTPClient *http.Client
 	// RequestTimeout bounds each HTTP call; 0 means 60 s.
 	RequestTimeout time.Duration
+	// TokenTimeout bounds each access-token request; 0 means 20 s.
+	TokenTimeout time.Duration
+	// TokenAttempts is how many token requests that got no answer (no
+	// connection, the deadline passed, a 5xx) are made before the accounts
+	// server is taken as unreachable, a fatal *AuthError; 0 means 4.
+	TokenAttempts int
+	// TokenBackoff is the first wait between two such requests, doubled
+	// after each; 0 means 1 s.
+	TokenBackoff time.Duration
 	// Limiter, if set, is waited on before every API call (not token
 	// requests), retries and the call after a token refresh included.
 	Limiter *rate.Limiter
@@ -124,7 +134,11 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	if c.http == nil {
-		c.http = &http.Client{}
+		// Keep as many idle connections as calls may be in flight, so that
+		// a call rarely waits for a new connection (Go keeps 2 by default).
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = max(cfg.MaxInFlight, 2)
+		c.http = &http.Client{Transport: t}
 	}
 	if c.timeout <= 0 {
 		c.timeout = 60 * time.Second
@@ -157,6 +171,10 @@ func New(cfg Config) (*Client, error) {
 		httpClient: c.http,
 		now:        now,
 		secrets:    c.secrets,
+		accounts:   accountsURL.String(),
+		timeout:    cmp.Or(cfg.TokenTimeout, defaultTokenTimeout),
+		attempts:   cmp.Or(cfg.TokenAttempts, defaultTokenAttempts),
+		backoff:    cmp.Or(cfg.TokenBackoff, defaultTokenBackoff),
 	}
 	return c, nil
 }
@@ -202,6 +220,9 @@ type call struct {
 	query  url.Values
 	body   any  // JSON-encoded when not nil
 	write  bool // the request changes something in Zoho
+	// beforeSend, for a write, is called after every wait, immediately
+	// before the request is sent (see TransferAndDelete).
+	beforeSend func(refused error) error
 }
 
 // response is a successful (2xx) answer.
@@ -213,6 +234,13 @@ type response struct {
 
 // do sends c, refreshing the access token once if Zoho says it is invalid,
 // and returns the answer or a typed error.
+//
+// Every wait comes first and ends with ctx: the access token, the rate
+// limiter, the bound on calls in flight. A read is then sent on ctx. A
+// write calls cl.beforeSend, and is sent on a context that ctx can still
+// cancel while the request waits for a connection, and no longer once it
+// has one: from then on its bytes may be on the wire, and cutting it off
+// would only make its outcome unknown.
 func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 	var payload []byte
 	if cl.body != nil {
@@ -222,12 +250,24 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 		}
 	}
 	path := "/crm/" + APIVersion + cl.path
+	var refused error
 	for attempt := 1; ; attempt++ {
 		tok, err := c.tokens.token(ctx)
 		if err != nil {
-			return nil, err
+			return nil, c.notSent(cl, path, err)
+		}
+		release, err := c.wait(ctx)
+		if err != nil {
+			return nil, c.notSent(cl, path, fmt.Errorf("zoho: %s %s: %w", cl.method, path, err))
+		}
+		if cl.beforeSend != nil {
+			if err := cl.beforeSend(refused); err != nil {
+				release()
+				return nil, &NotSentError{Method: cl.method, Path: path, Err: err}
+			}
 		}
 		resp, err := c.send(ctx, tok, cl, path, payload)
+		release()
 		var api *APIError
 		if attempt == 1 && errors.As(err, &api) && api.HTTPStatus == http.StatusUnauthorized && api.Code == CodeInvalidToken {
 			// The token expired early or was evicted (Zoho keeps at most 15
@@ -235,52 +275,109 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 			// is safe to repeat, writes included, once.
 			c.log.Debug().Str("path", path).Msg("access token refused, refreshing")
 			c.tokens.invalidate(tok)
+			refused = err
 			continue
 		}
 		return resp, err
 	}
 }
 
-// send makes one HTTP request under the limiter and the in-flight bound.
-func (c *Client) send(ctx context.Context, tok *oauth2.Token, cl call, path string, payload []byte) (*response, error) {
-	base, err := c.base(tok)
-	if err != nil {
-		return nil, err
+// notSent marks err, which kept a write from being sent, as such.
+func (c *Client) notSent(cl call, path string, err error) error {
+	if !cl.write {
+		return err
 	}
+	return &NotSentError{Method: cl.method, Path: path, Err: err}
+}
+
+// wait waits for the rate limiter and for room among the calls in flight,
+// and returns the function that frees the room taken.
+func (c *Client) wait(ctx context.Context) (release func(), err error) {
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
 			if ctx.Err() == nil {
 				// The limiter refuses a wait that would outlast the deadline.
 				err = fmt.Errorf("rate limit wait would pass the deadline: %w", context.DeadlineExceeded)
 			}
-			return nil, fmt.Errorf("zoho: %s %s: %w", cl.method, path, ctxErr(ctx, err))
+			return nil, ctxErr(ctx, err)
 		}
 	}
-	if c.slots != nil {
-		select {
-		case c.slots <- struct{}{}:
-			defer func() { <-c.slots }()
-		case <-ctx.Done():
-			return nil, fmt.Errorf("zoho: %s %s: %w", cl.method, path, ctx.Err())
-		}
+	if c.slots == nil {
+		return func() {}, nil
 	}
+	select {
+	case c.slots <- struct{}{}:
+		return func() { <-c.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
 
+// commitGate decides, for one write, whether it may still be cancelled:
+// until the transport has a connection for it, the run's stop cancels it
+// (nothing was written); from then on it goes.
+type commitGate struct {
+	mu        sync.Mutex
+	committed bool
+	cancel    context.CancelFunc
+}
+
+// gotConn is the request's httptrace GotConn: the request is committed.
+func (g *commitGate) gotConn() {
+	g.mu.Lock()
+	g.committed = true
+	g.mu.Unlock()
+}
+
+// stop cancels the request if it is not committed yet.
+func (g *commitGate) stop() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.committed {
+		g.cancel()
+	}
+}
+
+func (g *commitGate) isCommitted() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.committed
+}
+
+// send makes one HTTP request; the waits are done.
+func (c *Client) send(ctx context.Context, tok *oauth2.Token, cl call, path string, payload []byte) (*response, error) {
+	base, err := c.base(tok)
+	if err != nil {
+		return nil, c.notSent(cl, path, err)
+	}
 	u := *base
 	u.Path = strings.TrimRight(u.Path, "/") + path
 	u.RawQuery = cl.query.Encode()
-	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+
+	sendCtx := ctx
+	var gate *commitGate
+	if cl.write {
+		if err := ctx.Err(); err != nil {
+			return nil, c.notSent(cl, path, err)
+		}
+		var cancelSend context.CancelFunc
+		sendCtx, cancelSend = context.WithCancel(context.WithoutCancel(ctx))
+		defer cancelSend()
+		gate = &commitGate{cancel: cancelSend}
+		defer context.AfterFunc(ctx, gate.stop)()
+		sendCtx = httptrace.WithClientTrace(sendCtx, &httptrace.ClientTrace{
+			GotConn: func(httptrace.GotConnInfo) { gate.gotConn() },
+		})
+	}
+	rctx, cancel := context.WithTimeout(sendCtx, c.timeout)
 	defer cancel()
-	var wrote atomic.Bool // set from the transport's goroutine
-	rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
-		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
-	})
 	var body io.Reader
 	if payload != nil {
 		body = bytes.NewReader(payload)
 	}
 	req, err := http.NewRequestWithContext(rctx, cl.method, u.String(), body)
 	if err != nil {
-		return nil, fmt.Errorf("zoho: %s %s: %w", cl.method, path, err)
+		return nil, c.notSent(cl, path, fmt.Errorf("zoho: %s %s: %w", cl.method, path, err))
 	}
 	req.Header.Set("Authorization", "Zoho-oauthtoken "+tok.AccessToken)
 	req.Header.Set("Accept", "application/json")
@@ -298,12 +395,21 @@ func (c *Client) send(ctx context.Context, tok *oauth2.Token, cl call, path stri
 	}
 	elapsed := time.Since(start)
 	if err != nil {
-		c.log.Debug().Str("method", cl.method).Str("path", path).Dur("elapsed", elapsed).Bool("sent", wrote.Load()).Msg("api call failed")
-		terr := transportError(ctx, err)
-		if cl.write && wrote.Load() {
+		terr := transportError(sendCtx, err)
+		if cl.write {
+			committed := gate.isCommitted()
+			c.log.Debug().Str("method", cl.method).Str("path", path).Dur("elapsed", elapsed).Bool("sent", committed).Msg("api call failed")
+			if !committed {
+				if ctx.Err() != nil {
+					terr = ctx.Err()
+				}
+				return nil, &NotSentError{Method: cl.method, Path: path, Err: terr}
+			}
+			// It had a connection: its bytes may have reached Zoho.
 			return nil, &OutcomeUnknownError{Method: cl.method, Path: path, Err: terr}
 		}
-		return nil, fmt.Errorf("zoho: %s %s: %w", cl.method, path, terr)
+		c.log.Debug().Str("method", cl.method).Str("path", path).Dur("elapsed", elapsed).Msg("api call failed")
+		return nil, fmt.Errorf("zoho: %s %s: %w", cl.method, path, transportError(ctx, err))
 	}
 	c.log.Debug().Str("method", cl.method).Str("path", path).Int("status", resp.StatusCode).Dur("elapsed", elapsed).Msg("api call")
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
+	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
 )
 
@@ -126,7 +128,7 @@ var transferReq = TransferRequest{UserID: "3652397000001464001",
 func TestClassifyAnswers(t *testing.T) {
 	type callFn func(ctx context.Context, c *Client) error
 	post := func(ctx context.Context, c *Client) error {
-		_, err := c.TransferAndDelete(ctx, transferReq)
+		_, err := c.TransferAndDelete(ctx, transferReq, nil)
 		return err
 	}
 	get := func(ctx context.Context, c *Client) error { _, err := c.Org(ctx); return err }
@@ -242,7 +244,7 @@ func TestTransferAndDeleteReadsEitherJobKey(t *testing.T) {
 			answer(200, nil, body)(w, r, tok)
 		}
 		job, err := s.client(t).TransferAndDelete(t.Context(), TransferRequest{UserID: "3652397000001464001",
-			Transfer: &Transfer{ToID: "3652397000000186017", Records: true, Criteria: true}, SubordinatesTo: "3652397000000186018"})
+			Transfer: &Transfer{ToID: "3652397000000186017", Records: true, Criteria: true}, SubordinatesTo: "3652397000000186018"}, nil)
 		if err != nil {
 			t.Fatalf("TransferAndDelete() with answer %s = %v", body, err)
 		}
@@ -362,7 +364,7 @@ func TestTokenErrors(t *testing.T) {
 		{"invalid client on 200", 200, `{"error":"invalid_client"}`, true, false, "ZOHO_CLIENT_ID"},
 		{"invalid client secret", 200, `{"error":"invalid_client_secret"}`, true, false, "ZOHO_CLIENT_SECRET"},
 		{"throttle", 400, `{"error_description":"Token creation throttle limit reached. Please reuse the valid tokens you currently have.","error":"Access Denied"}`, false, true, "10 per 10 minutes"},
-		{"accounts down", 502, `bad gateway`, false, false, "HTTP 502"},
+		{"accounts down", 502, `bad gateway`, false, false, "did not answer a token request (2 tries"},
 		{"no token in answer", 200, `{"token_type":"Bearer"}`, false, false, "without an access token"},
 	}
 	for _, tt := range tests {
@@ -370,7 +372,7 @@ func TestTokenErrors(t *testing.T) {
 			s := newStub(t)
 			s.tokenAnswer = func(int) (int, string) { return tt.status, tt.body }
 			s.api = answer(200, nil, `{"org":[{}]}`)
-			_, err := s.client(t).Org(t.Context())
+			_, err := s.client(t, func(c *Config) { c.TokenAttempts, c.TokenBackoff = 2, time.Millisecond }).Org(t.Context())
 			var aerr *AuthError
 			if !errors.As(err, &aerr) {
 				t.Fatalf("Org() = %v, want an *AuthError", err)
@@ -641,7 +643,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 	s.api = func(w http.ResponseWriter, r *http.Request, tok string) {
 		answer(400, nil, fmt.Sprintf(`{"transfer_and_delete":[{"code":"INVALID_DATA","details":{"echo":%q},"message":"bad %s","status":"error"}]}`, tok, tok))(w, r, tok)
 	}
-	_, err = c.TransferAndDelete(t.Context(), transferReq)
+	_, err = c.TransferAndDelete(t.Context(), transferReq, nil)
 	errs = append(errs, err)
 	s.api = func(w http.ResponseWriter, r *http.Request, tok string) {
 		answer(200, nil, fmt.Sprintf(`{"transfer_and_delete":[{"status":"failed","reason":"token %s expired"}]}`, tok))(w, r, tok)
@@ -649,7 +651,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 	st, err := c.JobStatus(t.Context(), "3652397000012622009")
 	errs = append(errs, err, errors.New(st.Reason))
 	s.api = hangUp
-	_, err = c.TransferAndDelete(t.Context(), transferReq)
+	_, err = c.TransferAndDelete(t.Context(), transferReq, nil)
 	errs = append(errs, err)
 
 	for _, body := range []string{
@@ -750,5 +752,181 @@ func TestErrorMessageIsReadable(t *testing.T) {
 	u := &OutcomeUnknownError{Method: "POST", Path: "/p", Err: &url.Error{Op: "Post", URL: "x", Err: io.EOF}}
 	if !strings.Contains(u.Error(), "outcome unknown") {
 		t.Errorf("OutcomeUnknownError.Error() = %q", u.Error())
+	}
+}
+
+// TestSilentAccountsServer: the accounts server accepts connections and
+// never answers. Each token request has a deadline and is tried a few
+// times; then the server is unreachable, for good (a fatal error that
+// names it), and a caller who must stop meanwhile stops waiting at once.
+func TestSilentAccountsServer(t *testing.T) {
+	release := make(chan struct{})
+	s := newStub(t)
+	s.tokenAnswer = func(int) (int, string) {
+		<-release
+		return 200, `{}`
+	}
+	t.Cleanup(func() { close(release) }) // before the server's Close, which waits for handlers
+	s.api = answer(200, nil, `{"org":[{}]}`)
+	c := s.client(t, func(cfg *Config) {
+		cfg.TokenTimeout, cfg.TokenAttempts, cfg.TokenBackoff = 30*time.Millisecond, 3, time.Millisecond
+	})
+
+	// A caller whose context ends stops waiting, though the request goes on.
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { _, err := c.Org(ctx); done <- err }()
+	waitUntil(t, func() bool { return s.tokenRequests.Load() >= 1 })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) || Classify(err) != ClassCanceled {
+		t.Errorf("Org() whose context ended while the token was asked for = %v, want context.Canceled", err)
+	}
+
+	_, err := c.Org(t.Context())
+	var aerr *AuthError
+	if !errors.As(err, &aerr) || !aerr.Unreachable || Classify(err) != ClassFatal {
+		t.Fatalf("Org() with a silent accounts server = %v (class %v), want an unreachable, fatal *AuthError", err, Classify(err))
+	}
+	if !strings.Contains(err.Error(), s.srv.URL) || !strings.Contains(err.Error(), "3 tries") {
+		t.Errorf("error %q does not name the accounts server and the tries", err)
+	}
+	before := s.tokenRequests.Load()
+	if _, err := c.Users(t.Context(), AllUsers); !errors.Is(err, aerr) && Classify(err) != ClassFatal {
+		t.Errorf("Users() after the accounts server was found unreachable = %v, want the same fatal error", err)
+	}
+	if got := s.tokenRequests.Load() - before; got != 0 {
+		t.Errorf("token requests after the server was found unreachable = %d, want 0", got)
+	}
+}
+
+func waitUntil(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestWriteNotSent: a write that never left says so (ErrNotSent), whatever
+// kept it: the caller's context ended while it waited for room among the
+// calls in flight, beforeSend refused it, or the context ended while a
+// connection was being opened. Zoho receives nothing, and beforeSend is
+// never called for a request that is not about to be sent.
+func TestWriteNotSent(t *testing.T) {
+	s := newStub(t)
+	var posts atomic.Int32
+	hold := make(chan struct{})
+	s.api = func(w http.ResponseWriter, r *http.Request, tok string) {
+		if r.Method == http.MethodPost {
+			posts.Add(1)
+		}
+		if r.URL.Path == "/crm/v7/org" {
+			<-hold // holds the one call in flight
+		}
+		answer(200, nil, `{"org":[{}],"transfer_and_delete":[{"code":"SUCCESS","details":{"jobId":"3652397000012622009"},"message":"ok","status":"success"}]}`)(w, r, tok)
+	}
+
+	t.Run("waiting for room", func(t *testing.T) {
+		c := s.client(t, func(cfg *Config) { cfg.MaxInFlight = 1 })
+		go c.Org(t.Context())
+		waitUntil(t, func() bool { return len(c.slots) == 1 })
+		ctx, cancel := context.WithCancel(t.Context())
+		called := false
+		go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+		_, err := c.TransferAndDelete(ctx, transferReq, func(error) error { called = true; return nil })
+		if !errors.Is(err, ErrNotSent) || Classify(err) != ClassCanceled || called {
+			t.Errorf("TransferAndDelete() stopped while waiting for room = %v (class %v, beforeSend called %v), want not sent, canceled, beforeSend not called", err, Classify(err), called)
+		}
+		close(hold)
+	})
+
+	t.Run("refused by beforeSend", func(t *testing.T) {
+		c := s.client(t)
+		stop := errors.New("the run stopped")
+		_, err := c.TransferAndDelete(t.Context(), transferReq, func(error) error { return stop })
+		if !errors.Is(err, ErrNotSent) || !errors.Is(err, stop) {
+			t.Errorf("TransferAndDelete() refused by beforeSend = %v, want not sent, wrapping the refusal", err)
+		}
+	})
+
+	t.Run("stopped while connecting", func(t *testing.T) {
+		dialing := make(chan struct{})
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			close(dialing)
+			<-ctx.Done() // a slow network: the connection is still being opened
+			return nil, ctx.Err()
+		}
+		c := s.client(t, func(cfg *Config) { cfg.HTTPClient = &http.Client{Transport: tr} })
+		// A token already held: the only wait left is the connection.
+		c.tokens.tok = &oauth2.Token{AccessToken: "1000.preset", Expiry: time.Now().Add(time.Hour)}
+		c.tokens.tok = c.tokens.tok.WithExtra(map[string]any{"api_domain": s.srv.URL})
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() { <-dialing; cancel() }()
+		_, err := c.TransferAndDelete(ctx, transferReq, func(error) error { return nil })
+		if !errors.Is(err, ErrNotSent) || Classify(err) != ClassCanceled {
+			t.Errorf("TransferAndDelete() stopped while connecting = %v (class %v), want not sent, canceled", err, Classify(err))
+		}
+	})
+	if n := posts.Load(); n != 0 {
+		t.Errorf("submissions that reached the server = %d, want 0", n)
+	}
+}
+
+// TestWriteOnTheWireFinishes: once the request is on the wire, the end of
+// the caller's context does not cut it off (its outcome would be
+// unknown): it finishes with Zoho's answer.
+func TestWriteOnTheWireFinishes(t *testing.T) {
+	s := newStub(t)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	s.api = func(w http.ResponseWriter, r *http.Request, tok string) {
+		close(arrived)
+		<-release
+		answer(200, nil, `{"transfer_and_delete":[{"code":"SUCCESS","details":{"jobId":"3652397000012622009"},"message":"ok","status":"success"}]}`)(w, r, tok)
+	}
+	c := s.client(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { <-arrived; cancel(); time.Sleep(20 * time.Millisecond); close(release) }()
+	job, err := c.TransferAndDelete(ctx, transferReq, nil)
+	if err != nil || job.ID != "3652397000012622009" {
+		t.Errorf("TransferAndDelete() whose context ended on the wire = %+v, %v; want Zoho's job", job, err)
+	}
+}
+
+// TestWriteResentAfterRefusedToken: a write refused with 401 INVALID_TOKEN
+// (nothing was done) is sent once more with a fresh token, and beforeSend
+// hears of both sends, the second with the refusal.
+func TestWriteResentAfterRefusedToken(t *testing.T) {
+	s := newStub(t)
+	var posts atomic.Int32
+	s.api = func(w http.ResponseWriter, r *http.Request, tok string) {
+		if posts.Add(1) == 1 {
+			answer(401, nil, `{"code":"INVALID_TOKEN","details":{},"message":"invalid oauth token","status":"error"}`)(w, r, tok)
+			return
+		}
+		answer(200, nil, `{"transfer_and_delete":[{"code":"SUCCESS","details":{"jobId":"3652397000012622009"},"message":"ok","status":"success"}]}`)(w, r, tok)
+	}
+	var calls []error
+	_, err := s.client(t).TransferAndDelete(t.Context(), transferReq, func(refused error) error {
+		calls = append(calls, refused)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 2 || calls[0] != nil || !errors.Is(calls[1], ErrUnauthorized) {
+		t.Errorf("beforeSend calls = %v, want nil, then the 401", calls)
+	}
+}
+
+func TestUserNotFound(t *testing.T) {
+	s := newStub(t)
+	s.api = answer(204, nil, ``)
+	_, err := s.client(t).User(t.Context(), "3652397000001464001")
+	if !errors.Is(err, ErrUserNotFound) || Classify(err) != ClassRejected {
+		t.Errorf("User() answered 204 = %v (class %v), want ErrUserNotFound", err, Classify(err))
 	}
 }

@@ -49,6 +49,9 @@ var (
 	// ErrJobNotFound is returned by JobStatus when Zoho knows no job with
 	// that ID (HTTP 204).
 	ErrJobNotFound = errors.New("zoho: no transfer and delete job with that id")
+	// ErrUserNotFound is returned by User when Zoho holds no record of the
+	// user (HTTP 204): it does not exist, or no longer does.
+	ErrUserNotFound = errors.New("zoho: no such user")
 )
 
 // APIError is an error answer from the CRM API, from either of Zoho's
@@ -153,6 +156,25 @@ func (e *OutcomeUnknownError) Error() string {
 
 func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 
+// ErrNotSent matches the error of a write that never left offboard: a wait
+// before it ended, its beforeSend hook refused it, or no connection to
+// Zoho could be had before the run stopped or the request's deadline
+// passed. Zoho received nothing, so the write may be sent again.
+var ErrNotSent = errors.New("zoho: request not sent")
+
+// NotSentError is a write that was not sent (see ErrNotSent); Err says why.
+type NotSentError struct {
+	Method, Path string
+	Err          error
+}
+
+func (e *NotSentError) Error() string {
+	return fmt.Sprintf("zoho: %s %s: not sent: %v", e.Method, e.Path, e.Err)
+}
+
+// Unwrap returns ErrNotSent and the cause.
+func (e *NotSentError) Unwrap() []error { return []error{ErrNotSent, e.Err} }
+
 // AuthError is a failure to get an access token from Zoho's accounts
 // server.
 type AuthError struct {
@@ -166,10 +188,21 @@ type AuthError struct {
 	// Throttled is true when Zoho refused because of its limit of 10
 	// token requests per 10 minutes.
 	Throttled bool
+	// Unreachable is true when the accounts server did not answer a token
+	// request (no answer within the deadline, no connection, or a 5xx)
+	// Tries times over Took: nothing more can be done without a token.
+	Unreachable bool
+	// URL is the accounts server's base URL, for an unreachable server.
+	URL string
+	// Tries and Took are the token requests made, and how long they took,
+	// before the server was taken as unreachable.
+	Tries int
+	Took  time.Duration
 	// Err is the underlying transport error, if the server never answered.
 	Err error
 
-	grant bool // the refused credential was a grant code, not a refresh token
+	grant    bool // the refused credential was a grant code, not a refresh token
+	noAnswer bool // the server did not answer (worth asking again)
 }
 
 func (e *AuthError) Error() string {
@@ -184,6 +217,13 @@ func (e *AuthError) Error() string {
 		return fmt.Sprintf("zoho: the accounts server refused the credentials (%s)", e.Code)
 	case e.Throttled:
 		return "zoho: too many access token requests (Zoho allows 10 per 10 minutes); wait and try again"
+	case e.Unreachable:
+		last := ""
+		var inner *AuthError
+		if errors.As(e.Err, &inner) && inner.Err != nil {
+			last = ": " + inner.Err.Error()
+		}
+		return fmt.Sprintf("zoho: the accounts server %s did not answer a token request (%d tries over %s%s); check the network and the data centre", e.URL, e.Tries, e.Took, last)
 	case e.Err != nil:
 		return fmt.Sprintf("zoho: cannot get an access token: %v", e.Err)
 	default:
@@ -250,7 +290,7 @@ func Classify(err error) Class {
 	}
 	var auth *AuthError
 	if errors.As(err, &auth) {
-		if auth.Fatal {
+		if auth.Fatal || auth.Unreachable {
 			return ClassFatal
 		}
 		return ClassRetry
@@ -272,7 +312,7 @@ func Classify(err error) Class {
 		}
 		return ClassRejected
 	}
-	if errors.Is(err, ErrJobNotFound) {
+	if errors.Is(err, ErrJobNotFound) || errors.Is(err, ErrUserNotFound) {
 		return ClassRejected
 	}
 	// A transport error on a read, or on a write that never left: the

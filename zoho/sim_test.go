@@ -210,7 +210,7 @@ func TestSimTransferAndDeleteLifecycle(t *testing.T) {
 	heirRecords := f.srv.RecordsOwnedBy(string(heir.ID))
 
 	job, err := f.client.TransferAndDelete(ctx, zoho.TransferRequest{UserID: string(leaver.ID),
-		Transfer: &zoho.Transfer{ToID: string(heir.ID), Records: true, Assignment: true, Criteria: true}})
+		Transfer: &zoho.Transfer{ToID: string(heir.ID), Records: true, Assignment: true, Criteria: true}}, nil)
 	if err != nil {
 		t.Fatalf("TransferAndDelete() = %v", err)
 	}
@@ -239,7 +239,7 @@ func TestSimTransferAndDeleteLifecycle(t *testing.T) {
 		t.Errorf("heir owns %d records, want %d + %d", got, heirRecords, records)
 	}
 	_, err = f.client.TransferAndDelete(ctx, zoho.TransferRequest{UserID: string(leaver.ID),
-		Transfer: &zoho.Transfer{ToID: string(heir.ID), Records: true}})
+		Transfer: &zoho.Transfer{ToID: string(heir.ID), Records: true}}, nil)
 	var api *zoho.APIError
 	if !errors.As(err, &api) || api.Code != zoho.CodeInvalidData || zoho.Classify(err) != zoho.ClassRejected {
 		t.Errorf("TransferAndDelete(already deleted) = %v, want a rejected INVALID_DATA", err)
@@ -281,7 +281,7 @@ func TestSimFailedJob(t *testing.T) {
 	leaver, heir := pickLeaverAndHeir(t, f, actives)
 	f.srv.FailJob(string(leaver.ID), "records are locked by a running approval process")
 	job, err := f.client.TransferAndDelete(ctx, zoho.TransferRequest{UserID: string(leaver.ID),
-		Transfer: &zoho.Transfer{ToID: string(heir.ID), Records: true}})
+		Transfer: &zoho.Transfer{ToID: string(heir.ID), Records: true}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestSimRefusals(t *testing.T) {
 		{"inactive subordinates target", zoho.TransferRequest{UserID: string(leaver.ID), SubordinatesTo: string(inactive.ID)}, zoho.CodeInvalidData, 400},
 	}
 	for _, tt := range tests {
-		_, err := f.client.TransferAndDelete(ctx, tt.req)
+		_, err := f.client.TransferAndDelete(ctx, tt.req, nil)
 		var api *zoho.APIError
 		if !errors.As(err, &api) || api.Code != tt.code || api.HTTPStatus != tt.status || zoho.Classify(err) != zoho.ClassRejected {
 			t.Errorf("%s: TransferAndDelete() = %v, want %d %s, rejected", tt.name, err, tt.status, tt.code)
@@ -344,7 +344,7 @@ func TestSimRefusals(t *testing.T) {
 
 	// A token that is not the super admin's: NO_PERMISSION, fatal.
 	f.srv.SetCaller(string(heir.ID))
-	_, err := f.client.TransferAndDelete(ctx, zoho.TransferRequest{UserID: string(leaver.ID), Transfer: tr(string(heir.ID))})
+	_, err := f.client.TransferAndDelete(ctx, zoho.TransferRequest{UserID: string(leaver.ID), Transfer: tr(string(heir.ID))}, nil)
 	var api *zoho.APIError
 	if !errors.As(err, &api) || api.Code != zoho.CodeNoPermission || zoho.Classify(err) != zoho.ClassFatal {
 		t.Errorf("TransferAndDelete() as a non super admin = %v, want NO_PERMISSION, fatal", err)
@@ -365,7 +365,7 @@ func TestSimSubordinateTarget(t *testing.T) {
 			if mgr.ID != sub.ReportingTo.ID {
 				continue
 			}
-			_, err := f.client.TransferAndDelete(ctx, zoho.TransferRequest{UserID: string(mgr.ID), SubordinatesTo: string(sub.ID)})
+			_, err := f.client.TransferAndDelete(ctx, zoho.TransferRequest{UserID: string(mgr.ID), SubordinatesTo: string(sub.ID)}, nil)
 			var api *zoho.APIError
 			if !errors.As(err, &api) || api.Code != zoho.CodeNotAllowed {
 				t.Errorf("moving %s's subordinates to %s, who reports to them = %v, want NOT_ALLOWED", mgr.Email, sub.Email, err)
@@ -391,12 +391,12 @@ func TestSimJobLimitAndSlots(t *testing.T) {
 		}
 	}
 	req := zoho.TransferRequest{UserID: string(leaver.ID), Transfer: &zoho.Transfer{ToID: string(heir.ID), Records: true}}
-	_, err := f.client.TransferAndDelete(ctx, req)
+	_, err := f.client.TransferAndDelete(ctx, req, nil)
 	if !errors.Is(err, zoho.ErrJobLimit) || zoho.Classify(err) != zoho.ClassJobLimit {
 		t.Fatalf("TransferAndDelete() with every slot held = %v, want ErrJobLimit", err)
 	}
 	f.clock.Advance(31 * time.Second)
-	if _, err := f.client.TransferAndDelete(ctx, req); err != nil {
+	if _, err := f.client.TransferAndDelete(ctx, req, nil); err != nil {
 		t.Errorf("TransferAndDelete() after the slots freed = %v", err)
 	}
 }
@@ -518,7 +518,7 @@ func TestSimFaults(t *testing.T) {
 		}
 		return zohotest.NoFault
 	})
-	_, err := f.client.TransferAndDelete(ctx, req)
+	_, err := f.client.TransferAndDelete(ctx, req, nil)
 	if zoho.Classify(err) != zoho.ClassOutcomeUnknown {
 		t.Fatalf("TransferAndDelete() dropped after commit = %v, want outcome unknown", err)
 	}

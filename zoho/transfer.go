@@ -80,10 +80,26 @@ type transferResult struct {
 
 // TransferAndDelete asks Zoho to transfer a user's records and
 // subordinates and delete the user. Zoho only schedules a job: follow it
-// with JobStatus. An answer that may have been lost is an
-// *OutcomeUnknownError; do not send the request again before checking the
-// user.
-func (c *Client) TransferAndDelete(ctx context.Context, req TransferRequest) (Job, error) {
+// with JobStatus.
+//
+// ctx governs everything before the request leaves: the access token, the
+// rate limiter, room among the calls in flight, and the wait for a
+// connection. Once the request has a connection it is no longer cancelled
+// by ctx; it ends with its answer or the request timeout.
+//
+// beforeSend, if not nil, is called after every wait, immediately before
+// the request is sent: the caller's last chance to keep it from leaving,
+// and the place to record that it is about to. It is called again, with
+// Zoho's answer to the first, when Zoho refused the access token (a 401,
+// which means nothing was done) and the request is sent once more with a
+// fresh one. If it returns an error the request is not sent.
+//
+// A request that never left is a *NotSentError (ErrNotSent): it may be
+// sent again. One whose answer may have been lost (the connection dropped
+// or the timeout passed once it was sent, or Zoho answered 5xx) is an
+// *OutcomeUnknownError: Zoho may have scheduled the job, so the same
+// request must not be sent again before the user has been checked.
+func (c *Client) TransferAndDelete(ctx context.Context, req TransferRequest, beforeSend func(refused error) error) (Job, error) {
 	if !IsUserID(req.UserID) {
 		return Job{}, fmt.Errorf("zoho: transfer and delete: %q is not a user id", req.UserID)
 	}
@@ -104,7 +120,7 @@ func (c *Client) TransferAndDelete(ctx context.Context, req TransferRequest) (Jo
 		item.MoveSubordinate = &idJSON{ID: req.SubordinatesTo}
 	}
 	const path = "/users/actions/transfer_and_delete"
-	cl := call{method: http.MethodPost, path: path, body: transferBody{[]transferItem{item}}, write: true}
+	cl := call{method: http.MethodPost, path: path, body: transferBody{[]transferItem{item}}, write: true, beforeSend: beforeSend}
 	resp, err := c.do(ctx, cl)
 	if err != nil {
 		return Job{}, err

@@ -158,8 +158,9 @@ func (c *Client) Users(ctx context.Context, typ UserType) ([]User, error) {
 	}
 }
 
-// User fetches one user by ID. A user that does not exist is an *APIError
-// (Zoho answers 400 INVALID_DATA).
+// User fetches one user by ID. Zoho answers 204 No Content, "no user record
+// exists for the specified user ID" (v8), for a user it does not know, and
+// may do so for a deleted user: that is ErrUserNotFound.
 func (c *Client) User(ctx context.Context, id string) (User, error) {
 	if !IsUserID(id) {
 		return User{}, fmt.Errorf("zoho: %q is not a user id", id)
@@ -167,6 +168,9 @@ func (c *Client) User(ctx context.Context, id string) (User, error) {
 	resp, err := c.do(ctx, call{method: http.MethodGet, path: "/users/" + id})
 	if err != nil {
 		return User{}, err
+	}
+	if resp.status == http.StatusNoContent || len(bytes.TrimSpace(resp.body)) == 0 {
+		return User{}, fmt.Errorf("zoho: user %s: %w", id, ErrUserNotFound)
 	}
 	return oneUser(resp, "user "+id)
 }

@@ -1,0 +1,731 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"offboard/plan"
+	"offboard/zoho"
+)
+
+// Codes the runner gives rows, besides Zoho's own and the plan's.
+const (
+	// CodeJobFailed: the job ended failed; the message carries Zoho's reason.
+	CodeJobFailed = "JOB_FAILED"
+	// CodeNotDeleted: the job completed but the user read back is not deleted.
+	CodeNotDeleted = "NOT_DELETED"
+	// CodeReconciled: the submission's answer was lost, and the user was
+	// then found deleted.
+	CodeReconciled = "RECONCILED"
+	// CodeOutcomeUnknown: the submission's answer was lost and the runner
+	// could not find out what Zoho did: the user was not seen deleted
+	// within the job timeout, could not be read, or the run had to stop
+	// first.
+	CodeOutcomeUnknown = "OUTCOME_UNKNOWN"
+	// CodeJobNotFound: Zoho no longer knows the job, and the user is not
+	// deleted.
+	CodeJobNotFound = "JOB_NOT_FOUND"
+)
+
+// Client is what the runner needs of the Zoho client; *zoho.Client
+// satisfies it. The client is expected to enforce --rate and
+// --concurrency on every call itself, with waits that end with the call's
+// context, and to refresh the access token once after 401 INVALID_TOKEN;
+// the runner retries everything else.
+type Client interface {
+	// TransferAndDelete submits one user. beforeSend is called after the
+	// client's every wait, immediately before the request is sent (again,
+	// with the refusal, when a refused access token makes the client send
+	// it once more); an error from it keeps the request from being sent.
+	// Once the request has a connection, ctx no longer cancels it.
+	TransferAndDelete(ctx context.Context, req zoho.TransferRequest, beforeSend func(refused error) error) (zoho.Job, error)
+	JobStatus(ctx context.Context, jobID string) (zoho.JobStatus, error)
+	User(ctx context.Context, id string) (zoho.User, error)
+}
+
+// Options configures Run. The zero value is usable: every field has a
+// default.
+type Options struct {
+	// MaxJobs is how many of this run's jobs may be unfinished at once
+	// (Zoho runs at most 10 per org); 0 means 10. A submission whose
+	// answer was lost counts as an unfinished job until the user is seen
+	// deleted or the job timeout has passed: it may have started one.
+	MaxJobs int
+	// NoWait stops following a job once it is submitted: its row ends
+	// submitted. Jobs that a later step waits for are still followed,
+	// since that step may only be submitted once they completed.
+	NoWait bool
+	// JobTimeout bounds how long one job is followed after its
+	// submission (a job still unfinished then leaves its row submitted),
+	// and how long a user whose submission's answer was lost is watched
+	// before the row ends failed with OUTCOME_UNKNOWN. It is also taken as
+	// the longest a job can run: a submission in doubt older than that is
+	// sent again (after reading the user) by a later run. It bounds, too,
+	// how long the run waits while Zoho's job slots are all held by jobs
+	// that are not this run's. 0 means 30 minutes.
+	JobTimeout time.Duration
+	// Grace is how long jobs already submitted are still followed once
+	// the run must stop (refused credentials, the daily credits spent, the
+	// circuit breaker, ctx cancelled); 0 means 30 s.
+	Grace time.Duration
+	// BreakerThreshold is how many consecutive submissions refused with
+	// the same Zoho code stop the run; 0 means 5. Five is enough to tell a
+	// refusal of the whole run (NO_PERMISSION, OAUTH_SCOPE_MISMATCH) from
+	// a few bad rows, and few enough to fail only a handful of rows alike.
+	BreakerThreshold int
+	// BackoffBase and BackoffMax bound the shared pacer's wait after a
+	// 429 or another transient error, and the wait before trying Zoho's
+	// job slots again after Zoho said they are all taken; 0 means 0.5 s
+	// and 60 s. Zoho's concurrency 429 clears as soon as a call in flight
+	// ends, and the pacer doubles the wait for every refusal of a call
+	// sent after the last pause, so a short base costs little when the
+	// trouble lasts.
+	BackoffBase, BackoffMax time.Duration
+	// JobDuration is the first guess of how long a job takes, before any
+	// job of this run has finished; 0 means 5 s. The first poll of a job
+	// comes a little after the median duration of the jobs seen so far.
+	JobDuration time.Duration
+	// PollMin and PollMax bound the wait between two polls of one job;
+	// 0 means 1 s and 60 s.
+	PollMin, PollMax time.Duration
+	// Log receives one info line per row outcome and one warning per retry
+	// or backoff.
+	Log zerolog.Logger
+	// OnChange, if set, is called whenever a row's result changes. It is
+	// called from one goroutine, in the order the changes happened, and
+	// never with the runner's lock held: it may take its time (a journal
+	// on a slow disk) without holding up the run. Run returns only after
+	// the last call.
+	OnChange func(Result)
+	// Now gives the times recorded in results; nil means time.Now.
+	Now func() time.Time
+	// BeforeSubmit, if set, is called after every wait, immediately
+	// before a submission is sent, with the step's index and the attempt's
+	// number; the journal records the submission there and flushes it to
+	// disk. An error stops the run (Fatal) and the call is not sent.
+	BeforeSubmit func(index, attempt int) error
+	// AfterSubmit, if set, is called for every attempt BeforeSubmit
+	// accepted, when the call returns, with Zoho's job or the call's error,
+	// before the runner acts on it; the journal records the answer there.
+	// An error that wraps zoho.ErrNotSent means the attempt never left
+	// (the run stopped before the request had a connection): nothing was
+	// sent, and the attempt no longer counts.
+	AfterSubmit func(index, attempt int, job zoho.Job, err error)
+	// Resume carries what an earlier, interrupted run of the same plan
+	// left behind, by step index: a job to follow instead of submitting,
+	// or a submission whose answer never came.
+	Resume map[int]Resume
+}
+
+// Resume is what an earlier run knows of one step.
+type Resume struct {
+	// JobID is the job an earlier submission created: it is followed, and
+	// the user is not submitted again.
+	JobID string
+	// SubmittedAt is when that job was accepted.
+	SubmittedAt time.Time
+	// InDoubt is set when a submission was sent and no answer recorded.
+	// Until that submission is older than the job timeout (any job it
+	// started has ended by then) the user is only watched, never sent
+	// again; after that the user is read, and sent again if still there.
+	InDoubt bool
+	// DoubtSince is when the submission in doubt was sent; zero means
+	// now.
+	DoubtSince time.Time
+	// Attempts are the submission calls already made.
+	Attempts int
+}
+
+// Defaults returns the options Run uses for the zero Options: the
+// benchmarks scale them to their time scale.
+func Defaults() Options { return Options{}.withDefaults() }
+
+func (o Options) withDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if o.MaxJobs <= 0 {
+		o.MaxJobs = 10
+	}
+	if o.BreakerThreshold <= 0 {
+		o.BreakerThreshold = 5
+	}
+	def(&o.JobTimeout, 30*time.Minute)
+	def(&o.Grace, 30*time.Second)
+	def(&o.BackoffBase, 500*time.Millisecond)
+	def(&o.BackoffMax, time.Minute)
+	def(&o.JobDuration, 5*time.Second)
+	def(&o.PollMin, time.Second)
+	def(&o.PollMax, time.Minute)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Result is what became of one step.
+type Result struct {
+	// Index is the step's index in the plan.
+	Index int
+	// Outcome is the row's outcome: a step that was not planned keeps the
+	// plan's outcome; a planned one ends deleted, submitted, failed,
+	// skipped (Zoho said the user was already deleted) or not_run.
+	Outcome plan.Outcome
+	// Code is the plan's code, Zoho's error code, or one of the runner's
+	// (JOB_FAILED, NOT_DELETED, RECONCILED, OUTCOME_UNKNOWN, JOB_NOT_FOUND).
+	Code string
+	// Message is a sentence a person can act on.
+	Message string
+	// JobID and JobStatus are the job as Zoho last showed it.
+	JobID, JobStatus string
+	// Attempts counts the submission calls made for the row, retries
+	// included; status polls and user reads are not counted, nor an
+	// attempt withdrawn before it left.
+	Attempts int
+	// Polls counts the job status calls made for the row.
+	Polls int
+	// SubmittedAt is when Zoho accepted the job; FinishedAt when the row
+	// reached its outcome. Zero when it did not happen.
+	SubmittedAt, FinishedAt time.Time
+	// Final is set once the row has its final outcome.
+	Final bool
+}
+
+func (r Result) withOutcome(o plan.Outcome, code, message string) Result {
+	r.Outcome, r.Code, r.Message = o, code, message
+	return r
+}
+
+// Stop says why the run stopped submitting before every step was tried.
+type Stop struct {
+	// Reason is one sentence for the operator.
+	Reason string
+	// Fatal is set when the run could not go on at all (credentials
+	// refused, the accounts server unreachable, the journal unwritable):
+	// exit status 1 rather than 3.
+	Fatal bool
+}
+
+// Run submits the plan's planned steps to Zoho and follows their jobs.
+//
+// Steps are submitted in p.Order as soon as every step in their After has
+// a completed, verified deletion, and fewer than MaxJobs of this run's
+// jobs are unfinished. A step whose predecessor did not end deleted ends
+// not_run, naming that row. results holds one Result per plan step,
+// index-aligned; steps that are not planned are copied through.
+//
+// Once the run must stop (ctx ends, the daily credits are spent, the
+// circuit breaker trips, the credentials are refused) no submission
+// starts: every wait before one ends, and the stop is checked again after
+// the last wait, before the journal's record, and until the request has a
+// connection. A request already on the wire is allowed to finish. Jobs
+// already submitted are then followed for Options.Grace, and the steps
+// never submitted end not_run; stop says why. A user whose submission's
+// answer was lost is never submitted again by this run: it is watched
+// until seen deleted or until the job timeout passes.
+//
+// err is ctx's error when ctx was cancelled, so that a cancellation is
+// never taken for a failure; otherwise nil.
+func Run(ctx context.Context, c Client, p *plan.Plan, opt Options) (results []Result, stop *Stop, err error) {
+	opt = opt.withDefaults()
+	r := &run{
+		c:     c,
+		p:     p,
+		opt:   opt,
+		log:   opt.Log,
+		pacer: newPacer(opt.BackoffBase, opt.BackoffMax, time.Now),
+		jobs:  &durations{initial: opt.JobDuration, min: opt.PollMin, max: opt.PollMax},
+		steps: make([]stepState, len(p.Steps)),
+		wake:  make(chan struct{}, 1),
+		poll:  &poller{wake: make(chan struct{}, 1)},
+		out:   newOutbox(),
+	}
+	r.capacity = opt.MaxJobs
+	r.needed = make([]bool, len(p.Steps))
+	for _, st := range p.Steps {
+		for _, j := range st.After {
+			if j >= 0 && j < len(r.needed) {
+				r.needed[j] = true
+			}
+		}
+	}
+	// Submissions wait on stopCtx: it ends the moment the run must stop.
+	// Reads (polls, user reads) go on, on calls, which is detached from
+	// ctx so that a Ctrl-C does not stop following the jobs already
+	// submitted; it ends Grace after the stop.
+	r.stopCtx, r.cancelStop = context.WithCancel(ctx)
+	defer r.cancelStop()
+	r.calls, r.cancelCalls = context.WithCancel(context.WithoutCancel(ctx))
+	defer r.cancelCalls()
+
+	var notified sync.WaitGroup
+	notified.Go(func() { r.out.deliver(opt.OnChange) })
+
+	// ctx's end reaches stopCtx, and so every wait, at once; the stop is
+	// recorded by whoever sees it first: this, or stopped.
+	interrupt := func() {
+		r.mu.Lock()
+		r.stopped()
+		r.mu.Unlock()
+		r.kick()
+	}
+	interrupt() // a ctx that ended already: nothing is sent
+	defer context.AfterFunc(ctx, interrupt)()
+
+	r.begin()
+	r.wg.Add(1)
+	go r.pollLoop()
+	r.schedule()
+	r.cancelCalls() // ends the poller
+	r.wg.Wait()
+
+	r.mu.Lock()
+	if r.grace != nil {
+		r.grace.Stop()
+	}
+	if r.probe != nil {
+		r.probe.Stop()
+	}
+	results = make([]Result, len(r.steps))
+	for i := range r.steps {
+		results[i] = r.steps[i].res
+	}
+	if r.stop != nil {
+		s := *r.stop
+		stop = &s
+	}
+	r.mu.Unlock()
+	r.out.close()
+	notified.Wait()
+	r.logSummary(results)
+	if r.interrupted.Load() {
+		return results, stop, ctx.Err()
+	}
+	return results, stop, nil
+}
+
+// phase is where a step stands.
+type phase uint8
+
+const (
+	// waiting: not sent yet; it waits for its turn, its dependencies and a
+	// job slot.
+	waiting phase = iota
+	// sending: a submitter owns it until Zoho answers.
+	sending
+	// running: its job is followed.
+	running
+	// inDoubt: its submission's answer was lost; the user is watched.
+	inDoubt
+	// done: it has its final result.
+	done
+)
+
+// stepState is the runner's state of one step; run.mu guards it.
+type stepState struct {
+	phase phase
+	res   Result
+	// holds is set while the step holds one of the MaxJobs job slots.
+	holds bool
+	// check is set for a submission in doubt from an earlier run, older
+	// than the job timeout: the user is read before anything is sent.
+	check bool
+}
+
+// run is the state of one Run.
+type run struct {
+	c      Client
+	p      *plan.Plan
+	opt    Options
+	log    zerolog.Logger
+	pacer  *pacer
+	jobs   *durations
+	needed []bool // the steps that another step waits for
+
+	stopCtx     context.Context // every wait before a submission; ends at the stop
+	cancelStop  context.CancelFunc
+	calls       context.Context // every read; detached from Run's ctx, ended Grace after the stop
+	cancelCalls context.CancelFunc
+	interrupted atomic.Bool // Run's ctx ended before the run did
+
+	wake chan struct{}  // the scheduler has something to look at
+	wg   sync.WaitGroup // submitters, checks and the poller
+	poll *poller
+	out  *outbox
+
+	mu    sync.Mutex
+	steps []stepState
+	open  int // steps without their final result
+	stop  *Stop
+	grace *time.Timer
+	// held counts the job slots held; capacity is how many may be held:
+	// MaxJobs, less while Zoho refuses submissions because its own job
+	// limit is reached by jobs that are not this run's.
+	held, capacity int
+	probe          *time.Timer   // lets one more submission try Zoho's slots
+	probeWait      time.Duration // the last wait before such a try
+	fullSince      time.Time     // Zoho said its slots were full, and none freed since
+	streak         int           // consecutive submissions refused with lastCode
+	lastCode       string
+}
+
+// begin sets every step's first state: steps that are not planned keep
+// the plan's verdict; an earlier run's jobs are followed, and its
+// submissions in doubt watched or checked.
+func (r *run) begin() {
+	now := time.Now()
+	var watches []*watch
+	r.mu.Lock()
+	for i, st := range r.p.Steps {
+		s := &r.steps[i]
+		s.res = Result{Index: i, Outcome: st.Outcome, Code: st.Code, Message: st.Message}
+		if st.Outcome != plan.Planned {
+			s.phase = done
+			continue
+		}
+		r.open++
+		res, ok := r.opt.Resume[i]
+		if !ok {
+			continue
+		}
+		s.res.Attempts = res.Attempts
+		switch {
+		case res.JobID != "":
+			// An earlier run's job: follow it, never submit the user again.
+			s.phase = running
+			s.res.JobID, s.res.Outcome, s.res.SubmittedAt = res.JobID, plan.Submitted, res.SubmittedAt
+			r.take(i)
+			watches = append(watches, &watch{step: i, kind: watchJob, jobID: res.JobID,
+				since: now, deadline: now.Add(r.opt.JobTimeout), due: now.Add(r.jobs.firstPoll())})
+			r.rowLog(i).Info().Str("job_id", res.JobID).Msg("following the job of an earlier run")
+		case res.InDoubt:
+			since := res.DoubtSince
+			if since.IsZero() || since.After(now) {
+				since = now
+			}
+			if now.Before(since.Add(r.opt.JobTimeout)) {
+				// Any job it started may still run: watch the user, and
+				// hold a slot for that job.
+				s.phase = inDoubt
+				r.take(i)
+				watches = append(watches, &watch{step: i, kind: watchDoubt, resumed: true,
+					since: since, deadline: since.Add(r.opt.JobTimeout), due: now})
+				r.rowLog(i).Info().Time("sent", since).Msg("an earlier run's submission of this user got no answer; watching the user")
+			} else {
+				s.check = true
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, w := range watches {
+		r.watch(w)
+	}
+}
+
+// schedule starts a submitter for every step that may go, until every
+// step has its final result.
+func (r *run) schedule() {
+	for {
+		r.mu.Lock()
+		if r.open == 0 {
+			r.mu.Unlock()
+			return
+		}
+		start := r.startable()
+		r.mu.Unlock()
+		for _, i := range start {
+			r.wg.Add(1)
+			go r.submit(i)
+		}
+		<-r.wake
+	}
+}
+
+// startable marks the steps that may be sent now as sending, each with a
+// job slot, and returns them; steps that never will be are ended. r.mu
+// must be held.
+func (r *run) startable() []int {
+	var start []int
+	for _, i := range r.p.Order {
+		s := &r.steps[i]
+		if s.phase != waiting {
+			continue
+		}
+		if r.stopped() {
+			r.endUnsent(i)
+			continue
+		}
+		ready, blocker := r.readiness(i)
+		switch {
+		case blocker >= 0:
+			r.dependencyFailed(i, blocker)
+		case ready && r.held < r.capacity:
+			s.phase = sending
+			r.take(i)
+			start = append(start, i)
+		}
+	}
+	return start
+}
+
+// readiness says whether step i may be submitted now, or which step it
+// waited for ended without a deletion (blocker ≥ 0). r.mu must be held.
+func (r *run) readiness(i int) (ready bool, blocker int) {
+	ready = true
+	for _, j := range r.p.Steps[i].After {
+		if j < 0 || j >= len(r.steps) {
+			continue
+		}
+		switch s := &r.steps[j]; {
+		case s.phase == done && s.res.Outcome == plan.Deleted:
+		case s.phase == done:
+			return false, j
+		default:
+			ready = false
+		}
+	}
+	return ready, -1
+}
+
+// dependencyFailed ends step i, which waited for step j, which did not
+// end deleted. r.mu must be held.
+func (r *run) dependencyFailed(i, j int) {
+	dep := r.p.Steps[j]
+	msg := fmt.Sprintf("not submitted: this row waits for row %d, which transfers to this user and ended %s", dep.Line, r.steps[j].res.Outcome)
+	if c := r.steps[j].res.Code; c != "" {
+		msg += " (" + c + ")"
+	}
+	msg += "; settle row " + fmt.Sprint(dep.Line) + " first, then run this row again"
+	r.finish(i, plan.NotRun, "", msg)
+}
+
+// endUnsent ends a step that this run never sent. r.mu must be held.
+func (r *run) endUnsent(i int) {
+	if r.steps[i].check {
+		r.finish(i, plan.Failed, CodeOutcomeUnknown, "an earlier run's submission of this user got no answer, and the run stopped before the user could be read; run this row again: the user is read before anything is sent")
+		return
+	}
+	reason := "the run stopped before this row was submitted"
+	if r.stopped() {
+		reason += ": " + r.stop.Reason
+	}
+	r.finish(i, plan.NotRun, "", reason)
+}
+
+// take gives step i a job slot. r.mu must be held.
+func (r *run) take(i int) {
+	if !r.steps[i].holds {
+		r.steps[i].holds = true
+		r.held++
+	}
+}
+
+// release frees step i's job slot, if it holds one. r.mu must be held.
+func (r *run) release(i int) {
+	if r.steps[i].holds {
+		r.steps[i].holds = false
+		r.held--
+		r.kick()
+	}
+}
+
+// kick wakes the scheduler.
+func (r *run) kick() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// interrupted is the stop when Run's ctx ends.
+var interrupted = Stop{Reason: "interrupted: no more users are submitted; jobs already submitted were followed for a short while"}
+
+// halt stops submitting; the first reason given wins. Calls in flight and
+// jobs already submitted get Grace to finish.
+func (r *run) halt(s Stop) {
+	r.mu.Lock()
+	r.haltLocked(s)
+	r.mu.Unlock()
+	r.kick()
+}
+
+// haltLocked is halt with r.mu held.
+func (r *run) haltLocked(s Stop) {
+	if r.stop != nil {
+		return
+	}
+	r.stop = &s
+	r.cancelStop()
+	r.grace = time.AfterFunc(r.opt.Grace, r.cancelCalls)
+	r.log.Warn().Str("reason", s.Reason).Bool("fatal", s.Fatal).Msg("submitting stopped")
+}
+
+// stopped reports whether the run must stop. r.mu must be held. The end
+// of Run's ctx ends stopCtx at once, and is recorded here as the stop if
+// no other came first.
+func (r *run) stopped() bool {
+	if r.stop == nil && r.stopCtx.Err() != nil {
+		r.interrupted.Store(true)
+		r.haltLocked(interrupted)
+	}
+	return r.stop != nil
+}
+
+// finish records step i's final result, frees its slot and tells
+// OnChange. r.mu must be held.
+func (r *run) finish(i int, o plan.Outcome, code, message string) {
+	s := &r.steps[i]
+	if s.phase == done {
+		return
+	}
+	res := s.res.withOutcome(o, code, message)
+	res.FinishedAt = r.opt.Now()
+	res.Final = true
+	s.res = res
+	s.phase = done
+	r.open--
+	r.release(i)
+	r.kick()
+	st := r.p.Steps[i]
+	r.log.Info().Int("row", st.Line).Str("user_id", st.Request.UserID).
+		Str("outcome", string(res.Outcome)).Str("code", res.Code).Str("job_id", res.JobID).
+		Int("attempts", res.Attempts).Int("polls", res.Polls).Msg("row finished")
+	r.out.put(res)
+}
+
+// end records step i's final result.
+func (r *run) end(i int, o plan.Outcome, code, message string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.finish(i, o, code, message)
+}
+
+// update changes step i's interim result and tells OnChange.
+func (r *run) update(i int, f func(*Result)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(&r.steps[i].res)
+	r.out.put(r.steps[i].res)
+}
+
+func (r *run) rowLog(i int) *zerolog.Logger {
+	st := r.p.Steps[i]
+	l := r.log.With().Int("row", st.Line).Str("user_id", st.Request.UserID).Logger()
+	return &l
+}
+
+// fatalOnRead stops the run for errors on reads that no retry can cure,
+// and reports whether it did.
+func (r *run) fatalOnRead(err error) bool {
+	switch zoho.Classify(err) {
+	case zoho.ClassCreditsExhausted:
+		r.halt(creditsStop)
+		return true
+	case zoho.ClassFatal:
+		var auth *zoho.AuthError
+		if errors.As(err, &auth) || errors.Is(err, zoho.ErrUnauthorized) {
+			r.halt(authStop(err))
+			return true
+		}
+	case zoho.ClassCanceled:
+		return true
+	}
+	return false
+}
+
+var creditsStop = Stop{Reason: "Zoho's daily API credits are spent (429 with no credits remaining); they renew over 24 hours: run again later, finished rows are skipped"}
+
+// authStop is the stop for an error that says no call can succeed: the
+// credentials were refused, or the accounts server does not answer.
+func authStop(err error) Stop {
+	var auth *zoho.AuthError
+	if errors.As(err, &auth) && auth.Unreachable {
+		return Stop{Reason: err.Error() + "; nothing more is sent", Fatal: true}
+	}
+	return Stop{Reason: "the credentials were refused: " + err.Error(), Fatal: true}
+}
+
+// logSummary logs the run's counts and the status polls spent per job
+// followed (the benchmark's measure of how few calls a user costs).
+func (r *run) logSummary(results []Result) {
+	var jobs, polls, attempts int
+	counts := zerolog.Dict()
+	n := map[plan.Outcome]int{}
+	for _, res := range results {
+		n[res.Outcome]++
+		attempts += res.Attempts
+		if res.Polls > 0 {
+			jobs++
+			polls += res.Polls
+		}
+	}
+	for o, c := range n {
+		counts.Int(string(o), c)
+	}
+	ev := r.log.Info().Dict("outcomes", counts).Int("submissions", attempts).Int("polls", polls)
+	if jobs > 0 {
+		ev = ev.Float64("polls_per_job", float64(polls)/float64(jobs))
+	}
+	ev.Msg("run finished")
+}
+
+// outbox hands results to OnChange from one goroutine, in order, so that
+// nobody who changes a result waits for OnChange.
+type outbox struct {
+	mu     sync.Mutex
+	queue  []Result
+	closed bool
+	more   chan struct{}
+}
+
+func newOutbox() *outbox { return &outbox{more: make(chan struct{}, 1)} }
+
+func (o *outbox) put(r Result) {
+	o.mu.Lock()
+	o.queue = append(o.queue, r)
+	o.mu.Unlock()
+	select {
+	case o.more <- struct{}{}:
+	default:
+	}
+}
+
+// close lets deliver return once the queue is empty.
+func (o *outbox) close() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	select {
+	case o.more <- struct{}{}:
+	default:
+	}
+}
+
+// deliver calls f with every result put, in order, until close.
+func (o *outbox) deliver(f func(Result)) {
+	for {
+		o.mu.Lock()
+		batch, closed := o.queue, o.closed
+		o.queue = nil
+		o.mu.Unlock()
+		if f != nil {
+			for _, r := range batch {
+				f(r)
+			}
+		}
+		if closed && len(batch) == 0 {
+			return
+		}
+		if len(batch) == 0 {
+			<-o.more
+		}
+	}
+}

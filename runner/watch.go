@@ -1,0 +1,328 @@
+package runner
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"offboard/plan"
+	"offboard/zoho"
+)
+
+// watchKind is what a watch looks at.
+type watchKind uint8
+
+const (
+	// watchJob polls a job's status until it ends, then reads the user
+	// back.
+	watchJob watchKind = iota
+	// watchDoubt reads a user whose submission's answer was lost, until the
+	// user is seen deleted or the job timeout has passed.
+	watchDoubt
+)
+
+// watch is one thing the poller looks at again and again: a job, or a
+// user in doubt. Only the goroutine that holds it (the poller, or the one
+// check it started) touches it.
+type watch struct {
+	step  int
+	kind  watchKind
+	jobID string
+	// due is when to look next.
+	due time.Time
+	// since is when the job was accepted, or the submission in doubt sent.
+	since time.Time
+	// deadline is when to stop looking.
+	deadline time.Time
+	// wait is the last wait between two looks; looks counts them.
+	wait  time.Duration
+	looks int
+	// unfinishedAt is how long after since the job was last seen
+	// unfinished.
+	unfinishedAt time.Duration
+	// learn is set for jobs this run submitted: their lengths teach the
+	// runner when to poll.
+	learn bool
+	// resumed is set for a doubt an earlier run left: at the deadline the
+	// user is sent again if still there, rather than the row failing.
+	resumed bool
+	// cause is why the submission is in doubt.
+	cause error
+}
+
+// poller holds the watches, soonest due first.
+type poller struct {
+	mu     sync.Mutex
+	queue  watchQueue
+	closed bool          // the run's calls ended: nothing more is looked at
+	wake   chan struct{} // a watch was added
+}
+
+type watchQueue []*watch
+
+func (q watchQueue) Len() int           { return len(q) }
+func (q watchQueue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+func (q watchQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *watchQueue) Push(x any)        { *q = append(*q, x.(*watch)) }
+func (q *watchQueue) Pop() any {
+	old := *q
+	w := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return w
+}
+
+// watch hands w to the poller; once the run's calls have ended, w is let
+// go at once.
+func (r *run) watch(w *watch) {
+	r.poll.mu.Lock()
+	if r.poll.closed {
+		r.poll.mu.Unlock()
+		r.letGo(w)
+		return
+	}
+	heap.Push(&r.poll.queue, w)
+	r.poll.mu.Unlock()
+	select {
+	case r.poll.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pollLoop starts a look at every watch when it is due, until the run's
+// calls end; then it lets go of the watches left.
+func (r *run) pollLoop() {
+	defer r.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		r.poll.mu.Lock()
+		if r.calls.Err() != nil {
+			r.poll.closed = true
+			left := r.poll.queue
+			r.poll.queue = nil
+			r.poll.mu.Unlock()
+			for _, w := range left {
+				r.letGo(w)
+			}
+			return
+		}
+		now := time.Now()
+		var due []*watch
+		for len(r.poll.queue) > 0 && !r.poll.queue[0].due.After(now) {
+			due = append(due, heap.Pop(&r.poll.queue).(*watch))
+		}
+		next := time.Hour
+		if len(r.poll.queue) > 0 {
+			next = r.poll.queue[0].due.Sub(now)
+		}
+		r.poll.mu.Unlock()
+		for _, w := range due {
+			r.wg.Add(1)
+			go r.look(w)
+		}
+		timer.Reset(next)
+		select {
+		case <-timer.C:
+		case <-r.poll.wake:
+		case <-r.calls.Done():
+		}
+	}
+}
+
+// look makes one check of w and hands it back to the poller, or ends its
+// row.
+func (r *run) look(w *watch) {
+	defer r.wg.Done()
+	w.looks++
+	switch w.kind {
+	case watchJob:
+		r.pollJob(w)
+	case watchDoubt:
+		r.readDoubt(w)
+	}
+}
+
+// again hands w back to the poller, due after wait (the deadline at the
+// latest).
+func (r *run) again(w *watch, wait time.Duration) {
+	now := time.Now()
+	w.wait = wait
+	w.due = now.Add(wait)
+	if w.due.After(w.deadline) && now.Before(w.deadline) {
+		w.due = w.deadline
+	}
+	r.watch(w)
+}
+
+// pollJob asks Zoho for w's job's status.
+func (r *run) pollJob(w *watch) {
+	i := w.step
+	log := r.rowLog(i)
+	if err := r.pacer.pause(r.calls); err != nil {
+		r.letGo(w)
+		return
+	}
+	r.update(i, func(res *Result) { res.Polls++ })
+	sent := r.pacer.now()
+	st, err := r.c.JobStatus(r.calls, w.jobID)
+	switch zoho.Classify(err) {
+	case zoho.ClassNone:
+		r.pacer.succeeded()
+		r.update(i, func(res *Result) { res.JobStatus = st.Status })
+		elapsed := time.Since(w.since)
+		if st.Finished() {
+			if w.learn {
+				r.jobs.observe(w.unfinishedAt, elapsed)
+			}
+			r.jobEnded(i)
+			if st.Status == zoho.JobFailed {
+				reason := st.Reason
+				if reason == "" {
+					reason = "Zoho gave no reason"
+				}
+				r.end(i, plan.Failed, CodeJobFailed, fmt.Sprintf("the job failed: %s; fix the cause in Zoho and run this row again", reason))
+				return
+			}
+			r.readBack(w)
+			return
+		}
+		w.unfinishedAt = elapsed
+		if !time.Now().Before(w.deadline) {
+			r.end(i, plan.Submitted, "", fmt.Sprintf("job %s was submitted, but it was still %s after %s (--job-timeout); check the job in Zoho", w.jobID, st.Status, r.opt.JobTimeout))
+			return
+		}
+		r.again(w, r.jobs.nextPoll(w.wait, w.looks == 1))
+	case zoho.ClassRetry:
+		d := r.pacer.backoff(sent, retryAfter(err))
+		log.Warn().Err(err).Str("job_id", w.jobID).Int64("wait_ms", d.Milliseconds()).Msg("job status read failed, every worker backs off")
+		if !time.Now().Before(w.deadline) {
+			r.end(i, plan.Submitted, "", fmt.Sprintf("job %s was submitted, but its status could not be read within %s (--job-timeout): %v; check the job in Zoho", w.jobID, r.opt.JobTimeout, err))
+			return
+		}
+		r.again(w, 0)
+	case zoho.ClassCanceled:
+		r.letGo(w)
+	default:
+		if errors.Is(err, zoho.ErrJobNotFound) {
+			r.jobEnded(i)
+			r.lostJob(w)
+			return
+		}
+		r.fatalOnRead(err)
+		r.end(i, plan.Submitted, "", fmt.Sprintf("job %s was submitted, but its status could not be read (%v); check the job in Zoho", w.jobID, err))
+	}
+}
+
+// jobEnded records that step i's job ended at Zoho: its slot is free.
+func (r *run) jobEnded(i int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.release(i)
+}
+
+// readBack reads the user once after the job completed.
+func (r *run) readBack(w *watch) {
+	i := w.step
+	u, err := r.readUser(r.calls, i, r.rowLog(i), 6)
+	switch {
+	case gone(u, err):
+		r.end(i, plan.Deleted, "", "")
+	case err != nil:
+		r.fatalOnRead(err)
+		r.end(i, plan.Submitted, "", fmt.Sprintf("job %s completed, but the user could not be read back to confirm the deletion (%v); check the user in Zoho", w.jobID, err))
+	default:
+		r.end(i, plan.Failed, CodeNotDeleted, fmt.Sprintf("job %s completed, but Zoho still shows the user as %s; check the user in Zoho, then run this row again", w.jobID, u.Status))
+	}
+}
+
+// lostJob decides a row whose job Zoho no longer knows.
+func (r *run) lostJob(w *watch) {
+	i := w.step
+	u, err := r.readUser(r.calls, i, r.rowLog(i), 6)
+	switch {
+	case gone(u, err):
+		r.end(i, plan.Deleted, "", "")
+	case err != nil:
+		r.fatalOnRead(err)
+		r.end(i, plan.Submitted, "", fmt.Sprintf("Zoho no longer knows job %s and the user could not be read (%v); check the user in Zoho", w.jobID, err))
+	default:
+		r.end(i, plan.Failed, CodeJobNotFound, fmt.Sprintf("Zoho no longer knows job %s and the user is still %s; run this row again", w.jobID, u.Status))
+	}
+}
+
+// readDoubt reads the user of a submission whose answer was lost.
+func (r *run) readDoubt(w *watch) {
+	i := w.step
+	log := r.rowLog(i)
+	if err := r.pacer.pause(r.calls); err != nil {
+		r.letGo(w)
+		return
+	}
+	sent := r.pacer.now()
+	u, err := r.c.User(r.calls, r.p.Steps[i].Request.UserID)
+	class := zoho.Classify(err)
+	switch {
+	case gone(u, err):
+		r.pacer.succeeded()
+		msg := "Zoho's answer to the submission was lost; the user was then found deleted"
+		if w.resumed {
+			msg = "Zoho's answer to an earlier run's submission was lost; the user was then found deleted"
+		}
+		r.end(i, plan.Deleted, CodeReconciled, msg)
+		return
+	case class == zoho.ClassCanceled:
+		r.letGo(w)
+		return
+	case class == zoho.ClassRetry:
+		d := r.pacer.backoff(sent, retryAfter(err))
+		log.Warn().Err(err).Int64("wait_ms", d.Milliseconds()).Msg("user read failed, every worker backs off")
+		if time.Now().Before(w.deadline) {
+			r.again(w, 0)
+			return
+		}
+	case err != nil:
+		r.fatalOnRead(err)
+		r.end(i, plan.Failed, CodeOutcomeUnknown, fmt.Sprintf("the answer to the submission was lost and the user could not be read (%v); check the user in Zoho before running this row again", err))
+		return
+	default:
+		r.pacer.succeeded()
+	}
+	if time.Now().Before(w.deadline) {
+		wait := r.jobs.nextPoll(w.wait, w.looks == 1)
+		if w.looks == 1 && w.resumed {
+			wait = r.jobs.firstPoll()
+		}
+		r.again(w, wait)
+		return
+	}
+	status := u.Status
+	if err != nil {
+		status = "not readable (" + err.Error() + ")"
+	}
+	if w.resumed {
+		// The earlier run's submission is now older than the job timeout:
+		// any job it started has ended, and the user is still there.
+		r.mu.Lock()
+		r.steps[i].phase = waiting
+		r.release(i)
+		r.mu.Unlock()
+		log.Info().Str("status", status).Msg("an earlier run's submission of this user got no answer and the user is still not deleted: it is sent again")
+		return
+	}
+	r.end(i, plan.Failed, CodeOutcomeUnknown, fmt.Sprintf(
+		"Zoho's answer to the submission was lost (%v), and %s later the user is still %s: Zoho may not have received it; check the user in Zoho (running this row again reads the user first, then sends it)",
+		w.cause, r.opt.JobTimeout, status))
+}
+
+// letGo ends a watch the run can no longer look at: the grace period after
+// a stop is over.
+func (r *run) letGo(w *watch) {
+	switch w.kind {
+	case watchJob:
+		r.end(w.step, plan.Submitted, "", fmt.Sprintf("job %s was submitted, but the run stopped before the job finished; check the job in Zoho, or run the same command again to follow it", w.jobID))
+	case watchDoubt:
+		r.end(w.step, plan.Failed, CodeOutcomeUnknown, "the answer to the submission was lost and the run stopped before the user was seen deleted; check the user in Zoho, or run this row again (the user is read before anything is sent again)")
+	}
+}
