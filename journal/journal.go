@@ -197,24 +197,6 @@ func (j *Journal) Append(r Record) error {
 	return nil
 }
 
-// Reset empties the journal, for a fresh run (--fresh) on a journal that
-// holds an earlier run's records; the lock stays held.
-func (j *Journal) Reset() error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.f == nil {
-		return fmt.Errorf("journal %s: closed", j.path)
-	}
-	if err := j.f.Truncate(0); err != nil {
-		return fmt.Errorf("reset journal %s: %w", j.path, err)
-	}
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("reset journal %s: %w", j.path, err)
-	}
-	j.broken = nil
-	return nil
-}
-
 // Close closes the journal and releases its lock, removing the lock file
 // if it still names this journal's owner.
 func (j *Journal) Close() error {

@@ -361,25 +361,6 @@ func TestConcurrentAppend(t *testing.T) {
 	}
 }
 
-func TestReset(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "j")
-	j, _ := mustOpen(t, path, owner(os.Getpid()))
-	for _, r := range sampleRecords() {
-		j.Append(r)
-	}
-	if err := j.Reset(); err != nil {
-		t.Fatalf("Reset() = %v", err)
-	}
-	want := sampleRecords()[5]
-	j.Append(want)
-	j.Close()
-	j, got := mustOpen(t, path, owner(os.Getpid()))
-	defer j.Close()
-	if diff := cmp.Diff([]Record{want}, got); diff != "" {
-		t.Errorf("Open() after Reset (-want +got):\n%s", diff)
-	}
-}
-
 func TestAppendAfterClose(t *testing.T) {
 	j, _ := mustOpen(t, filepath.Join(t.TempDir(), "j"), owner(os.Getpid()))
 	j.Close()

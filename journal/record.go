@@ -41,12 +41,19 @@ const (
 // doubt, as if no answer had come.
 const ClassUnknown = "unknown"
 
+// ClassUnsent is the answer class of a submission that was recorded and
+// then withdrawn before it left (the run stopped before the request had a
+// connection): nothing was sent, and the submit record no longer counts.
+const ClassUnsent = "unsent"
+
 // Record is one journal line. Kind says which fields are set:
 //
 //   - start: Version, InputFile, InputSHA256, Header, RowsRead, APIDomain,
 //     Sandbox, Output, Resumed, Steps;
-//   - submit: Row, UserID, Attempt (written before the request is sent);
-//   - answer: Row, and JobID or Code, Class and Message;
+//   - submit: Row, UserID, Attempt (written after every wait, immediately
+//     before the request is sent);
+//   - answer: Row, Attempt, and JobID or Code, Class and Message (Class
+//     ClassUnsent withdraws the submit record);
 //   - status: Row, JobID, JobStatus;
 //   - final: Row, Outcome, Code, Message, JobID, JobStatus, Attempts,
 //     SubmittedAt, FinishedAt;

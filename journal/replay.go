@@ -44,6 +44,9 @@ type RowState struct {
 	// an answer of class ClassUnknown: it may or may not have been
 	// carried out, and must be reconciled before anything is sent again.
 	InDoubt bool
+	// DoubtSince is when the row's latest submission was recorded, just
+	// before it was sent.
+	DoubtSince time.Time
 	// Attempts counts the row's submit records: submission calls that
 	// were, or may have been, sent.
 	Attempts int
@@ -61,6 +64,9 @@ type UserState struct {
 	JobID, JobStatus string
 	// InDoubt is set when the latest submission has no answer.
 	InDoubt bool
+	// DoubtSince is when the latest submission was recorded, just before
+	// it was sent.
+	DoubtSince time.Time
 	// Outcome and Code are the latest final outcome of a row that
 	// submitted the user ("" while none is recorded).
 	Outcome, Code string
@@ -97,6 +103,14 @@ func Replay(records []Record) State {
 		}
 		return us
 	}
+	// What a submit record replaced, by row, so that a withdrawn
+	// submission (ClassUnsent) leaves no trace.
+	type before struct {
+		row  RowState
+		user *UserState
+		had  UserState
+	}
+	pending := map[int]before{}
 	for i := range records {
 		r := &records[i]
 		switch r.Kind {
@@ -114,11 +128,14 @@ func Replay(records []Record) State {
 			st.Finished = true
 		case KindSubmit:
 			rs := row(r.Row)
+			b := before{row: *rs}
 			rs.Attempts++
 			rs.InDoubt = true
+			rs.DoubtSince = r.Time
 			rs.Final = nil
 			if us := user(r.Row, r.UserID, true); us != nil {
-				*us = UserState{InDoubt: true}
+				b.user, b.had = us, *us
+				*us = UserState{InDoubt: true, DoubtSince: r.Time}
 				if st.Start != nil {
 					us.InputFile = st.Start.InputFile
 					if r.Row >= 0 && r.Row < len(st.Start.Steps) {
@@ -126,9 +143,21 @@ func Replay(records []Record) State {
 					}
 				}
 			}
+			pending[r.Row] = b
 		case KindAnswer:
 			rs := row(r.Row)
 			us := user(r.Row, "", false)
+			if r.Class == ClassUnsent {
+				if b, ok := pending[r.Row]; ok {
+					*rs = b.row
+					if b.user != nil {
+						*b.user = b.had
+					}
+				}
+				delete(pending, r.Row)
+				continue
+			}
+			delete(pending, r.Row)
 			switch {
 			case r.JobID != "":
 				rs.JobID, rs.JobStatus = r.JobID, ""
@@ -194,7 +223,7 @@ type OtherInputError struct {
 
 // Error names both inputs and the ways out.
 func (e *OtherInputError) Error() string {
-	return fmt.Sprintf("journal %s belongs to input %s (sha256 %s), not %s (sha256 %s): use --fresh to start a new journal or --journal to pick another file",
+	return fmt.Sprintf("journal %s belongs to input %s (sha256 %s), not %s (sha256 %s): use --fresh to start a new run on it or --journal to pick another file",
 		e.Journal, e.File, short(e.SHA256), e.GotFile, short(e.GotSHA256))
 }
 

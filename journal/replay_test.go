@@ -32,7 +32,16 @@ func TestReplay(t *testing.T) {
 		{
 			name: "submit without answer is in doubt",
 			in:   []Record{start1, {Kind: KindSubmit, Time: at(1), Row: 0, UserID: "1", Attempt: 1}},
-			want: State{Start: &start1, Began: at(0), Rows: map[int]*RowState{0: {InDoubt: true, Attempts: 1}}},
+			want: State{Start: &start1, Began: at(0), Rows: map[int]*RowState{0: {InDoubt: true, DoubtSince: at(1), Attempts: 1}}},
+		},
+		{
+			name: "a withdrawn submission leaves no trace",
+			in: []Record{start1,
+				{Kind: KindSubmit, Time: at(1), Row: 0, UserID: "1", Attempt: 1},
+				{Kind: KindAnswer, Time: at(2), Row: 0, Code: "TOO_MANY_REQUESTS", Class: "retry"},
+				{Kind: KindSubmit, Time: at(3), Row: 0, UserID: "1", Attempt: 2},
+				{Kind: KindAnswer, Time: at(4), Row: 0, Attempt: 2, Class: ClassUnsent}},
+			want: State{Start: &start1, Began: at(0), Rows: map[int]*RowState{0: {DoubtSince: at(1), Attempts: 1}}},
 		},
 		{
 			name: "answer with a job",
@@ -40,7 +49,7 @@ func TestReplay(t *testing.T) {
 				{Kind: KindSubmit, Time: at(1), Row: 3, Attempt: 1},
 				{Kind: KindAnswer, Time: at(2), Row: 3, JobID: "j3"},
 				{Kind: KindStatus, Time: at(3), Row: 3, JobID: "j3", JobStatus: "in_progress"}},
-			want: State{Start: &start1, Began: at(0), Rows: map[int]*RowState{3: {JobID: "j3", JobStatus: "in_progress", Attempts: 1, SubmittedAt: at(2)}}},
+			want: State{Start: &start1, Began: at(0), Rows: map[int]*RowState{3: {JobID: "j3", JobStatus: "in_progress", DoubtSince: at(1), Attempts: 1, SubmittedAt: at(2)}}},
 		},
 		{
 			name: "answer of unknown outcome stays in doubt; a transient error then a retry",
@@ -59,7 +68,7 @@ func TestReplay(t *testing.T) {
 				{Kind: KindSubmit, Time: at(7), Row: 2, Attempt: 1},
 				{Kind: KindAnswer, Time: at(8), Row: 2, JobID: "j2"},
 				final},
-			want: State{Rows: map[int]*RowState{2: {Final: &final, JobID: "j2", JobStatus: "completed", Attempts: 1, SubmittedAt: at(8)}}},
+			want: State{Rows: map[int]*RowState{2: {Final: &final, JobID: "j2", JobStatus: "completed", DoubtSince: at(7), Attempts: 1, SubmittedAt: at(8)}}},
 		},
 		{
 			name: "a new run's start forgets the rows and the stop before it",
@@ -131,9 +140,9 @@ func TestReplayUsers(t *testing.T) {
 	}
 	got := Replay(records).Users
 	want := map[string]*UserState{
-		"u1": {InputFile: "monday.csv", Line: 2, JobID: "j1", JobStatus: "completed", Outcome: "deleted", SubmittedAt: at(2), FinishedAt: at(4)},
-		"u2": {InputFile: "monday.csv", Line: 3, JobID: "j2", Outcome: "submitted", SubmittedAt: at(6), FinishedAt: at(7)},
-		"u3": {InputFile: "monday.csv", Line: 4, InDoubt: true},
+		"u1": {InputFile: "monday.csv", Line: 2, JobID: "j1", JobStatus: "completed", Outcome: "deleted", DoubtSince: at(1), SubmittedAt: at(2), FinishedAt: at(4)},
+		"u2": {InputFile: "monday.csv", Line: 3, JobID: "j2", Outcome: "submitted", DoubtSince: at(5), SubmittedAt: at(6), FinishedAt: at(7)},
+		"u3": {InputFile: "monday.csv", Line: 4, InDoubt: true, DoubtSince: at(8)},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Replay().Users (-want +got):\n%s", diff)
@@ -153,7 +162,7 @@ func TestCheckInput(t *testing.T) {
 		{"empty journal", Replay(nil), "april.xlsx", "ffff", ""},
 		{"finished run, other input", Replay([]Record{{Kind: KindStart, InputFile: "march.xlsx", InputSHA256: "0123"}, {Kind: KindEnd}}), "april.xlsx", "ffff", ""},
 		{"other input", st, "april.xlsx", "fedcba9876543210",
-			"journal out.journal belongs to input march.xlsx (sha256 0123456789ab…), not april.xlsx (sha256 fedcba987654…): use --fresh to start a new journal or --journal to pick another file"},
+			"journal out.journal belongs to input march.xlsx (sha256 0123456789ab…), not april.xlsx (sha256 fedcba987654…): use --fresh to start a new run on it or --journal to pick another file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
