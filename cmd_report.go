@@ -106,7 +106,7 @@ func journalResults(st journal.State) ([]report.Result, map[plan.Outcome]int) {
 			r.JobID, r.JobStatus, r.Attempts, r.SubmittedAt = rs.JobID, rs.JobStatus, rs.Attempts, rs.SubmittedAt
 		case rs != nil && rs.InDoubt:
 			r.Outcome, r.Code = string(plan.Failed), runner.CodeOutcomeUnknown
-			r.Message = "a submission was sent and no answer is in the journal; run offboard run again to check the user before anything is sent again"
+			r.Message = "a submission may have been sent (the journal records it just before it was sent) and no answer is in the journal; run offboard run again: it watches the user and sends nothing again before the job timeout has passed"
 			r.Attempts = rs.Attempts
 		case s.Outcome == string(plan.Planned):
 			r.Outcome, r.Message = string(plan.NotRun), "the journal ends before this row was submitted"

@@ -45,7 +45,7 @@ func (r *runFlags) register(fs interface {
 	fs.BoolVar(&r.noWait, "no-wait", false, "stop following jobs once they are submitted (outcome submitted)")
 	fs.DurationVar(&r.jobTimeout, "job-timeout", 30*time.Minute, "how long to follow one job before giving up on it (outcome submitted)")
 	fs.StringVar(&r.journal, "journal", "", "the run's journal, for resuming after a crash (default: the output path plus .journal)")
-	fs.BoolVar(&r.fresh, "fresh", false, "discard what the journal holds and start a new run (its interrupted run is not resumed)")
+	fs.BoolVar(&r.fresh, "fresh", false, "start a new run instead of resuming the journal's interrupted one (what the journal knows of jobs still running and submissions in doubt is kept)")
 }
 
 func runRun(ctx context.Context, e env, args []string) error {
@@ -123,7 +123,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 		if path == "" {
 			path = sf.output + ".journal"
 		}
-		jn, st, created, err = openJournal(log, path, rf.fresh, start)
+		jn, st, created, err = openJournal(log, path, start)
 		if err != nil {
 			return err
 		}
@@ -133,10 +133,16 @@ func runRun(ctx context.Context, e env, args []string) error {
 				os.Remove(path) // the run sent nothing: leave no empty journal behind
 			}
 		}()
-		if err := journal.CheckInput(path, st, sh.path, sh.sha256); err != nil {
+		if rf.fresh && st.Unfinished() {
+			// A new run, not the interrupted one: the journal keeps what it
+			// knows of that run's jobs still running and submissions in
+			// doubt, and the new run honours it for the users it shares.
+			log.Warn().Str("journal", path).Str("interrupted_input", st.Start.InputFile).
+				Msg("--fresh: starting a new run instead of resuming the journal's interrupted one; its jobs still running and submissions in doubt are kept")
+		} else if err := journal.CheckInput(path, st, sh.path, sh.sha256); err != nil {
 			return fatal(err)
 		}
-		if !outputGiven && st.Unfinished() && st.Start.Output != "" && !st.Start.Sandbox {
+		if !outputGiven && !rf.fresh && st.Unfinished() && st.Start.Output != "" && !st.Start.Sandbox {
 			// --journal without --output: finish the interrupted run's
 			// results file, not a new one under today's default name.
 			sf.output = st.Start.Output
@@ -157,11 +163,11 @@ func runRun(ctx context.Context, e env, args []string) error {
 		case sandbox && st.Unfinished():
 			log.Warn().Str("journal", jn.Path()).Msg("the journal's interrupted run was against a sandbox org, which ended with it: starting a new run")
 		case sandbox:
-		case st.Start.APIDomain != p.conn.where && st.Unfinished():
-			return fatal(fmt.Errorf("journal %s holds an interrupted run against %s, not %s: use --fresh to start a new journal or --journal to pick another file", jn.Path(), st.Start.APIDomain, p.conn.where))
+		case st.Start.APIDomain != p.conn.where && st.Unfinished() && !rf.fresh:
+			return fatal(fmt.Errorf("journal %s holds an interrupted run against %s, not %s: use --fresh to start a new run on it or --journal to pick another file", jn.Path(), st.Start.APIDomain, p.conn.where))
 		case st.Start.APIDomain != p.conn.where:
 			log.Warn().Str("journal", jn.Path()).Str("api_domain", st.Start.APIDomain).Msg("the journal's earlier runs were against another org: their history is not used")
-		case st.Unfinished():
+		case st.Unfinished() && !rf.fresh:
 			resume, history = true, true
 		default:
 			history = true
@@ -205,7 +211,10 @@ func runRun(ctx context.Context, e env, args []string) error {
 			fmt.Fprintf(e.stdout, "Resuming the run of %s begun %s: %d rows settled, %d jobs to follow.\n",
 				filepath.Base(st.Start.InputFile), st.Began.Local().Format(time.DateTime), rp.settled, rp.following)
 		}
-		ok, err := confirm(e, p, planned)
+		ok, err := confirm(ctx, e, p, planned)
+		if errors.Is(err, context.Canceled) {
+			return refuse(exitInterrupted, "interrupted at the confirmation; nothing was sent")
+		}
 		if err != nil {
 			return fatal(err)
 		}
@@ -302,17 +311,32 @@ func runRun(ctx context.Context, e env, args []string) error {
 const progressInterval = 30 * time.Second
 
 // confirm shows the plan's counts on the terminal and asks the person to
-// type the number of users to delete.
-func confirm(e env, p *prepared, planned int) (bool, error) {
+// type the number of users to delete. A Ctrl-C while it waits ends the
+// wait at once (context.Canceled): nothing is sent.
+func confirm(ctx context.Context, e env, p *prepared, planned int) (bool, error) {
 	counts := p.plan.Counts()
 	fmt.Fprintf(e.stdout, "About to delete %d users from %s (%s).\n", planned, p.dir.Org.CompanyName, p.conn.where)
 	fmt.Fprintf(e.stdout, "Rows: %d planned, %d invalid, %d skipped, %d deferred.\n", counts[plan.Planned], counts[plan.Invalid], counts[plan.Skipped], counts[plan.Deferred])
 	fmt.Fprintf(e.stdout, "Type %d to go ahead, anything else to stop: ", planned)
-	line, err := bufio.NewReader(e.stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false, err
+	type answer struct {
+		line string
+		err  error
 	}
-	return strings.TrimSpace(line) == strconv.Itoa(planned), nil
+	typed := make(chan answer, 1) // the read may outlive a Ctrl-C; it ends with the process
+	go func() {
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		typed <- answer{line, err}
+	}()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(e.stdout)
+		return false, ctx.Err()
+	case a := <-typed:
+		if a.err != nil && !errors.Is(a.err, io.EOF) {
+			return false, a.err
+		}
+		return strings.TrimSpace(a.line) == strconv.Itoa(planned), nil
+	}
 }
 
 // tally counts final outcomes.

@@ -122,6 +122,9 @@ func (c *connFlags) connect(e env, log zerolog.Logger) (*connection, error) {
 		cfg.APIDomain = firstNonEmpty(c.apiDomain, e.getenv("ZOHO_API_DOMAIN"), file.APIDomain)
 		conn.where = firstNonEmpty(cfg.APIDomain, "the api_domain of the token")
 	}
+	if e.tuneClient != nil {
+		e.tuneClient(&cfg)
+	}
 	client, err := zoho.New(cfg)
 	if err != nil {
 		conn.Close()

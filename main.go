@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"offboard/runner"
+	"offboard/zoho"
 )
 
 // version is set at build time (-ldflags "-X main.version=..."); see Makefile.
@@ -55,6 +56,9 @@ type env struct {
 	// tuneRun, if set, adjusts the runner's options; tests use it to poll
 	// a simulator whose jobs take milliseconds.
 	tuneRun func(*runner.Options)
+	// tuneClient, if set, adjusts the Zoho client's configuration; tests
+	// use it to shorten the token request's deadline and retries.
+	tuneClient func(*zoho.Config)
 }
 
 type command struct {
@@ -77,13 +81,25 @@ func commands() []command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	// The first Ctrl-C (or SIGTERM) cancels ctx: the run stops submitting,
+	// follows the jobs already submitted for a while and writes the
+	// results. A second one ends the process at once, by the signal itself
+	// as a shell expects; the channel holds both, so a quick double Ctrl-C
+	// is never swallowed.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		// After the first Ctrl-C the run winds down (it follows submitted
-		// jobs for a while and writes the results); giving the signals
-		// back to the runtime makes a second Ctrl-C end the process at once.
-		<-ctx.Done()
-		stop()
+		<-sigs
+		cancel()
+		sig := <-sigs
+		fmt.Fprintln(os.Stderr, "offboard: interrupted again: stopping now, without writing the results; the journal is intact: run the same command again to resume")
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		if p, err := os.FindProcess(os.Getpid()); err == nil {
+			_ = p.Signal(sig)
+		}
+		time.Sleep(time.Second)
+		os.Exit(exitInterrupted) // where a signal could not end the process
 	}()
 	e := env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv}
 	// OFFBOARD_TEST_POLL is for the tests that run this binary against a
@@ -95,7 +111,7 @@ func main() {
 		}
 	}
 	code := run(ctx, e, os.Args[1:])
-	stop()
+	cancel()
 	os.Exit(code)
 }
 

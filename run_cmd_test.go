@@ -1,14 +1,21 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"offboard/plan"
+	"offboard/runner"
+	"offboard/zoho"
 	"offboard/zoho/zohotest"
 )
 
@@ -148,13 +155,36 @@ func TestConfirm(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var out strings.Builder
-		got, err := confirm(env{stdout: &out, stdin: strings.NewReader(tt.typed)}, p, 7)
+		got, err := confirm(t.Context(), env{stdout: &out, stdin: strings.NewReader(tt.typed)}, p, 7)
 		if err != nil || got != tt.want {
 			t.Errorf("confirm(typed %q) = %v, %v; want %v", tt.typed, got, err, tt.want)
 		}
 		if !strings.Contains(out.String(), "About to delete 7 users") || !strings.Contains(out.String(), "Type 7 to go ahead") {
 			t.Errorf("confirmation prompt = %q", out.String())
 		}
+	}
+}
+
+// TestConfirmInterrupted: Ctrl-C while the prompt waits for an answer ends
+// the wait at once, whatever the person might type later.
+func TestConfirmInterrupted(t *testing.T) {
+	p := &prepared{conn: &connection{where: "sandbox"}, plan: &plan.Plan{}}
+	stdin, typing := io.Pipe() // nobody types
+	defer typing.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := confirm(ctx, env{stdout: io.Discard, stdin: stdin}, p, 7)
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("confirm() after Ctrl-C = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("confirm() still waits for an answer after Ctrl-C")
 	}
 }
 
@@ -173,5 +203,49 @@ func TestDemo(t *testing.T) {
 	want := map[string]int{"deleted": 6, "failed": 1, "invalid": 8, "skipped": 1, "deferred": 1}
 	if diff := cmp.Diff(want, counts); diff != "" {
 		t.Errorf("demo outcomes (-want +got):\n%s", diff)
+	}
+}
+
+// TestRunAccountsServerSilent: the access token expires mid-run and the
+// accounts server stops answering. The run ends: nothing more is sent,
+// the results are written, exit 1, and the message names the accounts
+// server.
+func TestRunAccountsServerSilent(t *testing.T) {
+	srv, environ := simEnv(t, zohotest.Config{JobDuration: 40 * time.Millisecond, ConcurrencyLimit: 5})
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	var tokens, posts atomic.Int32
+	srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		switch {
+		case c.Path == "/oauth/v2/token":
+			if tokens.Add(1) > 1 {
+				<-release // silent from the second token request on
+			}
+		case c.Method == "POST" && posts.Add(1) == 2:
+			srv.ExpireAccessTokens()
+		}
+		return zohotest.NoFault
+	})
+	out := filepath.Join(t.TempDir(), "run.xlsx")
+	var stdout, stderr bytes.Buffer
+	e := env{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader(""),
+		getenv: func(k string) string { return environ[k] },
+		tuneRun: func(o *runner.Options) {
+			o.JobDuration, o.PollMin, o.Grace = 40*time.Millisecond, 10*time.Millisecond, 200*time.Millisecond
+		},
+		tuneClient: func(c *zoho.Config) {
+			c.TokenTimeout, c.TokenAttempts, c.TokenBackoff = 100*time.Millisecond, 2, 20*time.Millisecond
+		}}
+	code := run(t.Context(), e, []string{"run", "--input", "samples/offboarding.csv", "--output", out,
+		"--as-of", "2026-11-28", "--yes", "--log-format", "json", "--max-jobs", "1"})
+	if code != exitFatal || !strings.Contains(stderr.String(), srv.URL()) || !strings.Contains(stderr.String(), "did not answer") {
+		t.Fatalf("offboard run with a silent accounts server = %d; want 1 naming %s; stderr:\n%s", code, srv.URL(), stderr.String())
+	}
+	if n := writes(srv); n > 2 {
+		t.Errorf("submissions = %d, want at most 2: none once a token could not be had", n)
+	}
+	rows := readResults(t, out)
+	if len(rows) != len(sampleOutcomes) {
+		t.Errorf("results hold %d rows, want every input row (%d)", len(rows), len(sampleOutcomes))
 	}
 }

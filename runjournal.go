@@ -18,11 +18,10 @@ import (
 	"offboard/zoho"
 )
 
-// openJournal takes the journal's lock and reads what it holds. With
-// fresh, an earlier run's records are discarded. created reports that the
-// file did not exist before, so that a run that ends up sending nothing
-// can remove it again.
-func openJournal(log zerolog.Logger, path string, fresh bool, now time.Time) (j *journal.Journal, st journal.State, created bool, err error) {
+// openJournal takes the journal's lock and reads what it holds. created
+// reports that the file did not exist before, so that a run that ends up
+// sending nothing can remove it again.
+func openJournal(log zerolog.Logger, path string, now time.Time) (j *journal.Journal, st journal.State, created bool, err error) {
 	_, statErr := os.Stat(path)
 	created = errors.Is(statErr, os.ErrNotExist)
 	host, _ := os.Hostname()
@@ -36,14 +35,6 @@ func openJournal(log zerolog.Logger, path string, fresh bool, now time.Time) (j 
 			ev = ev.Int("pid", o.PID).Str("host", o.Host).Time("since", o.Started)
 		}
 		ev.Msg("took over the journal's lock from a process that is gone")
-	}
-	if fresh && len(records) > 0 {
-		if err := j.Reset(); err != nil {
-			j.Close()
-			return nil, st, false, fatal(err)
-		}
-		log.Warn().Str("journal", path).Int("records", len(records)).Msg("--fresh: the journal's earlier records were discarded")
-		records = nil
 	}
 	return j, journal.Replay(records), created, nil
 }
@@ -124,11 +115,11 @@ func applyJournal(p *plan.Plan, st journal.State, resume, history bool, now time
 		rp.resume[i] = r
 		rp.following++
 	}
-	inDoubt := func(i int, attempts int) {
+	inDoubt := func(i int, attempts int, since time.Time) {
 		st := &p.Steps[i]
 		switch {
 		case st.Outcome == plan.Planned:
-			rp.resume[i] = runner.Resume{InDoubt: true, Attempts: attempts}
+			rp.resume[i] = runner.Resume{InDoubt: true, Attempts: attempts, DoubtSince: since}
 		case st.Code == plan.CodeAlreadyDeleted:
 			rp.carried[i] = runner.Result{Index: i, Outcome: plan.Deleted, Code: runner.CodeReconciled, Attempts: attempts, FinishedAt: now, Final: true,
 				Message: "the answer to an earlier submission was lost; the user was then found deleted"}
@@ -154,8 +145,9 @@ func applyJournal(p *plan.Plan, st journal.State, resume, history bool, now time
 		switch {
 		case step.Outcome == plan.Planned && (us.InDoubt || us.Code == runner.CodeOutcomeUnknown):
 			// An earlier run lost the answer to its submission and could
-			// not find out: read the user before sending anything.
-			rp.resume[i] = runner.Resume{InDoubt: true}
+			// not find out: watch the user, and send nothing before that
+			// submission is older than the job timeout.
+			rp.resume[i] = runner.Resume{InDoubt: true, DoubtSince: us.DoubtSince}
 		case step.Outcome == plan.Planned && us.JobID != "" && (us.Outcome == "" || us.Outcome == string(plan.Submitted)):
 			follow(i, runner.Resume{JobID: us.JobID, SubmittedAt: us.SubmittedAt})
 		case step.Code == plan.CodeAlreadyDeleted && us.JobID != "" && us.Outcome != string(plan.Failed):
@@ -187,7 +179,7 @@ func applyJournal(p *plan.Plan, st journal.State, resume, history bool, now time
 
 // applyRow fits step i to what the interrupted run recorded of it, and
 // reports whether it did.
-func applyRow(i int, rs *journal.RowState, rp *resumePlan, step *plan.Step, follow func(int, runner.Resume), inDoubt func(int, int)) bool {
+func applyRow(i int, rs *journal.RowState, rp *resumePlan, step *plan.Step, follow func(int, runner.Resume), inDoubt func(int, int, time.Time)) bool {
 	if f := rs.Final; f != nil {
 		switch {
 		case f.Outcome == string(plan.NotRun):
@@ -195,7 +187,7 @@ func applyRow(i int, rs *journal.RowState, rp *resumePlan, step *plan.Step, foll
 		case f.Outcome == string(plan.Submitted) && rs.JobID != "":
 			follow(i, runner.Resume{JobID: rs.JobID, SubmittedAt: rs.SubmittedAt, Attempts: rs.Attempts})
 		case f.Code == runner.CodeOutcomeUnknown:
-			inDoubt(i, rs.Attempts)
+			inDoubt(i, rs.Attempts, rs.DoubtSince)
 		default:
 			res := runner.Result{Index: i, Outcome: plan.Outcome(f.Outcome), Code: f.Code, Message: f.Message,
 				JobID: f.JobID, JobStatus: f.JobStatus, Attempts: f.Attempts,
@@ -213,7 +205,7 @@ func applyRow(i int, rs *journal.RowState, rp *resumePlan, step *plan.Step, foll
 	case rs.JobID != "":
 		follow(i, runner.Resume{JobID: rs.JobID, SubmittedAt: rs.SubmittedAt, Attempts: rs.Attempts})
 	case rs.InDoubt:
-		inDoubt(i, rs.Attempts)
+		inDoubt(i, rs.Attempts, rs.DoubtSince)
 	default:
 		return false
 	}
@@ -278,7 +270,8 @@ func (rec *recorder) failed() error {
 	return rec.err
 }
 
-// beforeSubmit records a submission about to be sent.
+// beforeSubmit records a submission about to be sent: the runner calls it
+// after every wait, just before the request leaves.
 func (rec *recorder) beforeSubmit(i, attempt int) error {
 	if err := rec.failed(); err != nil {
 		return err
@@ -299,7 +292,10 @@ func (rec *recorder) afterSubmit(i, attempt int, job zoho.Job, err error) {
 		r.JobID = ""
 		class := zoho.Classify(err)
 		r.Class = class.String()
-		if class == zoho.ClassOutcomeUnknown {
+		switch {
+		case errors.Is(err, zoho.ErrNotSent):
+			r.Class = journal.ClassUnsent
+		case class == zoho.ClassOutcomeUnknown:
 			r.Class = journal.ClassUnknown
 		}
 		var api *zoho.APIError

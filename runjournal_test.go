@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
 
 	"offboard/journal"
 	"offboard/plan"
@@ -42,15 +46,15 @@ func TestApplyJournal(t *testing.T) {
 		0: {Final: &journal.Record{Outcome: "deleted", JobID: "j0", JobStatus: "completed", Attempts: 1, SubmittedAt: at, FinishedAt: at}, JobID: "j0", Attempts: 1},
 		1: {Final: &journal.Record{Outcome: "failed", Code: "INVALID_DATA", Message: "refused", Attempts: 1, FinishedAt: at}, Attempts: 1},
 		2: {JobID: "j2", JobStatus: "in_progress", Attempts: 1, SubmittedAt: at},
-		3: {InDoubt: true, Attempts: 2},
-		4: {InDoubt: true, Attempts: 1},
+		3: {InDoubt: true, Attempts: 2, DoubtSince: at},
+		4: {InDoubt: true, Attempts: 1, DoubtSince: at},
 		5: {Final: &journal.Record{Outcome: "not_run", Message: "interrupted"}},
 	}}
 	rp := applyJournal(p, st, true, false, now)
 
 	wantResume := map[int]runner.Resume{
 		2: {JobID: "j2", SubmittedAt: at, Attempts: 1},
-		3: {InDoubt: true, Attempts: 2},
+		3: {InDoubt: true, Attempts: 2, DoubtSince: at},
 	}
 	if diff := cmp.Diff(wantResume, rp.resume); diff != "" {
 		t.Errorf("resume (-want +got):\n%s", diff)
@@ -92,11 +96,11 @@ func TestApplyHistory(t *testing.T) {
 	st := journal.State{Start: &journal.Record{}, Finished: true, Users: map[string]*journal.UserState{
 		"u0": {InputFile: "/in/monday.csv", Line: 7, JobID: "j0", Outcome: "deleted", SubmittedAt: at},
 		"u1": {InputFile: "monday.csv", Line: 8, JobID: "j1", Outcome: "submitted", SubmittedAt: at},
-		"u2": {InputFile: "monday.csv", Line: 9, Outcome: "failed", Code: runner.CodeOutcomeUnknown},
+		"u2": {InputFile: "monday.csv", Line: 9, Outcome: "failed", Code: runner.CodeOutcomeUnknown, DoubtSince: at},
 		"u3": {InputFile: "monday.csv", Line: 10, Outcome: "failed", Code: "JOB_FAILED", JobID: "j3"},
 	}}
 	rp := applyJournal(p, st, false, true, at)
-	if diff := cmp.Diff(map[int]runner.Resume{1: {JobID: "j1", SubmittedAt: at}, 2: {InDoubt: true}}, rp.resume); diff != "" {
+	if diff := cmp.Diff(map[int]runner.Resume{1: {JobID: "j1", SubmittedAt: at}, 2: {InDoubt: true, DoubtSince: at}}, rp.resume); diff != "" {
 		t.Errorf("resume (-want +got):\n%s", diff)
 	}
 	got := rp.carried[0]
@@ -125,5 +129,54 @@ func TestJobDuration(t *testing.T) {
 	}
 	if got := jobDuration(journal.State{}); got != 0 {
 		t.Errorf("jobDuration(empty journal) = %v, want 0", got)
+	}
+}
+
+// TestRecorderAnswers records what each kind of answer says of a
+// submission: a job, a refusal, a lost answer (in doubt), and a submission
+// withdrawn before it left (no longer counted).
+func TestRecorderAnswers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.journal")
+	j, _, err := journal.Open(path, journal.Owner{PID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	steps := []plan.Step{{Request: zoho.TransferRequest{UserID: "u0"}}, {Request: zoho.TransferRequest{UserID: "u1"}},
+		{Request: zoho.TransferRequest{UserID: "u2"}}, {Request: zoho.TransferRequest{UserID: "u3"}}}
+	rec := newRecorder(j, zerolog.Nop(), steps)
+	answers := []error{
+		nil,
+		&zoho.APIError{HTTPStatus: 400, Code: "INVALID_DATA"},
+		&zoho.OutcomeUnknownError{Method: "POST", Err: errors.New("connection reset")},
+		&zoho.NotSentError{Method: "POST", Err: context.Canceled},
+	}
+	for i, err := range answers {
+		if rerr := rec.beforeSubmit(i, 1); rerr != nil {
+			t.Fatal(rerr)
+		}
+		job := zoho.Job{}
+		if err == nil {
+			job.ID = "j0"
+		}
+		rec.afterSubmit(i, 1, job, err)
+	}
+	records, err := journal.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := journal.Replay(append([]journal.Record{{Kind: journal.KindStart}}, records...))
+	type row struct {
+		Job      string
+		InDoubt  bool
+		Attempts int
+	}
+	got := map[int]row{}
+	for i, rs := range st.Rows {
+		got[i] = row{rs.JobID, rs.InDoubt, rs.Attempts}
+	}
+	want := map[int]row{0: {"j0", false, 1}, 1: {"", false, 1}, 2: {"", true, 1}, 3: {"", false, 0}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rows replayed from the recorded answers (-want +got):\n%s", diff)
 	}
 }
