@@ -73,21 +73,7 @@ type sim struct {
 
 func newSim(t *testing.T, cfg zohotest.Config, inFlight int) *sim {
 	t.Helper()
-	if cfg.JobDuration == 0 {
-		cfg.JobDuration = 30 * time.Millisecond
-	}
-	srv, err := zohotest.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	id, secret, refresh := srv.Credentials()
-	c, err := zoho.New(zoho.Config{ClientID: id, ClientSecret: secret, RefreshToken: refresh,
-		AccountsURL: srv.URL(), MaxInFlight: inFlight})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &sim{srv: srv, client: c}
+	return simWith(t, cfg, func(c *zoho.Config) { c.MaxInFlight = inFlight })
 }
 
 func fast() Options {

@@ -185,7 +185,7 @@ func (r *run) pollJob(w *watch) {
 				r.end(i, plan.Failed, CodeJobFailed, fmt.Sprintf("the job failed: %s; fix the cause in Zoho and run this row again", reason))
 				return
 			}
-			r.readBack(w)
+			r.readBack(w, false)
 			return
 		}
 		w.unfinishedAt = elapsed
@@ -207,7 +207,7 @@ func (r *run) pollJob(w *watch) {
 	default:
 		if errors.Is(err, zoho.ErrJobNotFound) {
 			r.jobEnded(i)
-			r.lostJob(w)
+			r.readBack(w, true)
 			return
 		}
 		r.fatalOnRead(err)
@@ -222,33 +222,23 @@ func (r *run) jobEnded(i int) {
 	r.release(i)
 }
 
-// readBack reads the user once after the job completed.
-func (r *run) readBack(w *watch) {
+// readBack reads the user once the job has ended at Zoho: completed, or
+// no longer known to Zoho (lost).
+func (r *run) readBack(w *watch, lost bool) {
 	i := w.step
 	u, err := r.readUser(r.calls, i, r.rowLog(i), 6)
-	switch {
-	case gone(u, err):
-		r.end(i, plan.Deleted, "", "")
-	case err != nil:
-		r.fatalOnRead(err)
-		r.end(i, plan.Submitted, "", fmt.Sprintf("job %s completed, but the user could not be read back to confirm the deletion (%v); check the user in Zoho", w.jobID, err))
-	default:
-		r.end(i, plan.Failed, CodeNotDeleted, fmt.Sprintf("job %s completed, but Zoho still shows the user as %s; check the user in Zoho, then run this row again", w.jobID, u.Status))
+	what, code := fmt.Sprintf("job %s completed", w.jobID), CodeNotDeleted
+	if lost {
+		what, code = fmt.Sprintf("Zoho no longer knows job %s", w.jobID), CodeJobNotFound
 	}
-}
-
-// lostJob decides a row whose job Zoho no longer knows.
-func (r *run) lostJob(w *watch) {
-	i := w.step
-	u, err := r.readUser(r.calls, i, r.rowLog(i), 6)
 	switch {
 	case gone(u, err):
 		r.end(i, plan.Deleted, "", "")
 	case err != nil:
 		r.fatalOnRead(err)
-		r.end(i, plan.Submitted, "", fmt.Sprintf("Zoho no longer knows job %s and the user could not be read (%v); check the user in Zoho", w.jobID, err))
+		r.end(i, plan.Submitted, "", fmt.Sprintf("%s, but the user could not be read back to confirm the deletion (%v); check the user in Zoho", what, err))
 	default:
-		r.end(i, plan.Failed, CodeJobNotFound, fmt.Sprintf("Zoho no longer knows job %s and the user is still %s; run this row again", w.jobID, u.Status))
+		r.end(i, plan.Failed, code, fmt.Sprintf("%s, but Zoho still shows the user as %s; check the user in Zoho, then run this row again", what, u.Status))
 	}
 }
 
