@@ -183,6 +183,12 @@ func quoteAliases(c Column) string {
 	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
+// cellName returns the name of the cell at the 0-based column col and the
+// 1-based row line, such as "B3".
+func cellName(col, line int) string {
+	return columnLetter(col) + strconv.Itoa(line)
+}
+
 // columnLetter returns the spreadsheet letter of the 0-based column i.
 func columnLetter(i int) string {
 	var buf [8]byte

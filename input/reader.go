@@ -7,6 +7,9 @@
 // package configures (see csvSource); XLSX by streaming the sheet's XML out
 // of the zip (see xlsx.go).
 //
+// A cell is read as the person looking at the sheet sees it: a formula by
+// the value the file holds for it, and a problem if it holds none.
+//
 // Three kinds of trouble are kept apart. A file that cannot be read, or a
 // header the tool cannot work with, is a fatal error from Open or Next. A
 // cell that does not parse is a Problem on its Row, and the rest of the
@@ -62,7 +65,8 @@ type Row struct {
 	// Cells are the row's cells as written, one per Header.Names: shorter
 	// rows are padded with "", cells right of the last header are dropped.
 	// XLSX cells read as their shown value: cached formula results,
-	// TRUE/FALSE, dates as YYYY-MM-DD.
+	// TRUE/FALSE, dates as YYYY-MM-DD; a formula whose value the file does
+	// not hold as "=" and the formula.
 	Cells []string
 
 	User, TransferTo, SubordinatesTo Ref
@@ -106,7 +110,8 @@ type cellKind uint8
 const (
 	kindText cellKind = iota
 	kindNumber
-	kindOther // boolean, date, error: already shown as the text a person sees
+	kindOther   // boolean, date, error: already shown as the text a person sees
+	kindFormula // a formula whose value the file does not hold
 )
 
 // source yields the raw rows of one sheet. The slices it returns are valid
@@ -320,9 +325,9 @@ func (r *Reader) row(line int, cells []string, kinds []cellKind) Row {
 	})
 	row.User = r.ref(&row, r.user, kinds)
 	row.TransferTo = r.ref(&row, r.transferTo, kinds)
-	row.Records = r.bool(&row, r.records, &vals.b[0])
-	row.Assignment = r.bool(&row, r.assignment, &vals.b[1])
-	row.Criteria = r.bool(&row, r.criteria, &vals.b[2])
+	row.Records = r.bool(&row, r.records, kinds, &vals.b[0])
+	row.Assignment = r.bool(&row, r.assignment, kinds, &vals.b[1])
+	row.Criteria = r.bool(&row, r.criteria, kinds, &vals.b[2])
 	row.SubordinatesTo = r.ref(&row, r.subordinatesTo, kinds)
 	row.EffectiveDate = r.dateCell(&row, r.date, kinds, &vals.d)
 	if len(row.Problems) > 1 {
@@ -332,13 +337,30 @@ func (r *Reader) row(line int, cells []string, kinds []cellKind) Row {
 }
 
 func (r *Reader) problem(row *Row, col int, msg string) {
-	v := row.Cells[col]
+	r.cellProblem(row, col, fmt.Sprintf("%s %q %s", trimValue(r.header.Names[col]), trimValue(row.Cells[col]), msg))
+}
+
+// cellProblem records a problem with the cell whose message is msg.
+func (r *Reader) cellProblem(row *Row, col int, msg string) {
 	row.Problems = append(row.Problems, Problem{
 		Code:    CodeBadValue,
 		Column:  r.header.Names[col],
-		Value:   v,
-		Message: fmt.Sprintf("%s %q %s", trimValue(r.header.Names[col]), trimValue(v), msg),
+		Value:   row.Cells[col],
+		Message: msg,
 	})
+}
+
+// formulaProblem records a formula whose value the file does not hold.
+// LibreOffice keeps the placeholders of a file that claims to come from
+// Excel (XlsxWriter's do) unless told to recalculate, and then saves them
+// as values: hence the hint.
+func (r *Reader) formulaProblem(row *Row, col int) {
+	f := ""
+	if v := trimValue(row.Cells[col]); v != "=" {
+		f = ", " + v
+	}
+	r.cellProblem(row, col, fmt.Sprintf("%s (%s): the cell holds a formula with no calculated value%s: open the file in Excel or LibreOffice and save it (in LibreOffice, Data > Calculate > Recalculate Hard first)",
+		trimValue(r.header.Names[col]), cellName(col, row.Line), f))
 }
 
 func kindAt(kinds []cellKind, col int) cellKind {
@@ -353,6 +375,11 @@ func (r *Reader) ref(row *Row, col int, kinds []cellKind) Ref {
 		return Ref{}
 	}
 	v := trimValue(row.Cells[col])
+	switch kindAt(kinds, col) {
+	case kindFormula:
+		r.formulaProblem(row, col)
+		return Ref{Raw: v}
+	}
 	if v != "" && kindAt(kinds, col) == kindNumber {
 		msg := numberIDMessage
 		if len(v) >= 16 || strings.ContainsAny(v, "Ee") {
@@ -368,12 +395,17 @@ func (r *Reader) ref(row *Row, col int, kinds []cellKind) Ref {
 	return ref
 }
 
-func (r *Reader) bool(row *Row, col int, dst *bool) *bool {
+func (r *Reader) bool(row *Row, col int, kinds []cellKind, dst *bool) *bool {
 	if col < 0 {
 		return nil
 	}
 	v := trimValue(row.Cells[col])
 	if v == "" {
+		return nil
+	}
+	switch kindAt(kinds, col) {
+	case kindFormula:
+		r.formulaProblem(row, col)
 		return nil
 	}
 	b, ok := parseBool(v)
@@ -393,7 +425,11 @@ func (r *Reader) dateCell(row *Row, col int, kinds []cellKind, dst *Date) *Date 
 	if v == "" {
 		return nil
 	}
-	if kindAt(kinds, col) == kindNumber {
+	switch kindAt(kinds, col) {
+	case kindFormula:
+		r.formulaProblem(row, col)
+		return nil
+	case kindNumber:
 		r.problem(row, col, "is a number, not a date: format the cell as a date, or write YYYY-MM-DD")
 		return nil
 	}

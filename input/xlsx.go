@@ -96,8 +96,12 @@ type book struct {
 	limit    int64
 	sheets   []sheetEntry
 	date1904 bool
-	styles   string // part names, "" if none
-	strings  string
+	// recalc is set when the workbook asks to be recalculated when opened
+	// (<calcPr fullCalcOnLoad="1"/>, as openpyxl and XlsxWriter write): its
+	// formula cells hold placeholders, not values.
+	recalc  bool
+	styles  string // part names, "" if none
+	strings string
 }
 
 type sheetEntry struct {
@@ -142,11 +146,15 @@ func openBook(name string, f io.ReaderAt, size int64, opt Options) (*book, error
 			Date1904 string `xml:"date1904,attr"`
 		} `xml:"workbookPr"`
 		Sheets []sheetEntry `xml:"sheets>sheet"`
+		Calc   struct {
+			FullCalcOnLoad string `xml:"fullCalcOnLoad,attr"`
+		} `xml:"calcPr"`
 	}
 	if err := b.decodePart(wbPart, &wb); err != nil {
 		return nil, err
 	}
-	b.date1904 = wb.Pr.Date1904 == "1" || wb.Pr.Date1904 == "true"
+	b.date1904 = isTrue(wb.Pr.Date1904)
+	b.recalc = isTrue(wb.Calc.FullCalcOnLoad)
 	rels, err := b.readRels(path.Join(path.Dir(wbPart), "_rels", path.Base(wbPart)+".rels"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -171,6 +179,9 @@ func openBook(name string, f io.ReaderAt, size int64, opt Options) (*book, error
 	}
 	return b, nil
 }
+
+// isTrue reads an XML boolean attribute.
+func isTrue(v string) bool { return v == "1" || v == "true" }
 
 func (b *book) tooBig() error {
 	return fmt.Errorf("%s: the workbook decompresses to more than the limit of %s (a zip bomb, or a sheet far larger than an offboarding list)", b.name, mib(b.limit))
@@ -433,7 +444,9 @@ type xlsxSource struct {
 	row      int
 	cells    []string
 	kinds    []cellKind
-	text     []byte
+	text     []byte // a cell's <v>
+	itext    []byte // a cell's inline string, <is>
+	ftext    []byte // a cell's formula, <f>
 	done     bool
 }
 
@@ -622,11 +635,12 @@ func refColumn(ref string) (int, bool) {
 	return c - 1, true
 }
 
-// readCell reads the rest of a <c> element: its cached value <v>, or the
-// text of an inline string <is>; a formula <f> is skipped.
+// readCell reads the rest of a <c> element: its cached value <v>, the
+// text of an inline string <is>, and its formula <f>, if any.
 func (s *xlsxSource) readCell(typ, style string) (string, cellKind, error) {
-	s.text = s.text[:0]
-	inV, inT, phon := false, false, 0
+	s.text, s.itext, s.ftext = s.text[:0], s.itext[:0], s.ftext[:0]
+	inV, inT, inF, phon := false, false, false, 0
+	var c cellXML
 	for {
 		tok, err := s.dec.RawToken()
 		if err != nil {
@@ -642,9 +656,11 @@ func (s *xlsxSource) readCell(typ, style string) (string, cellKind, error) {
 		case xml.StartElement:
 			switch t.Name.Local {
 			case "v":
-				inV = true
+				inV, c.hasV = true, true
 			case "t":
 				inT = true
+			case "f":
+				inF, c.hasF = true, true
 			case "rPh":
 				phon++
 			}
@@ -654,29 +670,57 @@ func (s *xlsxSource) readCell(typ, style string) (string, cellKind, error) {
 				inV = false
 			case "t":
 				inT = false
+			case "f":
+				inF = false
 			case "rPh":
 				phon--
 			case "c":
-				return s.value(typ, style)
+				return s.value(typ, style, c)
 			}
 		case xml.CharData:
-			if inV || (inT && phon == 0) {
+			switch {
+			case inV:
 				s.text = append(s.text, t...)
+			case inT && phon == 0:
+				s.itext = append(s.itext, t...)
+			case inF:
+				s.ftext = append(s.ftext, t...)
 			}
 		}
 	}
 }
 
-func (s *xlsxSource) value(typ, style string) (string, cellKind, error) {
+// cellXML says which parts a <c> element had.
+type cellXML struct {
+	hasV bool // a <v>, even an empty one
+	hasF bool // a <f>: a formula, whose <v> is its cached result
+}
+
+func (s *xlsxSource) value(typ, style string, c cellXML) (string, cellKind, error) {
 	v := s.text
+	if c.hasF && (s.book.recalc || !c.hasV || (len(v) == 0 && typ != "str")) {
+		// A formula whose value the file does not hold: no <v> (excelize),
+		// an empty one (openpyxl), or a placeholder in a workbook that asks
+		// to be recalculated (XlsxWriter's 0). Only a formula returning
+		// text can have an empty result (Excel writes t="str" and <v></v>).
+		return "=" + unescapeOOXML(string(s.ftext)), kindFormula, nil
+	}
 	switch typ {
 	case "s":
-		i, err := strconv.Atoi(string(bytes.TrimSpace(v)))
+		idx := bytes.TrimSpace(v)
+		if len(idx) == 0 {
+			return "", kindText, nil // <c t="s"/>: a blank cell (Tencent Docs)
+		}
+		i, err := strconv.Atoi(string(idx))
 		if err != nil || i < 0 || i >= len(s.sst) {
 			return "", 0, fmt.Errorf("shared string %q does not exist", v)
 		}
 		return s.sst[i], kindText, nil
-	case "inlineStr", "str":
+	case "inlineStr":
+		// The text is in <is>; a <v> beside it is not shown (Excel,
+		// openpyxl and calamine read the <is> alone).
+		return unescapeOOXML(string(s.itext)), kindText, nil
+	case "str":
 		return unescapeOOXML(string(v)), kindText, nil
 	case "b":
 		switch string(bytes.TrimSpace(v)) {
@@ -697,6 +741,9 @@ func (s *xlsxSource) value(typ, style string) (string, cellKind, error) {
 		return str, kindOther, nil
 	}
 	if len(v) == 0 {
+		if len(s.itext) > 0 { // an inline string without its t="inlineStr"
+			return unescapeOOXML(string(s.itext)), kindText, nil
+		}
 		return "", kindText, nil
 	}
 	f, err := strconv.ParseFloat(string(v), 64)

@@ -1,0 +1,233 @@
+package input_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"offboard/input"
+)
+
+// The tests of this file read sheets as the person who filled them in
+// sees them (issue #17): formulas, merged cells, filtered rows, line
+// endings. Most fixtures were saved by the programs themselves; see
+// testdata/README.md.
+
+func cellProblem(col, val, msg string) input.Problem {
+	return input.Problem{Code: input.CodeBadValue, Column: col, Value: val, Message: msg}
+}
+
+// formulaProblem is the problem of a formula cell whose value the file
+// does not hold.
+func formulaProblem(col, cell, formula string) input.Problem {
+	return cellProblem(col, formula, col+" ("+cell+"): the cell holds a formula with no calculated value, "+formula+
+		": open the file in Excel or LibreOffice and save it (in LibreOffice, Data > Calculate > Recalculate Hard first)")
+}
+
+func readFixture(t *testing.T, file string, opt input.Options) (input.Header, []input.Row) {
+	t.Helper()
+	h, rows, err := input.ReadAll(filepath.Join("testdata", file), opt)
+	if err != nil {
+		t.Fatalf("ReadAll(%s): %v", file, err)
+	}
+	return h, rows
+}
+
+func TestFormulasWithoutValue(t *testing.T) {
+	tests := []struct {
+		file string
+		want []input.Row
+	}{
+		{
+			// openpyxl writes <f>LOWER(E2)</f><v></v> and asks the reader
+			// to recalculate: no value at all.
+			file: "openpyxl-formulas.xlsx",
+			want: []input.Row{
+				{
+					Line: 2, Cells: []string{"ana@example.com", "=LOWER(E2)", "TRUE", "", "BOSS@EXAMPLE.COM"},
+					User: email("ana@example.com"), TransferTo: bad("=LOWER(E2)"), Records: yes(),
+					Problems: []input.Problem{formulaProblem("transfer_to", "B2", "=LOWER(E2)")},
+				},
+				{
+					// Not a blank user cell: a user nobody can see.
+					Line: 3, Cells: []string{"=LOWER(E3)", "boss@example.com", "", "", "BO@EXAMPLE.COM"},
+					User: bad("=LOWER(E3)"), TransferTo: email("boss@example.com"),
+					Problems: []input.Problem{formulaProblem("user", "A3", "=LOWER(E3)")},
+				},
+				{
+					Line: 4, Cells: []string{"cy@example.com", "boss@example.com", "=TRUE()", "", ""},
+					User: email("cy@example.com"), TransferTo: email("boss@example.com"),
+					Problems: []input.Problem{formulaProblem("records", "C4", "=TRUE()")},
+				},
+				{
+					// A formula in a column offboard does not read is no
+					// problem.
+					Line: 5, Cells: []string{"di@example.com", "boss@example.com", "FALSE", "", "=1+1"},
+					User: email("di@example.com"), TransferTo: email("boss@example.com"), Records: no(),
+				},
+			},
+		},
+		{
+			// XlsxWriter writes the placeholder <v>0</v>: TRUE() must not
+			// read as FALSE, nor LOWER(...) as the number 0.
+			file: "xlsxwriter-formulas.xlsx",
+			want: []input.Row{
+				{
+					Line: 2, Cells: []string{"ana@example.com", "boss@example.com", "=TRUE()", ""},
+					User: email("ana@example.com"), TransferTo: email("boss@example.com"),
+					Problems: []input.Problem{formulaProblem("records", "C2", "=TRUE()")},
+				},
+				{
+					Line: 3, Cells: []string{"bo@example.com", `=LOWER("BOSS@EXAMPLE.COM")`, "", ""},
+					User: email("bo@example.com"), TransferTo: bad(`=LOWER("BOSS@EXAMPLE.COM")`),
+					Problems: []input.Problem{formulaProblem("transfer_to", "B3", `=LOWER("BOSS@EXAMPLE.COM")`)},
+				},
+				{
+					Line: 4, Cells: []string{"cy@example.com", "boss@example.com", "FALSE", "=1+1"},
+					User: email("cy@example.com"), TransferTo: email("boss@example.com"), Records: no(),
+				},
+			},
+		},
+		{
+			// The openpyxl file opened and saved by LibreOffice: the
+			// formulas now hold their values.
+			file: "libreoffice-formulas.xlsx",
+			want: []input.Row{
+				{
+					Line: 2, Cells: []string{"ana@example.com", "boss@example.com", "TRUE", "", "BOSS@EXAMPLE.COM"},
+					User: email("ana@example.com"), TransferTo: email("boss@example.com"), Records: yes(),
+				},
+				{
+					Line: 3, Cells: []string{"bo@example.com", "boss@example.com", "", "", "BO@EXAMPLE.COM"},
+					User: email("bo@example.com"), TransferTo: email("boss@example.com"),
+				},
+				{
+					Line: 4, Cells: []string{"cy@example.com", "boss@example.com", "TRUE", "", ""},
+					User: email("cy@example.com"), TransferTo: email("boss@example.com"), Records: yes(),
+				},
+				{
+					Line: 5, Cells: []string{"di@example.com", "boss@example.com", "FALSE", "", "2"},
+					User: email("di@example.com"), TransferTo: email("boss@example.com"), Records: no(),
+				},
+			},
+		},
+		{
+			// The XlsxWriter file recalculated and saved by LibreOffice.
+			file: "libreoffice-recalculated.xlsx",
+			want: []input.Row{
+				{
+					Line: 2, Cells: []string{"ana@example.com", "boss@example.com", "TRUE", ""},
+					User: email("ana@example.com"), TransferTo: email("boss@example.com"), Records: yes(),
+				},
+				{
+					Line: 3, Cells: []string{"bo@example.com", "boss@example.com", "", ""},
+					User: email("bo@example.com"), TransferTo: email("boss@example.com"),
+				},
+				{
+					Line: 4, Cells: []string{"cy@example.com", "boss@example.com", "FALSE", "2"},
+					User: email("cy@example.com"), TransferTo: email("boss@example.com"), Records: no(),
+				},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, rows := readFixture(t, tt.file, input.Options{})
+			if diff := cmp.Diff(tt.want, rows); diff != "" {
+				t.Errorf("ReadAll(%s) rows mismatch (-want +got):\n%s", tt.file, diff)
+			}
+		})
+	}
+}
+
+// handMadeSheet is handMade with the whole worksheet part given, and
+// <calcPr> attributes for the workbook.
+func handMadeSheet(worksheet, calcPr string) map[string]string {
+	parts := handMade("", "")
+	parts["xl/worksheets/sheet1.xml"] = worksheet
+	if calcPr != "" {
+		parts["xl/workbook.xml"] = strings.Replace(workbookXML, "</sheets>", "</sheets><calcPr "+calcPr+"/>", 1)
+	}
+	return parts
+}
+
+func TestHandMadeCells(t *testing.T) {
+	const (
+		ns     = `xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"`
+		header = `<row r="1"><c r="A1" t="inlineStr"><is><t>user</t></is></c><c r="B1" t="inlineStr"><is><t>transfer_to</t></is></c><c r="C1" t="inlineStr"><is><t>Note</t></is></c></row>`
+	)
+	str := func(ref, s string) string { return `<c r="` + ref + `" t="inlineStr"><is><t>` + s + `</t></is></c>` }
+	tests := []struct {
+		name, worksheet, calcPr string
+		want                    []input.Row
+	}{
+		{
+			// Tencent Docs writes <c t="s"/> for a blank cell; an inline
+			// string that also carries a <v> shows its <is> alone.
+			name: "empty shared string, inline string with a value",
+			worksheet: `<worksheet ` + ns + `><sheetData>` + header +
+				`<row r="2"><c r="A2" t="inlineStr"><v>x@example.com</v><is><t>ana@example.com</t></is></c><c r="B2" t="s"/><c r="C2" t="inlineStr"><is><t>1.</t></is><v>1.01</v></c></row>` +
+				`<row r="3">` + str("A3", "bo@example.com") + `<c r="B3" t="s"><v></v></c><c r="C3" t="s"><v> </v></c></row>` +
+				`</sheetData></worksheet>`,
+			want: []input.Row{
+				{Line: 2, Cells: []string{"ana@example.com", "", "1."}, User: email("ana@example.com")},
+				{Line: 3, Cells: []string{"bo@example.com", "", ""}, User: email("bo@example.com")},
+			},
+		},
+		{
+			// Without fullCalcOnLoad, a cached value is the value; a
+			// formula without one (excelize writes no <v>) is not blank;
+			// Excel writes a formula's empty text result as t="str" and
+			// an empty <v>; a shared formula's other cells carry no text.
+			name: "formulas, cached or not",
+			worksheet: `<worksheet ` + ns + `><sheetData>` + header +
+				`<row r="2">` + str("A2", "ana@example.com") + `<c r="B2" t="str"><f>LOWER(C2)</f><v>boss@example.com</v></c>` + str("C2", "BOSS@EXAMPLE.COM") + `</row>` +
+				`<row r="3">` + str("A3", "bo@example.com") + `<c r="B3"><f>LOWER(C3)</f></c>` + str("C3", "BOSS@EXAMPLE.COM") + `</row>` +
+				`<row r="4">` + str("A4", "cy@example.com") + `<c r="B4" t="str"><f>IF(C4="","",C4)</f><v></v></c></row>` +
+				`<row r="5">` + str("A5", "di@example.com") + `<c r="B5" t="str"><f t="shared" ref="B5:B6" si="0">LOWER(C5)</f><v>boss@example.com</v></c>` + str("C5", "BOSS@EXAMPLE.COM") + `</row>` +
+				`<row r="6">` + str("A6", "ed@example.com") + `<c r="B6" t="str"><f t="shared" si="0"/></c>` + str("C6", "BOSS@EXAMPLE.COM") + `</row>` +
+				`</sheetData></worksheet>`,
+			want: []input.Row{
+				{Line: 2, Cells: []string{"ana@example.com", "boss@example.com", "BOSS@EXAMPLE.COM"}, User: email("ana@example.com"), TransferTo: email("boss@example.com")},
+				{
+					Line: 3, Cells: []string{"bo@example.com", "=LOWER(C3)", "BOSS@EXAMPLE.COM"}, User: email("bo@example.com"), TransferTo: bad("=LOWER(C3)"),
+					Problems: []input.Problem{formulaProblem("transfer_to", "B3", "=LOWER(C3)")},
+				},
+				{Line: 4, Cells: []string{"cy@example.com", "", ""}, User: email("cy@example.com")},
+				{Line: 5, Cells: []string{"di@example.com", "boss@example.com", "BOSS@EXAMPLE.COM"}, User: email("di@example.com"), TransferTo: email("boss@example.com")},
+				{
+					Line: 6, Cells: []string{"ed@example.com", "=", "BOSS@EXAMPLE.COM"}, User: email("ed@example.com"), TransferTo: bad("="),
+					Problems: []input.Problem{cellProblem("transfer_to", "=", "transfer_to (B6): the cell holds a formula with no calculated value: open the file in Excel or LibreOffice and save it (in LibreOffice, Data > Calculate > Recalculate Hard first)")},
+				},
+			},
+		},
+		{
+			// A workbook that asks to be recalculated holds placeholders,
+			// whatever they look like.
+			name:   "fullCalcOnLoad",
+			calcPr: `calcId="124519" fullCalcOnLoad="true"`,
+			worksheet: `<worksheet ` + ns + `><sheetData>` + header +
+				`<row r="2">` + str("A2", "ana@example.com") + `<c r="B2" t="str"><f>LOWER(C2)</f><v>boss@example.com</v></c>` + str("C2", "BOSS@EXAMPLE.COM") + `</row>` +
+				`</sheetData></worksheet>`,
+			want: []input.Row{{
+				Line: 2, Cells: []string{"ana@example.com", "=LOWER(C2)", "BOSS@EXAMPLE.COM"}, User: email("ana@example.com"), TransferTo: bad("=LOWER(C2)"),
+				Problems: []input.Problem{formulaProblem("transfer_to", "B2", "=LOWER(C2)")},
+			}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "hand.xlsx")
+			writeZip(t, path, handMadeSheet(tt.worksheet, tt.calcPr))
+			_, rows, err := input.ReadAll(path, input.Options{})
+			if err != nil {
+				t.Fatalf("ReadAll: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, rows); diff != "" {
+				t.Errorf("ReadAll rows mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
