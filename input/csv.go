@@ -55,9 +55,10 @@ type csvSource struct {
 	comma rune
 	shift int // r's line numbers plus shift are the first reader's
 
-	row     int   // spreadsheet row of the last record
-	endLine int   // line on which the last record ended, as the first reader counts
-	endOff  int64 // r's offset at the end of the last record
+	row     int    // spreadsheet row of the last record
+	endLine int    // line on which the last record ended, as the first reader counts
+	endOff  int64  // r's offset at the end of the last record
+	raw     []byte // the last record's bytes, until the next one is read
 }
 
 // csvRecord is what gocsv unmarshals a record into.
@@ -221,6 +222,7 @@ func (s *csvSource) next() (int, []string, []cellKind, error) {
 	s.tail.forget(s.endOff)
 	off := s.r.InputOffset()
 	raw := s.tail.between(s.endOff, off)
+	s.raw = raw
 	s.endOff = off
 	start, _ := s.r.FieldPos(0)
 	s.row += start + s.shift - s.endLine
@@ -234,6 +236,15 @@ func (s *csvSource) next() (int, []string, []cellKind, error) {
 		}
 	}
 	return s.row, cells, nil, nil
+}
+
+// wholeRecord returns the last record next returned with every cell,
+// right of the header's width too.
+func (s *csvSource) wholeRecord() []string {
+	if s.raw == nil {
+		return nil
+	}
+	return s.reparse(s.raw)
 }
 
 // reparse reads raw, one record and the empty lines above it, whole.

@@ -33,11 +33,11 @@ const (
 	DefaultMaxUnzipSize = 256 << 20 // bytes decompressed from an XLSX, all parts together
 )
 
-// Options configure Open. The zero value reads the first sheet with the
-// default limits.
+// Options configure Open. The zero value reads the first visible sheet
+// with the default limits.
 type Options struct {
-	// Sheet is the XLSX sheet to read; "" reads the first one. Matched
-	// case-insensitively, as spreadsheets do. Ignored for CSV.
+	// Sheet is the XLSX sheet to read; "" reads the first visible one.
+	// Matched case-insensitively, as spreadsheets do. Ignored for CSV.
 	Sheet string
 	// MaxFileSize bounds the file's size on disk; 0 means DefaultMaxFileSize.
 	MaxFileSize int64
@@ -121,11 +121,19 @@ type source interface {
 	close() error
 }
 
+// sheetSource is what an XLSX sheet says beyond its cells.
+type sheetSource interface {
+	// sheetNames returns the sheet read and the workbook's other
+	// worksheets.
+	sheetNames() (sheet string, others []string)
+}
+
 // Reader reads the rows of an input sheet one at a time, so that a large
 // sheet is never held in memory.
 type Reader struct {
 	file   string
 	src    source
+	sheet  sheetSource // nil for CSV
 	header Header
 	hash   *fileHash
 	// typed columns, resolved once from the header: -1 when absent
@@ -185,6 +193,7 @@ func Open(path string, opt Options) (*Reader, error) {
 // newReader reads src up to its header. It closes src on error.
 func newReader(name string, src source, hash *fileHash) (*Reader, error) {
 	r := &Reader{file: name, src: src, hash: hash}
+	r.sheet, _ = src.(sheetSource)
 	if err := r.readHeader(); err != nil {
 		r.Close()
 		return nil, err
@@ -263,7 +272,7 @@ func (r *Reader) readHeader() error {
 	for {
 		line, cells, _, err := r.src.next()
 		if err == io.EOF {
-			return &HeaderError{File: r.file, Problems: []string{"no header row: every row is blank"}}
+			return r.headerError(&HeaderError{File: r.file, Problems: []string{"no header row: every row is blank"}})
 		}
 		if err != nil {
 			return err
@@ -273,7 +282,9 @@ func (r *Reader) readHeader() error {
 		}
 		h, problems := matchHeader(cells, line)
 		if len(problems) > 0 {
-			return &HeaderError{File: r.file, Line: line, Problems: problems, Found: h.Names}
+			he := &HeaderError{File: r.file, Line: line, Problems: problems, Found: h.Names}
+			he.Candidate = r.headerBelow()
+			return r.headerError(he)
 		}
 		r.header = h
 		col := func(c Column) int {
@@ -287,6 +298,36 @@ func (r *Reader) readHeader() error {
 		r.date = col(ColEffectiveDate)
 		return nil
 	}
+}
+
+// headerBelow looks a little way below a header that did not match for a
+// row that would: a title above the header. It returns its number, or 0.
+func (r *Reader) headerBelow() int {
+	for rows, nonBlank := 0, 0; rows < 200 && nonBlank < 20; rows++ {
+		line, cells, _, err := r.src.next()
+		if err != nil {
+			return 0
+		}
+		if isBlank(cells) {
+			continue
+		}
+		nonBlank++
+		if cs, ok := r.src.(*csvSource); ok {
+			cells = cs.wholeRecord() // gocsv cuts records at the width of the row it took for the header
+		}
+		if _, problems := matchHeader(cells, line); len(problems) == 0 {
+			return line
+		}
+	}
+	return 0
+}
+
+// headerError adds the sheet read and the others to an XLSX header error.
+func (r *Reader) headerError(he *HeaderError) error {
+	if r.sheet != nil {
+		he.Sheet, he.Sheets = r.sheet.sheetNames()
+	}
+	return he
 }
 
 // Next returns the next non-blank row, or io.EOF after the last one.

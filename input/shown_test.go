@@ -1,6 +1,8 @@
 package input_test
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -139,6 +141,90 @@ func TestFormulasWithoutValue(t *testing.T) {
 				t.Errorf("ReadAll(%s) rows mismatch (-want +got):\n%s", tt.file, diff)
 			}
 		})
+	}
+}
+
+func TestChartSheet(t *testing.T) {
+	file := filepath.Join("testdata", "openpyxl-chartsheet-first.xlsx")
+	want := `openpyxl-chartsheet-first.xlsx: sheet "Chart" is a chart sheet, with no cells to read; the worksheets are "Leavers", "Retry": pick one with --sheet NAME`
+	for _, sheet := range []string{"", "chart"} {
+		_, _, err := input.ReadAll(file, input.Options{Sheet: sheet})
+		var se *input.SheetError
+		if !errors.As(err, &se) || err.Error() != want {
+			t.Errorf("ReadAll(--sheet %q) = %v,\nwant %q", sheet, err, want)
+		}
+	}
+	_, rows := readFixture(t, "openpyxl-chartsheet-first.xlsx", input.Options{Sheet: "Leavers"})
+	want2 := []input.Row{{Line: 2, Cells: []string{"ana@example.com", "boss@example.com", "3"}, User: email("ana@example.com"), TransferTo: email("boss@example.com")}}
+	if diff := cmp.Diff(want2, rows); diff != "" {
+		t.Errorf("ReadAll(--sheet Leavers) rows mismatch (-want +got):\n%s", diff)
+	}
+	names, err := input.SheetNames(file, input.Options{})
+	if diff := cmp.Diff([]string{"Chart", "Leavers", "Retry"}, names); err != nil || diff != "" {
+		t.Errorf("SheetNames() = %v (-want +got):\n%s", err, diff)
+	}
+}
+
+func TestHeaderErrorNamesSheets(t *testing.T) {
+	const (
+		noUser   = `no user column: name one "user", "user_email", "email", "user_id" or "delete_user"`
+		noAction = `no action column: name one "transfer_to", "transfer_to_email", "transfer_user" or "new_owner", or "move_subordinates_to" or "subordinates_to"`
+	)
+	tests := []struct {
+		file string
+		want *input.HeaderError
+		msg  string
+	}{
+		{
+			// The first sheet is a note; the list is on the second.
+			file: "libreoffice-1904.xlsx",
+			want: &input.HeaderError{File: "libreoffice-1904.xlsx", Line: 1, Problems: []string{noUser, noAction}, Found: []string{"not this one"},
+				Sheet: "Notes", Sheets: []string{"Leavers"}},
+			msg: `libreoffice-1904.xlsx: sheet "Notes": header on row 1: ` + noUser + "; " + noAction + `; columns found: "not this one"; ` +
+				`the workbook's other worksheets are "Leavers": to read one, use --sheet NAME`,
+		},
+		{
+			// A title (merged over A1:C1) above the header on row 3.
+			file: "openpyxl-title-rows.xlsx",
+			want: &input.HeaderError{File: "openpyxl-title-rows.xlsx", Line: 1, Problems: []string{noUser, noAction}, Found: []string{"Leavers, December"},
+				Sheet: "December", Sheets: []string{"Notes"}, Candidate: 3},
+			msg: `openpyxl-title-rows.xlsx: sheet "December": header on row 1: ` + noUser + "; " + noAction + `; columns found: "Leavers, December"; ` +
+				`row 3 looks like the header: delete the title rows above it, so that the header is the first non-blank row; ` +
+				`the workbook's other worksheets are "Notes": to read one, use --sheet NAME`,
+		},
+	}
+	for _, tt := range tests {
+		_, _, err := input.ReadAll(filepath.Join("testdata", tt.file), input.Options{})
+		var he *input.HeaderError
+		if !errors.As(err, &he) {
+			t.Fatalf("ReadAll(%s) = %v, want a *HeaderError", tt.file, err)
+		}
+		if diff := cmp.Diff(tt.want, he); diff != "" {
+			t.Errorf("ReadAll(%s) header error mismatch (-want +got):\n%s", tt.file, diff)
+		}
+		if got := err.Error(); got != tt.msg {
+			t.Errorf("ReadAll(%s) = %q,\nwant %q", tt.file, got, tt.msg)
+		}
+	}
+
+	// A one-cell title above a CSV's header.
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "title.csv")
+	if err := os.WriteFile(csvPath, []byte("Leavers\n\nuser,transfer_to\nana@example.com,boss@example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantCSV := `title.csv: header on row 1: ` + noUser + "; " + noAction + `; columns found: "Leavers"; ` +
+		`row 3 looks like the header: delete the title rows above it, so that the header is the first non-blank row`
+	if _, _, err := input.ReadAll(csvPath, input.Options{}); err == nil || err.Error() != wantCSV {
+		t.Errorf("ReadAll(title.csv) = %v,\nwant %q", err, wantCSV)
+	}
+
+	// A blank first sheet.
+	path := filepath.Join(dir, "blank.xlsx")
+	writeZip(t, path, handMade(`<row r="3"><c r="A3" t="s"/></row>`, ""))
+	want := `blank.xlsx: sheet "S": no header row: every row is blank; the workbook has no other worksheet`
+	if _, _, err := input.ReadAll(path, input.Options{}); err == nil || err.Error() != want {
+		t.Errorf("ReadAll(blank.xlsx) = %v, want %q", err, want)
 	}
 }
 

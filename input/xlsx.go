@@ -25,20 +25,38 @@ import (
 // to a temporary file nor holds it in memory. The limits excelize enforces
 // with UnzipSizeLimit are enforced here on the bytes actually decompressed.
 
-// SheetError is the error for a --sheet name the workbook does not have.
+// SheetError is the error for a --sheet name the workbook does not have,
+// or for a sheet that holds no cells (a chart sheet).
 type SheetError struct {
-	File   string
-	Sheet  string   // the name asked for
-	Sheets []string // the sheets there are, in order
+	File  string
+	Sheet string // the name asked for, or the sheet picked
+	// Kind is "" when the workbook has no sheet named Sheet; otherwise it
+	// says what Sheet is instead of a worksheet: "chart sheet", "dialog
+	// sheet", "macro sheet".
+	Kind string
+	// Sheets are the sheets there are, in order; when Kind is set, the
+	// worksheets only.
+	Sheets []string
 }
 
 // Error names the sheet asked for and the sheets there are.
 func (e *SheetError) Error() string {
-	q := make([]string, len(e.Sheets))
-	for i, s := range e.Sheets {
+	if e.Kind == "" {
+		return fmt.Sprintf("%s: no sheet named %q; the sheets are %s", e.File, e.Sheet, quoteList(e.Sheets))
+	}
+	if len(e.Sheets) == 0 {
+		return fmt.Sprintf("%s: sheet %q is a %s, with no cells to read, and the workbook has no worksheet", e.File, e.Sheet, e.Kind)
+	}
+	return fmt.Sprintf("%s: sheet %q is a %s, with no cells to read; the worksheets are %s: pick one with --sheet NAME", e.File, e.Sheet, e.Kind, quoteList(e.Sheets))
+}
+
+// quoteList quotes each name and joins them with commas.
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, s := range names {
 		q[i] = strconv.Quote(s)
 	}
-	return fmt.Sprintf("%s: no sheet named %q; the sheets are %s", e.File, e.Sheet, strings.Join(q, ", "))
+	return strings.Join(q, ", ")
 }
 
 // SheetNames returns the names of an XLSX workbook's sheets, in order.
@@ -109,7 +127,29 @@ type sheetEntry struct {
 	RID   string `xml:"id,attr"`
 	State string `xml:"state,attr"`
 	part  string
+	// kind is the last part of the relationship's type: "worksheet",
+	// "chartsheet", "dialogsheet", "xlMacrosheet"...; "" if none.
+	kind string
 }
+
+// isWorksheet reports whether the sheet may hold cells; a sheet whose
+// relationship is missing is tried, and fails with the missing part.
+func (s sheetEntry) isWorksheet() bool { return s.kind == "worksheet" || s.kind == "" }
+
+// kindName says what a sheet that is not a worksheet is, for a person.
+func (s sheetEntry) kindName() string {
+	switch strings.ToLower(s.kind) {
+	case "chartsheet":
+		return "chart sheet"
+	case "dialogsheet":
+		return "dialog sheet"
+	case "xlmacrosheet", "xlintlmacrosheet":
+		return "macro sheet"
+	}
+	return s.kind + " (not a worksheet)"
+}
+
+func (s sheetEntry) visible() bool { return s.State == "" || s.State == "visible" }
 
 func openBook(name string, f io.ReaderAt, size int64, opt Options) (*book, error) {
 	var magic [8]byte
@@ -159,10 +199,10 @@ func openBook(name string, f io.ReaderAt, size int64, opt Options) (*book, error
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	byID := make(map[string]string, len(rels))
+	byID := make(map[string]relationship, len(rels))
 	for _, r := range rels {
 		target := resolvePart(path.Dir(wbPart), r.Target)
-		byID[r.ID] = target
+		byID[r.ID] = relationship{Type: r.Type, Target: target}
 		switch {
 		case strings.HasSuffix(r.Type, "/styles"):
 			b.styles = target
@@ -171,7 +211,12 @@ func openBook(name string, f io.ReaderAt, size int64, opt Options) (*book, error
 		}
 	}
 	for i := range wb.Sheets {
-		wb.Sheets[i].part = byID[wb.Sheets[i].RID]
+		r, ok := byID[wb.Sheets[i].RID]
+		if !ok {
+			continue
+		}
+		wb.Sheets[i].part = r.Target
+		wb.Sheets[i].kind = r.Type[strings.LastIndexByte(r.Type, '/')+1:]
 	}
 	b.sheets = wb.Sheets
 	if len(b.sheets) == 0 {
@@ -438,6 +483,7 @@ type xlsxSource struct {
 	rc       io.ReadCloser
 	dec      *xml.Decoder
 	book     *book
+	sheet    sheetEntry
 	sst      []string
 	styles   []styleKind
 	date1904 bool
@@ -459,7 +505,7 @@ func openXLSX(name string, f *os.File, size int64, opt Options) (source, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &xlsxSource{name: name, file: f, book: b, date1904: b.date1904}
+	s := &xlsxSource{name: name, file: f, book: b, sheet: sheet, date1904: b.date1904}
 	if s.styles, err = b.readStyles(); err != nil {
 		return nil, err
 	}
@@ -474,25 +520,56 @@ func openXLSX(name string, f *os.File, size int64, opt Options) (source, error) 
 }
 
 func (b *book) pickSheet(want string) (sheetEntry, error) {
+	var (
+		s     sheetEntry
+		found bool
+	)
 	if want == "" {
 		// The first sheet a person sees: hidden sheets are skipped.
-		for _, s := range b.sheets {
-			if s.State == "" || s.State == "visible" {
-				return s, nil
+		for _, e := range b.sheets {
+			if e.visible() {
+				s, found = e, true
+				break
 			}
 		}
-		return b.sheets[0], nil
-	}
-	for _, s := range b.sheets {
-		if strings.EqualFold(s.Name, want) {
-			return s, nil
+		if !found {
+			s = b.sheets[0]
+		}
+	} else {
+		for _, e := range b.sheets {
+			if strings.EqualFold(e.Name, want) {
+				s, found = e, true
+				break
+			}
+		}
+		if !found {
+			e := &SheetError{File: b.name, Sheet: want}
+			for _, s := range b.sheets {
+				e.Sheets = append(e.Sheets, s.Name)
+			}
+			return sheetEntry{}, e
 		}
 	}
-	e := &SheetError{File: b.name, Sheet: want}
-	for _, s := range b.sheets {
-		e.Sheets = append(e.Sheets, s.Name)
+	if !s.isWorksheet() {
+		return sheetEntry{}, &SheetError{File: b.name, Sheet: s.Name, Kind: s.kindName(), Sheets: b.worksheets("")}
 	}
-	return sheetEntry{}, e
+	return s, nil
+}
+
+// worksheets returns the names of the sheets that hold cells, but skip.
+func (b *book) worksheets(skip string) []string {
+	var names []string
+	for _, s := range b.sheets {
+		if s.isWorksheet() && s.Name != skip {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
+
+// sheetNames returns the sheet read and the workbook's other worksheets.
+func (s *xlsxSource) sheetNames() (string, []string) {
+	return s.sheet.Name, s.book.worksheets(s.sheet.Name)
 }
 
 func (s *xlsxSource) close() error {
