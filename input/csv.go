@@ -101,7 +101,7 @@ func openCSV(name string, f *os.File) (source, error) {
 }
 
 func newCSVSource(name string, rd io.Reader) (*csvSource, error) {
-	br := bufio.NewReaderSize(&textReader{r: rd}, 64<<10)
+	br := bufio.NewReaderSize(&textReader{r: &crReader{r: rd}}, 64<<10)
 	prefix, err := br.Peek(64 << 10)
 	if len(prefix) == 0 && err != nil && err != io.EOF {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -364,6 +364,50 @@ scan:
 		comma = '\t'
 	}
 	return comma, 0
+}
+
+// crReader ends lines with LF alone: CRLF becomes LF, and so does a lone
+// CR, with which Excel for Mac's "CSV (Macintosh)" ends its lines and
+// which encoding/csv would not see as a line break (the whole file would
+// be one record: the header). encoding/csv drops the CR of a CRLF itself,
+// inside quoted cells too, so CRLF files read the same.
+type crReader struct {
+	r  io.Reader
+	cr bool // the last chunk ended with a CR: an LF starting this one is its
+}
+
+func (c *crReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	buf := p[:n]
+	r, w := 0, 0 // read and write positions in buf
+	if n > 0 {
+		if c.cr && buf[0] == '\n' {
+			r = 1
+		}
+		c.cr = false
+	}
+	for r < n {
+		j := bytes.IndexByte(buf[r:], '\r')
+		if j < 0 {
+			j = n - r
+		}
+		if w != r {
+			copy(buf[w:], buf[r:r+j])
+		}
+		w, r = w+j, r+j
+		if r == n {
+			break
+		}
+		buf[w] = '\n'
+		w, r = w+1, r+1
+		switch {
+		case r == n:
+			c.cr = true
+		case buf[r] == '\n':
+			r++
+		}
+	}
+	return w, err
 }
 
 // textReader checks, as the CSV reader reads, that the file is UTF-8 text,

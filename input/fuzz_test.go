@@ -14,6 +14,7 @@ func FuzzReadCSV(f *testing.F) {
 	f.Add([]byte("\xef\xbb\xbf;;\r\nEmail;New Owner;records\r\n\"a\r\nb\";x@y.z;maybe\r\n\r\n"))
 	f.Add([]byte("sep=\t\nuser\tsubordinates_to\teffective_date\n1\t3.65E+18\t2025-02-30\n"))
 	f.Add([]byte("user,transfer_to,user_id\n"))
+	f.Add([]byte("user,transfer_to,note\rana@example.com,boss@example.com,\"a\rb\"\r\rbo@example.com,x,\r"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		src, err := newCSVSource("fuzz.csv", bytes.NewReader(data))
 		if err != nil {

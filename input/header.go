@@ -142,7 +142,7 @@ func (e *HeaderError) Error() string {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(strconv.Quote(n))
+			b.WriteString(quoteShort(n))
 		}
 	}
 	if e.Candidate > 0 {
@@ -202,6 +202,20 @@ func quoteAliases(c Column) string {
 		q[i] = strconv.Quote(s)
 	}
 	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
+// quoteShort quotes s, cut to its first 60 characters: a header cell that
+// swallowed the rows below it must not make the message as long as the file.
+func quoteShort(s string) string {
+	const most = 60
+	n := 0
+	for i := range s {
+		if n == most {
+			return strconv.Quote(s[:i]) + fmt.Sprintf("... (%d bytes)", len(s))
+		}
+		n++
+	}
+	return strconv.Quote(s)
 }
 
 // cellName returns the name of the cell at the 0-based column col and the

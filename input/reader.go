@@ -281,6 +281,7 @@ func (r *Reader) readHeader() error {
 			continue
 		}
 		h, problems := matchHeader(cells, line)
+		problems = append(r.misreadHeader(h.Names, line), problems...)
 		if len(problems) > 0 {
 			he := &HeaderError{File: r.file, Line: line, Problems: problems, Found: h.Names}
 			he.Candidate = r.headerBelow()
@@ -300,6 +301,22 @@ func (r *Reader) readHeader() error {
 	}
 }
 
+// misreadHeader lists the header cells that show the file was misread: a
+// line break in a CSV header cell (rows run together: line endings the
+// reader did not see), or an '@' (an email: data, not a header).
+func (r *Reader) misreadHeader(names []string, line int) []string {
+	var problems []string
+	for i, n := range names {
+		switch {
+		case r.sheet == nil && strings.ContainsAny(n, "\r\n"):
+			problems = append(problems, fmt.Sprintf("header cell %s %s holds a line break, so rows may have been read run together: write each header on one line, and save the file again as CSV UTF-8", cellName(i, line), quoteShort(n)))
+		case strings.ContainsRune(n, '@'):
+			problems = append(problems, fmt.Sprintf("header cell %s %s holds an @, as an email does: the row read as the header looks like data", cellName(i, line), quoteShort(n)))
+		}
+	}
+	return problems
+}
+
 // headerBelow looks a little way below a header that did not match for a
 // row that would: a title above the header. It returns its number, or 0.
 func (r *Reader) headerBelow() int {
@@ -315,7 +332,7 @@ func (r *Reader) headerBelow() int {
 		if cs, ok := r.src.(*csvSource); ok {
 			cells = cs.wholeRecord() // gocsv cuts records at the width of the row it took for the header
 		}
-		if _, problems := matchHeader(cells, line); len(problems) == 0 {
+		if h, problems := matchHeader(cells, line); len(problems) == 0 && len(r.misreadHeader(h.Names, line)) == 0 {
 			return line
 		}
 	}

@@ -144,6 +144,102 @@ func TestFormulasWithoutValue(t *testing.T) {
 	}
 }
 
+func TestLineEndings(t *testing.T) {
+	// Excel for Mac's "CSV (Macintosh)" ends lines with CR alone; a
+	// quoted cell's line break is a CR too; row 4 is blank.
+	_, rows := readFixture(t, "excel-mac-cr.csv", input.Options{})
+	want := []input.Row{
+		{Line: 2, Cells: []string{"ana@example.com", "boss@example.com", "first"}, User: email("ana@example.com"), TransferTo: email("boss@example.com")},
+		{Line: 3, Cells: []string{"bo@example.com", "boss@example.com", "two\nlines"}, User: email("bo@example.com"), TransferTo: email("boss@example.com")},
+		{Line: 5, Cells: []string{"cy@example.com", "boss@example.com", "last"}, User: email("cy@example.com"), TransferTo: email("boss@example.com")},
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("ReadAll(excel-mac-cr.csv) rows mismatch (-want +got):\n%s", diff)
+	}
+
+	// Every line ending reads as the LF file does: CR, CRLF, a mix.
+	lf := "sep=;\n\nuser;transfer_to;note\nana@example.com;boss@example.com;\"a\nb\"\n\nbo@example.com;boss@example.com;" + strings.Repeat("x", 70_000) + "\ncy@example.com;boss@example.com;z\n"
+	dir := t.TempDir()
+	read := func(name, content string) (input.Header, []input.Row) {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h, rows, err := input.ReadAll(path, input.Options{})
+		if err != nil {
+			t.Fatalf("ReadAll(%s): %v", name, err)
+		}
+		return h, rows
+	}
+	wantH, wantRows := read("lf.csv", lf)
+	if len(wantRows) != 3 || wantRows[2].Line != 6 {
+		t.Fatalf("ReadAll(lf.csv) = %d rows, last on row %d; want 3, the last on row 6", len(wantRows), wantRows[len(wantRows)-1].Line)
+	}
+	for name, content := range map[string]string{
+		"cr.csv":    strings.ReplaceAll(lf, "\n", "\r"),
+		"crlf.csv":  strings.ReplaceAll(lf, "\n", "\r\n"),
+		"mixed.csv": strings.Replace(strings.ReplaceAll(lf, "\n", "\r\n"), "\r\n", "\r", 3),
+	} {
+		h, rows := read(name, content)
+		if diff := cmp.Diff(wantH, h); diff != "" {
+			t.Errorf("ReadAll(%s) header mismatch (-lf +%s):\n%s", name, name, diff)
+		}
+		if diff := cmp.Diff(wantRows, rows); diff != "" {
+			t.Errorf("ReadAll(%s) rows mismatch (-lf +%s):\n%s", name, name, diff)
+		}
+	}
+}
+
+func TestMisreadHeader(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, content, want string
+	}{
+		{
+			// What a CR-only file read as one line would have given: a
+			// header cell holding the rows below it.
+			name:    "line break.csv",
+			content: "user,transfer_to,\"note\nana@example.com\"\n",
+			want: `line break.csv: header on row 1: header cell C1 "note\nana@example.com" holds a line break, so rows may have been read run together: ` +
+				`write each header on one line, and save the file again as CSV UTF-8; columns found: "user", "transfer_to", "note\nana@example.com"`,
+		},
+		{
+			name:    "no header.csv",
+			content: "ana@example.com,boss@example.com,user,transfer_to\nbo@example.com,boss@example.com\n",
+			want: `no header.csv: header on row 1: header cell A1 "ana@example.com" holds an @, as an email does: the row read as the header looks like data; ` +
+				`header cell B1 "boss@example.com" holds an @, as an email does: the row read as the header looks like data; ` +
+				`columns found: "ana@example.com", "boss@example.com", "user", "transfer_to"`,
+		},
+		{
+			name:    "long.csv",
+			content: "user,\"transfer_to\n" + strings.Repeat("ana@example.com,boss@example.com\n", 10) + "\"\n",
+			want: `long.csv: header on row 1: header cell B1 "transfer_to\nana@example.com,boss@example.com\nana@example.com"... (342 bytes) holds a line break, ` +
+				`so rows may have been read run together: write each header on one line, and save the file again as CSV UTF-8; ` +
+				`no action column: name one "transfer_to", "transfer_to_email", "transfer_user" or "new_owner", or "move_subordinates_to" or "subordinates_to"; ` +
+				`columns found: "user", "transfer_to\nana@example.com,boss@example.com\nana@example.com"... (342 bytes)`,
+		},
+	}
+	for _, tt := range tests {
+		path := filepath.Join(dir, tt.name)
+		if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := input.ReadAll(path, input.Options{})
+		var he *input.HeaderError
+		if !errors.As(err, &he) || err.Error() != tt.want {
+			t.Errorf("ReadAll(%s) = %v,\nwant the header error %q", tt.name, err, tt.want)
+		}
+	}
+
+	// In a workbook, a header wrapped on two lines is only formatting.
+	path := filepath.Join(dir, "wrapped.xlsx")
+	writeZip(t, path, handMade(`<row><c t="inlineStr"><is><t>user</t></is></c><c t="inlineStr"><is><t>Transfer
+to</t></is></c></row><row><c t="inlineStr"><is><t>ana@example.com</t></is></c><c t="inlineStr"><is><t>boss@example.com</t></is></c></row>`, ""))
+	if _, rows, err := input.ReadAll(path, input.Options{}); err != nil || len(rows) != 1 || rows[0].TransferTo.Email != "boss@example.com" {
+		t.Errorf("ReadAll(wrapped.xlsx) = %+v, %v; want one row transferring to boss@example.com", rows, err)
+	}
+}
+
 func TestChartSheet(t *testing.T) {
 	file := filepath.Join("testdata", "openpyxl-chartsheet-first.xlsx")
 	want := `openpyxl-chartsheet-first.xlsx: sheet "Chart" is a chart sheet, with no cells to read; the worksheets are "Leavers", "Retry": pick one with --sheet NAME`
