@@ -20,7 +20,7 @@ func FuzzReadCSV(f *testing.F) {
 		if err != nil {
 			return
 		}
-		r, err := newReader("fuzz.csv", src, nil)
+		r, err := newReader("fuzz.csv", src, nil, Options{})
 		if err != nil {
 			return
 		}

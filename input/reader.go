@@ -8,7 +8,8 @@
 // of the zip (see xlsx.go).
 //
 // A cell is read as the person looking at the sheet sees it: a formula by
-// the value the file holds for it, and a problem if it holds none.
+// the value the file holds for it, and a problem if it holds none; a row
+// the sheet hides is marked Hidden, for the plan to skip.
 //
 // Three kinds of trouble are kept apart. A file that cannot be read, or a
 // header the tool cannot work with, is a fatal error from Open or Next. A
@@ -34,11 +35,15 @@ const (
 )
 
 // Options configure Open. The zero value reads the first visible sheet
-// with the default limits.
+// with the default limits, and marks hidden rows Hidden.
 type Options struct {
 	// Sheet is the XLSX sheet to read; "" reads the first visible one.
 	// Matched case-insensitively, as spreadsheets do. Ignored for CSV.
 	Sheet string
+	// IncludeHidden reads the rows an XLSX sheet hides (by a filter, or by
+	// hand) as any other row: Row.Hidden is then never set. Ignored for
+	// CSV, which hides nothing.
+	IncludeHidden bool
 	// MaxFileSize bounds the file's size on disk; 0 means DefaultMaxFileSize.
 	MaxFileSize int64
 	// MaxUnzipSize bounds the bytes decompressed from an XLSX, all parts
@@ -68,6 +73,12 @@ type Row struct {
 	// TRUE/FALSE, dates as YYYY-MM-DD; a formula whose value the file does
 	// not hold as "=" and the formula.
 	Cells []string
+
+	// Hidden is set for a row that the XLSX sheet hides (filtered out, or
+	// hidden by hand), unless Options.IncludeHidden: the person reviewing
+	// the sheet does not see it, so it must not be planned. Its cells are
+	// read and checked all the same, for the results.
+	Hidden bool
 
 	User, TransferTo, SubordinatesTo Ref
 
@@ -126,6 +137,8 @@ type sheetSource interface {
 	// sheetNames returns the sheet read and the workbook's other
 	// worksheets.
 	sheetNames() (sheet string, others []string)
+	// rowHidden reports whether the row next returned last is hidden.
+	rowHidden() bool
 }
 
 // Reader reads the rows of an input sheet one at a time, so that a large
@@ -139,6 +152,9 @@ type Reader struct {
 	// typed columns, resolved once from the header: -1 when absent
 	user, transferTo, subordinatesTo    int
 	records, assignment, criteria, date int
+
+	includeHidden bool
+	hiddenRows    int
 }
 
 // Open opens an input sheet, chosen by its extension (.csv, .tsv, .txt or
@@ -187,12 +203,12 @@ func Open(path string, opt Options) (*Reader, error) {
 		f.Close()
 		return nil, err
 	}
-	return newReader(name, src, hash)
+	return newReader(name, src, hash, opt)
 }
 
 // newReader reads src up to its header. It closes src on error.
-func newReader(name string, src source, hash *fileHash) (*Reader, error) {
-	r := &Reader{file: name, src: src, hash: hash}
+func newReader(name string, src source, hash *fileHash, opt Options) (*Reader, error) {
+	r := &Reader{file: name, src: src, hash: hash, includeHidden: opt.IncludeHidden}
 	r.sheet, _ = src.(sheetSource)
 	if err := r.readHeader(); err != nil {
 		r.Close()
@@ -244,6 +260,10 @@ func ReadAll(path string, opt Options) (Header, []Row, error) {
 
 // Header returns the sheet's header.
 func (r *Reader) Header() Header { return r.header }
+
+// HiddenRows returns how many of the rows read so far the sheet hides,
+// blank ones not counted, whether Options.IncludeHidden or not.
+func (r *Reader) HiddenRows() int { return r.hiddenRows }
 
 // SHA256 returns the hex SHA-256 of the file, read through the descriptor
 // that Open opened, so it is the hash of the file the rows come from.
@@ -360,7 +380,12 @@ func (r *Reader) Next() (Row, error) {
 		if isBlank(cells) {
 			continue
 		}
-		return r.row(line, cells, kinds), nil
+		row := r.row(line, cells, kinds)
+		if r.sheet != nil && r.sheet.rowHidden() {
+			r.hiddenRows++
+			row.Hidden = !r.includeHidden
+		}
+		return row, nil
 	}
 }
 

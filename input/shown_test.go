@@ -144,6 +144,47 @@ func TestFormulasWithoutValue(t *testing.T) {
 	}
 }
 
+func TestHiddenRows(t *testing.T) {
+	// A reviewer filtered approved = yes: rows 3 and 5 are hidden, and so
+	// is column D (hidden columns are read as any other).
+	for _, file := range []string{"openpyxl-filtered.xlsx", "xlsxwriter-filtered.xlsx", "libreoffice-filtered.xlsx"} {
+		for _, include := range []bool{false, true} {
+			r, err := input.Open(filepath.Join("testdata", file), input.Options{IncludeHidden: include})
+			if err != nil {
+				t.Fatalf("Open(%s): %v", file, err)
+			}
+			type seen struct {
+				Line   int
+				User   string
+				Hidden bool
+			}
+			var got []seen
+			for {
+				row, err := r.Next()
+				if err != nil {
+					break
+				}
+				got = append(got, seen{row.Line, row.User.Raw, row.Hidden})
+			}
+			want := []seen{
+				{2, "ana@example.com", false},
+				{3, "bo@example.com", !include},
+				{4, "cy@example.com", false},
+				{5, "di@example.com", !include},
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s, IncludeHidden %v: rows mismatch (-want +got):\n%s", file, include, diff)
+			}
+			if n := r.HiddenRows(); n != 2 {
+				t.Errorf("%s, IncludeHidden %v: HiddenRows() = %d, want 2", file, include, n)
+			}
+			if err := r.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 func TestLineEndings(t *testing.T) {
 	// Excel for Mac's "CSV (Macintosh)" ends lines with CR alone; a
 	// quoted cell's line break is a CR too; row 4 is blank.

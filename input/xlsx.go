@@ -488,6 +488,7 @@ type xlsxSource struct {
 	styles   []styleKind
 	date1904 bool
 	row      int
+	hidden   bool // the last row read is hidden
 	cells    []string
 	kinds    []cellKind
 	text     []byte // a cell's <v>
@@ -572,6 +573,9 @@ func (s *xlsxSource) sheetNames() (string, []string) {
 	return s.sheet.Name, s.book.worksheets(s.sheet.Name)
 }
 
+// rowHidden reports whether the last row read is hidden.
+func (s *xlsxSource) rowHidden() bool { return s.hidden }
+
 func (s *xlsxSource) close() error {
 	var err error
 	if s.rc != nil {
@@ -613,12 +617,18 @@ func (s *xlsxSource) next() (int, []string, []cellKind, error) {
 				continue
 			}
 			r := s.row + 1
-			if v := attr(t, "r"); v != "" {
-				n, err := strconv.Atoi(v)
-				if err != nil || n < 1 || n > 1<<20 {
-					return 0, nil, nil, s.fail(fmt.Errorf("bad row number %q", v))
+			s.hidden = false
+			for _, a := range t.Attr {
+				switch a.Name.Local {
+				case "r":
+					n, err := strconv.Atoi(a.Value)
+					if err != nil || n < 1 || n > 1<<20 {
+						return 0, nil, nil, s.fail(fmt.Errorf("bad row number %q", a.Value))
+					}
+					r = n
+				case "hidden":
+					s.hidden = isTrue(a.Value)
 				}
-				r = n
 			}
 			s.row = r
 			if err := s.readRow(); err != nil {

@@ -8,6 +8,10 @@
 // Each row gets at most one code, the first that applies in the order of
 // the contract's table. Where the contract is silent:
 //
+//   - HIDDEN_ROW (skipped) comes before every other code: a row the sheet
+//     hides (input.Row.Hidden) is not an instruction the reviewer saw, so
+//     it is neither checked nor counted for DUPLICATE_ROW. Its users are
+//     still looked up, so that the results show whom it named.
 //   - DUPLICATE_ROW: a row whose user also appears on an earlier row is
 //     invalid whatever became of the earlier row (invalid rows included):
 //     two rows for one user are two instructions, and the plan does not
@@ -57,6 +61,7 @@ const (
 
 // The validation codes (CONTRACT §4), in the order they are checked.
 const (
+	CodeHiddenRow           = "HIDDEN_ROW"
 	CodeMissingUser         = "MISSING_USER"
 	CodeMissingAction       = "MISSING_ACTION"
 	CodeBadValue            = input.CodeBadValue
@@ -177,6 +182,14 @@ func (d *directory) check(row *input.Row, i int, today input.Date, seen *seenUse
 	st.SubordinatesTo = d.lookup(row.SubordinatesTo)
 	invalid := func(code, format string, args ...any) Step {
 		st.Outcome, st.Code, st.Message = Invalid, code, fmt.Sprintf(format, args...)
+		return st
+	}
+
+	if row.Hidden {
+		// Not an instruction the reviewer saw: it is neither checked nor
+		// remembered, so a visible row of the same user is no duplicate.
+		st.Outcome, st.Code = Skipped, CodeHiddenRow
+		st.Message = "the row is hidden in the sheet (filtered out, or hidden by hand), so it is not planned: show it and run again, or pass --include-hidden to plan hidden rows"
 		return st
 	}
 
