@@ -5,11 +5,12 @@
 //
 // CSV is read through gocsv's Unmarshaller on an encoding/csv Reader this
 // package configures (see csvSource); XLSX by streaming the sheet's XML out
-// of the zip (see xlsx.go).
+// of the zip (see xlsx.go), its merged ranges found first (merge.go).
 //
 // A cell is read as the person looking at the sheet sees it: a formula by
-// the value the file holds for it, and a problem if it holds none; a row
-// the sheet hides is marked Hidden, for the plan to skip.
+// the value the file holds for it, and a problem if it holds none; a cell
+// under a merged range by the value the range shows; a row the sheet hides
+// marked Hidden, for the plan to skip.
 //
 // Three kinds of trouble are kept apart. A file that cannot be read, or a
 // header the tool cannot work with, is a fatal error from Open or Next. A
@@ -71,7 +72,8 @@ type Row struct {
 	// rows are padded with "", cells right of the last header are dropped.
 	// XLSX cells read as their shown value: cached formula results,
 	// TRUE/FALSE, dates as YYYY-MM-DD; a formula whose value the file does
-	// not hold as "=" and the formula.
+	// not hold as "=" and the formula; a cell of a known column covered by
+	// a merged range as the value the range shows (see Notes).
 	Cells []string
 
 	// Hidden is set for a row that the XLSX sheet hides (filtered out, or
@@ -89,6 +91,10 @@ type Row struct {
 
 	// Problems are the cells that did not parse, in column order.
 	Problems []Problem
+	// Notes say how a cell was read where the file alone does not say it:
+	// a cell of a known column that a merged range covers takes the value
+	// the range shows. Each is a sentence for the row's message.
+	Notes []string
 }
 
 // ParseError is a fatal error at a place in the file that a person can find,
@@ -123,6 +129,7 @@ const (
 	kindNumber
 	kindOther   // boolean, date, error: already shown as the text a person sees
 	kindFormula // a formula whose value the file does not hold
+	kindFlagged // a problem was recorded for the cell already: parse nothing
 )
 
 // source yields the raw rows of one sheet. The slices it returns are valid
@@ -139,6 +146,8 @@ type sheetSource interface {
 	sheetNames() (sheet string, others []string)
 	// rowHidden reports whether the row next returned last is hidden.
 	rowHidden() bool
+	// mergedAt returns the merged range covering a cell, or nil.
+	mergedAt(line, col int) *mergeRange
 }
 
 // Reader reads the rows of an input sheet one at a time, so that a large
@@ -152,6 +161,7 @@ type Reader struct {
 	// typed columns, resolved once from the header: -1 when absent
 	user, transferTo, subordinatesTo    int
 	records, assignment, criteria, date int
+	known                               []int // the typed columns present, in column order
 
 	includeHidden bool
 	hiddenRows    int
@@ -317,6 +327,11 @@ func (r *Reader) readHeader() error {
 		r.user, r.transferTo, r.subordinatesTo = col(ColUser), col(ColTransferTo), col(ColSubordinatesTo)
 		r.records, r.assignment, r.criteria = col(ColRecords), col(ColAssignment), col(ColCriteria)
 		r.date = col(ColEffectiveDate)
+		for i := range h.Names {
+			if _, ok := MatchColumn(h.Names[i]); ok {
+				r.known = append(r.known, i)
+			}
+		}
 		return nil
 	}
 }
@@ -401,6 +416,9 @@ func isBlank(cells []string) bool {
 func (r *Reader) row(line int, cells []string, kinds []cellKind) Row {
 	row := Row{Line: line, Cells: make([]string, len(r.header.Names))}
 	copy(row.Cells, cells)
+	if r.sheet != nil {
+		kinds = r.merged(&row, kinds)
+	}
 	// One allocation for the values the row points at, not four.
 	vals := new(struct {
 		b [3]bool
@@ -446,6 +464,51 @@ func (r *Reader) formulaProblem(row *Row, col int) {
 		trimValue(r.header.Names[col]), cellName(col, row.Line), f))
 }
 
+// merged gives each cell of a known column that a merged range covers
+// the value a person sees there, the range's top-left cell's, and says so
+// in a note. It flags the cell instead when that value is not plainly this
+// column's: the cell holds another value of its own under the merge, the
+// range spans columns, or it begins at or above the header. It returns
+// the kinds to read the row with.
+func (r *Reader) merged(row *Row, kinds []cellKind) []cellKind {
+	owned := false
+	for _, col := range r.known {
+		m := r.sheet.mergedAt(row.Line, col)
+		if m == nil || (m.r1 == row.Line && m.c1 == col) {
+			continue // not merged, or the cell that holds the value
+		}
+		own, shown := trimValue(row.Cells[col]), trimValue(m.value)
+		if own == shown {
+			continue // nothing hidden, nothing to fill in
+		}
+		if !owned {
+			k := make([]cellKind, len(row.Cells))
+			copy(k, kinds)
+			kinds, owned = k, true
+		}
+		name, at := trimValue(r.header.Names[col]), cellName(col, row.Line)
+		switch {
+		case own != "":
+			kinds[col] = kindFlagged
+			r.cellProblem(row, col, fmt.Sprintf("%s (%s) holds %q hidden under the merged cells %s, which show %q: unmerge the cells and write on each row the value meant",
+				name, at, own, m.ref(), shown))
+		case m.c1 != col:
+			row.Cells[col], kinds[col] = m.value, kindFlagged
+			r.cellProblem(row, col, fmt.Sprintf("%s (%s) is covered by the merged cells %s, which show %q across more than one column: unmerge them and write each column's value",
+				name, at, m.ref(), shown))
+		case m.r1 <= r.header.Line:
+			row.Cells[col], kinds[col] = m.value, kindFlagged
+			r.cellProblem(row, col, fmt.Sprintf("%s (%s) is covered by the merged cells %s, which begin at or above the header: unmerge them and write the value on each row",
+				name, at, m.ref()))
+		default:
+			row.Cells[col], kinds[col] = m.value, m.kind
+			row.Notes = append(row.Notes, fmt.Sprintf("%s (%s) is part of the merged cells %s and was read as %q, the value shown there",
+				name, at, m.ref(), shown))
+		}
+	}
+	return kinds
+}
+
 func kindAt(kinds []cellKind, col int) cellKind {
 	if col < len(kinds) {
 		return kinds[col]
@@ -459,6 +522,8 @@ func (r *Reader) ref(row *Row, col int, kinds []cellKind) Ref {
 	}
 	v := trimValue(row.Cells[col])
 	switch kindAt(kinds, col) {
+	case kindFlagged:
+		return Ref{Raw: v}
 	case kindFormula:
 		r.formulaProblem(row, col)
 		return Ref{Raw: v}
@@ -487,6 +552,8 @@ func (r *Reader) bool(row *Row, col int, kinds []cellKind, dst *bool) *bool {
 		return nil
 	}
 	switch kindAt(kinds, col) {
+	case kindFlagged:
+		return nil
 	case kindFormula:
 		r.formulaProblem(row, col)
 		return nil
@@ -509,6 +576,8 @@ func (r *Reader) dateCell(row *Row, col int, kinds []cellKind, dst *Date) *Date 
 		return nil
 	}
 	switch kindAt(kinds, col) {
+	case kindFlagged:
+		return nil
 	case kindFormula:
 		r.formulaProblem(row, col)
 		return nil

@@ -144,6 +144,83 @@ func TestFormulasWithoutValue(t *testing.T) {
 	}
 }
 
+func TestMergedCells(t *testing.T) {
+	note := func(col, cell, rng, v string) string {
+		return col + " (" + cell + ") is part of the merged cells " + rng + ` and was read as "` + v + `", the value shown there`
+	}
+	tests := []struct {
+		file string
+		want []input.Row
+	}{
+		{
+			// openpyxl: transfer_to merged over B2:B3, Note over E2:E3,
+			// records and assignment together over C4:D4.
+			file: "openpyxl-merged.xlsx",
+			want: []input.Row{
+				{
+					Line: 2, Cells: []string{"ana@example.com", "boss@example.com", "TRUE", "TRUE", "team A"},
+					User: email("ana@example.com"), TransferTo: email("boss@example.com"), Records: yes(), Assignment: yes(),
+				},
+				{
+					// The name a person sees beside row 3; the Note column
+					// is not offboard's, and is left as the file has it.
+					Line: 3, Cells: []string{"bo@example.com", "boss@example.com", "TRUE", "TRUE", ""},
+					User: email("bo@example.com"), TransferTo: email("boss@example.com"), Records: yes(), Assignment: yes(),
+					Notes: []string{note("transfer_to", "B3", "B2:B3", "boss@example.com")},
+				},
+				{
+					// One value over two columns: whose is it?
+					Line: 4, Cells: []string{"cy@example.com", "carl@example.com", "FALSE", "FALSE", ""},
+					User: email("cy@example.com"), TransferTo: email("carl@example.com"), Records: no(),
+					Problems: []input.Problem{cellProblem("assignment", "FALSE",
+						`assignment (D4) is covered by the merged cells C4:D4, which show "FALSE" across more than one column: unmerge them and write each column's value`)},
+				},
+				{
+					Line: 5, Cells: []string{"di@example.com", "carl@example.com", "", "", ""},
+					User: email("di@example.com"), TransferTo: email("carl@example.com"),
+				},
+			},
+		},
+		{
+			// LibreOffice: transfer_to merged over B2:B4, with a value of
+			// B3's own kept hidden under the merge; a name merged over
+			// both target columns, B5:C5.
+			file: "libreoffice-merged.xlsx",
+			want: []input.Row{
+				{
+					Line: 2, Cells: []string{"ana@example.com", "boss@example.com", ""},
+					User: email("ana@example.com"), TransferTo: email("boss@example.com"),
+				},
+				{
+					Line: 3, Cells: []string{"bo@example.com", "old@example.com", ""},
+					User: email("bo@example.com"), TransferTo: bad("old@example.com"),
+					Problems: []input.Problem{cellProblem("transfer_to", "old@example.com",
+						`transfer_to (B3) holds "old@example.com" hidden under the merged cells B2:B4, which show "boss@example.com": unmerge the cells and write on each row the value meant`)},
+				},
+				{
+					Line: 4, Cells: []string{"cy@example.com", "boss@example.com", ""},
+					User: email("cy@example.com"), TransferTo: email("boss@example.com"),
+					Notes: []string{note("transfer_to", "B4", "B2:B4", "boss@example.com")},
+				},
+				{
+					Line: 5, Cells: []string{"di@example.com", "mgr@example.com", "mgr@example.com"},
+					User: email("di@example.com"), TransferTo: email("mgr@example.com"), SubordinatesTo: bad("mgr@example.com"),
+					Problems: []input.Problem{cellProblem("move_subordinates_to", "mgr@example.com",
+						`move_subordinates_to (C5) is covered by the merged cells B5:C5, which show "mgr@example.com" across more than one column: unmerge them and write each column's value`)},
+				},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, rows := readFixture(t, tt.file, input.Options{})
+			if diff := cmp.Diff(tt.want, rows); diff != "" {
+				t.Errorf("ReadAll(%s) rows mismatch (-want +got):\n%s", tt.file, diff)
+			}
+		})
+	}
+}
+
 func TestHiddenRows(t *testing.T) {
 	// A reviewer filtered approved = yes: rows 3 and 5 are hidden, and so
 	// is column D (hidden columns are read as any other).
@@ -452,5 +529,40 @@ func TestHandMadeCells(t *testing.T) {
 				t.Errorf("ReadAll rows mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestHandMadeMerges(t *testing.T) {
+	// Namespace prefixes, a row hidden with "true", a merged range over a
+	// row otherwise blank (still a blank row), and a merge that begins on
+	// the header.
+	worksheet := `<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>` +
+		`<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>user</x:t></x:is></x:c><x:c r="B1" t="inlineStr"><x:is><x:t>transfer_to</x:t></x:is></x:c><x:c r="C1" t="inlineStr"><x:is><x:t>subordinates_to</x:t></x:is></x:c></x:row>` +
+		`<x:row r="2"><x:c r="A2" t="inlineStr"><x:is><x:t>ana@example.com</x:t></x:is></x:c><x:c r="B2" t="inlineStr"><x:is><x:t>boss@example.com</x:t></x:is></x:c></x:row>` +
+		`<x:row r="3" hidden="true"><x:c r="A3" t="inlineStr"><x:is><x:t>bo@example.com</x:t></x:is></x:c><x:c r="B3"/></x:row>` +
+		`<x:row r="4"><x:c r="B4"/></x:row>` +
+		`<x:row r="5"><x:c r="A5" t="inlineStr"><x:is><x:t>cy@example.com</x:t></x:is></x:c></x:row>` +
+		`</x:sheetData ><x:mergeCells count="2"><x:mergeCell ref="B2:B4"/><x:mergeCell ref="C1:C2"/></x:mergeCells></x:worksheet>`
+	want := []input.Row{
+		{
+			Line: 2, Cells: []string{"ana@example.com", "boss@example.com", "subordinates_to"},
+			User: email("ana@example.com"), TransferTo: email("boss@example.com"), SubordinatesTo: bad("subordinates_to"),
+			Problems: []input.Problem{cellProblem("subordinates_to", "subordinates_to", "subordinates_to (C2) is covered by the merged cells C1:C2, which begin at or above the header: unmerge them and write the value on each row")},
+		},
+		{
+			Line: 3, Cells: []string{"bo@example.com", "boss@example.com", ""}, Hidden: true,
+			User: email("bo@example.com"), TransferTo: email("boss@example.com"),
+			Notes: []string{`transfer_to (B3) is part of the merged cells B2:B4 and was read as "boss@example.com", the value shown there`},
+		},
+		{Line: 5, Cells: []string{"cy@example.com", "", ""}, User: email("cy@example.com")},
+	}
+	path := filepath.Join(t.TempDir(), "hand.xlsx")
+	writeZip(t, path, handMadeSheet(worksheet, ""))
+	_, rows, err := input.ReadAll(path, input.Options{})
+	if err != nil {
+		t.Fatalf("ReadAll: %v", err)
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("ReadAll rows mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -487,6 +487,7 @@ type xlsxSource struct {
 	sst      []string
 	styles   []styleKind
 	date1904 bool
+	merges   *merges // nil when the sheet has no merged cells
 	row      int
 	hidden   bool // the last row read is hidden
 	cells    []string
@@ -507,12 +508,30 @@ func openXLSX(name string, f *os.File, size int64, opt Options) (source, error) 
 		return nil, err
 	}
 	s := &xlsxSource{name: name, file: f, book: b, sheet: sheet, date1904: b.date1904}
-	if s.styles, err = b.readStyles(); err != nil {
+	// The merged cells are listed after the rows: one pass over the
+	// sheet's bytes finds them, beside the reading of the styles and
+	// shared strings, before the rows are streamed.
+	type scanned struct {
+		m   *merges
+		err error
+	}
+	scan := make(chan scanned, 1)
+	go func() {
+		m, err := b.scanMerges(sheet.part)
+		scan <- scanned{m, err}
+	}()
+	s.styles, err = b.readStyles()
+	if err == nil {
+		s.sst, err = b.readSharedStrings()
+	}
+	sc := <-scan
+	if err == nil {
+		err = sc.err
+	}
+	if err != nil {
 		return nil, err
 	}
-	if s.sst, err = b.readSharedStrings(); err != nil {
-		return nil, err
-	}
+	s.merges = sc.m
 	if s.rc, err = b.openPart(sheet.part); err != nil {
 		return nil, err
 	}
@@ -576,6 +595,15 @@ func (s *xlsxSource) sheetNames() (string, []string) {
 // rowHidden reports whether the last row read is hidden.
 func (s *xlsxSource) rowHidden() bool { return s.hidden }
 
+// mergedAt returns the merged range that covers the cell at the 1-based
+// row line and the 0-based column col, or nil.
+func (s *xlsxSource) mergedAt(line, col int) *mergeRange {
+	if s.merges == nil {
+		return nil
+	}
+	return s.merges.at(line, col)
+}
+
 func (s *xlsxSource) close() error {
 	var err error
 	if s.rc != nil {
@@ -633,6 +661,9 @@ func (s *xlsxSource) next() (int, []string, []cellKind, error) {
 			s.row = r
 			if err := s.readRow(); err != nil {
 				return 0, nil, nil, err
+			}
+			if s.merges != nil {
+				s.merges.record(s.row, s.cells, s.kinds)
 			}
 			return s.row, s.cells, s.kinds, nil
 		case xml.EndElement:

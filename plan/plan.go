@@ -138,6 +138,13 @@ func Build(rows []input.Row, d Directory, today input.Date) *Plan {
 		p.Steps[i] = dir.check(&rows[i], i, today, &seen)
 	}
 	link(p)
+	for i := range rows {
+		// How the reader read a cell (a merged one) is said whatever
+		// became of the row.
+		if len(rows[i].Notes) > 0 && !rows[i].Hidden {
+			p.Steps[i].Message = withNotes(p.Steps[i].Message, rows[i].Notes)
+		}
+	}
 	return p
 }
 
@@ -300,6 +307,15 @@ func request(row *input.Row, st *Step) zoho.TransferRequest {
 }
 
 func orTrue(b *bool) bool { return b == nil || *b }
+
+// withNotes adds the reader's notes on a row to its message.
+func withNotes(msg string, notes []string) string {
+	n := strings.Join(notes, "; ")
+	if msg == "" {
+		return n
+	}
+	return msg + " (" + n + ")"
+}
 
 // problems joins a row's cell problems into one message.
 func problems(ps []input.Problem) string {

@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -45,5 +46,29 @@ func TestHiddenRows(t *testing.T) {
 	}
 	if diff := cmp.Diff([]int{3}, lines(p, p.Order)); diff != "" {
 		t.Errorf("Order mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestNotes: how the reader read a cell is said in the row's message,
+// whatever its outcome.
+func TestNotes(t *testing.T) {
+	const note = `transfer_to (B3) is part of the merged cells B2:B3 and was read as "a@x.example", the value shown there`
+	noted := func(r input.Row) input.Row {
+		r.Notes = []string{note}
+		return r
+	}
+	p := plan.Build([]input.Row{
+		noted(row(3, "rep@x.example", "a@x.example", "")),
+		noted(row(4, "who@x.example", "a@x.example", "")),
+	}, testDirectory(""), today())
+	want := []string{
+		"delete Rep <rep@x.example>, transferring records, assignment and criteria to A <a@x.example> (" + note + ")",
+		`user "who@x.example"`,
+	}
+	if got := p.Steps[0].Message; got != want[0] {
+		t.Errorf("planned message = %q, want %q", got, want[0])
+	}
+	if got := p.Steps[1].Message; !strings.HasPrefix(got, want[1]) || !strings.HasSuffix(got, " ("+note+")") {
+		t.Errorf("invalid message = %q, want it to start %q and end with the note", got, want[1])
 	}
 }
