@@ -658,6 +658,11 @@ func (s *xlsxSource) next() (int, []string, []cellKind, error) {
 					s.hidden = isTrue(a.Value)
 				}
 			}
+			if r <= s.row {
+				// Every program writes rows in order; a file that does not
+				// would have two rows claim one number.
+				return 0, nil, nil, s.fail(fmt.Errorf("the next row claims the number %d: the rows are out of order", r))
+			}
 			s.row = r
 			if err := s.readRow(); err != nil {
 				return 0, nil, nil, err
