@@ -206,7 +206,7 @@ func Open(path string, opt Options) (*Reader, error) {
 	case kindCSV:
 		src, err = openCSV(name, f)
 	default:
-		src, err = openXLSX(name, f, fi.Size(), opt)
+		src, err = openXLSX(name, f, f, fi.Size(), opt)
 	}
 	if err != nil {
 		<-hash.done

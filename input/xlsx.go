@@ -479,7 +479,7 @@ func unescapeOOXML(s string) string {
 // xlsxSource streams one sheet's rows.
 type xlsxSource struct {
 	name     string
-	file     *os.File
+	closer   io.Closer
 	rc       io.ReadCloser
 	dec      *xml.Decoder
 	book     *book
@@ -498,7 +498,7 @@ type xlsxSource struct {
 	done     bool
 }
 
-func openXLSX(name string, f *os.File, size int64, opt Options) (source, error) {
+func openXLSX(name string, f io.ReaderAt, closer io.Closer, size int64, opt Options) (source, error) {
 	b, err := openBook(name, f, size, opt)
 	if err != nil {
 		return nil, err
@@ -507,7 +507,7 @@ func openXLSX(name string, f *os.File, size int64, opt Options) (source, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &xlsxSource{name: name, file: f, book: b, sheet: sheet, date1904: b.date1904}
+	s := &xlsxSource{name: name, closer: closer, book: b, sheet: sheet, date1904: b.date1904}
 	// The merged cells are listed after the rows: one pass over the
 	// sheet's bytes finds them, beside the reading of the styles and
 	// shared strings, before the rows are streamed.
@@ -610,9 +610,9 @@ func (s *xlsxSource) close() error {
 		s.rc.Close()
 		s.rc = nil
 	}
-	if s.file != nil {
-		err = s.file.Close()
-		s.file = nil
+	if s.closer != nil {
+		err = s.closer.Close()
+		s.closer = nil
 	}
 	return err
 }
