@@ -275,6 +275,16 @@ func TestLineEndings(t *testing.T) {
 		t.Errorf("ReadAll(excel-mac-cr.csv) rows mismatch (-want +got):\n%s", diff)
 	}
 
+	// "CSV (Macintosh)" is Mac Roman: a name with an accent is refused,
+	// with its line, counted with CR as the line break.
+	macRoman := filepath.Join(t.TempDir(), "mac.csv")
+	if err := os.WriteFile(macRoman, []byte("user,transfer_to\rana@example.com,boss@example.com\rRen\x8e@example.com,boss@example.com\r"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := input.ReadAll(macRoman, input.Options{}); err == nil || err.Error() != `mac.csv: line 3: not UTF-8 text: save the sheet as "CSV UTF-8"` {
+		t.Errorf("ReadAll(mac.csv) = %v, want the line 3 not UTF-8 error", err)
+	}
+
 	// Every line ending reads as the LF file does: CR, CRLF, a mix.
 	lf := "sep=;\n\nuser;transfer_to;note\nana@example.com;boss@example.com;\"a\nb\"\n\nbo@example.com;boss@example.com;" + strings.Repeat("x", 70_000) + "\ncy@example.com;boss@example.com;z\n"
 	dir := t.TempDir()
