@@ -47,6 +47,7 @@ bench:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./input/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadXLSX$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./input/
 	$(GO) test -run '^$$' -fuzz '^FuzzMatchHeader$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./input/
 
 clean:

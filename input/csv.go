@@ -55,9 +55,10 @@ type csvSource struct {
 	comma rune
 	shift int // r's line numbers plus shift are the first reader's
 
-	row     int   // spreadsheet row of the last record
-	endLine int   // line on which the last record ended, as the first reader counts
-	endOff  int64 // r's offset at the end of the last record
+	row     int    // spreadsheet row of the last record
+	endLine int    // line on which the last record ended, as the first reader counts
+	endOff  int64  // r's offset at the end of the last record
+	raw     []byte // the last record's bytes, until the next one is read
 }
 
 // csvRecord is what gocsv unmarshals a record into.
@@ -100,7 +101,7 @@ func openCSV(name string, f *os.File) (source, error) {
 }
 
 func newCSVSource(name string, rd io.Reader) (*csvSource, error) {
-	br := bufio.NewReaderSize(&textReader{r: rd}, 64<<10)
+	br := bufio.NewReaderSize(&textReader{r: &crReader{r: rd}}, 64<<10)
 	prefix, err := br.Peek(64 << 10)
 	if len(prefix) == 0 && err != nil && err != io.EOF {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -221,6 +222,7 @@ func (s *csvSource) next() (int, []string, []cellKind, error) {
 	s.tail.forget(s.endOff)
 	off := s.r.InputOffset()
 	raw := s.tail.between(s.endOff, off)
+	s.raw = raw
 	s.endOff = off
 	start, _ := s.r.FieldPos(0)
 	s.row += start + s.shift - s.endLine
@@ -234,6 +236,15 @@ func (s *csvSource) next() (int, []string, []cellKind, error) {
 		}
 	}
 	return s.row, cells, nil, nil
+}
+
+// wholeRecord returns the last record next returned with every cell,
+// right of the header's width too.
+func (s *csvSource) wholeRecord() []string {
+	if s.raw == nil {
+		return nil
+	}
+	return s.reparse(s.raw)
 }
 
 // reparse reads raw, one record and the empty lines above it, whole.
@@ -353,6 +364,50 @@ scan:
 		comma = '\t'
 	}
 	return comma, 0
+}
+
+// crReader ends lines with LF alone: CRLF becomes LF, and so does a lone
+// CR, with which Excel for Mac's "CSV (Macintosh)" ends its lines and
+// which encoding/csv would not see as a line break (the whole file would
+// be one record: the header). encoding/csv drops the CR of a CRLF itself,
+// inside quoted cells too, so CRLF files read the same.
+type crReader struct {
+	r  io.Reader
+	cr bool // the last chunk ended with a CR: an LF starting this one is its
+}
+
+func (c *crReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	buf := p[:n]
+	r, w := 0, 0 // read and write positions in buf
+	if n > 0 {
+		if c.cr && buf[0] == '\n' {
+			r = 1
+		}
+		c.cr = false
+	}
+	for r < n {
+		j := bytes.IndexByte(buf[r:], '\r')
+		if j < 0 {
+			j = n - r
+		}
+		if w != r {
+			copy(buf[w:], buf[r:r+j])
+		}
+		w, r = w+j, r+j
+		if r == n {
+			break
+		}
+		buf[w] = '\n'
+		w, r = w+1, r+1
+		switch {
+		case r == n:
+			c.cr = true
+		case buf[r] == '\n':
+			r++
+		}
+	}
+	return w, err
 }
 
 // textReader checks, as the CSV reader reads, that the file is UTF-8 text,

@@ -65,9 +65,18 @@ func TestCSVRowNumbers(t *testing.T) {
 		},
 		{
 			name:       "a header longer than 64 KiB",
-			content:    "user,transfer_to,\"" + strings.Repeat("note\n", 20000) + "\"\na@example.com,b@example.com\n",
+			content:    "user,transfer_to,\"" + strings.Repeat("note, ", 20000) + "\"\na@example.com,b@example.com\n",
 			headerLine: 1,
 			want:       []row{{2, []string{"a@example.com", "b@example.com", ""}}},
+		},
+		{
+			name:       "a row longer than 64 KiB, over many lines",
+			content:    "user,transfer_to,note\na@example.com,b@example.com,\"" + strings.Repeat("note\n", 20000) + "\"\nc@example.com,d@example.com\n",
+			headerLine: 1,
+			want: []row{
+				{2, []string{"a@example.com", "b@example.com", strings.Repeat("note\n", 20000)}},
+				{3, []string{"c@example.com", "d@example.com", ""}},
+			},
 		},
 	}
 	for _, tt := range tests {

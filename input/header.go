@@ -105,18 +105,29 @@ func (h Header) Has(c Column) bool {
 
 // HeaderError is the fatal error for a header the tool cannot work with. It
 // names every problem at once, and the columns it found, so one edit fixes
-// the sheet.
+// the sheet; for an XLSX, the sheet it read and the others there are.
 type HeaderError struct {
 	File     string   // file name as given to Open
 	Line     int      // header row number; 0 when no header row was found
 	Problems []string // each problem, a lower-case sentence without a full stop
 	Found    []string // the header cells as found, in order
+	// Sheet is the XLSX sheet read, and Sheets the workbook's other
+	// worksheets; both empty for CSV.
+	Sheet  string
+	Sheets []string
+	// Candidate is a row below Line that would make a good header (title
+	// rows sit above it), or 0.
+	Candidate int
 }
 
-// Error names the file, the header row, every problem and the columns found.
+// Error names the file, the sheet, the header row, every problem, the
+// columns found, and what to try.
 func (e *HeaderError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
+	if e.Sheet != "" {
+		fmt.Fprintf(&b, ": sheet %q", e.Sheet)
+	}
 	if e.Line > 0 {
 		fmt.Fprintf(&b, ": header on row %d", e.Line)
 	}
@@ -131,7 +142,17 @@ func (e *HeaderError) Error() string {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(strconv.Quote(n))
+			b.WriteString(quoteShort(n))
+		}
+	}
+	if e.Candidate > 0 {
+		fmt.Fprintf(&b, "; row %d looks like the header: delete the title rows above it, so that the header is the first non-blank row", e.Candidate)
+	}
+	if e.Sheet != "" {
+		if len(e.Sheets) == 0 {
+			b.WriteString("; the workbook has no other worksheet")
+		} else {
+			fmt.Fprintf(&b, "; the workbook's other worksheets are %s: to read one, use --sheet NAME", quoteList(e.Sheets))
 		}
 	}
 	return b.String()
@@ -181,6 +202,26 @@ func quoteAliases(c Column) string {
 		q[i] = strconv.Quote(s)
 	}
 	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
+// quoteShort quotes s, cut to its first 60 characters: a header cell that
+// swallowed the rows below it must not make the message as long as the file.
+func quoteShort(s string) string {
+	const most = 60
+	n := 0
+	for i := range s {
+		if n == most {
+			return strconv.Quote(s[:i]) + fmt.Sprintf("... (%d bytes)", len(s))
+		}
+		n++
+	}
+	return strconv.Quote(s)
+}
+
+// cellName returns the name of the cell at the 0-based column col and the
+// 1-based row line, such as "B3".
+func cellName(col, line int) string {
+	return columnLetter(col) + strconv.Itoa(line)
 }
 
 // columnLetter returns the spreadsheet letter of the 0-based column i.

@@ -448,6 +448,8 @@ func TestBrokenXLSX(t *testing.T) {
 		{"bad shared string", handMade(header+`<row r="2"><c r="A2" t="s"><v>7</v></c></row>`, ""), `row 2, column A: shared string "7" does not exist`},
 		{"bad cell ref", handMade(header+`<row r="2"><c r="2A"><v>1</v></c></row>`, ""), `row 2: bad cell reference "2A"`},
 		{"cut short", handMade(header+`<row r="2"><c r="A2"><v>1</v>`, ""), "row 2, column A: unexpected EOF"},
+		{"rows out of order", handMade(header+`<row r="3"><c r="A3"><v>1</v></c></row><row r="2"><c r="A2"><v>1</v></c></row>`, ""), "rows-out-of-order.xlsx: row 3: the next row claims the number 2: the rows are out of order"},
+		{"a row twice", handMade(header+`<row r="2"><c r="A2"><v>1</v></c></row><row r="2"><c r="B2"><v>1</v></c></row>`, ""), "row 2: the next row claims the number 2: the rows are out of order"},
 		{"no workbook", map[string]string{"a.txt": "x"}, "part xl/workbook.xml: file does not exist"},
 	}
 	for _, tt := range tests {

@@ -5,7 +5,12 @@
 //
 // CSV is read through gocsv's Unmarshaller on an encoding/csv Reader this
 // package configures (see csvSource); XLSX by streaming the sheet's XML out
-// of the zip (see xlsx.go).
+// of the zip (see xlsx.go), its merged ranges found first (merge.go).
+//
+// A cell is read as the person looking at the sheet sees it: a formula by
+// the value the file holds for it, and a problem if it holds none; a cell
+// under a merged range by the value the range shows; a row the sheet hides
+// marked Hidden, for the plan to skip.
 //
 // Three kinds of trouble are kept apart. A file that cannot be read, or a
 // header the tool cannot work with, is a fatal error from Open or Next. A
@@ -30,12 +35,16 @@ const (
 	DefaultMaxUnzipSize = 256 << 20 // bytes decompressed from an XLSX, all parts together
 )
 
-// Options configure Open. The zero value reads the first sheet with the
-// default limits.
+// Options configure Open. The zero value reads the first visible sheet
+// with the default limits, and marks hidden rows Hidden.
 type Options struct {
-	// Sheet is the XLSX sheet to read; "" reads the first one. Matched
-	// case-insensitively, as spreadsheets do. Ignored for CSV.
+	// Sheet is the XLSX sheet to read; "" reads the first visible one.
+	// Matched case-insensitively, as spreadsheets do. Ignored for CSV.
 	Sheet string
+	// IncludeHidden reads the rows an XLSX sheet hides (by a filter, or by
+	// hand) as any other row: Row.Hidden is then never set. Ignored for
+	// CSV, which hides nothing.
+	IncludeHidden bool
 	// MaxFileSize bounds the file's size on disk; 0 means DefaultMaxFileSize.
 	MaxFileSize int64
 	// MaxUnzipSize bounds the bytes decompressed from an XLSX, all parts
@@ -62,8 +71,16 @@ type Row struct {
 	// Cells are the row's cells as written, one per Header.Names: shorter
 	// rows are padded with "", cells right of the last header are dropped.
 	// XLSX cells read as their shown value: cached formula results,
-	// TRUE/FALSE, dates as YYYY-MM-DD.
+	// TRUE/FALSE, dates as YYYY-MM-DD; a formula whose value the file does
+	// not hold as "=" and the formula; a cell of a known column covered by
+	// a merged range as the value the range shows (see Notes).
 	Cells []string
+
+	// Hidden is set for a row that the XLSX sheet hides (filtered out, or
+	// hidden by hand), unless Options.IncludeHidden: the person reviewing
+	// the sheet does not see it, so it must not be planned. Its cells are
+	// read and checked all the same, for the results.
+	Hidden bool
 
 	User, TransferTo, SubordinatesTo Ref
 
@@ -74,6 +91,10 @@ type Row struct {
 
 	// Problems are the cells that did not parse, in column order.
 	Problems []Problem
+	// Notes say how a cell was read where the file alone does not say it:
+	// a cell of a known column that a merged range covers takes the value
+	// the range shows. Each is a sentence for the row's message.
+	Notes []string
 }
 
 // ParseError is a fatal error at a place in the file that a person can find,
@@ -106,7 +127,9 @@ type cellKind uint8
 const (
 	kindText cellKind = iota
 	kindNumber
-	kindOther // boolean, date, error: already shown as the text a person sees
+	kindOther   // boolean, date, error: already shown as the text a person sees
+	kindFormula // a formula whose value the file does not hold
+	kindFlagged // a problem was recorded for the cell already: parse nothing
 )
 
 // source yields the raw rows of one sheet. The slices it returns are valid
@@ -116,16 +139,32 @@ type source interface {
 	close() error
 }
 
+// sheetSource is what an XLSX sheet says beyond its cells.
+type sheetSource interface {
+	// sheetNames returns the sheet read and the workbook's other
+	// worksheets.
+	sheetNames() (sheet string, others []string)
+	// rowHidden reports whether the row next returned last is hidden.
+	rowHidden() bool
+	// mergedAt returns the merged range covering a cell, or nil.
+	mergedAt(line, col int) *mergeRange
+}
+
 // Reader reads the rows of an input sheet one at a time, so that a large
 // sheet is never held in memory.
 type Reader struct {
 	file   string
 	src    source
+	sheet  sheetSource // nil for CSV
 	header Header
 	hash   *fileHash
 	// typed columns, resolved once from the header: -1 when absent
 	user, transferTo, subordinatesTo    int
 	records, assignment, criteria, date int
+	known                               []int // the typed columns present, in column order
+
+	includeHidden bool
+	hiddenRows    int
 }
 
 // Open opens an input sheet, chosen by its extension (.csv, .tsv, .txt or
@@ -167,19 +206,20 @@ func Open(path string, opt Options) (*Reader, error) {
 	case kindCSV:
 		src, err = openCSV(name, f)
 	default:
-		src, err = openXLSX(name, f, fi.Size(), opt)
+		src, err = openXLSX(name, f, f, fi.Size(), opt)
 	}
 	if err != nil {
 		<-hash.done
 		f.Close()
 		return nil, err
 	}
-	return newReader(name, src, hash)
+	return newReader(name, src, hash, opt)
 }
 
 // newReader reads src up to its header. It closes src on error.
-func newReader(name string, src source, hash *fileHash) (*Reader, error) {
-	r := &Reader{file: name, src: src, hash: hash}
+func newReader(name string, src source, hash *fileHash, opt Options) (*Reader, error) {
+	r := &Reader{file: name, src: src, hash: hash, includeHidden: opt.IncludeHidden}
+	r.sheet, _ = src.(sheetSource)
 	if err := r.readHeader(); err != nil {
 		r.Close()
 		return nil, err
@@ -231,6 +271,10 @@ func ReadAll(path string, opt Options) (Header, []Row, error) {
 // Header returns the sheet's header.
 func (r *Reader) Header() Header { return r.header }
 
+// HiddenRows returns how many of the rows read so far the sheet hides,
+// blank ones not counted, whether Options.IncludeHidden or not.
+func (r *Reader) HiddenRows() int { return r.hiddenRows }
+
 // SHA256 returns the hex SHA-256 of the file, read through the descriptor
 // that Open opened, so it is the hash of the file the rows come from.
 func (r *Reader) SHA256() (string, error) {
@@ -258,7 +302,7 @@ func (r *Reader) readHeader() error {
 	for {
 		line, cells, _, err := r.src.next()
 		if err == io.EOF {
-			return &HeaderError{File: r.file, Problems: []string{"no header row: every row is blank"}}
+			return r.headerError(&HeaderError{File: r.file, Problems: []string{"no header row: every row is blank"}})
 		}
 		if err != nil {
 			return err
@@ -267,8 +311,11 @@ func (r *Reader) readHeader() error {
 			continue
 		}
 		h, problems := matchHeader(cells, line)
+		problems = append(r.misreadHeader(h.Names, line), problems...)
 		if len(problems) > 0 {
-			return &HeaderError{File: r.file, Line: line, Problems: problems, Found: h.Names}
+			he := &HeaderError{File: r.file, Line: line, Problems: problems, Found: h.Names}
+			he.Candidate = r.headerBelow()
+			return r.headerError(he)
 		}
 		r.header = h
 		col := func(c Column) int {
@@ -280,8 +327,59 @@ func (r *Reader) readHeader() error {
 		r.user, r.transferTo, r.subordinatesTo = col(ColUser), col(ColTransferTo), col(ColSubordinatesTo)
 		r.records, r.assignment, r.criteria = col(ColRecords), col(ColAssignment), col(ColCriteria)
 		r.date = col(ColEffectiveDate)
+		for i := range h.Names {
+			if _, ok := MatchColumn(h.Names[i]); ok {
+				r.known = append(r.known, i)
+			}
+		}
 		return nil
 	}
+}
+
+// misreadHeader lists the header cells that show the file was misread: a
+// line break in a CSV header cell (rows run together: line endings the
+// reader did not see), or an '@' (an email: data, not a header).
+func (r *Reader) misreadHeader(names []string, line int) []string {
+	var problems []string
+	for i, n := range names {
+		switch {
+		case r.sheet == nil && strings.ContainsAny(n, "\r\n"):
+			problems = append(problems, fmt.Sprintf("header cell %s %s holds a line break, so rows may have been read run together: write each header on one line, and save the file again as CSV UTF-8", cellName(i, line), quoteShort(n)))
+		case strings.ContainsRune(n, '@'):
+			problems = append(problems, fmt.Sprintf("header cell %s %s holds an @, as an email does: the row read as the header looks like data", cellName(i, line), quoteShort(n)))
+		}
+	}
+	return problems
+}
+
+// headerBelow looks a little way below a header that did not match for a
+// row that would: a title above the header. It returns its number, or 0.
+func (r *Reader) headerBelow() int {
+	for rows, nonBlank := 0, 0; rows < 200 && nonBlank < 20; rows++ {
+		line, cells, _, err := r.src.next()
+		if err != nil {
+			return 0
+		}
+		if isBlank(cells) {
+			continue
+		}
+		nonBlank++
+		if cs, ok := r.src.(*csvSource); ok {
+			cells = cs.wholeRecord() // gocsv cuts records at the width of the row it took for the header
+		}
+		if h, problems := matchHeader(cells, line); len(problems) == 0 && len(r.misreadHeader(h.Names, line)) == 0 {
+			return line
+		}
+	}
+	return 0
+}
+
+// headerError adds the sheet read and the others to an XLSX header error.
+func (r *Reader) headerError(he *HeaderError) error {
+	if r.sheet != nil {
+		he.Sheet, he.Sheets = r.sheet.sheetNames()
+	}
+	return he
 }
 
 // Next returns the next non-blank row, or io.EOF after the last one.
@@ -297,7 +395,12 @@ func (r *Reader) Next() (Row, error) {
 		if isBlank(cells) {
 			continue
 		}
-		return r.row(line, cells, kinds), nil
+		row := r.row(line, cells, kinds)
+		if r.sheet != nil && r.sheet.rowHidden() {
+			r.hiddenRows++
+			row.Hidden = !r.includeHidden
+		}
+		return row, nil
 	}
 }
 
@@ -313,6 +416,9 @@ func isBlank(cells []string) bool {
 func (r *Reader) row(line int, cells []string, kinds []cellKind) Row {
 	row := Row{Line: line, Cells: make([]string, len(r.header.Names))}
 	copy(row.Cells, cells)
+	if r.sheet != nil {
+		kinds = r.merged(&row, kinds)
+	}
 	// One allocation for the values the row points at, not four.
 	vals := new(struct {
 		b [3]bool
@@ -320,9 +426,9 @@ func (r *Reader) row(line int, cells []string, kinds []cellKind) Row {
 	})
 	row.User = r.ref(&row, r.user, kinds)
 	row.TransferTo = r.ref(&row, r.transferTo, kinds)
-	row.Records = r.bool(&row, r.records, &vals.b[0])
-	row.Assignment = r.bool(&row, r.assignment, &vals.b[1])
-	row.Criteria = r.bool(&row, r.criteria, &vals.b[2])
+	row.Records = r.bool(&row, r.records, kinds, &vals.b[0])
+	row.Assignment = r.bool(&row, r.assignment, kinds, &vals.b[1])
+	row.Criteria = r.bool(&row, r.criteria, kinds, &vals.b[2])
 	row.SubordinatesTo = r.ref(&row, r.subordinatesTo, kinds)
 	row.EffectiveDate = r.dateCell(&row, r.date, kinds, &vals.d)
 	if len(row.Problems) > 1 {
@@ -332,13 +438,75 @@ func (r *Reader) row(line int, cells []string, kinds []cellKind) Row {
 }
 
 func (r *Reader) problem(row *Row, col int, msg string) {
-	v := row.Cells[col]
+	r.cellProblem(row, col, fmt.Sprintf("%s %q %s", trimValue(r.header.Names[col]), trimValue(row.Cells[col]), msg))
+}
+
+// cellProblem records a problem with the cell whose message is msg.
+func (r *Reader) cellProblem(row *Row, col int, msg string) {
 	row.Problems = append(row.Problems, Problem{
 		Code:    CodeBadValue,
 		Column:  r.header.Names[col],
-		Value:   v,
-		Message: fmt.Sprintf("%s %q %s", trimValue(r.header.Names[col]), trimValue(v), msg),
+		Value:   row.Cells[col],
+		Message: msg,
 	})
+}
+
+// formulaProblem records a formula whose value the file does not hold.
+// LibreOffice keeps the placeholders of a file that claims to come from
+// Excel (XlsxWriter's do) unless told to recalculate, and then saves them
+// as values: hence the hint.
+func (r *Reader) formulaProblem(row *Row, col int) {
+	f := ""
+	if v := trimValue(row.Cells[col]); v != "=" {
+		f = ", " + v
+	}
+	r.cellProblem(row, col, fmt.Sprintf("%s (%s): the cell holds a formula with no calculated value%s: open the file in Excel or LibreOffice and save it (in LibreOffice, Data > Calculate > Recalculate Hard first)",
+		trimValue(r.header.Names[col]), cellName(col, row.Line), f))
+}
+
+// merged gives each cell of a known column that a merged range covers
+// the value a person sees there, the range's top-left cell's, and says so
+// in a note. It flags the cell instead when that value is not plainly this
+// column's: the cell holds another value of its own under the merge, the
+// range spans columns, or it begins at or above the header. It returns
+// the kinds to read the row with.
+func (r *Reader) merged(row *Row, kinds []cellKind) []cellKind {
+	owned := false
+	for _, col := range r.known {
+		m := r.sheet.mergedAt(row.Line, col)
+		if m == nil || (m.r1 == row.Line && m.c1 == col) {
+			continue // not merged, or the cell that holds the value
+		}
+		own, shown := trimValue(row.Cells[col]), trimValue(m.value)
+		if own == shown {
+			continue // nothing hidden, nothing to fill in
+		}
+		if !owned {
+			k := make([]cellKind, len(row.Cells))
+			copy(k, kinds)
+			kinds, owned = k, true
+		}
+		name, at := trimValue(r.header.Names[col]), cellName(col, row.Line)
+		switch {
+		case own != "":
+			kinds[col] = kindFlagged
+			r.cellProblem(row, col, fmt.Sprintf("%s (%s) holds %q hidden under the merged cells %s, which show %q: unmerge the cells and write on each row the value meant",
+				name, at, own, m.ref(), shown))
+		case m.c1 != col:
+			row.Cells[col], kinds[col] = m.value, kindFlagged
+			r.cellProblem(row, col, fmt.Sprintf("%s (%s) is covered by the merged cells %s, which show %q across more than one column: unmerge them and write each column's value",
+				name, at, m.ref(), shown))
+		case m.r1 <= r.header.Line:
+			row.Cells[col], kinds[col] = m.value, kindFlagged
+			r.cellProblem(row, col, fmt.Sprintf("%s (%s) is covered by the merged cells %s, which begin at or above the header: unmerge them and write the value on each row",
+				name, at, m.ref()))
+		default:
+			row.Cells[col], kinds[col] = m.value, m.kind
+			row.Notes = append(row.Notes, fmt.Sprintf("%s (%s) is part of the merged cells %s and was read as %q, the value shown there",
+				name, at, m.ref(), shown))
+		}
+	}
+	return kinds
 }
 
 func kindAt(kinds []cellKind, col int) cellKind {
@@ -353,6 +521,13 @@ func (r *Reader) ref(row *Row, col int, kinds []cellKind) Ref {
 		return Ref{}
 	}
 	v := trimValue(row.Cells[col])
+	switch kindAt(kinds, col) {
+	case kindFlagged:
+		return Ref{Raw: v}
+	case kindFormula:
+		r.formulaProblem(row, col)
+		return Ref{Raw: v}
+	}
 	if v != "" && kindAt(kinds, col) == kindNumber {
 		msg := numberIDMessage
 		if len(v) >= 16 || strings.ContainsAny(v, "Ee") {
@@ -368,12 +543,19 @@ func (r *Reader) ref(row *Row, col int, kinds []cellKind) Ref {
 	return ref
 }
 
-func (r *Reader) bool(row *Row, col int, dst *bool) *bool {
+func (r *Reader) bool(row *Row, col int, kinds []cellKind, dst *bool) *bool {
 	if col < 0 {
 		return nil
 	}
 	v := trimValue(row.Cells[col])
 	if v == "" {
+		return nil
+	}
+	switch kindAt(kinds, col) {
+	case kindFlagged:
+		return nil
+	case kindFormula:
+		r.formulaProblem(row, col)
 		return nil
 	}
 	b, ok := parseBool(v)
@@ -393,7 +575,13 @@ func (r *Reader) dateCell(row *Row, col int, kinds []cellKind, dst *Date) *Date 
 	if v == "" {
 		return nil
 	}
-	if kindAt(kinds, col) == kindNumber {
+	switch kindAt(kinds, col) {
+	case kindFlagged:
+		return nil
+	case kindFormula:
+		r.formulaProblem(row, col)
+		return nil
+	case kindNumber:
 		r.problem(row, col, "is a number, not a date: format the cell as a date, or write YYYY-MM-DD")
 		return nil
 	}

@@ -25,20 +25,38 @@ import (
 // to a temporary file nor holds it in memory. The limits excelize enforces
 // with UnzipSizeLimit are enforced here on the bytes actually decompressed.
 
-// SheetError is the error for a --sheet name the workbook does not have.
+// SheetError is the error for a --sheet name the workbook does not have,
+// or for a sheet that holds no cells (a chart sheet).
 type SheetError struct {
-	File   string
-	Sheet  string   // the name asked for
-	Sheets []string // the sheets there are, in order
+	File  string
+	Sheet string // the name asked for, or the sheet picked
+	// Kind is "" when the workbook has no sheet named Sheet; otherwise it
+	// says what Sheet is instead of a worksheet: "chart sheet", "dialog
+	// sheet", "macro sheet".
+	Kind string
+	// Sheets are the sheets there are, in order; when Kind is set, the
+	// worksheets only.
+	Sheets []string
 }
 
 // Error names the sheet asked for and the sheets there are.
 func (e *SheetError) Error() string {
-	q := make([]string, len(e.Sheets))
-	for i, s := range e.Sheets {
+	if e.Kind == "" {
+		return fmt.Sprintf("%s: no sheet named %q; the sheets are %s", e.File, e.Sheet, quoteList(e.Sheets))
+	}
+	if len(e.Sheets) == 0 {
+		return fmt.Sprintf("%s: sheet %q is a %s, with no cells to read, and the workbook has no worksheet", e.File, e.Sheet, e.Kind)
+	}
+	return fmt.Sprintf("%s: sheet %q is a %s, with no cells to read; the worksheets are %s: pick one with --sheet NAME", e.File, e.Sheet, e.Kind, quoteList(e.Sheets))
+}
+
+// quoteList quotes each name and joins them with commas.
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, s := range names {
 		q[i] = strconv.Quote(s)
 	}
-	return fmt.Sprintf("%s: no sheet named %q; the sheets are %s", e.File, e.Sheet, strings.Join(q, ", "))
+	return strings.Join(q, ", ")
 }
 
 // SheetNames returns the names of an XLSX workbook's sheets, in order.
@@ -96,8 +114,12 @@ type book struct {
 	limit    int64
 	sheets   []sheetEntry
 	date1904 bool
-	styles   string // part names, "" if none
-	strings  string
+	// recalc is set when the workbook asks to be recalculated when opened
+	// (<calcPr fullCalcOnLoad="1"/>, as openpyxl and XlsxWriter write): its
+	// formula cells hold placeholders, not values.
+	recalc  bool
+	styles  string // part names, "" if none
+	strings string
 }
 
 type sheetEntry struct {
@@ -105,7 +127,29 @@ type sheetEntry struct {
 	RID   string `xml:"id,attr"`
 	State string `xml:"state,attr"`
 	part  string
+	// kind is the last part of the relationship's type: "worksheet",
+	// "chartsheet", "dialogsheet", "xlMacrosheet"...; "" if none.
+	kind string
 }
+
+// isWorksheet reports whether the sheet may hold cells; a sheet whose
+// relationship is missing is tried, and fails with the missing part.
+func (s sheetEntry) isWorksheet() bool { return s.kind == "worksheet" || s.kind == "" }
+
+// kindName says what a sheet that is not a worksheet is, for a person.
+func (s sheetEntry) kindName() string {
+	switch strings.ToLower(s.kind) {
+	case "chartsheet":
+		return "chart sheet"
+	case "dialogsheet":
+		return "dialog sheet"
+	case "xlmacrosheet", "xlintlmacrosheet":
+		return "macro sheet"
+	}
+	return s.kind + " (not a worksheet)"
+}
+
+func (s sheetEntry) visible() bool { return s.State == "" || s.State == "visible" }
 
 func openBook(name string, f io.ReaderAt, size int64, opt Options) (*book, error) {
 	var magic [8]byte
@@ -142,19 +186,23 @@ func openBook(name string, f io.ReaderAt, size int64, opt Options) (*book, error
 			Date1904 string `xml:"date1904,attr"`
 		} `xml:"workbookPr"`
 		Sheets []sheetEntry `xml:"sheets>sheet"`
+		Calc   struct {
+			FullCalcOnLoad string `xml:"fullCalcOnLoad,attr"`
+		} `xml:"calcPr"`
 	}
 	if err := b.decodePart(wbPart, &wb); err != nil {
 		return nil, err
 	}
-	b.date1904 = wb.Pr.Date1904 == "1" || wb.Pr.Date1904 == "true"
+	b.date1904 = isTrue(wb.Pr.Date1904)
+	b.recalc = isTrue(wb.Calc.FullCalcOnLoad)
 	rels, err := b.readRels(path.Join(path.Dir(wbPart), "_rels", path.Base(wbPart)+".rels"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	byID := make(map[string]string, len(rels))
+	byID := make(map[string]relationship, len(rels))
 	for _, r := range rels {
 		target := resolvePart(path.Dir(wbPart), r.Target)
-		byID[r.ID] = target
+		byID[r.ID] = relationship{Type: r.Type, Target: target}
 		switch {
 		case strings.HasSuffix(r.Type, "/styles"):
 			b.styles = target
@@ -163,7 +211,12 @@ func openBook(name string, f io.ReaderAt, size int64, opt Options) (*book, error
 		}
 	}
 	for i := range wb.Sheets {
-		wb.Sheets[i].part = byID[wb.Sheets[i].RID]
+		r, ok := byID[wb.Sheets[i].RID]
+		if !ok {
+			continue
+		}
+		wb.Sheets[i].part = r.Target
+		wb.Sheets[i].kind = r.Type[strings.LastIndexByte(r.Type, '/')+1:]
 	}
 	b.sheets = wb.Sheets
 	if len(b.sheets) == 0 {
@@ -171,6 +224,9 @@ func openBook(name string, f io.ReaderAt, size int64, opt Options) (*book, error
 	}
 	return b, nil
 }
+
+// isTrue reads an XML boolean attribute.
+func isTrue(v string) bool { return v == "1" || v == "true" }
 
 func (b *book) tooBig() error {
 	return fmt.Errorf("%s: the workbook decompresses to more than the limit of %s (a zip bomb, or a sheet far larger than an offboarding list)", b.name, mib(b.limit))
@@ -423,21 +479,26 @@ func unescapeOOXML(s string) string {
 // xlsxSource streams one sheet's rows.
 type xlsxSource struct {
 	name     string
-	file     *os.File
+	closer   io.Closer
 	rc       io.ReadCloser
 	dec      *xml.Decoder
 	book     *book
+	sheet    sheetEntry
 	sst      []string
 	styles   []styleKind
 	date1904 bool
+	merges   *merges // nil when the sheet has no merged cells
 	row      int
+	hidden   bool // the last row read is hidden
 	cells    []string
 	kinds    []cellKind
-	text     []byte
+	text     []byte // a cell's <v>
+	itext    []byte // a cell's inline string, <is>
+	ftext    []byte // a cell's formula, <f>
 	done     bool
 }
 
-func openXLSX(name string, f *os.File, size int64, opt Options) (source, error) {
+func openXLSX(name string, f io.ReaderAt, closer io.Closer, size int64, opt Options) (source, error) {
 	b, err := openBook(name, f, size, opt)
 	if err != nil {
 		return nil, err
@@ -446,13 +507,31 @@ func openXLSX(name string, f *os.File, size int64, opt Options) (source, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &xlsxSource{name: name, file: f, book: b, date1904: b.date1904}
-	if s.styles, err = b.readStyles(); err != nil {
+	s := &xlsxSource{name: name, closer: closer, book: b, sheet: sheet, date1904: b.date1904}
+	// The merged cells are listed after the rows: one pass over the
+	// sheet's bytes finds them, beside the reading of the styles and
+	// shared strings, before the rows are streamed.
+	type scanned struct {
+		m   *merges
+		err error
+	}
+	scan := make(chan scanned, 1)
+	go func() {
+		m, err := b.scanMerges(sheet.part)
+		scan <- scanned{m, err}
+	}()
+	s.styles, err = b.readStyles()
+	if err == nil {
+		s.sst, err = b.readSharedStrings()
+	}
+	sc := <-scan
+	if err == nil {
+		err = sc.err
+	}
+	if err != nil {
 		return nil, err
 	}
-	if s.sst, err = b.readSharedStrings(); err != nil {
-		return nil, err
-	}
+	s.merges = sc.m
 	if s.rc, err = b.openPart(sheet.part); err != nil {
 		return nil, err
 	}
@@ -461,25 +540,68 @@ func openXLSX(name string, f *os.File, size int64, opt Options) (source, error) 
 }
 
 func (b *book) pickSheet(want string) (sheetEntry, error) {
+	var (
+		s     sheetEntry
+		found bool
+	)
 	if want == "" {
 		// The first sheet a person sees: hidden sheets are skipped.
-		for _, s := range b.sheets {
-			if s.State == "" || s.State == "visible" {
-				return s, nil
+		for _, e := range b.sheets {
+			if e.visible() {
+				s, found = e, true
+				break
 			}
 		}
-		return b.sheets[0], nil
-	}
-	for _, s := range b.sheets {
-		if strings.EqualFold(s.Name, want) {
-			return s, nil
+		if !found {
+			s = b.sheets[0]
+		}
+	} else {
+		for _, e := range b.sheets {
+			if strings.EqualFold(e.Name, want) {
+				s, found = e, true
+				break
+			}
+		}
+		if !found {
+			e := &SheetError{File: b.name, Sheet: want}
+			for _, s := range b.sheets {
+				e.Sheets = append(e.Sheets, s.Name)
+			}
+			return sheetEntry{}, e
 		}
 	}
-	e := &SheetError{File: b.name, Sheet: want}
-	for _, s := range b.sheets {
-		e.Sheets = append(e.Sheets, s.Name)
+	if !s.isWorksheet() {
+		return sheetEntry{}, &SheetError{File: b.name, Sheet: s.Name, Kind: s.kindName(), Sheets: b.worksheets("")}
 	}
-	return sheetEntry{}, e
+	return s, nil
+}
+
+// worksheets returns the names of the sheets that hold cells, but skip.
+func (b *book) worksheets(skip string) []string {
+	var names []string
+	for _, s := range b.sheets {
+		if s.isWorksheet() && s.Name != skip {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
+
+// sheetNames returns the sheet read and the workbook's other worksheets.
+func (s *xlsxSource) sheetNames() (string, []string) {
+	return s.sheet.Name, s.book.worksheets(s.sheet.Name)
+}
+
+// rowHidden reports whether the last row read is hidden.
+func (s *xlsxSource) rowHidden() bool { return s.hidden }
+
+// mergedAt returns the merged range that covers the cell at the 1-based
+// row line and the 0-based column col, or nil.
+func (s *xlsxSource) mergedAt(line, col int) *mergeRange {
+	if s.merges == nil {
+		return nil
+	}
+	return s.merges.at(line, col)
 }
 
 func (s *xlsxSource) close() error {
@@ -488,9 +610,9 @@ func (s *xlsxSource) close() error {
 		s.rc.Close()
 		s.rc = nil
 	}
-	if s.file != nil {
-		err = s.file.Close()
-		s.file = nil
+	if s.closer != nil {
+		err = s.closer.Close()
+		s.closer = nil
 	}
 	return err
 }
@@ -523,16 +645,30 @@ func (s *xlsxSource) next() (int, []string, []cellKind, error) {
 				continue
 			}
 			r := s.row + 1
-			if v := attr(t, "r"); v != "" {
-				n, err := strconv.Atoi(v)
-				if err != nil || n < 1 || n > 1<<20 {
-					return 0, nil, nil, s.fail(fmt.Errorf("bad row number %q", v))
+			s.hidden = false
+			for _, a := range t.Attr {
+				switch a.Name.Local {
+				case "r":
+					n, err := strconv.Atoi(a.Value)
+					if err != nil || n < 1 || n > 1<<20 {
+						return 0, nil, nil, s.fail(fmt.Errorf("bad row number %q", a.Value))
+					}
+					r = n
+				case "hidden":
+					s.hidden = isTrue(a.Value)
 				}
-				r = n
+			}
+			if r <= s.row {
+				// Every program writes rows in order; a file that does not
+				// would have two rows claim one number.
+				return 0, nil, nil, s.fail(fmt.Errorf("the next row claims the number %d: the rows are out of order", r))
 			}
 			s.row = r
 			if err := s.readRow(); err != nil {
 				return 0, nil, nil, err
+			}
+			if s.merges != nil {
+				s.merges.record(s.row, s.cells, s.kinds)
 			}
 			return s.row, s.cells, s.kinds, nil
 		case xml.EndElement:
@@ -622,11 +758,12 @@ func refColumn(ref string) (int, bool) {
 	return c - 1, true
 }
 
-// readCell reads the rest of a <c> element: its cached value <v>, or the
-// text of an inline string <is>; a formula <f> is skipped.
+// readCell reads the rest of a <c> element: its cached value <v>, the
+// text of an inline string <is>, and its formula <f>, if any.
 func (s *xlsxSource) readCell(typ, style string) (string, cellKind, error) {
-	s.text = s.text[:0]
-	inV, inT, phon := false, false, 0
+	s.text, s.itext, s.ftext = s.text[:0], s.itext[:0], s.ftext[:0]
+	inV, inT, inF, phon := false, false, false, 0
+	var c cellXML
 	for {
 		tok, err := s.dec.RawToken()
 		if err != nil {
@@ -642,9 +779,11 @@ func (s *xlsxSource) readCell(typ, style string) (string, cellKind, error) {
 		case xml.StartElement:
 			switch t.Name.Local {
 			case "v":
-				inV = true
+				inV, c.hasV = true, true
 			case "t":
 				inT = true
+			case "f":
+				inF, c.hasF = true, true
 			case "rPh":
 				phon++
 			}
@@ -654,29 +793,57 @@ func (s *xlsxSource) readCell(typ, style string) (string, cellKind, error) {
 				inV = false
 			case "t":
 				inT = false
+			case "f":
+				inF = false
 			case "rPh":
 				phon--
 			case "c":
-				return s.value(typ, style)
+				return s.value(typ, style, c)
 			}
 		case xml.CharData:
-			if inV || (inT && phon == 0) {
+			switch {
+			case inV:
 				s.text = append(s.text, t...)
+			case inT && phon == 0:
+				s.itext = append(s.itext, t...)
+			case inF:
+				s.ftext = append(s.ftext, t...)
 			}
 		}
 	}
 }
 
-func (s *xlsxSource) value(typ, style string) (string, cellKind, error) {
+// cellXML says which parts a <c> element had.
+type cellXML struct {
+	hasV bool // a <v>, even an empty one
+	hasF bool // a <f>: a formula, whose <v> is its cached result
+}
+
+func (s *xlsxSource) value(typ, style string, c cellXML) (string, cellKind, error) {
 	v := s.text
+	if c.hasF && (s.book.recalc || !c.hasV || (len(v) == 0 && typ != "str")) {
+		// A formula whose value the file does not hold: no <v> (excelize),
+		// an empty one (openpyxl), or a placeholder in a workbook that asks
+		// to be recalculated (XlsxWriter's 0). Only a formula returning
+		// text can have an empty result (Excel writes t="str" and <v></v>).
+		return "=" + unescapeOOXML(string(s.ftext)), kindFormula, nil
+	}
 	switch typ {
 	case "s":
-		i, err := strconv.Atoi(string(bytes.TrimSpace(v)))
+		idx := bytes.TrimSpace(v)
+		if len(idx) == 0 {
+			return "", kindText, nil // <c t="s"/>: a blank cell (Tencent Docs)
+		}
+		i, err := strconv.Atoi(string(idx))
 		if err != nil || i < 0 || i >= len(s.sst) {
 			return "", 0, fmt.Errorf("shared string %q does not exist", v)
 		}
 		return s.sst[i], kindText, nil
-	case "inlineStr", "str":
+	case "inlineStr":
+		// The text is in <is>; a <v> beside it is not shown (Excel,
+		// openpyxl and calamine read the <is> alone).
+		return unescapeOOXML(string(s.itext)), kindText, nil
+	case "str":
 		return unescapeOOXML(string(v)), kindText, nil
 	case "b":
 		switch string(bytes.TrimSpace(v)) {
@@ -697,6 +864,9 @@ func (s *xlsxSource) value(typ, style string) (string, cellKind, error) {
 		return str, kindOther, nil
 	}
 	if len(v) == 0 {
+		if len(s.itext) > 0 { // an inline string without its t="inlineStr"
+			return unescapeOOXML(string(s.itext)), kindText, nil
+		}
 		return "", kindText, nil
 	}
 	f, err := strconv.ParseFloat(string(v), 64)

@@ -8,6 +8,10 @@
 // Each row gets at most one code, the first that applies in the order of
 // the contract's table. Where the contract is silent:
 //
+//   - HIDDEN_ROW (skipped) comes before every other code: a row the sheet
+//     hides (input.Row.Hidden) is not an instruction the reviewer saw, so
+//     it is neither checked nor counted for DUPLICATE_ROW. Its users are
+//     still looked up, so that the results show whom it named.
 //   - DUPLICATE_ROW: a row whose user also appears on an earlier row is
 //     invalid whatever became of the earlier row (invalid rows included):
 //     two rows for one user are two instructions, and the plan does not
@@ -57,6 +61,7 @@ const (
 
 // The validation codes (CONTRACT §4), in the order they are checked.
 const (
+	CodeHiddenRow           = "HIDDEN_ROW"
 	CodeMissingUser         = "MISSING_USER"
 	CodeMissingAction       = "MISSING_ACTION"
 	CodeBadValue            = input.CodeBadValue
@@ -133,6 +138,13 @@ func Build(rows []input.Row, d Directory, today input.Date) *Plan {
 		p.Steps[i] = dir.check(&rows[i], i, today, &seen)
 	}
 	link(p)
+	for i := range rows {
+		// How the reader read a cell (a merged one) is said whatever
+		// became of the row.
+		if len(rows[i].Notes) > 0 && !rows[i].Hidden {
+			p.Steps[i].Message = withNotes(p.Steps[i].Message, rows[i].Notes)
+		}
+	}
 	return p
 }
 
@@ -177,6 +189,14 @@ func (d *directory) check(row *input.Row, i int, today input.Date, seen *seenUse
 	st.SubordinatesTo = d.lookup(row.SubordinatesTo)
 	invalid := func(code, format string, args ...any) Step {
 		st.Outcome, st.Code, st.Message = Invalid, code, fmt.Sprintf(format, args...)
+		return st
+	}
+
+	if row.Hidden {
+		// Not an instruction the reviewer saw: it is neither checked nor
+		// remembered, so a visible row of the same user is no duplicate.
+		st.Outcome, st.Code = Skipped, CodeHiddenRow
+		st.Message = "the row is hidden in the sheet (filtered out, or hidden by hand), so it is not planned: show it and run again, or pass --include-hidden to plan hidden rows"
 		return st
 	}
 
@@ -287,6 +307,15 @@ func request(row *input.Row, st *Step) zoho.TransferRequest {
 }
 
 func orTrue(b *bool) bool { return b == nil || *b }
+
+// withNotes adds the reader's notes on a row to its message.
+func withNotes(msg string, notes []string) string {
+	n := strings.Join(notes, "; ")
+	if msg == "" {
+		return n
+	}
+	return msg + " (" + n + ")"
+}
 
 // problems joins a row's cell problems into one message.
 func problems(ps []input.Problem) string {

@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""Writes the openpyxl fixtures of input/testdata (Debian's python3-openpyxl).
+
+Run from input/testdata:  /usr/bin/python3 gen/openpyxl_fixtures.py
+"""
+import datetime
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+
+FIXED = datetime.datetime(2025, 1, 1)
+
+
+def book():
+    wb = Workbook()
+    wb.properties.created = FIXED
+    wb.properties.modified = FIXED
+    return wb
+
+
+def formulas():
+    # Formulas with no calculated value: openpyxl writes <f>..</f><v></v>
+    # and asks the reader to recalculate (fullCalcOnLoad="1").
+    wb = book()
+    ws = wb.active
+    ws.title = "Leavers"
+    ws.append(["user", "transfer_to", "records", "move_subordinates_to", "Note"])
+    ws.append(["ana@example.com", "=LOWER(E2)", True, None, "BOSS@EXAMPLE.COM"])  # row 2
+    ws.append(["=LOWER(E3)", "boss@example.com", None, None, "BO@EXAMPLE.COM"])   # row 3
+    ws.append(["cy@example.com", "boss@example.com", "=TRUE()", None, None])       # row 4
+    ws.append(["di@example.com", "boss@example.com", False, None, "=1+1"])         # row 5
+    wb.save("openpyxl-formulas.xlsx")
+
+
+def merged():
+    # transfer_to merged over B2:B3 (the name shows beside both rows) and
+    # records merged over C4:D4... and a merge reaching into the header.
+    wb = book()
+    ws = wb.active
+    ws.title = "Leavers"
+    ws.append(["user", "transfer_to", "records", "assignment", "Note"])
+    ws.append(["ana@example.com", "boss@example.com", True, True, "team A"])  # row 2
+    ws.append(["bo@example.com", None, True, True, None])                     # row 3
+    ws.append(["cy@example.com", "carl@example.com", False, None, None])      # row 4
+    ws.append(["di@example.com", "carl@example.com", None, None, None])       # row 5
+    ws.merge_cells("B2:B3")
+    ws.merge_cells("C4:D4")
+    ws.merge_cells("E2:E3")
+    wb.save("openpyxl-merged.xlsx")
+
+
+def filtered():
+    # A reviewer filtered approved = yes: rows 3 and 5 are hidden by the
+    # filter. Column D is hidden by hand (hidden columns are fine).
+    wb = book()
+    ws = wb.active
+    ws.title = "Leavers"
+    ws.append(["user", "transfer_to", "approved", "comment"])
+    ws.append(["ana@example.com", "boss@example.com", "yes", "ok"])  # row 2
+    ws.append(["bo@example.com", "boss@example.com", "no", "stays"])  # row 3, hidden
+    ws.append(["cy@example.com", "boss@example.com", "yes", "ok"])  # row 4
+    ws.append(["di@example.com", "boss@example.com", "no", "stays"])  # row 5, hidden
+    ws.auto_filter.ref = "A1:D5"
+    ws.auto_filter.add_filter_column(2, ["yes"])
+    ws.row_dimensions[3].hidden = True
+    ws.row_dimensions[5].hidden = True
+    ws.column_dimensions["D"].hidden = True
+    wb.save("openpyxl-filtered.xlsx")
+
+
+def chartsheet_first():
+    # A chart sheet as the first tab, the worksheets after it.
+    wb = book()
+    ws = wb.active
+    ws.title = "Leavers"
+    ws.append(["user", "transfer_to", "days"])
+    ws.append(["ana@example.com", "boss@example.com", 3])
+    ws2 = wb.create_sheet("Retry")
+    ws2.append(["user", "transfer_to"])
+    cs = wb.create_chartsheet("Chart", 0)
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=2), titles_from_data=True)
+    cs.add_chart(chart)
+    wb.save("openpyxl-chartsheet-first.xlsx")
+
+
+def title_rows():
+    # A title above the header (merged over A1:C1), a blank row, then the
+    # header on row 3; and a second sheet.
+    wb = book()
+    ws = wb.active
+    ws.title = "December"
+    ws.append(["Leavers, December"])
+    ws.append([])
+    ws.append(["user", "transfer_to", "Note"])
+    ws.append(["ana@example.com", "boss@example.com", None])
+    ws.merge_cells("A1:C1")
+    wb.create_sheet("Notes").append(["read me"])
+    wb.save("openpyxl-title-rows.xlsx")
+
+
+formulas()
+merged()
+filtered()
+chartsheet_first()
+title_rows()
