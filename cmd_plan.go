@@ -21,11 +21,13 @@ import (
 // sheetFlags select and read the input sheet and name the results file.
 type sheetFlags struct {
 	input, sheet, output, asOf string
+	includeHidden              bool
 }
 
 func (s *sheetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.input, "input", "", "the offboarding sheet: .xlsx or .csv (required)")
-	fs.StringVar(&s.sheet, "sheet", "", "the XLSX sheet to read (default: the first)")
+	fs.StringVar(&s.sheet, "sheet", "", "the XLSX sheet to read (default: the first visible sheet)")
+	fs.BoolVar(&s.includeHidden, "include-hidden", false, "plan the rows the XLSX sheet hides (filtered out or hidden by hand); by default they are skipped as HIDDEN_ROW")
 	fs.StringVar(&s.output, "output", "", "results workbook, .xlsx or .csv (default offboard-results-YYYYMMDD-HHMMSS.xlsx)")
 	fs.StringVar(&s.asOf, "as-of", "", "check effective dates against this day, YYYY-MM-DD (default: today)")
 }
@@ -67,21 +69,26 @@ type sheet struct {
 	header input.Header
 	rows   []input.Row
 	sha256 string
+	// hidden counts the rows the sheet hides; includeHidden says they are
+	// planned rather than skipped.
+	hidden        int
+	includeHidden bool
 }
 
-func readSheet(path, sheetName string) (*sheet, error) {
-	r, err := input.Open(path, input.Options{Sheet: sheetName})
+func readSheet(path, sheetName string, includeHidden bool) (*sheet, error) {
+	r, err := input.Open(path, input.Options{Sheet: sheetName, IncludeHidden: includeHidden})
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	s := &sheet{path: path, header: r.Header()}
+	s := &sheet{path: path, header: r.Header(), includeHidden: includeHidden}
 	for {
 		row, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			if s.sha256, err = r.SHA256(); err != nil {
 				return nil, err
 			}
+			s.hidden = r.HiddenRows()
 			return s, nil
 		}
 		if err != nil {
@@ -159,11 +166,11 @@ func preparePlan(ctx context.Context, e env, log zerolog.Logger, sf *sheetFlags,
 
 // loadSheet reads the sheet that sf names.
 func loadSheet(log zerolog.Logger, sf *sheetFlags) (*sheet, error) {
-	sh, err := readSheet(sf.input, sf.sheet)
+	sh, err := readSheet(sf.input, sf.sheet, sf.includeHidden)
 	if err != nil {
 		return nil, fatal(err)
 	}
-	log.Info().Str("input", sf.input).Int("rows", len(sh.rows)).Str("sha256", sh.sha256).Msg("sheet read")
+	log.Info().Str("input", sf.input).Int("rows", len(sh.rows)).Int("hidden_rows", sh.hidden).Str("sha256", sh.sha256).Msg("sheet read")
 	return sh, nil
 }
 
@@ -214,16 +221,18 @@ func writeResults(p *prepared, output string, s report.Summary, row func(i int, 
 // summary is the Summary sheet of a plan or run of p.
 func (p *prepared) summary(command string, start time.Time, dryRun bool, note string) report.Summary {
 	return report.Summary{
-		Command:     command,
-		InputFile:   filepath.Base(p.sheet.path),
-		InputSHA256: p.sheet.sha256,
-		RowsRead:    len(p.sheet.rows),
-		Start:       start,
-		APIDomain:   p.conn.where,
-		DryRun:      dryRun,
-		Sandbox:     p.conn.sandbox != nil,
-		Version:     buildVersion(),
-		Note:        note,
+		Command:       command,
+		InputFile:     filepath.Base(p.sheet.path),
+		InputSHA256:   p.sheet.sha256,
+		RowsRead:      len(p.sheet.rows),
+		HiddenRows:    p.sheet.hidden,
+		IncludeHidden: p.sheet.includeHidden,
+		Start:         start,
+		APIDomain:     p.conn.where,
+		DryRun:        dryRun,
+		Sandbox:       p.conn.sandbox != nil,
+		Version:       buildVersion(),
+		Note:          note,
 	}
 }
 
@@ -286,5 +295,17 @@ func printPlanSummary(w io.Writer, p *prepared, output string) {
 	if chained > 0 {
 		fmt.Fprintf(w, "\n%d planned rows wait for the job of another row that transfers to them.\n", chained)
 	}
+	printHidden(w, p.sheet)
 	fmt.Fprintf(w, "\nResults: %s\n", output)
+}
+
+// printHidden says what became of the rows the sheet hides, if any.
+func printHidden(w io.Writer, sh *sheet) {
+	switch {
+	case sh.hidden == 0:
+	case sh.includeHidden:
+		fmt.Fprintf(w, "\n%d rows hidden in the sheet were planned like the others (--include-hidden).\n", sh.hidden)
+	default:
+		fmt.Fprintf(w, "\n%d rows hidden in the sheet (filtered out or hidden by hand) were skipped as HIDDEN_ROW; --include-hidden plans them.\n", sh.hidden)
+	}
 }

@@ -61,16 +61,18 @@ func runReport(_ context.Context, e env, args []string) error {
 		}
 	}
 	err = w.Close(report.Summary{
-		Command:     "report",
-		InputFile:   filepath.Base(st.Start.InputFile),
-		InputSHA256: st.Start.InputSHA256,
-		RowsRead:    st.Start.RowsRead,
-		Start:       st.Began,
-		End:         lastTime(records),
-		APIDomain:   st.Start.APIDomain,
-		Sandbox:     st.Start.Sandbox,
-		Version:     buildVersion(),
-		Note:        note,
+		Command:       "report",
+		InputFile:     filepath.Base(st.Start.InputFile),
+		InputSHA256:   st.Start.InputSHA256,
+		RowsRead:      st.Start.RowsRead,
+		HiddenRows:    st.Start.HiddenRows,
+		IncludeHidden: st.Start.IncludeHidden,
+		Start:         st.Began,
+		End:           lastTime(records),
+		APIDomain:     st.Start.APIDomain,
+		Sandbox:       st.Start.Sandbox,
+		Version:       buildVersion(),
+		Note:          note,
 	})
 	if err != nil {
 		return fatal(err)

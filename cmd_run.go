@@ -141,6 +141,13 @@ func runRun(ctx context.Context, e env, args []string) error {
 				Msg("--fresh: starting a new run instead of resuming the journal's interrupted one; its jobs still running and submissions in doubt are kept")
 		} else if err := journal.CheckInput(path, st, sh.path, sh.sha256); err != nil {
 			return fatal(err)
+		} else if st.Unfinished() && st.Start.IncludeHidden != sh.includeHidden {
+			// The same rows must be planned as in the run being resumed.
+			was := "without"
+			if st.Start.IncludeHidden {
+				was = "with"
+			}
+			return fatal(fmt.Errorf("journal %s holds an interrupted run of this sheet started %s --include-hidden: run the same command %s it to resume, or use --fresh", path, was, was))
 		}
 		if !outputGiven && !rf.fresh && st.Unfinished() && st.Start.Output != "" && !st.Start.Sandbox {
 			// --journal without --output: finish the interrupted run's
@@ -374,5 +381,6 @@ func printRunSummary(w io.Writer, p *prepared, final map[plan.Outcome]int, outpu
 	if note != "" {
 		fmt.Fprintf(w, "\nStopped early: %s\n", note)
 	}
+	printHidden(w, p.sheet)
 	fmt.Fprintf(w, "\nResults: %s\n", output)
 }

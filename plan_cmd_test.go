@@ -1,16 +1,20 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/xuri/excelize/v2"
 
+	"offboard/journal"
 	"offboard/zoho/zohotest"
 )
 
@@ -198,5 +202,103 @@ func TestPlanExitStatus(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x.xlsx")); err == nil {
 		t.Errorf("a refused plan wrote a results file")
+	}
+}
+
+// TestPlanHiddenRows plans a sheet whose filter hides two rows: they are
+// skipped as HIDDEN_ROW and counted, unless --include-hidden plans them.
+func TestPlanHiddenRows(t *testing.T) {
+	dir := t.TempDir()
+	sheet := filepath.Join(dir, "filtered.xlsx")
+	f := excelize.NewFile()
+	rows := [][]any{
+		{"user", "transfer_to", "approved"},
+		{"aisha.bello@northwind-demo.example", "lucas.meyer@northwind-demo.example", "yes"},
+		{"tom.brennan@northwind-demo.example", "lucas.meyer@northwind-demo.example", "no"},
+		{"mei.tanaka@northwind-demo.example", "lucas.meyer@northwind-demo.example", "yes"},
+		{"carlos.diaz@northwind-demo.example", "lucas.meyer@northwind-demo.example", "no"},
+	}
+	for i, r := range rows {
+		if err := f.SetSheetRow("Sheet1", "A"+strconv.Itoa(i+1), &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, hidden := range []int{3, 5} { // filtered out: approved = no
+		if err := f.SetRowVisible("Sheet1", hidden, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.SaveAs(sheet); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		flags   []string
+		hidden  string // the outcome of rows 3 and 5
+		summary string
+		printed string
+	}{
+		{nil, "skipped HIDDEN_ROW", "2, skipped (HIDDEN_ROW)", "2 rows hidden in the sheet (filtered out or hidden by hand) were skipped as HIDDEN_ROW; --include-hidden plans them"},
+		{[]string{"--include-hidden"}, "planned ", "2, planned like the others (--include-hidden)", "2 rows hidden in the sheet were planned like the others (--include-hidden)"},
+	} {
+		out := filepath.Join(dir, "plan.xlsx")
+		code, stdout, stderr := runCmd(t, nil, append([]string{"plan", "--sandbox", "--input", sheet, "--output", out}, tt.flags...)...)
+		if code != exitOK || !strings.Contains(stdout, tt.printed) {
+			t.Fatalf("offboard plan %v = %d; want 0 and %q; stdout:\n%s\nstderr:\n%s", tt.flags, code, tt.printed, stdout, stderr)
+		}
+		for _, r := range readResults(t, out) {
+			got := r["Outcome"] + " " + r["Code"]
+			want := "planned "
+			if r["Row"] == "3" || r["Row"] == "5" {
+				want = tt.hidden
+			}
+			if got != want {
+				t.Errorf("offboard plan %v, row %s = %q, want %q", tt.flags, r["Row"], got, want)
+			}
+		}
+		wb, err := excelize.OpenFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		summary, _ := wb.GetRows("Summary")
+		wb.Close()
+		found := false
+		for _, r := range summary {
+			if len(r) > 1 && r[0] == "Hidden rows" {
+				found = r[1] == tt.summary
+				if !found {
+					t.Errorf("Summary's Hidden rows = %q, want %q", r[1], tt.summary)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("the Summary has no Hidden rows line saying %q", tt.summary)
+		}
+	}
+}
+
+// TestResumeKeepsIncludeHidden: an interrupted run planned the hidden rows
+// (--include-hidden); resuming it without the flag would plan other rows,
+// so it is refused, naming the flag, before anything is sent.
+func TestResumeKeepsIncludeHidden(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("samples/offboarding.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	jpath := filepath.Join(dir, "run.journal")
+	j, _, err := journal.Open(jpath, journal.Owner{PID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(journal.Record{Kind: journal.KindStart, InputFile: "samples/offboarding.csv",
+		InputSHA256: hex.EncodeToString(sum[:]), IncludeHidden: true}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	code, _, stderr := runCmd(t, nil, "run", "--sandbox", "--yes", "--input", "samples/offboarding.csv",
+		"--journal", jpath, "--output", filepath.Join(dir, "r.xlsx"), "--as-of", "2026-11-28")
+	if code != exitFatal || !strings.Contains(stderr, "started with --include-hidden") {
+		t.Errorf("resuming without --include-hidden = %d, %q; want 1, naming the flag", code, stderr)
 	}
 }

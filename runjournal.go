@@ -354,17 +354,19 @@ func (rec *recorder) finish(results []runner.Result, stop *runner.Stop) error {
 // startRecord is the journal's record of a run of p about to begin.
 func startRecord(p *prepared, output string, resumed bool) journal.Record {
 	r := journal.Record{
-		Kind:        journal.KindStart,
-		Version:     buildVersion(),
-		InputFile:   p.sheet.path,
-		InputSHA256: p.sheet.sha256,
-		Header:      p.sheet.header.Names,
-		RowsRead:    len(p.sheet.rows),
-		APIDomain:   p.conn.where,
-		Sandbox:     p.conn.sandbox != nil,
-		Output:      output,
-		Resumed:     resumed,
-		Steps:       make([]journal.Step, len(p.plan.Steps)),
+		Kind:          journal.KindStart,
+		Version:       buildVersion(),
+		InputFile:     p.sheet.path,
+		InputSHA256:   p.sheet.sha256,
+		Header:        p.sheet.header.Names,
+		RowsRead:      len(p.sheet.rows),
+		HiddenRows:    p.sheet.hidden,
+		IncludeHidden: p.sheet.includeHidden,
+		APIDomain:     p.conn.where,
+		Sandbox:       p.conn.sandbox != nil,
+		Output:        output,
+		Resumed:       resumed,
+		Steps:         make([]journal.Step, len(p.plan.Steps)),
 	}
 	for i, st := range p.plan.Steps {
 		res := stepResult(p.sheet.rows[st.Index], st)

@@ -48,8 +48,8 @@ const ClassUnsent = "unsent"
 
 // Record is one journal line. Kind says which fields are set:
 //
-//   - start: Version, InputFile, InputSHA256, Header, RowsRead, APIDomain,
-//     Sandbox, Output, Resumed, Steps;
+//   - start: Version, InputFile, InputSHA256, Header, RowsRead,
+//     HiddenRows, IncludeHidden, APIDomain, Sandbox, Output, Resumed, Steps;
 //   - submit: Row, UserID, Attempt (written after every wait, immediately
 //     before the request is sent);
 //   - answer: Row, Attempt, and JobID or Code, Class and Message (Class
@@ -76,6 +76,11 @@ type Record struct {
 	Header []string `json:"header,omitempty"`
 	// RowsRead counts the input's rows below the header.
 	RowsRead int `json:"rows_read,omitempty"`
+	// HiddenRows counts the rows the sheet hides; IncludeHidden is set
+	// when the run planned them (--include-hidden) rather than skipping
+	// them.
+	HiddenRows    int  `json:"hidden_rows,omitempty"`
+	IncludeHidden bool `json:"include_hidden,omitempty"`
 	// APIDomain is the Zoho API base URL the run speaks to.
 	APIDomain string `json:"api_domain,omitempty"`
 	// Sandbox is set for a run against the simulated org.

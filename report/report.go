@@ -175,6 +175,10 @@ type Summary struct {
 	// RowsRead counts the input's rows below the header, blank ones not
 	// counted.
 	RowsRead int
+	// HiddenRows counts the rows the sheet hides (filtered out or hidden
+	// by hand); IncludeHidden says whether they were planned or skipped.
+	HiddenRows    int
+	IncludeHidden bool
 	// Start and End bound the run; the Summary shows both and the duration
 	// between them. A zero time shows as blank.
 	Start, End time.Time

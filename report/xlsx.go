@@ -3,6 +3,7 @@ package report
 import (
 	"archive/zip"
 	"bufio"
+	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -334,6 +335,7 @@ func (s *xlsxSink) writeSummary(sum Summary, counts map[string]int) error {
 		{"Input file", text(sum.InputFile), 0},
 		{"Input SHA-256", text(sum.InputSHA256), 0},
 		{"Rows read", sum.RowsRead, 0},
+		{"Hidden rows", hiddenText(sum), 0},
 		{"Start", text(timeText(sum.Start)), 0},
 		{"End", text(timeText(sum.End)), 0},
 		{"Duration", text(duration), 0},
@@ -371,6 +373,17 @@ func (s *xlsxSink) writeSummary(sum Summary, counts map[string]int) error {
 		}
 	}
 	return sw.Flush()
+}
+
+// hiddenText says how many rows the sheet hides and what became of them.
+func hiddenText(sum Summary) string {
+	switch {
+	case sum.HiddenRows == 0:
+		return "0"
+	case sum.IncludeHidden:
+		return fmt.Sprintf("%d, planned like the others (--include-hidden)", sum.HiddenRows)
+	}
+	return fmt.Sprintf("%d, skipped (HIDDEN_ROW)", sum.HiddenRows)
 }
 
 func (s *xlsxSink) commit() error { return s.out.commit() }
