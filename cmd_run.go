@@ -324,6 +324,9 @@ func confirm(ctx context.Context, e env, p *prepared, planned int) (bool, error)
 	counts := p.plan.Counts()
 	fmt.Fprintf(e.stdout, "About to delete %d users from %s (%s).\n", planned, p.dir.Org.CompanyName, p.conn.where)
 	fmt.Fprintf(e.stdout, "Rows: %d planned, %d invalid, %d skipped, %d deferred.\n", counts[plan.Planned], counts[plan.Invalid], counts[plan.Skipped], counts[plan.Deferred])
+	if p.sheet != nil {
+		printHidden(e.stdout, p.sheet)
+	}
 	fmt.Fprintf(e.stdout, "Type %d to go ahead, anything else to stop: ", planned)
 	type answer struct {
 		line string

@@ -369,11 +369,13 @@ scan:
 // crReader ends lines with LF alone: CRLF becomes LF, and so does a lone
 // CR, with which Excel for Mac's "CSV (Macintosh)" ends its lines and
 // which encoding/csv would not see as a line break (the whole file would
-// be one record: the header). encoding/csv drops the CR of a CRLF itself,
-// inside quoted cells too, so CRLF files read the same.
+// be one record: the header). LF CR (RISC OS) is one line break too, as
+// LibreOffice reads it. encoding/csv drops the CR of a CRLF itself, inside
+// quoted cells too, so CRLF files read the same.
 type crReader struct {
 	r  io.Reader
 	cr bool // the last chunk ended with a CR: an LF starting this one is its
+	lf bool // the last chunk ended with an LF of its own: a CR starting this one is its
 }
 
 func (c *crReader) Read(p []byte) (int, error) {
@@ -381,13 +383,14 @@ func (c *crReader) Read(p []byte) (int, error) {
 	buf := p[:n]
 	r, w := 0, 0 // read and write positions in buf
 	if n > 0 {
-		if c.cr && buf[0] == '\n' {
+		switch {
+		case c.cr && buf[0] == '\n', c.lf && buf[0] == '\r':
 			r = 1
 		}
-		c.cr = false
+		c.cr, c.lf = false, false
 	}
 	for r < n {
-		j := bytes.IndexByte(buf[r:], '\r')
+		j := bytes.IndexAny(buf[r:], "\r\n")
 		if j < 0 {
 			j = n - r
 		}
@@ -398,12 +401,13 @@ func (c *crReader) Read(p []byte) (int, error) {
 		if r == n {
 			break
 		}
+		lone := buf[r] // the line break's first byte
 		buf[w] = '\n'
 		w, r = w+1, r+1
 		switch {
 		case r == n:
-			c.cr = true
-		case buf[r] == '\n':
+			c.cr, c.lf = lone == '\r', lone == '\n'
+		case lone == '\r' && buf[r] == '\n', lone == '\n' && buf[r] == '\r':
 			r++
 		}
 	}

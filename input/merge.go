@@ -1,6 +1,7 @@
 package input
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/xml"
 	"errors"
@@ -15,9 +16,10 @@ import (
 // value of its top-left cell, beside every row the range covers; the file
 // stores that value in the top-left cell only. A sheet lists its merged
 // ranges after its rows (<mergeCells> follows <sheetData>), so they are
-// found by a pass over the sheet's bytes before the rows are streamed: the
-// bytes are searched for the end of <sheetData>, and only what follows is
-// parsed as XML.
+// found by a pass over the sheet's bytes before the rows are streamed
+// (scanSheet): the markup is scanned up to the end of <sheetData>, and
+// only what follows is parsed as XML. The same pass notes the rows an
+// outline hides by collapsing their group (outline.go).
 
 // maxMerges bounds the merged ranges of a sheet: an offboarding list has a
 // handful, and each one costs memory.
@@ -44,38 +46,40 @@ type merges struct {
 	byCol  map[int]colMerges
 }
 
-// colMerges are the ranges that cover one column, by first row, and the
-// last row any of the first k of them reaches, so that a look-up finds a
-// range even in a file whose ranges overlap.
-type colMerges struct {
-	idx    []int32
-	maxEnd []int
+// sheetScan is what a pass over a sheet's bytes finds that the rows,
+// streamed in order, would tell too late.
+type sheetScan struct {
+	merges  *merges // nil when the sheet has none
+	outline outline
 }
 
-// scanMerges reads the merged ranges of a sheet part; nil if it has none.
-// The part is decompressed a second time for it, on its own budget.
-func (b *book) scanMerges(part string) (*merges, error) {
+// scanSheet reads a sheet part once, on its own budget, for its merged
+// ranges and its outline. A part that is missing or unreadable here is
+// left to the rows' reader to report.
+func (b *book) scanSheet(part string) (*sheetScan, error) {
 	zf, ok := b.parts[strings.ToLower(part)]
 	if !ok {
-		return nil, nil // the rows' reader says the part is missing
+		return &sheetScan{}, nil
 	}
 	rc, err := zf.Open()
 	if err != nil {
-		return nil, nil // likewise
+		return &sheetScan{}, nil
 	}
 	defer rc.Close()
-	fail := func(err error) (*merges, error) {
+	fail := func(err error) (*sheetScan, error) {
 		if errors.Is(err, errUnzipLimit) {
 			return nil, b.tooBig()
 		}
 		return nil, b.partErr(part, err)
 	}
-	tail, err := afterSheetData(&limitedReader{rc, &budget{left: b.limit}})
+	sc := &sheetScan{}
+	tail, err := scanMarkup(&limitedReader{rc, &budget{left: b.limit}}, &sc.outline)
 	if err != nil {
 		return fail(err)
 	}
+	sc.outline.finish()
 	if tail == nil {
-		return nil, nil
+		return sc, nil
 	}
 	dec := xml.NewDecoder(tail)
 	m := &merges{}
@@ -104,84 +108,220 @@ func (b *book) scanMerges(part string) (*merges, error) {
 		}
 		m.ranges = append(m.ranges, rg)
 	}
-	if len(m.ranges) == 0 {
-		return nil, nil
+	if len(m.ranges) > 0 {
+		m.byTop = make(map[int][]int32)
+		for i, rg := range m.ranges {
+			m.byTop[rg.r1] = append(m.byTop[rg.r1], int32(i))
+		}
+		sc.merges = m
 	}
-	m.byTop = make(map[int][]int32)
-	for i, rg := range m.ranges {
-		m.byTop[rg.r1] = append(m.byTop[rg.r1], int32(i))
-	}
-	return m, nil
+	return sc, nil
 }
 
-// afterSheetData reads r up to the end tag of <sheetData> and returns a
-// reader of what follows, or nil if there is no such tag. Character data
-// cannot hold a '<', so "</sheetData" (with any namespace prefix) is that
-// tag wherever it is found.
-func afterSheetData(r io.Reader) (io.Reader, error) {
-	const carry = 256 // bytes kept from a chunk: a tag cut by its end
-	name := []byte("sheetData")
-	buf := make([]byte, 0, 64<<10+carry)
+// maxTag bounds the bytes of one tag the scan keeps to read its
+// attributes.
+const maxTag = 64 << 10
+
+// scanMarkup reads the markup of a sheet part up to the end tag of
+// <sheetData>, noting each row's outline attributes and the sheet's
+// outline settings in ol, and returns a reader of what follows the end
+// tag, or nil if there is none.
+//
+// Outside comments, CDATA sections and processing instructions, every
+// '<' of an XML document starts a tag: character data and attribute
+// values cannot hold one. So each '<' is looked at, and what those three
+// hold is skipped: a "</sheetData>" inside a comment ends nothing. A
+// document type declaration is refused: no spreadsheet writes one, and
+// its entities could make the file read otherwise here than by the XML
+// parser that streams the rows.
+func scanMarkup(r io.Reader, ol *outline) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var tag []byte
 	for {
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		for from := 0; ; {
-			i := bytes.Index(buf[from:], name)
-			if i < 0 {
-				break
-			}
-			i += from
-			from = i + 1
-			if !isEndTag(buf[:i]) {
+		if _, err := br.ReadSlice('<'); err != nil {
+			if err == bufio.ErrBufferFull {
 				continue
 			}
-			j := i + len(name)
-			for j < len(buf) && isXMLSpace(buf[j]) {
-				j++
-			}
-			if j == len(buf) {
-				if err == nil {
-					break // read on, then look again
-				}
+			if err == io.EOF {
 				return nil, nil
 			}
-			if buf[j] == '>' {
-				return io.MultiReader(bytes.NewReader(buf[j+1:]), r), nil
+			return nil, err
+		}
+		c, err := br.ReadByte()
+		if err != nil {
+			return nil, eofIsNil(err)
+		}
+		switch {
+		case c == '!':
+			head, _ := br.Peek(7)
+			switch {
+			case bytes.HasPrefix(head, []byte("--")):
+				br.Discard(2)
+				err = skipPast(br, "-->")
+			case bytes.HasPrefix(head, []byte("[CDATA[")):
+				br.Discard(7)
+				err = skipPast(br, "]]>")
+			default:
+				return nil, errors.New("the sheet holds a document type declaration, which no spreadsheet writes")
+			}
+		case c == '?':
+			err = skipPast(br, "?>")
+		case c == '/':
+			var name []byte
+			if name, err = readName(br); err == nil && localName(name) == "sheetData" {
+				for {
+					c, err := br.ReadByte()
+					if err != nil {
+						return nil, eofIsNil(err)
+					}
+					if c == '>' {
+						return br, nil
+					}
+					if !isXMLSpace(c) {
+						break
+					}
+				}
+			}
+		default:
+			br.UnreadByte()
+			var name []byte
+			if name, err = readName(br); err != nil {
+				break
+			}
+			switch localName(name) {
+			case "row", "outlinePr":
+				if tag, err = readTag(br, tag[:0]); err == nil {
+					ol.tag(localName(name), tag)
+				}
 			}
 		}
-		if err == io.EOF {
-			return nil, nil
+		if err != nil {
+			return nil, eofIsNil(err)
 		}
+	}
+}
+
+func eofIsNil(err error) error {
+	if err == io.EOF {
+		return nil
+	}
+	return err
+}
+
+// skipPast reads up to and past end.
+func skipPast(br *bufio.Reader, end string) error {
+	last := byte(end[len(end)-1])
+	var seen []byte
+	for {
+		chunk, err := br.ReadSlice(last)
+		if err == bufio.ErrBufferFull {
+			seen = append(seen[:0], chunk[max(0, len(chunk)-len(end)):]...)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		seen = append(seen, chunk...)
+		if bytes.HasSuffix(seen, []byte(end)) {
+			return nil
+		}
+		seen = append(seen[:0], seen[max(0, len(seen)-len(end)):]...)
+	}
+}
+
+// readName reads a tag's name, prefix included.
+func readName(br *bufio.Reader) ([]byte, error) {
+	var name []byte
+	for len(name) <= 256 {
+		c, err := br.ReadByte()
 		if err != nil {
 			return nil, err
 		}
-		if len(buf) > carry {
-			buf = buf[:copy(buf, buf[len(buf)-carry:])]
+		if !isNameByte(c) && c != ':' {
+			br.UnreadByte()
+			return name, nil
 		}
+		name = append(name, c)
+	}
+	return name, nil // longer than any name this scan looks for
+}
+
+func localName(name []byte) string {
+	if i := bytes.LastIndexByte(name, ':'); i >= 0 {
+		name = name[i+1:]
+	}
+	return string(name)
+}
+
+// readTag reads the rest of a start tag, up to its unquoted '>', into buf.
+func readTag(br *bufio.Reader, buf []byte) ([]byte, error) {
+	var quote byte
+	for {
+		c, err := br.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '>':
+			return buf, nil
+		}
+		if len(buf) == maxTag {
+			return nil, fmt.Errorf("a tag longer than %d bytes", maxTag)
+		}
+		buf = append(buf, c)
 	}
 }
 
-// isEndTag reports whether b ends with "</" or "</prefix:".
-func isEndTag(b []byte) bool {
-	i := len(b)
-	if i > 0 && b[i-1] == ':' {
-		j := i - 1
-		for j > 0 && isNameByte(b[j-1]) {
-			j--
+// tagAttrs calls f with each attribute of a start tag's text, its value's
+// entity and character references decoded.
+func tagAttrs(tag []byte, f func(name, value string)) {
+	for i := 0; i < len(tag); {
+		for i < len(tag) && (isXMLSpace(tag[i]) || tag[i] == '/') {
+			i++
 		}
-		if j == i-1 {
-			return false
+		start := i
+		for i < len(tag) && tag[i] != '=' && !isXMLSpace(tag[i]) {
+			i++
 		}
-		i = j
+		name := localName(tag[start:i])
+		for i < len(tag) && isXMLSpace(tag[i]) {
+			i++
+		}
+		if i >= len(tag) || tag[i] != '=' {
+			return
+		}
+		i++
+		for i < len(tag) && isXMLSpace(tag[i]) {
+			i++
+		}
+		if i >= len(tag) || (tag[i] != '"' && tag[i] != '\'') {
+			return
+		}
+		q := tag[i]
+		i++
+		start = i
+		for i < len(tag) && tag[i] != q {
+			i++
+		}
+		value := string(tag[start:i])
+		i++
+		if strings.ContainsRune(value, '&') {
+			var v struct {
+				V string `xml:"v,attr"`
+			}
+			if xml.Unmarshal([]byte("<a v=\""+strings.ReplaceAll(value, `"`, "&quot;")+"\"/>"), &v) == nil {
+				value = v.V
+			}
+		}
+		f(name, value)
 	}
-	return i >= 2 && b[i-2] == '<' && b[i-1] == '/'
 }
-
-func isNameByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c >= 0x80
-}
-
-func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // parseRange parses a range such as "B2:B4" (or one cell, "B2").
 func parseRange(ref string) (mergeRange, bool) {
@@ -226,9 +366,20 @@ func (m *merges) record(line int, cells []string, kinds []cellKind) {
 	}
 }
 
+// colMerges are the ranges that cover one column, by first row. A
+// spreadsheet never lets merged ranges overlap; a file whose ranges do
+// (damaged, or made to mislead) leaves its column ambiguous between the
+// first row and the last that any of them covers.
+type colMerges struct {
+	idx        []int32
+	overlap    bool
+	from, upTo int // the rows the ranges span, when they overlap
+}
+
 // at returns the range that covers the cell at row line, column col, or
-// nil.
-func (m *merges) at(line, col int) *mergeRange {
+// nil; ambiguous is set when the column's ranges overlap at that row's
+// height, and the value shown cannot be told.
+func (m *merges) at(line, col int) (rg *mergeRange, ambiguous bool) {
 	cm, ok := m.byCol[col]
 	if !ok {
 		for i, rg := range m.ranges {
@@ -237,24 +388,32 @@ func (m *merges) at(line, col int) *mergeRange {
 			}
 		}
 		slices.SortFunc(cm.idx, func(a, b int32) int { return m.ranges[a].r1 - m.ranges[b].r1 })
-		cm.maxEnd = make([]int, len(cm.idx))
 		end := 0
 		for k, i := range cm.idx {
-			end = max(end, m.ranges[i].r2)
-			cm.maxEnd[k] = end
+			rg := &m.ranges[i]
+			if k > 0 && rg.r1 <= end {
+				cm.overlap = true
+			}
+			end = max(end, rg.r2)
+		}
+		if cm.overlap {
+			cm.from, cm.upTo = m.ranges[cm.idx[0]].r1, end
 		}
 		if m.byCol == nil {
 			m.byCol = make(map[int]colMerges)
 		}
 		m.byCol[col] = cm
 	}
-	// The ranges that start on or above line, latest first, while one of
-	// them may still reach it.
+	if cm.overlap && cm.from <= line && line <= cm.upTo {
+		return nil, true
+	}
+	// The latest range that starts on or above line: with no overlap, the
+	// only one that can cover it.
 	k, _ := slices.BinarySearchFunc(cm.idx, line+1, func(i int32, line int) int { return m.ranges[i].r1 - line })
-	for k--; k >= 0 && cm.maxEnd[k] >= line; k-- {
-		if rg := &m.ranges[cm.idx[k]]; rg.r2 >= line {
-			return rg
+	if k > 0 {
+		if rg := &m.ranges[cm.idx[k-1]]; rg.r2 >= line {
+			return rg, false
 		}
 	}
-	return nil
+	return nil, false
 }

@@ -146,9 +146,16 @@ type sheetSource interface {
 	sheetNames() (sheet string, others []string)
 	// rowHidden reports whether the row next returned last is hidden.
 	rowHidden() bool
-	// mergedAt returns the merged range covering a cell, or nil.
-	mergedAt(line, col int) *mergeRange
+	// mergedAt returns the merged range covering a cell, or nil;
+	// ambiguous is set when the sheet's ranges overlap there.
+	mergedAt(line, col int) (rg *mergeRange, ambiguous bool)
+	// arrayAt returns the array formula whose result fills a cell other
+	// than its own, or nil; recalc says the workbook's cached values are
+	// placeholders.
+	arrayAt(line, col int) (a *arrayFormula, recalc bool)
 }
+
+var _ sheetSource = (*xlsxSource)(nil)
 
 // Reader reads the rows of an input sheet one at a time, so that a large
 // sheet is never held in memory.
@@ -307,7 +314,9 @@ func (r *Reader) readHeader() error {
 		if err != nil {
 			return err
 		}
-		if isBlank(cells) {
+		if isBlank(cells) || (r.sheet != nil && r.sheet.rowHidden()) {
+			// A hidden row is not what the person sees above the data: the
+			// header is the first row they see.
 			continue
 		}
 		h, problems := matchHeader(cells, line)
@@ -468,12 +477,35 @@ func (r *Reader) formulaProblem(row *Row, col int) {
 // the value a person sees there, the range's top-left cell's, and says so
 // in a note. It flags the cell instead when that value is not plainly this
 // column's: the cell holds another value of its own under the merge, the
-// range spans columns, or it begins at or above the header. It returns
-// the kinds to read the row with.
+// range spans columns, it begins at or above the header, or the sheet's
+// ranges overlap there. A cell that an array formula's result fills is
+// flagged when the file does not hold that result. It returns the kinds to
+// read the row with.
 func (r *Reader) merged(row *Row, kinds []cellKind) []cellKind {
 	owned := false
+	flag := func(col int, value string, msg string) {
+		if !owned {
+			k := make([]cellKind, len(row.Cells))
+			copy(k, kinds)
+			kinds, owned = k, true
+		}
+		row.Cells[col], kinds[col] = value, kindFlagged
+		r.cellProblem(row, col, msg)
+	}
 	for _, col := range r.known {
-		m := r.sheet.mergedAt(row.Line, col)
+		name, at := trimValue(r.header.Names[col]), cellName(col, row.Line)
+		if af, recalc := r.sheet.arrayAt(row.Line, col); af != nil {
+			if recalc || trimValue(row.Cells[col]) == "" {
+				flag(col, af.formula, fmt.Sprintf("%s (%s) is part of the array formula %s in %s, whose value the file does not hold: open the file in Excel or LibreOffice and save it (in LibreOffice, Data > Calculate > Recalculate Hard first)",
+					name, at, af.formula, af.ref()))
+			}
+			continue
+		}
+		m, ambiguous := r.sheet.mergedAt(row.Line, col)
+		if ambiguous {
+			flag(col, row.Cells[col], fmt.Sprintf("%s (%s) is under merged cells that overlap, so the value shown there cannot be told: the file is damaged; open it in Excel or LibreOffice, unmerge the cells and save it", name, at))
+			continue
+		}
 		if m == nil || (m.r1 == row.Line && m.c1 == col) {
 			continue // not merged, or the cell that holds the value
 		}
@@ -481,26 +513,25 @@ func (r *Reader) merged(row *Row, kinds []cellKind) []cellKind {
 		if own == shown {
 			continue // nothing hidden, nothing to fill in
 		}
-		if !owned {
-			k := make([]cellKind, len(row.Cells))
-			copy(k, kinds)
-			kinds, owned = k, true
-		}
-		name, at := trimValue(r.header.Names[col]), cellName(col, row.Line)
 		switch {
 		case own != "":
-			kinds[col] = kindFlagged
-			r.cellProblem(row, col, fmt.Sprintf("%s (%s) holds %q hidden under the merged cells %s, which show %q: unmerge the cells and write on each row the value meant",
+			flag(col, row.Cells[col], fmt.Sprintf("%s (%s) holds %q hidden under the merged cells %s, which show %q: unmerge the cells and write on each row the value meant",
 				name, at, own, m.ref(), shown))
 		case m.c1 != col:
-			row.Cells[col], kinds[col] = m.value, kindFlagged
-			r.cellProblem(row, col, fmt.Sprintf("%s (%s) is covered by the merged cells %s, which show %q across more than one column: unmerge them and write each column's value",
+			flag(col, m.value, fmt.Sprintf("%s (%s) is covered by the merged cells %s, which show %q across more than one column: unmerge them and write each column's value",
 				name, at, m.ref(), shown))
 		case m.r1 <= r.header.Line:
-			row.Cells[col], kinds[col] = m.value, kindFlagged
-			r.cellProblem(row, col, fmt.Sprintf("%s (%s) is covered by the merged cells %s, which begin at or above the header: unmerge them and write the value on each row",
+			flag(col, m.value, fmt.Sprintf("%s (%s) is covered by the merged cells %s, which begin at or above the header: unmerge them and write the value on each row",
 				name, at, m.ref()))
+		case m.kind == kindFormula:
+			flag(col, m.value, fmt.Sprintf("%s (%s) is part of the merged cells %s, whose cell %s holds a formula with no calculated value, %s: open the file in Excel or LibreOffice and save it (in LibreOffice, Data > Calculate > Recalculate Hard first)",
+				name, at, m.ref(), cellName(m.c1, m.r1), shown))
 		default:
+			if !owned {
+				k := make([]cellKind, len(row.Cells))
+				copy(k, kinds)
+				kinds, owned = k, true
+			}
 			row.Cells[col], kinds[col] = m.value, m.kind
 			row.Notes = append(row.Notes, fmt.Sprintf("%s (%s) is part of the merged cells %s and was read as %q, the value shown there",
 				name, at, m.ref(), shown))

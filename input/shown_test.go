@@ -2,6 +2,7 @@ package input_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -574,5 +575,161 @@ func TestHandMadeMerges(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("ReadAll rows mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestArrayFormulas: an array formula's result fills a range, and only its
+// top-left cell says there is a formula. A cell of the range whose value
+// the file does not hold (none at all from openpyxl, XlsxWriter's
+// placeholder 0) is never read as blank or as the placeholder.
+func TestArrayFormulas(t *testing.T) {
+	arrayProblem := func(col, cell, formula, ref string) input.Problem {
+		return cellProblem(col, formula, col+" ("+cell+") is part of the array formula "+formula+" in "+ref+
+			", whose value the file does not hold: open the file in Excel or LibreOffice and save it (in LibreOffice, Data > Calculate > Recalculate Hard first)")
+	}
+	const lower, yes = "=LOWER(D2:D4)", `=E2:E4="yes"`
+	flagged := []input.Row{
+		{
+			Line: 2, Cells: []string{"ana@example.com", lower, yes, "BOSS@EXAMPLE.COM", "yes"},
+			User: email("ana@example.com"), TransferTo: bad(lower),
+			Problems: []input.Problem{formulaProblem("transfer_to", "B2", lower), formulaProblem("records", "C2", yes)},
+		},
+		{
+			Line: 3, Cells: []string{"bo@example.com", lower, yes, "CARL@EXAMPLE.COM", "yes"},
+			User: email("bo@example.com"), TransferTo: bad(lower),
+			Problems: []input.Problem{arrayProblem("transfer_to", "B3", lower, "B2:B4"), arrayProblem("records", "C3", yes, "C2:C4")},
+		},
+		{
+			Line: 4, Cells: []string{"cy@example.com", lower, yes, "DORA@EXAMPLE.COM", "yes"},
+			User: email("cy@example.com"), TransferTo: bad(lower),
+			Problems: []input.Problem{arrayProblem("transfer_to", "B4", lower, "B2:B4"), arrayProblem("records", "C4", yes, "C2:C4")},
+		},
+	}
+	for _, file := range []string{"openpyxl-array-formula.xlsx", "xlsxwriter-array-formula.xlsx"} {
+		t.Run(file, func(t *testing.T) {
+			_, rows := readFixture(t, file, input.Options{})
+			if diff := cmp.Diff(flagged, rows); diff != "" {
+				t.Errorf("ReadAll(%s) rows mismatch (-want +got):\n%s", file, diff)
+			}
+		})
+	}
+	t.Run("recalculated by LibreOffice", func(t *testing.T) {
+		_, rows := readFixture(t, "libreoffice-array-formula.xlsx", input.Options{})
+		for i, who := range []string{"boss", "carl", "dora"} {
+			r := rows[i]
+			if r.TransferTo.Raw != who+"@example.com" || r.Records == nil || !*r.Records || len(r.Problems) > 0 {
+				t.Errorf("row %d = transfer_to %q, records %v, problems %v; want %s@example.com, TRUE, none", r.Line, r.TransferTo.Raw, r.Records, r.Problems, who)
+			}
+		}
+	})
+}
+
+// TestHiddenRowsAsASpreadsheetHides: rows a spreadsheet hides whatever
+// the file spells: any true-ish hidden value, a height of zero, the rows
+// of a collapsed outline group that are not marked hidden themselves; and
+// a hidden row above the header is not taken for the header.
+func TestHiddenRowsAsASpreadsheetHides(t *testing.T) {
+	const ns = `xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"`
+	str := func(ref, s string) string { return `<c r="` + ref + `" t="inlineStr"><is><t>` + s + `</t></is></c>` }
+	row := func(n int, attrs, user string) string {
+		r := fmt.Sprint(n)
+		return `<row r="` + r + `" ` + attrs + `>` + str("A"+r, user) + str("B"+r, "boss@example.com") + `</row>`
+	}
+	header := `<row r="1">` + str("A1", "user") + str("B1", "transfer_to") + `</row>`
+	tests := []struct {
+		name, sheetPr, rows string
+		hidden             []int // the rows read as hidden
+	}{
+		{"hidden spelt otherwise", "", header +
+			row(2, `hidden="on"`, "a@example.com") + row(3, `hidden="t"`, "b@example.com") + row(4, `hidden=" 1"`, "c@example.com") +
+			row(5, `hidden="false"`, "d@example.com") + row(6, `hidden="0"`, "e@example.com") + row(7, `hidden="True"`, "f@example.com"),
+			[]int{2, 3, 4, 7}},
+		{"zero height", "", header + row(2, `ht="0" customHeight="1"`, "a@example.com") + row(3, `ht="15"`, "b@example.com"), []int{2}},
+		{"collapsed group, summary below", "", header +
+			row(2, `outlineLevel="1"`, "a@example.com") + row(3, `outlineLevel="1"`, "b@example.com") +
+			row(4, `collapsed="1"`, "c@example.com") + row(5, `outlineLevel="1"`, "d@example.com") + row(6, "", "e@example.com"),
+			[]int{2, 3}},
+		{"collapsed group, summary above", `<sheetPr><outlinePr summaryBelow="0"/></sheetPr>`, header +
+			row(2, `collapsed="1"`, "a@example.com") + row(3, `outlineLevel="1"`, "b@example.com") +
+			row(4, `outlineLevel="2"`, "c@example.com") + row(5, "", "d@example.com"),
+			[]int{3, 4}},
+		{"expanded group", "", header + row(2, `outlineLevel="1"`, "a@example.com") + row(3, "", "b@example.com"), nil},
+		{"hidden row above the header", "", `<row r="1" hidden="1">` + str("A1", "user") + str("B1", "subordinates_to") + `</row>` +
+			`<row r="2">` + str("A2", "user") + str("B2", "transfer_to") + `</row>` + row(3, "", "a@example.com"), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "hand.xlsx")
+			writeZip(t, path, handMadeSheet(`<worksheet `+ns+`>`+tt.sheetPr+`<sheetData>`+tt.rows+`</sheetData></worksheet>`, ""))
+			h, rows, err := input.ReadAll(path, input.Options{})
+			if err != nil {
+				t.Fatalf("ReadAll: %v", err)
+			}
+			var hidden []int
+			for _, r := range rows {
+				if r.Hidden {
+					hidden = append(hidden, r.Line)
+				}
+				if r.TransferTo.Raw != "boss@example.com" {
+					t.Errorf("row %d: transfer_to %q, want the header's transfer_to column read", r.Line, r.TransferTo.Raw)
+				}
+			}
+			if diff := cmp.Diff(tt.hidden, hidden); diff != "" {
+				t.Errorf("hidden rows (-want +got):\n%s", diff)
+			}
+			if tt.name == "hidden row above the header" && h.Line != 2 {
+				t.Errorf("header on row %d, want 2: the first row a person sees", h.Line)
+			}
+		})
+	}
+}
+
+// TestMergedRangesAsTheFileSays: the merged ranges are found whatever
+// lies between the rows and them, and only there: an end tag spread over
+// white space still ends the rows, a "</sheetData>" in a comment does not;
+// ranges that overlap leave their cells flagged, not guessed.
+func TestMergedRangesAsTheFileSays(t *testing.T) {
+	const ns = `xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"`
+	str := func(ref, s string) string { return `<c r="` + ref + `" t="inlineStr"><is><t>` + s + `</t></is></c>` }
+	rows := `<row r="1">` + str("A1", "user") + str("B1", "transfer_to") + str("C1", "move_subordinates_to") + `</row>` +
+		`<row r="2">` + str("A2", "ana@example.com") + str("B2", "boss@example.com") + str("C2", "carl@example.com") + `</row>` +
+		`<row r="3">` + str("A3", "bo@example.com") + str("C3", "carl@example.com") + `</row>`
+	tests := []struct {
+		name, worksheet string
+		transferTo      string // row 3's transfer_to
+		problem         string // in row 3's problems, if any
+	}{
+		{"white space in the end tag", `<worksheet ` + ns + `><sheetData>` + rows + `</sheetData` + strings.Repeat(" \n", 40000) + `><mergeCells><mergeCell ref="B2:B3"/></mergeCells></worksheet>`,
+			"boss@example.com", ""},
+		{"a comment is not the end", `<worksheet ` + ns + `><sheetData>` + rows + `<!-- </sheetData><mergeCells><mergeCell ref="B2:B3"/></mergeCells> --></sheetData></worksheet>`,
+			"", ""},
+		{"CDATA is not the end", `<worksheet ` + ns + `><sheetData>` + rows + `<![CDATA[ </sheetData><mergeCell ref="B2:B3"/> ]]></sheetData></worksheet>`,
+			"", ""},
+		{"overlapping ranges", `<worksheet ` + ns + `><sheetData>` + rows + `</sheetData><mergeCells><mergeCell ref="B1:B5"/><mergeCell ref="B2:B3"/></mergeCells></worksheet>`,
+			"", "the value shown there cannot be told"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "hand.xlsx")
+			writeZip(t, path, handMadeSheet(tt.worksheet, ""))
+			_, got, err := input.ReadAll(path, input.Options{})
+			if err != nil {
+				t.Fatalf("ReadAll: %v", err)
+			}
+			r := got[1]
+			if tt.problem == "" && (r.TransferTo.Raw != tt.transferTo || len(r.Problems) > 0) {
+				t.Errorf("row 3: transfer_to %q, problems %v; want %q and none", r.TransferTo.Raw, r.Problems, tt.transferTo)
+			}
+			if tt.problem != "" && (len(r.Problems) != 1 || !strings.Contains(r.Problems[0].Message, tt.problem)) {
+				t.Errorf("row 3: problems %v, want one saying %q", r.Problems, tt.problem)
+			}
+		})
+	}
+	// A document type declaration is refused: its entities could make the
+	// scan and the XML parser read the sheet differently.
+	path := filepath.Join(t.TempDir(), "doctype.xlsx")
+	writeZip(t, path, handMadeSheet(`<!DOCTYPE worksheet [<!ENTITY e "x">]><worksheet `+ns+`><sheetData>`+rows+`</sheetData></worksheet>`, ""))
+	if _, _, err := input.ReadAll(path, input.Options{}); err == nil || !strings.Contains(err.Error(), "document type declaration") {
+		t.Errorf("ReadAll(a sheet with a DOCTYPE) = %v, want a refusal naming it", err)
 	}
 }

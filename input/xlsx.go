@@ -488,6 +488,8 @@ type xlsxSource struct {
 	styles   []styleKind
 	date1904 bool
 	merges   *merges // nil when the sheet has no merged cells
+	outline  outline
+	arrays   arrays
 	row      int
 	hidden   bool // the last row read is hidden
 	cells    []string
@@ -508,17 +510,18 @@ func openXLSX(name string, f io.ReaderAt, closer io.Closer, size int64, opt Opti
 		return nil, err
 	}
 	s := &xlsxSource{name: name, closer: closer, book: b, sheet: sheet, date1904: b.date1904}
-	// The merged cells are listed after the rows: one pass over the
-	// sheet's bytes finds them, beside the reading of the styles and
-	// shared strings, before the rows are streamed.
+	// The merged cells are listed after the rows, and a collapsed group's
+	// summary row may follow the rows it hides: one pass over the sheet's
+	// bytes finds both, beside the reading of the styles and shared
+	// strings, before the rows are streamed.
 	type scanned struct {
-		m   *merges
+		sc  *sheetScan
 		err error
 	}
 	scan := make(chan scanned, 1)
 	go func() {
-		m, err := b.scanMerges(sheet.part)
-		scan <- scanned{m, err}
+		sc, err := b.scanSheet(sheet.part)
+		scan <- scanned{sc, err}
 	}()
 	s.styles, err = b.readStyles()
 	if err == nil {
@@ -531,7 +534,7 @@ func openXLSX(name string, f io.ReaderAt, closer io.Closer, size int64, opt Opti
 	if err != nil {
 		return nil, err
 	}
-	s.merges = sc.m
+	s.merges, s.outline = sc.sc.merges, sc.sc.outline
 	if s.rc, err = b.openPart(sheet.part); err != nil {
 		return nil, err
 	}
@@ -596,12 +599,21 @@ func (s *xlsxSource) sheetNames() (string, []string) {
 func (s *xlsxSource) rowHidden() bool { return s.hidden }
 
 // mergedAt returns the merged range that covers the cell at the 1-based
-// row line and the 0-based column col, or nil.
-func (s *xlsxSource) mergedAt(line, col int) *mergeRange {
+// row line and the 0-based column col, or nil; ambiguous is set when the
+// sheet's ranges overlap there.
+func (s *xlsxSource) mergedAt(line, col int) (rg *mergeRange, ambiguous bool) {
 	if s.merges == nil {
-		return nil
+		return nil, false
 	}
 	return s.merges.at(line, col)
+}
+
+// arrayAt returns the array formula whose result covers the cell at row
+// line, column col, other than its top-left cell, or nil; recalc says the
+// workbook asks to be recalculated, so that the values held are
+// placeholders.
+func (s *xlsxSource) arrayAt(line, col int) (a *arrayFormula, recalc bool) {
+	return s.arrays.at(line, col), s.book.recalc
 }
 
 func (s *xlsxSource) close() error {
@@ -655,9 +667,16 @@ func (s *xlsxSource) next() (int, []string, []cellKind, error) {
 					}
 					r = n
 				case "hidden":
-					s.hidden = isTrue(a.Value)
+					s.hidden = s.hidden || isHiddenValue(a.Value)
+				case "ht":
+					// A row of height zero shows nothing (openpyxl writes
+					// height=0 so): Excel hides it.
+					if h, err := strconv.ParseFloat(strings.TrimSpace(a.Value), 64); err == nil && h == 0 {
+						s.hidden = true
+					}
 				}
 			}
+			s.hidden = s.hidden || s.outline.hidden[r]
 			if r <= s.row {
 				// Every program writes rows in order; a file that does not
 				// would have two rows claim one number.
@@ -717,7 +736,10 @@ func (s *xlsxSource) readRow() error {
 			if col >= maxColumns {
 				return s.fail(fmt.Errorf("cell beyond the last column %s", columnLetter(maxColumns-1)))
 			}
-			val, kind, err := s.readCell(typ, style)
+			val, kind, f, err := s.readCell(typ, style)
+			if err == nil && (f.fType == "array" || f.fType == "dataTable") && f.fRef != "" {
+				err = s.arrays.add(f.fRef, s.row, col, "="+unescapeOOXML(string(s.ftext)))
+			}
 			if err != nil {
 				return &ParseError{File: s.name, Line: s.row, Column: col + 1, Err: err}
 			}
@@ -760,7 +782,7 @@ func refColumn(ref string) (int, bool) {
 
 // readCell reads the rest of a <c> element: its cached value <v>, the
 // text of an inline string <is>, and its formula <f>, if any.
-func (s *xlsxSource) readCell(typ, style string) (string, cellKind, error) {
+func (s *xlsxSource) readCell(typ, style string) (string, cellKind, cellXML, error) {
 	s.text, s.itext, s.ftext = s.text[:0], s.itext[:0], s.ftext[:0]
 	inV, inT, inF, phon := false, false, false, 0
 	var c cellXML
@@ -771,9 +793,9 @@ func (s *xlsxSource) readCell(typ, style string) (string, cellKind, error) {
 				err = io.ErrUnexpectedEOF
 			}
 			if errors.Is(err, errUnzipLimit) {
-				return "", 0, s.book.tooBig()
+				return "", 0, c, s.book.tooBig()
 			}
-			return "", 0, err
+			return "", 0, c, err
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -784,6 +806,7 @@ func (s *xlsxSource) readCell(typ, style string) (string, cellKind, error) {
 				inT = true
 			case "f":
 				inF, c.hasF = true, true
+				c.fType, c.fRef = attr(t, "t"), attr(t, "ref")
 			case "rPh":
 				phon++
 			}
@@ -798,7 +821,8 @@ func (s *xlsxSource) readCell(typ, style string) (string, cellKind, error) {
 			case "rPh":
 				phon--
 			case "c":
-				return s.value(typ, style, c)
+				v, k, err := s.value(typ, style, c)
+				return v, k, c, err
 			}
 		case xml.CharData:
 			switch {
@@ -817,6 +841,9 @@ func (s *xlsxSource) readCell(typ, style string) (string, cellKind, error) {
 type cellXML struct {
 	hasV bool // a <v>, even an empty one
 	hasF bool // a <f>: a formula, whose <v> is its cached result
+	// fType and fRef are the formula's t and ref: an array formula
+	// (t="array", or a data table) fills the cells of ref with its result.
+	fType, fRef string
 }
 
 func (s *xlsxSource) value(typ, style string, c cellXML) (string, cellKind, error) {

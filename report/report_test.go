@@ -346,6 +346,7 @@ func TestXLSXSummary(t *testing.T) {
 		{"Input file", "leavers.xlsx"},
 		{"Input SHA-256", strings.Repeat("ab", 32)},
 		{"Rows read", "8"},
+		{"Hidden rows", "0"},
 		{"Start", "2025-03-31T09:00:00Z"},
 		{"End", "2025-03-31T09:42:05Z"},
 		{"Duration", "42m5s"},
@@ -369,7 +370,7 @@ func TestXLSXSummary(t *testing.T) {
 	if diff := cmp.Diff(want, sheetRows(t, f, "Summary", 2)); diff != "" {
 		t.Errorf("Summary sheet (-want +got):\n%s", diff)
 	}
-	for _, cell := range []string{"A1", "A11", "A14", "B14", "A23"} {
+	for _, cell := range []string{"A1", "A12", "A15", "B15", "A24"} {
 		id, _ := f.GetCellStyle("Summary", cell)
 		if st, err := f.GetStyle(id); err != nil || st.Font == nil || !st.Font.Bold {
 			t.Errorf("Summary!%s: not bold", cell)
@@ -389,7 +390,7 @@ func TestXLSXSummaryEmpty(t *testing.T) {
 	}
 	f := openXLSX(t, path)
 	want := [][]string{
-		{"Command", "plan"}, {"Input file", ""}, {"Input SHA-256", ""}, {"Rows read", "0"},
+		{"Command", "plan"}, {"Input file", ""}, {"Input SHA-256", ""}, {"Rows read", "0"}, {"Hidden rows", "0"},
 		{"Start", ""}, {"End", ""}, {"Duration", ""}, {"API domain", ""}, {"Dry run", "yes"},
 		{"Sandbox", "no"}, {"Version", ""}, {"", ""}, {"Outcome", "Rows"},
 		{"deleted", "0"}, {"submitted", "0"}, {"failed", "0"}, {"invalid", "0"}, {"skipped", "0"},

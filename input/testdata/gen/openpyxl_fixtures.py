@@ -99,7 +99,27 @@ def title_rows():
     wb.save("openpyxl-title-rows.xlsx")
 
 
+def array_formula():
+    # An array formula over B2:B4 (transfer_to) and C2:C4 (records):
+    # openpyxl writes the formula in the top-left cell only, and no cell
+    # at all for B3:B4 and C3:C4, which a spreadsheet fills with the
+    # result.
+    wb = book()
+    ws = wb.active
+    ws.title = "Leavers"
+    ws.append(["user", "transfer_to", "records", "Note", "approved"])
+    ws.append(["ana@example.com", None, None, "BOSS@EXAMPLE.COM", "yes"])  # row 2
+    ws.append(["bo@example.com", None, None, "CARL@EXAMPLE.COM", "yes"])   # row 3
+    ws.append(["cy@example.com", None, None, "DORA@EXAMPLE.COM", "yes"])   # row 4
+    ws["B2"] = "=LOWER(D2:D4)"
+    ws.formula_attributes["B2"] = {"t": "array", "ref": "B2:B4"}
+    ws["C2"] = '=E2:E4="yes"'
+    ws.formula_attributes["C2"] = {"t": "array", "ref": "C2:C4"}
+    wb.save("openpyxl-array-formula.xlsx")
+
+
 formulas()
+array_formula()
 merged()
 filtered()
 chartsheet_first()

@@ -41,3 +41,17 @@ for i, r in enumerate(rows):
 ws.autofilter(0, 0, len(rows) - 1, 2)
 ws.filter_column(2, "x == yes")
 wb.close()
+
+# Array formulas over B2:B4 and C2:C4: XlsxWriter writes the formula in the
+# top-left cell and the placeholder 0 in every other cell of the range, which
+# a spreadsheet fills with the result.
+wb = xlsxwriter.Workbook("xlsxwriter-array-formula.xlsx")
+wb.set_properties({"created": FIXED})
+ws = wb.add_worksheet("Leavers")
+ws.write_row(0, 0, ["user", "transfer_to", "records", "Note", "approved"])
+ws.write_row(1, 0, ["ana@example.com", None, None, "BOSS@EXAMPLE.COM", "yes"])
+ws.write_row(2, 0, ["bo@example.com", None, None, "CARL@EXAMPLE.COM", "yes"])
+ws.write_row(3, 0, ["cy@example.com", None, None, "DORA@EXAMPLE.COM", "yes"])
+ws.write_array_formula("B2:B4", "{=LOWER(D2:D4)}")
+ws.write_array_formula("C2:C4", '{=E2:E4="yes"}')
+wb.close()
