@@ -638,7 +638,7 @@ func TestHiddenRowsAsASpreadsheetHides(t *testing.T) {
 	header := `<row r="1">` + str("A1", "user") + str("B1", "transfer_to") + `</row>`
 	tests := []struct {
 		name, sheetPr, rows string
-		hidden             []int // the rows read as hidden
+		hidden              []int // the rows read as hidden
 	}{
 		{"hidden spelt otherwise", "", header +
 			row(2, `hidden="on"`, "a@example.com") + row(3, `hidden="t"`, "b@example.com") + row(4, `hidden=" 1"`, "c@example.com") +
