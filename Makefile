@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/offboard
 
-.PHONY: all build test lint demo bench fuzz clean
+.PHONY: all build test lint demo bench fuzz dist clean
 
 all: lint test build
 
@@ -16,11 +16,13 @@ build:
 test:
 	$(GO) test -race ./...
 
-## lint: gofmt, go vet and staticcheck (pinned in go.mod as a tool)
+## lint: gofmt, go vet (also for Windows and macOS) and staticcheck (pinned in go.mod as a tool)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	GOOS=windows GOARCH=amd64 $(GO) vet ./...
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	@$(GO) mod tidy -diff >/dev/null || { echo "go mod tidy would change go.mod/go.sum:"; $(GO) mod tidy -diff; exit 1; }
 
@@ -50,5 +52,16 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadXLSX$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./input/
 	$(GO) test -run '^$$' -fuzz '^FuzzMatchHeader$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./input/
 
+## dist: offboard for Linux, macOS and Windows (amd64 and arm64) in dist/, built with -trimpath and the version
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+dist:
+	@mkdir -p dist
+	@for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		out=dist/offboard-$(VERSION)-$$os-$$arch$$ext; \
+		echo "$$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$out . || exit 1; \
+	done
+
 clean:
-	rm -rf bin out
+	rm -rf bin out dist

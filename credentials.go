@@ -28,8 +28,8 @@ func loadCredentials(path string) (credentialsFile, error) {
 	if err != nil {
 		return c, fmt.Errorf("credentials file: %w", err)
 	}
-	if mode := info.Mode().Perm(); mode&0o077 != 0 {
-		return c, fmt.Errorf("credentials file %s can be read by others (mode %04o): run chmod 600 %s", path, mode, path)
+	if err := checkPrivate(path, info); err != nil {
+		return c, err
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -149,15 +149,6 @@ func isBlank(b []byte) bool {
 	return true
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // Path returns the journal's path.
 func (j *Journal) Path() string { return j.path }
 

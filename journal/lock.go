@@ -1,15 +1,11 @@
 package journal
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 )
 
@@ -68,10 +64,10 @@ func acquire(journal string, owner Owner) (l *lock, stale *Owner, err error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("lock journal %s: %w", journal, err)
 		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if held, err := tryLock(f); held || err != nil {
 			old, _ := readOwner(f)
 			f.Close()
-			if errors.Is(err, syscall.EWOULDBLOCK) {
+			if held {
 				return nil, nil, &LockedError{Path: journal, Owner: old}
 			}
 			return nil, nil, fmt.Errorf("lock journal %s: %w", journal, err)
@@ -143,81 +139,17 @@ func samePath(f *os.File, path string) bool {
 	return os.SameFile(a, b)
 }
 
-// alive reports whether the process that took a lock at since, with the
-// pid, still runs on this host. EPERM means it exists under another user.
-// Where /proc tells more (Linux), a zombie (killed, not yet reaped by its
-// parent) is dead, and so is a process that started after since: the pid
-// was reused by another program.
-func alive(pid int, since time.Time) bool {
-	if pid <= 0 {
-		return false
-	}
-	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
-		return false
-	}
-	state, started, ok := procStat(pid)
-	if !ok {
-		return true
-	}
-	if state == 'Z' || state == 'X' {
-		return false
-	}
-	return since.IsZero() || started.IsZero() || !started.After(since.Add(2*time.Second))
-}
-
-// procStat reads a process's state and start time from /proc (Linux).
-func procStat(pid int) (state byte, started time.Time, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, time.Time{}, false
-	}
-	// pid (comm) state ppid ... : comm may hold spaces and parentheses.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, time.Time{}, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 || len(f[0]) != 1 {
-		return 0, time.Time{}, false
-	}
-	state = f[0][0]
-	ticks, err := strconv.ParseInt(f[19], 10, 64) // field 22: start time, in clock ticks after boot
-	if err != nil {
-		return state, time.Time{}, true
-	}
-	boot, ok := bootTime()
-	if !ok {
-		return state, time.Time{}, true
-	}
-	// USER_HZ is 100 on every Linux architecture Go supports.
-	return state, boot.Add(time.Duration(ticks) * (time.Second / 100)), true
-}
-
-func bootTime() (time.Time, bool) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return time.Time{}, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, found := strings.CutPrefix(line, "btime "); found {
-			sec, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return time.Time{}, false
-			}
-			return time.Unix(sec, 0), true
-		}
-	}
-	return time.Time{}, false
-}
-
 // release removes the lock file if it still names us, then drops the
-// flock. The file is removed first so that nobody finds it unlocked and
-// naming us.
+// lock. The file is removed first so that nobody finds it unlocked and
+// naming us. Where an open file cannot be removed (Windows), it is emptied
+// instead, and left: an empty lock file is a free one.
 func (l *lock) release() error {
 	var err error
 	if b, rerr := io.ReadAll(io.NewSectionReader(l.f, 0, 1<<16)); rerr == nil && string(b) == string(l.owner) && samePath(l.f, l.path) {
 		if rerr := os.Remove(l.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-			err = rerr
+			if terr := l.f.Truncate(0); terr != nil {
+				err = rerr
+			}
 		}
 	}
 	if cerr := l.f.Close(); err == nil {

@@ -1,0 +1,50 @@
+//go:build windows
+
+package journal
+
+import (
+	"errors"
+	"os"
+	"time"
+
+	"golang.org/x/sys/windows"
+)
+
+// tryLock takes an exclusive lock on f's first byte without waiting;
+// held reports that another process holds it.
+func tryLock(f *os.File) (held bool, err error) {
+	var ol windows.Overlapped
+	err = windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
+	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
+		return true, nil
+	}
+	return false, err
+}
+
+// alive reports whether the process with the pid, which took a lock at
+// since, still runs on this host. A process that started after since is
+// another program that was given the same pid.
+func alive(pid int, since time.Time) bool {
+	if pid <= 0 {
+		return false
+	}
+	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, uint32(pid))
+	if err != nil {
+		// Access denied means it exists, under another user.
+		return errors.Is(err, windows.ERROR_ACCESS_DENIED)
+	}
+	defer windows.CloseHandle(h)
+	var code uint32
+	if err := windows.GetExitCodeProcess(h, &code); err == nil && code != 259 { // STILL_ACTIVE
+		return false
+	}
+	var created, exited, kernel, user windows.Filetime
+	if err := windows.GetProcessTimes(h, &created, &exited, &kernel, &user); err == nil && !since.IsZero() {
+		return !time.Unix(0, created.Nanoseconds()).After(since.Add(2 * time.Second))
+	}
+	return true
+}
+
+// syncDir does nothing: Windows cannot open a directory to flush it, and
+// NTFS records a new file's name in its journal.
+func syncDir(string) error { return nil }
