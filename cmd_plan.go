@@ -183,6 +183,9 @@ func prepareSheet(ctx context.Context, e env, log zerolog.Logger, sh *sheet, cf 
 	dir, err := runner.FetchDirectory(ctx, conn.client, needsRoles(sh.rows), runner.ReadPolicy{Log: log})
 	if err != nil {
 		conn.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // Ctrl-C while the org was read: exit 130, nothing sent
+		}
 		return nil, fatal(err)
 	}
 	if err := plan.CheckCaller(dir); err != nil {

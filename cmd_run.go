@@ -180,7 +180,11 @@ func runRun(ctx context.Context, e env, args []string) error {
 			history = true
 		}
 	}
-	rp := applyJournal(p.plan, st, resume, history, time.Now())
+	var others map[string]*journal.UserState
+	if jn != nil && p.conn.sandbox == nil {
+		others = unsettledElsewhere(log, filepath.Dir(jn.Path()), jn.Path(), p.conn.where)
+	}
+	rp := applyJournal(p.plan, st, resume, history, others, time.Now())
 	if resume {
 		log.Info().Str("journal", jn.Path()).Time("began", st.Began).Int("settled", rp.settled).Int("jobs_to_follow", rp.following).
 			Msg("resuming an interrupted run: settled rows are not sent again")

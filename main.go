@@ -103,12 +103,15 @@ func main() {
 	}()
 	e := env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv}
 	// OFFBOARD_TEST_POLL is for the tests that run this binary against a
-	// simulator whose jobs take milliseconds: it sets the first guess of a
-	// job's duration, and the polling follows from it. Not for real use.
+	// simulator on loopback whose jobs take milliseconds: it sets the first
+	// guess of a job's duration, and the polling follows from it, and a
+	// request's deadline of 2 s. Not for real use.
 	if d, err := time.ParseDuration(os.Getenv("OFFBOARD_TEST_POLL")); err == nil && d > 0 {
+		const requestTimeout = 2 * time.Second
 		e.tuneRun = func(o *runner.Options) {
-			o.JobDuration, o.PollMin, o.BackoffBase = d, d/4, d/4
+			o.JobDuration, o.PollMin, o.BackoffBase, o.RequestTimeout = d, d/4, d/4, requestTimeout
 		}
+		e.tuneClient = func(c *zoho.Config) { c.RequestTimeout = requestTimeout }
 	}
 	code := run(ctx, e, os.Args[1:])
 	cancel()

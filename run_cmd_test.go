@@ -249,3 +249,27 @@ func TestRunAccountsServerSilent(t *testing.T) {
 		t.Errorf("results hold %d rows, want every input row (%d)", len(rows), len(sampleOutcomes))
 	}
 }
+
+// TestInterruptedWhileReadingTheOrg: Ctrl-C while the org's users are
+// read ends the command as interrupted (130), not as a failure, and sends
+// nothing.
+func TestInterruptedWhileReadingTheOrg(t *testing.T) {
+	srv, environ := simEnv(t, zohotest.Config{})
+	ctx, cancel := context.WithCancel(t.Context())
+	srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		if c.Path == "/crm/v7/users" {
+			cancel() // Ctrl-C while the directory is read
+		}
+		return zohotest.NoFault
+	})
+	var stdout, stderr bytes.Buffer
+	e := env{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader(""), getenv: func(k string) string { return environ[k] }}
+	out := filepath.Join(t.TempDir(), "r.xlsx")
+	code := run(ctx, e, []string{"run", "--input", "samples/offboarding.csv", "--output", out, "--yes", "--as-of", "2026-11-28"})
+	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("offboard run interrupted while reading the org = %d, %q; want 130", code, stderr.String())
+	}
+	if n := writes(srv); n != 0 {
+		t.Errorf("%d writes reached Zoho, want none", n)
+	}
+}

@@ -64,6 +64,69 @@ func findInterrupted(log zerolog.Logger, dir, sha string) string {
 	return best
 }
 
+// unsettledElsewhere reads the other journals with offboard's default name
+// in dir (offboard-results-*.journal) for users they left unsettled: a job
+// not followed to its end, or a submission whose answer was lost. A run
+// that writes its own, new journal (another sheet, --fresh, no --output)
+// must still not send those users again while their jobs may run. Only
+// journals of runs against apiDomain count; a journal that cannot be read
+// is passed over.
+func unsettledElsewhere(log zerolog.Logger, dir, self, apiDomain string) map[string]*journal.UserState {
+	paths, _ := filepath.Glob(filepath.Join(dir, "offboard-results-*.journal"))
+	out := map[string]*journal.UserState{}
+	for _, path := range paths {
+		if same(path, self) {
+			continue
+		}
+		records, err := journal.Read(path)
+		if err != nil {
+			log.Debug().Err(err).Str("journal", path).Msg("not a journal to learn from")
+			continue
+		}
+		st := journal.Replay(records)
+		if st.Start == nil || st.Start.Sandbox || st.Start.APIDomain != apiDomain {
+			continue
+		}
+		for id, us := range st.Users {
+			if !unsettled(us) {
+				continue
+			}
+			if have := out[id]; have == nil || lastSeen(us).After(lastSeen(have)) {
+				out[id] = us
+				log.Info().Str("journal", path).Str("user_id", id).Str("job_id", us.JobID).Bool("in_doubt", us.InDoubt || us.Code == runner.CodeOutcomeUnknown).
+					Msg("another journal here left this user's deletion unsettled: it is followed, not sent again")
+			}
+		}
+	}
+	return out
+}
+
+// unsettled reports whether a user's deletion may still be under way: a job
+// not followed to its end, or a submission whose answer was lost.
+func unsettled(us *journal.UserState) bool {
+	switch {
+	case us.InDoubt, us.Code == runner.CodeOutcomeUnknown:
+		return true
+	case us.JobID != "" && (us.Outcome == "" || us.Outcome == string(plan.Submitted)):
+		return true
+	}
+	return false
+}
+
+func lastSeen(us *journal.UserState) time.Time {
+	if us.SubmittedAt.After(us.DoubtSince) {
+		return us.SubmittedAt
+	}
+	return us.DoubtSince
+}
+
+// same reports whether two paths name one file.
+func same(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
 // resumePlan is what the journal changes in a run's plan.
 type resumePlan struct {
 	// resume is what the runner must know of steps already submitted.
@@ -94,8 +157,10 @@ func (rp resumePlan) toSubmit(p *plan.Plan) int {
 // without an answer are reconciled before anything is sent again. With
 // history, what the journal's earlier runs did to each user is used: a
 // job still unfinished is followed rather than submitted again, and a row
-// skipped as already deleted names the job that deleted the user.
-func applyJournal(p *plan.Plan, st journal.State, resume, history bool, now time.Time) resumePlan {
+// skipped as already deleted names the job that deleted the user. others
+// are users that other journals left unsettled: they are treated as the
+// journal's own history, which wins where it knows the user too.
+func applyJournal(p *plan.Plan, st journal.State, resume, history bool, others map[string]*journal.UserState, now time.Time) resumePlan {
 	rp := resumePlan{resume: map[int]runner.Resume{}, carried: map[int]runner.Result{}}
 	follow := func(i int, r runner.Resume) {
 		st := &p.Steps[i]
@@ -135,10 +200,16 @@ func applyJournal(p *plan.Plan, st journal.State, resume, history bool, now time
 				continue
 			}
 		}
-		if !history || step.User == nil {
+		if step.User == nil {
 			continue
 		}
-		us := st.Users[string(step.User.ID)]
+		var us *journal.UserState
+		if history {
+			us = st.Users[string(step.User.ID)]
+		}
+		if us == nil {
+			us = others[string(step.User.ID)]
+		}
 		if us == nil {
 			continue
 		}

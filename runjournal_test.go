@@ -50,7 +50,7 @@ func TestApplyJournal(t *testing.T) {
 		4: {InDoubt: true, Attempts: 1, DoubtSince: at},
 		5: {Final: &journal.Record{Outcome: "not_run", Message: "interrupted"}},
 	}}
-	rp := applyJournal(p, st, true, false, now)
+	rp := applyJournal(p, st, true, false, nil, now)
 
 	wantResume := map[int]runner.Resume{
 		2: {JobID: "j2", SubmittedAt: at, Attempts: 1},
@@ -99,7 +99,7 @@ func TestApplyHistory(t *testing.T) {
 		"u2": {InputFile: "monday.csv", Line: 9, Outcome: "failed", Code: runner.CodeOutcomeUnknown, DoubtSince: at},
 		"u3": {InputFile: "monday.csv", Line: 10, Outcome: "failed", Code: "JOB_FAILED", JobID: "j3"},
 	}}
-	rp := applyJournal(p, st, false, true, at)
+	rp := applyJournal(p, st, false, true, nil, at)
 	if diff := cmp.Diff(map[int]runner.Resume{1: {JobID: "j1", SubmittedAt: at}, 2: {InDoubt: true, DoubtSince: at}}, rp.resume); diff != "" {
 		t.Errorf("resume (-want +got):\n%s", diff)
 	}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -129,10 +130,35 @@ func TestRunDoubtDoesNotHoldUpOtherRows(t *testing.T) {
 	if !firstOther.Before(doubted) {
 		t.Errorf("the first other row was submitted at %v, after the user in doubt (%v): the doubt held up the run", firstOther, doubted)
 	}
-	if doubted.Before(sentEarlier.Add(opt.JobTimeout)) {
-		t.Errorf("the user in doubt was sent again at %v, before the earlier submission was older than the job timeout (%v)", doubted, sentEarlier.Add(opt.JobTimeout))
+	if settled := sentEarlier.Add(opt.RequestTimeout + opt.JobTimeout); doubted.Before(settled) {
+		t.Errorf("the user in doubt was sent again at %v, before the earlier submission was older than the request and job timeouts (%v)", doubted, settled)
 	}
 	if n := s.srv.CountCalls("GET", "/crm/v7/users/"+users[5]); n < 2 {
 		t.Errorf("reads of the user in doubt = %d, want it read while in doubt and once more before being sent", n)
+	}
+}
+
+// TestRunResumedDoubtNeverSentUnread: an earlier run's submission in doubt
+// has become old enough to send again, but no read of the user succeeds
+// (Zoho answers 503): the user is never sent, and the row says it could
+// not be read.
+func TestRunResumedDoubtNeverSentUnread(t *testing.T) {
+	s := newSim(t, zohotest.Config{JobDuration: 20 * time.Millisecond}, 5)
+	users := plain(1)
+	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		if c.Method == "GET" && strings.HasSuffix(c.Path, "/users/"+users[0]) {
+			return zohotest.ServiceUnavailable
+		}
+		return zohotest.NoFault
+	})
+	opt := fast()
+	opt.JobTimeout = 300 * time.Millisecond
+	opt.Resume = map[int]Resume{0: {InDoubt: true, Attempts: 1, DoubtSince: time.Now().Add(-200 * time.Millisecond)}}
+	res, _ := runSim(t, s, makePlan(toHeir(users...)...), opt)
+	if sent, _ := posts(t, s.srv); sent[users[0]] != 0 {
+		t.Errorf("the user in doubt was submitted %d times, though no read of the user succeeded", sent[users[0]])
+	}
+	if res[0].Outcome != plan.Failed || res[0].Code != CodeOutcomeUnknown || !strings.Contains(res[0].Message, "could not be read") {
+		t.Errorf("row = %s %s %q, want failed OUTCOME_UNKNOWN saying the user could not be read", res[0].Outcome, res[0].Code, res[0].Message)
 	}
 }

@@ -70,6 +70,12 @@ type Options struct {
 	// how long the run waits while Zoho's job slots are all held by jobs
 	// that are not this run's. 0 means 30 minutes.
 	JobTimeout time.Duration
+	// RequestTimeout is the longest a submission may take to reach Zoho
+	// once sent: the client's deadline for one call. A submission in doubt
+	// from an earlier run may have started its job that much after it was
+	// recorded, so it is sent again only once it is older than
+	// RequestTimeout plus JobTimeout. 0 means 60 s, the client's default.
+	RequestTimeout time.Duration
 	// Grace is how long jobs already submitted are still followed once
 	// the run must stop (refused credentials, the daily credits spent, the
 	// circuit breaker, ctx cancelled); 0 means 30 s.
@@ -131,9 +137,10 @@ type Resume struct {
 	// SubmittedAt is when that job was accepted.
 	SubmittedAt time.Time
 	// InDoubt is set when a submission was sent and no answer recorded.
-	// Until that submission is older than the job timeout (any job it
-	// started has ended by then) the user is only watched, never sent
-	// again; after that the user is read, and sent again if still there.
+	// Until that submission is older than the request timeout plus the job
+	// timeout (any job it started has ended by then) the user is only
+	// watched, never sent again; after that the user is read, and sent
+	// again if still there.
 	InDoubt bool
 	// DoubtSince is when the submission in doubt was sent; zero means
 	// now.
@@ -159,6 +166,7 @@ func (o Options) withDefaults() Options {
 		o.BreakerThreshold = 5
 	}
 	def(&o.JobTimeout, 30*time.Minute)
+	def(&o.RequestTimeout, time.Minute)
 	def(&o.Grace, 30*time.Second)
 	def(&o.BackoffBase, 500*time.Millisecond)
 	def(&o.BackoffMax, time.Minute)
@@ -373,6 +381,7 @@ type run struct {
 	probe          *time.Timer   // lets one more submission try Zoho's slots
 	probeWait      time.Duration // the last wait before such a try
 	fullSince      time.Time     // Zoho said its slots were full, and none freed since
+	notFollowed    []time.Time   // when each job let go of unfollowed (--no-wait) was accepted
 	streak         int           // consecutive submissions refused with lastCode
 	lastCode       string
 }
@@ -411,13 +420,15 @@ func (r *run) begin() {
 			if since.IsZero() || since.After(now) {
 				since = now
 			}
-			if now.Before(since.Add(r.opt.JobTimeout)) {
+			// It may have reached Zoho up to a request's timeout after it
+			// was recorded, and its job may run for the job timeout.
+			if settled := since.Add(r.opt.RequestTimeout + r.opt.JobTimeout); now.Before(settled) {
 				// Any job it started may still run: watch the user, and
 				// hold a slot for that job.
 				s.phase = inDoubt
 				r.take(i)
 				watches = append(watches, &watch{step: i, kind: watchDoubt, resumed: true,
-					since: since, deadline: since.Add(r.opt.JobTimeout), due: now})
+					since: since, deadline: settled, due: now})
 				r.rowLog(i).Info().Time("sent", since).Msg("an earlier run's submission of this user got no answer; watching the user")
 			} else {
 				s.check = true

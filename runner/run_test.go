@@ -79,7 +79,7 @@ func newSim(t *testing.T, cfg zohotest.Config, inFlight int) *sim {
 func fast() Options {
 	return Options{BackoffBase: 2 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
 		JobDuration: 30 * time.Millisecond, PollMin: 5 * time.Millisecond, PollMax: 50 * time.Millisecond,
-		Grace: 2 * time.Second, JobTimeout: 5 * time.Second}
+		Grace: 2 * time.Second, JobTimeout: 5 * time.Second, RequestTimeout: 50 * time.Millisecond}
 }
 
 // outcome is the part of a result a test compares.

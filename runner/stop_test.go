@@ -506,3 +506,64 @@ func TestRunJobSlotsHeldByOthers(t *testing.T) {
 		t.Errorf("submissions refused for the job limit = %d, want at most %d", n, max)
 	}
 }
+
+// TestStopAfterRefusedToken: a submission reaches Zoho, which refuses its
+// access token (401: nothing done), and the run stops while the client
+// waits for a fresh token. The journal hears Zoho's answer to the send
+// that happened, not that it was withdrawn, and the attempt counts.
+func TestStopAfterRefusedToken(t *testing.T) {
+	g := newGate(t)
+	s := simWith(t, zohotest.Config{}, nil)
+	if _, err := s.client.User(t.Context(), heir); err != nil { // the first token
+		t.Fatal(err)
+	}
+	s.srv.ExpireAccessTokens()
+	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		if c.Path == "/oauth/v2/token" {
+			g.hold() // the fresh token does not come
+		}
+		return zohotest.NoFault
+	})
+	var mu sync.Mutex
+	var answers []error
+	opt := fast()
+	opt.AfterSubmit = func(_, _ int, _ zoho.Job, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		answers = append(answers, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	wait := runAsync(ctx, s.client, makePlan(toHeir(plain(1)...)...), opt)
+	<-g.held
+	cancel()
+	res, _, _ := wait(t)
+	if n := postCount(s.srv); n != 1 {
+		t.Fatalf("submissions at Zoho = %d, want the one refused 401", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(answers) != 1 || errors.Is(answers[0], zoho.ErrNotSent) || !errors.Is(answers[0], zoho.ErrUnauthorized) {
+		t.Errorf("answers recorded = %v, want Zoho's 401, not a withdrawal", answers)
+	}
+	if res[0].Outcome != plan.NotRun || res[0].Attempts != 1 {
+		t.Errorf("row = %s with %d attempts, want not_run with the 1 attempt that reached Zoho", res[0].Outcome, res[0].Attempts)
+	}
+}
+
+// TestRunNoWaitWaitsForItsOwnJobs: with --no-wait, jobs let go of still
+// hold Zoho's slots. When Zoho's limit is reached by them, the run waits
+// for slots and submits every row, and never blames another admin.
+func TestRunNoWaitWaitsForItsOwnJobs(t *testing.T) {
+	s := newSim(t, zohotest.Config{JobDuration: 300 * time.Millisecond, JobLimit: 2}, 5)
+	opt := fast()
+	opt.NoWait = true
+	opt.JobTimeout = 3 * time.Second
+	res, stop := runSim(t, s, makePlan(toHeir(plain(5)...)...), opt)
+	if stop != nil {
+		t.Errorf("Run() stop = %q, want none: the slots are held by the run's own jobs", stop.Reason)
+	}
+	if diff := cmp.Diff(repeat(outcome{plan.Submitted, ""}, 5), outcomes(res)); diff != "" {
+		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+	}
+	checkOneJobPerUser(t, s.srv)
+}

@@ -62,12 +62,19 @@ func (r *run) submit(i int) {
 		sent := r.pacer.now()
 		job, err := r.c.TransferAndDelete(r.stopCtx, st.Request, beforeSend)
 		if journaled {
-			if errors.Is(err, zoho.ErrNotSent) {
+			answer := err
+			var ns *zoho.NotSentError
+			switch {
+			case errors.As(err, &ns) && ns.Answered != nil:
+				// The recorded send reached Zoho, which refused its token;
+				// the send that was to follow is the one that never left.
+				answer = ns.Answered
+			case errors.Is(err, zoho.ErrNotSent):
 				// The run stopped before the request had a connection.
 				r.update(i, func(res *Result) { res.Attempts-- })
 			}
 			if r.opt.AfterSubmit != nil {
-				r.opt.AfterSubmit(i, attempt, job, err)
+				r.opt.AfterSubmit(i, attempt, job, answer)
 			}
 		}
 		if errors.Is(err, errStopped) || errors.Is(err, errJournal) {
@@ -208,6 +215,8 @@ func (r *run) accepted(i int, job zoho.Job, log *zerolog.Logger) {
 	r.slotFound()
 	r.out.put(s.res)
 	if r.opt.NoWait && !r.needed[i] {
+		// The job goes on at Zoho, holding one of its slots, unseen.
+		r.notFollowed = append(r.notFollowed, now)
 		r.finish(i, plan.Submitted, "", fmt.Sprintf("job %s submitted and not followed (--no-wait); check it in Zoho", job.ID))
 		r.mu.Unlock()
 		return
@@ -228,8 +237,11 @@ func (r *run) lost(i int, sentAt time.Time, err error, log *zerolog.Logger) {
 	r.steps[i].phase = inDoubt // keeps its slot: a job may be running
 	r.mu.Unlock()
 	log.Warn().Err(err).Msg("the submission's answer was lost; the user is watched until seen deleted and is not sent again")
+	// Zoho had the request, if at all, by now: any job it started ends
+	// within the job timeout from now.
+	now := time.Now()
 	r.watch(&watch{step: i, kind: watchDoubt, cause: err,
-		since: sentAt, deadline: sentAt.Add(r.opt.JobTimeout), due: time.Now().Add(r.jobs.firstPoll())})
+		since: sentAt, deadline: now.Add(r.opt.JobTimeout), due: now.Add(r.jobs.firstPoll())})
 }
 
 // slotsFull puts step i back in line after Zoho refused it because its
@@ -255,9 +267,16 @@ func (r *run) slotsFull(i int, log *zerolog.Logger) {
 	wait := r.probeWait/2 + rand.N(r.probeWait/2+1)
 	r.armProbe(wait)
 	held, since := r.held, now.Sub(r.fullSince)
+	// Jobs let go of unfollowed (--no-wait) may still hold Zoho's slots.
+	unseen := 0
+	for _, at := range r.notFollowed {
+		if now.Sub(at) < r.opt.JobTimeout {
+			unseen++
+		}
+	}
 	r.mu.Unlock()
-	log.Warn().Int("jobs_running", held).Int64("wait_ms", wait.Milliseconds()).Msg("zoho's job slots are full, waiting for one")
-	if held == 0 && since >= r.opt.JobTimeout {
+	log.Warn().Int("jobs_running", held).Int("jobs_not_followed", unseen).Int64("wait_ms", wait.Milliseconds()).Msg("zoho's job slots are full, waiting for one")
+	if held == 0 && unseen == 0 && since >= r.opt.JobTimeout {
 		r.halt(Stop{Reason: fmt.Sprintf("Zoho has refused every submission for %s because its limit of transfer-and-delete jobs is reached, and none of them is this run's: another admin's jobs hold the slots; run again once they have finished", since.Round(time.Second))})
 	}
 }

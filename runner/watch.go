@@ -292,13 +292,15 @@ func (r *run) readDoubt(w *watch) {
 		status = "not readable (" + err.Error() + ")"
 	}
 	if w.resumed {
-		// The earlier run's submission is now older than the job timeout:
-		// any job it started has ended, and the user is still there.
+		// The earlier run's submission is now so old that any job it
+		// started has ended. A user read still there is sent again; one
+		// whose last read failed is read again before anything is sent.
 		r.mu.Lock()
 		r.steps[i].phase = waiting
+		r.steps[i].check = err != nil
 		r.release(i)
 		r.mu.Unlock()
-		log.Info().Str("status", status).Msg("an earlier run's submission of this user got no answer and the user is still not deleted: it is sent again")
+		log.Info().Str("status", status).Msg("an earlier run's submission of this user got no answer and the user was not seen deleted: it is sent again, once read")
 		return
 	}
 	r.end(i, plan.Failed, CodeOutcomeUnknown, fmt.Sprintf(

@@ -24,6 +24,10 @@ const expirySkew = 30 * time.Second
 // sooner only extends the lock-out.
 const throttleCooldown = time.Minute
 
+// maxThrottled is how long token requests may keep being refused as too
+// many before the refusal is fatal: Zoho counts 10 per 10 minutes.
+const maxThrottled = 11 * time.Minute
+
 // fatalTokenErrors are accounts-server error codes that mean the
 // credentials themselves are wrong: retrying cannot help.
 var fatalTokenErrors = map[string]bool{
@@ -74,9 +78,12 @@ type tokenSource struct {
 	tok       *oauth2.Token
 	fatal     error     // the refresh token was refused, or the server never answered: sticky
 	coolUntil time.Time // after a throttled request
-	lastErr   error
-	requests  int
-	fetching  *tokenFetch // the request under way, nil if none
+	// throttledSince is when token requests began to be refused as too
+	// many, zero while they are not.
+	throttledSince time.Time
+	lastErr        error
+	requests       int
+	fetching       *tokenFetch // the request under way, nil if none
 }
 
 // tokenFetch is one token request (with its retries) that callers wait
@@ -146,33 +153,50 @@ func (ts *tokenSource) fetch(f *tokenFetch) {
 			break
 		}
 		aerr = tokenError(err, timedOut, ts.timeout)
-		if !aerr.noAnswer || tries >= ts.attempts {
+		// The accounts server's own words may echo what it was sent.
+		aerr.Code, aerr.Description = ts.secrets.redact(aerr.Code), ts.secrets.redact(aerr.Description)
+		if aerr.Fatal || aerr.Throttled || tries >= ts.attempts {
 			break
 		}
 		d := wait/2 + rand.N(wait/2+1)
 		time.Sleep(d)
 		wait *= 2
 	}
-	if aerr != nil && aerr.noAnswer {
-		aerr = &AuthError{Unreachable: true, URL: ts.accounts, Tries: tries, Took: time.Since(began).Round(time.Second), Err: aerr}
+	if aerr != nil && !aerr.Fatal && !aerr.Throttled {
+		// Asked ts.attempts times without a token: asking on cannot help.
+		if aerr.Code != "" {
+			aerr.Fatal = true
+		} else {
+			aerr = &AuthError{Unreachable: true, URL: ts.accounts, Tries: tries, Took: time.Since(began).Round(time.Second), Err: aerr}
+		}
 	}
 
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	ts.fetching = nil
+	now := ts.now()
 	switch {
 	case aerr == nil:
 		ts.secrets.add(tok.AccessToken)
 		ts.tok = tok
+		ts.throttledSince = time.Time{}
 		f.tok = tok
 	case aerr.Fatal || aerr.Unreachable:
 		ts.fatal = aerr
 		f.err = aerr
 	case aerr.Throttled:
-		ts.coolUntil = ts.now().Add(throttleCooldown)
-		ts.lastErr = aerr
-		f.err = aerr
-	default:
+		if ts.throttledSince.IsZero() {
+			ts.throttledSince = now
+		}
+		if now.Sub(ts.throttledSince) > maxThrottled {
+			// Zoho's window is 10 minutes: still refused after it, another
+			// client of the same credentials keeps asking.
+			aerr.Fatal = true
+			ts.fatal = aerr
+		} else {
+			ts.coolUntil = now.Add(throttleCooldown)
+			ts.lastErr = aerr
+		}
 		f.err = aerr
 	}
 	close(f.done)

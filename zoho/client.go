@@ -251,14 +251,22 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 	}
 	path := "/crm/" + APIVersion + cl.path
 	var refused error
+	notSent := func(err error) error {
+		err = c.notSent(cl, path, err)
+		var ns *NotSentError
+		if errors.As(err, &ns) {
+			ns.Answered = refused // the send before this one, if any, reached Zoho
+		}
+		return err
+	}
 	for attempt := 1; ; attempt++ {
 		tok, err := c.tokens.token(ctx)
 		if err != nil {
-			return nil, c.notSent(cl, path, err)
+			return nil, notSent(err)
 		}
 		release, err := c.wait(ctx)
 		if err != nil {
-			return nil, c.notSent(cl, path, fmt.Errorf("zoho: %s %s: %w", cl.method, path, err))
+			return nil, notSent(fmt.Errorf("zoho: %s %s: %w", cl.method, path, err))
 		}
 		if cl.beforeSend != nil {
 			if err := cl.beforeSend(refused); err != nil {
@@ -477,12 +485,17 @@ func (c *Client) parseError(resp *http.Response, data []byte, method, path strin
 		e.Message = "the answer was not a Zoho error object"
 		return e
 	}
-	e.Code = env.Code
+	// Everything the server wrote may echo what it was sent: code, message,
+	// and the details' keys and values alike.
+	e.Code = c.secrets.redact(env.Code)
 	e.Message = c.secrets.redact(env.Message)
-	e.Details = env.Details
-	for k, v := range e.Details {
-		if s, ok := v.(string); ok {
-			e.Details[k] = c.secrets.redact(s)
+	if env.Details != nil {
+		e.Details = make(map[string]any, len(env.Details))
+		for k, v := range env.Details {
+			if s, ok := v.(string); ok {
+				v = c.secrets.redact(s)
+			}
+			e.Details[c.secrets.redact(k)] = v
 		}
 	}
 	if secs, ok := e.Details["retry_after"].(float64); ok && secs > 0 && e.RetryAfter == 0 {

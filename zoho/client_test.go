@@ -366,6 +366,10 @@ func TestTokenErrors(t *testing.T) {
 		{"throttle", 400, `{"error_description":"Token creation throttle limit reached. Please reuse the valid tokens you currently have.","error":"Access Denied"}`, false, true, "10 per 10 minutes"},
 		{"accounts down", 502, `bad gateway`, false, false, "did not answer a token request (2 tries"},
 		{"no token in answer", 200, `{"token_type":"Bearer"}`, false, false, "without an access token"},
+		// Asked again and again, an error neither fatal nor a throttle
+		// becomes fatal: a run must not ask for ever.
+		{"unknown error code", 200, `{"error":"general_error","error_description":"try later"}`, true, false, "refused the token request (general_error: try later)"},
+		{"an HTML page", 404, `<html>not found</html>`, false, false, "did not answer a token request (2 tries"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -654,14 +658,30 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 	_, err = c.TransferAndDelete(t.Context(), transferReq, nil)
 	errs = append(errs, err)
 
+	// The accounts server echoes what it was sent, in its code and its
+	// description, for errors offboard prints whole.
 	for _, body := range []string{
 		`{"error":"invalid_code","error_description":"` + testRefresh + `"}`,
 		`{"error":"invalid_client","error_description":"` + testClientSecret + `"}`,
+		`{"error":"invalid_request","error_description":"refresh_token ` + testRefresh + ` is malformed"}`,
+		`{"error":"general_error","error_description":"client_secret ` + testClientSecret + `"}`,
+		`{"error":"` + testClientSecret + `"}`,
 	} {
 		s.tokenAnswer = func(int) (int, string) { return 200, body }
-		_, err = s.client(t, func(cfg *Config) { cfg.Logger = &logger }).Org(t.Context())
+		_, err = s.client(t, func(cfg *Config) { cfg.Logger = &logger; cfg.TokenAttempts = 1 }).Org(t.Context())
 		errs = append(errs, err)
 	}
+	s.tokenAnswer = nil
+	// An API error whose code and detail keys echo the access token.
+	s.api = func(w http.ResponseWriter, r *http.Request, tok string) {
+		answer(400, nil, fmt.Sprintf(`{"code":%q,"details":{%q:"x"},"message":"no","status":"error"}`, tok, tok))(w, r, tok)
+	}
+	c = s.client(t, func(cfg *Config) { cfg.Logger = &logger })
+	_, err = c.Org(t.Context())
+	errs = append(errs, err)
+	s.mu.Lock()
+	secretsList = append(secretsList, s.issued...)
+	s.mu.Unlock()
 	_, err = ExchangeGrantCode(t.Context(), Config{ClientID: testClientID, ClientSecret: testClientSecret, AccountsURL: s.srv.URL}, "1000.grantcode.secret")
 	errs = append(errs, err)
 	secretsList = append(secretsList, "1000.grantcode.secret")
@@ -680,7 +700,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 			}
 		}
 	}
-	if len(errs) < 6 {
+	if len(errs) < 10 {
 		t.Fatalf("only %d errors collected", len(errs))
 	}
 	for _, sec := range secretsList {
@@ -928,5 +948,29 @@ func TestUserNotFound(t *testing.T) {
 	_, err := s.client(t).User(t.Context(), "3652397000001464001")
 	if !errors.Is(err, ErrUserNotFound) || Classify(err) != ClassRejected {
 		t.Errorf("User() answered 204 = %v (class %v), want ErrUserNotFound", err, Classify(err))
+	}
+}
+
+// TestThrottleForeverIsFatal: token requests refused as too many, again and
+// again for longer than Zoho's 10-minute window, end in a fatal error
+// instead of a run that waits for ever.
+func TestThrottleForeverIsFatal(t *testing.T) {
+	s := newStub(t)
+	s.tokenAnswer = func(int) (int, string) {
+		return 400, `{"error_description":"Token creation throttle limit reached.","error":"Access Denied"}`
+	}
+	s.api = answer(200, nil, `{"org":[{}]}`)
+	now := time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)
+	c := s.client(t, func(cfg *Config) { cfg.Now = func() time.Time { return now } })
+	var err error
+	for range 13 {
+		_, err = c.Org(t.Context())
+		if Classify(err) == ClassFatal {
+			break
+		}
+		now = now.Add(throttleCooldown + time.Second)
+	}
+	if Classify(err) != ClassFatal || !strings.Contains(err.Error(), "over 10 minutes") {
+		t.Errorf("Org() throttled for 13 minutes = %v (class %v), want a fatal error saying so", err, Classify(err))
 	}
 }

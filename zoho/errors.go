@@ -166,6 +166,11 @@ var ErrNotSent = errors.New("zoho: request not sent")
 type NotSentError struct {
 	Method, Path string
 	Err          error
+	// Answered is set when an earlier send of the same call did reach Zoho
+	// and was answered with it (a 401 INVALID_TOKEN, which means nothing
+	// was done), and the send that would have followed with a fresh token
+	// is the one that never left.
+	Answered error
 }
 
 func (e *NotSentError) Error() string {
@@ -209,12 +214,18 @@ func (e *AuthError) Error() string {
 	switch {
 	case e.Fatal && e.Code == "invalid_code" && e.grant:
 		return "zoho: the grant code was refused (invalid_code): it is wrong, already used, expired (codes last a few minutes), or from another data centre"
+	case e.Fatal && e.Throttled:
+		return "zoho: Zoho has refused token requests as too many for over 10 minutes (it allows 10 per 10 minutes): is another program using the same credentials? Wait, then run again"
 	case e.Fatal && e.Code == "invalid_code":
 		return "zoho: the refresh token was refused (invalid_code): it is wrong, revoked, or belongs to another data centre; create a new one with offboard auth --code"
 	case e.Fatal && strings.HasPrefix(e.Code, "invalid_client"):
 		return fmt.Sprintf("zoho: the client id or client secret was refused (%s): check ZOHO_CLIENT_ID and ZOHO_CLIENT_SECRET and the data centre", e.Code)
 	case e.Fatal:
-		return fmt.Sprintf("zoho: the accounts server refused the credentials (%s)", e.Code)
+		s := fmt.Sprintf("zoho: the accounts server refused the token request (%s", e.Code)
+		if e.Description != "" {
+			s += ": " + e.Description
+		}
+		return s + ")"
 	case e.Throttled:
 		return "zoho: too many access token requests (Zoho allows 10 per 10 minutes); wait and try again"
 	case e.Unreachable:

@@ -169,8 +169,13 @@ func (c *Client) User(ctx context.Context, id string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	if resp.status == http.StatusNoContent || len(bytes.TrimSpace(resp.body)) == 0 {
+	if resp.status == http.StatusNoContent {
 		return User{}, fmt.Errorf("zoho: user %s: %w", id, ErrUserNotFound)
+	}
+	if len(bytes.TrimSpace(resp.body)) == 0 {
+		// Not Zoho's documented "no such user": an answer cut short. The
+		// caller reads again.
+		return User{}, fmt.Errorf("zoho: user %s: an empty answer (HTTP %d)", id, resp.status)
 	}
 	return oneUser(resp, "user "+id)
 }

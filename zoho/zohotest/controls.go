@@ -84,6 +84,23 @@ func (s *Server) FailJob(userID, reason string) {
 	s.failing[userID] = reason
 }
 
+// HoldJobs keeps every job unfinished ("in_progress") until ReleaseJobs,
+// however long it was due to take: a test can be sure a job still runs.
+func (s *Server) HoldJobs() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settle(s.now()) // jobs already due end as they would have
+	s.jobsHeld = true
+}
+
+// ReleaseJobs lets the jobs held by HoldJobs end: those already due end at
+// the next request or observation.
+func (s *Server) ReleaseJobs() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jobsHeld = false
+}
+
 // HoldJobSlots simulates another admin's n unfinished jobs: they count against the job limit
 // for d of clock time.
 func (s *Server) HoldJobSlots(n int, d time.Duration) {

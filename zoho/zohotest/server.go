@@ -139,10 +139,11 @@ type Server struct {
 	grants        map[string]*grantCode
 	tokenRequests []time.Time
 
-	jobs    []*job
-	jobByID map[string]*job
-	jobSeq  int
-	held    []heldSlots
+	jobs     []*job
+	jobByID  map[string]*job
+	jobSeq   int
+	jobsHeld bool // HoldJobs
+	held     []heldSlots
 
 	inFlight    int
 	maxInFlight int
