@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"offboard/offboarding"
 	"offboard/zoho/zohotest"
 )
 
@@ -31,7 +32,7 @@ func TestAuthAndCredentialsFile(t *testing.T) {
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("credentials file mode = %v, %v; want 0600", info.Mode(), err)
 	}
-	var saved credentialsFile
+	var saved offboarding.Credentials
 	data, _ := os.ReadFile(path)
 	if err := json.Unmarshal(data, &saved); err != nil || saved.RefreshToken == "" || saved.ClientSecret != secret {
 		t.Fatalf("credentials file = %s, %v", data, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"offboard/offboarding"
 	"offboard/zoho"
 )
 
@@ -33,27 +34,5 @@ func runAuth(ctx context.Context, e env, args []string) error {
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return fatal(fmt.Errorf("set ZOHO_CLIENT_ID and ZOHO_CLIENT_SECRET to the Self Client's client id and secret"))
 	}
-	grant, err := zoho.ExchangeGrantCode(ctx, cfg, code)
-	if err != nil {
-		return fatal(err)
-	}
-	if save == "" {
-		fmt.Fprintf(e.stdout, "ZOHO_REFRESH_TOKEN=%s\n", grant.RefreshToken)
-		if grant.APIDomain != "" {
-			fmt.Fprintf(e.stdout, "ZOHO_API_DOMAIN=%s\n", grant.APIDomain)
-		}
-		if grant.Scope != "" {
-			fmt.Fprintf(e.stderr, "scopes granted: %s\n", grant.Scope)
-		}
-		return nil
-	}
-	err = saveCredentials(save, credentialsFile{
-		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, RefreshToken: grant.RefreshToken,
-		DC: cfg.DC, AccountsURL: cfg.AccountsURL, APIDomain: grant.APIDomain,
-	})
-	if err != nil {
-		return fatal(err)
-	}
-	fmt.Fprintf(e.stdout, "saved the credentials to %s (mode 0600); use --credentials %s or ZOHO_CREDENTIALS=%s\n", save, save, save)
-	return nil
+	return offboarding.Auth(ctx, e.streams(), offboarding.AuthOptions{Client: cfg, Code: code, Save: save})
 }

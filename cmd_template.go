@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 
-	"offboard/input"
+	"offboard/offboarding"
 )
 
 // runTemplate writes an empty input sheet for a person to fill in.
@@ -25,16 +21,5 @@ func runTemplate(_ context.Context, e env, args []string) error {
 	if output == "" {
 		return usageError{"missing --output FILE.xlsx or FILE.csv"}
 	}
-	if !force {
-		if _, err := os.Stat(output); err == nil {
-			return fatal(fmt.Errorf("%s already exists; pass --force to overwrite it", output))
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return fatal(err)
-		}
-	}
-	if err := input.WriteTemplate(output); err != nil {
-		return fatal(err)
-	}
-	fmt.Fprintf(e.stdout, "wrote %s: fill in one row per leaver (the example row shows the format)\n", output)
-	return nil
+	return offboarding.Template(e.streams(), output, force)
 }

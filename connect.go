@@ -4,17 +4,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"offboard/offboarding"
 	"offboard/zoho"
-	"offboard/zoho/zohotest"
 )
 
 // connFlags are the connection settings every command that talks to Zoho
@@ -61,22 +59,10 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.sandbox, "sandbox", false, "use the simulated demo org built into offboard: no account, no credentials, nothing leaves the machine")
 }
 
-// connection is a ready client and what to release when done.
-type connection struct {
-	client  *zoho.Client
-	sandbox *zohotest.Server
-	where   string // API domain or "sandbox", for messages
-}
-
-func (c *connection) Close() {
-	if c.sandbox != nil {
-		c.sandbox.Close()
-	}
-}
-
-// connect builds the client from flags and environment. In sandbox mode it
-// starts the simulated org on loopback and points the client at it.
-func (c *connFlags) connect(e env, log zerolog.Logger) (*connection, error) {
+// connection turns the flags and the environment into how offboarding
+// reaches Zoho. Secrets come from the environment or the credentials file
+// only.
+func (c *connFlags) connection(e env) (offboarding.Connection, error) {
 	rateLimit, inFlight := c.rate, c.concurrency
 	if rateLimit <= 0 {
 		rateLimit = defaultRate
@@ -86,30 +72,17 @@ func (c *connFlags) connect(e env, log zerolog.Logger) (*connection, error) {
 	}
 	cfg := zoho.Config{
 		UserAgent:   "offboard/" + buildVersion(),
-		Logger:      &log,
 		Limiter:     rate.NewLimiter(rate.Limit(rateLimit), max(1, int(rateLimit))),
 		MaxInFlight: inFlight,
 	}
-	conn := &connection{}
-	if c.sandbox {
-		// Sandbox jobs take a second, so the demo's chain of three runs in
-		// a few seconds; Zoho's take longer, which the runner learns.
-		srv, err := zohotest.Start(zohotest.Config{JobDuration: time.Second})
-		if err != nil {
-			return nil, fmt.Errorf("start the sandbox org: %w", err)
-		}
-		conn.sandbox = srv
-		cfg.ClientID, cfg.ClientSecret, cfg.RefreshToken = srv.Credentials()
-		cfg.AccountsURL = srv.URL()
-		conn.where = "sandbox"
-	} else {
-		var file credentialsFile
+	if !c.sandbox {
+		var file offboarding.Credentials
 		if path := firstNonEmpty(c.credentials, e.getenv("ZOHO_CREDENTIALS")); path != "" {
 			// The file replaces the three secret variables; flags and the
 			// other variables still override where it says the org lives.
 			var err error
-			if file, err = loadCredentials(path); err != nil {
-				return nil, err
+			if file, err = offboarding.LoadCredentials(path); err != nil {
+				return offboarding.Connection{}, fatal(err)
 			}
 			cfg.ClientID, cfg.ClientSecret, cfg.RefreshToken = file.ClientID, file.ClientSecret, file.RefreshToken
 		} else {
@@ -120,21 +93,24 @@ func (c *connFlags) connect(e env, log zerolog.Logger) (*connection, error) {
 		cfg.DC = firstNonEmpty(c.dc, e.getenv("ZOHO_DC"), file.DC)
 		cfg.AccountsURL = firstNonEmpty(c.accountsURL, e.getenv("ZOHO_ACCOUNTS_URL"), file.AccountsURL)
 		cfg.APIDomain = firstNonEmpty(c.apiDomain, e.getenv("ZOHO_API_DOMAIN"), file.APIDomain)
-		conn.where = firstNonEmpty(cfg.APIDomain, "the api_domain of the token")
+		if cfg.ClientID == "" || cfg.ClientSecret == "" || cfg.RefreshToken == "" {
+			var missing []string
+			for _, m := range []struct{ v, name string }{{cfg.ClientID, "ZOHO_CLIENT_ID"}, {cfg.ClientSecret, "ZOHO_CLIENT_SECRET"}, {cfg.RefreshToken, "ZOHO_REFRESH_TOKEN"}} {
+				if m.v == "" {
+					missing = append(missing, m.name)
+				}
+			}
+			return offboarding.Connection{}, fatal(fmt.Errorf("no Zoho credentials: %s not set; set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN, or --credentials FILE (see README, \"Credentials\"), or try --sandbox", strings.Join(missing, ", ")))
+		}
+		// Check the configuration now, before the sheet is read.
+		if _, err := zoho.New(cfg); err != nil {
+			return offboarding.Connection{}, fatal(err)
+		}
 	}
 	if e.tuneClient != nil {
 		e.tuneClient(&cfg)
 	}
-	client, err := zoho.New(cfg)
-	if err != nil {
-		conn.Close()
-		if !c.sandbox && (cfg.ClientID == "" || cfg.ClientSecret == "" || cfg.RefreshToken == "") {
-			return nil, fmt.Errorf("%w\nset ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN (see README, \"Credentials\"), or try --sandbox", err)
-		}
-		return nil, err
-	}
-	conn.client = client
-	return conn, nil
+	return offboarding.Connection{Client: cfg, Sandbox: c.sandbox}, nil
 }
 
 func firstNonEmpty(vals ...string) string {
@@ -156,36 +132,29 @@ func (l *logFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn, error")
 }
 
-// logger builds the zerolog logger on w: human-readable on a terminal,
-// JSON lines otherwise.
-func (l *logFlags) logger(w io.Writer) (zerolog.Logger, error) {
-	return l.loggerOn(w, isTerminal(w))
-}
-
-// loggerOn builds the logger on w, which is a terminal if terminal says
-// so (w may wrap one).
-func (l *logFlags) loggerOn(w io.Writer, terminal bool) (zerolog.Logger, error) {
+// config checks the flags and turns them into offboarding's log
+// configuration.
+func (l *logFlags) config() (offboarding.LogConfig, error) {
 	level, err := zerolog.ParseLevel(strings.ToLower(l.level))
 	if err != nil || l.level == "" {
-		return zerolog.Nop(), usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", l.level)}
+		return offboarding.LogConfig{}, usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", l.level)}
 	}
-	format := l.format
-	if format == "" {
-		format = "json"
-		if terminal {
-			format = "console"
-		}
-	}
-	var out io.Writer
-	switch format {
-	case "json":
-		out = w
-	case "console":
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !terminal}
+	switch l.format {
+	case "", "json", "console":
 	default:
-		return zerolog.Nop(), usageError{fmt.Sprintf("--log-format %q: want console or json", l.format)}
+		return offboarding.LogConfig{}, usageError{fmt.Sprintf("--log-format %q: want console or json", l.format)}
 	}
-	return zerolog.New(out).Level(level).With().Timestamp().Logger(), nil
+	return offboarding.LogConfig{Format: l.format, Level: level}, nil
+}
+
+// logger builds the logger on the command's stderr, for the commands that
+// log without offboarding (users).
+func (l *logFlags) logger(e env) (zerolog.Logger, error) {
+	lc, err := l.config()
+	if err != nil {
+		return zerolog.Nop(), err
+	}
+	return lc.Logger(e.stderr, e.stderrTTY), nil
 }
 
 // isTerminal reports whether v (a stream) is a terminal.

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"offboard/journal"
+	"offboard/result"
 	"offboard/zoho/zohotest"
 )
 
@@ -288,7 +289,7 @@ func slotRefusals(t *testing.T, path string) map[string]int {
 		t.Fatal(err)
 	}
 	out := map[string]int{}
-	var steps []journal.Step
+	var steps []result.Row
 	for _, r := range records {
 		switch {
 		case r.Kind == journal.KindStart:

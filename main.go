@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"offboard/offboarding"
 	"offboard/runner"
 	"offboard/zoho"
 )
@@ -47,18 +48,36 @@ type exitError struct {
 func (e exitError) Error() string { return e.err.Error() }
 func (e exitError) Unwrap() error { return e.err }
 
-// env is what a command sees of the process: arguments, streams and the
-// environment, so tests can run commands in-process.
+// env is what a command sees of the process: streams and the environment,
+// so tests can run commands in-process.
 type env struct {
 	stdout, stderr io.Writer
 	stdin          io.Reader
-	getenv         func(string) string
+	// stdinTTY and stderrTTY say that stdin and stderr are a terminal.
+	stdinTTY, stderrTTY bool
+	getenv              func(string) string
+	// now is the clock that names default results files; nil means
+	// time.Now.
+	now func() time.Time
 	// tuneRun, if set, adjusts the runner's options; tests use it to poll
 	// a simulator whose jobs take milliseconds.
 	tuneRun func(*runner.Options)
 	// tuneClient, if set, adjusts the Zoho client's configuration; tests
 	// use it to shorten the token request's deadline and retries.
 	tuneClient func(*zoho.Config)
+}
+
+// streams is the process's streams as offboarding sees them.
+func (e env) streams() offboarding.IO {
+	return offboarding.IO{In: e.stdin, Out: e.stdout, Err: e.stderr, InTerminal: e.stdinTTY, ErrTerminal: e.stderrTTY}
+}
+
+// clock returns the time now.
+func (e env) clock() time.Time {
+	if e.now != nil {
+		return e.now()
+	}
+	return time.Now()
 }
 
 type command struct {
@@ -101,7 +120,8 @@ func main() {
 		time.Sleep(time.Second)
 		os.Exit(exitInterrupted) // where a signal could not end the process
 	}()
-	e := env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv}
+	e := env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv,
+		stdinTTY: isTerminal(os.Stdin), stderrTTY: isTerminal(os.Stderr)}
 	// OFFBOARD_TEST_POLL is for the tests that run this binary against a
 	// simulator on loopback whose jobs take milliseconds: it sets the first
 	// guess of a job's duration, and the polling follows from it, and a
@@ -159,6 +179,16 @@ func exitStatus(e env, name string, err error) int {
 	if errors.As(err, &xerr) {
 		fmt.Fprintf(e.stderr, "offboard %s: %v\n", name, xerr.err)
 		return xerr.code
+	}
+	var incomplete *offboarding.IncompleteError
+	if errors.As(err, &incomplete) {
+		fmt.Fprintf(e.stderr, "offboard %s: %v\n", name, err)
+		return exitIncomplete
+	}
+	var stopped *offboarding.InterruptedError
+	if errors.As(err, &stopped) {
+		fmt.Fprintf(e.stderr, "offboard %s: %v\n", name, err)
+		return exitInterrupted
 	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintf(e.stderr, "offboard %s: interrupted\n", name)

@@ -21,12 +21,15 @@ func runCmd(t *testing.T, environ map[string]string, args ...string) (int, strin
 	t.Helper()
 	var out, errOut bytes.Buffer
 	e := env{stdout: &out, stderr: &errOut, stdin: strings.NewReader(""),
-		getenv: func(k string) string { return environ[k] },
-		tuneRun: func(o *runner.Options) {
-			o.JobDuration, o.PollMin = 40*time.Millisecond, 10*time.Millisecond
-		}}
+		getenv:  func(k string) string { return environ[k] },
+		tuneRun: fastRun}
 	code := run(t.Context(), e, args)
 	return code, out.String(), errOut.String()
+}
+
+// fastRun polls a simulator whose jobs take milliseconds.
+func fastRun(o *runner.Options) {
+	o.JobDuration, o.PollMin = 40*time.Millisecond, 10*time.Millisecond
 }
 
 func TestUsage(t *testing.T) {

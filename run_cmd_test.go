@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"offboard/plan"
 	"offboard/runner"
 	"offboard/zoho"
 	"offboard/zoho/zohotest"
@@ -139,52 +136,29 @@ func TestRunSamples(t *testing.T) {
 	}
 }
 
-func TestConfirm(t *testing.T) {
-	p := &prepared{conn: &connection{where: "sandbox"}, plan: &plan.Plan{}}
-	tests := []struct {
+// TestConfirmOnATerminal drives the confirmation end to end: on a
+// terminal, run asks for the number of users to delete; typing it runs,
+// anything else sends nothing.
+func TestConfirmOnATerminal(t *testing.T) {
+	for _, tt := range []struct {
 		typed string
-		want  bool
-	}{
-		{"7\n", true},
-		{" 7 \r\n", true},
-		{"7", true},
-		{"yes\n", false},
-		{"y\n", false},
-		{"70\n", false},
-		{"", false},
-	}
-	for _, tt := range tests {
-		var out strings.Builder
-		got, err := confirm(t.Context(), env{stdout: &out, stdin: strings.NewReader(tt.typed)}, p, 7)
-		if err != nil || got != tt.want {
-			t.Errorf("confirm(typed %q) = %v, %v; want %v", tt.typed, got, err, tt.want)
+		code  int
+	}{{"7\n", exitIncomplete}, {"yes\n", exitFatal}, {"", exitFatal}} {
+		srv, environ := simEnv(t, zohotest.Config{JobDuration: 40 * time.Millisecond})
+		var stdout, stderr bytes.Buffer
+		e := env{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader(tt.typed), stdinTTY: true,
+			getenv: func(k string) string { return environ[k] }, tuneRun: fastRun}
+		out := filepath.Join(t.TempDir(), "r.xlsx")
+		code := run(t.Context(), e, []string{"run", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28"})
+		if code != tt.code || !strings.Contains(stdout.String(), "About to delete 7 users") || !strings.Contains(stdout.String(), "Type 7 to go ahead") {
+			t.Errorf("typed %q: offboard run = %d, stdout %q; want %d after the prompt", tt.typed, code, stdout.String(), tt.code)
 		}
-		if !strings.Contains(out.String(), "About to delete 7 users") || !strings.Contains(out.String(), "Type 7 to go ahead") {
-			t.Errorf("confirmation prompt = %q", out.String())
+		if sent := writes(srv); (tt.code == exitIncomplete) != (sent > 0) {
+			t.Errorf("typed %q: %d submissions sent", tt.typed, sent)
 		}
-	}
-}
-
-// TestConfirmInterrupted: Ctrl-C while the prompt waits for an answer ends
-// the wait at once, whatever the person might type later.
-func TestConfirmInterrupted(t *testing.T) {
-	p := &prepared{conn: &connection{where: "sandbox"}, plan: &plan.Plan{}}
-	stdin, typing := io.Pipe() // nobody types
-	defer typing.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() {
-		_, err := confirm(ctx, env{stdout: io.Discard, stdin: stdin}, p, 7)
-		done <- err
-	}()
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("confirm() after Ctrl-C = %v, want context.Canceled", err)
+		if tt.code == exitFatal && !strings.Contains(stderr.String(), "not confirmed; nothing was sent") {
+			t.Errorf("typed %q: stderr %q, want it to say nothing was sent", tt.typed, stderr.String())
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("confirm() still waits for an answer after Ctrl-C")
 	}
 }
 

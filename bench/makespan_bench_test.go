@@ -102,7 +102,7 @@ func benchmarkMakespan(b *testing.B, s scale, sc scenario, n int) {
 			b.Fatalf("runner.Run = %+v, %v", stop, err)
 		}
 		for _, r := range results {
-			if r.Outcome != plan.Deleted {
+			if r.Outcome != result.Deleted {
 				b.Fatalf("row %d ended %s %s: %s", p.Steps[r.Index].Line, r.Outcome, r.Code, r.Message)
 			}
 		}

@@ -162,7 +162,7 @@ func (o *org) prepare(ctx context.Context, tb testing.TB, s scale, sheet string,
 		tb.Fatal(err)
 	}
 	p := plan.Build(rows, dir, input.DateOf(time.Now()))
-	if got := p.Counts()[plan.Planned]; got != n {
+	if got := p.Counts()[result.Planned]; got != n {
 		tb.Fatalf("plan.Build: %d rows planned, want %d: %v", got, n, p.Counts())
 	}
 	return p

@@ -255,24 +255,61 @@ func hashFile(name string, f io.ReaderAt, size int64) *fileHash {
 	return h
 }
 
-// ReadAll reads every row of an input sheet.
-func ReadAll(path string, opt Options) (Header, []Row, error) {
+// Sheet is an input sheet read whole.
+type Sheet struct {
+	// Header is the sheet's header and Rows its non-blank rows below it.
+	Header Header
+	Rows   []Row
+	// SHA256 is the hex SHA-256 of the file.
+	SHA256 string
+	// Name is the XLSX sheet read, "" for a CSV file.
+	Name string
+	// HiddenRows counts the rows the sheet hides, whether
+	// Options.IncludeHidden or not.
+	HiddenRows int
+}
+
+// ReadSheet reads every row of an input sheet, with the file's SHA-256.
+func ReadSheet(path string, opt Options) (*Sheet, error) {
 	r, err := Open(path, opt)
 	if err != nil {
-		return Header{}, nil, err
+		return nil, err
 	}
 	defer r.Close()
-	var rows []Row
+	s := &Sheet{Header: r.Header(), Name: r.SheetName()}
 	for {
 		row, err := r.Next()
 		if err == io.EOF {
-			return r.Header(), rows, r.Close()
+			break
 		}
 		if err != nil {
-			return r.Header(), rows, err
+			return nil, err
 		}
-		rows = append(rows, row)
+		s.Rows = append(s.Rows, row)
 	}
+	s.HiddenRows = r.HiddenRows()
+	if s.SHA256, err = r.SHA256(); err != nil {
+		return nil, err
+	}
+	return s, r.Close()
+}
+
+// ReadAll reads every row of an input sheet: ReadSheet without the rest.
+func ReadAll(path string, opt Options) (Header, []Row, error) {
+	s, err := ReadSheet(path, opt)
+	if err != nil {
+		return Header{}, nil, err
+	}
+	return s.Header, s.Rows, nil
+}
+
+// SheetName returns the XLSX sheet read, "" for a CSV file.
+func (r *Reader) SheetName() string {
+	if r.sheet == nil {
+		return ""
+	}
+	name, _ := r.sheet.sheetNames()
+	return name
 }
 
 // Header returns the sheet's header.
@@ -662,20 +699,6 @@ func kindOf(path string) (fileKind, error) {
 	default:
 		return 0, fmt.Errorf("unknown file type %q: use .xlsx or .csv", ext)
 	}
-}
-
-// FileSHA256 returns the hex SHA-256 of the file at path.
-func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("%s: %w", filepath.Base(path), err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func mib(n int64) string {

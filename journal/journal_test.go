@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"offboard/result"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +26,7 @@ func sampleRecords() []Record {
 	return []Record{
 		{Kind: KindStart, Time: t0, Version: "v1.2.3", InputFile: "offboarding.xlsx", InputSHA256: "abc123",
 			Header: []string{"user", "transfer_to"}, RowsRead: 2, APIDomain: "https://www.zohoapis.eu", Sandbox: true,
-			Steps: []Step{
+			Steps: []result.Row{
 				{Line: 2, Cells: []string{"a@example.com", "b@example.com"}, Outcome: "planned",
 					UserID: "111", UserEmail: "a@example.com", TransferToID: "222", SubordinatesToID: "222"},
 				{Line: 3, Cells: []string{"", ""}, Outcome: "invalid", Code: "MISSING_USER", Message: "the user cell is blank"},
@@ -33,8 +34,9 @@ func sampleRecords() []Record {
 		{Kind: KindSubmit, Time: t0.Add(time.Second), Row: 0, UserID: "111", Attempt: 1},
 		{Kind: KindAnswer, Time: t0.Add(2 * time.Second), Row: 0, JobID: "job-1"},
 		{Kind: KindStatus, Time: t0.Add(3 * time.Second), Row: 0, JobID: "job-1", JobStatus: "completed"},
-		{Kind: KindFinal, Time: t0.Add(4 * time.Second), Row: 0, Outcome: "deleted", JobID: "job-1", JobStatus: "completed",
-			Attempts: 1, SubmittedAt: t0.Add(2 * time.Second), FinishedAt: t0.Add(4 * time.Second)},
+		{Kind: KindFinal, Time: t0.Add(4 * time.Second), Row: 0, Result: &result.Row{Line: 2, Cells: []string{"a@example.com", "b@example.com"},
+			Outcome: "deleted", UserID: "111", UserEmail: "a@example.com", TransferToID: "222", SubordinatesToID: "222",
+			JobID: "job-1", JobStatus: "completed", Attempts: 1, SubmittedAt: t0.Add(2 * time.Second), FinishedAt: t0.Add(4 * time.Second)}},
 		{Kind: KindStop, Time: t0.Add(5 * time.Second), Reason: "interrupted"},
 	}
 }

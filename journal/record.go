@@ -14,7 +14,10 @@
 // never taken over, since that host's pid cannot be checked from here.
 package journal
 
-import "time"
+import (
+	"offboard/result"
+	"time"
+)
 
 // The kinds of record.
 const (
@@ -49,14 +52,16 @@ const ClassUnsent = "unsent"
 // Record is one journal line. Kind says which fields are set:
 //
 //   - start: Version, InputFile, InputSHA256, Header, RowsRead,
-//     HiddenRows, IncludeHidden, APIDomain, Sandbox, Output, Resumed, Steps;
+//     HiddenRows, IncludeHidden, APIDomain, OrgID, Sandbox, Output, Resumed,
+//     Steps;
 //   - submit: Row, UserID, Attempt (written after every wait, immediately
 //     before the request is sent);
 //   - answer: Row, Attempt, and JobID or Code, Class and Message (Class
 //     ClassUnsent withdraws the submit record);
 //   - status: Row, JobID, JobStatus;
-//   - final: Row, Outcome, Code, Message, JobID, JobStatus, Attempts,
-//     SubmittedAt, FinishedAt;
+//   - final: Row, Result (a journal written before Result existed has the
+//     result's Outcome, Code, Message, JobID, JobStatus, Attempts,
+//     SubmittedAt and FinishedAt in the record itself; Replay reads both);
 //   - stop: Reason;
 //   - end: nothing more.
 //
@@ -81,8 +86,11 @@ type Record struct {
 	// them.
 	HiddenRows    int  `json:"hidden_rows,omitempty"`
 	IncludeHidden bool `json:"include_hidden,omitempty"`
-	// APIDomain is the Zoho API base URL the run speaks to.
+	// APIDomain is the Zoho API base URL the run speaks to, and OrgID the
+	// ID of the org it was checked against: together they say which org a
+	// run was against (journals before OrgID have the API domain alone).
 	APIDomain string `json:"api_domain,omitempty"`
+	OrgID     string `json:"org_id,omitempty"`
 	// Sandbox is set for a run against the simulated org.
 	Sandbox bool `json:"sandbox,omitempty"`
 	// Output is the results file the run writes.
@@ -91,8 +99,11 @@ type Record struct {
 	// interrupted run before it (same input): the rows that run settled
 	// keep their records. Without it a start record begins a new run.
 	Resumed bool `json:"resumed,omitempty"`
-	// Steps is the plan the run executes, one step per input row.
-	Steps []Step `json:"steps,omitempty"`
+	// Steps is the plan the run executes, one row result per input row,
+	// as the run starts.
+	Steps []result.Row `json:"steps,omitempty"`
+	// Result is a final row's result (kind final).
+	Result *result.Row `json:"result,omitempty"`
 
 	// Row is the step's index in the plan (not its line in the input).
 	Row int `json:"row,omitempty"`
@@ -101,10 +112,11 @@ type Record struct {
 	// Attempt is the submission call's number for its row, from 1.
 	Attempt int `json:"attempt,omitempty"`
 
-	// Outcome is a final row's outcome.
+	// Outcome is a final row's outcome, in a journal written before
+	// Result existed.
 	Outcome string `json:"outcome,omitempty"`
-	// Code is a final row's code, or the error code that answered a
-	// submission.
+	// Code is the error code that answered a submission (and a final row's
+	// code, in a journal written before Result existed).
 	Code string `json:"code,omitempty"`
 	// Class is how the runner took an error answer (ClassUnknown, or
 	// another class of the runner's).
@@ -114,32 +126,12 @@ type Record struct {
 	// JobID and JobStatus are the job as Zoho showed it.
 	JobID     string `json:"job_id,omitempty"`
 	JobStatus string `json:"job_status,omitempty"`
-	// Attempts counts a final row's submission calls, retries included.
-	Attempts int `json:"attempts,omitempty"`
-	// SubmittedAt is when Zoho accepted the job, FinishedAt when the row
-	// reached its outcome.
+	// Attempts, SubmittedAt and FinishedAt are a final row's, in a journal
+	// written before Result existed.
+	Attempts    int       `json:"attempts,omitempty"`
 	SubmittedAt time.Time `json:"submitted_at,omitzero"`
 	FinishedAt  time.Time `json:"finished_at,omitzero"`
 
 	// Reason says why the run stopped.
 	Reason string `json:"reason,omitempty"`
-}
-
-// Step is one plan step as a start record keeps it: what the results
-// workbook shows of the row before the run touched it.
-type Step struct {
-	// Line is the row's number in the input file.
-	Line int `json:"line"`
-	// Cells are the input row's own cells, one per header name.
-	Cells []string `json:"cells,omitempty"`
-	// Outcome, Code and Message are the plan's verdict.
-	Outcome string `json:"outcome"`
-	Code    string `json:"code,omitempty"`
-	Message string `json:"message,omitempty"`
-	// UserID and UserEmail are the resolved user to delete.
-	UserID    string `json:"user_id,omitempty"`
-	UserEmail string `json:"user_email,omitempty"`
-	// TransferToID and SubordinatesToID are the resolved targets.
-	TransferToID     string `json:"transfer_to_id,omitempty"`
-	SubordinatesToID string `json:"subordinates_to_id,omitempty"`
 }

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"fmt"
+	"offboard/result"
 	"time"
 )
 
@@ -35,9 +36,9 @@ func (st State) Unfinished() bool { return st.Start != nil && !st.Finished }
 
 // RowState is what the journal knows of one row.
 type RowState struct {
-	// Final is the row's latest final record, nil if it has none (or a
+	// Final is the row's latest final result, nil if it has none (or a
 	// submission followed it).
-	Final *Record
+	Final *result.Row
 	// JobID and JobStatus are the row's job as last recorded.
 	JobID, JobStatus string
 	// InDoubt is set when the row's latest submission has no answer, or
@@ -182,24 +183,41 @@ func Replay(records []Record) State {
 				us.JobStatus = r.JobStatus
 			}
 		case KindFinal:
+			f := finalResult(r, st.Start)
 			rs := row(r.Row)
-			rs.Final = r
+			rs.Final = f
 			rs.InDoubt = false
-			takeJob(r, &rs.JobID, &rs.JobStatus, &rs.SubmittedAt)
+			takeJob(f, &rs.JobID, &rs.JobStatus, &rs.SubmittedAt)
 			// A user is only touched by rows that were submitted: the
 			// final record of a skipped or invalid row says nothing new.
-			if us := user(r.Row, "", false); us != nil && (rs.Attempts > 0 || r.JobID != "") {
-				us.Outcome, us.Code, us.FinishedAt, us.InDoubt = r.Outcome, r.Code, r.FinishedAt, false
-				takeJob(r, &us.JobID, &us.JobStatus, &us.SubmittedAt)
+			if us := user(r.Row, "", false); us != nil && (rs.Attempts > 0 || f.JobID != "") {
+				us.Outcome, us.Code, us.FinishedAt, us.InDoubt = string(f.Outcome), f.Code, f.FinishedAt, false
+				takeJob(f, &us.JobID, &us.JobStatus, &us.SubmittedAt)
 			}
 		}
 	}
 	return st
 }
 
-// takeJob copies what a final record says of its job onto a row's or a
-// user's state, keeping what the record leaves blank.
-func takeJob(r *Record, jobID, status *string, submitted *time.Time) {
+// finalResult is a final record's row result. A journal written before
+// records carried Result has the verdict and the job in the record
+// itself, and the row's cells and users in the start record's step.
+func finalResult(r *Record, start *Record) *result.Row {
+	if r.Result != nil {
+		return r.Result
+	}
+	var f result.Row
+	if start != nil && r.Row >= 0 && r.Row < len(start.Steps) {
+		f = start.Steps[r.Row]
+	}
+	f.Set(result.Outcome(r.Outcome), r.Code, r.Message)
+	f.JobID, f.JobStatus, f.Attempts, f.SubmittedAt, f.FinishedAt = r.JobID, r.JobStatus, r.Attempts, r.SubmittedAt, r.FinishedAt
+	return &f
+}
+
+// takeJob copies what a final result says of its job onto a row's or a
+// user's state, keeping what the result leaves blank.
+func takeJob(r *result.Row, jobID, status *string, submitted *time.Time) {
 	if r.JobID != "" {
 		*jobID = r.JobID
 	}

@@ -3,6 +3,7 @@ package journal
 import (
 	"encoding/json"
 	"errors"
+	"offboard/result"
 	"reflect"
 	"strings"
 	"testing"
@@ -17,7 +18,10 @@ func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 func TestReplay(t *testing.T) {
 	start1 := Record{Kind: KindStart, Time: at(0), InputSHA256: "aaa"}
 	start2 := Record{Kind: KindStart, Time: at(50), InputSHA256: "bbb"}
+	// A final record as journals before Result wrote it; Replay reads it as
+	// the row result it describes.
 	final := Record{Kind: KindFinal, Time: at(9), Row: 2, Outcome: "deleted", JobID: "j2", JobStatus: "completed", Attempts: 1, SubmittedAt: at(8), FinishedAt: at(9)}
+	finalRow := result.Row{Outcome: "deleted", JobID: "j2", JobStatus: "completed", Attempts: 1, SubmittedAt: at(8), FinishedAt: at(9)}
 	resumed1 := Record{Kind: KindStart, Time: at(40), InputSHA256: "aaa", Resumed: true}
 	resumed2 := Record{Kind: KindStart, Time: at(60), InputSHA256: "bbb", Resumed: true}
 	tests := []struct {
@@ -68,7 +72,15 @@ func TestReplay(t *testing.T) {
 				{Kind: KindSubmit, Time: at(7), Row: 2, Attempt: 1},
 				{Kind: KindAnswer, Time: at(8), Row: 2, JobID: "j2"},
 				final},
-			want: State{Rows: map[int]*RowState{2: {Final: &final, JobID: "j2", JobStatus: "completed", DoubtSince: at(7), Attempts: 1, SubmittedAt: at(8)}}},
+			want: State{Rows: map[int]*RowState{2: {Final: &finalRow, JobID: "j2", JobStatus: "completed", DoubtSince: at(7), Attempts: 1, SubmittedAt: at(8)}}},
+		},
+		{
+			name: "final with its result",
+			in: []Record{
+				{Kind: KindSubmit, Time: at(7), Row: 2, Attempt: 1},
+				{Kind: KindAnswer, Time: at(8), Row: 2, JobID: "j2"},
+				{Kind: KindFinal, Time: at(9), Row: 2, Result: &finalRow}},
+			want: State{Rows: map[int]*RowState{2: {Final: &finalRow, JobID: "j2", JobStatus: "completed", DoubtSince: at(7), Attempts: 1, SubmittedAt: at(8)}}},
 		},
 		{
 			name: "a new run's start forgets the rows and the stop before it",
@@ -114,10 +126,10 @@ func TestReplay(t *testing.T) {
 // TestReplayUsers follows users across the runs of one journal: the
 // history a cumulative cron sheet's next run reads.
 func TestReplayUsers(t *testing.T) {
-	steps := func(ids ...string) []Step {
-		var s []Step
+	steps := func(ids ...string) []result.Row {
+		var s []result.Row
 		for i, id := range ids {
-			s = append(s, Step{Line: i + 2, UserID: id, Outcome: "planned"})
+			s = append(s, result.Row{Line: i + 2, UserID: id, Outcome: "planned"})
 		}
 		return s
 	}

@@ -7,6 +7,7 @@ import (
 
 	"offboard/input"
 	"offboard/plan"
+	"offboard/result"
 	"offboard/zoho"
 )
 
@@ -57,7 +58,7 @@ func BenchmarkBuild(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(len(rows))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	c := p.Counts()
-	if c[plan.Planned] != 4500 || c[plan.Invalid] != 5500 {
+	if c[result.Planned] != 4500 || c[result.Invalid] != 5500 {
 		b.Fatalf("Build(bench sheet) counts = %v, want 4500 planned and 5500 invalid", c)
 	}
 	chained := 0

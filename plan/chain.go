@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"offboard/result"
 	"offboard/zoho"
 )
 
@@ -20,7 +21,7 @@ func link(p *Plan) {
 	steps := p.Steps
 	deletedBy := make(map[zoho.ID]int) // user → the planned step that deletes them
 	for i := range steps {
-		if steps[i].Outcome == Planned {
+		if steps[i].Outcome == result.Planned {
 			deletedBy[steps[i].User.ID] = i
 		}
 	}
@@ -28,7 +29,7 @@ func link(p *Plan) {
 	out := make([][2]int, len(steps))
 	for i := range steps {
 		out[i] = [2]int{none, none}
-		if steps[i].Outcome != Planned {
+		if steps[i].Outcome != result.Planned {
 			continue
 		}
 		for k, t := range [2]*zoho.User{steps[i].TransferTo, steps[i].SubordinatesTo} {
@@ -41,10 +42,10 @@ func link(p *Plan) {
 		}
 	}
 
-	for _, cycle := range cycles(out, func(i int) bool { return steps[i].Outcome == Planned }) {
+	for _, cycle := range cycles(out, func(i int) bool { return steps[i].Outcome == result.Planned }) {
 		msg := cycleMessage(steps, cycle)
 		for _, i := range cycle {
-			steps[i].Outcome, steps[i].Code, steps[i].Message = Invalid, CodeTransferCycle, msg
+			steps[i].Outcome, steps[i].Code, steps[i].Message = result.Invalid, CodeTransferCycle, msg
 			steps[i].Request = zoho.TransferRequest{}
 		}
 	}
@@ -53,11 +54,11 @@ func link(p *Plan) {
 	// order keeps every After sorted.
 	next := make([][]int, len(steps))
 	for i := range steps {
-		if steps[i].Outcome != Planned {
+		if steps[i].Outcome != result.Planned {
 			continue
 		}
 		for _, j := range out[i] {
-			if j != none && steps[j].Outcome == Planned {
+			if j != none && steps[j].Outcome == result.Planned {
 				steps[j].After = append(steps[j].After, i)
 				next[i] = append(next[i], j)
 			}
@@ -67,9 +68,9 @@ func link(p *Plan) {
 
 	for i := range steps {
 		switch steps[i].Outcome {
-		case Planned:
+		case result.Planned:
 			steps[i].Message = plannedMessage(steps, i)
-		case Deferred:
+		case result.Deferred:
 			steps[i].Message = deferredMessage(steps, i, deletedBy)
 		}
 	}
@@ -148,7 +149,7 @@ func order(steps []Step, next [][]int) []int {
 	waiting := make([]int, len(steps))
 	var free minHeap
 	for i := range steps {
-		if steps[i].Outcome != Planned {
+		if steps[i].Outcome != result.Planned {
 			continue
 		}
 		waiting[i] = len(steps[i].After)
@@ -294,7 +295,7 @@ func deferredMessage(steps []Step, i int, deletedBy map[zoho.ID]int) string {
 		if t.user == nil {
 			continue
 		}
-		if j, ok := deletedBy[t.user.ID]; ok && steps[j].Outcome == Planned {
+		if j, ok := deletedBy[t.user.ID]; ok && steps[j].Outcome == result.Planned {
 			msg += fmt.Sprintf(", and before then choose another %s: %s is deleted by row %d in this run", t.column, describe(t.user), steps[j].Line)
 			break
 		}

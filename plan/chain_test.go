@@ -8,6 +8,7 @@ import (
 
 	"offboard/input"
 	"offboard/plan"
+	"offboard/result"
 )
 
 // chain is what the chain tests compare: verdicts, each step's After as row
@@ -43,7 +44,7 @@ func TestBuildChains(t *testing.T) {
 				row(4, "a@x.example", "b@x.example", ""),
 			},
 			want: chain{
-				Verdicts: []verdict{{2, plan.Planned, ""}, {3, plan.Planned, ""}, {4, plan.Planned, ""}},
+				Verdicts: []verdict{{2, result.Planned, ""}, {3, result.Planned, ""}, {4, result.Planned, ""}},
 				After:    map[int][]int{2: {4}, 3: {2}},
 				Order:    []int{4, 2, 3},
 			},
@@ -57,7 +58,7 @@ func TestBuildChains(t *testing.T) {
 				row(5, "rep@x.example", "d@x.example", ""),
 			},
 			want: chain{
-				Verdicts: []verdict{{2, plan.Planned, ""}, {3, plan.Planned, ""}, {4, plan.Planned, ""}, {5, plan.Planned, ""}},
+				Verdicts: []verdict{{2, result.Planned, ""}, {3, result.Planned, ""}, {4, result.Planned, ""}, {5, result.Planned, ""}},
 				After:    map[int][]int{4: {2, 3}, 5: {3}},
 				Order:    []int{2, 3, 4, 5},
 			},
@@ -70,7 +71,7 @@ func TestBuildChains(t *testing.T) {
 				row(4, "c@x.example", "d@x.example", ""),
 			},
 			want: chain{
-				Verdicts: []verdict{{2, plan.Invalid, plan.CodeTransferCycle}, {3, plan.Invalid, plan.CodeTransferCycle}, {4, plan.Planned, ""}},
+				Verdicts: []verdict{{2, result.Invalid, plan.CodeTransferCycle}, {3, result.Invalid, plan.CodeTransferCycle}, {4, result.Planned, ""}},
 				After:    map[int][]int{},
 				Order:    []int{4},
 			},
@@ -83,7 +84,7 @@ func TestBuildChains(t *testing.T) {
 				row(4, "c@x.example", "a@x.example", ""),
 			},
 			want: chain{
-				Verdicts: []verdict{{2, plan.Invalid, plan.CodeTransferCycle}, {3, plan.Invalid, plan.CodeTransferCycle}, {4, plan.Invalid, plan.CodeTransferCycle}},
+				Verdicts: []verdict{{2, result.Invalid, plan.CodeTransferCycle}, {3, result.Invalid, plan.CodeTransferCycle}, {4, result.Invalid, plan.CodeTransferCycle}},
 				After:    map[int][]int{},
 			},
 		},
@@ -97,7 +98,7 @@ func TestBuildChains(t *testing.T) {
 				row(6, "rep@x.example", "d@x.example", ""),          // a chain outside the cycle remains
 			},
 			want: chain{
-				Verdicts: []verdict{{2, plan.Planned, ""}, {3, plan.Invalid, plan.CodeTransferCycle}, {4, plan.Invalid, plan.CodeTransferCycle}, {5, plan.Planned, ""}, {6, plan.Planned, ""}},
+				Verdicts: []verdict{{2, result.Planned, ""}, {3, result.Invalid, plan.CodeTransferCycle}, {4, result.Invalid, plan.CodeTransferCycle}, {5, result.Planned, ""}, {6, result.Planned, ""}},
 				After:    map[int][]int{2: {6}},
 				Order:    []int{5, 6, 2},
 			},
@@ -114,9 +115,9 @@ func TestBuildChains(t *testing.T) {
 			},
 			want: chain{
 				Verdicts: []verdict{
-					{2, plan.Invalid, plan.CodeTransferCycle}, {3, plan.Invalid, plan.CodeTransferCycle},
-					{4, plan.Invalid, plan.CodeTransferCycle}, {5, plan.Invalid, plan.CodeTransferCycle},
-					{6, plan.Planned, ""}, {7, plan.Planned, ""},
+					{2, result.Invalid, plan.CodeTransferCycle}, {3, result.Invalid, plan.CodeTransferCycle},
+					{4, result.Invalid, plan.CodeTransferCycle}, {5, result.Invalid, plan.CodeTransferCycle},
+					{6, result.Planned, ""}, {7, result.Planned, ""},
 				},
 				After: map[int][]int{7: {6}},
 				Order: []int{6, 7},
@@ -129,7 +130,7 @@ func TestBuildChains(t *testing.T) {
 				row(3, "a@x.example", "b@x.example", ""),
 			},
 			want: chain{
-				Verdicts: []verdict{{2, plan.Deferred, plan.CodeNotDue}, {3, plan.Planned, ""}},
+				Verdicts: []verdict{{2, result.Deferred, plan.CodeNotDue}, {3, result.Planned, ""}},
 				After:    map[int][]int{},
 				Order:    []int{3},
 			},
@@ -141,7 +142,7 @@ func TestBuildChains(t *testing.T) {
 				dated(row(3, "b@x.example", "a@x.example", ""), later),
 			},
 			want: chain{
-				Verdicts: []verdict{{2, plan.Planned, ""}, {3, plan.Deferred, plan.CodeNotDue}},
+				Verdicts: []verdict{{2, result.Planned, ""}, {3, result.Deferred, plan.CodeNotDue}},
 				After:    map[int][]int{},
 				Order:    []int{2},
 			},
@@ -154,7 +155,7 @@ func TestBuildChains(t *testing.T) {
 				row(4, "c@x.example", "gone@x.example", ""),
 			},
 			want: chain{
-				Verdicts: []verdict{{2, plan.Invalid, plan.CodeTargetInactive}, {3, plan.Planned, ""}, {4, plan.Invalid, plan.CodeTargetDeleted}},
+				Verdicts: []verdict{{2, result.Invalid, plan.CodeTargetInactive}, {3, result.Planned, ""}, {4, result.Invalid, plan.CodeTargetDeleted}},
 				After:    map[int][]int{},
 				Order:    []int{3},
 			},
@@ -184,8 +185,8 @@ func checkOrder(t *testing.T, p *plan.Plan) {
 	}
 	for i, st := range p.Steps {
 		k, in := pos[i]
-		if in != (st.Outcome == plan.Planned) {
-			t.Errorf("Build: step %d (%s) in Order = %v, want %v", i, st.Outcome, in, st.Outcome == plan.Planned)
+		if in != (st.Outcome == result.Planned) {
+			t.Errorf("Build: step %d (%s) in Order = %v, want %v", i, st.Outcome, in, st.Outcome == result.Planned)
 		}
 		for _, a := range st.After {
 			if pos[a] >= k {
@@ -246,7 +247,7 @@ func TestBuildLongChain(t *testing.T) {
 
 	rows[0] = row(2, userEmail(1), userEmail(n), "") // close the circle
 	p = plan.Build(rows, d, today())
-	if got := p.Counts()[plan.Invalid]; got != n {
+	if got := p.Counts()[result.Invalid]; got != n {
 		t.Errorf("Build(cycle of %d) invalid = %d, want %d", n, got, n)
 	}
 	if got := p.Steps[0].Message; !strings.Contains(got, "and 19990 more") {

@@ -7,6 +7,7 @@ import (
 
 	"offboard/input"
 	"offboard/plan"
+	"offboard/result"
 	"offboard/zoho"
 )
 
@@ -133,7 +134,7 @@ func ptr[T any](v T) *T { return &v }
 // verdict is what most tests compare of a step.
 type verdict struct {
 	Line    int
-	Outcome plan.Outcome
+	Outcome result.Outcome
 	Code    string
 }
 

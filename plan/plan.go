@@ -40,23 +40,8 @@ import (
 	"strings"
 
 	"offboard/input"
+	"offboard/result"
 	"offboard/zoho"
-)
-
-// Outcome is what became of a row (CONTRACT §6).
-type Outcome string
-
-// The outcomes. The plan gives Planned, Invalid, Skipped and Deferred; the
-// runner turns Planned into the others.
-const (
-	Planned   Outcome = "planned"
-	Invalid   Outcome = "invalid"
-	Skipped   Outcome = "skipped"
-	Deferred  Outcome = "deferred"
-	Deleted   Outcome = "deleted"
-	Submitted Outcome = "submitted"
-	Failed    Outcome = "failed"
-	NotRun    Outcome = "not_run"
 )
 
 // The validation codes (CONTRACT §4), in the order they are checked.
@@ -92,7 +77,7 @@ type Step struct {
 	// Line is the row's number in the spreadsheet.
 	Line int
 	// Outcome is Planned, Invalid, Skipped or Deferred.
-	Outcome Outcome
+	Outcome result.Outcome
 	// Code is a validation code; empty for a planned step.
 	Code string
 	// Message is one sentence a person can act on.
@@ -120,8 +105,8 @@ type Plan struct {
 }
 
 // Counts returns the number of steps per outcome.
-func (p *Plan) Counts() map[Outcome]int {
-	c := make(map[Outcome]int, 4)
+func (p *Plan) Counts() map[result.Outcome]int {
+	c := make(map[result.Outcome]int, 4)
 	for i := range p.Steps {
 		c[p.Steps[i].Outcome]++
 	}
@@ -188,14 +173,14 @@ func (d *directory) check(row *input.Row, i int, today input.Date, seen *seenUse
 	st.TransferTo = d.lookup(row.TransferTo)
 	st.SubordinatesTo = d.lookup(row.SubordinatesTo)
 	invalid := func(code, format string, args ...any) Step {
-		st.Outcome, st.Code, st.Message = Invalid, code, fmt.Sprintf(format, args...)
+		st.Outcome, st.Code, st.Message = result.Invalid, code, fmt.Sprintf(format, args...)
 		return st
 	}
 
 	if row.Hidden {
 		// Not an instruction the reviewer saw: it is neither checked nor
 		// remembered, so a visible row of the same user is no duplicate.
-		st.Outcome, st.Code = Skipped, CodeHiddenRow
+		st.Outcome, st.Code = result.Skipped, CodeHiddenRow
 		st.Message = "the row is hidden in the sheet (filtered out, or hidden by hand), so it is not planned: show it and run again, or pass --include-hidden to plan hidden rows"
 		return st
 	}
@@ -223,7 +208,7 @@ func (d *directory) check(row *input.Row, i int, today input.Date, seen *seenUse
 		return invalid(CodeUserNotFound, "%s", d.notFound(colUser, row.User))
 	}
 	if u.Deleted() {
-		st.Outcome, st.Code = Skipped, CodeAlreadyDeleted
+		st.Outcome, st.Code = result.Skipped, CodeAlreadyDeleted
 		st.Message = fmt.Sprintf("%s is already deleted in Zoho: nothing to do", cell(colUser, row.User, u))
 		return st
 	}
@@ -260,9 +245,9 @@ func (d *directory) check(row *input.Row, i int, today input.Date, seen *seenUse
 	}
 
 	st.Request = request(row, &st)
-	st.Outcome = Planned
+	st.Outcome = result.Planned
 	if row.EffectiveDate != nil && row.EffectiveDate.After(today) {
-		st.Outcome, st.Code = Deferred, CodeNotDue
+		st.Outcome, st.Code = result.Deferred, CodeNotDue
 		st.Message = fmt.Sprintf("effective_date %s is after today, %s: run the row again on or after that day", row.EffectiveDate, today)
 	}
 	return st
@@ -347,4 +332,33 @@ func hierarchyName(h string) string {
 		return "the org uses the reporting-to hierarchy"
 	}
 	return "the org uses the role hierarchy"
+}
+
+// Results returns each step's row result, as the plan leaves it: the
+// input row's own cells and line, the plan's verdict, and the users it
+// resolved. rows are the rows given to Build.
+func (p *Plan) Results(rows []input.Row) []result.Row {
+	out := make([]result.Row, len(p.Steps))
+	for i := range p.Steps {
+		out[i] = p.Steps[i].Result(rows[p.Steps[i].Index])
+	}
+	return out
+}
+
+// Result is the step's row result, as the plan leaves it.
+func (st *Step) Result(row input.Row) result.Row {
+	r := result.Row{Line: row.Line, Cells: row.Cells, Outcome: st.Outcome, Code: st.Code, Message: st.Message}
+	if st.User != nil {
+		r.UserID, r.UserEmail = string(st.User.ID), st.User.Email
+	}
+	if r.UserID == "" {
+		r.UserID = st.Request.UserID
+	}
+	if st.TransferTo != nil {
+		r.TransferToID = string(st.TransferTo.ID)
+	}
+	if st.SubordinatesTo != nil {
+		r.SubordinatesToID = string(st.SubordinatesTo.ID)
+	}
+	return r
 }

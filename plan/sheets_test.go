@@ -10,6 +10,7 @@ import (
 
 	"offboard/input"
 	"offboard/plan"
+	"offboard/result"
 )
 
 func hidden(r input.Row) input.Row {
@@ -28,10 +29,10 @@ func TestHiddenRows(t *testing.T) {
 	}
 	p := plan.Build(rows, testDirectory(""), today())
 	want := []verdict{
-		{2, plan.Skipped, plan.CodeHiddenRow},
-		{3, plan.Planned, ""},
-		{4, plan.Skipped, plan.CodeHiddenRow},
-		{5, plan.Skipped, plan.CodeHiddenRow},
+		{2, result.Skipped, plan.CodeHiddenRow},
+		{3, result.Planned, ""},
+		{4, result.Skipped, plan.CodeHiddenRow},
+		{5, result.Skipped, plan.CodeHiddenRow},
 	}
 	if diff := cmp.Diff(want, verdicts(p)); diff != "" {
 		t.Errorf("Build() verdicts mismatch (-want +got):\n%s", diff)
@@ -43,7 +44,7 @@ func TestHiddenRows(t *testing.T) {
 	if p.Steps[0].User == nil || p.Steps[0].User.Email != "rep@x.example" {
 		t.Errorf("hidden row User = %+v, want rep@x.example: the results show whom it named", p.Steps[0].User)
 	}
-	if got := p.Counts()[plan.Skipped]; got != 3 {
+	if got := p.Counts()[result.Skipped]; got != 3 {
 		t.Errorf("Counts()[skipped] = %d, want 3", got)
 	}
 	if diff := cmp.Diff([]int{3}, lines(p, p.Order)); diff != "" {
@@ -90,7 +91,7 @@ func fixtureDirectory() plan.Directory {
 func TestSheetsAsSeen(t *testing.T) {
 	type step struct {
 		Line    int
-		Outcome plan.Outcome
+		Outcome result.Outcome
 		Code    string
 		Message string // a part of the message
 	}
@@ -101,49 +102,49 @@ func TestSheetsAsSeen(t *testing.T) {
 		want []step
 	}{
 		{"openpyxl-formulas.xlsx", input.Options{}, []step{
-			{2, plan.Invalid, plan.CodeBadValue, "transfer_to (B2)" + formula + ", =LOWER(E2): open the file in Excel or LibreOffice and save it"},
-			{3, plan.Invalid, plan.CodeBadValue, "user (A3)" + formula},
-			{4, plan.Invalid, plan.CodeBadValue, "records (C4)" + formula + ", =TRUE()"},
-			{5, plan.Planned, "", "delete Di <di@example.com>, transferring assignment and criteria to Boss <boss@example.com>"},
+			{2, result.Invalid, plan.CodeBadValue, "transfer_to (B2)" + formula + ", =LOWER(E2): open the file in Excel or LibreOffice and save it"},
+			{3, result.Invalid, plan.CodeBadValue, "user (A3)" + formula},
+			{4, result.Invalid, plan.CodeBadValue, "records (C4)" + formula + ", =TRUE()"},
+			{5, result.Planned, "", "delete Di <di@example.com>, transferring assignment and criteria to Boss <boss@example.com>"},
 		}},
 		{"xlsxwriter-formulas.xlsx", input.Options{}, []step{
-			{2, plan.Invalid, plan.CodeBadValue, "records (C2)" + formula + ", =TRUE()"},
-			{3, plan.Invalid, plan.CodeBadValue, "transfer_to (B3)" + formula},
-			{4, plan.Planned, "", "delete Cy <cy@example.com>, transferring assignment and criteria to Boss"},
+			{2, result.Invalid, plan.CodeBadValue, "records (C2)" + formula + ", =TRUE()"},
+			{3, result.Invalid, plan.CodeBadValue, "transfer_to (B3)" + formula},
+			{4, result.Planned, "", "delete Cy <cy@example.com>, transferring assignment and criteria to Boss"},
 		}},
 		{"libreoffice-recalculated.xlsx", input.Options{}, []step{
-			{2, plan.Planned, "", "delete Ana <ana@example.com>, transferring records, assignment and criteria to Boss"},
-			{3, plan.Planned, "", "delete Bo <bo@example.com>, transferring records, assignment and criteria to Boss"},
-			{4, plan.Planned, "", "delete Cy <cy@example.com>, transferring assignment and criteria to Boss"},
+			{2, result.Planned, "", "delete Ana <ana@example.com>, transferring records, assignment and criteria to Boss"},
+			{3, result.Planned, "", "delete Bo <bo@example.com>, transferring records, assignment and criteria to Boss"},
+			{4, result.Planned, "", "delete Cy <cy@example.com>, transferring assignment and criteria to Boss"},
 		}},
 		{"openpyxl-merged.xlsx", input.Options{}, []step{
-			{2, plan.Planned, "", "delete Ana <ana@example.com>, transferring records, assignment and criteria to Boss"},
-			{3, plan.Planned, "", `delete Bo <bo@example.com>, transferring records, assignment and criteria to Boss <boss@example.com> (transfer_to (B3) is part of the merged cells B2:B3 and was read as "boss@example.com", the value shown there)`},
-			{4, plan.Invalid, plan.CodeBadValue, `assignment (D4) is covered by the merged cells C4:D4, which show "FALSE" across more than one column`},
-			{5, plan.Planned, "", "delete Di <di@example.com>, transferring records, assignment and criteria to Carl"},
+			{2, result.Planned, "", "delete Ana <ana@example.com>, transferring records, assignment and criteria to Boss"},
+			{3, result.Planned, "", `delete Bo <bo@example.com>, transferring records, assignment and criteria to Boss <boss@example.com> (transfer_to (B3) is part of the merged cells B2:B3 and was read as "boss@example.com", the value shown there)`},
+			{4, result.Invalid, plan.CodeBadValue, `assignment (D4) is covered by the merged cells C4:D4, which show "FALSE" across more than one column`},
+			{5, result.Planned, "", "delete Di <di@example.com>, transferring records, assignment and criteria to Carl"},
 		}},
 		{"libreoffice-merged.xlsx", input.Options{}, []step{
-			{2, plan.Planned, "", "delete Ana <ana@example.com>, transferring records, assignment and criteria to Boss"},
-			{3, plan.Invalid, plan.CodeBadValue, `transfer_to (B3) holds "old@example.com" hidden under the merged cells B2:B4, which show "boss@example.com"`},
-			{4, plan.Planned, "", `to Boss <boss@example.com> (transfer_to (B4) is part of the merged cells B2:B4`},
-			{5, plan.Invalid, plan.CodeBadValue, `move_subordinates_to (C5) is covered by the merged cells B5:C5`},
+			{2, result.Planned, "", "delete Ana <ana@example.com>, transferring records, assignment and criteria to Boss"},
+			{3, result.Invalid, plan.CodeBadValue, `transfer_to (B3) holds "old@example.com" hidden under the merged cells B2:B4, which show "boss@example.com"`},
+			{4, result.Planned, "", `to Boss <boss@example.com> (transfer_to (B4) is part of the merged cells B2:B4`},
+			{5, result.Invalid, plan.CodeBadValue, `move_subordinates_to (C5) is covered by the merged cells B5:C5`},
 		}},
 		{"openpyxl-filtered.xlsx", input.Options{}, []step{
-			{2, plan.Planned, "", "delete Ana"},
-			{3, plan.Skipped, plan.CodeHiddenRow, "the row is hidden in the sheet"},
-			{4, plan.Planned, "", "delete Cy"},
-			{5, plan.Skipped, plan.CodeHiddenRow, "the row is hidden in the sheet"},
+			{2, result.Planned, "", "delete Ana"},
+			{3, result.Skipped, plan.CodeHiddenRow, "the row is hidden in the sheet"},
+			{4, result.Planned, "", "delete Cy"},
+			{5, result.Skipped, plan.CodeHiddenRow, "the row is hidden in the sheet"},
 		}},
 		{"libreoffice-filtered.xlsx", input.Options{IncludeHidden: true}, []step{
-			{2, plan.Planned, "", "delete Ana"},
-			{3, plan.Planned, "", "delete Bo"},
-			{4, plan.Planned, "", "delete Cy"},
-			{5, plan.Planned, "", "delete Di"},
+			{2, result.Planned, "", "delete Ana"},
+			{3, result.Planned, "", "delete Bo"},
+			{4, result.Planned, "", "delete Cy"},
+			{5, result.Planned, "", "delete Di"},
 		}},
 		{"excel-mac-cr.csv", input.Options{}, []step{
-			{2, plan.Planned, "", "delete Ana"},
-			{3, plan.Planned, "", "delete Bo"},
-			{5, plan.Planned, "", "delete Cy"},
+			{2, result.Planned, "", "delete Ana"},
+			{3, result.Planned, "", "delete Bo"},
+			{5, result.Planned, "", "delete Cy"},
 		}},
 	}
 	for _, tt := range tests {

@@ -9,25 +9,26 @@ import (
 	"time"
 
 	"offboard/report"
+	"offboard/result"
 )
 
 const benchRows = 100_000
 
 // benchResults are n results like a large run's: HR's eight columns, every
 // field filled, one row in ten to retry.
-func benchResults(n int) ([]string, []report.Result) {
+func benchResults(n int) ([]string, []result.Row) {
 	header := []string{"user", "transfer_to", "records", "assignment", "criteria", "move_subordinates_to", "effective_date", "note"}
 	t := time.Date(2025, 3, 31, 9, 0, 0, 0, time.UTC)
-	rs := make([]report.Result, n)
+	rs := make([]result.Row, n)
 	for i := range rs {
-		o := report.Deleted
+		o := result.Deleted
 		switch i % 10 {
 		case 3:
-			o = report.Invalid
+			o = result.Invalid
 		case 7:
-			o = report.Skipped
+			o = result.Skipped
 		}
-		rs[i] = report.Result{
+		rs[i] = result.Row{
 			Line: i + 2,
 			Cells: []string{fmt.Sprintf("leaver%d@example.com", i), fmt.Sprint(3652397000001460000 + i), "TRUE", "yes", "0",
 				fmt.Sprintf("manager%d@example.com", i%100), "2025-03-31", fmt.Sprintf("row %d", i)},

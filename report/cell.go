@@ -1,6 +1,7 @@
 package report
 
 import (
+	"offboard/result"
 	"strconv"
 	"strings"
 	"time"
@@ -49,10 +50,10 @@ func attemptsText(n int) string {
 
 // ourCells returns the values of the columns report adds, as text, in the
 // order of Columns.
-func ourCells(r *Result, dst *[numColumns]string) {
+func ourCells(r *result.Row, dst *[numColumns]string) {
 	*dst = [numColumns]string{
 		colRow:              strconv.Itoa(r.Line),
-		colOutcome:          r.Outcome,
+		colOutcome:          string(r.Outcome),
 		colCode:             r.Code,
 		colMessage:          r.Message,
 		colUserID:           r.UserID,
@@ -120,7 +121,7 @@ func isWide(r rune) bool {
 // header names and the first rows' values: the input's columns, then ours.
 // The columns whose values have a known shape get room for it even when the
 // first rows leave them blank: IDs have 19 digits, times 25 characters.
-func widths(header []string, sample []Result) []float64 {
+func widths(header []string, sample []result.Row) []float64 {
 	n := len(header)
 	w := make([]int, n+numColumns)
 	for i, h := range header {

@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"encoding/csv"
+	"offboard/result"
 	"os"
 )
 
@@ -64,12 +65,12 @@ func newCSVSink(path string, header []string) (*csvSink, error) {
 	return &csvSink{results: results, retry: retry, rec: make([]string, 0, len(full))}, nil
 }
 
-func (s *csvSink) write(r *Result, cells []string) error {
+func (s *csvSink) write(r *result.Row, cells []string) error {
 	rec := s.rec[:0]
 	for _, c := range cells {
 		rec = append(rec, csvText(c))
 	}
-	if NeedsRetry(r.Outcome) {
+	if r.Outcome.NeedsRetry() {
 		// csv.Writer errors are sticky and reported by Flush: the one
 		// that matters is the write to disk, checked in finish.
 		if err := s.retry.csv.Write(rec); err != nil {
@@ -85,7 +86,7 @@ func (s *csvSink) write(r *Result, cells []string) error {
 	return s.results.csv.Write(rec)
 }
 
-func (s *csvSink) finish(Summary, map[string]int) error {
+func (s *csvSink) finish(Summary, map[result.Outcome]int) error {
 	if err := s.retry.finish(); err != nil {
 		return err
 	}

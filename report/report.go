@@ -42,42 +42,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"offboard/result"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 )
-
-// The outcomes of a row (CONTRACT §6), in the order the Summary lists them.
-const (
-	Deleted   = "deleted"
-	Submitted = "submitted"
-	Failed    = "failed"
-	Invalid   = "invalid"
-	Skipped   = "skipped"
-	Deferred  = "deferred"
-	Planned   = "planned"
-	NotRun    = "not_run"
-)
-
-// Outcomes returns every outcome, in the order the Summary lists them.
-func Outcomes() []string {
-	return []string{Deleted, Submitted, Failed, Invalid, Skipped, Deferred, Planned, NotRun}
-}
-
-func isOutcome(o string) bool {
-	switch o {
-	case Deleted, Submitted, Failed, Invalid, Skipped, Deferred, Planned, NotRun:
-		return true
-	}
-	return false
-}
-
-// NeedsRetry reports whether a row with this outcome goes to the Retry sheet:
-// invalid, failed and not_run rows do.
-func NeedsRetry(outcome string) bool {
-	return outcome == Invalid || outcome == Failed || outcome == NotRun
-}
 
 // OutcomeColor returns the fill and font colours (RGB hex) of an outcome's
 // cell, or "" for an unknown outcome. The fills follow Excel's own
@@ -85,23 +55,23 @@ func NeedsRetry(outcome string) bool {
 // light blue, planned blue, failed red, invalid orange, not_run amber,
 // skipped light grey, deferred grey. Each font is a dark shade of its fill,
 // readable on it and in print.
-func OutcomeColor(outcome string) (fill, font string) {
+func OutcomeColor(outcome result.Outcome) (fill, font string) {
 	switch outcome {
-	case Deleted:
+	case result.Deleted:
 		return "C6EFCE", "006100"
-	case Submitted:
+	case result.Submitted:
 		return "DDEBF7", "1F4E78"
-	case Planned:
+	case result.Planned:
 		return "BDD7EE", "1F3864"
-	case Failed:
+	case result.Failed:
 		return "FFC7CE", "9C0006"
-	case Invalid:
+	case result.Invalid:
 		return "F8CBAD", "843C0C"
-	case NotRun:
+	case result.NotRun:
 		return "FFEB9C", "9C5700"
-	case Skipped:
+	case result.Skipped:
 		return "EDEDED", "3A3A3A"
-	case Deferred:
+	case result.Deferred:
 		return "D0D0D0", "262626"
 	}
 	return "", ""
@@ -134,37 +104,6 @@ const (
 	colFinishedAt
 	numColumns
 )
-
-// Result is one input row's outcome, as the Results sheet shows it.
-type Result struct {
-	// Line is the row's number in the input file (the Row column).
-	Line int
-	// Cells are the input row's own cells as they were, one per input
-	// header name. A shorter slice is padded with blanks; a longer one is an
-	// error.
-	Cells []string
-
-	// Outcome is one of Outcomes.
-	Outcome string
-	// Code is a validation or API code, or "".
-	Code string
-	// Message is a sentence a person can act on.
-	Message string
-
-	// UserID and UserEmail are the resolved user to delete.
-	UserID, UserEmail string
-	// TransferToID and SubordinatesToID are the resolved targets.
-	TransferToID, SubordinatesToID string
-	// JobID and JobStatus are as Zoho returned them.
-	JobID, JobStatus string
-
-	// Attempts counts the submission calls made for this row, retries
-	// included. 0 shows as a blank cell: nothing was submitted.
-	Attempts int
-	// SubmittedAt and FinishedAt show as RFC 3339 text in their own time
-	// zone, to the second; the zero time shows as a blank cell.
-	SubmittedAt, FinishedAt time.Time
-}
 
 // Summary is what the Summary sheet says about the whole plan or run.
 type Summary struct {
@@ -200,17 +139,17 @@ type Writer struct {
 	path   string
 	header []string
 	sink   sink
-	counts map[string]int
-	err    error  // sticky: the first error of Write, or errClosed
-	row    Result // the row being written: a field, so it does not escape per row
+	counts map[result.Outcome]int
+	err    error      // sticky: the first error of Write, or errClosed
+	row    result.Row // the row being written: a field, so it does not escape per row
 }
 
 // sink is one output format: it writes to temporary files and renames them
 // onto their paths in commit.
 type sink interface {
-	write(r *Result, cells []string) error
+	write(r *result.Row, cells []string) error
 	// finish completes the temporary files; commit renames them.
-	finish(s Summary, counts map[string]int) error
+	finish(s Summary, counts map[result.Outcome]int) error
 	commit() error
 	// discard drops whatever is left of the temporary files.
 	discard()
@@ -226,7 +165,7 @@ func Create(path string, inputHeader []string) (*Writer, error) {
 	w := &Writer{
 		path:   path,
 		header: slices.Clone(inputHeader),
-		counts: make(map[string]int),
+		counts: make(map[result.Outcome]int),
 	}
 	var err error
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
@@ -256,11 +195,11 @@ func RetryPath(path string) string {
 // with an error and not written; the Writer goes on. Once writing the file
 // itself fails, the Writer is broken: every later Write and Close returns
 // that error, and nothing is left at the path.
-func (w *Writer) Write(r Result) error {
+func (w *Writer) Write(r result.Row) error {
 	if w.err != nil {
 		return w.err
 	}
-	if !isOutcome(r.Outcome) {
+	if !r.Outcome.Known() {
 		return fmt.Errorf("results row %d: unknown outcome %q", r.Line, r.Outcome)
 	}
 	if len(r.Cells) > len(w.header) {
@@ -273,7 +212,7 @@ func (w *Writer) Write(r Result) error {
 	}
 	w.row = r
 	err := w.sink.write(&w.row, cells)
-	w.row = Result{}
+	w.row = result.Row{}
 	if err != nil {
 		w.err = fmt.Errorf("write results file %s: row %d: %w", filepath.Base(w.path), r.Line, err)
 		return w.err
@@ -284,7 +223,7 @@ func (w *Writer) Write(r Result) error {
 
 // Counts returns how many rows have been written with each outcome so far.
 // Outcomes with no row are absent; the map is the caller's.
-func (w *Writer) Counts() map[string]int {
+func (w *Writer) Counts() map[result.Outcome]int {
 	return maps.Clone(w.counts)
 }
 

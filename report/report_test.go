@@ -17,6 +17,7 @@ import (
 
 	"offboard/input"
 	"offboard/report"
+	"offboard/result"
 )
 
 // inputHeader is the header of the input sheet in most tests; its Message
@@ -24,25 +25,25 @@ import (
 func inputHeader() []string { return []string{"user", "transfer_to", "Message", "note"} }
 
 // results is one row per outcome, with every field the Results sheet shows.
-func results() []report.Result {
+func results() []result.Row {
 	submitted := time.Date(2025, 3, 31, 9, 15, 0, 0, time.UTC)
 	finished := time.Date(2025, 3, 31, 11, 15, 30, 0, time.FixedZone("", 2*3600))
-	return []report.Result{
-		{Line: 2, Cells: []string{"ann@example.com", "3652397000001460001", "hello", "first"}, Outcome: report.Deleted,
+	return []result.Row{
+		{Line: 2, Cells: []string{"ann@example.com", "3652397000001460001", "hello", "first"}, Outcome: result.Deleted,
 			UserID: "3652397000001460123", UserEmail: "ann@example.com", TransferToID: "3652397000001460001",
 			SubordinatesToID: "3652397000001460002", JobID: "3652397000001470001", JobStatus: "completed",
 			Attempts: 2, SubmittedAt: submitted, FinishedAt: finished},
-		{Line: 3, Cells: []string{"bob@example.com", "", "", ""}, Outcome: report.Invalid, Code: "MISSING_ACTION",
+		{Line: 3, Cells: []string{"bob@example.com", "", "", ""}, Outcome: result.Invalid, Code: "MISSING_ACTION",
 			Message: "Give the user a transfer_to or a move_subordinates_to."},
-		{Line: 5, Cells: []string{"cat@example.com", "dan@example.com", "", "x"}, Outcome: report.Failed, Code: "JOB_FAILED",
+		{Line: 5, Cells: []string{"cat@example.com", "dan@example.com", "", "x"}, Outcome: result.Failed, Code: "JOB_FAILED",
 			Message: "The job failed.", UserID: "3652397000001460124", JobID: "3652397000001470002", JobStatus: "failed",
 			Attempts: 1, SubmittedAt: submitted},
-		{Line: 6, Cells: []string{"eve@example.com", "dan@example.com", "", ""}, Outcome: report.NotRun, Code: "NO_PERMISSION",
+		{Line: 6, Cells: []string{"eve@example.com", "dan@example.com", "", ""}, Outcome: result.NotRun, Code: "NO_PERMISSION",
 			Message: "Not sent: the run stopped."},
-		{Line: 7, Cells: []string{"fay@example.com", "dan@example.com", "", ""}, Outcome: report.Skipped, Code: "ALREADY_DELETED"},
-		{Line: 8, Cells: []string{"gus@example.com", "dan@example.com", "", ""}, Outcome: report.Deferred, Code: "NOT_DUE"},
-		{Line: 9, Cells: []string{"hal@example.com", "dan@example.com", "", "Müller 東京"}, Outcome: report.Planned},
-		{Line: 10, Cells: []string{"ivy@example.com", "dan@example.com"}, Outcome: report.Submitted,
+		{Line: 7, Cells: []string{"fay@example.com", "dan@example.com", "", ""}, Outcome: result.Skipped, Code: "ALREADY_DELETED"},
+		{Line: 8, Cells: []string{"gus@example.com", "dan@example.com", "", ""}, Outcome: result.Deferred, Code: "NOT_DUE"},
+		{Line: 9, Cells: []string{"hal@example.com", "dan@example.com", "", "Müller 東京"}, Outcome: result.Planned},
+		{Line: 10, Cells: []string{"ivy@example.com", "dan@example.com"}, Outcome: result.Submitted,
 			JobID: "3652397000001470003", JobStatus: "in_progress", Attempts: 1, SubmittedAt: submitted},
 	}
 }
@@ -57,7 +58,7 @@ func summary() report.Summary {
 }
 
 // write writes rs to path and closes it.
-func write(t *testing.T, path string, header []string, rs []report.Result) {
+func write(t *testing.T, path string, header []string, rs []result.Row) {
 	t.Helper()
 	w, err := report.Create(path, header)
 	if err != nil {
@@ -309,7 +310,7 @@ func TestXLSXOutcomeColors(t *testing.T) {
 	write(t, path, inputHeader(), results())
 	f := openXLSX(t, path)
 
-	fills := make(map[string]string)
+	fills := make(map[string]result.Outcome)
 	for i, r := range results() {
 		cell, _ := excelize.CoordinatesToCellName(len(inputHeader())+2, i+2) // Outcome
 		id, err := f.GetCellStyle("Results", cell)
@@ -331,8 +332,8 @@ func TestXLSXOutcomeColors(t *testing.T) {
 			t.Errorf("Results!%s (%s): font %+v, want colour %s", cell, r.Outcome, st.Font, wantFont)
 		}
 	}
-	if len(fills) != len(report.Outcomes()) {
-		t.Errorf("%d distinct outcome fills, want %d", len(fills), len(report.Outcomes()))
+	if len(fills) != len(result.Outcomes()) {
+		t.Errorf("%d distinct outcome fills, want %d", len(fills), len(result.Outcomes()))
 	}
 }
 
@@ -412,12 +413,12 @@ func hostile() []string {
 	return []string{"=1+1", "+1", "-1", "@SUM(A1:A2)", "\tx", "\rx", "=HYPERLINK(\"http://x\",\"y\")", "-", "=", "@"}
 }
 
-func hostileResults() []report.Result {
-	var rs []report.Result
+func hostileResults() []result.Row {
+	var rs []result.Row
 	for i, h := range hostile() {
-		rs = append(rs, report.Result{
+		rs = append(rs, result.Row{
 			Line: i + 2, Cells: []string{"u" + fmt.Sprint(i) + "@example.com", "t@example.com", h, h},
-			Outcome: report.Invalid, Code: h, Message: h, UserEmail: h, JobStatus: h,
+			Outcome: result.Invalid, Code: h, Message: h, UserEmail: h, JobStatus: h,
 		})
 	}
 	return rs
@@ -475,9 +476,9 @@ func TestXLSXText(t *testing.T) {
 		{"a\x01b", "a\ufffdb"}, // XML cannot hold it
 	}
 	path := filepath.Join(t.TempDir(), "results.xlsx")
-	var rs []report.Result
+	var rs []result.Row
 	for i, tt := range tests {
-		rs = append(rs, report.Result{Line: i + 2, Cells: []string{tt.in, tt.in}, Outcome: report.Failed, Message: tt.in})
+		rs = append(rs, result.Row{Line: i + 2, Cells: []string{tt.in, tt.in}, Outcome: result.Failed, Message: tt.in})
 	}
 	write(t, path, []string{"user", "note"}, rs)
 	f := openXLSX(t, path)
@@ -543,7 +544,7 @@ func TestCSVRetryEmpty(t *testing.T) {
 	// The retry file is always written, header only when no row needs it,
 	// so that a stale one from an earlier run is never taken for this one's.
 	path := filepath.Join(t.TempDir(), "results.csv")
-	write(t, path, inputHeader(), []report.Result{{Line: 2, Cells: []string{"a@example.com", "b@example.com", "", ""}, Outcome: report.Deleted}})
+	write(t, path, inputHeader(), []result.Row{{Line: 2, Cells: []string{"a@example.com", "b@example.com", "", ""}, Outcome: result.Deleted}})
 	if diff := cmp.Diff([][]string{inputHeader()}, readCSV(t, report.RetryPath(path))); diff != "" {
 		t.Errorf("retry CSV (-want +got):\n%s", diff)
 	}
@@ -568,13 +569,13 @@ func TestRetryReadsAsInput(t *testing.T) {
 	header := []string{"User", "transfer_to", "records", "effective_date", "Message"}
 	rows := []struct {
 		cells   []string
-		outcome string
+		outcome result.Outcome
 	}{
-		{[]string{"3652397000001460123", "3652397000001460001", "TRUE", "2025-03-31", "from HR"}, report.Failed},
-		{[]string{"bob@example.com", "dan@example.com", "", "", ""}, report.Deleted},
-		{[]string{"cat@example.com", "", "", "", "Müller, \"quoted\"\nnext line"}, report.Invalid},
-		{[]string{"eve@example.com", "dan@example.com", "", "", ""}, report.Skipped},
-		{[]string{"dee@example.com", "3652397000001460002", "no", "", ""}, report.NotRun},
+		{[]string{"3652397000001460123", "3652397000001460001", "TRUE", "2025-03-31", "from HR"}, result.Failed},
+		{[]string{"bob@example.com", "dan@example.com", "", "", ""}, result.Deleted},
+		{[]string{"cat@example.com", "", "", "", "Müller, \"quoted\"\nnext line"}, result.Invalid},
+		{[]string{"eve@example.com", "dan@example.com", "", "", ""}, result.Skipped},
+		{[]string{"dee@example.com", "3652397000001460002", "no", "", ""}, result.NotRun},
 	}
 	want := [][]string{rows[0].cells, rows[2].cells, rows[4].cells}
 
@@ -588,7 +589,7 @@ func TestRetryReadsAsInput(t *testing.T) {
 			cells := make([]string, len(header)) // reused, as a caller may
 			for i, r := range rows {
 				copy(cells, r.cells)
-				if err := w.Write(report.Result{Line: i + 2, Cells: cells, Outcome: r.outcome}); err != nil {
+				if err := w.Write(result.Row{Line: i + 2, Cells: cells, Outcome: r.outcome}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -628,14 +629,14 @@ func TestRetryReadsAsInput(t *testing.T) {
 func TestManyRows(t *testing.T) {
 	const n = 1000
 	header := []string{"user", "transfer_to"}
-	var rs []report.Result
+	var rs []result.Row
 	var wantResults, wantRetry [][]string
 	for i := range n {
-		o := report.Outcomes()[i%len(report.Outcomes())]
-		r := report.Result{Line: i + 2, Cells: []string{fmt.Sprintf("u%d@example.com", i), fmt.Sprint(3652397000001460000 + i)}, Outcome: o}
+		o := result.Outcomes()[i%len(result.Outcomes())]
+		r := result.Row{Line: i + 2, Cells: []string{fmt.Sprintf("u%d@example.com", i), fmt.Sprint(3652397000001460000 + i)}, Outcome: o}
 		rs = append(rs, r)
-		wantResults = append(wantResults, []string{r.Cells[0], r.Cells[1], fmt.Sprint(i + 2), o})
-		if report.NeedsRetry(o) {
+		wantResults = append(wantResults, []string{r.Cells[0], r.Cells[1], fmt.Sprint(i + 2), string(o)})
+		if o.NeedsRetry() {
 			wantRetry = append(wantRetry, r.Cells)
 		}
 	}
@@ -651,9 +652,9 @@ func TestManyRows(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			wantCounts := make(map[string]int)
-			for _, o := range report.Outcomes() {
-				wantCounts[o] = n / len(report.Outcomes())
+			wantCounts := make(map[result.Outcome]int)
+			for _, o := range result.Outcomes() {
+				wantCounts[o] = n / len(result.Outcomes())
 			}
 			if diff := cmp.Diff(wantCounts, w.Counts()); diff != "" {
 				t.Errorf("Counts() (-want +got):\n%s", diff)
@@ -822,12 +823,12 @@ func TestCreateErrors(t *testing.T) {
 func TestWriteErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		r    report.Result
+		r    result.Row
 		want string
 	}{
-		{"unknown outcome", report.Result{Line: 4, Outcome: "done"}, `row 4: unknown outcome "done"`},
-		{"no outcome", report.Result{Line: 5}, `row 5: unknown outcome ""`},
-		{"too many cells", report.Result{Line: 6, Outcome: report.Deleted, Cells: make([]string, 5)}, "row 6: 5 cells for a header of 4 columns"},
+		{"unknown outcome", result.Row{Line: 4, Outcome: "done"}, `row 4: unknown outcome "done"`},
+		{"no outcome", result.Row{Line: 5}, `row 5: unknown outcome ""`},
+		{"too many cells", result.Row{Line: 6, Outcome: result.Deleted, Cells: make([]string, 5)}, "row 6: 5 cells for a header of 4 columns"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -843,7 +844,7 @@ func TestWriteErrors(t *testing.T) {
 				t.Errorf("Counts() = %v after a refused row, want none", got)
 			}
 			// A refused row does not break the Writer.
-			if err := w.Write(report.Result{Line: 7, Outcome: report.Planned}); err != nil {
+			if err := w.Write(result.Row{Line: 7, Outcome: result.Planned}); err != nil {
 				t.Errorf("Write(a good row) = %v", err)
 			}
 		})
@@ -856,13 +857,13 @@ func TestCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Abort()
-	for _, o := range []string{report.Deleted, report.Failed, report.Deleted, report.NotRun} {
-		if err := w.Write(report.Result{Line: 2, Outcome: o}); err != nil {
+	for _, o := range []result.Outcome{result.Deleted, result.Failed, result.Deleted, result.NotRun} {
+		if err := w.Write(result.Row{Line: 2, Outcome: o}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got := w.Counts()
-	want := map[string]int{"deleted": 2, "failed": 1, "not_run": 1}
+	want := map[result.Outcome]int{result.Deleted: 2, result.Failed: 1, result.NotRun: 1}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Counts() (-want +got):\n%s", diff)
 	}
@@ -872,14 +873,3 @@ func TestCounts(t *testing.T) {
 	}
 }
 
-func TestNeedsRetry(t *testing.T) {
-	var got []string
-	for _, o := range report.Outcomes() {
-		if report.NeedsRetry(o) {
-			got = append(got, o)
-		}
-	}
-	if want := []string{"failed", "invalid", "not_run"}; !cmp.Equal(got, want) {
-		t.Errorf("outcomes that NeedsRetry = %q, want %q", got, want)
-	}
-}

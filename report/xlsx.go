@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"offboard/result"
 	"slices"
 	"strconv"
 	"time"
@@ -42,7 +43,7 @@ type xlsxSink struct {
 	retryRows      int
 
 	// sample holds the first rows until the column widths are set.
-	sample  []Result
+	sample  []result.Row
 	started bool
 
 	style xlsxStyles
@@ -51,7 +52,7 @@ type xlsxSink struct {
 
 type xlsxStyles struct {
 	header, label, text int
-	outcome             map[string]int
+	outcome             map[result.Outcome]int
 }
 
 func newXLSXSink(path string, header []string) (s *xlsxSink, err error) {
@@ -94,7 +95,7 @@ func newXLSXSink(path string, header []string) (s *xlsxSink, err error) {
 }
 
 func newStyles(f *excelize.File) (xlsxStyles, error) {
-	st := xlsxStyles{outcome: make(map[string]int)}
+	st := xlsxStyles{outcome: make(map[result.Outcome]int)}
 	var err error
 	if st.header, err = f.NewStyle(&excelize.Style{
 		Font:   &excelize.Font{Bold: true},
@@ -109,7 +110,7 @@ func newStyles(f *excelize.File) (xlsxStyles, error) {
 	if st.text, err = f.NewStyle(&excelize.Style{NumFmt: numFmtText}); err != nil {
 		return st, err
 	}
-	for _, o := range Outcomes() {
+	for _, o := range result.Outcomes() {
 		fill, font := OutcomeColor(o)
 		id, err := f.NewStyle(&excelize.Style{
 			Fill:   excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{fill}},
@@ -124,7 +125,7 @@ func newStyles(f *excelize.File) (xlsxStyles, error) {
 	return st, nil
 }
 
-func (s *xlsxSink) write(r *Result, cells []string) error {
+func (s *xlsxSink) write(r *result.Row, cells []string) error {
 	if !s.started {
 		if len(s.sample) < sampleRows {
 			// The caller may reuse its slice for the next row.
@@ -200,13 +201,13 @@ func (s *xlsxSink) start() error {
 	return nil
 }
 
-func (s *xlsxSink) writeRow(r *Result, cells []string) error {
+func (s *xlsxSink) writeRow(r *result.Row, cells []string) error {
 	n := len(s.header)
 	row := s.row
 	for i, c := range cells {
 		row[i] = text(c)
 	}
-	if NeedsRetry(r.Outcome) {
+	if r.Outcome.NeedsRetry() {
 		s.retryRows++
 		if err := s.retry.SetRow("A"+strconv.Itoa(s.retryRows), row[:n]); err != nil {
 			return err
@@ -245,7 +246,7 @@ func text(s string) any {
 	return s
 }
 
-func (s *xlsxSink) finish(sum Summary, counts map[string]int) error {
+func (s *xlsxSink) finish(sum Summary, counts map[result.Outcome]int) error {
 	if !s.started {
 		if err := s.start(); err != nil {
 			return err
@@ -298,7 +299,7 @@ func (s *xlsxSink) finish(sum Summary, counts map[string]int) error {
 	return s.out.finish()
 }
 
-func (s *xlsxSink) writeSummary(sum Summary, counts map[string]int) error {
+func (s *xlsxSink) writeSummary(sum Summary, counts map[result.Outcome]int) error {
 	sw, err := s.f.NewStreamWriter(SheetSummary)
 	if err != nil {
 		return err
@@ -349,8 +350,8 @@ func (s *xlsxSink) writeSummary(sum Summary, counts map[string]int) error {
 	}
 	lines = append(lines, line{}, line{"Outcome", "Rows", 0})
 	total := 0
-	for _, o := range Outcomes() {
-		lines = append(lines, line{o, counts[o], s.style.outcome[o]})
+	for _, o := range result.Outcomes() {
+		lines = append(lines, line{string(o), counts[o], s.style.outcome[o]})
 		total += counts[o]
 	}
 	lines = append(lines, line{"Total", total, 0})

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"offboard/plan"
+	"offboard/result"
 	"offboard/zoho"
 	"offboard/zoho/zohotest"
 )
@@ -62,7 +62,7 @@ func TestRunResumesAnEarlierRun(t *testing.T) {
 		2: {InDoubt: true, Attempts: 1},
 	}
 	res, _ := runSim(t, s, makePlan(toHeir(users...)...), opt)
-	want := []outcome{deleted, {plan.Deleted, CodeReconciled}, {plan.Deleted, CodeReconciled}}
+	want := []outcome{deleted, {result.Deleted, CodeReconciled}, {result.Deleted, CodeReconciled}}
 	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
 		t.Errorf("resumed outcomes (-want +got):\n%s", diff)
 	}
@@ -87,9 +87,9 @@ func TestRunStopsWhenTheJournalCannotBeWritten(t *testing.T) {
 	if stop == nil || !stop.Fatal {
 		t.Fatalf("Run() stop = %+v, want a fatal stop", stop)
 	}
-	for _, r := range res {
-		if r.Outcome != plan.NotRun || r.Attempts != 0 {
-			t.Errorf("row %d = %s with %d attempts, want not_run and 0", r.Index, r.Outcome, r.Attempts)
+	for i, r := range res {
+		if r.Outcome != result.NotRun || r.Attempts != 0 {
+			t.Errorf("row %d = %s with %d attempts, want not_run and 0", i, r.Outcome, r.Attempts)
 		}
 	}
 	if sent, _ := posts(t, s.srv); len(sent) != 0 {
@@ -110,9 +110,9 @@ func TestRunDoubtDoesNotHoldUpOtherRows(t *testing.T) {
 	sentEarlier := time.Now()
 	opt.Resume = map[int]Resume{5: {InDoubt: true, Attempts: 1, DoubtSince: sentEarlier}}
 	res, _ := runSim(t, s, makePlan(toHeir(users...)...), opt)
-	for _, r := range res {
-		if r.Outcome != plan.Deleted || r.Code != "" {
-			t.Errorf("row %d = %s %s, want deleted", r.Index, r.Outcome, r.Code)
+	for i, r := range res {
+		if r.Outcome != result.Deleted || r.Code != "" {
+			t.Errorf("row %d = %s %s, want deleted", i, r.Outcome, r.Code)
 		}
 	}
 	if res[5].Attempts != 2 {
@@ -158,7 +158,7 @@ func TestRunResumedDoubtNeverSentUnread(t *testing.T) {
 	if sent, _ := posts(t, s.srv); sent[users[0]] != 0 {
 		t.Errorf("the user in doubt was submitted %d times, though no read of the user succeeded", sent[users[0]])
 	}
-	if res[0].Outcome != plan.Failed || res[0].Code != CodeOutcomeUnknown || !strings.Contains(res[0].Message, "could not be read") {
+	if res[0].Outcome != result.Failed || res[0].Code != CodeOutcomeUnknown || !strings.Contains(res[0].Message, "could not be read") {
 		t.Errorf("row = %s %s %q, want failed OUTCOME_UNKNOWN saying the user could not be read", res[0].Outcome, res[0].Code, res[0].Message)
 	}
 }

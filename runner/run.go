@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"offboard/plan"
+	"offboard/result"
 	"offboard/zoho"
 )
 
@@ -103,12 +104,13 @@ type Options struct {
 	// Log receives one info line per row outcome and one warning per retry
 	// or backoff.
 	Log zerolog.Logger
-	// OnChange, if set, is called whenever a row's result changes. It is
-	// called from one goroutine, in the order the changes happened, and
+	// OnChange, if set, is called whenever a row's result changes, with
+	// the step's index and final set once the row has its final result. It
+	// is called from one goroutine, in the order the changes happened, and
 	// never with the runner's lock held: it may take its time (a journal
 	// on a slow disk) without holding up the run. Run returns only after
 	// the last call.
-	OnChange func(Result)
+	OnChange func(index int, row result.Row, final bool)
 	// Now gives the times recorded in results; nil means time.Now.
 	Now func() time.Time
 	// BeforeSubmit, if set, is called after every wait, immediately
@@ -179,39 +181,6 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Result is what became of one step.
-type Result struct {
-	// Index is the step's index in the plan.
-	Index int
-	// Outcome is the row's outcome: a step that was not planned keeps the
-	// plan's outcome; a planned one ends deleted, submitted, failed,
-	// skipped (Zoho said the user was already deleted) or not_run.
-	Outcome plan.Outcome
-	// Code is the plan's code, Zoho's error code, or one of the runner's
-	// (JOB_FAILED, NOT_DELETED, RECONCILED, OUTCOME_UNKNOWN, JOB_NOT_FOUND).
-	Code string
-	// Message is a sentence a person can act on.
-	Message string
-	// JobID and JobStatus are the job as Zoho last showed it.
-	JobID, JobStatus string
-	// Attempts counts the submission calls made for the row, retries
-	// included; status polls and user reads are not counted, nor an
-	// attempt withdrawn before it left.
-	Attempts int
-	// Polls counts the job status calls made for the row.
-	Polls int
-	// SubmittedAt is when Zoho accepted the job; FinishedAt when the row
-	// reached its outcome. Zero when it did not happen.
-	SubmittedAt, FinishedAt time.Time
-	// Final is set once the row has its final outcome.
-	Final bool
-}
-
-func (r Result) withOutcome(o plan.Outcome, code, message string) Result {
-	r.Outcome, r.Code, r.Message = o, code, message
-	return r
-}
-
 // Stop says why the run stopped submitting before every step was tried.
 type Stop struct {
 	// Reason is one sentence for the operator.
@@ -227,8 +196,11 @@ type Stop struct {
 // Steps are submitted in p.Order as soon as every step in their After has
 // a completed, verified deletion, and fewer than MaxJobs of this run's
 // jobs are unfinished. A step whose predecessor did not end deleted ends
-// not_run, naming that row. results holds one Result per plan step,
-// index-aligned; steps that are not planned are copied through.
+// not_run, naming that row. rows are the steps' results as the run starts
+// (the plan's verdicts, or what an earlier run settled), index-aligned
+// with p.Steps; results are them at the end, the planned ones completed
+// (deleted, submitted, failed, skipped or not_run); the others are copied
+// through.
 //
 // Once the run must stop (ctx ends, the daily credits are spent, the
 // circuit breaker trips, the credentials are refused) no submission
@@ -242,7 +214,10 @@ type Stop struct {
 //
 // err is ctx's error when ctx was cancelled, so that a cancellation is
 // never taken for a failure; otherwise nil.
-func Run(ctx context.Context, c Client, p *plan.Plan, opt Options) (results []Result, stop *Stop, err error) {
+func Run(ctx context.Context, c Client, p *plan.Plan, rows []result.Row, opt Options) (results []result.Row, stop *Stop, err error) {
+	if len(rows) != len(p.Steps) {
+		return nil, nil, fmt.Errorf("runner: %d rows for %d steps", len(rows), len(p.Steps))
+	}
 	opt = opt.withDefaults()
 	r := &run{
 		c:     c,
@@ -288,7 +263,7 @@ func Run(ctx context.Context, c Client, p *plan.Plan, opt Options) (results []Re
 	interrupt() // a ctx that ended already: nothing is sent
 	defer context.AfterFunc(ctx, interrupt)()
 
-	r.begin()
+	r.begin(rows)
 	r.wg.Add(1)
 	go r.pollLoop()
 	r.schedule()
@@ -302,9 +277,11 @@ func Run(ctx context.Context, c Client, p *plan.Plan, opt Options) (results []Re
 	if r.probe != nil {
 		r.probe.Stop()
 	}
-	results = make([]Result, len(r.steps))
+	results = make([]result.Row, len(r.steps))
+	polls := 0
 	for i := range r.steps {
 		results[i] = r.steps[i].res
+		polls += r.steps[i].polls
 	}
 	if r.stop != nil {
 		s := *r.stop
@@ -313,7 +290,7 @@ func Run(ctx context.Context, c Client, p *plan.Plan, opt Options) (results []Re
 	r.mu.Unlock()
 	r.out.close()
 	notified.Wait()
-	r.logSummary(results)
+	r.logSummary(results, polls)
 	if r.interrupted.Load() {
 		return results, stop, ctx.Err()
 	}
@@ -340,7 +317,8 @@ const (
 // stepState is the runner's state of one step; run.mu guards it.
 type stepState struct {
 	phase phase
-	res   Result
+	res   result.Row
+	polls int // job status calls made
 	// holds is set while the step holds one of the MaxJobs job slots.
 	holds bool
 	// check is set for a submission in doubt from an earlier run, older
@@ -389,14 +367,14 @@ type run struct {
 // begin sets every step's first state: steps that are not planned keep
 // the plan's verdict; an earlier run's jobs are followed, and its
 // submissions in doubt watched or checked.
-func (r *run) begin() {
+func (r *run) begin(rows []result.Row) {
 	now := time.Now()
 	var watches []*watch
 	r.mu.Lock()
 	for i, st := range r.p.Steps {
 		s := &r.steps[i]
-		s.res = Result{Index: i, Outcome: st.Outcome, Code: st.Code, Message: st.Message}
-		if st.Outcome != plan.Planned {
+		s.res = rows[i]
+		if st.Outcome != result.Planned {
 			s.phase = done
 			continue
 		}
@@ -410,7 +388,7 @@ func (r *run) begin() {
 		case res.JobID != "":
 			// An earlier run's job: follow it, never submit the user again.
 			s.phase = running
-			s.res.JobID, s.res.Outcome, s.res.SubmittedAt = res.JobID, plan.Submitted, res.SubmittedAt
+			s.res.JobID, s.res.Outcome, s.res.SubmittedAt = res.JobID, result.Submitted, res.SubmittedAt
 			r.take(i)
 			watches = append(watches, &watch{step: i, kind: watchJob, jobID: res.JobID,
 				since: now, deadline: now.Add(r.opt.JobTimeout), due: now.Add(r.jobs.firstPoll())})
@@ -496,7 +474,7 @@ func (r *run) readiness(i int) (ready bool, blocker int) {
 			continue
 		}
 		switch s := &r.steps[j]; {
-		case s.phase == done && s.res.Outcome == plan.Deleted:
+		case s.phase == done && s.res.Outcome == result.Deleted:
 		case s.phase == done:
 			return false, j
 		default:
@@ -515,20 +493,20 @@ func (r *run) dependencyFailed(i, j int) {
 		msg += " (" + c + ")"
 	}
 	msg += "; settle row " + fmt.Sprint(dep.Line) + " first, then run this row again"
-	r.finish(i, plan.NotRun, "", msg)
+	r.finish(i, result.NotRun, "", msg)
 }
 
 // endUnsent ends a step that this run never sent. r.mu must be held.
 func (r *run) endUnsent(i int) {
 	if r.steps[i].check {
-		r.finish(i, plan.Failed, CodeOutcomeUnknown, "an earlier run's submission of this user got no answer, and the run stopped before the user could be read; run this row again: the user is read before anything is sent")
+		r.finish(i, result.Failed, CodeOutcomeUnknown, "an earlier run's submission of this user got no answer, and the run stopped before the user could be read; run this row again: the user is read before anything is sent")
 		return
 	}
 	reason := "the run stopped before this row was submitted"
 	if r.stopped() {
 		reason += ": " + r.stop.Reason
 	}
-	r.finish(i, plan.NotRun, "", reason)
+	r.finish(i, result.NotRun, "", reason)
 }
 
 // take gives step i a job slot. r.mu must be held.
@@ -592,14 +570,14 @@ func (r *run) stopped() bool {
 
 // finish records step i's final result, frees its slot and tells
 // OnChange. r.mu must be held.
-func (r *run) finish(i int, o plan.Outcome, code, message string) {
+func (r *run) finish(i int, o result.Outcome, code, message string) {
 	s := &r.steps[i]
 	if s.phase == done {
 		return
 	}
-	res := s.res.withOutcome(o, code, message)
+	res := s.res
+	res.Set(o, code, message)
 	res.FinishedAt = r.opt.Now()
-	res.Final = true
 	s.res = res
 	s.phase = done
 	r.open--
@@ -608,23 +586,30 @@ func (r *run) finish(i int, o plan.Outcome, code, message string) {
 	st := r.p.Steps[i]
 	r.log.Info().Int("row", st.Line).Str("user_id", st.Request.UserID).
 		Str("outcome", string(res.Outcome)).Str("code", res.Code).Str("job_id", res.JobID).
-		Int("attempts", res.Attempts).Int("polls", res.Polls).Msg("row finished")
-	r.out.put(res)
+		Int("attempts", res.Attempts).Int("polls", s.polls).Msg("row finished")
+	r.out.put(i, res, true)
 }
 
 // end records step i's final result.
-func (r *run) end(i int, o plan.Outcome, code, message string) {
+func (r *run) end(i int, o result.Outcome, code, message string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.finish(i, o, code, message)
 }
 
 // update changes step i's interim result and tells OnChange.
-func (r *run) update(i int, f func(*Result)) {
+func (r *run) update(i int, f func(*result.Row)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f(&r.steps[i].res)
-	r.out.put(r.steps[i].res)
+	r.out.put(i, r.steps[i].res, false)
+}
+
+// polled counts a job status call of step i.
+func (r *run) polled(i int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.steps[i].polls++
 }
 
 func (r *run) rowLog(i int) *zerolog.Logger {
@@ -666,16 +651,15 @@ func authStop(err error) Stop {
 
 // logSummary logs the run's counts and the status polls spent per job
 // followed (the benchmark's measure of how few calls a user costs).
-func (r *run) logSummary(results []Result) {
-	var jobs, polls, attempts int
+func (r *run) logSummary(results []result.Row, polls int) {
+	var jobs, attempts int
 	counts := zerolog.Dict()
-	n := map[plan.Outcome]int{}
-	for _, res := range results {
+	n := map[result.Outcome]int{}
+	for i, res := range results {
 		n[res.Outcome]++
 		attempts += res.Attempts
-		if res.Polls > 0 {
+		if r.steps[i].polls > 0 {
 			jobs++
-			polls += res.Polls
 		}
 	}
 	for o, c := range n {
@@ -692,16 +676,23 @@ func (r *run) logSummary(results []Result) {
 // nobody who changes a result waits for OnChange.
 type outbox struct {
 	mu     sync.Mutex
-	queue  []Result
+	queue  []change
 	closed bool
 	more   chan struct{}
 }
 
+// change is one call of OnChange to make.
+type change struct {
+	index int
+	row   result.Row
+	final bool
+}
+
 func newOutbox() *outbox { return &outbox{more: make(chan struct{}, 1)} }
 
-func (o *outbox) put(r Result) {
+func (o *outbox) put(index int, row result.Row, final bool) {
 	o.mu.Lock()
-	o.queue = append(o.queue, r)
+	o.queue = append(o.queue, change{index, row, final})
 	o.mu.Unlock()
 	select {
 	case o.more <- struct{}{}:
@@ -721,15 +712,15 @@ func (o *outbox) close() {
 }
 
 // deliver calls f with every result put, in order, until close.
-func (o *outbox) deliver(f func(Result)) {
+func (o *outbox) deliver(f func(int, result.Row, bool)) {
 	for {
 		o.mu.Lock()
 		batch, closed := o.queue, o.closed
 		o.queue = nil
 		o.mu.Unlock()
 		if f != nil {
-			for _, r := range batch {
-				f(r)
+			for _, c := range batch {
+				f(c.index, c.row, c.final)
 			}
 		}
 		if closed && len(batch) == 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"offboard/plan"
+	"offboard/result"
 	"offboard/zoho"
 	"offboard/zoho/zohotest"
 )
@@ -51,7 +52,7 @@ type row struct {
 func makePlan(rows ...row) *plan.Plan {
 	p := &plan.Plan{}
 	for i, r := range rows {
-		p.Steps = append(p.Steps, plan.Step{Index: i, Line: i + 2, Outcome: plan.Planned, After: r.after,
+		p.Steps = append(p.Steps, plan.Step{Index: i, Line: i + 2, Outcome: result.Planned, After: r.after,
 			Request: zoho.TransferRequest{UserID: r.user, Transfer: &zoho.Transfer{ToID: r.to, Records: true}}})
 		p.Order = append(p.Order, i)
 	}
@@ -84,11 +85,11 @@ func fast() Options {
 
 // outcome is the part of a result a test compares.
 type outcome struct {
-	Outcome plan.Outcome
+	Outcome result.Outcome
 	Code    string
 }
 
-func outcomes(rs []Result) []outcome {
+func outcomes(rs []result.Row) []outcome {
 	out := make([]outcome, len(rs))
 	for i, r := range rs {
 		out[i] = outcome{r.Outcome, r.Code}
@@ -104,7 +105,7 @@ func repeat(o outcome, n int) []outcome {
 	return out
 }
 
-var deleted = outcome{plan.Deleted, ""}
+var deleted = outcome{result.Deleted, ""}
 
 // posts counts the transfer-and-delete submissions per user that reached
 // the simulator, and those answered 200.
@@ -151,9 +152,34 @@ func checkOneJobPerUser(t *testing.T, srv *zohotest.Server) {
 	}
 }
 
-func runSim(t *testing.T, s *sim, p *plan.Plan, opt Options) ([]Result, *Stop) {
+// rowsOf returns the rows a plan gives Run: each step's verdict.
+func rowsOf(p *plan.Plan) []result.Row {
+	rows := make([]result.Row, len(p.Steps))
+	for i, st := range p.Steps {
+		rows[i] = result.Row{Line: st.Line, Outcome: st.Outcome, Code: st.Code, Message: st.Message, UserID: st.Request.UserID}
+	}
+	return rows
+}
+
+// runPlan runs p from its plan's verdicts.
+func runPlan(ctx context.Context, c Client, p *plan.Plan, opt Options) ([]result.Row, *Stop, error) {
+	return Run(ctx, c, p, rowsOf(p), opt)
+}
+
+// pollsOf counts the status calls the simulator answered for the job.
+func pollsOf(srv *zohotest.Server, jobID string) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method == "GET" && strings.Contains(r.RawQuery, "job_id="+jobID) {
+			n++
+		}
+	}
+	return n
+}
+
+func runSim(t *testing.T, s *sim, p *plan.Plan, opt Options) ([]result.Row, *Stop) {
 	t.Helper()
-	res, stop, err := Run(t.Context(), s.client, p, opt)
+	res, stop, err := Run(t.Context(), s.client, p, rowsOf(p), opt)
 	if err != nil {
 		t.Fatalf("Run() error = %v, want nil", err)
 	}
@@ -168,12 +194,12 @@ func TestRunDeletesAndStaysWithinConcurrency(t *testing.T) {
 	users := plain(12)
 	p := makePlan(toHeir(users...)...)
 	// A row the plan did not plan is copied through untouched.
-	p.Steps = append(p.Steps, plan.Step{Index: 12, Line: 14, Outcome: plan.Invalid, Code: plan.CodeUserNotFound, Message: "no such user"})
+	p.Steps = append(p.Steps, plan.Step{Index: 12, Line: 14, Outcome: result.Invalid, Code: plan.CodeUserNotFound, Message: "no such user"})
 	var changes atomic.Int32
 	opt := fast()
-	opt.OnChange = func(Result) { changes.Add(1) }
+	opt.OnChange = func(int, result.Row, bool) { changes.Add(1) }
 	res, stop := runSim(t, s, p, opt)
-	want := append(repeat(deleted, 12), outcome{plan.Invalid, plan.CodeUserNotFound})
+	want := append(repeat(deleted, 12), outcome{result.Invalid, plan.CodeUserNotFound})
 	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
 		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 	}
@@ -198,10 +224,7 @@ func TestRunDeletesAndStaysWithinConcurrency(t *testing.T) {
 			calls++
 		}
 	}
-	polls := 0
-	for _, r := range res[:12] {
-		polls += r.Polls
-	}
+	polls := s.srv.CountCalls("GET", "/crm/v7/users/actions/transfer_and_delete")
 	t.Logf("%d users: %d API calls, %.2f per user, %.2f status polls per job", len(users), calls,
 		float64(calls)/float64(len(users)), float64(polls)/float64(len(users)))
 }
@@ -403,7 +426,7 @@ func TestRunTokenExpiresMidRun(t *testing.T) {
 	checkOneJobPerUser(t, s.srv)
 }
 
-func count(rs []Result) map[outcome]int {
+func count(rs []result.Row) map[outcome]int {
 	m := map[outcome]int{}
 	for _, r := range rs {
 		m[outcome{r.Outcome, r.Code}]++
@@ -430,7 +453,7 @@ func TestRunRefreshTokenRevoked(t *testing.T) {
 	// Jobs submitted before the revocation cannot be followed without
 	// credentials: they stay submitted; nothing else was sent.
 	jobs := len(s.srv.Jobs())
-	want := map[outcome]int{{plan.Submitted, ""}: jobs, {plan.NotRun, ""}: 6 - jobs}
+	want := map[outcome]int{{result.Submitted, ""}: jobs, {result.NotRun, ""}: 6 - jobs}
 	if diff := cmp.Diff(want, count(res)); diff != "" {
 		t.Errorf("Run() outcome counts (-want +got):\n%s", diff)
 	}
@@ -458,7 +481,7 @@ func TestRunFollowsSubmittedJobsAfterStop(t *testing.T) {
 	// The jobs submitted before the refusal were followed to the end,
 	// although submitting had stopped while they ran.
 	jobs := len(s.srv.Jobs())
-	want := map[outcome]int{deleted: jobs, {plan.Failed, zoho.CodeScopeMismatch}: 3 - jobs, {plan.NotRun, ""}: 3}
+	want := map[outcome]int{deleted: jobs, {result.Failed, zoho.CodeScopeMismatch}: 3 - jobs, {result.NotRun, ""}: 3}
 	if diff := cmp.Diff(want, count(res)); diff != "" {
 		t.Errorf("Run() outcome counts (-want +got):\n%s", diff)
 	}
@@ -482,7 +505,7 @@ func TestRunLostSubmissionWaitsForItsJob(t *testing.T) {
 	opt := fast()
 	opt.JobDuration = 80 * time.Millisecond // the first guess: longer than the job
 	res, _ := runSim(t, s, makePlan(toHeir(users...)...), opt)
-	if diff := cmp.Diff([]outcome{{plan.Deleted, CodeReconciled}, deleted}, outcomes(res)); diff != "" {
+	if diff := cmp.Diff([]outcome{{result.Deleted, CodeReconciled}, deleted}, outcomes(res)); diff != "" {
 		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 	}
 	if sent, _ := posts(t, s.srv); sent[users[0]] != 1 {
@@ -506,7 +529,7 @@ func TestRunDroppedAfterCommitReconciled(t *testing.T) {
 		return zohotest.NoFault
 	})
 	res, _ := runSim(t, s, makePlan(toHeir(users...)...), fast())
-	if diff := cmp.Diff([]outcome{{plan.Deleted, CodeReconciled}, deleted}, outcomes(res)); diff != "" {
+	if diff := cmp.Diff([]outcome{{result.Deleted, CodeReconciled}, deleted}, outcomes(res)); diff != "" {
 		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 	}
 	if sent, _ := posts(t, s.srv); sent[users[0]] != 1 {
@@ -528,7 +551,7 @@ func TestRunFailedJobAndItsDependent(t *testing.T) {
 	ravi := demo(424) // the demo org fails Ravi Patel's job
 	p := makePlan(row{user: ravi, to: heir}, row{user: demo(425), to: ravi, after: []int{0}}, row{user: demo(417), to: heir})
 	res, stop := runSim(t, s, p, fast())
-	want := []outcome{{plan.Failed, CodeJobFailed}, {plan.NotRun, ""}, deleted}
+	want := []outcome{{result.Failed, CodeJobFailed}, {result.NotRun, ""}, deleted}
 	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
 		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 	}
@@ -575,11 +598,11 @@ func TestRunNoWait(t *testing.T) {
 	opt.NoWait = true
 	res, _ := runSim(t, s, p, opt)
 	// Row 1 is followed anyway: row 2 may only go once it completed.
-	want := []outcome{{plan.Submitted, ""}, deleted, {plan.Submitted, ""}}
+	want := []outcome{{result.Submitted, ""}, deleted, {result.Submitted, ""}}
 	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
 		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 	}
-	if res[0].JobID == "" || res[0].Polls != 0 || res[2].Polls != 0 {
+	if res[0].JobID == "" || pollsOf(s.srv, res[0].JobID) != 0 || pollsOf(s.srv, res[2].JobID) != 0 {
 		t.Errorf("--no-wait results %+v, %+v: want a job ID and no polls", res[0], res[2])
 	}
 }
@@ -589,7 +612,7 @@ func TestRunJobTimeout(t *testing.T) {
 	opt := fast()
 	opt.JobTimeout = 80 * time.Millisecond
 	res, _ := runSim(t, s, makePlan(toHeir(plain(2)...)...), opt)
-	if diff := cmp.Diff(repeat(outcome{plan.Submitted, ""}, 2), outcomes(res)); diff != "" {
+	if diff := cmp.Diff(repeat(outcome{result.Submitted, ""}, 2), outcomes(res)); diff != "" {
 		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(res[0].Message, "job-timeout") {
@@ -604,7 +627,7 @@ func TestRunBreakerTripsOnNoPermission(t *testing.T) {
 	opt := fast()
 	opt.MaxJobs = 1
 	res, stop := runSim(t, s, p, opt)
-	want := append(repeat(outcome{plan.Failed, zoho.CodeNoPermission}, 5), repeat(outcome{plan.NotRun, ""}, 3)...)
+	want := append(repeat(outcome{result.Failed, zoho.CodeNoPermission}, 5), repeat(outcome{result.NotRun, ""}, 3)...)
 	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
 		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 	}
@@ -624,7 +647,7 @@ func TestRunRowRefusalGoesOn(t *testing.T) {
 	ellen := demo(436) // deleted in the demo org
 	p := makePlan(row{user: demo(417), to: heir}, row{user: demo(418), to: ellen}, row{user: demo(419), to: heir})
 	res, stop := runSim(t, s, p, fast())
-	want := []outcome{deleted, {plan.Failed, zoho.CodeInvalidData}, deleted}
+	want := []outcome{deleted, {result.Failed, zoho.CodeInvalidData}, deleted}
 	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
 		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 	}
@@ -645,11 +668,11 @@ func TestRunCreditsExhausted(t *testing.T) {
 	if stop == nil || stop.Fatal || !strings.Contains(stop.Reason, "credits") {
 		t.Errorf("Run() stop = %+v, want a non-fatal stop about credits", stop)
 	}
-	counts := map[plan.Outcome]int{}
+	counts := map[result.Outcome]int{}
 	for _, r := range res {
 		counts[r.Outcome]++
 	}
-	if counts[plan.Failed] != 0 || counts[plan.NotRun] == 0 || counts[plan.Deleted] == 0 {
+	if counts[result.Failed] != 0 || counts[result.NotRun] == 0 || counts[result.Deleted] == 0 {
 		t.Errorf("Run() outcome counts = %v, want some deleted, some not_run, none failed", counts)
 	}
 }
@@ -667,7 +690,7 @@ func TestRunCancelled(t *testing.T) {
 	p := makePlan(toHeir(plain(6)...)...)
 	opt := fast()
 	opt.MaxJobs = 1
-	res, stop, err := Run(ctx, s.client, p, opt)
+	res, stop, err := Run(ctx, s.client, p, rowsOf(p), opt)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Run() error = %v, want context.Canceled", err)
 	}
@@ -675,7 +698,7 @@ func TestRunCancelled(t *testing.T) {
 		t.Errorf("Run() stop = %+v, want interrupted", stop)
 	}
 	// The job in flight when ctx ended was still followed to the end.
-	want := append(repeat(deleted, 2), repeat(outcome{plan.NotRun, ""}, 4)...)
+	want := append(repeat(deleted, 2), repeat(outcome{result.NotRun, ""}, 4)...)
 	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
 		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 	}
@@ -708,11 +731,11 @@ func (f *fake) User(_ context.Context, id string) (zoho.User, error) {
 
 func TestRunNotDeletedAfterCompletedJob(t *testing.T) {
 	f := &fake{status: zoho.StatusActive}
-	res, _, err := Run(t.Context(), f, makePlan(toHeir(demo(417))...), fast())
+	res, _, err := runPlan(t.Context(), f, makePlan(toHeir(demo(417))...), fast())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]outcome{{plan.Failed, CodeNotDeleted}}, outcomes(res)); diff != "" {
+	if diff := cmp.Diff([]outcome{{result.Failed, CodeNotDeleted}}, outcomes(res)); diff != "" {
 		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 	}
 }

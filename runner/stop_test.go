@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"offboard/plan"
+	"offboard/result"
 	"offboard/zoho"
 	"offboard/zoho/zohotest"
 )
@@ -83,18 +84,18 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 func postCount(srv *zohotest.Server) int { return srv.CountCalls("POST", "/crm/") }
 
 // runAsync runs Run on its own goroutine.
-func runAsync(ctx context.Context, c Client, p *plan.Plan, opt Options) (wait func(t *testing.T) ([]Result, *Stop, error)) {
+func runAsync(ctx context.Context, c Client, p *plan.Plan, opt Options) (wait func(t *testing.T) ([]result.Row, *Stop, error)) {
 	type ret struct {
-		res  []Result
+		res  []result.Row
 		stop *Stop
 		err  error
 	}
 	ch := make(chan ret, 1)
 	go func() {
-		res, stop, err := Run(ctx, c, p, opt)
+		res, stop, err := Run(ctx, c, p, rowsOf(p), opt)
 		ch <- ret{res, stop, err}
 	}()
-	return func(t *testing.T) ([]Result, *Stop, error) {
+	return func(t *testing.T) ([]result.Row, *Stop, error) {
 		t.Helper()
 		select {
 		case r := <-ch:
@@ -236,14 +237,14 @@ func TestStopWithSubmittersParkedInEveryWait(t *testing.T) {
 		s.srv.SetCaller(demo(412)) // not the super admin: NO_PERMISSION
 		opt := fast()
 		opt.MaxJobs, opt.BreakerThreshold = 1, 1
-		res, stop, err := Run(t.Context(), s.client, makePlan(toHeir(plain(4)...)...), opt)
+		res, stop, err := runPlan(t.Context(), s.client, makePlan(toHeir(plain(4)...)...), opt)
 		if err != nil || stop == nil || !strings.Contains(stop.Reason, zoho.CodeNoPermission) {
 			t.Fatalf("Run() = stop %+v, err %v; want the breaker's stop", stop, err)
 		}
 		if n := postCount(s.srv); n != 1 {
 			t.Errorf("submissions = %d, want 1: none after the breaker tripped", n)
 		}
-		want := append([]outcome{{plan.Failed, zoho.CodeNoPermission}}, repeat(outcome{plan.NotRun, ""}, 3)...)
+		want := append([]outcome{{result.Failed, zoho.CodeNoPermission}}, repeat(outcome{result.NotRun, ""}, 3)...)
 		if diff := cmp.Diff(want, outcomes(res)); diff != "" {
 			t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 		}
@@ -261,14 +262,14 @@ func TestStopWithSubmittersParkedInEveryWait(t *testing.T) {
 		opt := fast()
 		opt.MaxJobs, opt.Grace = 1, 50*time.Millisecond
 		opt.NoWait = true
-		res, stop, _ := Run(t.Context(), s.client, makePlan(toHeir(plain(4)...)...), opt)
+		res, stop, _ := runPlan(t.Context(), s.client, makePlan(toHeir(plain(4)...)...), opt)
 		if stop == nil || !stop.Fatal {
 			t.Fatalf("Run() stop = %+v, want a fatal stop", stop)
 		}
 		if n := postCount(s.srv); n != 2 {
 			t.Errorf("submissions = %d, want 2: the one accepted, the one refused, none after", n)
 		}
-		want := append([]outcome{{plan.Submitted, ""}}, repeat(outcome{plan.NotRun, ""}, 3)...)
+		want := append([]outcome{{result.Submitted, ""}}, repeat(outcome{result.NotRun, ""}, 3)...)
 		if diff := cmp.Diff(want, outcomes(res)); diff != "" {
 			t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 		}
@@ -279,7 +280,7 @@ func TestStopWithSubmittersParkedInEveryWait(t *testing.T) {
 // Zoho: no more reached it, the rows whose submission Zoho took are
 // submitted or deleted, and every other row is not_run, counting only the
 // attempts Zoho refused.
-func checkStopped(t *testing.T, s *sim, res []Result, stop *Stop, err error, posts int) {
+func checkStopped(t *testing.T, s *sim, res []result.Row, stop *Stop, err error, posts int) {
 	t.Helper()
 	if !errors.Is(err, context.Canceled) || stop == nil || !strings.Contains(stop.Reason, "interrupted") {
 		t.Errorf("Run() = stop %+v, err %v; want interrupted, context.Canceled; results %+v", stop, err, res)
@@ -291,14 +292,14 @@ func checkStopped(t *testing.T, s *sim, res []Result, stop *Stop, err error, pos
 	}
 	jobs := len(s.srv.Jobs())
 	notRun, refused := 0, 0
-	for _, r := range res {
+	for i, r := range res {
 		switch r.Outcome {
-		case plan.NotRun:
+		case result.NotRun:
 			notRun++
 			refused += r.Attempts
-		case plan.Submitted, plan.Deleted:
+		case result.Submitted, result.Deleted:
 		default:
-			t.Errorf("row %d = %s %s %q, want submitted, deleted or not_run", r.Index, r.Outcome, r.Code, r.Message)
+			t.Errorf("row %d = %s %s %q, want submitted, deleted or not_run", i, r.Outcome, r.Code, r.Message)
 		}
 	}
 	if notRun != len(res)-jobs || refused != posts-jobs {
@@ -310,11 +311,11 @@ func TestRunCancelledBeforeStart(t *testing.T) {
 	s := newSim(t, zohotest.Config{}, 4)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel() // Ctrl-C at the confirmation prompt
-	res, stop, err := Run(ctx, s.client, makePlan(toHeir(plain(5)...)...), fast())
+	res, stop, err := runPlan(ctx, s.client, makePlan(toHeir(plain(5)...)...), fast())
 	if !errors.Is(err, context.Canceled) || stop == nil {
 		t.Errorf("Run(cancelled ctx) = stop %+v, err %v; want interrupted", stop, err)
 	}
-	if diff := cmp.Diff(repeat(outcome{plan.NotRun, ""}, 5), outcomes(res)); diff != "" {
+	if diff := cmp.Diff(repeat(outcome{result.NotRun, ""}, 5), outcomes(res)); diff != "" {
 		t.Errorf("Run(cancelled ctx) outcomes (-want +got):\n%s", diff)
 	}
 	if n := len(s.srv.Requests()); n != 0 {
@@ -349,7 +350,7 @@ func TestRunLostAnswerOnALongJob(t *testing.T) {
 			opt.JobDuration = 20 * time.Millisecond
 			res, stop := runSim(t, s, makePlan(toHeir(users...)...), opt)
 			want := repeat(deleted, 6)
-			want[2] = outcome{plan.Deleted, CodeReconciled}
+			want[2] = outcome{result.Deleted, CodeReconciled}
 			if diff := cmp.Diff(want, outcomes(res)); diff != "" || stop != nil {
 				t.Errorf("Run() outcomes (-want +got):\n%s\nstop %+v", diff, stop)
 			}
@@ -381,7 +382,7 @@ func TestRunLostAnswerNothingDone(t *testing.T) {
 			opt := fast()
 			opt.JobTimeout = 300 * time.Millisecond
 			res, _ := runSim(t, s, makePlan(toHeir(users...)...), opt)
-			want := []outcome{{plan.Failed, CodeOutcomeUnknown}, deleted, deleted}
+			want := []outcome{{result.Failed, CodeOutcomeUnknown}, deleted, deleted}
 			if diff := cmp.Diff(want, outcomes(res)); diff != "" {
 				t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 			}
@@ -427,9 +428,9 @@ func TestRunAccountsServerSilent(t *testing.T) {
 	if n := postCount(s.srv); n > 3 {
 		t.Errorf("submissions = %d, want at most 3: none once a token could not be had", n)
 	}
-	for _, r := range res {
-		if r.Outcome == plan.Failed {
-			t.Errorf("row %d failed (%s %q), want submitted, deleted or not_run", r.Index, r.Code, r.Message)
+	for i, r := range res {
+		if r.Outcome == result.Failed {
+			t.Errorf("row %d failed (%s %q), want submitted, deleted or not_run", i, r.Code, r.Message)
 		}
 	}
 }
@@ -464,7 +465,7 @@ func TestRunSlowJournalDoesNotStall(t *testing.T) {
 	users := plain(4)
 	var once sync.Once
 	opt := fast()
-	opt.OnChange = func(Result) {
+	opt.OnChange = func(int, result.Row, bool) {
 		once.Do(func() {
 			waitFor(t, "every user deleted while OnChange is blocked", func() bool {
 				for _, u := range users {
@@ -494,7 +495,7 @@ func TestRunJobSlotsHeldByOthers(t *testing.T) {
 	if stop == nil || stop.Fatal || !strings.Contains(stop.Reason, "another admin") {
 		t.Fatalf("Run() stop = %+v, want a stop that says another admin's jobs hold the slots", stop)
 	}
-	if diff := cmp.Diff(repeat(outcome{plan.NotRun, ""}, 3), outcomes(res)); diff != "" {
+	if diff := cmp.Diff(repeat(outcome{result.NotRun, ""}, 3), outcomes(res)); diff != "" {
 		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 	}
 	if len(s.srv.Jobs()) != 0 {
@@ -545,7 +546,7 @@ func TestStopAfterRefusedToken(t *testing.T) {
 	if len(answers) != 1 || errors.Is(answers[0], zoho.ErrNotSent) || !errors.Is(answers[0], zoho.ErrUnauthorized) {
 		t.Errorf("answers recorded = %v, want Zoho's 401, not a withdrawal", answers)
 	}
-	if res[0].Outcome != plan.NotRun || res[0].Attempts != 1 {
+	if res[0].Outcome != result.NotRun || res[0].Attempts != 1 {
 		t.Errorf("row = %s with %d attempts, want not_run with the 1 attempt that reached Zoho", res[0].Outcome, res[0].Attempts)
 	}
 }
@@ -562,7 +563,7 @@ func TestRunNoWaitWaitsForItsOwnJobs(t *testing.T) {
 	if stop != nil {
 		t.Errorf("Run() stop = %q, want none: the slots are held by the run's own jobs", stop.Reason)
 	}
-	if diff := cmp.Diff(repeat(outcome{plan.Submitted, ""}, 5), outcomes(res)); diff != "" {
+	if diff := cmp.Diff(repeat(outcome{result.Submitted, ""}, 5), outcomes(res)); diff != "" {
 		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 	}
 	checkOneJobPerUser(t, s.srv)

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"offboard/plan"
+	"offboard/result"
 	"offboard/zoho"
 )
 
@@ -37,7 +38,7 @@ func (r *run) submit(i int) {
 	}
 	for {
 		if err := r.pacer.pause(r.stopCtx); err != nil {
-			r.end(i, plan.NotRun, "", r.notRunReason())
+			r.end(i, result.NotRun, "", r.notRunReason())
 			return
 		}
 		var (
@@ -71,14 +72,14 @@ func (r *run) submit(i int) {
 				answer = ns.Answered
 			case errors.Is(err, zoho.ErrNotSent):
 				// The run stopped before the request had a connection.
-				r.update(i, func(res *Result) { res.Attempts-- })
+				r.update(i, func(res *result.Row) { res.Attempts-- })
 			}
 			if r.opt.AfterSubmit != nil {
 				r.opt.AfterSubmit(i, attempt, job, answer)
 			}
 		}
 		if errors.Is(err, errStopped) || errors.Is(err, errJournal) {
-			r.end(i, plan.NotRun, "", r.notRunReason())
+			r.end(i, result.NotRun, "", r.notRunReason())
 			return
 		}
 		class := zoho.Classify(err)
@@ -91,7 +92,7 @@ func (r *run) submit(i int) {
 			return
 
 		case zoho.ClassCanceled:
-			r.end(i, plan.NotRun, "", r.notRunReason())
+			r.end(i, result.NotRun, "", r.notRunReason())
 			return
 
 		case zoho.ClassOutcomeUnknown:
@@ -108,14 +109,14 @@ func (r *run) submit(i int) {
 
 		case zoho.ClassCreditsExhausted:
 			r.halt(creditsStop)
-			r.end(i, plan.NotRun, "", r.notRunReason())
+			r.end(i, result.NotRun, "", r.notRunReason())
 			return
 
 		default: // ClassFatal, ClassRejected
 			var auth *zoho.AuthError
 			if errors.As(err, &auth) {
 				r.halt(authStop(err))
-				r.end(i, plan.NotRun, "", r.notRunReason())
+				r.end(i, result.NotRun, "", r.notRunReason())
 				return
 			}
 			r.refused(i, err, log)
@@ -142,7 +143,7 @@ func (r *run) commit(i int) (attempt int, err error) {
 	r.mu.Unlock()
 	if r.opt.BeforeSubmit != nil {
 		if jerr := r.opt.BeforeSubmit(i, attempt); jerr != nil {
-			r.update(i, func(res *Result) { res.Attempts-- }) // not sent
+			r.update(i, func(res *result.Row) { res.Attempts-- }) // not sent
 			r.halt(Stop{Reason: "the journal could not be written, so nothing more is sent: " + jerr.Error(), Fatal: true})
 			return 0, fmt.Errorf("%w: %v", errJournal, jerr)
 		}
@@ -174,7 +175,7 @@ func (r *run) checkEarlier(i int, log *zerolog.Logger) bool {
 	u, err := r.readUser(r.stopCtx, i, log, 6)
 	switch {
 	case gone(u, err):
-		r.end(i, plan.Deleted, CodeReconciled, "an earlier run's submission of this user got no answer; the user was then found deleted")
+		r.end(i, result.Deleted, CodeReconciled, "an earlier run's submission of this user got no answer; the user was then found deleted")
 		return false
 	case err != nil:
 		fatal := r.fatalOnRead(err)
@@ -184,7 +185,7 @@ func (r *run) checkEarlier(i int, log *zerolog.Logger) bool {
 			r.endUnsent(i)
 			return false
 		}
-		r.finish(i, plan.Failed, CodeOutcomeUnknown, fmt.Sprintf("an earlier run's submission of this user got no answer, and the user could not be read (%v); check the user in Zoho before running this row again", err))
+		r.finish(i, result.Failed, CodeOutcomeUnknown, fmt.Sprintf("an earlier run's submission of this user got no answer, and the user could not be read (%v); check the user in Zoho before running this row again", err))
 		return false
 	}
 	r.mu.Lock()
@@ -209,15 +210,15 @@ func (r *run) accepted(i int, job zoho.Job, log *zerolog.Logger) {
 	now := time.Now()
 	r.mu.Lock()
 	s := &r.steps[i]
-	s.res.JobID, s.res.JobStatus, s.res.Outcome, s.res.SubmittedAt = job.ID, zoho.JobScheduled, plan.Submitted, r.opt.Now()
+	s.res.JobID, s.res.JobStatus, s.res.Outcome, s.res.SubmittedAt = job.ID, zoho.JobScheduled, result.Submitted, r.opt.Now()
 	s.phase = running
 	r.streak, r.lastCode = 0, ""
 	r.slotFound()
-	r.out.put(s.res)
+	r.out.put(i, s.res, false)
 	if r.opt.NoWait && !r.needed[i] {
 		// The job goes on at Zoho, holding one of its slots, unseen.
 		r.notFollowed = append(r.notFollowed, now)
-		r.finish(i, plan.Submitted, "", fmt.Sprintf("job %s submitted and not followed (--no-wait); check it in Zoho", job.ID))
+		r.finish(i, result.Submitted, "", fmt.Sprintf("job %s submitted and not followed (--no-wait); check it in Zoho", job.ID))
 		r.mu.Unlock()
 		return
 	}
@@ -322,7 +323,7 @@ func (r *run) refused(i int, err error, log *zerolog.Logger) {
 		u, rerr := r.readUser(r.calls, i, log, 6)
 		switch {
 		case gone(u, rerr):
-			r.end(i, plan.Skipped, plan.CodeAlreadyDeleted, "Zoho refused the submission because the user is already deleted (since the plan was made, and not by this run): nothing more to do for this row")
+			r.end(i, result.Skipped, plan.CodeAlreadyDeleted, "Zoho refused the submission because the user is already deleted (since the plan was made, and not by this run): nothing more to do for this row")
 			return
 		case rerr == nil:
 			msg = fmt.Sprintf("Zoho refused the submission: %s; the user is still %s, so a transfer or subordinates target is deleted in Zoho: pick an active user and run this row again", api.Message, u.Status)
@@ -339,7 +340,7 @@ func (r *run) refused(i int, err error, log *zerolog.Logger) {
 	if trip {
 		r.halt(Stop{Reason: fmt.Sprintf("the last %d submissions were all refused with %s (%v); the rest were not sent: fix the cause and run again", n, code, err)})
 	}
-	r.end(i, plan.Failed, code, msg)
+	r.end(i, result.Failed, code, msg)
 }
 
 // readUser reads the user of step i, retrying transient errors through

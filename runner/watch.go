@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"offboard/plan"
+	"offboard/result"
 	"offboard/zoho"
 )
 
@@ -164,13 +164,13 @@ func (r *run) pollJob(w *watch) {
 		r.letGo(w)
 		return
 	}
-	r.update(i, func(res *Result) { res.Polls++ })
+	r.polled(i)
 	sent := r.pacer.now()
 	st, err := r.c.JobStatus(r.calls, w.jobID)
 	switch zoho.Classify(err) {
 	case zoho.ClassNone:
 		r.pacer.succeeded()
-		r.update(i, func(res *Result) { res.JobStatus = st.Status })
+		r.update(i, func(res *result.Row) { res.JobStatus = st.Status })
 		elapsed := time.Since(w.since)
 		if st.Finished() {
 			if w.learn {
@@ -182,7 +182,7 @@ func (r *run) pollJob(w *watch) {
 				if reason == "" {
 					reason = "Zoho gave no reason"
 				}
-				r.end(i, plan.Failed, CodeJobFailed, fmt.Sprintf("the job failed: %s; fix the cause in Zoho and run this row again", reason))
+				r.end(i, result.Failed, CodeJobFailed, fmt.Sprintf("the job failed: %s; fix the cause in Zoho and run this row again", reason))
 				return
 			}
 			r.readBack(w, false)
@@ -190,7 +190,7 @@ func (r *run) pollJob(w *watch) {
 		}
 		w.unfinishedAt = elapsed
 		if !time.Now().Before(w.deadline) {
-			r.end(i, plan.Submitted, "", fmt.Sprintf("job %s was submitted, but it was still %s after %s (--job-timeout); check the job in Zoho", w.jobID, st.Status, r.opt.JobTimeout))
+			r.end(i, result.Submitted, "", fmt.Sprintf("job %s was submitted, but it was still %s after %s (--job-timeout); check the job in Zoho", w.jobID, st.Status, r.opt.JobTimeout))
 			return
 		}
 		r.again(w, r.jobs.nextPoll(w.wait, w.looks == 1))
@@ -198,7 +198,7 @@ func (r *run) pollJob(w *watch) {
 		d := r.pacer.backoff(sent, retryAfter(err))
 		log.Warn().Err(err).Str("job_id", w.jobID).Int64("wait_ms", d.Milliseconds()).Msg("job status read failed, every worker backs off")
 		if !time.Now().Before(w.deadline) {
-			r.end(i, plan.Submitted, "", fmt.Sprintf("job %s was submitted, but its status could not be read within %s (--job-timeout): %v; check the job in Zoho", w.jobID, r.opt.JobTimeout, err))
+			r.end(i, result.Submitted, "", fmt.Sprintf("job %s was submitted, but its status could not be read within %s (--job-timeout): %v; check the job in Zoho", w.jobID, r.opt.JobTimeout, err))
 			return
 		}
 		r.again(w, 0)
@@ -211,7 +211,7 @@ func (r *run) pollJob(w *watch) {
 			return
 		}
 		r.fatalOnRead(err)
-		r.end(i, plan.Submitted, "", fmt.Sprintf("job %s was submitted, but its status could not be read (%v); check the job in Zoho", w.jobID, err))
+		r.end(i, result.Submitted, "", fmt.Sprintf("job %s was submitted, but its status could not be read (%v); check the job in Zoho", w.jobID, err))
 	}
 }
 
@@ -233,12 +233,12 @@ func (r *run) readBack(w *watch, lost bool) {
 	}
 	switch {
 	case gone(u, err):
-		r.end(i, plan.Deleted, "", "")
+		r.end(i, result.Deleted, "", "")
 	case err != nil:
 		r.fatalOnRead(err)
-		r.end(i, plan.Submitted, "", fmt.Sprintf("%s, but the user could not be read back to confirm the deletion (%v); check the user in Zoho", what, err))
+		r.end(i, result.Submitted, "", fmt.Sprintf("%s, but the user could not be read back to confirm the deletion (%v); check the user in Zoho", what, err))
 	default:
-		r.end(i, plan.Failed, code, fmt.Sprintf("%s, but Zoho still shows the user as %s; check the user in Zoho, then run this row again", what, u.Status))
+		r.end(i, result.Failed, code, fmt.Sprintf("%s, but Zoho still shows the user as %s; check the user in Zoho, then run this row again", what, u.Status))
 	}
 }
 
@@ -260,7 +260,7 @@ func (r *run) readDoubt(w *watch) {
 		if w.resumed {
 			msg = "Zoho's answer to an earlier run's submission was lost; the user was then found deleted"
 		}
-		r.end(i, plan.Deleted, CodeReconciled, msg)
+		r.end(i, result.Deleted, CodeReconciled, msg)
 		return
 	case class == zoho.ClassCanceled:
 		r.letGo(w)
@@ -274,7 +274,7 @@ func (r *run) readDoubt(w *watch) {
 		}
 	case err != nil:
 		r.fatalOnRead(err)
-		r.end(i, plan.Failed, CodeOutcomeUnknown, fmt.Sprintf("the answer to the submission was lost and the user could not be read (%v); check the user in Zoho before running this row again", err))
+		r.end(i, result.Failed, CodeOutcomeUnknown, fmt.Sprintf("the answer to the submission was lost and the user could not be read (%v); check the user in Zoho before running this row again", err))
 		return
 	default:
 		r.pacer.succeeded()
@@ -303,7 +303,7 @@ func (r *run) readDoubt(w *watch) {
 		log.Info().Str("status", status).Msg("an earlier run's submission of this user got no answer and the user was not seen deleted: it is sent again, once read")
 		return
 	}
-	r.end(i, plan.Failed, CodeOutcomeUnknown, fmt.Sprintf(
+	r.end(i, result.Failed, CodeOutcomeUnknown, fmt.Sprintf(
 		"Zoho's answer to the submission was lost (%v), and %s later the user is still %s: Zoho may not have received it; check the user in Zoho (running this row again reads the user first, then sends it)",
 		w.cause, r.opt.JobTimeout, status))
 }
@@ -313,8 +313,8 @@ func (r *run) readDoubt(w *watch) {
 func (r *run) letGo(w *watch) {
 	switch w.kind {
 	case watchJob:
-		r.end(w.step, plan.Submitted, "", fmt.Sprintf("job %s was submitted, but the run stopped before the job finished; check the job in Zoho, or run the same command again to follow it", w.jobID))
+		r.end(w.step, result.Submitted, "", fmt.Sprintf("job %s was submitted, but the run stopped before the job finished; check the job in Zoho, or run the same command again to follow it", w.jobID))
 	case watchDoubt:
-		r.end(w.step, plan.Failed, CodeOutcomeUnknown, "the answer to the submission was lost and the run stopped before the user was seen deleted; check the user in Zoho, or run this row again (the user is read before anything is sent again)")
+		r.end(w.step, result.Failed, CodeOutcomeUnknown, "the answer to the submission was lost and the run stopped before the user was seen deleted; check the user in Zoho, or run this row again (the user is read before anything is sent again)")
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package offboarding
 
 import (
 	"fmt"
@@ -9,8 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"offboard/plan"
-	"offboard/runner"
+	"offboard/result"
 )
 
 // progress follows a run's rows as the runner reports them and shows how
@@ -19,7 +18,7 @@ import (
 type progress struct {
 	mu      sync.Mutex
 	total   int // rows the runner runs
-	rows    map[int]runner.Result
+	rows    map[int]result.Row
 	start   time.Time
 	now     func() time.Time
 	out     io.Writer // the terminal, or nil
@@ -29,27 +28,26 @@ type progress struct {
 }
 
 func newProgress(total int, now func() time.Time) *progress {
-	return &progress{total: total, rows: map[int]runner.Result{}, start: now(), now: now,
+	return &progress{total: total, rows: map[int]result.Row{}, start: now(), now: now,
 		stopped: make(chan struct{}), done: make(chan struct{})}
 }
 
-// onChange is the runner's OnChange: it only records, so that it returns
-// at once while the runner holds its lock.
-func (p *progress) onChange(r runner.Result) {
+// onChange records a row's result as the runner reports it.
+func (p *progress) onChange(i int, r result.Row, _ bool) {
 	p.mu.Lock()
-	p.rows[r.Index] = r
+	p.rows[i] = r
 	p.mu.Unlock()
 }
 
 // counts returns the rows finished, the jobs running and the outcomes so
 // far; p.mu must be held.
-func (p *progress) counts() (finished, running int, by map[plan.Outcome]int) {
-	by = map[plan.Outcome]int{}
+func (p *progress) counts() (finished, running int, by map[result.Outcome]int) {
+	by = map[result.Outcome]int{}
 	for _, r := range p.rows {
 		switch {
-		case r.Outcome == plan.Submitted && r.JobStatus != "completed" && r.JobStatus != "failed":
+		case r.Outcome == result.Submitted && r.JobStatus != "completed" && r.JobStatus != "failed":
 			running++
-		case r.Outcome == plan.Deleted || r.Outcome == plan.Failed || r.Outcome == plan.NotRun:
+		case r.Outcome == result.Deleted || r.Outcome == result.Failed || r.Outcome == result.NotRun:
 			finished++
 			by[r.Outcome]++
 		}
@@ -70,7 +68,7 @@ func (p *progress) line(bar bool) string {
 		b.WriteString("[" + strings.Repeat("#", filled) + strings.Repeat("-", width-filled) + "] ")
 	}
 	fmt.Fprintf(&b, "%d/%d rows done", finished, p.total)
-	for _, o := range []plan.Outcome{plan.Deleted, plan.Failed, plan.NotRun} {
+	for _, o := range []result.Outcome{result.Deleted, result.Failed, result.NotRun} {
 		if by[o] > 0 {
 			fmt.Fprintf(&b, ", %d %s", by[o], o)
 		}

@@ -1,4 +1,4 @@
-package main
+package offboarding
 
 import (
 	"encoding/json"
@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 )
 
-// credentialsFile is what offboard auth --save writes and --credentials
+// Credentials are what offboard auth --save writes and --credentials
 // reads: the Self Client's secrets and where its org lives. The file is
 // mode 0600, as it holds the client secret and the refresh token.
-type credentialsFile struct {
+type Credentials struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret"`
 	RefreshToken string `json:"refresh_token"`
@@ -20,10 +20,10 @@ type credentialsFile struct {
 	APIDomain    string `json:"api_domain,omitempty"`
 }
 
-// loadCredentials reads a credentials file, refusing one that others can
+// LoadCredentials reads a credentials file, refusing one that others can
 // read: it holds a refresh token that can delete users.
-func loadCredentials(path string) (credentialsFile, error) {
-	var c credentialsFile
+func LoadCredentials(path string) (Credentials, error) {
+	var c Credentials
 	info, err := os.Stat(path)
 	if err != nil {
 		return c, fmt.Errorf("credentials file: %w", err)
@@ -49,9 +49,9 @@ func loadCredentials(path string) (credentialsFile, error) {
 	return c, nil
 }
 
-// saveCredentials writes c to path with mode 0600, under a temporary name
+// SaveCredentials writes c to path with mode 0600, under a temporary name
 // renamed into place, so a reader never sees half a file.
-func saveCredentials(path string, c credentialsFile) error {
+func SaveCredentials(path string, c Credentials) error {
 	data, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package main
+package offboarding
 
 import (
 	"bytes"
@@ -6,19 +6,18 @@ import (
 	"testing"
 	"time"
 
-	"offboard/plan"
-	"offboard/runner"
+	"offboard/result"
 )
 
 func TestProgressLine(t *testing.T) {
 	now := time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)
 	p := newProgress(8, func() time.Time { return now })
-	p.onChange(runner.Result{Index: 0, Outcome: plan.Deleted})
-	p.onChange(runner.Result{Index: 1, Outcome: plan.Deleted})
-	p.onChange(runner.Result{Index: 2, Outcome: plan.Failed})
-	p.onChange(runner.Result{Index: 3, Outcome: plan.Submitted, JobStatus: "in_progress"})
-	p.onChange(runner.Result{Index: 4, Outcome: plan.Submitted, JobStatus: "scheduled"})
-	p.onChange(runner.Result{Index: 0, Outcome: plan.Deleted}) // the same row again counts once
+	p.onChange(0, result.Row{Outcome: result.Deleted}, false)
+	p.onChange(1, result.Row{Outcome: result.Deleted}, false)
+	p.onChange(2, result.Row{Outcome: result.Failed}, false)
+	p.onChange(3, result.Row{Outcome: result.Submitted, JobStatus: "in_progress"}, false)
+	p.onChange(4, result.Row{Outcome: result.Submitted, JobStatus: "scheduled"}, false)
+	p.onChange(0, result.Row{Outcome: result.Deleted}, false) // the same row again counts once
 	now = now.Add(30 * time.Second)
 	p.mu.Lock()
 	got := p.line(true)
@@ -33,7 +32,7 @@ func TestProgressBarAroundLogs(t *testing.T) {
 	var screen bytes.Buffer
 	p := newProgress(2, time.Now)
 	p.showBar(&screen, time.Hour) // redrawn by the log line below, not by the clock
-	p.onChange(runner.Result{Index: 0, Outcome: plan.Deleted})
+	p.onChange(0, result.Row{Outcome: result.Deleted}, false)
 	w := around{p: p, w: &screen}
 	w.Write([]byte("a log line\n"))
 	w.Write([]byte("another\n"))

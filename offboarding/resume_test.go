@@ -1,4 +1,4 @@
-package main
+package offboarding
 
 import (
 	"context"
@@ -10,8 +10,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 
+	"offboard/input"
 	"offboard/journal"
 	"offboard/plan"
+	"offboard/result"
 	"offboard/runner"
 	"offboard/zoho"
 )
@@ -23,10 +25,10 @@ func TestApplyJournal(t *testing.T) {
 	at := now.Add(-time.Hour)
 	user := func(id string) *zoho.User { return &zoho.User{ID: zoho.ID(id)} }
 	planned := func(id string) plan.Step {
-		return plan.Step{Outcome: plan.Planned, User: user(id), Request: zoho.TransferRequest{UserID: id}}
+		return plan.Step{Outcome: result.Planned, User: user(id), Request: zoho.TransferRequest{UserID: id}}
 	}
 	gone := func(id string) plan.Step {
-		return plan.Step{Outcome: plan.Skipped, Code: plan.CodeAlreadyDeleted, Message: "already deleted.", User: user(id)}
+		return plan.Step{Outcome: result.Skipped, Code: plan.CodeAlreadyDeleted, Message: "already deleted.", User: user(id)}
 	}
 	// The live org, now: users 0, 2 and 4 were deleted while offboard was
 	// not running.
@@ -43,14 +45,15 @@ func TestApplyJournal(t *testing.T) {
 		p.Steps[i].Index, p.Steps[i].Line = i, i+2
 	}
 	st := journal.State{Start: &journal.Record{Kind: journal.KindStart}, Rows: map[int]*journal.RowState{
-		0: {Final: &journal.Record{Outcome: "deleted", JobID: "j0", JobStatus: "completed", Attempts: 1, SubmittedAt: at, FinishedAt: at}, JobID: "j0", Attempts: 1},
-		1: {Final: &journal.Record{Outcome: "failed", Code: "INVALID_DATA", Message: "refused", Attempts: 1, FinishedAt: at}, Attempts: 1},
+		0: {Final: &result.Row{Line: 2, Outcome: "deleted", JobID: "j0", JobStatus: "completed", Attempts: 1, SubmittedAt: at, FinishedAt: at}, JobID: "j0", Attempts: 1},
+		1: {Final: &result.Row{Line: 3, Outcome: "failed", Code: "INVALID_DATA", Message: "refused", Attempts: 1, FinishedAt: at}, Attempts: 1},
 		2: {JobID: "j2", JobStatus: "in_progress", Attempts: 1, SubmittedAt: at},
 		3: {InDoubt: true, Attempts: 2, DoubtSince: at},
 		4: {InDoubt: true, Attempts: 1, DoubtSince: at},
-		5: {Final: &journal.Record{Outcome: "not_run", Message: "interrupted"}},
+		5: {Final: &result.Row{Line: 7, Outcome: "not_run", Message: "interrupted"}},
 	}}
-	rp := applyJournal(p, st, true, false, nil, now)
+	rows := rowsOf(p)
+	rp := applyJournal(p, rows, st, true, false, nil, now)
 
 	wantResume := map[int]runner.Resume{
 		2: {JobID: "j2", SubmittedAt: at, Attempts: 1},
@@ -59,21 +62,27 @@ func TestApplyJournal(t *testing.T) {
 	if diff := cmp.Diff(wantResume, rp.resume); diff != "" {
 		t.Errorf("resume (-want +got):\n%s", diff)
 	}
-	wantCarried := map[int]runner.Result{
-		0: {Index: 0, Outcome: plan.Deleted, JobID: "j0", JobStatus: "completed", Attempts: 1, SubmittedAt: at, FinishedAt: at, Final: true},
-		1: {Index: 1, Outcome: plan.Failed, Code: "INVALID_DATA", Message: "refused", Attempts: 1, FinishedAt: at, Final: true},
-		4: {Index: 4, Outcome: plan.Deleted, Code: runner.CodeReconciled, Attempts: 1, FinishedAt: now, Final: true,
+	// Rows the journal settled are its rows; the others are the plan's,
+	// row 2's to be followed.
+	wantRows := []result.Row{
+		{Line: 2, Outcome: result.Deleted, JobID: "j0", JobStatus: "completed", Attempts: 1, SubmittedAt: at, FinishedAt: at},
+		{Line: 3, Outcome: result.Failed, Code: "INVALID_DATA", Message: "refused", Attempts: 1, FinishedAt: at},
+		{Line: 4, Outcome: result.Planned, UserID: "u2"},
+		{Line: 5, Outcome: result.Planned, UserID: "u3"},
+		{Line: 6, Outcome: result.Deleted, Code: runner.CodeReconciled, Attempts: 1, FinishedAt: now, UserID: "u4",
 			Message: "the answer to an earlier submission was lost; the user was then found deleted"},
+		{Line: 7, Outcome: result.Planned, UserID: "u5"},
+		{Line: 8, Outcome: result.Planned, UserID: "u6"},
 	}
-	if diff := cmp.Diff(wantCarried, rp.carried); diff != "" {
-		t.Errorf("carried (-want +got):\n%s", diff)
+	if diff := cmp.Diff(wantRows, rows); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
 	}
 	// The runner submits or follows rows 2, 3, 5 and 6 only; 2 is
 	// followed although the live org shows its user deleted.
 	if diff := cmp.Diff([]int{3, 5, 6, 2}, p.Order); diff != "" {
 		t.Errorf("order (-want +got):\n%s", diff)
 	}
-	if p.Steps[2].Outcome != plan.Planned || p.Steps[2].Request.UserID != "u2" {
+	if p.Steps[2].Outcome != result.Planned || p.Steps[2].Request.UserID != "u2" {
 		t.Errorf("row 2 = %s for %q, want planned for u2 (its job to follow)", p.Steps[2].Outcome, p.Steps[2].Request.UserID)
 	}
 	if rp.settled != 2 || rp.following != 1 || rp.toSubmit(p) != 3 {
@@ -88,10 +97,10 @@ func TestApplyHistory(t *testing.T) {
 	at := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
 	user := func(id string) *zoho.User { return &zoho.User{ID: zoho.ID(id)} }
 	p := &plan.Plan{Steps: []plan.Step{
-		{Outcome: plan.Skipped, Code: plan.CodeAlreadyDeleted, Message: "already deleted.", User: user("u0")},
-		{Outcome: plan.Planned, User: user("u1"), Request: zoho.TransferRequest{UserID: "u1"}},
-		{Outcome: plan.Planned, User: user("u2"), Request: zoho.TransferRequest{UserID: "u2"}},
-		{Outcome: plan.Planned, User: user("u3"), Request: zoho.TransferRequest{UserID: "u3"}},
+		{Outcome: result.Skipped, Code: plan.CodeAlreadyDeleted, Message: "already deleted.", User: user("u0")},
+		{Outcome: result.Planned, User: user("u1"), Request: zoho.TransferRequest{UserID: "u1"}},
+		{Outcome: result.Planned, User: user("u2"), Request: zoho.TransferRequest{UserID: "u2"}},
+		{Outcome: result.Planned, User: user("u3"), Request: zoho.TransferRequest{UserID: "u3"}},
 	}, Order: []int{1, 2, 3}}
 	st := journal.State{Start: &journal.Record{}, Finished: true, Users: map[string]*journal.UserState{
 		"u0": {InputFile: "/in/monday.csv", Line: 7, JobID: "j0", Outcome: "deleted", SubmittedAt: at},
@@ -99,18 +108,21 @@ func TestApplyHistory(t *testing.T) {
 		"u2": {InputFile: "monday.csv", Line: 9, Outcome: "failed", Code: runner.CodeOutcomeUnknown, DoubtSince: at},
 		"u3": {InputFile: "monday.csv", Line: 10, Outcome: "failed", Code: "JOB_FAILED", JobID: "j3"},
 	}}
-	rp := applyJournal(p, st, false, true, nil, at)
+	for i := range p.Steps {
+		p.Steps[i].Index, p.Steps[i].Line = i, i+2
+	}
+	rows := rowsOf(p)
+	rp := applyJournal(p, rows, st, false, true, nil, at)
 	if diff := cmp.Diff(map[int]runner.Resume{1: {JobID: "j1", SubmittedAt: at}, 2: {InDoubt: true, DoubtSince: at}}, rp.resume); diff != "" {
 		t.Errorf("resume (-want +got):\n%s", diff)
 	}
-	got := rp.carried[0]
-	want := runner.Result{Index: 0, Outcome: plan.Skipped, Code: plan.CodeAlreadyDeleted, JobID: "j0", JobStatus: zoho.JobCompleted, SubmittedAt: at, Final: true,
-		Message: "already deleted (deleted by job j0, submitted on 2026-12-01T02:00:00Z by an earlier run of this journal: monday.csv row 7)"}
-	if diff := cmp.Diff(want, got); diff != "" {
+	want := result.Row{Line: 2, Outcome: result.Skipped, Code: plan.CodeAlreadyDeleted, JobID: "j0", JobStatus: zoho.JobCompleted, SubmittedAt: at, UserID: "u0",
+		Message: "already deleted (deleted by job j0, submitted on 2026-12-01T02:00:00Z by an earlier run: monday.csv row 7)"}
+	if diff := cmp.Diff(want, rows[0]); diff != "" {
 		t.Errorf("row 0 (-want +got):\n%s", diff)
 	}
-	if len(rp.carried) != 1 {
-		t.Errorf("carried %v, want row 0 only (u3's job failed: it is submitted again)", rp.carried)
+	if rows[3].Outcome != result.Planned || rows[3].JobID != "" {
+		t.Errorf("row 3 = %+v, want planned afresh (u3's job failed: it is submitted again)", rows[3])
 	}
 }
 
@@ -179,4 +191,13 @@ func TestRecorderAnswers(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows replayed from the recorded answers (-want +got):\n%s", diff)
 	}
+}
+
+// rowsOf returns the rows a run of p starts from: each step's verdict.
+func rowsOf(p *plan.Plan) []result.Row {
+	rows := make([]result.Row, len(p.Steps))
+	for i := range p.Steps {
+		rows[i] = p.Steps[i].Result(input.Row{Line: p.Steps[i].Line})
+	}
+	return rows
 }

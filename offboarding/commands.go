@@ -1,0 +1,116 @@
+package offboarding
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"offboard/input"
+	"offboard/zoho"
+	"offboard/zoho/zohotest"
+)
+
+// SandboxOptions are the options of offboard sandbox.
+type SandboxOptions struct {
+	// Seed is a JSON org to serve instead of the built-in demo org.
+	Seed string
+	// JobDuration, ConcurrencyLimit, DailyCredits and Latency shape the
+	// simulated org (see zohotest.Config).
+	JobDuration      time.Duration
+	ConcurrencyLimit int
+	DailyCredits     int
+	Latency          time.Duration
+}
+
+// Sandbox serves the simulated Zoho org until ctx ends, and prints the
+// environment that points offboard (or curl) at it.
+func Sandbox(ctx context.Context, ios IO, o SandboxOptions) error {
+	cfg := zohotest.Config{
+		JobDuration:      o.JobDuration,
+		ConcurrencyLimit: o.ConcurrencyLimit,
+		DailyCredits:     o.DailyCredits,
+		Latency:          o.Latency,
+	}
+	if o.Seed != "" {
+		seed, err := zohotest.LoadSeedFile(o.Seed)
+		if err != nil {
+			return err
+		}
+		cfg.Seed = seed
+	}
+	srv, err := zohotest.Start(cfg)
+	if err != nil {
+		return fmt.Errorf("start the sandbox org: %w", err)
+	}
+	defer srv.Close()
+	id, secret, refresh := srv.Credentials()
+	fmt.Fprintf(ios.Out, "Simulated Zoho org serving at %s (accounts server and API domain).\n", srv.URL())
+	fmt.Fprintf(ios.Out, "These sandbox credentials work only against it:\n\n")
+	fmt.Fprintf(ios.Out, "export ZOHO_ACCOUNTS_URL=%s\n", srv.URL())
+	fmt.Fprintf(ios.Out, "export ZOHO_CLIENT_ID=%s\n", id)
+	fmt.Fprintf(ios.Out, "export ZOHO_CLIENT_SECRET=%s\n", secret)
+	fmt.Fprintf(ios.Out, "export ZOHO_REFRESH_TOKEN=%s\n\n", refresh)
+	fmt.Fprintln(ios.Out, "Press Ctrl-C to stop.")
+	<-ctx.Done()
+	return nil
+}
+
+// Template writes an empty input sheet for a person to fill in; an
+// existing file is kept unless force.
+func Template(ios IO, output string, force bool) error {
+	if !force {
+		if _, err := os.Stat(output); err == nil {
+			return fmt.Errorf("%s already exists; pass --force to overwrite it", output)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if err := input.WriteTemplate(output); err != nil {
+		return err
+	}
+	fmt.Fprintf(ios.Out, "wrote %s: fill in one row per leaver (the example row shows the format)\n", output)
+	return nil
+}
+
+// AuthOptions are the options of offboard auth.
+type AuthOptions struct {
+	// Client holds the Self Client's ID and secret, and where its
+	// accounts server is.
+	Client zoho.Config
+	// Code is the grant code from the Zoho API console.
+	Code string
+	// Save, if set, is the credentials file to write; otherwise the refresh
+	// token is printed.
+	Save string
+}
+
+// Auth exchanges a Self Client grant code for a refresh token, and prints
+// it or saves the credentials.
+func Auth(ctx context.Context, ios IO, o AuthOptions) error {
+	grant, err := zoho.ExchangeGrantCode(ctx, o.Client, o.Code)
+	if err != nil {
+		return interrupted(ctx, err)
+	}
+	if o.Save == "" {
+		fmt.Fprintf(ios.Out, "ZOHO_REFRESH_TOKEN=%s\n", grant.RefreshToken)
+		if grant.APIDomain != "" {
+			fmt.Fprintf(ios.Out, "ZOHO_API_DOMAIN=%s\n", grant.APIDomain)
+		}
+		if grant.Scope != "" {
+			fmt.Fprintf(ios.Err, "scopes granted: %s\n", grant.Scope)
+		}
+		return nil
+	}
+	err = SaveCredentials(o.Save, Credentials{
+		ClientID: o.Client.ClientID, ClientSecret: o.Client.ClientSecret, RefreshToken: grant.RefreshToken,
+		DC: o.Client.DC, AccountsURL: o.Client.AccountsURL, APIDomain: grant.APIDomain,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(ios.Out, "saved the credentials to %s (mode 0600); use --credentials %s or ZOHO_CREDENTIALS=%s\n", o.Save, o.Save, o.Save)
+	return nil
+}

@@ -1,0 +1,58 @@
+package offboarding
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"offboard/input"
+	"offboard/result"
+)
+
+// PlanOptions are the options of offboard plan.
+type PlanOptions struct {
+	Sheet SheetOptions
+	// Output is the results workbook to write, .xlsx or .csv.
+	Output string
+	// Today is the day effective dates are checked against.
+	Today input.Date
+	Conn  Connection
+	Log   LogConfig
+	// Version is offboard's, for the Summary.
+	Version string
+}
+
+// Plan reads the sheet, checks every row against the live org and writes
+// the workbook of what would happen. Nothing is written to Zoho. Invalid
+// rows make it an *IncompleteError.
+func Plan(ctx context.Context, ios IO, o PlanOptions) error {
+	start := time.Now()
+	log := o.Log.Logger(ios.Err, ios.ErrTerminal)
+	if err := checkDirs(o.Output); err != nil {
+		return err
+	}
+	sh, err := readSheet(log, o.Sheet)
+	if err != nil {
+		return err
+	}
+	p, err := prepare(ctx, log, sh, o.Conn, o.Today)
+	if err != nil {
+		return err
+	}
+	defer p.conn.Close()
+	if err := writePlan(p, o.Output, o.Version, start, false, ""); err != nil {
+		return err
+	}
+	printPlanSummary(ios.Out, p, o.Output)
+	if n := p.plan.Counts()[result.Invalid]; n > 0 {
+		return &IncompleteError{Msg: fmt.Sprintf("%d of %d rows are invalid; see %s", n, len(sh.Rows), o.Output)}
+	}
+	return nil
+}
+
+// writePlan writes the plan's workbook: every row with its planned
+// outcome.
+func writePlan(p *prepared, output, version string, start time.Time, dryRun bool, note string) error {
+	return writeResults(output, p.sheet.Header.Names, p.plan.Results(p.sheet.Rows),
+		p.summary("plan", version, start, dryRun, note))
+}

@@ -1,0 +1,219 @@
+package offboarding
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"offboard/input"
+	"offboard/plan"
+	"offboard/report"
+	"offboard/result"
+	"offboard/runner"
+)
+
+// SheetOptions say which sheet to read and what to do with what it hides.
+type SheetOptions struct {
+	// Input is the sheet's path: .xlsx or .csv.
+	Input string
+	// Sheet is the XLSX sheet to read; "" reads the first visible one.
+	Sheet string
+	// IncludeHidden plans the rows the sheet hides rather than skipping
+	// them as HIDDEN_ROW.
+	IncludeHidden bool
+}
+
+// sheet is the input as read, and how.
+type sheet struct {
+	path string
+	*input.Sheet
+	includeHidden bool
+}
+
+// readSheet reads the sheet that o names.
+func readSheet(log zerolog.Logger, o SheetOptions) (*sheet, error) {
+	s, err := input.ReadSheet(o.Input, input.Options{Sheet: o.Sheet, IncludeHidden: o.IncludeHidden})
+	if err != nil {
+		return nil, err
+	}
+	log.Info().Str("input", o.Input).Str("sheet", s.Name).Int("rows", len(s.Rows)).Int("hidden_rows", s.HiddenRows).
+		Str("sha256", s.SHA256).Msg("sheet read")
+	return &sheet{path: o.Input, Sheet: s, includeHidden: o.IncludeHidden}, nil
+}
+
+// needsRoles reports whether any row moves subordinates, the only check
+// that needs the org's roles.
+func needsRoles(rows []input.Row) bool {
+	for _, r := range rows {
+		if !r.SubordinatesTo.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+// checkDirs checks that the directories of the files a command will write
+// exist, before it reads the org or changes anything: results written after
+// the users are deleted must have somewhere to go.
+func checkDirs(paths ...string) error {
+	for _, f := range paths {
+		if f == "" {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Dir(f)); err != nil || !fi.IsDir() {
+			return fmt.Errorf("%s: the directory %s does not exist; create it or pick another path", f, filepath.Dir(f))
+		}
+	}
+	return nil
+}
+
+// prepared is a read sheet, checked against the live org.
+type prepared struct {
+	sheet *sheet
+	conn  *connection
+	dir   plan.Directory
+	plan  *plan.Plan
+	// apiDomain is the API base URL the client speaks to, "" in sandbox
+	// mode; with the org's ID it says which org a run was against.
+	apiDomain string
+}
+
+// orgID is the ID of the org the plan was checked against.
+func (p *prepared) orgID() string { return string(p.dir.Org.ID) }
+
+// where names the org for a person.
+func (p *prepared) where() string {
+	name := p.dir.Org.CompanyName
+	if name == "" {
+		name = "the org"
+	}
+	if p.conn.sandbox != nil {
+		return name + " (sandbox)"
+	}
+	return fmt.Sprintf("%s (%s)", name, p.apiDomain)
+}
+
+// prepare connects, reads the org once and checks every row against it.
+// Nothing is written to Zoho.
+func prepare(ctx context.Context, log zerolog.Logger, sh *sheet, cn Connection, today input.Date) (*prepared, error) {
+	conn, err := cn.connect(log)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := runner.FetchDirectory(ctx, conn.client, needsRoles(sh.Rows), runner.ReadPolicy{Log: log})
+	if err != nil {
+		conn.Close()
+		return nil, interrupted(ctx, err) // Ctrl-C while the org was read: nothing sent
+	}
+	if err := plan.CheckCaller(dir); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	p := &prepared{sheet: sh, conn: conn, dir: dir}
+	if conn.sandbox == nil {
+		// The domain the token named, or the one configured: a token is
+		// held now, so this makes no call.
+		if p.apiDomain, err = conn.client.APIDomain(ctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	log.Info().Int("users", len(dir.Users)).Int("roles", len(dir.Roles)).Str("org", dir.Org.CompanyName).
+		Str("org_id", p.orgID()).Str("api_domain", p.apiDomain).Msg("org directory read")
+	p.plan = plan.Build(sh.Rows, dir, today)
+	return p, nil
+}
+
+// summary is the Summary sheet of a plan or run of p.
+func (p *prepared) summary(command, version string, start time.Time, dryRun bool, note string) report.Summary {
+	domain := p.apiDomain
+	if p.conn.sandbox != nil {
+		domain = "sandbox"
+	}
+	return report.Summary{
+		Command:       command,
+		InputFile:     filepath.Base(p.sheet.path),
+		InputSHA256:   p.sheet.SHA256,
+		RowsRead:      len(p.sheet.Rows),
+		HiddenRows:    p.sheet.HiddenRows,
+		IncludeHidden: p.sheet.includeHidden,
+		Start:         start,
+		APIDomain:     domain,
+		DryRun:        dryRun,
+		Sandbox:       p.conn.sandbox != nil,
+		Version:       version,
+		Note:          note,
+	}
+}
+
+// writeResults writes the rows, then the summary.
+func writeResults(output string, header []string, rows []result.Row, s report.Summary) error {
+	w, err := report.Create(output, header)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := w.Write(r); err != nil {
+			w.Abort()
+			return err
+		}
+	}
+	if s.End.IsZero() {
+		s.End = time.Now()
+	}
+	return w.Close(s)
+}
+
+// maxProblemsShown bounds the problems printed; the workbook has them all.
+const maxProblemsShown = 10
+
+func printPlanSummary(w io.Writer, p *prepared, output string) {
+	counts := p.plan.Counts()
+	fmt.Fprintf(w, "Plan for %s: %d rows checked against %s (%d users).\n\n", filepath.Base(p.sheet.path), len(p.sheet.Rows), p.where(), len(p.dir.Users))
+	for _, o := range []result.Outcome{result.Planned, result.Invalid, result.Skipped, result.Deferred} {
+		fmt.Fprintf(w, "  %-9s %5d\n", o, counts[o])
+	}
+	var problems []string
+	for _, st := range p.plan.Steps {
+		if st.Outcome == result.Invalid {
+			problems = append(problems, fmt.Sprintf("  row %d: %s: %s", st.Line, st.Code, st.Message))
+		}
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(w, "\nProblems to fix (%d):\n", len(problems))
+		for i, line := range problems {
+			if i == maxProblemsShown {
+				fmt.Fprintf(w, "  ... and %d more in the workbook\n", len(problems)-maxProblemsShown)
+				break
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+	var chained int
+	for _, st := range p.plan.Steps {
+		if st.Outcome == result.Planned && len(st.After) > 0 {
+			chained++
+		}
+	}
+	if chained > 0 {
+		fmt.Fprintf(w, "\n%d planned rows wait for the job of another row that transfers to them.\n", chained)
+	}
+	printHidden(w, p.sheet)
+	fmt.Fprintf(w, "\nResults: %s\n", output)
+}
+
+// printHidden says what became of the rows the sheet hides, if any.
+func printHidden(w io.Writer, sh *sheet) {
+	switch {
+	case sh.HiddenRows == 0:
+	case sh.includeHidden:
+		fmt.Fprintf(w, "\n%d rows hidden in the sheet were planned like the others (--include-hidden).\n", sh.HiddenRows)
+	default:
+		fmt.Fprintf(w, "\n%d rows hidden in the sheet (filtered out or hidden by hand) were skipped as HIDDEN_ROW; --include-hidden plans them.\n", sh.HiddenRows)
+	}
+}

@@ -1,0 +1,396 @@
+package offboarding
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"offboard/input"
+	"offboard/journal"
+	"offboard/result"
+	"offboard/runner"
+)
+
+// RunOptions are the options of offboard run.
+type RunOptions struct {
+	Sheet SheetOptions
+	// Output is the results workbook to write, .xlsx or .csv. "" means
+	// the default name in the current directory,
+	// offboard-results-YYYYMMDD-HHMMSS.xlsx, unless an interrupted run of
+	// the same input is found there (or through Journal) to finish.
+	Output string
+	// Today is the day effective dates are checked against.
+	Today input.Date
+	Conn  Connection
+	Log   LogConfig
+	// MaxJobs, NoWait and JobTimeout go to the runner.
+	MaxJobs    int
+	NoWait     bool
+	JobTimeout time.Duration
+	// MaxDeletes refuses to start when more rows would be submitted.
+	MaxDeletes int
+	// Strict refuses to start when any row is invalid.
+	Strict bool
+	// Yes runs without asking for confirmation.
+	Yes bool
+	// DryRun writes the plan only, as offboard plan does.
+	DryRun bool
+	// Journal is the run's journal; "" means the output path plus
+	// .journal.
+	Journal string
+	// Fresh starts a new run instead of resuming the journal's interrupted
+	// one; what the journal knows of jobs and doubts is kept.
+	Fresh bool
+	// Version is offboard's, for the Summary and the journal.
+	Version string
+	// Now gives the start time, which names the default results file;
+	// nil means time.Now.
+	Now func() time.Time
+	// Tune, if set, adjusts the runner's options last: tests poll a
+	// simulator whose jobs take milliseconds.
+	Tune func(*runner.Options)
+}
+
+// defaultOutput is the results file a run names when given none.
+func defaultOutput(start time.Time) string {
+	return "offboard-results-" + start.Format("20060102-150405") + ".xlsx"
+}
+
+// progressInterval is how often a run without a terminal logs its
+// progress.
+const progressInterval = 30 * time.Second
+
+// Run reads the sheet, checks it against the live org, guards and
+// confirms, deletes the planned users within Zoho's limits, follows every
+// job, keeps a journal that lets the same command resume after a crash,
+// and writes the results workbook.
+func Run(ctx context.Context, ios IO, o RunOptions) error {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	output, outputGiven := o.Output, o.Output != ""
+	if !outputGiven {
+		output = defaultOutput(start)
+	}
+	prog := newProgress(0, time.Now)
+	var logOut io.Writer = ios.Err
+	if ios.ErrTerminal {
+		logOut = around{p: prog, w: ios.Err}
+	}
+	log := o.Log.Logger(logOut, ios.ErrTerminal)
+	if err := checkDirs(output, o.Journal); err != nil {
+		return err
+	}
+	sh, err := readSheet(log, o.Sheet)
+	if err != nil {
+		return err
+	}
+
+	// The journal is locked before anything else, so that an overlapping
+	// run stops at once, and checked against the input before connecting.
+	var (
+		jn      *journal.Journal
+		st      journal.State
+		created bool
+	)
+	if !o.DryRun {
+		path := o.Journal
+		if path == "" && !outputGiven && !o.Conn.Sandbox && !o.Fresh {
+			if found := findInterrupted(log, filepath.Dir(output), sh.SHA256); found != "" {
+				path = found
+				output = strings.TrimSuffix(found, ".journal")
+				log.Info().Str("journal", found).Str("output", output).Msg("resuming the interrupted run of this input")
+			}
+		}
+		if path == "" {
+			path = output + ".journal"
+		}
+		jn, st, created, err = openJournal(log, path, start)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			jn.Close()
+			if created {
+				removeJournal(path) // the run sent nothing: leave no empty journal behind
+			}
+		}()
+		if err := checkJournal(log, path, st, sh, o.Fresh); err != nil {
+			return err
+		}
+		if !outputGiven && !o.Fresh && st.Unfinished() && st.Start.Output != "" && !st.Start.Sandbox {
+			// --journal without --output: finish the interrupted run's
+			// results file, not a new one under today's default name.
+			output = st.Start.Output
+		}
+	}
+	p, err := prepare(ctx, log, sh, o.Conn, o.Today)
+	if err != nil {
+		return err
+	}
+	defer p.conn.Close()
+
+	// What the journal holds: an interrupted run of this input to resume,
+	// or earlier runs whose deletions the new run should know of.
+	resume, history := false, false
+	if jn != nil && st.Start != nil {
+		switch same, known := sameOrg(st.Start, p); {
+		case p.conn.sandbox != nil || st.Start.Sandbox:
+			if st.Unfinished() {
+				log.Warn().Str("journal", jn.Path()).Msg("the journal's interrupted run was against a sandbox org, which ended with it: starting a new run")
+			}
+		case !same && st.Unfinished() && !o.Fresh:
+			return fmt.Errorf("journal %s holds an interrupted run against %s, not %s: use --fresh to start a new run on it or --journal to pick another file", jn.Path(), known, p.where())
+		case !same:
+			log.Warn().Str("journal", jn.Path()).Str("org", known).Msg("the journal's earlier runs were against another org: their history is not used")
+		case st.Unfinished() && !o.Fresh:
+			resume, history = true, true
+		default:
+			history = true
+		}
+	}
+	var others map[string]*journal.UserState
+	if jn != nil && p.conn.sandbox == nil {
+		others = unsettledElsewhere(log, filepath.Dir(jn.Path()), jn.Path(), p)
+	}
+	rows := p.plan.Results(sh.Rows)
+	rp := applyJournal(p.plan, rows, st, resume, history, others, time.Now())
+	if resume {
+		log.Info().Str("journal", jn.Path()).Time("began", st.Began).Int("settled", rp.settled).Int("jobs_to_follow", rp.following).
+			Msg("resuming an interrupted run: settled rows are not sent again")
+	}
+	counts := p.plan.Counts()
+	planned := rp.toSubmit(p.plan)
+
+	refuse := func(err error) error {
+		if werr := writePlan(p, output, o.Version, start, true, err.Error()); werr != nil {
+			return werr
+		}
+		printPlanSummary(ios.Out, p, output)
+		return err
+	}
+	switch {
+	case o.DryRun:
+		if err := writePlan(p, output, o.Version, start, true, "dry run"); err != nil {
+			return err
+		}
+		printPlanSummary(ios.Out, p, output)
+		if counts[result.Invalid] > 0 {
+			return &IncompleteError{Msg: fmt.Sprintf("dry run: %d of %d rows are invalid; see %s", counts[result.Invalid], len(sh.Rows), output)}
+		}
+		return nil
+	case o.Strict && counts[result.Invalid] > 0:
+		return refuse(&IncompleteError{Msg: fmt.Sprintf("--strict: %d rows are invalid, so nothing was sent; fix them and run again", counts[result.Invalid])})
+	case planned > o.MaxDeletes:
+		return refuse(fmt.Errorf("%d rows would be submitted, more than --max-deletes %d; nothing was sent (raise --max-deletes if this is intended)", planned, o.MaxDeletes))
+	}
+	if planned > 0 && !o.Yes {
+		if !ios.InTerminal {
+			return refuse(fmt.Errorf("%d users would be deleted, and there is no terminal to confirm on; nothing was sent (pass --yes to run unattended)", planned))
+		}
+		if resume {
+			fmt.Fprintf(ios.Out, "Resuming the run of %s begun %s: %d rows settled, %d jobs to follow.\n",
+				filepath.Base(st.Start.InputFile), st.Began.Local().Format(time.DateTime), rp.settled, rp.following)
+		}
+		ok, err := confirm(ctx, ios, p, planned)
+		if errors.Is(err, context.Canceled) {
+			return refuse(&InterruptedError{Msg: "interrupted at the confirmation; nothing was sent"})
+		}
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return refuse(errors.New("not confirmed; nothing was sent"))
+		}
+	}
+
+	rec := newRecorder(jn, log, p.plan.Steps)
+	if err := jn.Append(startRecord(p, rows, output, o.Version, resume)); err != nil {
+		return fmt.Errorf("%w; nothing was sent", err)
+	}
+	created = false // the journal holds this run now
+	began := start
+	if resume {
+		began = st.Began
+	}
+
+	prog.total = len(p.plan.Order)
+	opts := runner.Options{
+		MaxJobs:    o.MaxJobs,
+		NoWait:     o.NoWait,
+		JobTimeout: o.JobTimeout,
+		Log:        log,
+		OnChange: func(i int, r result.Row, final bool) {
+			rec.onChange(i, r, final)
+			prog.onChange(i, r, final)
+		},
+		BeforeSubmit: rec.beforeSubmit,
+		AfterSubmit:  rec.afterSubmit,
+		Resume:       rp.resume,
+	}
+	if d := jobDuration(st); d > 0 && (resume || history) {
+		opts.JobDuration = d
+		log.Debug().Dur("job_duration", d).Msg("first guess of a job's length, from the journal")
+	}
+	if o.Tune != nil {
+		o.Tune(&opts)
+	}
+	for i, st := range p.plan.Steps {
+		if st.Outcome != result.Planned { // the runner logs the rows it runs
+			ev := log.Info().Int("row", st.Line).Str("outcome", string(st.Outcome)).Str("code", st.Code).Str("message", st.Message)
+			if id := rows[i].JobID; id != "" {
+				ev = ev.Str("job_id", id)
+			}
+			ev.Msg("row not run")
+		}
+	}
+	if ios.ErrTerminal {
+		prog.showBar(ios.Err, 200*time.Millisecond)
+	} else {
+		prog.logEvery(log, progressInterval)
+	}
+	results, stop, runErr := runner.Run(ctx, p.conn.client, p.plan, rows, opts)
+	prog.stop()
+	if results == nil {
+		return runErr
+	}
+	note := ""
+	if stop != nil {
+		note = stop.Reason
+	}
+	wasInterrupted := errors.Is(runErr, context.Canceled) || ctx.Err() != nil
+	jerr := rec.finish(results, stop)
+	if resume {
+		note = strings.TrimPrefix(note+"; resumed an interrupted run", "; ")
+	}
+	if err := writeResults(output, sh.Header.Names, results, p.summary("run", o.Version, began, false, note)); err != nil {
+		return err
+	}
+	if jerr == nil && !wasInterrupted {
+		// The run reached its end: the next run on this journal is a new
+		// one, not a resumption.
+		jerr = jn.Append(journal.Record{Kind: journal.KindEnd})
+	}
+	if jerr != nil {
+		log.Error().Err(jerr).Msg("the journal is incomplete; run the same command again to check the rows it does not settle")
+	}
+	final := result.Counts(results)
+	printRunSummary(ios.Out, p, final, output, note)
+	switch {
+	case wasInterrupted:
+		return &InterruptedError{Msg: fmt.Sprintf("interrupted; results written to %s; run the same command again to resume", output)}
+	case runErr != nil:
+		return fmt.Errorf("%w; results written to %s", runErr, output)
+	case stop != nil && stop.Fatal:
+		return fmt.Errorf("%s; results written to %s", stop.Reason, output)
+	}
+	bad := 0
+	for o, n := range final {
+		if !o.Done() {
+			bad += n
+		}
+	}
+	if bad > 0 {
+		return &IncompleteError{Msg: fmt.Sprintf("%d of %d rows did not end deleted, skipped or deferred; see %s", bad, len(results), output)}
+	}
+	return nil
+}
+
+// checkJournal refuses a journal whose interrupted run belongs to another
+// input, or planned other rows (--include-hidden): its rows' states must
+// not land on another run's rows. With fresh, a new run starts on it.
+func checkJournal(log zerolog.Logger, path string, st journal.State, sh *sheet, fresh bool) error {
+	switch {
+	case fresh && st.Unfinished():
+		// A new run, not the interrupted one: the journal keeps what it
+		// knows of that run's jobs still running and submissions in
+		// doubt, and the new run honours it for the users it shares.
+		log.Warn().Str("journal", path).Str("interrupted_input", st.Start.InputFile).
+			Msg("--fresh: starting a new run instead of resuming the journal's interrupted one; its jobs still running and submissions in doubt are kept")
+		return nil
+	case !st.Unfinished():
+		return nil
+	}
+	if err := journal.CheckInput(path, st, sh.path, sh.SHA256); err != nil {
+		return fmt.Errorf("%w: use --fresh to start a new run on it or --journal to pick another file", err)
+	}
+	if st.Start.IncludeHidden != sh.includeHidden {
+		// The same rows must be planned as in the run being resumed.
+		was := "without"
+		if st.Start.IncludeHidden {
+			was = "with"
+		}
+		return fmt.Errorf("journal %s holds an interrupted run of this sheet started %s --include-hidden: run the same command %s it to resume, or use --fresh", path, was, was)
+	}
+	return nil
+}
+
+// sameOrg reports whether a journal's run was against the org p was
+// checked against, and names the journal's org for a person. A journal
+// written before runs recorded the org's ID is matched on its API domain,
+// when it recorded one.
+func sameOrg(start *journal.Record, p *prepared) (same bool, known string) {
+	known = start.APIDomain
+	if start.OrgID != "" {
+		known = fmt.Sprintf("org %s (%s)", start.OrgID, start.APIDomain)
+		return start.OrgID == p.orgID() && start.APIDomain == p.apiDomain, known
+	}
+	if !strings.Contains(start.APIDomain, "://") {
+		return true, known // not a URL: nothing to tell the orgs apart by
+	}
+	return start.APIDomain == p.apiDomain, known
+}
+
+// confirm shows the plan's counts on the terminal and asks the person to
+// type the number of users to delete. A Ctrl-C while it waits ends the
+// wait at once (context.Canceled): nothing is sent.
+func confirm(ctx context.Context, ios IO, p *prepared, planned int) (bool, error) {
+	counts := p.plan.Counts()
+	fmt.Fprintf(ios.Out, "About to delete %d users from %s.\n", planned, p.where())
+	fmt.Fprintf(ios.Out, "Rows: %d planned, %d invalid, %d skipped, %d deferred.\n", counts[result.Planned], counts[result.Invalid], counts[result.Skipped], counts[result.Deferred])
+	if p.sheet != nil {
+		printHidden(ios.Out, p.sheet)
+	}
+	fmt.Fprintf(ios.Out, "Type %d to go ahead, anything else to stop: ", planned)
+	type answer struct {
+		line string
+		err  error
+	}
+	typed := make(chan answer, 1) // the read may outlive a Ctrl-C; it ends with the process
+	go func() {
+		line, err := bufio.NewReader(ios.In).ReadString('\n')
+		typed <- answer{line, err}
+	}()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(ios.Out)
+		return false, ctx.Err()
+	case a := <-typed:
+		if a.err != nil && !errors.Is(a.err, io.EOF) {
+			return false, a.err
+		}
+		return strings.TrimSpace(a.line) == strconv.Itoa(planned), nil
+	}
+}
+
+func printRunSummary(w io.Writer, p *prepared, final map[result.Outcome]int, output, note string) {
+	fmt.Fprintf(w, "\nRun of %s against %s: %d rows.\n\n", filepath.Base(p.sheet.path), p.where(), len(p.sheet.Rows))
+	for _, o := range []result.Outcome{result.Deleted, result.Submitted, result.Failed, result.Invalid, result.Skipped, result.Deferred, result.NotRun} {
+		fmt.Fprintf(w, "  %-9s %5d\n", o, final[o])
+	}
+	if note != "" {
+		fmt.Fprintf(w, "\nStopped early: %s\n", note)
+	}
+	printHidden(w, p.sheet)
+	fmt.Fprintf(w, "\nResults: %s\n", output)
+}
