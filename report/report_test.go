@@ -872,4 +872,3 @@ func TestCounts(t *testing.T) {
 		t.Errorf("Counts() after changing its result (-want +got):\n%s", diff)
 	}
 }
-
