@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"offboard/plan"
+	"offboard/result"
 	"offboard/runner"
 	"offboard/zoho/zohotest"
 )
@@ -92,9 +92,9 @@ func benchmarkMakespan(b *testing.B, s scale, sc scenario, n int) {
 		b.StartTimer()
 
 		start := time.Now()
-		p := o.prepare(b.Context(), b, s, sheet, n)
+		p, rows := o.prepare(b.Context(), b, s, sheet, n)
 		planned := time.Now()
-		results, stop, err := runner.Run(b.Context(), o.client, p, s.options())
+		results, stop, err := runner.Run(b.Context(), o.client, p, rows, s.options())
 		end := time.Now()
 
 		b.StopTimer()
@@ -103,7 +103,7 @@ func benchmarkMakespan(b *testing.B, s scale, sc scenario, n int) {
 		}
 		for _, r := range results {
 			if r.Outcome != result.Deleted {
-				b.Fatalf("row %d ended %s %s: %s", p.Steps[r.Index].Line, r.Outcome, r.Code, r.Message)
+				b.Fatalf("row %d ended %s %s: %s", r.Line, r.Outcome, r.Code, r.Message)
 			}
 		}
 		prepare += planned.Sub(start)

@@ -13,6 +13,7 @@ import (
 
 	"offboard/input"
 	"offboard/plan"
+	"offboard/result"
 	"offboard/runner"
 	"offboard/zoho"
 	"offboard/zoho/zohotest"
@@ -150,7 +151,7 @@ func (o *org) close() { o.srv.Close() }
 
 // prepare does what offboard run does before it sends anything: read the
 // sheet, read the org's directory, check every row.
-func (o *org) prepare(ctx context.Context, tb testing.TB, s scale, sheet string, n int) *plan.Plan {
+func (o *org) prepare(ctx context.Context, tb testing.TB, s scale, sheet string, n int) (*plan.Plan, []result.Row) {
 	tb.Helper()
 	_, rows, err := input.ReadAll(sheet, input.Options{})
 	if err != nil {
@@ -165,7 +166,7 @@ func (o *org) prepare(ctx context.Context, tb testing.TB, s scale, sheet string,
 	if got := p.Counts()[result.Planned]; got != n {
 		tb.Fatalf("plan.Build: %d rows planned, want %d: %v", got, n, p.Counts())
 	}
-	return p
+	return p, p.Results(rows)
 }
 
 // calls sorts the API calls the simulator saw (token requests aside).
