@@ -147,16 +147,6 @@ func (l *logFlags) config() (offboarding.LogConfig, error) {
 	return offboarding.LogConfig{Format: l.format, Level: level}, nil
 }
 
-// logger builds the logger on the command's stderr, for the commands that
-// log without offboarding (users).
-func (l *logFlags) logger(e env) (zerolog.Logger, error) {
-	lc, err := l.config()
-	if err != nil {
-		return zerolog.Nop(), err
-	}
-	return lc.Logger(e.stderr, e.stderrTTY), nil
-}
-
 // isTerminal reports whether v (a stream) is a terminal.
 func isTerminal(v any) bool {
 	f, ok := v.(*os.File)
