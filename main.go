@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"offboard/offboarding"
+	"offboard/pacer"
 	"offboard/runner"
 	"offboard/zoho"
 )
@@ -130,6 +131,7 @@ func main() {
 		const requestTimeout = 2 * time.Second
 		e.tuneRun = func(o *runner.Options) {
 			o.JobDuration, o.PollMin, o.BackoffBase, o.RequestTimeout = d, d/4, d/4, requestTimeout
+			o.Pacer = pacer.New(pacer.Options{Base: d / 4})
 		}
 		e.tuneClient = func(c *zoho.Config) { c.RequestTimeout = requestTimeout }
 	}

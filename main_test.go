@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,6 +132,20 @@ func TestUsersAgainstServer(t *testing.T) {
 			t.Errorf("output contains the secret %q", s)
 		}
 	}
+
+	// A page Zoho answers "later" is read again, as the plan's reads are.
+	var failed atomic.Bool
+	srv.SetFaults(func(call zohotest.Call) zohotest.Fault {
+		if call.Path == "/crm/v7/users" && call.Query.Get("page") == "1" && !failed.Swap(true) {
+			return zohotest.ServiceUnavailable
+		}
+		return zohotest.NoFault
+	})
+	code, out, errOut = runCmd(t, environ, "users", "--log-format", "json")
+	if code != exitOK || !strings.Contains(out, "super admin") || !strings.Contains(errOut, "list the org's users (page 1)") {
+		t.Errorf("offboard users with a 503 on the first page = %d, stdout %q, stderr %q; want the list after a logged retry", code, out, errOut)
+	}
+	srv.SetFaults(nil)
 
 	srv.RevokeRefreshToken(refresh)
 	code, out, errOut = runCmd(t, environ, "users", "--log-level", "debug")

@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"offboard/directory"
 	"offboard/input"
+	"offboard/pacer"
 	"offboard/plan"
 	"offboard/result"
 	"offboard/runner"
@@ -157,8 +160,10 @@ func (o *org) prepare(ctx context.Context, tb testing.TB, s scale, sheet string,
 	if err != nil {
 		tb.Fatal(err)
 	}
-	// offboard's own read policy (6 attempts), its waits scaled.
-	dir, err := runner.FetchDirectory(ctx, o.client, false, runner.ReadPolicy{Base: s.of(time.Second), Max: s.of(30 * time.Second)})
+	// offboard's own pacing (6 attempts), its waits scaled.
+	d := runner.Defaults()
+	pc := pacer.New(pacer.Options{Base: s.of(d.BackoffBase), Max: s.of(d.BackoffMax)})
+	dir, err := directory.Fetch(ctx, o.client, false, pc, zerolog.Nop())
 	if err != nil {
 		tb.Fatal(err)
 	}

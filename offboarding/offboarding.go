@@ -20,6 +20,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"offboard/pacer"
 	"offboard/zoho"
 	"offboard/zoho/zohotest"
 )
@@ -95,12 +96,18 @@ type Connection struct {
 	Sandbox bool
 	// SandboxJobDuration is how long the sandbox's jobs take; 0 means 1 s.
 	SandboxJobDuration time.Duration
+	// Pacing is how every call to the org waits after Zoho answered one
+	// "later"; the zero value is the usual pacing.
+	Pacing pacer.Options
 }
 
 // connection is a ready client and what to release when done.
 type connection struct {
 	client  *zoho.Client
 	sandbox *zohotest.Server
+	// pacer spaces every call of the command: the reads of the org, the
+	// submissions and the polls of a run.
+	pacer *pacer.Pacer
 }
 
 func (c *connection) Close() {
@@ -114,7 +121,7 @@ func (c *connection) Close() {
 func (cn Connection) connect(log zerolog.Logger) (*connection, error) {
 	cfg := cn.Client
 	cfg.Logger = &log
-	conn := &connection{}
+	conn := &connection{pacer: pacer.New(cn.Pacing)}
 	if cn.Sandbox {
 		// Sandbox jobs take a second, so the demo's chain of three runs in
 		// a few seconds; Zoho's take longer, which the runner learns.

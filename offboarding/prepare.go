@@ -10,11 +10,11 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"offboard/directory"
 	"offboard/input"
 	"offboard/plan"
 	"offboard/report"
 	"offboard/result"
-	"offboard/runner"
 )
 
 // SheetOptions say which sheet to read and what to do with what it hides.
@@ -76,7 +76,7 @@ func checkDirs(paths ...string) error {
 type prepared struct {
 	sheet *sheet
 	conn  *connection
-	dir   plan.Directory
+	dir   directory.Directory
 	plan  *plan.Plan
 	// apiDomain is the API base URL the client speaks to, "" in sandbox
 	// mode; with the org's ID it says which org a run was against.
@@ -105,7 +105,7 @@ func prepare(ctx context.Context, log zerolog.Logger, sh *sheet, cn Connection, 
 	if err != nil {
 		return nil, err
 	}
-	dir, err := runner.FetchDirectory(ctx, conn.client, needsRoles(sh.Rows), runner.ReadPolicy{Log: log})
+	dir, err := directory.Fetch(ctx, conn.client, needsRoles(sh.Rows), conn.pacer, log)
 	if err != nil {
 		conn.Close()
 		return nil, interrupted(ctx, err) // Ctrl-C while the org was read: nothing sent

@@ -237,6 +237,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		BeforeSubmit: rec.beforeSubmit,
 		AfterSubmit:  rec.afterSubmit,
 		Resume:       rp.resume,
+		Pacer:        p.conn.pacer,
 	}
 	if d := jobDuration(st); d > 0 && (resume || history) {
 		opts.JobDuration = d

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"offboard/directory"
 	"offboard/zoho"
 )
 
@@ -36,13 +37,17 @@ func Users(ctx context.Context, ios IO, o UsersOptions) error {
 	if typ == "" {
 		typ = zoho.AllUsers
 	}
-	org, err := c.client.Org(ctx)
+	var org zoho.Org
+	err = c.pacer.Read(ctx, log, "read the org", func(ctx context.Context) (err error) {
+		org, err = c.client.Org(ctx)
+		return err
+	})
 	if err != nil {
-		return interrupted(ctx, fmt.Errorf("read the org: %w", err))
+		return interrupted(ctx, err)
 	}
-	users, err := c.client.Users(ctx, typ)
+	users, err := directory.ListUsers(ctx, c.client, typ, c.pacer, log)
 	if err != nil {
-		return interrupted(ctx, fmt.Errorf("list users: %w", err))
+		return interrupted(ctx, err)
 	}
 	sort.SliceStable(users, func(i, j int) bool { return strings.ToLower(users[i].Email) < strings.ToLower(users[j].Email) })
 	if o.CSV {

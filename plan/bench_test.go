@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"offboard/directory"
 	"offboard/input"
 	"offboard/plan"
 	"offboard/result"
@@ -17,9 +18,9 @@ func userEmail(i int) string { return fmt.Sprintf("user%05d@bench.example", i) }
 // benchSheet is 10,000 rows against 5,000 users: 4,500 rows delete users in
 // chains of ten (each transfers to the next row's user), the others are
 // duplicates (by email in another case) and unknown users.
-func benchSheet() ([]input.Row, plan.Directory) {
+func benchSheet() ([]input.Row, directory.Directory) {
 	const users, rows, deleted = 5000, 10000, 4500
-	var d plan.Directory
+	var d directory.Directory
 	d.Org.PrimaryZUID = zoho.ID("9" + userID(0))
 	d.Org.HierarchyPreferences.Type = zoho.RoleHierarchy
 	d.Roles = []zoho.Role{{ID: roleCEO}, {ID: roleRep, ReportingTo: &zoho.Ref{ID: roleCEO}}}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"offboard/directory"
 	"offboard/input"
 	"offboard/plan"
 	"offboard/zoho"
@@ -12,7 +13,7 @@ import (
 // Ann's records go to Bo, whom the sheet also deletes: Bo's step waits for
 // Ann's, and the order says so.
 func ExampleBuild() {
-	dir := plan.Directory{
+	dir := directory.Directory{
 		Users: []zoho.User{
 			{ID: "1001", ZUID: "91001", Email: "chief@example.com", FullName: "Chief", Status: zoho.StatusActive, Confirm: true},
 			{ID: "1002", Email: "bo@example.com", FullName: "Bo", Status: zoho.StatusActive, Confirm: true},

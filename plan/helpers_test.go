@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"offboard/directory"
 	"offboard/input"
 	"offboard/plan"
 	"offboard/result"
@@ -45,7 +46,7 @@ func active(id, email, role, manager string) zoho.User {
 
 // testDirectory builds the test org under the given hierarchy type. It is a
 // function, not a shared variable, so that a test may change its copy.
-func testDirectory(hierarchy string) plan.Directory {
+func testDirectory(hierarchy string) directory.Directory {
 	users := []zoho.User{
 		active("1001", "admin@x.example", roleCEO, ""),
 		active("1002", "vp@x.example", roleVP, "1001"),
@@ -65,7 +66,7 @@ func testDirectory(hierarchy string) plan.Directory {
 		active("1016", "vp2@x.example", roleVP, "1001"),
 	}
 	users[9].ZUID = "" // a deleted user who never confirmed has no zuid
-	var d plan.Directory
+	var d directory.Directory
 	d.Org.PrimaryZUID = "91001"
 	d.Org.PrimaryEmail = "admin@x.example"
 	d.Org.HierarchyPreferences.Type = hierarchy

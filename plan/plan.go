@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"strings"
 
+	"offboard/directory"
 	"offboard/input"
 	"offboard/result"
 	"offboard/zoho"
@@ -115,7 +116,7 @@ func (p *Plan) Counts() map[result.Outcome]int {
 
 // Build checks every row against the directory and orders the steps.
 // today decides which rows are not due yet.
-func Build(rows []input.Row, d Directory, today input.Date) *Plan {
+func Build(rows []input.Row, d directory.Directory, today input.Date) *Plan {
 	dir := index(d)
 	p := &Plan{Steps: make([]Step, len(rows))}
 	seen := seenUsers{byID: make(map[zoho.ID]firstRow, len(rows)), byText: make(map[string]firstRow)}
@@ -167,7 +168,7 @@ func (s *seenUsers) earlier(line int, u *zoho.User, ref input.Ref) (firstRow, bo
 
 // check gives a row its step: the first code that applies, or Planned or
 // Deferred. Chains and cycles are left to link.
-func (d *directory) check(row *input.Row, i int, today input.Date, seen *seenUsers) Step {
+func (d *orgIndex) check(row *input.Row, i int, today input.Date, seen *seenUsers) Step {
 	st := Step{Index: i, Line: row.Line}
 	st.User = d.lookup(row.User)
 	st.TransferTo = d.lookup(row.TransferTo)

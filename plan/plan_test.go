@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"offboard/directory"
 	"offboard/input"
 	"offboard/plan"
 	"offboard/result"
@@ -157,20 +158,20 @@ func TestBuildPrecedence(t *testing.T) {
 // TestBuildSubordinate checks TARGET_IS_SUBORDINATE under both hierarchy
 // types, and that cycles in the org's data end the walk.
 func TestBuildSubordinate(t *testing.T) {
-	roleCycle := func(d *plan.Directory) {
+	roleCycle := func(d *directory.Directory) {
 		// Manager and Rep report to each other; VP stays above.
 		d.Roles[2].ReportingTo = &zoho.Ref{ID: roleRep}
 	}
-	managerCycle := func(d *plan.Directory) {
+	managerCycle := func(d *directory.Directory) {
 		d.Users[2].ReportingTo = &zoho.Ref{ID: "1003"} // mgr reports to themself
 		d.Users[11].ReportingTo = &zoho.Ref{ID: "1013"}
 		d.Users[12].ReportingTo = &zoho.Ref{ID: "1012"} // a and b report to each other
 	}
-	noRoles := func(d *plan.Directory) { d.Roles = nil }
+	noRoles := func(d *directory.Directory) { d.Roles = nil }
 	tests := []struct {
 		name      string
 		hierarchy string
-		change    func(*plan.Directory)
+		change    func(*directory.Directory)
 		user, to  string
 		want      string // code, "" when planned
 	}{
@@ -303,21 +304,21 @@ func TestCounts(t *testing.T) {
 func TestCheckCaller(t *testing.T) {
 	tests := []struct {
 		name   string
-		change func(*plan.Directory)
+		change func(*directory.Directory)
 		errHas []string // nil: no error
 	}{
 		{"super admin", nil, nil},
-		{"super admin by email without zuid", func(d *plan.Directory) {
+		{"super admin by email without zuid", func(d *directory.Directory) {
 			d.Caller.ZUID = ""
 			d.Caller.Email = "Admin@X.example"
 		}, nil},
-		{"another admin", func(d *plan.Directory) { d.Caller = d.Users[1] },
+		{"another admin", func(d *directory.Directory) { d.Caller = d.Users[1] },
 			[]string{"the token belongs to Vp <vp@x.example>", "super admin, Admin <admin@x.example>"}},
-		{"super admin not among users", func(d *plan.Directory) {
+		{"super admin not among users", func(d *directory.Directory) {
 			d.Caller = d.Users[1]
 			d.Users = d.Users[1:]
 		}, []string{"Vp <vp@x.example>", "super admin, admin@x.example,"}},
-		{"nobody", func(d *plan.Directory) {
+		{"nobody", func(d *directory.Directory) {
 			d.Caller = zoho.User{}
 			d.Org.PrimaryEmail = ""
 			d.Users = d.Users[1:]

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"offboard/directory"
 	"offboard/input"
 	"offboard/plan"
 	"offboard/result"
@@ -77,7 +78,7 @@ func TestNotes(t *testing.T) {
 }
 
 // fixtureDirectory is an org holding the users the input fixtures name.
-func fixtureDirectory() plan.Directory {
+func fixtureDirectory() directory.Directory {
 	d := testDirectory("")
 	for i, e := range []string{"ana", "bo", "cy", "di", "boss", "carl", "mgr", "old"} {
 		d.Users = append(d.Users, active(strconv.Itoa(3001+i), e+"@example.com", roleRep, "1003"))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"offboard/pacer"
 	"offboard/plan"
 	"offboard/result"
 	"offboard/zoho"
@@ -94,6 +95,10 @@ type Options struct {
 	// sent after the last pause, so a short base costs little when the
 	// trouble lasts.
 	BackoffBase, BackoffMax time.Duration
+	// Pacer is shared with the calls made before the run (reading the
+	// org), so that a 429 answered to those still holds; nil means a new
+	// one, bounded by BackoffBase and BackoffMax.
+	Pacer *pacer.Pacer
 	// JobDuration is the first guess of how long a job takes, before any
 	// job of this run has finished; 0 means 5 s. The first poll of a job
 	// comes a little after the median duration of the jobs seen so far.
@@ -178,6 +183,9 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Pacer == nil {
+		o.Pacer = pacer.New(pacer.Options{Base: o.BackoffBase, Max: o.BackoffMax})
+	}
 	return o
 }
 
@@ -224,7 +232,7 @@ func Run(ctx context.Context, c Client, p *plan.Plan, rows []result.Row, opt Opt
 		p:     p,
 		opt:   opt,
 		log:   opt.Log,
-		pacer: newPacer(opt.BackoffBase, opt.BackoffMax, time.Now),
+		pacer: opt.Pacer,
 		jobs:  &durations{initial: opt.JobDuration, min: opt.PollMin, max: opt.PollMax},
 		steps: make([]stepState, len(p.Steps)),
 		wake:  make(chan struct{}, 1),
@@ -332,7 +340,7 @@ type run struct {
 	p      *plan.Plan
 	opt    Options
 	log    zerolog.Logger
-	pacer  *pacer
+	pacer  *pacer.Pacer
 	jobs   *durations
 	needed []bool // the steps that another step waits for
 

@@ -286,61 +286,6 @@ func TestRunTooManyRequestsStorm(t *testing.T) {
 	}
 }
 
-func TestPacerSlowsEveryCaller(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	p := newPacer(time.Second, 8*time.Second, func() time.Time { return now })
-	if d := p.ready(); d > 0 {
-		t.Fatalf("new pacer ready() = %v, want ≤ 0", d)
-	}
-	var waits []time.Duration
-	for range 5 {
-		waits = append(waits, p.backoff(time.Time{}, 0))
-	}
-	for i, w := range waits {
-		hi := min(time.Second<<i, 8*time.Second)
-		if w < hi/2 || w > hi {
-			t.Errorf("backoff #%d = %v, want within [%v, %v]", i+1, w, hi/2, hi)
-		}
-	}
-	// The wait is shared: whoever asks next waits for the longest pushback.
-	if got := p.ready(); got < waits[4] {
-		t.Errorf("ready() after backoffs = %v, want ≥ %v", got, waits[4])
-	}
-	if got := p.backoff(time.Time{}, 30*time.Second); got != 30*time.Second {
-		t.Errorf("backoff(hint 30s) = %v, want 30s (a retry hint wins)", got)
-	}
-	p.succeeded()
-	if got := p.backoff(time.Time{}, 0); got > time.Second {
-		t.Errorf("backoff after a success = %v, want ≤ 1s (reset)", got)
-	}
-}
-
-// TestPacerOneSignalPerPause: the calls in flight when Zoho starts
-// refusing are refused together; their refusals do not double the pause
-// again and again, but a call sent after the pause does.
-func TestPacerOneSignalPerPause(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	p := newPacer(time.Second, time.Minute, func() time.Time { return now })
-	sent := now.Add(-100 * time.Millisecond) // five calls in flight
-	first := p.backoff(sent, 0)
-	if first < 500*time.Millisecond || first > time.Second {
-		t.Fatalf("first backoff = %v, want within [0.5s, 1s]", first)
-	}
-	for range 4 {
-		if got := p.backoff(sent, 0); got != first {
-			t.Errorf("backoff for a call sent before the pause = %v, want the pause already set, %v", got, first)
-		}
-	}
-	now = now.Add(first) // the pause is over; a new call is refused too
-	second := p.backoff(now, 0)
-	if second < time.Second || second > 2*time.Second {
-		t.Errorf("backoff for a call sent after the pause = %v, want doubled, within [1s, 2s]", second)
-	}
-	if got := p.backoff(sent, 5*time.Second); got != 5*time.Second {
-		t.Errorf("an old call's retry hint = %v, want 5s: a hint still holds", got)
-	}
-}
-
 func TestDurationsPollAroundTheMedian(t *testing.T) {
 	d := &durations{initial: 5 * time.Second, min: time.Second, max: time.Minute}
 	tests := []struct {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"offboard/pacer"
 	"offboard/plan"
 	"offboard/result"
 	"offboard/zoho"
@@ -37,7 +38,7 @@ func (r *run) submit(i int) {
 		return
 	}
 	for {
-		if err := r.pacer.pause(r.stopCtx); err != nil {
+		if err := r.pacer.Pause(r.stopCtx); err != nil {
 			r.end(i, result.NotRun, "", r.notRunReason())
 			return
 		}
@@ -60,7 +61,7 @@ func (r *run) submit(i int) {
 			attempt, journaled, sentAt = a, true, time.Now()
 			return nil
 		}
-		sent := r.pacer.now()
+		sent := r.pacer.Now()
 		job, err := r.c.TransferAndDelete(r.stopCtx, st.Request, beforeSend)
 		if journaled {
 			answer := err
@@ -84,7 +85,7 @@ func (r *run) submit(i int) {
 		}
 		class := zoho.Classify(err)
 		if class != zoho.ClassRetry && class != zoho.ClassJobLimit {
-			r.pacer.succeeded()
+			r.pacer.Succeeded()
 		}
 		switch class {
 		case zoho.ClassNone:
@@ -100,7 +101,7 @@ func (r *run) submit(i int) {
 			return
 
 		case zoho.ClassRetry:
-			d := r.pacer.backoff(sent, retryAfter(err))
+			d := r.pacer.Backoff(sent, pacer.RetryAfter(err))
 			log.Warn().Err(err).Int("attempt", attempt).Int64("wait_ms", d.Milliseconds()).Msg("submission not taken, every worker backs off")
 
 		case zoho.ClassJobLimit:
@@ -172,7 +173,7 @@ func (r *run) mustCheck(i int) bool {
 // reports whether it should be: a user found deleted was deleted by that
 // submission.
 func (r *run) checkEarlier(i int, log *zerolog.Logger) bool {
-	u, err := r.readUser(r.stopCtx, i, log, 6)
+	u, err := r.readUser(r.stopCtx, i, log)
 	switch {
 	case gone(u, err):
 		r.end(i, result.Deleted, CodeReconciled, "an earlier run's submission of this user got no answer; the user was then found deleted")
@@ -320,7 +321,7 @@ func (r *run) refused(i int, err error, log *zerolog.Logger) {
 		// Zoho says a user of the row is deleted: the user to delete (since
 		// the plan was made, someone deleted them) or a target. Which one,
 		// Zoho does not document: read the user to know.
-		u, rerr := r.readUser(r.calls, i, log, 6)
+		u, rerr := r.readUser(r.calls, i, log)
 		switch {
 		case gone(u, rerr):
 			r.end(i, result.Skipped, plan.CodeAlreadyDeleted, "Zoho refused the submission because the user is already deleted (since the plan was made, and not by this run): nothing more to do for this row")
@@ -343,37 +344,16 @@ func (r *run) refused(i int, err error, log *zerolog.Logger) {
 	r.end(i, result.Failed, code, msg)
 }
 
-// readUser reads the user of step i, retrying transient errors through
-// the shared pacer, at most attempts times, until ctx ends.
-//
-// A 429 (Zoho's concurrency limit) does not count against attempts: it
-// only says "later", and the shared pacer makes every worker wait, so the
-// read is retried for as long as ctx lasts. Other transient errors (5xx, a
-// dropped connection) are tried attempts times.
-func (r *run) readUser(ctx context.Context, i int, log *zerolog.Logger, attempts int) (zoho.User, error) {
+// readUser reads the user of step i through the shared pacer (see
+// pacer.Read), until ctx ends.
+func (r *run) readUser(ctx context.Context, i int, log *zerolog.Logger) (zoho.User, error) {
 	id := r.p.Steps[i].Request.UserID
-	failures := 0
-	for n := 1; ; n++ {
-		if err := r.pacer.pause(ctx); err != nil {
-			return zoho.User{}, err
-		}
-		sent := r.pacer.now()
-		u, err := r.c.User(ctx, id)
-		if err == nil || zoho.Classify(err) != zoho.ClassRetry {
-			if err == nil || errors.Is(err, zoho.ErrUserNotFound) {
-				r.pacer.succeeded()
-			}
-			return u, err
-		}
-		if !errors.Is(err, zoho.ErrRateLimited) {
-			failures++
-		}
-		if failures >= attempts {
-			return u, err
-		}
-		d := r.pacer.backoff(sent, retryAfter(err))
-		log.Warn().Err(err).Int("attempt", n).Int64("wait_ms", d.Milliseconds()).Msg("user read failed, every worker backs off")
-	}
+	var u zoho.User
+	err := r.pacer.Read(ctx, *log, "read user "+string(id), func(ctx context.Context) (err error) {
+		u, err = r.c.User(ctx, id)
+		return err
+	})
+	return u, err
 }
 
 // refusal turns a refused submission into a row's code and a message a

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"offboard/pacer"
 	"offboard/result"
 	"offboard/zoho"
 )
@@ -160,16 +161,16 @@ func (r *run) again(w *watch, wait time.Duration) {
 func (r *run) pollJob(w *watch) {
 	i := w.step
 	log := r.rowLog(i)
-	if err := r.pacer.pause(r.calls); err != nil {
+	if err := r.pacer.Pause(r.calls); err != nil {
 		r.letGo(w)
 		return
 	}
 	r.polled(i)
-	sent := r.pacer.now()
+	sent := r.pacer.Now()
 	st, err := r.c.JobStatus(r.calls, w.jobID)
 	switch zoho.Classify(err) {
 	case zoho.ClassNone:
-		r.pacer.succeeded()
+		r.pacer.Succeeded()
 		r.update(i, func(res *result.Row) { res.JobStatus = st.Status })
 		elapsed := time.Since(w.since)
 		if st.Finished() {
@@ -195,7 +196,7 @@ func (r *run) pollJob(w *watch) {
 		}
 		r.again(w, r.jobs.nextPoll(w.wait, w.looks == 1))
 	case zoho.ClassRetry:
-		d := r.pacer.backoff(sent, retryAfter(err))
+		d := r.pacer.Backoff(sent, pacer.RetryAfter(err))
 		log.Warn().Err(err).Str("job_id", w.jobID).Int64("wait_ms", d.Milliseconds()).Msg("job status read failed, every worker backs off")
 		if !time.Now().Before(w.deadline) {
 			r.end(i, result.Submitted, "", fmt.Sprintf("job %s was submitted, but its status could not be read within %s (--job-timeout): %v; check the job in Zoho", w.jobID, r.opt.JobTimeout, err))
@@ -226,7 +227,7 @@ func (r *run) jobEnded(i int) {
 // no longer known to Zoho (lost).
 func (r *run) readBack(w *watch, lost bool) {
 	i := w.step
-	u, err := r.readUser(r.calls, i, r.rowLog(i), 6)
+	u, err := r.readUser(r.calls, i, r.rowLog(i))
 	what, code := fmt.Sprintf("job %s completed", w.jobID), CodeNotDeleted
 	if lost {
 		what, code = fmt.Sprintf("Zoho no longer knows job %s", w.jobID), CodeJobNotFound
@@ -246,16 +247,16 @@ func (r *run) readBack(w *watch, lost bool) {
 func (r *run) readDoubt(w *watch) {
 	i := w.step
 	log := r.rowLog(i)
-	if err := r.pacer.pause(r.calls); err != nil {
+	if err := r.pacer.Pause(r.calls); err != nil {
 		r.letGo(w)
 		return
 	}
-	sent := r.pacer.now()
+	sent := r.pacer.Now()
 	u, err := r.c.User(r.calls, r.p.Steps[i].Request.UserID)
 	class := zoho.Classify(err)
 	switch {
 	case gone(u, err):
-		r.pacer.succeeded()
+		r.pacer.Succeeded()
 		msg := "Zoho's answer to the submission was lost; the user was then found deleted"
 		if w.resumed {
 			msg = "Zoho's answer to an earlier run's submission was lost; the user was then found deleted"
@@ -266,7 +267,7 @@ func (r *run) readDoubt(w *watch) {
 		r.letGo(w)
 		return
 	case class == zoho.ClassRetry:
-		d := r.pacer.backoff(sent, retryAfter(err))
+		d := r.pacer.Backoff(sent, pacer.RetryAfter(err))
 		log.Warn().Err(err).Int64("wait_ms", d.Milliseconds()).Msg("user read failed, every worker backs off")
 		if time.Now().Before(w.deadline) {
 			r.again(w, 0)
@@ -277,7 +278,7 @@ func (r *run) readDoubt(w *watch) {
 		r.end(i, result.Failed, CodeOutcomeUnknown, fmt.Sprintf("the answer to the submission was lost and the user could not be read (%v); check the user in Zoho before running this row again", err))
 		return
 	default:
-		r.pacer.succeeded()
+		r.pacer.Succeeded()
 	}
 	if time.Now().Before(w.deadline) {
 		wait := r.jobs.nextPoll(w.wait, w.looks == 1)

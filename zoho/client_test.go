@@ -344,8 +344,8 @@ func TestRefusedRefreshTokenIsFatalAndSticky(t *testing.T) {
 	if !strings.Contains(err.Error(), "refresh token was refused") || !strings.Contains(err.Error(), "offboard auth") {
 		t.Errorf("error %q does not say the refresh token was refused and how to get a new one", err)
 	}
-	if _, err := c.Users(t.Context(), AllUsers); err == nil {
-		t.Errorf("Users() after a fatal auth error succeeded")
+	if _, _, err := c.UsersPage(t.Context(), AllUsers, 1, MaxPerPage); err == nil {
+		t.Errorf("UsersPage() after a fatal auth error succeeded")
 	}
 	if got := s.tokenRequests.Load(); got != 1 {
 		t.Errorf("token requests = %d, want 1: a refused refresh token is not asked about again", got)
@@ -545,9 +545,9 @@ func TestRequestShape(t *testing.T) {
 	if err != nil || me.ZUID != "77" {
 		t.Errorf("CurrentUser() = %+v, %v", me, err)
 	}
-	users, err := c.Users(ctx, DeletedUsers)
-	if err != nil || len(users) != 0 {
-		t.Errorf("Users(DeletedUsers) on a 204 = %v, %v; want none, no error", users, err)
+	users, more, err := c.UsersPage(ctx, DeletedUsers, 1, MaxPerPage)
+	if err != nil || len(users) != 0 || more {
+		t.Errorf("UsersPage(DeletedUsers) on a 204 = %v, %v, %v; want none, no more, no error", users, more, err)
 	}
 	u, err := c.User(ctx, "3652397000001464001")
 	if err != nil || !u.Deleted() || u.ZUID != "" || u.ReportingTo != nil {
@@ -716,7 +716,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 func TestIDDecoding(t *testing.T) {
 	s := newStub(t)
 	s.api = answer(200, nil, `{"users":[{"id":3652397000001464001,"zuid":null,"role":{"id":"3652397000000026008","name":"CEO"}}],"info":{"more_records":false}}`)
-	users, err := s.client(t).Users(t.Context(), AllUsers)
+	users, _, err := s.client(t).UsersPage(t.Context(), AllUsers, 1, MaxPerPage)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -725,39 +725,20 @@ func TestIDDecoding(t *testing.T) {
 	}
 }
 
-func TestUsersPagination(t *testing.T) {
+func TestUsersPage(t *testing.T) {
 	s := newStub(t)
 	var pages []string
 	s.api = func(w http.ResponseWriter, r *http.Request, tok string) {
 		q := r.URL.Query()
-		pages = append(pages, q.Get("page")+"/"+q.Get("per_page"))
-		switch q.Get("page") {
-		case "1", "2":
-			var b strings.Builder
-			b.WriteString(`{"users":[`)
-			for i := range 200 {
-				if i > 0 {
-					b.WriteString(",")
-				}
-				fmt.Fprintf(&b, `{"id":"%s%03d"}`, q.Get("page"), i)
-			}
-			b.WriteString(`],"info":{"per_page":200,"count":200,"page":1,"more_records":true}}`)
-			answer(200, nil, b.String())(w, r, tok)
-		case "3":
-			answer(200, nil, `{"users":[{"id":"3000"}],"info":{"per_page":200,"count":1,"page":3,"more_records":false}}`)(w, r, tok)
-		}
+		pages = append(pages, q.Get("type")+" "+q.Get("page")+"/"+q.Get("per_page"))
+		answer(200, nil, `{"users":[{"id":"3000"}],"info":{"per_page":200,"count":1,"page":3,"more_records":true}}`)(w, r, tok)
 	}
-	users, err := s.client(t).Users(t.Context(), AllUsers)
-	if err != nil || len(users) != 401 {
-		t.Fatalf("Users() = %d users, %v; want 401", len(users), err)
+	users, more, err := s.client(t).UsersPage(t.Context(), ActiveUsers, 3, MaxPerPage)
+	if err != nil || len(users) != 1 || !more {
+		t.Fatalf("UsersPage() = %d users, more %v, %v; want 1, more", len(users), more, err)
 	}
-	if diff := cmp.Diff([]string{"1/200", "2/200", "3/200"}, pages); diff != "" {
+	if diff := cmp.Diff([]string{"ActiveUsers 3/200"}, pages); diff != "" {
 		t.Errorf("pages requested (-want +got):\n%s", diff)
-	}
-
-	s.api = answer(200, nil, `{"users":[],"info":{"more_records":true}}`)
-	if _, err := s.client(t).Users(t.Context(), AllUsers); err == nil {
-		t.Errorf("Users() on a server that never ends = nil error")
 	}
 }
 
@@ -811,8 +792,8 @@ func TestSilentAccountsServer(t *testing.T) {
 		t.Errorf("error %q does not name the accounts server and the tries", err)
 	}
 	before := s.tokenRequests.Load()
-	if _, err := c.Users(t.Context(), AllUsers); !errors.Is(err, aerr) && Classify(err) != ClassFatal {
-		t.Errorf("Users() after the accounts server was found unreachable = %v, want the same fatal error", err)
+	if _, _, err := c.UsersPage(t.Context(), AllUsers, 1, MaxPerPage); !errors.Is(err, aerr) && Classify(err) != ClassFatal {
+		t.Errorf("UsersPage() after the accounts server was found unreachable = %v, want the same fatal error", err)
 	}
 	if got := s.tokenRequests.Load() - before; got != 0 {
 		t.Errorf("token requests after the server was found unreachable = %d, want 0", got)

@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
 
+	"offboard/directory"
+	"offboard/pacer"
 	"offboard/zoho"
 	"offboard/zoho/zohotest"
 )
@@ -72,10 +75,15 @@ func (f *fixture) newClient(t *testing.T) *zoho.Client {
 	return c
 }
 
+// listUsers lists every user of a type as offboard does, page by page.
+func listUsers(ctx context.Context, f *fixture, typ zoho.UserType) ([]zoho.User, error) {
+	return directory.ListUsers(ctx, f.client, typ, pacer.New(pacer.Options{}), zerolog.Nop())
+}
+
 // demo returns users of the demo org picked by a predicate.
 func demoUsers(t *testing.T, f *fixture, keep func(zoho.User) bool) []zoho.User {
 	t.Helper()
-	all, err := f.client.Users(t.Context(), zoho.AllUsers)
+	all, err := listUsers(t.Context(), f, zoho.AllUsers)
 	if err != nil {
 		t.Fatalf("Users(AllUsers) = %v", err)
 	}
@@ -95,7 +103,7 @@ func TestSimDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Org() = %v", err)
 	}
-	all, err := f.client.Users(ctx, zoho.AllUsers)
+	all, err := listUsers(ctx, f, zoho.AllUsers)
 	if err != nil {
 		t.Fatalf("Users(AllUsers) = %v", err)
 	}
@@ -126,7 +134,7 @@ func TestSimDirectory(t *testing.T) {
 	}
 	byType := map[zoho.UserType]int{}
 	for _, typ := range zoho.UserTypes {
-		users, err := f.client.Users(ctx, typ)
+		users, err := listUsers(ctx, f, typ)
 		if err != nil {
 			t.Errorf("Users(%s) = %v", typ, err)
 		}
@@ -180,7 +188,7 @@ func TestSimPagination(t *testing.T) {
 		seed.Users = append(seed.Users, u)
 	}
 	f := start(t, zohotest.Config{Seed: seed})
-	users, err := f.client.Users(t.Context(), zoho.AllUsers)
+	users, err := listUsers(t.Context(), f, zoho.AllUsers)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,9 +43,6 @@ var UserTypes = []UserType{AllUsers, ActiveUsers, DeactiveUsers, ConfirmedUsers,
 // MaxPerPage is the largest page Zoho serves for GET /users.
 const MaxPerPage = 200
 
-// maxPages stops a listing whose server keeps saying more_records forever.
-const maxPages = 10000
-
 // ID is a Zoho record ID. Zoho sends IDs as JSON strings, but an ID that
 // arrives as a bare number is kept digit for digit: IDs have 19 digits and
 // would be rounded by a float64.
@@ -135,27 +132,6 @@ func (c *Client) UsersPage(ctx context.Context, typ UserType, page, perPage int)
 		return nil, false, fmt.Errorf("zoho: decode users page %d: %w", page, err)
 	}
 	return p.Users, p.Info.MoreRecords, nil
-}
-
-// Users fetches every user of the given type, page after page, 200 a page.
-func (c *Client) Users(ctx context.Context, typ UserType) ([]User, error) {
-	var all []User
-	for page := 1; ; page++ {
-		if page > maxPages {
-			return nil, fmt.Errorf("zoho: users listing did not end after %d pages", maxPages)
-		}
-		users, more, err := c.UsersPage(ctx, typ, page, MaxPerPage)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, users...)
-		if !more {
-			return all, nil
-		}
-		if len(users) == 0 {
-			return nil, fmt.Errorf("zoho: users page %d was empty but said more records follow", page)
-		}
-	}
 }
 
 // User fetches one user by ID. Zoho answers 204 No Content, "no user record

@@ -1,96 +1,10 @@
 package runner
 
 import (
-	"context"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
 )
-
-// pacer is shared by every worker of a run, as rclone's lib/pacer: a 429
-// or another transient answer to any call pushes back the time at which
-// every worker may make its next call, not only the one that got it.
-// The wait grows exponentially (with jitter) while trouble lasts and is
-// reset by a success. A retry hint in Zoho's answer wins when longer.
-type pacer struct {
-	base, max time.Duration
-	now       func() time.Time
-
-	mu     sync.Mutex
-	resume time.Time     // no call before this
-	wait   time.Duration // the last backoff; 0 after a success
-	since  time.Time     // when the last backoff was imposed
-}
-
-func newPacer(base, max time.Duration, now func() time.Time) *pacer {
-	return &pacer{base: base, max: max, now: now}
-}
-
-// ready returns how long a caller must wait before its next call.
-func (p *pacer) ready() time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.resume.Sub(p.now())
-}
-
-// pause waits until the pacer lets calls through again, or until ctx
-// ends.
-func (p *pacer) pause(ctx context.Context) error {
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		d := p.ready()
-		if d <= 0 {
-			return nil
-		}
-		if err := sleep(ctx, d); err != nil {
-			return err
-		}
-	}
-}
-
-// backoff records a transient failure of a call sent at sent and returns
-// the wait it imposes on every caller from now.
-//
-// The calls in flight when Zoho starts refusing are all refused together:
-// that is one signal, already answered by the backoff the first of them
-// imposed. So a failure of a call sent before the latest backoff does not
-// double the wait again; it only keeps the pause already set (a zero sent
-// always counts).
-func (p *pacer) backoff(sent time.Time, hint time.Duration) time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := p.now()
-	if p.wait != 0 && !sent.IsZero() && sent.Before(p.since) {
-		if at := now.Add(hint); at.After(p.resume) {
-			p.resume = at
-		}
-		return max(p.resume.Sub(now), 0)
-	}
-	p.since = now
-	if p.wait == 0 {
-		p.wait = p.base
-	} else {
-		p.wait = min(p.wait*2, p.max)
-	}
-	d := p.wait/2 + rand.N(p.wait/2+1) // jitter, so that workers do not all come back at once
-	if hint > d {
-		d = hint
-	}
-	if at := now.Add(d); at.After(p.resume) {
-		p.resume = at
-	}
-	return d
-}
-
-// succeeded resets the backoff; a resume time already set still holds.
-func (p *pacer) succeeded() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.wait = 0
-}
 
 // durations learns how long jobs take from the jobs that already
 // finished, so that a job is polled about when it should be done: one

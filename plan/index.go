@@ -5,30 +5,15 @@ import (
 	"slices"
 	"strings"
 
+	"offboard/directory"
 	"offboard/input"
 	"offboard/zoho"
 )
 
-// Directory is what the plan checks rows against: the org as it was read
-// once, before anything is written.
-type Directory struct {
-	// Org names the super admin and the hierarchy type.
-	Org zoho.Org
-	// Users are every user of the org, deleted ones included (type
-	// AllUsers).
-	Users []zoho.User
-	// Roles are the org's roles; needed only when a row moves
-	// subordinates under the role hierarchy. Without them no target is
-	// found to be a subordinate there.
-	Roles []zoho.Role
-	// Caller is the user the access token belongs to.
-	Caller zoho.User
-}
-
 // CheckCaller returns a fatal error when the token's own user is not the
 // org's super admin: Zoho would answer every row NO_PERMISSION, so there is
 // no point in planning.
-func CheckCaller(d Directory) error {
+func CheckCaller(d directory.Directory) error {
 	if d.Org.IsSuperAdmin(d.Caller) {
 		return nil
 	}
@@ -49,9 +34,9 @@ func CheckCaller(d Directory) error {
 	return fmt.Errorf("the token belongs to %s, who is not the org's super admin; only the super admin, %s, may delete users: create the refresh token while signed in as the super admin", caller, admin)
 }
 
-// directory indexes a Directory once, so that each row costs a few map
+// orgIndex indexes a Directory once, so that each row costs a few map
 // look-ups however large the org is.
-type directory struct {
+type orgIndex struct {
 	org     zoho.Org
 	users   []zoho.User         // a copy: steps point into it
 	byID    map[zoho.ID]int     // CRM user ID → index in users
@@ -75,8 +60,8 @@ func emailRank(u *zoho.User) int {
 	return 2
 }
 
-func index(d Directory) *directory {
-	dir := &directory{
+func index(d directory.Directory) *orgIndex {
+	dir := &orgIndex{
 		org:     d.Org,
 		users:   slices.Clone(d.Users),
 		byID:    make(map[zoho.ID]int, len(d.Users)),
@@ -119,7 +104,7 @@ func index(d Directory) *directory {
 func foldEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // lookup resolves a cell to a user, or nil.
-func (d *directory) lookup(r input.Ref) *zoho.User {
+func (d *orgIndex) lookup(r input.Ref) *zoho.User {
 	var i int
 	var ok bool
 	switch {
@@ -135,7 +120,7 @@ func (d *directory) lookup(r input.Ref) *zoho.User {
 }
 
 // notFound explains a cell that names no user.
-func (d *directory) notFound(column string, r input.Ref) string {
+func (d *orgIndex) notFound(column string, r input.Ref) string {
 	if r.ID != "" {
 		if i, ok := d.byZUID[zoho.ID(r.ID)]; ok {
 			u := &d.users[i]
@@ -151,7 +136,7 @@ func (d *directory) notFound(column string, r input.Ref) string {
 // the reporting-to hierarchy, sub's chain of managers reaches boss. Both
 // walks stop after as many steps as there are roles or users, so a cycle in
 // the data cannot hang the plan.
-func (d *directory) isSubordinate(sub, boss *zoho.User) bool {
+func (d *orgIndex) isSubordinate(sub, boss *zoho.User) bool {
 	if d.org.Hierarchy() == zoho.ReportingToHierarchy {
 		for m, n := sub.ReportingTo, 0; m != nil && m.ID != "" && n <= len(d.users); n++ {
 			if m.ID == boss.ID {

@@ -1,0 +1,187 @@
+package directory_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"offboard/directory"
+	"offboard/pacer"
+	"offboard/zoho"
+	"offboard/zoho/zohotest"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
+)
+
+func startSim(t *testing.T, cfg zohotest.Config) (*zohotest.Server, *zoho.Client) {
+	t.Helper()
+	srv, err := zohotest.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	id, secret, refresh := srv.Credentials()
+	c, err := zoho.New(zoho.Config{ClientID: id, ClientSecret: secret, RefreshToken: refresh, AccountsURL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, c
+}
+
+// noSleep is a clock whose sleeps are recorded and only move it on.
+type noSleep struct {
+	now   time.Time
+	waits []time.Duration
+}
+
+func (n *noSleep) pacer(attempts int) *pacer.Pacer {
+	if n.now.IsZero() {
+		n.now = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return pacer.New(pacer.Options{
+		Attempts: attempts,
+		Now:      func() time.Time { return n.now },
+		Sleep: func(_ context.Context, d time.Duration) error {
+			n.waits = append(n.waits, d)
+			n.now = n.now.Add(d)
+			return nil
+		},
+	})
+}
+
+func TestFetchCallsDoNotGrowWithRows(t *testing.T) {
+	seed := zohotest.DemoSeed()
+	base := seed.Users[len(seed.Users)-1]
+	for i := range 430 {
+		u := base
+		u.ID = "77" + strings.Repeat("0", 14) + string(rune('0'+i/100)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10))
+		u.Email = "extra" + u.ID + "@northwind-demo.example"
+		u.ZUID = ""
+		seed.Users = append(seed.Users, u)
+	}
+	srv, c := startSim(t, zohotest.Config{Seed: seed})
+	d, err := directory.Fetch(t.Context(), c, true, pacer.New(pacer.Options{}), zerolog.Nop())
+	if err != nil {
+		t.Fatalf("Fetch() = %v", err)
+	}
+	if len(d.Users) != len(seed.Users) || len(d.Roles) != len(seed.Roles) || d.Org.CompanyName == "" || d.Caller.ID == "" {
+		t.Errorf("Fetch() = %d users, %d roles, org %q, caller %q; want %d users, %d roles",
+			len(d.Users), len(d.Roles), d.Org.CompanyName, d.Caller.ID, len(seed.Users), len(seed.Roles))
+	}
+	var api int
+	for _, r := range srv.Requests() {
+		if !r.Token {
+			api++
+		}
+		if r.Method != "GET" && !r.Token {
+			t.Errorf("Fetch sent %s %s, want reads only", r.Method, r.Path)
+		}
+	}
+	// 460 users: 3 pages, plus org, current user and roles.
+	if api != 6 {
+		t.Errorf("API calls = %d, want 6 (3 user pages, org, current user, roles)", api)
+	}
+
+	srv2, c2 := startSim(t, zohotest.Config{})
+	if _, err := directory.Fetch(t.Context(), c2, false, pacer.New(pacer.Options{}), zerolog.Nop()); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv2.CountCalls("GET", "/crm/v7/settings/roles"); n != 0 {
+		t.Errorf("roles read %d times without subordinate rows, want 0", n)
+	}
+}
+
+func TestFetchRetriesTransientReads(t *testing.T) {
+	srv, c := startSim(t, zohotest.Config{})
+	var page1 int
+	var mu sync.Mutex
+	srv.SetFaults(func(call zohotest.Call) zohotest.Fault {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case call.Path == "/crm/v7/users" && call.Query.Get("page") == "1":
+			if page1++; page1 <= 2 {
+				return zohotest.ServiceUnavailable
+			}
+		case call.Path == "/crm/v7/org" && call.Seq == 1:
+			return zohotest.TooManyRequests
+		}
+		return zohotest.NoFault
+	})
+	ns := &noSleep{}
+	d, err := directory.Fetch(t.Context(), c, false, ns.pacer(0), zerolog.Nop())
+	if err != nil {
+		t.Fatalf("Fetch() with transient faults = %v", err)
+	}
+	if len(d.Users) == 0 {
+		t.Errorf("no users after retries")
+	}
+	if len(ns.waits) != 3 {
+		t.Fatalf("waits = %v, want 3 (one 429, two 503s)", ns.waits)
+	}
+	if ns.waits[2] < ns.waits[1]/2 {
+		t.Errorf("waits %v do not back off", ns.waits)
+	}
+
+	srv.SetFaults(func(zohotest.Call) zohotest.Fault { return zohotest.ServerError })
+	_, err = directory.Fetch(t.Context(), c, false, ns.pacer(3), zerolog.Nop())
+	if err == nil || !strings.Contains(err.Error(), "after 3 attempts") {
+		t.Errorf("Fetch() against a broken org = %v, want it to give up after 3 attempts", err)
+	}
+
+	// A refusal that retrying cannot fix is not retried.
+	srv.SetFaults(nil)
+	srv.SetScopes("ZohoCRM.users.ALL")
+	before := len(srv.Requests())
+	_, err = directory.Fetch(t.Context(), c, false, ns.pacer(0), zerolog.Nop())
+	if zoho.Classify(err) != zoho.ClassFatal {
+		t.Errorf("Fetch() without the org scope = %v, want a fatal error", err)
+	}
+	if n := len(srv.Requests()) - before; n != 1 {
+		t.Errorf("calls after a scope refusal = %d, want 1", n)
+	}
+}
+
+// pages is a Client whose users come from a function of the page.
+type pages struct {
+	directory.Client
+	requested []string
+	page      func(n int) ([]zoho.User, bool)
+}
+
+func (p *pages) UsersPage(_ context.Context, typ zoho.UserType, n, perPage int) ([]zoho.User, bool, error) {
+	p.requested = append(p.requested, fmt.Sprintf("%s %d/%d", typ, n, perPage))
+	users, more := p.page(n)
+	return users, more, nil
+}
+
+func TestListUsersReadsEveryPage(t *testing.T) {
+	full := make([]zoho.User, zoho.MaxPerPage)
+	c := &pages{page: func(n int) ([]zoho.User, bool) {
+		if n < 3 {
+			return full, true
+		}
+		return []zoho.User{{ID: "3000"}}, false
+	}}
+	users, err := directory.ListUsers(t.Context(), c, zoho.ActiveUsers, pacer.New(pacer.Options{}), zerolog.Nop())
+	if err != nil || len(users) != 401 {
+		t.Fatalf("ListUsers() = %d users, %v; want 401", len(users), err)
+	}
+	if diff := cmp.Diff([]string{"ActiveUsers 1/200", "ActiveUsers 2/200", "ActiveUsers 3/200"}, c.requested); diff != "" {
+		t.Errorf("pages requested (-want +got):\n%s", diff)
+	}
+
+	empty := &pages{page: func(int) ([]zoho.User, bool) { return nil, true }}
+	if _, err := directory.ListUsers(t.Context(), empty, zoho.AllUsers, pacer.New(pacer.Options{}), zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "page 1 was empty but said more follow") {
+		t.Errorf("ListUsers() on an empty page that says more follow = %v", err)
+	}
+
+	endless := &pages{page: func(int) ([]zoho.User, bool) { return full[:1], true }}
+	if _, err := directory.ListUsers(t.Context(), endless, zoho.AllUsers, pacer.New(pacer.Options{}), zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "no end after") {
+		t.Errorf("ListUsers() on a listing that never ends = %v, want it to stop", err)
+	}
+}
