@@ -8,11 +8,11 @@ import (
 	"testing"
 
 	"offboard/offboarding"
-	"offboard/zoho/zohotest"
+	"offboard/sandbox"
 )
 
 func TestAuthAndCredentialsFile(t *testing.T) {
-	srv, environ := simEnv(t, zohotest.Config{})
+	srv, environ := simEnv(t, sandbox.Config{})
 	id, secret, _ := srv.Credentials()
 	authEnv := map[string]string{"ZOHO_CLIENT_ID": id, "ZOHO_CLIENT_SECRET": secret, "ZOHO_ACCOUNTS_URL": environ["ZOHO_ACCOUNTS_URL"]}
 

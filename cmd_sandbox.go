@@ -11,7 +11,7 @@ import (
 func runSandbox(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "sandbox", "[--seed ORG.json] [--job-duration D] [--concurrency-limit N] [--daily-credits N] [--latency D]")
 	var o offboarding.SandboxOptions
-	fs.StringVar(&o.Seed, "seed", "", "JSON org to serve instead of the built-in demo org (format: zoho/zohotest/doc.go)")
+	fs.StringVar(&o.Seed, "seed", "", "JSON org to serve instead of the built-in demo org (format: sandbox/doc.go in the source)")
 	fs.DurationVar(&o.JobDuration, "job-duration", 5*time.Second, "how long a transfer-and-delete job takes")
 	fs.IntVar(&o.ConcurrencyLimit, "concurrency-limit", 10, "API calls in flight before the org answers 429 (Zoho: 5 to 25 by edition; 0 = none)")
 	fs.IntVar(&o.DailyCredits, "daily-credits", 0, "API calls per 24 hours before the org answers 429 (0 = no limit)")

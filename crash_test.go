@@ -19,7 +19,7 @@ import (
 
 	"offboard/journal"
 	"offboard/result"
-	"offboard/zoho/zohotest"
+	"offboard/sandbox"
 )
 
 // These tests run the real binary against a simulator served by the test
@@ -66,16 +66,16 @@ const crashJobTimeout = "3s"
 
 // crashOrg is the demo org with leavers extra reps, and the sheet that
 // deletes them, their records going to Lucas Meyer.
-func crashOrg(t *testing.T, dir string, n int) (*zohotest.Seed, string) {
+func crashOrg(t *testing.T, dir string, n int) (*sandbox.Seed, string) {
 	t.Helper()
-	seed := zohotest.DemoSeed()
+	seed := sandbox.DemoSeed()
 	var sheet strings.Builder
 	sheet.WriteString("user,transfer_to,records,assignment,criteria,move_subordinates_to,effective_date,ticket\n")
 	for i := range n {
-		seed.Users = append(seed.Users, zohotest.User{
+		seed.Users = append(seed.Users, sandbox.User{
 			ID: fmt.Sprintf("52104980000009%05d", i), Email: fmt.Sprintf("rep%03d@northwind-demo.example", i),
 			LastName: fmt.Sprintf("Rep %03d", i), Status: "active", Confirm: true, ZUID: fmt.Sprint(990000 + i),
-			Role: zohotest.Ref{ID: "5210498000000026005"}, Profile: zohotest.Ref{ID: "5210498000000031002", Name: "Standard"},
+			Role: sandbox.Ref{ID: "5210498000000026005"}, Profile: sandbox.Ref{ID: "5210498000000031002", Name: "Standard"},
 		})
 		fmt.Fprintf(&sheet, "rep%03d@northwind-demo.example,lucas.meyer@northwind-demo.example,TRUE,TRUE,FALSE,,,HR-%d\n", i, 2000+i)
 	}
@@ -215,7 +215,7 @@ func unanswered(records []journal.Record) map[string]bool {
 
 // postsByUser counts the transfer-and-delete submissions per user, and
 // how each was answered.
-func postsByUser(t *testing.T, srv *zohotest.Server) map[string][]int {
+func postsByUser(t *testing.T, srv *sandbox.Server) map[string][]int {
 	t.Helper()
 	out := map[string][]int{}
 	for _, r := range srv.Requests() {
@@ -245,7 +245,7 @@ func postsByUser(t *testing.T, srv *zohotest.Server) map[string][]int {
 // Submissions Zoho refused because its 10 job slots were full, or because
 // too many calls were in flight (429), are not counted: they created
 // nothing, and waiting means sending again.
-func checkOnce(t *testing.T, srv *zohotest.Server, journalPath string, inDoubt map[string]bool) {
+func checkOnce(t *testing.T, srv *sandbox.Server, journalPath string, inDoubt map[string]bool) {
 	t.Helper()
 	full := slotRefusals(t, journalPath)
 	jobs := map[string]int{}
@@ -303,7 +303,7 @@ func slotRefusals(t *testing.T, path string) map[string]int {
 
 // checkAllDeleted checks the results workbook: every row deleted, with
 // its job.
-func checkAllDeleted(t *testing.T, srv *zohotest.Server, out string) {
+func checkAllDeleted(t *testing.T, srv *sandbox.Server, out string) {
 	t.Helper()
 	rows := readResults(t, out)
 	if len(rows) != leavers {
@@ -349,7 +349,7 @@ func TestKillAndResume(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			seed, sheet := crashOrg(t, dir, leavers)
-			srv, environ := simEnv(t, zohotest.Config{Seed: seed, JobDuration: 400 * time.Millisecond, ConcurrencyLimit: 5, Latency: pt.latency})
+			srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 400 * time.Millisecond, ConcurrencyLimit: 5, Latency: pt.latency})
 			out := filepath.Join(dir, "results.xlsx")
 			jpath := out + ".journal"
 			args := []string{"run", "--input", sheet, "--output", out, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
@@ -418,7 +418,7 @@ func TestKillAndResume(t *testing.T) {
 
 // crashRun is one test's org, sheet and command line.
 type crashRun struct {
-	srv     *zohotest.Server
+	srv     *sandbox.Server
 	environ map[string]string
 	dir     string
 	sheet   string
@@ -427,7 +427,7 @@ type crashRun struct {
 	args    []string
 }
 
-func newCrashRun(t *testing.T, cfg zohotest.Config) *crashRun {
+func newCrashRun(t *testing.T, cfg sandbox.Config) *crashRun {
 	t.Helper()
 	c := &crashRun{dir: t.TempDir()}
 	seed, sheet := crashOrg(t, c.dir, leavers)
@@ -454,7 +454,30 @@ func (c *crashRun) killAt(t *testing.T, at func([]journal.Record) bool) *proc {
 		t.Fatal(err)
 	}
 	p.wait(t)
+	settle(c.srv)
 	return p
+}
+
+// settle waits until the simulator has answered what a killed process
+// left on the wire: a request it wrote just before it died may reach the
+// simulator's handler after the process is reaped. The dead process sends
+// nothing new, so once no request has arrived or been in progress for
+// 100 ms, the log is the killed run's whole story.
+func settle(srv *sandbox.Server) {
+	last, quiet := -1, 0
+	for deadline := time.Now().Add(5 * time.Second); quiet < 5 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		log := srv.Requests()
+		busy := false
+		for _, r := range log {
+			busy = busy || r.End.IsZero()
+		}
+		if len(log) == last && !busy {
+			quiet++
+		} else {
+			last, quiet = len(log), 0
+		}
+	}
 }
 
 // TestInterruptAndResume sends SIGINT once (the run winds down) and twice
@@ -465,16 +488,16 @@ func TestInterruptAndResume(t *testing.T) {
 	}
 	t.Run("two Ctrl-Cs", func(t *testing.T) {
 		t.Parallel()
-		c := newCrashRun(t, zohotest.Config{Latency: 50 * time.Millisecond})
+		c := newCrashRun(t, sandbox.Config{Latency: 50 * time.Millisecond})
 		// From the first Ctrl-C on, Zoho holds the job status polls: the
 		// wind-down it began cannot end before the second Ctrl-C.
 		var holding atomic.Bool
 		release := make(chan struct{})
-		c.srv.SetFaults(func(call zohotest.Call) zohotest.Fault {
+		c.srv.SetFaults(func(call sandbox.Call) sandbox.Fault {
 			if holding.Load() && call.Method == "GET" && strings.HasSuffix(call.Path, "/transfer_and_delete") {
 				<-release
 			}
-			return zohotest.NoFault
+			return sandbox.NoFault
 		})
 		first := start(t, c.environ, c.args...)
 		waitJournal(t, c.journal, first, func(r []journal.Record) bool { return answers(r) >= 8 })
@@ -509,7 +532,7 @@ func TestInterruptAndResume(t *testing.T) {
 // jobs, writes the results and exits 130; the same command finishes it.
 func interruptOnce(t *testing.T, sig os.Signal) {
 	t.Parallel()
-	c := newCrashRun(t, zohotest.Config{JobDuration: 800 * time.Millisecond})
+	c := newCrashRun(t, sandbox.Config{JobDuration: 800 * time.Millisecond})
 	first := start(t, c.environ, c.args...)
 	waitJournal(t, c.journal, first, func(r []journal.Record) bool { return answers(r) >= 5 })
 	first.cmd.Process.Signal(sig)
@@ -544,7 +567,7 @@ func interruptOnce(t *testing.T, sig os.Signal) {
 // short.
 func TestTornJournalLine(t *testing.T) {
 	t.Parallel()
-	c := newCrashRun(t, zohotest.Config{})
+	c := newCrashRun(t, sandbox.Config{})
 	c.killAt(t, func(r []journal.Record) bool { return answers(r) >= 10 })
 	records, _ := journal.Read(c.journal)
 	f, err := os.OpenFile(c.journal, os.O_APPEND|os.O_WRONLY, 0)
@@ -570,7 +593,7 @@ func TestTornJournalLine(t *testing.T) {
 // once, names the holder, and sends nothing.
 func TestJournalLocked(t *testing.T) {
 	t.Parallel()
-	c := newCrashRun(t, zohotest.Config{JobDuration: 3 * time.Second})
+	c := newCrashRun(t, sandbox.Config{JobDuration: 3 * time.Second})
 	first := start(t, c.environ, c.args...)
 	waitJournal(t, c.journal, first, func(r []journal.Record) bool { return count(r, journal.KindStart) == 1 })
 	reads := len(c.srv.Requests())
@@ -597,7 +620,7 @@ func TestJournalLocked(t *testing.T) {
 // another sheet, and starts afresh with --fresh.
 func TestJournalOtherInput(t *testing.T) {
 	t.Parallel()
-	c := newCrashRun(t, zohotest.Config{JobDuration: 2 * time.Second}) // jobs still run when --fresh starts
+	c := newCrashRun(t, sandbox.Config{JobDuration: 2 * time.Second}) // jobs still run when --fresh starts
 	c.killAt(t, func(r []journal.Record) bool { return answers(r) >= 5 })
 
 	other := filepath.Join(c.dir, "other.csv")
@@ -657,7 +680,7 @@ func TestJournalOtherInput(t *testing.T) {
 // deleted the user, and only the new rows are sent.
 func TestCumulativeSheet(t *testing.T) {
 	t.Parallel()
-	c := newCrashRun(t, zohotest.Config{})
+	c := newCrashRun(t, sandbox.Config{})
 	data, _ := os.ReadFile(c.sheet)
 	lines := strings.SplitAfter(string(data), "\n")
 	monday := filepath.Join(c.dir, "monday.csv")
@@ -702,7 +725,7 @@ func TestCumulativeSheet(t *testing.T) {
 // run, and of the finished run: the latter matches the run's own results.
 func TestReportFromJournal(t *testing.T) {
 	t.Parallel()
-	c := newCrashRun(t, zohotest.Config{})
+	c := newCrashRun(t, sandbox.Config{})
 	first := c.killAt(t, func(r []journal.Record) bool { return answers(r) >= 12 })
 
 	rebuilt := filepath.Join(c.dir, "rebuilt.xlsx")
@@ -764,7 +787,7 @@ func TestReportFromJournal(t *testing.T) {
 // name and finishes the same results file.
 func TestResumeWithoutOutput(t *testing.T) {
 	t.Parallel()
-	c := newCrashRun(t, zohotest.Config{})
+	c := newCrashRun(t, sandbox.Config{})
 	sheet, err := filepath.Abs(c.sheet)
 	if err != nil {
 		t.Fatal(err)
@@ -807,7 +830,7 @@ func TestResumeWithoutOutput(t *testing.T) {
 
 	// The same with --journal named but no --output: the interrupted
 	// run's results file is finished, not a new one.
-	c2 := newCrashRun(t, zohotest.Config{})
+	c2 := newCrashRun(t, sandbox.Config{})
 	jpath := filepath.Join(c2.dir, "state.journal")
 	args = []string{"run", "--input", c2.sheet, "--journal", jpath, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
 	first = startIn(t, c2.dir, c2.environ, args...)
@@ -834,7 +857,7 @@ func TestResumeWithoutOutput(t *testing.T) {
 // than submitting anyone again.
 func TestNoWaitThenFollow(t *testing.T) {
 	t.Parallel()
-	c := newCrashRun(t, zohotest.Config{JobDuration: 200 * time.Millisecond, JobLimit: -1})
+	c := newCrashRun(t, sandbox.Config{JobDuration: 200 * time.Millisecond, JobLimit: -1})
 	c.srv.HoldJobs() // every job still runs when the second run starts
 	first := start(t, c.environ, append(c.args, "--no-wait")...)
 	if code := first.wait(t); code != exitIncomplete {
@@ -885,7 +908,7 @@ func TestNoWaitThenFollow(t *testing.T) {
 // is halfway, and resumes: the chain still runs in order, each user once.
 func TestKillSampleChain(t *testing.T) {
 	t.Parallel()
-	srv, environ := simEnv(t, zohotest.Config{JobDuration: 400 * time.Millisecond, ConcurrencyLimit: 5})
+	srv, environ := simEnv(t, sandbox.Config{JobDuration: 400 * time.Millisecond, ConcurrencyLimit: 5})
 	dir := t.TempDir()
 	out := filepath.Join(dir, "results.xlsx")
 	jpath := out + ".journal"
@@ -924,7 +947,7 @@ func TestKillSampleChain(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("outcomes by row after resuming (-want +got):\n%s", diff)
 	}
-	jobs := map[string]zohotest.Job{}
+	jobs := map[string]sandbox.Job{}
 	for _, j := range srv.Jobs() {
 		if _, dup := jobs[j.UserID]; dup {
 			t.Errorf("user %s got a second job", j.UserID)
@@ -952,29 +975,29 @@ func TestInterruptWithSubmittersParked(t *testing.T) {
 		name string
 		// hold says which calls to hold once answered submissions have
 		// reached accepted.
-		hold     func(c zohotest.Call) bool
+		hold     func(c sandbox.Call) bool
 		accepted int
 		flags    []string
 	}{
-		{"waiting for room among the calls in flight", func(c zohotest.Call) bool { return strings.HasPrefix(c.Path, "/crm/") }, 4, []string{"--concurrency", "2"}},
-		{"waiting for a job slot", func(c zohotest.Call) bool {
+		{"waiting for room among the calls in flight", func(c sandbox.Call) bool { return strings.HasPrefix(c.Path, "/crm/") }, 4, []string{"--concurrency", "2"}},
+		{"waiting for a job slot", func(c sandbox.Call) bool {
 			return c.Method == "GET" && strings.HasSuffix(c.Path, "/transfer_and_delete")
 		}, 10, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := newCrashRun(t, zohotest.Config{JobDuration: time.Second})
+			c := newCrashRun(t, sandbox.Config{JobDuration: time.Second})
 			var accepted atomic.Int32
 			release := make(chan struct{})
 			var releaseOnce sync.Once
 			open := func() { releaseOnce.Do(func() { close(release) }) }
 			t.Cleanup(open)
-			c.srv.SetFaults(func(call zohotest.Call) zohotest.Fault {
+			c.srv.SetFaults(func(call sandbox.Call) sandbox.Fault {
 				if accepted.Load() >= int32(tc.accepted) && tc.hold(call) {
 					<-release
 				}
-				return zohotest.NoFault
+				return sandbox.NoFault
 			})
 			args := append(append([]string{}, c.args...), tc.flags...)
 			p := start(t, c.environ, args...)
@@ -1040,7 +1063,7 @@ func TestNewJournalKeepsRunningJobs(t *testing.T) {
 	for _, how := range []string{"--fresh", "edited sheet"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
-			c := newCrashRun(t, zohotest.Config{JobDuration: 3 * time.Second, SecondSubmission: zohotest.StartSecondJob})
+			c := newCrashRun(t, sandbox.Config{JobDuration: 3 * time.Second, SecondSubmission: sandbox.StartSecondJob})
 			sheet, _ := filepath.Abs(c.sheet)
 			args := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
 			first := startIn(t, c.dir, c.environ, args...)

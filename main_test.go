@@ -13,7 +13,7 @@ import (
 
 	"offboard/input"
 	"offboard/runner"
-	"offboard/zoho/zohotest"
+	"offboard/sandbox"
 )
 
 // runCmd runs one command line in-process and returns its exit status and
@@ -71,7 +71,7 @@ func TestUsersSandbox(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("offboard users --sandbox = %d, stderr %s", code, errOut)
 	}
-	seed := zohotest.DemoSeed()
+	seed := sandbox.DemoSeed()
 	for _, u := range seed.Users {
 		if !strings.Contains(out, u.ID) {
 			t.Errorf("users --sandbox output lacks user %s (%s)", u.ID, u.Email)
@@ -110,7 +110,7 @@ func TestUsersSandbox(t *testing.T) {
 // refused refresh token stops it with exit 1 and a message that names the
 // problem but not the secret.
 func TestUsersAgainstServer(t *testing.T) {
-	srv, err := zohotest.Start(zohotest.Config{})
+	srv, err := sandbox.Start(sandbox.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,11 +135,11 @@ func TestUsersAgainstServer(t *testing.T) {
 
 	// A page Zoho answers "later" is read again, as the plan's reads are.
 	var failed atomic.Bool
-	srv.SetFaults(func(call zohotest.Call) zohotest.Fault {
+	srv.SetFaults(func(call sandbox.Call) sandbox.Fault {
 		if call.Path == "/crm/v7/users" && call.Query.Get("page") == "1" && !failed.Swap(true) {
-			return zohotest.ServiceUnavailable
+			return sandbox.ServiceUnavailable
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	code, out, errOut = runCmd(t, environ, "users", "--log-format", "json")
 	if code != exitOK || !strings.Contains(out, "super admin") || !strings.Contains(errOut, "list the org's users (page 1)") {
@@ -242,11 +242,11 @@ func TestTemplate(t *testing.T) {
 // TestSamplesOrgIsTheSandbox checks that the org file in samples/ is the
 // one --sandbox serves.
 func TestSamplesOrgIsTheSandbox(t *testing.T) {
-	seed, err := zohotest.LoadSeedFile("samples/sandbox-org.json")
+	seed, err := sandbox.LoadSeedFile("samples/sandbox-org.json")
 	if err != nil {
 		t.Fatalf("LoadSeedFile(samples/sandbox-org.json) = %v", err)
 	}
-	if diff := cmp.Diff(zohotest.DemoSeed(), seed); diff != "" {
+	if diff := cmp.Diff(sandbox.DemoSeed(), seed); diff != "" {
 		t.Errorf("samples/sandbox-org.json differs from the sandbox org (-sandbox +file):\n%s", diff)
 	}
 }

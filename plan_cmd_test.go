@@ -15,7 +15,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"offboard/journal"
-	"offboard/zoho/zohotest"
+	"offboard/sandbox"
 )
 
 // sampleOutcomes is what the samples must plan to against the sandbox org
@@ -69,7 +69,7 @@ func readResults(t *testing.T, path string) []map[string]string {
 // through the environment, checks every row's outcome in the workbook, and
 // checks with the simulator's request log that nothing was written.
 func TestPlanSamples(t *testing.T) {
-	srv, err := zohotest.Start(zohotest.Config{})
+	srv, err := sandbox.Start(sandbox.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestPlanUsage(t *testing.T) {
 }
 
 func TestPlanExitStatus(t *testing.T) {
-	srv, err := zohotest.Start(zohotest.Config{})
+	srv, err := sandbox.Start(sandbox.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

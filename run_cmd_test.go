@@ -12,15 +12,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"offboard/runner"
+	"offboard/sandbox"
 	"offboard/zoho"
-	"offboard/zoho/zohotest"
 )
 
 // simEnv starts a simulated org and returns the environment that points
 // offboard at it.
-func simEnv(t *testing.T, cfg zohotest.Config) (*zohotest.Server, map[string]string) {
+func simEnv(t *testing.T, cfg sandbox.Config) (*sandbox.Server, map[string]string) {
 	t.Helper()
-	srv, err := zohotest.Start(cfg)
+	srv, err := sandbox.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func simEnv(t *testing.T, cfg zohotest.Config) (*zohotest.Server, map[string]str
 	return srv, map[string]string{"ZOHO_CLIENT_ID": id, "ZOHO_CLIENT_SECRET": secret, "ZOHO_REFRESH_TOKEN": refresh, "ZOHO_ACCOUNTS_URL": srv.URL()}
 }
 
-func writes(srv *zohotest.Server) int {
+func writes(srv *sandbox.Server) int {
 	n := 0
 	for _, r := range srv.Requests() {
 		if r.Method != "GET" && !r.Token {
@@ -42,7 +42,7 @@ func writes(srv *zohotest.Server) int {
 // TestRunGuardsSendNothing checks every way run refuses to start, with the
 // simulator's request log as the proof that nothing was written.
 func TestRunGuardsSendNothing(t *testing.T) {
-	srv, environ := simEnv(t, zohotest.Config{})
+	srv, environ := simEnv(t, sandbox.Config{})
 	tests := []struct {
 		name string
 		args []string
@@ -73,7 +73,7 @@ func TestRunGuardsSendNothing(t *testing.T) {
 // every planned row is submitted exactly once, the chain runs in order,
 // the failing job is reported, and the workbook holds every row.
 func TestRunSamples(t *testing.T) {
-	srv, environ := simEnv(t, zohotest.Config{JobDuration: 40 * time.Millisecond, ConcurrencyLimit: 5})
+	srv, environ := simEnv(t, sandbox.Config{JobDuration: 40 * time.Millisecond, ConcurrencyLimit: 5})
 	out := filepath.Join(t.TempDir(), "run.xlsx")
 	code, stdout, stderr := runCmd(t, environ, "run", "--input", "samples/offboarding.csv", "--output", out,
 		"--as-of", "2026-11-28", "--yes", "--log-format", "json", "--concurrency", "3")
@@ -112,7 +112,7 @@ func TestRunSamples(t *testing.T) {
 		}
 	}
 	// Chloe → Zoe → Henrik: each job completes before the next is sent.
-	jobs := map[string]zohotest.Job{}
+	jobs := map[string]sandbox.Job{}
 	for _, j := range srv.Jobs() {
 		jobs[j.UserID] = j
 	}
@@ -144,7 +144,7 @@ func TestConfirmOnATerminal(t *testing.T) {
 		typed string
 		code  int
 	}{{"7\n", exitIncomplete}, {"yes\n", exitFatal}, {"", exitFatal}} {
-		srv, environ := simEnv(t, zohotest.Config{JobDuration: 40 * time.Millisecond})
+		srv, environ := simEnv(t, sandbox.Config{JobDuration: 40 * time.Millisecond})
 		var stdout, stderr bytes.Buffer
 		e := env{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader(tt.typed), stdinTTY: true,
 			getenv: func(k string) string { return environ[k] }, tuneRun: fastRun}
@@ -185,11 +185,11 @@ func TestDemo(t *testing.T) {
 // the results are written, exit 1, and the message names the accounts
 // server.
 func TestRunAccountsServerSilent(t *testing.T) {
-	srv, environ := simEnv(t, zohotest.Config{JobDuration: 40 * time.Millisecond, ConcurrencyLimit: 5})
+	srv, environ := simEnv(t, sandbox.Config{JobDuration: 40 * time.Millisecond, ConcurrencyLimit: 5})
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	var tokens, posts atomic.Int32
-	srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		switch {
 		case c.Path == "/oauth/v2/token":
 			if tokens.Add(1) > 1 {
@@ -198,7 +198,7 @@ func TestRunAccountsServerSilent(t *testing.T) {
 		case c.Method == "POST" && posts.Add(1) == 2:
 			srv.ExpireAccessTokens()
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	out := filepath.Join(t.TempDir(), "run.xlsx")
 	var stdout, stderr bytes.Buffer
@@ -228,13 +228,13 @@ func TestRunAccountsServerSilent(t *testing.T) {
 // read ends the command as interrupted (130), not as a failure, and sends
 // nothing.
 func TestInterruptedWhileReadingTheOrg(t *testing.T) {
-	srv, environ := simEnv(t, zohotest.Config{})
+	srv, environ := simEnv(t, sandbox.Config{})
 	ctx, cancel := context.WithCancel(t.Context())
-	srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		if c.Path == "/crm/v7/users" {
 			cancel() // Ctrl-C while the directory is read
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	var stdout, stderr bytes.Buffer
 	e := env{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader(""), getenv: func(k string) string { return environ[k] }}

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"offboard/zoho/zohotest"
+	"offboard/sandbox"
 )
 
 // lags says where a run's slot time went between one job's end and the next
@@ -20,7 +20,7 @@ type lags struct {
 	handoffs       int
 }
 
-func slotLags(srv *zohotest.Server) lags {
+func slotLags(srv *sandbox.Server) lags {
 	jobs := srv.Jobs()
 	type polls struct {
 		count int

@@ -10,7 +10,7 @@ import (
 
 	"offboard/result"
 	"offboard/runner"
-	"offboard/zoho/zohotest"
+	"offboard/sandbox"
 )
 
 // A scenario is the org's weather during a run.
@@ -34,19 +34,19 @@ var scenarios = []scenario{
 
 // storm answers a share of the API calls 429: a seeded generator drawn in
 // arrival order, so every run sees the same sequence of refusals.
-func storm(share float64) func(zohotest.Call) zohotest.Fault {
+func storm(share float64) func(sandbox.Call) sandbox.Fault {
 	var mu sync.Mutex
 	rng := rand.New(rand.NewPCG(8, 8))
-	return func(c zohotest.Call) zohotest.Fault {
+	return func(c sandbox.Call) sandbox.Fault {
 		if !strings.HasPrefix(c.Path, "/crm/") {
-			return zohotest.NoFault // the token endpoint has its own throttle
+			return sandbox.NoFault // the token endpoint has its own throttle
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		if rng.Float64() < share {
-			return zohotest.TooManyRequests
+			return sandbox.TooManyRequests
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	}
 }
 

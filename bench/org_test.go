@@ -18,8 +18,8 @@ import (
 	"offboard/plan"
 	"offboard/result"
 	"offboard/runner"
+	"offboard/sandbox"
 	"offboard/zoho"
-	"offboard/zoho/zohotest"
 )
 
 // The org: the simulator's demo org (Northwind) plus n leavers, each of whom
@@ -34,13 +34,13 @@ func leaverID(i int) string    { return fmt.Sprintf("52104980000009%05d", i) }
 func leaverEmail(i int) string { return fmt.Sprintf("leaver%05d@northwind-demo.example", i) }
 
 // seed is the demo org with n leavers added.
-func seed(n int) *zohotest.Seed {
-	s := zohotest.DemoSeed()
+func seed(n int) *sandbox.Seed {
+	s := sandbox.DemoSeed()
 	for i := range n {
-		s.Users = append(s.Users, zohotest.User{
+		s.Users = append(s.Users, sandbox.User{
 			ID: leaverID(i), Email: leaverEmail(i), LastName: fmt.Sprintf("Leaver %05d", i),
-			Status: zohotest.StatusActive, Confirm: true, ZUID: fmt.Sprint(770000000 + i),
-			Role: zohotest.Ref{ID: repRole}, Profile: zohotest.Ref{ID: standard, Name: "Standard"},
+			Status: sandbox.StatusActive, Confirm: true, ZUID: fmt.Sprint(770000000 + i),
+			Role: sandbox.Ref{ID: repRole}, Profile: sandbox.Ref{ID: standard, Name: "Standard"},
 		})
 	}
 	return s
@@ -120,13 +120,13 @@ func (s scale) options() runner.Options {
 // org is one simulated org and a client for it, set up as offboard run
 // sets up its own (rate limit, calls in flight), scaled.
 type org struct {
-	srv    *zohotest.Server
+	srv    *sandbox.Server
 	client *zoho.Client
 }
 
 func startOrg(tb testing.TB, s scale, users int) *org {
 	tb.Helper()
-	srv, err := zohotest.Start(zohotest.Config{
+	srv, err := sandbox.Start(sandbox.Config{
 		Seed:              seed(users),
 		JobDuration:       s.job,
 		ConcurrencyLimit:  orgConcurrency,
@@ -179,7 +179,7 @@ type calls struct {
 	total, submits, polls, userReads, directory, refused429, refusedSlot int
 }
 
-func countCalls(srv *zohotest.Server) calls {
+func countCalls(srv *sandbox.Server) calls {
 	var c calls
 	for _, r := range srv.Requests() {
 		if r.Token {

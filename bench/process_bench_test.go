@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"offboard/zoho/zohotest"
+	"offboard/sandbox"
 )
 
 // BenchmarkProcess builds the real binary and runs `offboard run` as a
@@ -49,7 +49,7 @@ func BenchmarkProcess(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		srv, err := zohotest.Start(zohotest.Config{Seed: seed(n), JobDuration: d,
+		srv, err := sandbox.Start(sandbox.Config{Seed: seed(n), JobDuration: d,
 			ConcurrencyLimit: orgConcurrency, Latency: prodLatency})
 		if err != nil {
 			b.Fatal(err)
@@ -77,7 +77,7 @@ func BenchmarkProcess(b *testing.B) {
 			b.Fatalf("offboard run: %v\n%s", err, stderr.Bytes())
 		}
 		for u := range n {
-			if got, _ := srv.User(leaverID(u)); got["status"] != zohotest.StatusDeleted {
+			if got, _ := srv.User(leaverID(u)); got["status"] != sandbox.StatusDeleted {
 				b.Fatalf("user %s is %v after the run, want deleted", leaverID(u), got["status"])
 			}
 		}

@@ -10,16 +10,16 @@ import (
 
 	"offboard/directory"
 	"offboard/pacer"
+	"offboard/sandbox"
 	"offboard/zoho"
-	"offboard/zoho/zohotest"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 )
 
-func startSim(t *testing.T, cfg zohotest.Config) (*zohotest.Server, *zoho.Client) {
+func startSim(t *testing.T, cfg sandbox.Config) (*sandbox.Server, *zoho.Client) {
 	t.Helper()
-	srv, err := zohotest.Start(cfg)
+	srv, err := sandbox.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func (n *noSleep) pacer(attempts int) *pacer.Pacer {
 }
 
 func TestFetchCallsDoNotGrowWithRows(t *testing.T) {
-	seed := zohotest.DemoSeed()
+	seed := sandbox.DemoSeed()
 	base := seed.Users[len(seed.Users)-1]
 	for i := range 430 {
 		u := base
@@ -63,7 +63,7 @@ func TestFetchCallsDoNotGrowWithRows(t *testing.T) {
 		u.ZUID = ""
 		seed.Users = append(seed.Users, u)
 	}
-	srv, c := startSim(t, zohotest.Config{Seed: seed})
+	srv, c := startSim(t, sandbox.Config{Seed: seed})
 	d, err := directory.Fetch(t.Context(), c, true, pacer.New(pacer.Options{}), zerolog.Nop())
 	if err != nil {
 		t.Fatalf("Fetch() = %v", err)
@@ -86,7 +86,7 @@ func TestFetchCallsDoNotGrowWithRows(t *testing.T) {
 		t.Errorf("API calls = %d, want 6 (3 user pages, org, current user, roles)", api)
 	}
 
-	srv2, c2 := startSim(t, zohotest.Config{})
+	srv2, c2 := startSim(t, sandbox.Config{})
 	if _, err := directory.Fetch(t.Context(), c2, false, pacer.New(pacer.Options{}), zerolog.Nop()); err != nil {
 		t.Fatal(err)
 	}
@@ -96,21 +96,21 @@ func TestFetchCallsDoNotGrowWithRows(t *testing.T) {
 }
 
 func TestFetchRetriesTransientReads(t *testing.T) {
-	srv, c := startSim(t, zohotest.Config{})
+	srv, c := startSim(t, sandbox.Config{})
 	var page1 int
 	var mu sync.Mutex
-	srv.SetFaults(func(call zohotest.Call) zohotest.Fault {
+	srv.SetFaults(func(call sandbox.Call) sandbox.Fault {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
 		case call.Path == "/crm/v7/users" && call.Query.Get("page") == "1":
 			if page1++; page1 <= 2 {
-				return zohotest.ServiceUnavailable
+				return sandbox.ServiceUnavailable
 			}
 		case call.Path == "/crm/v7/org" && call.Seq == 1:
-			return zohotest.TooManyRequests
+			return sandbox.TooManyRequests
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	ns := &noSleep{}
 	d, err := directory.Fetch(t.Context(), c, false, ns.pacer(0), zerolog.Nop())
@@ -127,7 +127,7 @@ func TestFetchRetriesTransientReads(t *testing.T) {
 		t.Errorf("waits %v do not back off", ns.waits)
 	}
 
-	srv.SetFaults(func(zohotest.Call) zohotest.Fault { return zohotest.ServerError })
+	srv.SetFaults(func(sandbox.Call) sandbox.Fault { return sandbox.ServerError })
 	_, err = directory.Fetch(t.Context(), c, false, ns.pacer(3), zerolog.Nop())
 	if err == nil || !strings.Contains(err.Error(), "after 3 attempts") {
 		t.Errorf("Fetch() against a broken org = %v, want it to give up after 3 attempts", err)

@@ -7,7 +7,7 @@ import (
 	"unicode"
 )
 
-// Column is the canonical name of a column the tool understands (CONTRACT §3).
+// Column is the canonical name of a column the tool understands (README: "The input sheet").
 type Column string
 
 // The columns of an input sheet, by their canonical names.

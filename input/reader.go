@@ -1,7 +1,7 @@
 // Package input reads the offboarding sheet, CSV or XLSX, into rows: one Row
 // per non-blank row below the header, with the row number a person sees in
 // their spreadsheet, every original cell, and the columns the tool
-// understands parsed (CONTRACT §3).
+// understands parsed (README: "The input sheet").
 //
 // CSV is read through gocsv's Unmarshaller on an encoding/csv Reader this
 // package configures (see csvSource); XLSX by streaming the sheet's XML out

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"offboard/input"
+	"offboard/sandbox"
 	"offboard/zoho"
-	"offboard/zoho/zohotest"
 )
 
 // SandboxOptions are the options of offboard sandbox.
@@ -18,7 +18,7 @@ type SandboxOptions struct {
 	// Seed is a JSON org to serve instead of the built-in demo org.
 	Seed string
 	// JobDuration, ConcurrencyLimit, DailyCredits and Latency shape the
-	// simulated org (see zohotest.Config).
+	// simulated org (see sandbox.Config).
 	JobDuration      time.Duration
 	ConcurrencyLimit int
 	DailyCredits     int
@@ -28,20 +28,21 @@ type SandboxOptions struct {
 // Sandbox serves the simulated Zoho org until ctx ends, and prints the
 // environment that points offboard (or curl) at it.
 func Sandbox(ctx context.Context, ios IO, o SandboxOptions) error {
-	cfg := zohotest.Config{
+	cfg := sandbox.Config{
 		JobDuration:      o.JobDuration,
 		ConcurrencyLimit: o.ConcurrencyLimit,
 		DailyCredits:     o.DailyCredits,
 		Latency:          o.Latency,
+		KeepRequests:     keepRequests,
 	}
 	if o.Seed != "" {
-		seed, err := zohotest.LoadSeedFile(o.Seed)
+		seed, err := sandbox.LoadSeedFile(o.Seed)
 		if err != nil {
 			return err
 		}
 		cfg.Seed = seed
 	}
-	srv, err := zohotest.Start(cfg)
+	srv, err := sandbox.Start(cfg)
 	if err != nil {
 		return fmt.Errorf("start the sandbox org: %w", err)
 	}

@@ -21,8 +21,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"offboard/pacer"
+	"offboard/sandbox"
 	"offboard/zoho"
-	"offboard/zoho/zohotest"
 )
 
 // IO is what a command sees of its process's streams.
@@ -101,10 +101,14 @@ type Connection struct {
 	Pacing pacer.Options
 }
 
+// keepRequests bounds the sandbox's request log: nothing in the product
+// reads it, and offboard sandbox may serve for days.
+const keepRequests = 10000
+
 // connection is a ready client and what to release when done.
 type connection struct {
 	client  *zoho.Client
-	sandbox *zohotest.Server
+	sandbox *sandbox.Server
 	// pacer spaces every call of the command: the reads of the org, the
 	// submissions and the polls of a run.
 	pacer *pacer.Pacer
@@ -129,7 +133,7 @@ func (cn Connection) connect(log zerolog.Logger) (*connection, error) {
 		if d <= 0 {
 			d = time.Second
 		}
-		srv, err := zohotest.Start(zohotest.Config{JobDuration: d})
+		srv, err := sandbox.Start(sandbox.Config{JobDuration: d, KeepRequests: keepRequests})
 		if err != nil {
 			return nil, fmt.Errorf("start the sandbox org: %w", err)
 		}

@@ -1,5 +1,5 @@
 // Package plan checks the rows of an offboarding sheet against the org's
-// directory, before anything is written (CONTRACT §4), and says what to do
+// directory, before anything is written (README: "Planning: what would happen"), and says what to do
 // with each row and in which order.
 //
 // It is pure: rows, a Directory read once and today's date go in; a Plan
@@ -45,7 +45,7 @@ import (
 	"offboard/zoho"
 )
 
-// The validation codes (CONTRACT §4), in the order they are checked.
+// The validation codes (README: "Planning: what would happen"), in the order they are checked.
 const (
 	CodeHiddenRow           = "HIDDEN_ROW"
 	CodeMissingUser         = "MISSING_USER"
@@ -275,7 +275,7 @@ func cell(column string, r input.Ref, u *zoho.User) string {
 }
 
 // request is what Zoho is sent for the row. The booleans default to true
-// when transfer_to is set (CONTRACT §3).
+// when transfer_to is set (README: "The input sheet").
 func request(row *input.Row, st *Step) zoho.TransferRequest {
 	r := zoho.TransferRequest{UserID: string(st.User.ID)}
 	if st.TransferTo != nil {

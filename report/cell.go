@@ -10,7 +10,7 @@ import (
 
 // isFormulaLike reports whether a spreadsheet would take s, typed or read
 // from a CSV, as a formula: it begins with '=', '+', '-', '@', tab or
-// carriage return (CONTRACT §6; the OWASP list for CSV injection).
+// carriage return (README: "The results workbook"; the OWASP list for CSV injection).
 func isFormulaLike(s string) bool {
 	if s == "" {
 		return false

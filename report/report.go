@@ -1,5 +1,5 @@
 // Package report writes the results workbook of a plan or a run
-// (CONTRACT §6): one row per input row with its outcome, the rows to try
+// (README: "The results workbook"): one row per input row with its outcome, the rows to try
 // again, and a summary. It takes plain results and knows nothing of Zoho,
 // plans or retries.
 //

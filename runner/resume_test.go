@@ -10,8 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"offboard/result"
+	"offboard/sandbox"
 	"offboard/zoho"
-	"offboard/zoho/zohotest"
 )
 
 // TestRunResumesAnEarlierRun gives Run what an interrupted run left
@@ -22,7 +22,7 @@ import (
 func TestRunResumesAnEarlierRun(t *testing.T) {
 	// Jobs take 200 ms, the runner's first guess is 30 ms: the lost
 	// submission's job still runs when the runner looks again.
-	s := newSim(t, zohotest.Config{JobDuration: 200 * time.Millisecond}, 5)
+	s := newSim(t, sandbox.Config{JobDuration: 200 * time.Millisecond}, 5)
 	users := plain(3)
 	ctx := t.Context()
 	submit := func(u string) zoho.Job {
@@ -80,7 +80,7 @@ func TestRunResumesAnEarlierRun(t *testing.T) {
 }
 
 func TestRunStopsWhenTheJournalCannotBeWritten(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 5)
+	s := newSim(t, sandbox.Config{}, 5)
 	opt := fast()
 	opt.BeforeSubmit = func(int, int) error { return errors.New("disk full") }
 	res, stop := runSim(t, s, makePlan(toHeir(plain(3)...)...), opt)
@@ -103,7 +103,7 @@ func TestRunStopsWhenTheJournalCannotBeWritten(t *testing.T) {
 // the user is sent again only once the submission in doubt is older than
 // the job timeout, after being read.
 func TestRunDoubtDoesNotHoldUpOtherRows(t *testing.T) {
-	s := newSim(t, zohotest.Config{JobDuration: 20 * time.Millisecond}, 5)
+	s := newSim(t, sandbox.Config{JobDuration: 20 * time.Millisecond}, 5)
 	users := plain(6)
 	opt := fast()
 	opt.JobTimeout = 300 * time.Millisecond
@@ -143,13 +143,13 @@ func TestRunDoubtDoesNotHoldUpOtherRows(t *testing.T) {
 // (Zoho answers 503): the user is never sent, and the row says it could
 // not be read.
 func TestRunResumedDoubtNeverSentUnread(t *testing.T) {
-	s := newSim(t, zohotest.Config{JobDuration: 20 * time.Millisecond}, 5)
+	s := newSim(t, sandbox.Config{JobDuration: 20 * time.Millisecond}, 5)
 	users := plain(1)
-	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		if c.Method == "GET" && strings.HasSuffix(c.Path, "/users/"+users[0]) {
-			return zohotest.ServiceUnavailable
+			return sandbox.ServiceUnavailable
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	opt := fast()
 	opt.JobTimeout = 300 * time.Millisecond

@@ -15,8 +15,8 @@ import (
 
 	"offboard/plan"
 	"offboard/result"
+	"offboard/sandbox"
 	"offboard/zoho"
-	"offboard/zoho/zohotest"
 )
 
 // These tests run Run against the simulated org over real HTTP. Jobs take
@@ -68,11 +68,11 @@ func toHeir(users ...string) []row {
 }
 
 type sim struct {
-	srv    *zohotest.Server
+	srv    *sandbox.Server
 	client *zoho.Client
 }
 
-func newSim(t *testing.T, cfg zohotest.Config, inFlight int) *sim {
+func newSim(t *testing.T, cfg sandbox.Config, inFlight int) *sim {
 	t.Helper()
 	return simWith(t, cfg, func(c *zoho.Config) { c.MaxInFlight = inFlight })
 }
@@ -109,7 +109,7 @@ var deleted = outcome{result.Deleted, ""}
 
 // posts counts the transfer-and-delete submissions per user that reached
 // the simulator, and those answered 200.
-func posts(t *testing.T, srv *zohotest.Server) (sent, accepted map[string]int) {
+func posts(t *testing.T, srv *sandbox.Server) (sent, accepted map[string]int) {
 	t.Helper()
 	sent, accepted = map[string]int{}, map[string]int{}
 	for _, r := range srv.Requests() {
@@ -135,7 +135,7 @@ func posts(t *testing.T, srv *zohotest.Server) (sent, accepted map[string]int) {
 
 // checkOneJobPerUser fails the test if the simulator ever held two jobs
 // for one user or accepted one user twice.
-func checkOneJobPerUser(t *testing.T, srv *zohotest.Server) {
+func checkOneJobPerUser(t *testing.T, srv *sandbox.Server) {
 	t.Helper()
 	jobs := map[string]int{}
 	for _, j := range srv.Jobs() {
@@ -167,7 +167,7 @@ func runPlan(ctx context.Context, c Client, p *plan.Plan, opt Options) ([]result
 }
 
 // pollsOf counts the status calls the simulator answered for the job.
-func pollsOf(srv *zohotest.Server, jobID string) int {
+func pollsOf(srv *sandbox.Server, jobID string) int {
 	n := 0
 	for _, r := range srv.Requests() {
 		if r.Method == "GET" && strings.Contains(r.RawQuery, "job_id="+jobID) {
@@ -190,7 +190,7 @@ func runSim(t *testing.T, s *sim, p *plan.Plan, opt Options) ([]result.Row, *Sto
 }
 
 func TestRunDeletesAndStaysWithinConcurrency(t *testing.T) {
-	s := newSim(t, zohotest.Config{ConcurrencyLimit: 3, Latency: 3 * time.Millisecond}, 3)
+	s := newSim(t, sandbox.Config{ConcurrencyLimit: 3, Latency: 3 * time.Millisecond}, 3)
 	users := plain(12)
 	p := makePlan(toHeir(users...)...)
 	// A row the plan did not plan is copied through untouched.
@@ -230,7 +230,7 @@ func TestRunDeletesAndStaysWithinConcurrency(t *testing.T) {
 }
 
 func TestRunKeepsMaxJobs(t *testing.T) {
-	s := newSim(t, zohotest.Config{JobLimit: -1}, 8)
+	s := newSim(t, sandbox.Config{JobLimit: -1}, 8)
 	p := makePlan(toHeir(plain(9)...)...)
 	opt := fast()
 	opt.MaxJobs = 2
@@ -254,17 +254,17 @@ func TestRunKeepsMaxJobs(t *testing.T) {
 }
 
 func TestRunTooManyRequestsStorm(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 4)
+	s := newSim(t, sandbox.Config{}, 4)
 	var calls atomic.Int32
-	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		// Two calls in three answered 429 for the first 40 API calls.
 		if !strings.HasPrefix(c.Path, "/crm/") {
-			return zohotest.NoFault
+			return sandbox.NoFault
 		}
 		if n := calls.Add(1); n <= 40 && n%3 != 0 {
-			return zohotest.TooManyRequests
+			return sandbox.TooManyRequests
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	p := makePlan(toHeir(plain(6)...)...)
 	res, stop := runSim(t, s, p, fast())
@@ -329,7 +329,7 @@ func TestDurationsPollAroundTheMedian(t *testing.T) {
 }
 
 func TestRunJobLimitHeldByAnotherAdmin(t *testing.T) {
-	s := newSim(t, zohotest.Config{JobLimit: 3}, 4)
+	s := newSim(t, sandbox.Config{JobLimit: 3}, 4)
 	s.srv.HoldJobSlots(2, 150*time.Millisecond) // another admin's jobs
 	p := makePlan(toHeir(plain(5)...)...)
 	res, stop := runSim(t, s, p, fast())
@@ -350,12 +350,12 @@ func TestRunJobLimitHeldByAnotherAdmin(t *testing.T) {
 }
 
 func TestRunTokenExpiresMidRun(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 4)
-	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	s := newSim(t, sandbox.Config{}, 4)
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		if c.Method == "POST" && strings.HasPrefix(c.Path, "/crm/") && c.Seq == 3 {
 			s.srv.ExpireAccessTokens()
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	p := makePlan(toHeir(plain(6)...)...)
 	res, stop := runSim(t, s, p, fast())
@@ -380,13 +380,13 @@ func count(rs []result.Row) map[outcome]int {
 }
 
 func TestRunRefreshTokenRevoked(t *testing.T) {
-	s := newSim(t, zohotest.Config{JobDuration: time.Second}, 4)
+	s := newSim(t, sandbox.Config{JobDuration: time.Second}, 4)
 	_, _, refresh := s.srv.Credentials()
-	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		if c.Method == "POST" && strings.HasPrefix(c.Path, "/crm/") && c.Seq == 3 {
 			s.srv.RevokeRefreshToken(refresh)
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	p := makePlan(toHeir(plain(6)...)...)
 	opt := fast()
@@ -408,12 +408,12 @@ func TestRunRefreshTokenRevoked(t *testing.T) {
 }
 
 func TestRunFollowsSubmittedJobsAfterStop(t *testing.T) {
-	s := newSim(t, zohotest.Config{JobDuration: 100 * time.Millisecond}, 4)
-	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	s := newSim(t, sandbox.Config{JobDuration: 100 * time.Millisecond}, 4)
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		if c.Method == "POST" && strings.HasPrefix(c.Path, "/crm/") && c.Seq == 3 {
 			s.srv.SetScopes("ZohoCRM.users.READ") // reads still work; submissions are refused
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	p := makePlan(toHeir(plain(6)...)...)
 	opt := fast()
@@ -439,13 +439,13 @@ func TestRunFollowsSubmittedJobsAfterStop(t *testing.T) {
 // that Zoho took: the runner reads the user a job's length later, finds
 // the user deleted, and never sends the user again.
 func TestRunLostSubmissionWaitsForItsJob(t *testing.T) {
-	s := newSim(t, zohotest.Config{JobDuration: 40 * time.Millisecond}, 4)
+	s := newSim(t, sandbox.Config{JobDuration: 40 * time.Millisecond}, 4)
 	users := plain(2)
-	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		if c.Method == "POST" && strings.Contains(string(c.Body), users[0]) {
-			return zohotest.DropAfterCommit
+			return sandbox.DropAfterCommit
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	opt := fast()
 	opt.JobDuration = 80 * time.Millisecond // the first guess: longer than the job
@@ -462,16 +462,16 @@ func TestRunLostSubmissionWaitsForItsJob(t *testing.T) {
 }
 
 func TestRunDroppedAfterCommitReconciled(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 4)
+	s := newSim(t, sandbox.Config{}, 4)
 	users := plain(2)
-	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		switch {
 		case c.Method == "POST" && strings.Contains(string(c.Body), users[0]):
-			return zohotest.DropAfterCommit
+			return sandbox.DropAfterCommit
 		case c.Method == "GET" && c.Path == "/crm/v7/users/"+users[0] && c.Seq == 1:
 			time.Sleep(60 * time.Millisecond) // the job ends while the check is in flight
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	res, _ := runSim(t, s, makePlan(toHeir(users...)...), fast())
 	if diff := cmp.Diff([]outcome{{result.Deleted, CodeReconciled}, deleted}, outcomes(res)); diff != "" {
@@ -482,7 +482,7 @@ func TestRunDroppedAfterCommitReconciled(t *testing.T) {
 	}
 }
 
-func jobIndex(srv *zohotest.Server, user string) int {
+func jobIndex(srv *sandbox.Server, user string) int {
 	for i, j := range srv.Jobs() {
 		if j.UserID == user {
 			return i
@@ -492,7 +492,7 @@ func jobIndex(srv *zohotest.Server, user string) int {
 }
 
 func TestRunFailedJobAndItsDependent(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 4)
+	s := newSim(t, sandbox.Config{}, 4)
 	ravi := demo(424) // the demo org fails Ravi Patel's job
 	p := makePlan(row{user: ravi, to: heir}, row{user: demo(425), to: ravi, after: []int{0}}, row{user: demo(417), to: heir})
 	res, stop := runSim(t, s, p, fast())
@@ -515,7 +515,7 @@ func TestRunFailedJobAndItsDependent(t *testing.T) {
 }
 
 func TestRunChain(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 4)
+	s := newSim(t, sandbox.Config{}, 4)
 	a, b, c := demo(417), demo(418), demo(419)
 	// Listed so that input order alone would be wrong; Order fixes it.
 	p := makePlan(row{user: c, to: heir, after: []int{1}}, row{user: b, to: c, after: []int{2}}, row{user: a, to: b})
@@ -537,7 +537,7 @@ func TestRunChain(t *testing.T) {
 }
 
 func TestRunNoWait(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 4)
+	s := newSim(t, sandbox.Config{}, 4)
 	p := makePlan(row{user: demo(417), to: heir}, row{user: demo(418), to: demo(419)}, row{user: demo(419), to: heir, after: []int{1}})
 	opt := fast()
 	opt.NoWait = true
@@ -553,7 +553,7 @@ func TestRunNoWait(t *testing.T) {
 }
 
 func TestRunJobTimeout(t *testing.T) {
-	s := newSim(t, zohotest.Config{JobDuration: time.Hour}, 4)
+	s := newSim(t, sandbox.Config{JobDuration: time.Hour}, 4)
 	opt := fast()
 	opt.JobTimeout = 80 * time.Millisecond
 	res, _ := runSim(t, s, makePlan(toHeir(plain(2)...)...), opt)
@@ -566,7 +566,7 @@ func TestRunJobTimeout(t *testing.T) {
 }
 
 func TestRunBreakerTripsOnNoPermission(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 4)
+	s := newSim(t, sandbox.Config{}, 4)
 	s.srv.SetCaller(demo(412)) // an administrator, but not the super admin
 	p := makePlan(toHeir(plain(8)...)...)
 	opt := fast()
@@ -588,7 +588,7 @@ func TestRunBreakerTripsOnNoPermission(t *testing.T) {
 }
 
 func TestRunRowRefusalGoesOn(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 4)
+	s := newSim(t, sandbox.Config{}, 4)
 	ellen := demo(436) // deleted in the demo org
 	p := makePlan(row{user: demo(417), to: heir}, row{user: demo(418), to: ellen}, row{user: demo(419), to: heir})
 	res, stop := runSim(t, s, p, fast())
@@ -605,7 +605,7 @@ func TestRunRowRefusalGoesOn(t *testing.T) {
 }
 
 func TestRunCreditsExhausted(t *testing.T) {
-	s := newSim(t, zohotest.Config{DailyCredits: 7}, 4)
+	s := newSim(t, sandbox.Config{DailyCredits: 7}, 4)
 	p := makePlan(toHeir(plain(6)...)...)
 	opt := fast()
 	opt.MaxJobs = 1
@@ -623,14 +623,14 @@ func TestRunCreditsExhausted(t *testing.T) {
 }
 
 func TestRunCancelled(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 4)
+	s := newSim(t, sandbox.Config{}, 4)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		if c.Method == "POST" && c.Seq == 2 {
 			cancel()
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	p := makePlan(toHeir(plain(6)...)...)
 	opt := fast()
@@ -710,16 +710,16 @@ func TestRefusalMessages(t *testing.T) {
 // user with ten 429s in a row: the row still ends deleted, since a 429
 // only says "later".
 func TestRunReadBackOutlastsThrottling(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 4)
+	s := newSim(t, sandbox.Config{}, 4)
 	var reads atomic.Int32
-	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		if c.Method != "GET" || !strings.HasPrefix(c.Path, "/crm/v7/users/") || strings.Contains(c.Path, "/actions/") {
-			return zohotest.NoFault
+			return sandbox.NoFault
 		}
 		if reads.Add(1) <= 10 {
-			return zohotest.TooManyRequests
+			return sandbox.TooManyRequests
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	res, stop := runSim(t, s, makePlan(toHeir(plain(1)...)...), fast())
 	if diff := cmp.Diff([]outcome{deleted}, outcomes(res)); diff != "" || stop != nil {

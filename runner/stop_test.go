@@ -14,8 +14,8 @@ import (
 
 	"offboard/plan"
 	"offboard/result"
+	"offboard/sandbox"
 	"offboard/zoho"
-	"offboard/zoho/zohotest"
 )
 
 // These tests try to break the runner's first promise: once the run must
@@ -24,12 +24,12 @@ import (
 // simulator's request log must show no submission after the stop.
 
 // simWith starts a simulator and a client built by cfg.
-func simWith(t *testing.T, sc zohotest.Config, cfg func(*zoho.Config)) *sim {
+func simWith(t *testing.T, sc sandbox.Config, cfg func(*zoho.Config)) *sim {
 	t.Helper()
 	if sc.JobDuration == 0 {
 		sc.JobDuration = 30 * time.Millisecond
 	}
-	srv, err := zohotest.Start(sc)
+	srv, err := sandbox.Start(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-func postCount(srv *zohotest.Server) int { return srv.CountCalls("POST", "/crm/") }
+func postCount(srv *sandbox.Server) int { return srv.CountCalls("POST", "/crm/") }
 
 // runAsync runs Run on its own goroutine.
 func runAsync(ctx context.Context, c Client, p *plan.Plan, opt Options) (wait func(t *testing.T) ([]result.Row, *Stop, error)) {
@@ -109,7 +109,7 @@ func runAsync(ctx context.Context, c Client, p *plan.Plan, opt Options) (wait fu
 
 func TestStopWithSubmittersParkedInEveryWait(t *testing.T) {
 	t.Run("job slots", func(t *testing.T) {
-		s := simWith(t, zohotest.Config{JobDuration: time.Hour}, nil)
+		s := simWith(t, sandbox.Config{JobDuration: time.Hour}, nil)
 		opt := fast()
 		opt.MaxJobs, opt.Grace = 2, 50*time.Millisecond
 		ctx, cancel := context.WithCancel(t.Context())
@@ -123,7 +123,7 @@ func TestStopWithSubmittersParkedInEveryWait(t *testing.T) {
 	t.Run("rate limiter", func(t *testing.T) {
 		// A call every 300 ms: the first submission goes, the others wait
 		// in turn, well within the grace period that follows the stop.
-		s := simWith(t, zohotest.Config{JobDuration: 100 * time.Millisecond}, func(c *zoho.Config) {
+		s := simWith(t, sandbox.Config{JobDuration: 100 * time.Millisecond}, func(c *zoho.Config) {
 			c.Limiter = rate.NewLimiter(rate.Every(300*time.Millisecond), 1)
 		})
 		opt := fast()
@@ -140,12 +140,12 @@ func TestStopWithSubmittersParkedInEveryWait(t *testing.T) {
 		// One call in flight at a time, and the first submission is held
 		// at Zoho: every other submitter waits for room.
 		g := newGate(t)
-		s := simWith(t, zohotest.Config{JobDuration: time.Hour}, func(c *zoho.Config) { c.MaxInFlight = 1 })
-		s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		s := simWith(t, sandbox.Config{JobDuration: time.Hour}, func(c *zoho.Config) { c.MaxInFlight = 1 })
+		s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 			if c.Method == "POST" && c.Seq == 1 && strings.HasPrefix(c.Path, "/crm/") {
 				g.hold()
 			}
-			return zohotest.NoFault
+			return sandbox.NoFault
 		})
 		opt := fast()
 		opt.Grace = 50 * time.Millisecond
@@ -163,12 +163,12 @@ func TestStopWithSubmittersParkedInEveryWait(t *testing.T) {
 
 	t.Run("the shared pacer", func(t *testing.T) {
 		// Zoho answers 429 and the pacer makes every worker wait an hour.
-		s := simWith(t, zohotest.Config{}, nil)
-		s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		s := simWith(t, sandbox.Config{}, nil)
+		s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 			if c.Method == "POST" && strings.HasPrefix(c.Path, "/crm/") {
-				return zohotest.TooManyRequests
+				return sandbox.TooManyRequests
 			}
-			return zohotest.NoFault
+			return sandbox.NoFault
 		})
 		opt := fast()
 		opt.MaxJobs, opt.BackoffBase, opt.BackoffMax = 1, time.Hour, time.Hour
@@ -183,12 +183,12 @@ func TestStopWithSubmittersParkedInEveryWait(t *testing.T) {
 	t.Run("the access token", func(t *testing.T) {
 		// The accounts server holds the first token request.
 		g := newGate(t)
-		s := simWith(t, zohotest.Config{}, nil)
-		s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		s := simWith(t, sandbox.Config{}, nil)
+		s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 			if c.Path == "/oauth/v2/token" {
 				g.hold()
 			}
-			return zohotest.NoFault
+			return sandbox.NoFault
 		})
 		ctx, cancel := context.WithCancel(t.Context())
 		wait := runAsync(ctx, s.client, makePlan(toHeir(plain(3)...)...), fast())
@@ -204,7 +204,7 @@ func TestStopWithSubmittersParkedInEveryWait(t *testing.T) {
 		// record is being written. The record is written, the request is
 		// not sent, and the journal hears that it was withdrawn.
 		g := newGate(t)
-		s := simWith(t, zohotest.Config{}, nil)
+		s := simWith(t, sandbox.Config{}, nil)
 		var mu sync.Mutex
 		var answers []error
 		opt := fast()
@@ -233,7 +233,7 @@ func TestStopWithSubmittersParkedInEveryWait(t *testing.T) {
 	})
 
 	t.Run("the circuit breaker", func(t *testing.T) {
-		s := simWith(t, zohotest.Config{}, nil)
+		s := simWith(t, sandbox.Config{}, nil)
 		s.srv.SetCaller(demo(412)) // not the super admin: NO_PERMISSION
 		opt := fast()
 		opt.MaxJobs, opt.BreakerThreshold = 1, 1
@@ -251,13 +251,13 @@ func TestStopWithSubmittersParkedInEveryWait(t *testing.T) {
 	})
 
 	t.Run("refused credentials", func(t *testing.T) {
-		s := simWith(t, zohotest.Config{JobDuration: time.Hour}, nil)
+		s := simWith(t, sandbox.Config{JobDuration: time.Hour}, nil)
 		_, _, refresh := s.srv.Credentials()
-		s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+		s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 			if c.Method == "POST" && c.Seq == 2 && !strings.HasPrefix(c.Path, "/oauth") {
 				s.srv.RevokeRefreshToken(refresh) // this submission is refused 401
 			}
-			return zohotest.NoFault
+			return sandbox.NoFault
 		})
 		opt := fast()
 		opt.MaxJobs, opt.Grace = 1, 50*time.Millisecond
@@ -308,7 +308,7 @@ func checkStopped(t *testing.T, s *sim, res []result.Row, stop *Stop, err error,
 }
 
 func TestRunCancelledBeforeStart(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 4)
+	s := newSim(t, sandbox.Config{}, 4)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel() // Ctrl-C at the confirmation prompt
 	res, stop, err := runPlan(ctx, s.client, makePlan(toHeir(plain(5)...)...), fast())
@@ -328,23 +328,23 @@ func TestRunCancelledBeforeStart(t *testing.T) {
 // Zoho might give to a second submission: the user is sent once, and the
 // row ends deleted once the job has deleted the user.
 func TestRunLostAnswerOnALongJob(t *testing.T) {
-	for _, mode := range []zohotest.SecondSubmission{zohotest.RefuseNamingJob, zohotest.RefuseBare, zohotest.StartSecondJob} {
+	for _, mode := range []sandbox.SecondSubmission{sandbox.RefuseNamingJob, sandbox.RefuseBare, sandbox.StartSecondJob} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
 			users := plain(6)
 			slow := users[2]
-			s := newSim(t, zohotest.Config{JobDuration: 20 * time.Millisecond, SecondSubmission: mode,
+			s := newSim(t, sandbox.Config{JobDuration: 20 * time.Millisecond, SecondSubmission: mode,
 				JobDurations: func(u string) time.Duration {
 					if u == slow {
 						return 400 * time.Millisecond
 					}
 					return 0
 				}}, 4)
-			s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+			s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 				if c.Method == "POST" && strings.Contains(string(c.Body), slow) {
-					return zohotest.DropAfterCommit
+					return sandbox.DropAfterCommit
 				}
-				return zohotest.NoFault
+				return sandbox.NoFault
 			})
 			opt := fast()
 			opt.JobDuration = 20 * time.Millisecond
@@ -368,16 +368,16 @@ func TestRunLostAnswerOnALongJob(t *testing.T) {
 // the runner cannot tell, so it watches the user for the job timeout,
 // never sends it again, and says what to check.
 func TestRunLostAnswerNothingDone(t *testing.T) {
-	for _, fault := range []zohotest.Fault{zohotest.ServerError, zohotest.DropBeforeCommit} {
+	for _, fault := range []sandbox.Fault{sandbox.ServerError, sandbox.DropBeforeCommit} {
 		t.Run(fault.String(), func(t *testing.T) {
 			t.Parallel()
-			s := newSim(t, zohotest.Config{}, 4)
+			s := newSim(t, sandbox.Config{}, 4)
 			users := plain(3)
-			s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+			s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 				if c.Method == "POST" && strings.Contains(string(c.Body), users[0]) {
 					return fault
 				}
-				return zohotest.NoFault
+				return sandbox.NoFault
 			})
 			opt := fast()
 			opt.JobTimeout = 300 * time.Millisecond
@@ -404,18 +404,18 @@ func TestRunLostAnswerNothingDone(t *testing.T) {
 // for refused credentials, naming the accounts server.
 func TestRunAccountsServerSilent(t *testing.T) {
 	g := newGate(t)
-	s := simWith(t, zohotest.Config{JobDuration: 100 * time.Millisecond}, func(c *zoho.Config) {
+	s := simWith(t, sandbox.Config{JobDuration: 100 * time.Millisecond}, func(c *zoho.Config) {
 		c.TokenTimeout, c.TokenAttempts, c.TokenBackoff = 50*time.Millisecond, 2, 10*time.Millisecond
 	})
 	var tokens atomic.Int32
-	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		if c.Path == "/oauth/v2/token" && tokens.Add(1) > 1 {
 			g.hold() // silent from the second token request on
 		}
 		if c.Method == "POST" && c.Seq == 3 && !strings.HasPrefix(c.Path, "/oauth") {
 			s.srv.ExpireAccessTokens()
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	opt := fast()
 	opt.MaxJobs, opt.Grace = 3, 200*time.Millisecond
@@ -444,7 +444,7 @@ func TestRunDoubtWaitingOnNewRow(t *testing.T) {
 		ago  time.Duration
 	}{{"older than the job timeout", time.Hour}, {"younger than the job timeout", 0}} {
 		t.Run(age.name, func(t *testing.T) {
-			s := newSim(t, zohotest.Config{}, 4)
+			s := newSim(t, sandbox.Config{}, 4)
 			a, b := demo(417), demo(418)
 			p := makePlan(row{user: a, to: b}, row{user: b, to: heir, after: []int{0}})
 			opt := fast()
@@ -461,7 +461,7 @@ func TestRunDoubtWaitingOnNewRow(t *testing.T) {
 // TestRunSlowJournalDoesNotStall blocks OnChange (a journal on a slow
 // disk) until the run has deleted every user: the run does not wait for it.
 func TestRunSlowJournalDoesNotStall(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 4)
+	s := newSim(t, sandbox.Config{}, 4)
 	users := plain(4)
 	var once sync.Once
 	opt := fast()
@@ -487,7 +487,7 @@ func TestRunSlowJournalDoesNotStall(t *testing.T) {
 // Zoho's slots, and none of this run's runs: the run waits for the job
 // timeout, then stops and says why.
 func TestRunJobSlotsHeldByOthers(t *testing.T) {
-	s := newSim(t, zohotest.Config{}, 4)
+	s := newSim(t, sandbox.Config{}, 4)
 	s.srv.HoldJobSlots(10, time.Hour)
 	opt := fast()
 	opt.JobTimeout = 200 * time.Millisecond
@@ -514,16 +514,16 @@ func TestRunJobSlotsHeldByOthers(t *testing.T) {
 // that happened, not that it was withdrawn, and the attempt counts.
 func TestStopAfterRefusedToken(t *testing.T) {
 	g := newGate(t)
-	s := simWith(t, zohotest.Config{}, nil)
+	s := simWith(t, sandbox.Config{}, nil)
 	if _, err := s.client.User(t.Context(), heir); err != nil { // the first token
 		t.Fatal(err)
 	}
 	s.srv.ExpireAccessTokens()
-	s.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		if c.Path == "/oauth/v2/token" {
 			g.hold() // the fresh token does not come
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	var mu sync.Mutex
 	var answers []error
@@ -555,7 +555,7 @@ func TestStopAfterRefusedToken(t *testing.T) {
 // hold Zoho's slots. When Zoho's limit is reached by them, the run waits
 // for slots and submits every row, and never blames another admin.
 func TestRunNoWaitWaitsForItsOwnJobs(t *testing.T) {
-	s := newSim(t, zohotest.Config{JobDuration: 300 * time.Millisecond, JobLimit: 2}, 5)
+	s := newSim(t, sandbox.Config{JobDuration: 300 * time.Millisecond, JobLimit: 2}, 5)
 	opt := fast()
 	opt.NoWait = true
 	opt.JobTimeout = 3 * time.Second

@@ -14,8 +14,8 @@ import (
 
 	"offboard/directory"
 	"offboard/pacer"
+	"offboard/sandbox"
 	"offboard/zoho"
-	"offboard/zoho/zohotest"
 )
 
 // These tests run the client against the simulated org over real HTTP:
@@ -43,20 +43,20 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type fixture struct {
-	srv    *zohotest.Server
+	srv    *sandbox.Server
 	client *zoho.Client
 	clock  *clock
 }
 
-func start(t *testing.T, cfg zohotest.Config) *fixture {
+func start(t *testing.T, cfg sandbox.Config) *fixture {
 	t.Helper()
 	f := &fixture{clock: newClock()}
 	if cfg.Clock == nil {
 		cfg.Clock = f.clock.Now
 	}
-	srv, err := zohotest.Start(cfg)
+	srv, err := sandbox.Start(cfg)
 	if err != nil {
-		t.Fatalf("zohotest.Start() = %v", err)
+		t.Fatalf("sandbox.Start() = %v", err)
 	}
 	t.Cleanup(func() { srv.Close() })
 	f.srv = srv
@@ -97,7 +97,7 @@ func demoUsers(t *testing.T, f *fixture, keep func(zoho.User) bool) []zoho.User 
 }
 
 func TestSimDirectory(t *testing.T) {
-	f := start(t, zohotest.Config{})
+	f := start(t, sandbox.Config{})
 	ctx := t.Context()
 	org, err := f.client.Org(ctx)
 	if err != nil {
@@ -177,7 +177,7 @@ func TestSimDirectory(t *testing.T) {
 }
 
 func TestSimPagination(t *testing.T) {
-	seed := zohotest.DemoSeed()
+	seed := sandbox.DemoSeed()
 	base := seed.Users[len(seed.Users)-1]
 	for i := range 450 {
 		u := base
@@ -187,7 +187,7 @@ func TestSimPagination(t *testing.T) {
 		u.ReportingTo = nil
 		seed.Users = append(seed.Users, u)
 	}
-	f := start(t, zohotest.Config{Seed: seed})
+	f := start(t, sandbox.Config{Seed: seed})
 	users, err := listUsers(t.Context(), f, zoho.AllUsers)
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +209,7 @@ func TestSimPagination(t *testing.T) {
 }
 
 func TestSimTransferAndDeleteLifecycle(t *testing.T) {
-	f := start(t, zohotest.Config{JobDuration: 10 * time.Second})
+	f := start(t, sandbox.Config{JobDuration: 10 * time.Second})
 	ctx := t.Context()
 	org, _ := f.client.Org(ctx)
 	actives := demoUsers(t, f, func(u zoho.User) bool { return u.Active() && !org.IsSuperAdmin(u) })
@@ -282,7 +282,7 @@ func pickLeaverAndHeir(t *testing.T, f *fixture, actives []zoho.User) (zoho.User
 }
 
 func TestSimFailedJob(t *testing.T) {
-	f := start(t, zohotest.Config{JobDuration: time.Second})
+	f := start(t, sandbox.Config{JobDuration: time.Second})
 	ctx := t.Context()
 	org, _ := f.client.Org(ctx)
 	actives := demoUsers(t, f, func(u zoho.User) bool { return u.Active() && !org.IsSuperAdmin(u) })
@@ -306,7 +306,7 @@ func TestSimFailedJob(t *testing.T) {
 }
 
 func TestSimRefusals(t *testing.T) {
-	f := start(t, zohotest.Config{})
+	f := start(t, sandbox.Config{})
 	ctx := t.Context()
 	org, _ := f.client.Org(ctx)
 	all := demoUsers(t, f, func(zoho.User) bool { return true })
@@ -360,7 +360,7 @@ func TestSimRefusals(t *testing.T) {
 }
 
 func TestSimSubordinateTarget(t *testing.T) {
-	f := start(t, zohotest.Config{})
+	f := start(t, sandbox.Config{})
 	ctx := t.Context()
 	org, _ := f.client.Org(ctx)
 	all := demoUsers(t, f, func(u zoho.User) bool { return u.Active() && !org.IsSuperAdmin(u) })
@@ -385,7 +385,7 @@ func TestSimSubordinateTarget(t *testing.T) {
 }
 
 func TestSimJobLimitAndSlots(t *testing.T) {
-	f := start(t, zohotest.Config{JobDuration: time.Minute})
+	f := start(t, sandbox.Config{JobDuration: time.Minute})
 	ctx := t.Context()
 	org, _ := f.client.Org(ctx)
 	actives := demoUsers(t, f, func(u zoho.User) bool { return u.Active() && !org.IsSuperAdmin(u) })
@@ -410,7 +410,7 @@ func TestSimJobLimitAndSlots(t *testing.T) {
 }
 
 func TestSimTokenExpiryAndRevocation(t *testing.T) {
-	f := start(t, zohotest.Config{TokenLifetime: time.Hour})
+	f := start(t, sandbox.Config{TokenLifetime: time.Hour})
 	ctx := t.Context()
 	if _, err := f.client.Org(ctx); err != nil {
 		t.Fatal(err)
@@ -440,7 +440,7 @@ func TestSimTokenExpiryAndRevocation(t *testing.T) {
 }
 
 func TestSimTokenThrottle(t *testing.T) {
-	f := start(t, zohotest.Config{})
+	f := start(t, sandbox.Config{})
 	var throttled int
 	for range 12 {
 		_, err := f.newClient(t).Org(t.Context()) // a new client, a new token request each time
@@ -461,7 +461,7 @@ func TestSimTokenThrottle(t *testing.T) {
 }
 
 func TestSimRateLimits(t *testing.T) {
-	f := start(t, zohotest.Config{ConcurrencyLimit: 2, Latency: 20 * time.Millisecond})
+	f := start(t, sandbox.Config{ConcurrencyLimit: 2, Latency: 20 * time.Millisecond})
 	ctx := t.Context()
 	if _, err := f.client.Org(ctx); err != nil { // token, outside the race below
 		t.Fatal(err)
@@ -502,7 +502,7 @@ func TestSimRateLimits(t *testing.T) {
 	}
 	wg.Wait()
 
-	g := start(t, zohotest.Config{DailyCredits: 3})
+	g := start(t, sandbox.Config{DailyCredits: 3})
 	var last error
 	for range 5 {
 		_, last = g.client.Org(ctx)
@@ -513,18 +513,18 @@ func TestSimRateLimits(t *testing.T) {
 }
 
 func TestSimFaults(t *testing.T) {
-	f := start(t, zohotest.Config{})
+	f := start(t, sandbox.Config{})
 	ctx := t.Context()
 	org, _ := f.client.Org(ctx)
 	actives := demoUsers(t, f, func(u zoho.User) bool { return u.Active() && !org.IsSuperAdmin(u) })
 	leaver, heir := pickLeaverAndHeir(t, f, actives)
 	req := zoho.TransferRequest{UserID: string(leaver.ID), Transfer: &zoho.Transfer{ToID: string(heir.ID), Records: true}}
 
-	f.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	f.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		if c.Method == "POST" {
-			return zohotest.DropAfterCommit
+			return sandbox.DropAfterCommit
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	_, err := f.client.TransferAndDelete(ctx, req, nil)
 	if zoho.Classify(err) != zoho.ClassOutcomeUnknown {
@@ -534,11 +534,11 @@ func TestSimFaults(t *testing.T) {
 		t.Errorf("jobs after a dropped-but-committed call = %+v, want the leaver's job", jobs)
 	}
 
-	f.srv.SetFaults(func(c zohotest.Call) zohotest.Fault {
+	f.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		if c.Method == "GET" && c.Seq == 1 {
-			return zohotest.ServerError
+			return sandbox.ServerError
 		}
-		return zohotest.NoFault
+		return sandbox.NoFault
 	})
 	_, err = f.client.Roles(ctx)
 	if zoho.Classify(err) != zoho.ClassRetry {
@@ -551,7 +551,7 @@ func TestSimFaults(t *testing.T) {
 }
 
 func TestSimExchangeGrantCode(t *testing.T) {
-	f := start(t, zohotest.Config{})
+	f := start(t, sandbox.Config{})
 	f.srv.AddGrantCode("1000.grant.abc", "ZohoCRM.users.ALL", "ZohoCRM.org.READ", "ZohoCRM.settings.roles.READ")
 	id, secret, _ := f.srv.Credentials()
 	cfg := zoho.Config{ClientID: id, ClientSecret: secret, AccountsURL: f.srv.URL()}
@@ -577,7 +577,7 @@ func TestSimExchangeGrantCode(t *testing.T) {
 }
 
 func TestSimCanceledContext(t *testing.T) {
-	f := start(t, zohotest.Config{})
+	f := start(t, sandbox.Config{})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := f.client.Org(ctx)

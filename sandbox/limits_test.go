@@ -1,4 +1,4 @@
-package zohotest
+package sandbox
 
 import (
 	"net/http"
@@ -249,5 +249,38 @@ func TestRequestLog(t *testing.T) {
 		if got := s.CountCalls(tt.method, tt.prefix); got != tt.want {
 			t.Errorf("CountCalls(%q, %q) = %d, want %d", tt.method, tt.prefix, got, tt.want)
 		}
+	}
+}
+
+// TestKeepRequests: a sandbox left running keeps only the latest requests
+// in its log, and still answers every one.
+func TestKeepRequests(t *testing.T) {
+	s, _ := start(t, Config{KeepRequests: 5})
+	tok := getToken(t, s)
+	for i := range 23 {
+		a := api(t, s, http.MethodGet, "/crm/v7/users/"+demoID(411+i%20), tok, "")
+		if a.status != 200 {
+			t.Fatalf("GET /users/%s = %d", demoID(411+i%20), a.status)
+		}
+	}
+	log := s.Requests()
+	if len(log) < 5 || len(log) >= 10 {
+		t.Fatalf("request log holds %d requests, want between 5 and 9 (KeepRequests 5)", len(log))
+	}
+	last := log[len(log)-1]
+	if last.Path != "/crm/v7/users/"+demoID(411+22%20) || last.Status != 200 || last.End.IsZero() {
+		t.Errorf("latest request logged = %s %d, want the 23rd call, answered", last.Path, last.Status)
+	}
+	if n := s.CountCalls(http.MethodGet, "/crm/v7/users/"); n != len(log) {
+		t.Errorf("CountCalls() = %d, want the %d requests kept", n, len(log))
+	}
+
+	all, _ := start(t, Config{})
+	tok = getToken(t, all)
+	for range 30 {
+		api(t, all, http.MethodGet, "/crm/v7/org", tok, "")
+	}
+	if n := len(all.Requests()); n != 31 {
+		t.Errorf("an unbounded log holds %d requests, want all 31", n)
 	}
 }

@@ -1,4 +1,4 @@
-package zohotest
+package sandbox
 
 import (
 	"context"
@@ -80,6 +80,10 @@ type Config struct {
 	JobIDKey string
 	// Logf, if set, receives one line per request. It never receives tokens or bodies.
 	Logf func(format string, args ...any)
+	// KeepRequests bounds the request log (Requests, CountCalls) to about the latest n
+	// requests, so that a sandbox left running does not grow without end; 0 keeps every
+	// request, as tests that count calls need.
+	KeepRequests int
 }
 
 // SecondSubmission is an answer to a submission for a user whose transfer-and-delete job is
@@ -150,6 +154,7 @@ type Server struct {
 	credits     []time.Time
 	seq         map[string]int
 	log         []Request
+	logBase     int // requests dropped from the front of log (Config.KeepRequests)
 }
 
 // DefaultScopes are the scopes a refresh token carries unless SetScopes says otherwise.
@@ -347,7 +352,7 @@ func route(path string) (endpoint, bool) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 	if err != nil {
-		s.logf("zohotest: read request body: %v", err)
+		s.logf("sandbox: read request body: %v", err)
 	}
 	isToken := r.URL.Path == tokenPath
 	e, known := route(r.URL.Path)
@@ -363,8 +368,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := r.Method + " " + pattern
 	s.seq[key]++
 	call := Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body, Seq: s.seq[key]}
-	idx := len(s.log)
-	s.log = append(s.log, Request{
+	idx := s.logRequest(Request{
 		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Body: body,
 		Start: s.now(), Token: isToken,
 	})
@@ -373,7 +377,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.inFlight++
 		s.maxInFlight = max(s.maxInFlight, s.inFlight)
 		inFlight = s.inFlight
-		s.log[idx].InFlight = inFlight
+		if e := s.logEntry(idx); e != nil {
+			e.InFlight = inFlight
+		}
 	}
 	faults := s.faults
 	s.mu.Unlock()
@@ -535,19 +541,23 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, idx int, rep repl
 		_, _ = w.Write(b)
 	}
 	s.mu.Lock()
-	s.log[idx].Status = rep.status
-	s.log[idx].End = s.now()
+	if e := s.logEntry(idx); e != nil {
+		e.Status = rep.status
+		e.End = s.now()
+	}
 	s.mu.Unlock()
-	s.logf("zohotest: %s %s -> %d", r.Method, r.URL.Path, rep.status)
+	s.logf("sandbox: %s %s -> %d", r.Method, r.URL.Path, rep.status)
 }
 
 // drop closes the connection without answering.
 func (s *Server) drop(w http.ResponseWriter, r *http.Request, idx int) {
 	s.mu.Lock()
-	s.log[idx].Dropped = true
-	s.log[idx].End = s.now()
+	if e := s.logEntry(idx); e != nil {
+		e.Dropped = true
+		e.End = s.now()
+	}
 	s.mu.Unlock()
-	s.logf("zohotest: %s %s -> connection dropped", r.Method, r.URL.Path)
+	s.logf("sandbox: %s %s -> connection dropped", r.Method, r.URL.Path)
 	if hj, ok := w.(http.Hijacker); ok {
 		if conn, _, err := hj.Hijack(); err == nil {
 			_ = conn.Close()
@@ -556,4 +566,25 @@ func (s *Server) drop(w http.ResponseWriter, r *http.Request, idx int) {
 	}
 	// Without a hijackable connection, abort the handler: net/http then closes it unanswered.
 	panic(http.ErrAbortHandler)
+}
+
+// logRequest appends r to the request log and returns its number; s.mu is held. A bounded
+// log drops its older half once it holds twice Config.KeepRequests.
+func (s *Server) logRequest(r Request) int {
+	idx := s.logBase + len(s.log)
+	s.log = append(s.log, r)
+	if keep := s.cfg.KeepRequests; keep > 0 && len(s.log) >= 2*keep {
+		drop := len(s.log) - keep
+		s.log = slices.Clone(s.log[drop:])
+		s.logBase += drop
+	}
+	return idx
+}
+
+// logEntry returns request number idx of the log, or nil once it was dropped; s.mu is held.
+func (s *Server) logEntry(idx int) *Request {
+	if i := idx - s.logBase; i >= 0 && i < len(s.log) {
+		return &s.log[i]
+	}
+	return nil
 }

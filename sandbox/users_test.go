@@ -1,4 +1,4 @@
-package zohotest
+package sandbox
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-// Package zohotest is a simulated Zoho CRM org: a real HTTP server on loopback that speaks
+// Package sandbox is a simulated Zoho CRM org: a real HTTP server on loopback that speaks
 // Zoho's raw JSON for the accounts token endpoint and the v7 APIs that offboard uses. Tests,
 // benchmarks and the binary's --sandbox mode run against it. It does not import the client
 // package offboard/zoho, so a wrong JSON tag in the client fails a test instead of being
@@ -6,7 +6,7 @@
 //
 // Start it, point the client's accounts URL and API domain at URL(), and use Credentials():
 //
-//	srv, err := zohotest.Start(zohotest.Config{Clock: clock.Now})
+//	srv, err := sandbox.Start(sandbox.Config{Clock: clock.Now})
 //	...
 //	defer srv.Close()
 //	id, secret, refresh := srv.Credentials()
@@ -32,7 +32,7 @@
 // endpoint (users: ZohoCRM.users.ALL or .READ; transfer_and_delete POST: ZohoCRM.users.ALL or
 // .DELETE; org: ZohoCRM.org.ALL or .READ; roles: ZohoCRM.settings.ALL,
 // ZohoCRM.settings.roles.ALL or .READ; names compared case-insensitively). The error bodies
-// are those of the reference notes (shared/reference/zoho-api.md), verbatim where Zoho
+// are Zoho's envelopes (see "Choices where Zoho's documentation is silent"), verbatim where Zoho
 // publishes them.
 //
 // A request goes through these steps, in order: it is logged; the fault hook (SetFaults) may
@@ -207,4 +207,4 @@
 //     are free. A concurrency 429 is counted in flight and in MaxInFlight.
 //   - ServiceUnavailable answers 503 with a JSON body
 //     {"code":"SERVICE_UNAVAILABLE",...}; a real gateway may answer HTML.
-package zohotest
+package sandbox

@@ -1,4 +1,4 @@
-package zohotest
+package sandbox
 
 import (
 	"bytes"
@@ -106,7 +106,7 @@ func DemoSeed() *Seed {
 	s, err := LoadSeed(bytes.NewReader(demoOrgJSON))
 	if err != nil {
 		// The file is embedded and covered by tests, so this is a build defect.
-		panic(fmt.Sprintf("zohotest: embedded demo org is invalid: %v", err))
+		panic(fmt.Sprintf("sandbox: embedded demo org is invalid: %v", err))
 	}
 	return s
 }
@@ -327,11 +327,11 @@ func (s *Seed) superAdmin() (*User, error) {
 func (s *Seed) clone() *Seed {
 	b, err := json.Marshal(s)
 	if err != nil {
-		panic(fmt.Sprintf("zohotest: marshal seed: %v", err))
+		panic(fmt.Sprintf("sandbox: marshal seed: %v", err))
 	}
 	var c Seed
 	if err := json.Unmarshal(b, &c); err != nil {
-		panic(fmt.Sprintf("zohotest: unmarshal seed: %v", err))
+		panic(fmt.Sprintf("sandbox: unmarshal seed: %v", err))
 	}
 	return &c
 }

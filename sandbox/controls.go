@@ -1,4 +1,4 @@
-package zohotest
+package sandbox
 
 import (
 	"encoding/json"
@@ -124,7 +124,8 @@ type Request struct {
 	Token bool
 }
 
-// Requests returns a copy of the request log in arrival order.
+// Requests returns a copy of the request log in arrival order: every request, or about the
+// latest Config.KeepRequests.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
