@@ -1125,3 +1125,42 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// TestInterruptedRunOfAnotherOrg: the same sheet, run without --output
+// against org A and killed, then against org B: the run does not take A's
+// settled rows for B's (they would say deleted of users B still has); it
+// refuses and sends nothing until told --fresh.
+func TestInterruptedRunOfAnotherOrg(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seedA, sheet := crashOrg(t, dir, 6)
+	seedB, _ := crashOrg(t, t.TempDir(), 6)
+	seedB.Org.ID, seedB.Org.CompanyName = "5210498000000000999", "Other Org B"
+	_, envA := simEnv(t, sandbox.Config{Seed: seedA, JobDuration: 200 * time.Millisecond})
+	srvB, envB := simEnv(t, sandbox.Config{Seed: seedB, JobDuration: 200 * time.Millisecond})
+	args := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--max-jobs", "1", "--job-timeout", crashJobTimeout}
+
+	first := startIn(t, dir, envA, args...)
+	var path string
+	for deadline := time.Now().Add(30 * time.Second); path == "" && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if found, _ := filepath.Glob(filepath.Join(dir, "offboard-results-*.xlsx.journal")); len(found) == 1 {
+			path = found[0]
+		}
+	}
+	waitJournal(t, path, first, func(r []journal.Record) bool { return count(r, journal.KindFinal) >= 3 })
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.wait(t)
+	before, _ := os.ReadFile(path)
+
+	second := startIn(t, dir, envB, args...)
+	code := second.wait(t)
+	if code != exitFatal || !strings.Contains(second.stderr.String(), "org 5210498000000000101") || !strings.Contains(second.stderr.String(), "--fresh") {
+		t.Errorf("run against org B on org A's interrupted journal = %d, stderr:\n%s\nwant 1, naming org A and --fresh", code, second.stderr.String())
+	}
+	if n := writes(srvB); n != 0 {
+		t.Errorf("org B got %d writes, want none", n)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Errorf("org A's journal changed when the run against org B was refused")
+	}
+}

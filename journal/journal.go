@@ -66,7 +66,11 @@ func Open(path string, owner Owner) (*Journal, []Record, error) {
 }
 
 func open(path string) (*Journal, []Record, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	// Not O_APPEND: on Windows a file opened so cannot be truncated, and
+	// a torn last line is dropped below. The lock makes this process the
+	// only writer, and writes go at the end, where the read leaves the
+	// offset (or where the truncation puts it).
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open journal: %w", err)
 	}
@@ -91,6 +95,10 @@ func open(path string) (*Journal, []Record, error) {
 			return nil, nil, fmt.Errorf("drop the torn last line of journal %s: %w", path, err)
 		}
 		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("drop the torn last line of journal %s: %w", path, err)
+		}
+		if _, err := f.Seek(int64(keep), io.SeekStart); err != nil {
 			f.Close()
 			return nil, nil, fmt.Errorf("drop the torn last line of journal %s: %w", path, err)
 		}

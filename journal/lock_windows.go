@@ -10,10 +10,12 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// tryLock takes an exclusive lock on f's first byte without waiting;
-// held reports that another process holds it.
+// tryLock takes an exclusive lock without waiting; held reports that
+// another process holds it. A Windows lock is mandatory for the bytes it
+// covers, so it covers one byte far past the end of the file, never its
+// contents: another run must still read who holds the lock, to say so.
 func tryLock(f *os.File) (held bool, err error) {
-	var ol windows.Overlapped
+	ol := windows.Overlapped{OffsetHigh: 0x7fffffff}
 	err = windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
 	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
 		return true, nil

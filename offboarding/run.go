@@ -337,19 +337,16 @@ func checkJournal(log zerolog.Logger, path string, st journal.State, sh *sheet, 
 }
 
 // sameOrg reports whether a journal's run was against the org p was
-// checked against, and names the journal's org for a person. A journal
-// written before runs recorded the org's ID is matched on its API domain,
-// when it recorded one.
+// checked against, the same org ID through the same API domain, and names
+// the journal's org for a person.
 func sameOrg(start *journal.Record, p *prepared) (same bool, known string) {
-	known = start.APIDomain
-	if start.OrgID != "" {
-		known = fmt.Sprintf("org %s (%s)", start.OrgID, start.APIDomain)
-		return start.OrgID == p.orgID() && start.APIDomain == p.apiDomain, known
+	if start.OrgID == "" {
+		// A journal written before runs were keyed on the org's ID: its
+		// api_domain may be a description, not the domain. Nothing tells
+		// its org apart, so it is taken for another org's.
+		return false, "an org this journal does not identify (written by an older offboard)"
 	}
-	if !strings.Contains(start.APIDomain, "://") {
-		return true, known // not a URL: nothing to tell the orgs apart by
-	}
-	return start.APIDomain == p.apiDomain, known
+	return start.OrgID == p.orgID() && start.APIDomain == p.apiDomain, fmt.Sprintf("org %s (%s)", start.OrgID, start.APIDomain)
 }
 
 // confirm shows the plan's counts on the terminal and asks the person to

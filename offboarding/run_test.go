@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"offboard/directory"
+	"offboard/journal"
 	"offboard/plan"
+	"offboard/zoho"
 )
 
 func TestConfirm(t *testing.T) {
@@ -57,5 +60,30 @@ func TestConfirmInterrupted(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("confirm() still waits for an answer after Ctrl-C")
+	}
+}
+
+// TestSameOrg: a journal's runs are matched to the org by the org's ID and
+// the API domain actually used, never by a description; a journal that
+// does not say which org it was against is never taken for this one.
+func TestSameOrg(t *testing.T) {
+	p := &prepared{conn: &connection{}, apiDomain: "https://www.zohoapis.eu",
+		dir: directory.Directory{Org: zoho.Org{ID: "5210498000000000101", CompanyName: "Northwind"}}}
+	tests := []struct {
+		name         string
+		orgID, where string
+		same         bool
+	}{
+		{"the same org", "5210498000000000101", "https://www.zohoapis.eu", true},
+		{"another org in the same data centre", "5210498000000000999", "https://www.zohoapis.eu", false},
+		{"the same ID in another data centre", "5210498000000000101", "https://www.zohoapis.com", false},
+		{"an older journal, domain described", "", "the api_domain of the token", false},
+		{"an older journal, same domain", "", "https://www.zohoapis.eu", false},
+	}
+	for _, tt := range tests {
+		same, known := sameOrg(&journal.Record{OrgID: tt.orgID, APIDomain: tt.where}, p)
+		if same != tt.same || known == "" {
+			t.Errorf("%s: sameOrg() = %v, %q; want %v and the journal's org named", tt.name, same, known, tt.same)
+		}
 	}
 }

@@ -152,9 +152,7 @@ func (ts *tokenSource) fetch(f *tokenFetch) {
 			tok, aerr = t, nil
 			break
 		}
-		aerr = tokenError(err, timedOut, ts.timeout)
-		// The accounts server's own words may echo what it was sent.
-		aerr.Code, aerr.Description = ts.secrets.redact(aerr.Code), ts.secrets.redact(aerr.Description)
+		aerr = tokenError(err, timedOut, ts.timeout, ts.secrets)
 		if aerr.Fatal || aerr.Throttled || tries >= ts.attempts {
 			break
 		}
@@ -225,17 +223,21 @@ func (ts *tokenSource) refreshes() int {
 // no secret: only the accounts server's error code and description, or the
 // transport error (whose URL carries no credentials, as they travel in the
 // request body). timedOut says the request's deadline of timeout passed.
-func tokenError(err error, timedOut bool, timeout time.Duration) *AuthError {
+//
+// The accounts server's own words may echo what it was sent (the client
+// secret, the refresh token, a grant code): they are scrubbed of every
+// secret s knows.
+func tokenError(err error, timedOut bool, timeout time.Duration, s *secrets) *AuthError {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		code := re.ErrorCode
+		code, desc := s.redact(re.ErrorCode), s.redact(re.ErrorDescription)
 		switch {
-		case isThrottle(code, re.ErrorDescription):
-			return &AuthError{Code: code, Description: re.ErrorDescription, Throttled: true}
-		case fatalTokenErrors[strings.ToLower(code)]:
-			return &AuthError{Code: code, Description: re.ErrorDescription, Fatal: true}
+		case isThrottle(code, desc):
+			return &AuthError{Code: code, Description: desc, Throttled: true}
+		case fatalTokenErrors[strings.ToLower(re.ErrorCode)]:
+			return &AuthError{Code: code, Description: desc, Fatal: true}
 		case code != "":
-			return &AuthError{Code: code, Description: re.ErrorDescription}
+			return &AuthError{Code: code, Description: desc}
 		}
 		status := 0
 		if re.Response != nil {
@@ -318,11 +320,12 @@ func ExchangeGrantCode(ctx context.Context, cfg Config, code string) (Grant, err
 		return Grant{}, err
 	}
 	c.secrets.add(code)
+	c.secrets.add(strings.TrimSpace(code))
 	ctx, cancel := context.WithTimeout(ctx, c.tokens.timeout)
 	defer cancel()
 	tok, err := c.tokens.conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, c.http), strings.TrimSpace(code))
 	if err != nil {
-		aerr := tokenError(err, ctx.Err() == context.DeadlineExceeded, c.tokens.timeout)
+		aerr := tokenError(err, ctx.Err() == context.DeadlineExceeded, c.tokens.timeout, c.secrets)
 		aerr.grant = true
 		return Grant{}, aerr
 	}

@@ -685,6 +685,17 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 	_, err = ExchangeGrantCode(t.Context(), Config{ClientID: testClientID, ClientSecret: testClientSecret, AccountsURL: s.srv.URL}, "1000.grantcode.secret")
 	errs = append(errs, err)
 	secretsList = append(secretsList, "1000.grantcode.secret")
+	// offboard auth prints the accounts server's refusal of a grant code
+	// whole: it may echo the code and the client secret it was sent.
+	s.tokenAnswer = func(int) (int, string) {
+		return 400, `{"error":"invalid_request 1000.grantcode.secret","error_description":"bad request for client_secret=` + testClientSecret + ` code=1000.grantcode.secret"}`
+	}
+	_, err = ExchangeGrantCode(t.Context(), Config{ClientID: testClientID, ClientSecret: testClientSecret, AccountsURL: s.srv.URL}, " 1000.grantcode.secret ")
+	if err == nil || !strings.Contains(err.Error(), "bad request for client_secret=") {
+		t.Errorf("ExchangeGrantCode() refused = %v, want the accounts server's words, scrubbed", err)
+	}
+	errs = append(errs, err)
+	s.tokenAnswer = nil
 
 	for _, e := range errs {
 		if e == nil {
