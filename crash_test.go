@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1162,5 +1163,155 @@ func TestInterruptedRunOfAnotherOrg(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
 		t.Errorf("org A's journal changed when the run against org B was refused")
+	}
+}
+
+// noOverlap checks that no user ever had two jobs running at once at the
+// simulator: each of a user's jobs was submitted after the one before it
+// had ended.
+func noOverlap(t *testing.T, srv *sandbox.Server) {
+	t.Helper()
+	byUser := map[string][]sandbox.Job{}
+	for _, j := range srv.Jobs() {
+		byUser[j.UserID] = append(byUser[j.UserID], j)
+	}
+	for id, jobs := range byUser {
+		for k := 1; k < len(jobs); k++ {
+			if prev := jobs[k-1]; prev.FinishedAt.IsZero() || jobs[k].SubmittedAt.Before(prev.FinishedAt) {
+				t.Errorf("user %s: job %s was submitted at %s while job %s still ran (it ended %v)",
+					id, jobs[k].ID, jobs[k].SubmittedAt.Format(time.StampMilli), prev.ID, prev.FinishedAt.Format(time.StampMilli))
+			}
+		}
+	}
+}
+
+// startDefault runs offboard in dir without --output and returns it with
+// the journal it writes under the default name, once it exists.
+func startDefault(t *testing.T, dir string, environ map[string]string, args ...string) (*proc, string) {
+	t.Helper()
+	before, _ := filepath.Glob(filepath.Join(dir, "offboard-results-*.journal"))
+	p := startIn(t, dir, environ, args...)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		now, _ := filepath.Glob(filepath.Join(dir, "offboard-results-*.journal"))
+		for _, path := range now {
+			if !slices.Contains(before, path) {
+				return p, path
+			}
+		}
+	}
+	t.Fatalf("offboard wrote no journal in %s; stderr:\n%s", dir, p.stderr.String())
+	return nil, ""
+}
+
+// TestOwnHistoryAndAnotherJournal: the run's own journal says a user's job
+// failed; a later run, under another journal, submitted the user again
+// and was killed while that job ran. The own journal's record is the
+// older: the job is followed, not doubled.
+func TestOwnHistoryAndAnotherJournal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seed, sheet := crashOrg(t, dir, 3)
+	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	const x = "5210498000000900000"
+	base := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
+	out := filepath.Join(dir, "r.xlsx")
+
+	srv.FailJob(x, "The user owns an active Blueprint transition.")
+	if code := startIn(t, dir, environ, append(base, "--output", out)...).wait(t); code != exitIncomplete {
+		t.Fatalf("run 1 = %d, want 3 (x's job failed)", code)
+	}
+	srv.FailJob(x, "")
+	srv.HoldJobs()
+	second, path := startDefault(t, dir, environ, base...)
+	waitJournal(t, path, second, func(r []journal.Record) bool { return answers(r) >= 1 })
+	second.cmd.Process.Signal(syscall.SIGKILL)
+	second.wait(t)
+	settle(srv)
+
+	third := startIn(t, dir, environ, append(base, "--output", out)...)
+	// Jobs are held until the third run has either sent x again (its two
+	// jobs would then run at once) or begun to follow x's running job.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if len(postsByUser(t, srv)[x]) > 2 || strings.Contains(third.stderr.String(), "following the job of an earlier run") {
+			break
+		}
+	}
+	srv.ReleaseJobs()
+	if code := third.wait(t); code != exitOK {
+		t.Errorf("run 3 = %d, want 0; stderr:\n%s", code, third.stderr.String())
+	}
+	noOverlap(t, srv)
+	if u, _ := srv.User(x); u["status"] != "deleted" {
+		t.Errorf("x is %v, want deleted", u["status"])
+	}
+}
+
+// TestSettledByALaterJournal: a killed run left a user's job running; a
+// run under another journal followed it to its failure; once the cause is
+// fixed, a third run sends the user again. The killed run's journal, which
+// never learnt how the job ended, does not hold the user back for ever.
+func TestSettledByALaterJournal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seed, sheet := crashOrg(t, dir, 1)
+	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond})
+	const x = "5210498000000900000"
+	base := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
+
+	srv.FailJob(x, "The user owns an active Blueprint transition.")
+	srv.HoldJobs()
+	first, path := startDefault(t, dir, environ, base...)
+	waitJournal(t, path, first, func(r []journal.Record) bool { return answers(r) >= 1 })
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.wait(t)
+	settle(srv)
+	srv.ReleaseJobs()
+
+	second := startIn(t, dir, environ, append(base, "--output", filepath.Join(dir, "b.xlsx"))...)
+	if code := second.wait(t); code != exitIncomplete || !strings.Contains(second.stderr.String(), "JOB_FAILED") {
+		t.Fatalf("run 2 = %d, want 3 with x's job failed; stderr:\n%s", code, second.stderr.String())
+	}
+	srv.FailJob(x, "") // the admin fixed the cause
+	third := startIn(t, dir, environ, append(base, "--output", filepath.Join(dir, "c.xlsx"))...)
+	if code := third.wait(t); code != exitOK {
+		t.Errorf("run 3 = %d, want 0 (x sent again, deleted); stderr:\n%s", code, third.stderr.String())
+	}
+	if n := len(postsByUser(t, srv)[x]); n != 2 {
+		t.Errorf("x was submitted %d times, want 2 (the failed job, then again)", n)
+	}
+	noOverlap(t, srv)
+}
+
+// TestTwoRunsAtOnceInOneDirectory: while one run against an org goes on,
+// another started in the same directory, on a sheet that shares a user,
+// refuses to start: it cannot know what the first is about to submit.
+func TestTwoRunsAtOnceInOneDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seed, sheet := crashOrg(t, dir, 3)
+	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	base := []string{"run", "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
+
+	srv.HoldJobs()
+	first, path := startDefault(t, dir, environ, append(base, "--input", sheet)...)
+	waitJournal(t, path, first, func(r []journal.Record) bool { return answers(r) >= 1 })
+	late := filepath.Join(dir, "late.csv")
+	os.WriteFile(late, []byte("user,transfer_to\nrep002@northwind-demo.example,lucas.meyer@northwind-demo.example\n"), 0o644)
+	second := startIn(t, dir, environ, append(base, "--input", late, "--output", filepath.Join(dir, "late.xlsx"))...)
+	if code := second.wait(t); code != exitFatal || !strings.Contains(second.stderr.String(), "is using journal "+path) {
+		t.Errorf("second run beside a live one = %d, want 1 naming the live run's journal; stderr:\n%s", code, second.stderr.String())
+	}
+	srv.ReleaseJobs()
+	if code := first.wait(t); code != exitOK {
+		t.Errorf("first run = %d, want 0; stderr:\n%s", code, first.stderr.String())
+	}
+	if n := len(postsByUser(t, srv)["5210498000000900002"]); n != 1 {
+		t.Errorf("rep002 was submitted %d times, want once, by the first run", n)
+	}
+	noOverlap(t, srv)
+	// Once the first run is over, the same command runs: rep002 is gone.
+	again := startIn(t, dir, environ, append(base, "--input", late, "--output", filepath.Join(dir, "late.xlsx"))...)
+	if code := again.wait(t); code != exitOK {
+		t.Errorf("second run after the first ended = %d, want 0; stderr:\n%s", code, again.stderr.String())
 	}
 }

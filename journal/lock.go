@@ -157,3 +157,25 @@ func (l *lock) release() error {
 	}
 	return err
 }
+
+// InUse reports whether a run holds the journal at path now, and who: its
+// lock file is locked by another process, or names a process of this host
+// that still runs, or one of another host (whose lock may not be seen from
+// here). It takes nothing and changes nothing.
+func InUse(path string) (Owner, bool) {
+	f, err := os.OpenFile(lockPath(path), os.O_RDWR, 0)
+	if err != nil {
+		return Owner{}, false // no lock file: nobody holds it
+	}
+	defer f.Close() // drops the lock tryLock may take
+	held, err := tryLock(f)
+	owner, oerr := readOwner(f)
+	switch {
+	case held:
+		return owner, true
+	case err != nil || oerr != nil:
+		return Owner{}, false
+	}
+	host, _ := os.Hostname()
+	return owner, owner.Host != host || alive(owner.PID, owner.Started)
+}

@@ -95,6 +95,13 @@ type Record struct {
 	Sandbox bool `json:"sandbox,omitempty"`
 	// Output is the results file the run writes.
 	Output string `json:"output,omitempty"`
+	// JobTimeout and RequestTimeout are the run's: a submission may reach
+	// Zoho up to RequestTimeout after its record, and its job may run for
+	// JobTimeout, so a later run waits that long after a submission whose
+	// answer was lost before it sends the user again, even when its own
+	// timeouts are shorter. Duration strings ("30m0s").
+	JobTimeout     string `json:"job_timeout,omitempty"`
+	RequestTimeout string `json:"request_timeout,omitempty"`
 	// Resumed is set on the start record of a run that continues the
 	// interrupted run before it (same input): the rows that run settled
 	// keep their records. Without it a start record begins a new run.

@@ -48,6 +48,10 @@ type RowState struct {
 	// DoubtSince is when the row's latest submission was recorded, just
 	// before it was sent.
 	DoubtSince time.Time
+	// DoubtWindow is how long after DoubtSince a job that submission
+	// started may still run, by the timeouts of the run that sent it; 0
+	// when the journal does not say.
+	DoubtWindow time.Duration
 	// Attempts counts the row's submit records: submission calls that
 	// were, or may have been, sent.
 	Attempts int
@@ -66,13 +70,19 @@ type UserState struct {
 	// InDoubt is set when the latest submission has no answer.
 	InDoubt bool
 	// DoubtSince is when the latest submission was recorded, just before
-	// it was sent.
-	DoubtSince time.Time
+	// it was sent, and DoubtWindow how long after it a job it started may
+	// still run (see RowState).
+	DoubtSince  time.Time
+	DoubtWindow time.Duration
 	// Outcome and Code are the latest final outcome of a row that
 	// submitted the user ("" while none is recorded).
 	Outcome, Code string
 	// SubmittedAt and FinishedAt are that row's times.
 	SubmittedAt, FinishedAt time.Time
+	// Updated is the time of the latest record about the user: of two
+	// journals that know the user, the one updated later says how things
+	// stand.
+	Updated time.Time
 }
 
 // Replay folds records, in the order written, into per-row state. Records
@@ -132,11 +142,11 @@ func Replay(records []Record) State {
 			b := before{row: *rs}
 			rs.Attempts++
 			rs.InDoubt = true
-			rs.DoubtSince = r.Time
+			rs.DoubtSince, rs.DoubtWindow = r.Time, doubtWindow(st.Start)
 			rs.Final = nil
 			if us := user(r.Row, r.UserID, true); us != nil {
 				b.user, b.had = us, *us
-				*us = UserState{InDoubt: true, DoubtSince: r.Time}
+				*us = UserState{InDoubt: true, DoubtSince: r.Time, DoubtWindow: rs.DoubtWindow, Updated: r.Time}
 				if st.Start != nil {
 					us.InputFile = st.Start.InputFile
 					if r.Row >= 0 && r.Row < len(st.Start.Steps) {
@@ -173,6 +183,9 @@ func Replay(records []Record) State {
 					us.InDoubt = false
 				}
 			}
+			if us != nil {
+				us.Updated = r.Time
+			}
 		case KindStatus:
 			rs := row(r.Row)
 			if r.JobID != "" {
@@ -180,7 +193,7 @@ func Replay(records []Record) State {
 			}
 			rs.JobStatus = r.JobStatus
 			if us := user(r.Row, "", false); us != nil && us.JobID == rs.JobID {
-				us.JobStatus = r.JobStatus
+				us.JobStatus, us.Updated = r.JobStatus, r.Time
 			}
 		case KindFinal:
 			f := finalResult(r, st.Start)
@@ -188,11 +201,27 @@ func Replay(records []Record) State {
 			rs.Final = f
 			rs.InDoubt = false
 			takeJob(f, &rs.JobID, &rs.JobStatus, &rs.SubmittedAt)
-			// A user is only touched by rows that were submitted: the
-			// final record of a skipped or invalid row says nothing new.
-			if us := user(r.Row, "", false); us != nil && (rs.Attempts > 0 || f.JobID != "") {
-				us.Outcome, us.Code, us.FinishedAt, us.InDoubt = string(f.Outcome), f.Code, f.FinishedAt, false
-				takeJob(f, &us.JobID, &us.JobStatus, &us.SubmittedAt)
+			// A user is only touched by rows that were submitted or that
+			// followed a job (an earlier run's, maybe another journal's):
+			// the final record of a skipped or invalid row says nothing new.
+			if rs.Attempts > 0 || f.JobID != "" {
+				if us := user(r.Row, "", true); us != nil {
+					us.Outcome, us.Code, us.FinishedAt, us.InDoubt = string(f.Outcome), f.Code, f.FinishedAt, false
+					takeJob(f, &us.JobID, &us.JobStatus, &us.SubmittedAt)
+					// When the outcome was learnt: a row a resumed run
+					// copies from its first part is recorded again, later,
+					// but says nothing newer than it did then.
+					learnt := r.Time
+					if !f.FinishedAt.IsZero() && f.FinishedAt.Before(learnt) {
+						learnt = f.FinishedAt
+					}
+					if learnt.After(us.Updated) {
+						us.Updated = learnt
+					}
+					if us.InputFile == "" && st.Start != nil {
+						us.InputFile, us.Line = st.Start.InputFile, f.Line
+					}
+				}
 			}
 		}
 	}
@@ -202,6 +231,20 @@ func Replay(records []Record) State {
 // finalResult is a final record's row result. A journal written before
 // records carried Result has the verdict and the job in the record
 // itself, and the row's cells and users in the start record's step.
+// doubtWindow is how long after a submission's record a job it started
+// may still run, by the timeouts start recorded; 0 when it recorded none.
+func doubtWindow(start *Record) time.Duration {
+	if start == nil {
+		return 0
+	}
+	job, err1 := time.ParseDuration(start.JobTimeout)
+	req, err2 := time.ParseDuration(start.RequestTimeout)
+	if err1 != nil || err2 != nil || job < 0 || req < 0 {
+		return 0
+	}
+	return job + req
+}
+
 func finalResult(r *Record, start *Record) *result.Row {
 	if r.Result != nil {
 		return r.Result

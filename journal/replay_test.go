@@ -134,7 +134,7 @@ func TestReplayUsers(t *testing.T) {
 		return s
 	}
 	records := []Record{
-		{Kind: KindStart, Time: at(0), InputFile: "monday.csv", InputSHA256: "aaa", Steps: steps("u1", "u2", "u3", "u4")},
+		{Kind: KindStart, Time: at(0), InputFile: "monday.csv", InputSHA256: "aaa", Steps: steps("u1", "u2", "u3", "u4"), JobTimeout: "30m0s", RequestTimeout: "1m0s"},
 		{Kind: KindSubmit, Time: at(1), Row: 0, UserID: "u1", Attempt: 1},
 		{Kind: KindAnswer, Time: at(2), Row: 0, JobID: "j1"},
 		{Kind: KindStatus, Time: at(3), Row: 0, JobID: "j1", JobStatus: "completed"},
@@ -149,12 +149,23 @@ func TestReplayUsers(t *testing.T) {
 		// Tuesday's sheet lists u1 again (skipped now) in another row.
 		{Kind: KindStart, Time: at(20), InputFile: "tuesday.csv", InputSHA256: "bbb", Steps: steps("u9", "u1")},
 		{Kind: KindFinal, Time: at(21), Row: 1, Outcome: "skipped", Code: "ALREADY_DELETED"},
+		// Wednesday's run follows u5's job, which another journal's run
+		// submitted: it knows the user from the job's end on. A row it
+		// copies from before (u6, found deleted at 15) says nothing newer
+		// than that.
+		{Kind: KindStart, Time: at(30), InputFile: "wednesday.csv", InputSHA256: "ccc", Steps: steps("u5", "u6")},
+		{Kind: KindStatus, Time: at(31), Row: 0, JobID: "j5", JobStatus: "in_progress"},
+		{Kind: KindFinal, Time: at(33), Row: 0, Outcome: "failed", Code: "JOB_FAILED", JobID: "j5", JobStatus: "failed", SubmittedAt: at(25), FinishedAt: at(32)},
+		{Kind: KindFinal, Time: at(34), Row: 1, Outcome: "deleted", JobID: "j6", JobStatus: "completed", Attempts: 1, SubmittedAt: at(12), FinishedAt: at(15)},
 	}
 	got := Replay(records).Users
+	const window = 31 * time.Minute
 	want := map[string]*UserState{
-		"u1": {InputFile: "monday.csv", Line: 2, JobID: "j1", JobStatus: "completed", Outcome: "deleted", DoubtSince: at(1), SubmittedAt: at(2), FinishedAt: at(4)},
-		"u2": {InputFile: "monday.csv", Line: 3, JobID: "j2", Outcome: "submitted", DoubtSince: at(5), SubmittedAt: at(6), FinishedAt: at(7)},
-		"u3": {InputFile: "monday.csv", Line: 4, InDoubt: true, DoubtSince: at(8)},
+		"u1": {InputFile: "monday.csv", Line: 2, JobID: "j1", JobStatus: "completed", Outcome: "deleted", DoubtSince: at(1), DoubtWindow: window, SubmittedAt: at(2), FinishedAt: at(4), Updated: at(4)},
+		"u2": {InputFile: "monday.csv", Line: 3, JobID: "j2", Outcome: "submitted", DoubtSince: at(5), DoubtWindow: window, SubmittedAt: at(6), FinishedAt: at(7), Updated: at(7)},
+		"u3": {InputFile: "monday.csv", Line: 4, InDoubt: true, DoubtSince: at(8), DoubtWindow: window, Updated: at(8)},
+		"u5": {InputFile: "wednesday.csv", Line: 2, JobID: "j5", JobStatus: "failed", Outcome: "failed", Code: "JOB_FAILED", SubmittedAt: at(25), FinishedAt: at(32), Updated: at(32)},
+		"u6": {InputFile: "wednesday.csv", Line: 3, JobID: "j6", JobStatus: "completed", Outcome: "deleted", SubmittedAt: at(12), FinishedAt: at(15), Updated: at(15)},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Replay().Users (-want +got):\n%s", diff)

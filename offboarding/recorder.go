@@ -130,21 +130,23 @@ func (rec *recorder) finish(rows []result.Row, stop *runner.Stop) error {
 
 // startRecord is the journal's record of a run about to begin: the tool,
 // the input, the org, and every row as the run starts.
-func startRecord(p *prepared, rows []result.Row, output, version string, resumed bool) journal.Record {
+func startRecord(p *prepared, rows []result.Row, output, version string, resumed bool, opt runner.Options) journal.Record {
 	return journal.Record{
-		Kind:          journal.KindStart,
-		Version:       version,
-		InputFile:     p.sheet.path,
-		InputSHA256:   p.sheet.SHA256,
-		Header:        p.sheet.Header.Names,
-		RowsRead:      len(p.sheet.Rows),
-		HiddenRows:    p.sheet.HiddenRows,
-		IncludeHidden: p.sheet.includeHidden,
-		APIDomain:     p.apiDomain,
-		OrgID:         p.orgID(),
-		Sandbox:       p.conn.sandbox != nil,
-		Output:        output,
-		Resumed:       resumed,
-		Steps:         rows,
+		Kind:           journal.KindStart,
+		Version:        version,
+		InputFile:      p.sheet.path,
+		InputSHA256:    p.sheet.SHA256,
+		Header:         p.sheet.Header.Names,
+		RowsRead:       len(p.sheet.Rows),
+		HiddenRows:     p.sheet.HiddenRows,
+		IncludeHidden:  p.sheet.includeHidden,
+		APIDomain:      p.apiDomain,
+		OrgID:          p.orgID(),
+		Sandbox:        p.conn.sandbox != nil,
+		Output:         output,
+		Resumed:        resumed,
+		JobTimeout:     opt.JobTimeout.String(),
+		RequestTimeout: opt.RequestTimeout.String(),
+		Steps:          rows,
 	}
 }

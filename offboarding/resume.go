@@ -1,8 +1,10 @@
 package offboarding
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -64,23 +66,35 @@ func findInterrupted(log zerolog.Logger, dir, sha string) string {
 	return best
 }
 
-// unsettledElsewhere reads the other journals with offboard's default name
-// in dir (offboard-results-*.journal) for users they left unsettled: a job
-// not followed to its end, or a submission whose answer was lost. A run
+// userRecord is what a journal knows of a user, and which journal: "" for
+// the run's own.
+type userRecord struct {
+	*journal.UserState
+	journal string
+}
+
+// elsewhere reads the other journals in dir (*.journal) of runs against
+// p's org for what they know of each user, the latest record of all. A run
 // that writes its own, new journal (another sheet, --fresh, no --output)
-// must still not send those users again while their jobs may run. Only
-// journals of runs against p's org count; a journal that cannot be read is
-// passed over.
-func unsettledElsewhere(log zerolog.Logger, dir, self string, p *prepared) map[string]*journal.UserState {
-	paths, _ := filepath.Glob(filepath.Join(dir, "offboard-results-*.journal"))
-	out := map[string]*journal.UserState{}
+// must still not send a user again while a job another journal left
+// running may run, and must know when a later run settled it. A journal
+// held by a run still going is a run that may submit any user at any
+// moment: elsewhere refuses to go on beside it (*BusyError). A file that
+// is not a journal is passed over; a journal that cannot be read, with a
+// warning.
+func elsewhere(log zerolog.Logger, dir, self string, p *prepared) (map[string]userRecord, error) {
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.journal"))
+	out := map[string]userRecord{}
 	for _, path := range paths {
 		if same(path, self) {
 			continue
 		}
 		records, err := journal.Read(path)
+		if !ours(path, records) {
+			continue
+		}
 		if err != nil {
-			log.Debug().Err(err).Str("journal", path).Msg("not a journal to learn from")
+			log.Warn().Err(err).Str("journal", path).Msg("another journal here cannot be read: any job it left running is not known to this run")
 			continue
 		}
 		st := journal.Replay(records)
@@ -90,18 +104,48 @@ func unsettledElsewhere(log zerolog.Logger, dir, self string, p *prepared) map[s
 		if same, _ := sameOrg(st.Start, p); !same {
 			continue
 		}
+		if owner, busy := journal.InUse(path); busy {
+			return nil, &BusyError{Journal: path, Owner: owner}
+		}
 		for id, us := range st.Users {
-			if !unsettled(us) {
-				continue
-			}
-			if have := out[id]; have == nil || lastSeen(us).After(lastSeen(have)) {
-				out[id] = us
-				log.Info().Str("journal", path).Str("user_id", id).Str("job_id", us.JobID).Bool("in_doubt", us.InDoubt || us.Code == runner.CodeOutcomeUnknown).
-					Msg("another journal here left this user's deletion unsettled: it is followed, not sent again")
+			if have, ok := out[id]; !ok || us.Updated.After(have.Updated) {
+				out[id] = userRecord{us, path}
 			}
 		}
 	}
-	return out
+	return out, nil
+}
+
+// ours reports whether the file at path, which read as records, is an
+// offboard journal: it begins with a start record.
+func ours(path string, records []journal.Record) bool {
+	if len(records) > 0 {
+		return records[0].Kind == journal.KindStart
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 32)
+	n, _ := io.ReadFull(f, head)
+	return bytes.HasPrefix(head[:n], []byte(`{"kind":"start"`))
+}
+
+// BusyError says that another run against the same org is going on in the
+// directory: two runs at once could each submit a user the other has
+// just submitted.
+type BusyError struct {
+	Journal string
+	Owner   journal.Owner
+}
+
+func (e *BusyError) Error() string {
+	who := "another offboard run"
+	if e.Owner.PID != 0 {
+		who = fmt.Sprintf("another offboard run (pid %d on host %s, since %s)", e.Owner.PID, e.Owner.Host, e.Owner.Started.Format(time.RFC3339))
+	}
+	return fmt.Sprintf("%s is using journal %s, against the same org; nothing was sent: wait for it to end, then run again", who, e.Journal)
 }
 
 // unsettled reports whether a user's deletion may still be under way: a job
@@ -114,13 +158,6 @@ func unsettled(us *journal.UserState) bool {
 		return true
 	}
 	return false
-}
-
-func lastSeen(us *journal.UserState) time.Time {
-	if us.SubmittedAt.After(us.DoubtSince) {
-		return us.SubmittedAt
-	}
-	return us.DoubtSince
 }
 
 // same reports whether two paths name one file.
@@ -159,10 +196,10 @@ func (rp resumePlan) toSubmit(p *plan.Plan) int {
 // anything is sent again. With history, what the journal's earlier runs
 // did to each user is used: a job still unfinished is followed rather than
 // submitted again, and a row skipped as already deleted names the job that
-// deleted the user. others are users that other journals left unsettled:
-// they are treated as the journal's own history, which wins where it knows
-// the user too.
-func applyJournal(p *plan.Plan, rows []result.Row, st journal.State, resume, history bool, others map[string]*journal.UserState, now time.Time) resumePlan {
+// deleted the user. others is what other journals know of users: of
+// the journal's history and theirs, the later record of a user says how
+// things stand.
+func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journal.State, resume, history bool, others map[string]userRecord, now time.Time) resumePlan {
 	rp := resumePlan{resume: map[int]runner.Resume{}}
 	follow := func(i int, r runner.Resume) {
 		step := &p.Steps[i]
@@ -191,11 +228,12 @@ func applyJournal(p *plan.Plan, rows []result.Row, st journal.State, resume, his
 		step.After = nil
 		rows[i] = row
 	}
-	inDoubt := func(i int, attempts int, since time.Time) {
+	inDoubt := func(i int, rs *journal.RowState) {
 		step := &p.Steps[i]
+		attempts := rs.Attempts
 		switch {
 		case step.Outcome == result.Planned:
-			rp.resume[i] = runner.Resume{InDoubt: true, Attempts: attempts, DoubtSince: since}
+			rp.resume[i] = runner.Resume{InDoubt: true, Attempts: attempts, DoubtSince: rs.DoubtSince, DoubtWindow: rs.DoubtWindow}
 		case step.Code == plan.CodeAlreadyDeleted:
 			row := rows[i]
 			row.Set(result.Deleted, runner.CodeReconciled, "the answer to an earlier submission was lost; the user was then found deleted")
@@ -216,38 +254,28 @@ func applyJournal(p *plan.Plan, rows []result.Row, st journal.State, resume, his
 		if step.User == nil {
 			continue
 		}
-		var us *journal.UserState
-		if history {
-			us = st.Users[string(step.User.ID)]
+		id := string(step.User.ID)
+		us, found := others[id]
+		if own := st.Users[id]; history && own != nil && (!found || !own.Updated.Before(us.Updated)) {
+			us, found = userRecord{own, ""}, true
 		}
-		if us == nil {
-			us = others[string(step.User.ID)]
-		}
-		if us == nil {
+		if !found {
 			continue
+		}
+		if us.journal != "" && unsettled(us.UserState) && step.Outcome == result.Planned {
+			log.Info().Str("journal", us.journal).Str("user_id", id).Str("job_id", us.JobID).Bool("in_doubt", us.JobID == "").
+				Msg("another journal here left this user's deletion unsettled: it is followed, not sent again")
 		}
 		switch {
 		case step.Outcome == result.Planned && (us.InDoubt || us.Code == runner.CodeOutcomeUnknown):
 			// An earlier run lost the answer to its submission and could
-			// not find out: watch the user, and send nothing before that
-			// submission is older than the job timeout.
-			rp.resume[i] = runner.Resume{InDoubt: true, DoubtSince: us.DoubtSince}
+			// not find out: watch the user, and send nothing before any
+			// job that submission started has ended.
+			rp.resume[i] = runner.Resume{InDoubt: true, DoubtSince: us.DoubtSince, DoubtWindow: us.DoubtWindow}
 		case step.Outcome == result.Planned && us.JobID != "" && (us.Outcome == "" || us.Outcome == string(result.Submitted)):
 			follow(i, runner.Resume{JobID: us.JobID, SubmittedAt: us.SubmittedAt})
 		case step.Code == plan.CodeAlreadyDeleted && us.JobID != "" && us.Outcome != string(result.Failed):
-			status := us.JobStatus
-			if us.Outcome == string(result.Deleted) {
-				status = zoho.JobCompleted
-			}
-			when := ""
-			if !us.SubmittedAt.IsZero() {
-				when = " on " + us.SubmittedAt.UTC().Format(time.RFC3339)
-			}
-			row := rows[i]
-			row.Message = fmt.Sprintf("%s (deleted by job %s, submitted%s by an earlier run: %s row %d)",
-				strings.TrimRight(step.Message, "."), us.JobID, when, filepath.Base(us.InputFile), us.Line)
-			row.JobID, row.JobStatus, row.SubmittedAt = us.JobID, status, us.SubmittedAt
-			settle(i, row)
+			settle(i, deletedBy(rows[i], step, us))
 		}
 	}
 	// Steps settled by the journal are no longer the runner's to submit.
@@ -261,9 +289,34 @@ func applyJournal(p *plan.Plan, rows []result.Row, st journal.State, resume, his
 	return rp
 }
 
+// deletedBy is the result of a row skipped because its user is already
+// deleted, naming the job an earlier run submitted for that user, and the
+// run: whether it saw the job delete the user, and its journal when it is
+// not this one.
+func deletedBy(row result.Row, step *plan.Step, us userRecord) result.Row {
+	when := ""
+	if !us.SubmittedAt.IsZero() {
+		when = " on " + us.SubmittedAt.UTC().Format(time.RFC3339)
+	}
+	by := fmt.Sprintf("an earlier run: %s row %d", filepath.Base(us.InputFile), us.Line)
+	if us.journal != "" {
+		by = fmt.Sprintf("another run: %s row %d, journal %s", filepath.Base(us.InputFile), us.Line, filepath.Base(us.journal))
+	}
+	what := strings.TrimRight(step.Message, ".")
+	if us.Outcome == string(result.Deleted) {
+		row.Message = fmt.Sprintf("%s (deleted by job %s, submitted%s by %s)", what, us.JobID, when, by)
+		row.JobStatus = zoho.JobCompleted
+	} else {
+		row.Message = fmt.Sprintf("%s (job %s was submitted for this user%s by %s, which did not see the job end)", what, us.JobID, when, by)
+		row.JobStatus = us.JobStatus
+	}
+	row.JobID, row.SubmittedAt = us.JobID, us.SubmittedAt
+	return row
+}
+
 // applyRow fits step i to what the interrupted run recorded of it, and
 // reports whether it did.
-func applyRow(i int, rs *journal.RowState, rp *resumePlan, follow func(int, runner.Resume), inDoubt func(int, int, time.Time), settle func(int, result.Row)) bool {
+func applyRow(i int, rs *journal.RowState, rp *resumePlan, follow func(int, runner.Resume), inDoubt func(int, *journal.RowState), settle func(int, result.Row)) bool {
 	if f := rs.Final; f != nil {
 		switch {
 		case f.Outcome == result.NotRun:
@@ -271,7 +324,7 @@ func applyRow(i int, rs *journal.RowState, rp *resumePlan, follow func(int, runn
 		case f.Outcome == result.Submitted && rs.JobID != "":
 			follow(i, runner.Resume{JobID: rs.JobID, SubmittedAt: rs.SubmittedAt, Attempts: rs.Attempts})
 		case f.Code == runner.CodeOutcomeUnknown:
-			inDoubt(i, rs.Attempts, rs.DoubtSince)
+			inDoubt(i, rs)
 		default:
 			settle(i, *f)
 			rp.settled++
@@ -282,7 +335,7 @@ func applyRow(i int, rs *journal.RowState, rp *resumePlan, follow func(int, runn
 	case rs.JobID != "":
 		follow(i, runner.Resume{JobID: rs.JobID, SubmittedAt: rs.SubmittedAt, Attempts: rs.Attempts})
 	case rs.InDoubt:
-		inDoubt(i, rs.Attempts, rs.DoubtSince)
+		inDoubt(i, rs)
 	default:
 		return false
 	}

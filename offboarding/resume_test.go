@@ -48,16 +48,16 @@ func TestApplyJournal(t *testing.T) {
 		0: {Final: &result.Row{Line: 2, Outcome: "deleted", JobID: "j0", JobStatus: "completed", Attempts: 1, SubmittedAt: at, FinishedAt: at}, JobID: "j0", Attempts: 1},
 		1: {Final: &result.Row{Line: 3, Outcome: "failed", Code: "INVALID_DATA", Message: "refused", Attempts: 1, FinishedAt: at}, Attempts: 1},
 		2: {JobID: "j2", JobStatus: "in_progress", Attempts: 1, SubmittedAt: at},
-		3: {InDoubt: true, Attempts: 2, DoubtSince: at},
+		3: {InDoubt: true, Attempts: 2, DoubtSince: at, DoubtWindow: time.Hour},
 		4: {InDoubt: true, Attempts: 1, DoubtSince: at},
 		5: {Final: &result.Row{Line: 7, Outcome: "not_run", Message: "interrupted"}},
 	}}
 	rows := rowsOf(p)
-	rp := applyJournal(p, rows, st, true, false, nil, now)
+	rp := applyJournal(zerolog.Nop(), p, rows, st, true, false, nil, now)
 
 	wantResume := map[int]runner.Resume{
 		2: {JobID: "j2", SubmittedAt: at, Attempts: 1},
-		3: {InDoubt: true, Attempts: 2, DoubtSince: at},
+		3: {InDoubt: true, Attempts: 2, DoubtSince: at, DoubtWindow: time.Hour},
 	}
 	if diff := cmp.Diff(wantResume, rp.resume); diff != "" {
 		t.Errorf("resume (-want +got):\n%s", diff)
@@ -112,7 +112,7 @@ func TestApplyHistory(t *testing.T) {
 		p.Steps[i].Index, p.Steps[i].Line = i, i+2
 	}
 	rows := rowsOf(p)
-	rp := applyJournal(p, rows, st, false, true, nil, at)
+	rp := applyJournal(zerolog.Nop(), p, rows, st, false, true, nil, at)
 	if diff := cmp.Diff(map[int]runner.Resume{1: {JobID: "j1", SubmittedAt: at}, 2: {InDoubt: true, DoubtSince: at}}, rp.resume); diff != "" {
 		t.Errorf("resume (-want +got):\n%s", diff)
 	}
@@ -123,6 +123,55 @@ func TestApplyHistory(t *testing.T) {
 	}
 	if rows[3].Outcome != result.Planned || rows[3].JobID != "" {
 		t.Errorf("row 3 = %+v, want planned afresh (u3's job failed: it is submitted again)", rows[3])
+	}
+}
+
+// TestApplyHistoryAndOtherJournals: of what the run's own journal and
+// the other journals of the directory know of a user, the later record
+// says how things stand; an older settled row never hides a newer job.
+func TestApplyHistoryAndOtherJournals(t *testing.T) {
+	t1 := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	t2 := t1.Add(time.Hour)
+	user := func(id string) *zoho.User { return &zoho.User{ID: zoho.ID(id)} }
+	planned := func(id string) plan.Step {
+		return plan.Step{Outcome: result.Planned, User: user(id), Request: zoho.TransferRequest{UserID: id}}
+	}
+	p := &plan.Plan{Steps: []plan.Step{
+		{Outcome: result.Skipped, Code: plan.CodeAlreadyDeleted, Message: "already deleted.", User: user("u0")},
+		planned("u1"), planned("u2"), planned("u3"),
+	}, Order: []int{1, 2, 3}}
+	for i := range p.Steps {
+		p.Steps[i].Index, p.Steps[i].Line = i, i+2
+	}
+	st := journal.State{Start: &journal.Record{}, Finished: true, Users: map[string]*journal.UserState{
+		// Failed here first, then submitted again by another run, whose
+		// job may still run.
+		"u1": {InputFile: "r.csv", Line: 3, Outcome: "failed", Code: "JOB_FAILED", JobID: "j1", Updated: t1},
+		// Left running by another run, then followed here to its failure.
+		"u2": {InputFile: "r.csv", Line: 4, Outcome: "failed", Code: "JOB_FAILED", JobID: "j2", Updated: t2},
+	}}
+	const other = "/dir/offboard-results-20261201-020000.xlsx.journal"
+	others := map[string]userRecord{
+		"u0": {&journal.UserState{InputFile: "/in/b.csv", Line: 9, JobID: "j0", JobStatus: "in_progress", Outcome: "submitted", SubmittedAt: t1, Updated: t1}, other},
+		"u1": {&journal.UserState{InputFile: "b.csv", Line: 3, JobID: "j1b", SubmittedAt: t2, Updated: t2}, other},
+		"u2": {&journal.UserState{InputFile: "b.csv", Line: 4, JobID: "j2", SubmittedAt: t1, Updated: t1}, other},
+		"u3": {&journal.UserState{InputFile: "b.csv", Line: 5, InDoubt: true, DoubtSince: t2, DoubtWindow: 2 * time.Hour, Updated: t2}, other},
+	}
+	rows := rowsOf(p)
+	rp := applyJournal(zerolog.Nop(), p, rows, st, false, true, others, t2)
+	want := map[int]runner.Resume{
+		1: {JobID: "j1b", SubmittedAt: t2},
+		3: {InDoubt: true, DoubtSince: t2, DoubtWindow: 2 * time.Hour},
+	}
+	if diff := cmp.Diff(want, rp.resume); diff != "" {
+		t.Errorf("resume (-want +got):\n%s", diff)
+	}
+	if rows[2].Outcome != result.Planned || rp.toSubmit(p) != 2 {
+		t.Errorf("row 2 = %s, %d rows to submit; want u2 planned afresh, and u2 and u3 (once its doubt is over) to submit", rows[2].Outcome, rp.toSubmit(p))
+	}
+	wantMsg := "already deleted (job j0 was submitted for this user on 2026-12-01T02:00:00Z by another run: b.csv row 9, journal offboard-results-20261201-020000.xlsx.journal, which did not see the job end)"
+	if rows[0].Message != wantMsg || rows[0].JobStatus != "in_progress" {
+		t.Errorf("row 0 = %q, job status %q; want %q, in_progress", rows[0].Message, rows[0].JobStatus, wantMsg)
 	}
 }
 

@@ -159,12 +159,14 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 			history = true
 		}
 	}
-	var others map[string]*journal.UserState
+	var others map[string]userRecord
 	if jn != nil && p.conn.sandbox == nil {
-		others = unsettledElsewhere(log, filepath.Dir(jn.Path()), jn.Path(), p)
+		if others, err = elsewhere(log, filepath.Dir(jn.Path()), jn.Path(), p); err != nil {
+			return err
+		}
 	}
 	rows := p.plan.Results(sh.Rows)
-	rp := applyJournal(p.plan, rows, st, resume, history, others, time.Now())
+	rp := applyJournal(log, p.plan, rows, st, resume, history, others, time.Now())
 	if resume {
 		log.Info().Str("journal", jn.Path()).Time("began", st.Began).Int("settled", rp.settled).Int("jobs_to_follow", rp.following).
 			Msg("resuming an interrupted run: settled rows are not sent again")
@@ -215,16 +217,6 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	}
 
 	rec := newRecorder(jn, log, p.plan.Steps)
-	if err := jn.Append(startRecord(p, rows, output, o.Version, resume)); err != nil {
-		return fmt.Errorf("%w; nothing was sent", err)
-	}
-	created = false // the journal holds this run now
-	began := start
-	if resume {
-		began = st.Began
-	}
-
-	prog.total = len(p.plan.Order)
 	opts := runner.Options{
 		MaxJobs:    o.MaxJobs,
 		NoWait:     o.NoWait,
@@ -246,6 +238,16 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	if o.Tune != nil {
 		o.Tune(&opts)
 	}
+	if err := jn.Append(startRecord(p, rows, output, o.Version, resume, opts.Effective())); err != nil {
+		return fmt.Errorf("%w; nothing was sent", err)
+	}
+	created = false // the journal holds this run now
+	began := start
+	if resume {
+		began = st.Began
+	}
+
+	prog.total = len(p.plan.Order)
 	for i, st := range p.plan.Steps {
 		if st.Outcome != result.Planned { // the runner logs the rows it runs
 			ev := log.Info().Int("row", st.Line).Str("outcome", string(st.Outcome)).Str("code", st.Code).Str("message", st.Message)

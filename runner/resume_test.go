@@ -162,3 +162,24 @@ func TestRunResumedDoubtNeverSentUnread(t *testing.T) {
 		t.Errorf("row = %s %s %q, want failed OUTCOME_UNKNOWN saying the user could not be read", res[0].Outcome, res[0].Code, res[0].Message)
 	}
 }
+
+// TestRunResumedDoubtWaitsForTheEarlierRunsTimeout: the run that lost the
+// answer let jobs run for longer than this run's --job-timeout. Its
+// submission's job is still running when this run's own timeouts have
+// passed; the user is watched until it deletes them, never sent again
+// (which, where Zoho starts a second job, would run two).
+func TestRunResumedDoubtWaitsForTheEarlierRunsTimeout(t *testing.T) {
+	s := newSim(t, sandbox.Config{JobDuration: 600 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob}, 5)
+	users := plain(1)
+	if _, err := s.client.TransferAndDelete(t.Context(), zoho.TransferRequest{UserID: users[0], Transfer: &zoho.Transfer{ToID: heir, Records: true}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	opt := fast()
+	opt.JobTimeout, opt.RequestTimeout = 100*time.Millisecond, 50*time.Millisecond
+	opt.Resume = map[int]Resume{0: {InDoubt: true, Attempts: 1, DoubtSince: time.Now(), DoubtWindow: 5 * time.Second}}
+	res, _ := runSim(t, s, makePlan(toHeir(users...)...), opt)
+	if diff := cmp.Diff([]outcome{{result.Deleted, CodeReconciled}}, outcomes(res)); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	checkOneJobPerUser(t, s.srv)
+}

@@ -152,6 +152,10 @@ type Resume struct {
 	// DoubtSince is when the submission in doubt was sent; zero means
 	// now.
 	DoubtSince time.Time
+	// DoubtWindow is the request timeout plus the job timeout of the run
+	// that sent it, when longer than this run's: that run may have let
+	// its job run longer than this run would.
+	DoubtWindow time.Duration
 	// Attempts are the submission calls already made.
 	Attempts int
 }
@@ -159,6 +163,9 @@ type Resume struct {
 // Defaults returns the options Run uses for the zero Options: the
 // benchmarks scale them to their time scale.
 func Defaults() Options { return Options{}.withDefaults() }
+
+// Effective returns o as Run uses it: every unset option at its default.
+func (o Options) Effective() Options { return o.withDefaults() }
 
 func (o Options) withDefaults() Options {
 	def := func(d *time.Duration, v time.Duration) {
@@ -408,7 +415,8 @@ func (r *run) begin(rows []result.Row) {
 			}
 			// It may have reached Zoho up to a request's timeout after it
 			// was recorded, and its job may run for the job timeout.
-			if settled := since.Add(r.opt.RequestTimeout + r.opt.JobTimeout); now.Before(settled) {
+			window := max(r.opt.RequestTimeout+r.opt.JobTimeout, res.DoubtWindow)
+			if settled := since.Add(window); now.Before(settled) {
 				// Any job it started may still run: watch the user, and
 				// hold a slot for that job.
 				s.phase = inDoubt

@@ -93,11 +93,17 @@ func (s *Server) HoldJobs() {
 	s.jobsHeld = true
 }
 
-// ReleaseJobs lets the jobs held by HoldJobs end: those already due end at
-// the next request or observation.
+// ReleaseJobs lets the jobs held by HoldJobs end: those already due end
+// now (their FinishedAt), as the next request or observation shows.
 func (s *Server) ReleaseJobs() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.now()
+	for _, j := range s.jobs {
+		if !j.settled && j.due.Before(now) {
+			j.due = now
+		}
+	}
 	s.jobsHeld = false
 }
 
