@@ -15,11 +15,11 @@ import (
 // Merged cells. A spreadsheet shows a merged range as one cell holding the
 // value of its top-left cell, beside every row the range covers; the file
 // stores that value in the top-left cell only. A sheet lists its merged
-// ranges after its rows (<mergeCells> follows <sheetData>), so they are
-// found by a pass over the sheet's bytes before the rows are streamed
-// (scanSheet): the markup is scanned up to the end of <sheetData>, and
-// only what follows is parsed as XML. The same pass notes the rows an
-// outline hides by collapsing their group (outline.go).
+// ranges after its rows (<mergeCells> follows <sheetData>, though
+// LibreOffice also reads them before), so they are found by a pass over
+// the sheet's bytes before the rows are streamed (scanSheet), wherever
+// they are. The same pass notes the rows an outline hides by collapsing
+// their group (outline.go).
 
 // maxMerges bounds the merged ranges of a sheet: an offboarding list has a
 // handful, and each one costs memory.
@@ -73,41 +73,25 @@ func (b *book) scanSheet(part string) (*sheetScan, error) {
 		return nil, b.partErr(part, err)
 	}
 	sc := &sheetScan{}
-	tail, err := scanMarkup(&limitedReader{rc, &budget{left: b.limit}}, &sc.outline)
+	m := &merges{}
+	err = scanMarkup(&limitedReader{rc, &budget{left: b.limit}}, &sc.outline, func(ref string) error {
+		rg, ok := parseRange(ref)
+		if !ok {
+			return fmt.Errorf("bad merged range %q", ref)
+		}
+		if rg.r1 == rg.r2 && rg.c1 == rg.c2 {
+			return nil // one cell: nothing is covered
+		}
+		if len(m.ranges) == maxMerges {
+			return fmt.Errorf("more than %d merged ranges", maxMerges)
+		}
+		m.ranges = append(m.ranges, rg)
+		return nil
+	})
 	if err != nil {
 		return fail(err)
 	}
 	sc.outline.finish()
-	if tail == nil {
-		return sc, nil
-	}
-	dec := xml.NewDecoder(tail)
-	m := &merges{}
-	for {
-		tok, err := dec.RawToken()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fail(err)
-		}
-		st, ok := tok.(xml.StartElement)
-		if !ok || st.Name.Local != "mergeCell" {
-			continue
-		}
-		ref := attr(st, "ref")
-		rg, ok := parseRange(ref)
-		if !ok {
-			return fail(fmt.Errorf("bad merged range %q", ref))
-		}
-		if rg.r1 == rg.r2 && rg.c1 == rg.c2 {
-			continue // one cell: nothing is covered
-		}
-		if len(m.ranges) == maxMerges {
-			return fail(fmt.Errorf("more than %d merged ranges", maxMerges))
-		}
-		m.ranges = append(m.ranges, rg)
-	}
 	if len(m.ranges) > 0 {
 		m.byTop = make(map[int][]int32)
 		for i, rg := range m.ranges {
@@ -122,19 +106,18 @@ func (b *book) scanSheet(part string) (*sheetScan, error) {
 // attributes.
 const maxTag = 64 << 10
 
-// scanMarkup reads the markup of a sheet part up to the end tag of
-// <sheetData>, noting each row's outline attributes and the sheet's
-// outline settings in ol, and returns a reader of what follows the end
-// tag, or nil if there is none.
+// scanMarkup reads the markup of a sheet part, noting each row's outline
+// attributes and the sheet's outline settings in ol, and calling merge
+// with the range of each merged cell (<mergeCell ref="B2:B4"/>).
 //
 // Outside comments, CDATA sections and processing instructions, every
 // '<' of an XML document starts a tag: character data and attribute
 // values cannot hold one. So each '<' is looked at, and what those three
-// hold is skipped: a "</sheetData>" inside a comment ends nothing. A
+// hold is skipped: a "<mergeCell" inside a comment is no merge. A
 // document type declaration is refused: no spreadsheet writes one, and
 // its entities could make the file read otherwise here than by the XML
 // parser that streams the rows.
-func scanMarkup(r io.Reader, ol *outline) (io.Reader, error) {
+func scanMarkup(r io.Reader, ol *outline, merge func(ref string) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var tag []byte
 	for {
@@ -143,13 +126,13 @@ func scanMarkup(r io.Reader, ol *outline) (io.Reader, error) {
 				continue
 			}
 			if err == io.EOF {
-				return nil, nil
+				return nil
 			}
-			return nil, err
+			return err
 		}
 		c, err := br.ReadByte()
 		if err != nil {
-			return nil, eofIsNil(err)
+			return eofIsNil(err)
 		}
 		switch {
 		case c == '!':
@@ -162,41 +145,35 @@ func scanMarkup(r io.Reader, ol *outline) (io.Reader, error) {
 				br.Discard(7)
 				err = skipPast(br, "]]>")
 			default:
-				return nil, errors.New("the sheet holds a document type declaration, which no spreadsheet writes")
+				return errors.New("the sheet holds a document type declaration, which no spreadsheet writes")
 			}
 		case c == '?':
 			err = skipPast(br, "?>")
 		case c == '/':
-			var name []byte
-			if name, err = readName(br); err == nil && localName(name) == "sheetData" {
-				for {
-					c, err := br.ReadByte()
-					if err != nil {
-						return nil, eofIsNil(err)
-					}
-					if c == '>' {
-						return br, nil
-					}
-					if !isXMLSpace(c) {
-						break
-					}
-				}
-			}
+			// An end tag: nothing in it is needed.
 		default:
 			br.UnreadByte()
 			var name []byte
 			if name, err = readName(br); err != nil {
 				break
 			}
-			switch localName(name) {
+			switch local := localName(name); local {
 			case "row", "outlinePr":
 				if tag, err = readTag(br, tag[:0]); err == nil {
-					ol.tag(localName(name), tag)
+					ol.tag(local, tag)
+				}
+			case "mergeCell":
+				if tag, err = readTag(br, tag[:0]); err == nil {
+					tagAttrs(tag, func(n, v string) {
+						if n == "ref" && err == nil {
+							err = merge(v)
+						}
+					})
 				}
 			}
 		}
 		if err != nil {
-			return nil, eofIsNil(err)
+			return eofIsNil(err)
 		}
 	}
 }

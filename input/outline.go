@@ -111,6 +111,10 @@ func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c ==
 // few, each a column or two wide.
 const maxArrayCells = 100_000
 
+// maxArrayRows bounds the rows an array formula's result fills that the
+// file leaves out: each becomes a row of the results.
+const maxArrayRows = 10_000
+
 // arrayFormula is an array formula (or a data table): its top-left cell
 // holds the formula, and its result fills every cell of its range. Only
 // the top-left cell says so; the others hold a cached value, or nothing
@@ -161,6 +165,31 @@ func (a *arrays) add(ref string, line, col int, formula string) error {
 		a.byCol[c] = af
 	}
 	return nil
+}
+
+// nextRow returns the first row after the row after that an array
+// formula's result fills below its top row, or 0 if none does. A writer
+// may leave those rows out of the file altogether (openpyxl writes the
+// top-left cell alone), yet a spreadsheet shows them filled.
+func (a *arrays) nextRow(after int) int {
+	best := 0
+	for _, af := range a.byCol {
+		if l := max(after+1, af.r1+1); l <= af.r2 && (best == 0 || l < best) {
+			best = l
+		}
+	}
+	return best
+}
+
+// covers reports whether an array formula's result fills a cell of row
+// line, below the formula's top row.
+func (a *arrays) covers(line int) bool {
+	for _, af := range a.byCol {
+		if line > af.r1 && line <= af.r2 {
+			return true
+		}
+	}
+	return false
 }
 
 // at returns the array formula whose result fills the cell at row line,

@@ -153,6 +153,9 @@ type sheetSource interface {
 	// than its own, or nil; recalc says the workbook's cached values are
 	// placeholders.
 	arrayAt(line, col int) (a *arrayFormula, recalc bool)
+	// arrayRow reports whether an array formula's result fills a cell of
+	// the row, other than the formula's own: the row is never blank.
+	arrayRow(line int) bool
 }
 
 var _ sheetSource = (*xlsxSource)(nil)
@@ -438,7 +441,7 @@ func (r *Reader) Next() (Row, error) {
 		if err != nil {
 			return Row{}, err
 		}
-		if isBlank(cells) {
+		if isBlank(cells) && (r.sheet == nil || !r.sheet.arrayRow(line)) {
 			continue
 		}
 		row := r.row(line, cells, kinds)

@@ -613,6 +613,35 @@ func TestArrayFormulas(t *testing.T) {
 			}
 		})
 	}
+	// openpyxl leaves out the rows that only the array's result fills: a
+	// spreadsheet shows them, so they are rows, flagged.
+	t.Run("rows the file leaves out", func(t *testing.T) {
+		const staff = "=Staff!A1:B3"
+		want := []input.Row{
+			{Line: 2, Cells: []string{staff, staff, ""}, User: bad(staff), TransferTo: bad(staff),
+				Problems: []input.Problem{formulaProblem("user", "A2", staff), arrayProblem("transfer_to", "B2", staff, "A2:B4")}},
+			{Line: 3, Cells: []string{staff, staff, ""}, User: bad(staff), TransferTo: bad(staff),
+				Problems: []input.Problem{arrayProblem("user", "A3", staff, "A2:B4"), arrayProblem("transfer_to", "B3", staff, "A2:B4")}},
+			{Line: 4, Cells: []string{staff, staff, ""}, User: bad(staff), TransferTo: bad(staff),
+				Problems: []input.Problem{arrayProblem("user", "A4", staff, "A2:B4"), arrayProblem("transfer_to", "B4", staff, "A2:B4")}},
+			{Line: 5, Cells: []string{"zoe@example.com", "boss@example.com", "T5"}, User: email("zoe@example.com"), TransferTo: email("boss@example.com")},
+		}
+		_, rows := readFixture(t, "openpyxl-array-rows.xlsx", input.Options{})
+		if diff := cmp.Diff(want, rows); diff != "" {
+			t.Errorf("ReadAll(openpyxl-array-rows.xlsx) rows mismatch (-want +got):\n%s", diff)
+		}
+		_, rows = readFixture(t, "libreoffice-array-rows.xlsx", input.Options{})
+		var users []string
+		for _, r := range rows {
+			if len(r.Problems) > 0 || r.TransferTo.Raw != "boss@example.com" {
+				t.Errorf("LibreOffice's row %d = %+v, want its values read", r.Line, r)
+			}
+			users = append(users, r.User.Raw)
+		}
+		if diff := cmp.Diff([]string{"ana@example.com", "bo@example.com", "cy@example.com", "zoe@example.com"}, users); diff != "" {
+			t.Errorf("users of LibreOffice's save (-want +got):\n%s", diff)
+		}
+	})
 	t.Run("recalculated by LibreOffice", func(t *testing.T) {
 		_, rows := readFixture(t, "libreoffice-array-formula.xlsx", input.Options{})
 		for i, who := range []string{"boss", "carl", "dora"} {
@@ -684,10 +713,11 @@ func TestHiddenRowsAsASpreadsheetHides(t *testing.T) {
 	}
 }
 
-// TestMergedRangesAsTheFileSays: the merged ranges are found whatever
-// lies between the rows and them, and only there: an end tag spread over
-// white space still ends the rows, a "</sheetData>" in a comment does not;
-// ranges that overlap leave their cells flagged, not guessed.
+// TestMergedRangesAsTheFileSays: the merged ranges are found wherever the
+// file lists them (after the rows, as the format says, or before them, as
+// LibreOffice also reads), whatever lies between, and never in a comment
+// or a CDATA section; ranges that overlap leave their cells flagged, not
+// guessed.
 func TestMergedRangesAsTheFileSays(t *testing.T) {
 	const ns = `xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"`
 	str := func(ref, s string) string { return `<c r="` + ref + `" t="inlineStr"><is><t>` + s + `</t></is></c>` }
@@ -700,6 +730,8 @@ func TestMergedRangesAsTheFileSays(t *testing.T) {
 		problem         string // in row 3's problems, if any
 	}{
 		{"white space in the end tag", `<worksheet ` + ns + `><sheetData>` + rows + `</sheetData` + strings.Repeat(" \n", 40000) + `><mergeCells><mergeCell ref="B2:B3"/></mergeCells></worksheet>`,
+			"boss@example.com", ""},
+		{"merges listed before the rows", `<worksheet ` + ns + `><mergeCells count="1"><mergeCell ref="B2:B3"/></mergeCells><sheetData>` + rows + `</sheetData></worksheet>`,
 			"boss@example.com", ""},
 		{"a comment is not the end", `<worksheet ` + ns + `><sheetData>` + rows + `<!-- </sheetData><mergeCells><mergeCell ref="B2:B3"/></mergeCells> --></sheetData></worksheet>`,
 			"", ""},
@@ -731,5 +763,27 @@ func TestMergedRangesAsTheFileSays(t *testing.T) {
 	writeZip(t, path, handMadeSheet(`<!DOCTYPE worksheet [<!ENTITY e "x">]><worksheet `+ns+`><sheetData>`+rows+`</sheetData></worksheet>`, ""))
 	if _, _, err := input.ReadAll(path, input.Options{}); err == nil || !strings.Contains(err.Error(), "document type declaration") {
 		t.Errorf("ReadAll(a sheet with a DOCTYPE) = %v, want a refusal naming it", err)
+	}
+}
+
+// TestArrayRowsBounded: an array formula may claim rows the file leaves
+// out, and each becomes a row of the results; a claim of more than a
+// sheet of leavers can hold is refused, not read as a million rows.
+func TestArrayRowsBounded(t *testing.T) {
+	const ns = `xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"`
+	sheet := func(ref string) string {
+		return `<worksheet ` + ns + `><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>user</t></is></c>` +
+			`<c r="B1" t="inlineStr"><is><t>transfer_to</t></is></c></row>` +
+			`<row r="2"><c r="A2"><f t="array" ref="` + ref + `">Staff!A1:A9</f><v></v></c></row></sheetData></worksheet>`
+	}
+	path := filepath.Join(t.TempDir(), "hand.xlsx")
+	writeZip(t, path, handMadeSheet(sheet("A2:A6"), ""))
+	_, rows, err := input.ReadAll(path, input.Options{})
+	if err != nil || len(rows) != 5 || rows[4].Line != 6 {
+		t.Fatalf("ReadAll(array over A2:A6, the last row in the file row 2) = %d rows, %v; want rows 2 to 6", len(rows), err)
+	}
+	writeZip(t, path, handMadeSheet(sheet("A2:A1048576"), ""))
+	if _, _, err := input.ReadAll(path, input.Options{}); err == nil || !strings.Contains(err.Error(), "array formulas fill more than") {
+		t.Errorf("ReadAll(array over a million rows) = %v, want it refused", err)
 	}
 }

@@ -490,8 +490,15 @@ type xlsxSource struct {
 	merges   *merges // nil when the sheet has no merged cells
 	outline  outline
 	arrays   arrays
-	row      int
-	hidden   bool // the last row read is hidden
+	row      int  // the last row read from the file
+	hidden   bool // the last row next returned is hidden
+	// A row read from the file waits (held) while rows an array formula
+	// fills, which the file leaves out, are returned before it.
+	held       bool
+	heldHidden bool
+	returned   int // the last row next returned
+	filled     int // rows returned that the file leaves out
+	broken     bool
 	cells    []string
 	kinds    []cellKind
 	text     []byte // a cell's <v>
@@ -608,6 +615,10 @@ func (s *xlsxSource) mergedAt(line, col int) (rg *mergeRange, ambiguous bool) {
 	return s.merges.at(line, col)
 }
 
+// arrayRow reports whether an array formula's result fills a cell of row
+// line, other than the formula's own.
+func (s *xlsxSource) arrayRow(line int) bool { return s.arrays.covers(line) }
+
 // arrayAt returns the array formula whose result covers the cell at row
 // line, column col, other than its top-left cell, or nil; recalc says the
 // workbook asks to be recalculated, so that the values held are
@@ -630,26 +641,51 @@ func (s *xlsxSource) close() error {
 }
 
 func (s *xlsxSource) fail(err error) error {
-	s.done = true
+	s.done, s.broken = true, true
 	if errors.Is(err, errUnzipLimit) {
 		return s.book.tooBig()
 	}
 	return &ParseError{File: s.name, Line: s.row, Err: err}
 }
 
-// next reads up to the next <row> and returns its cells.
+// next returns the next row: the next <row> of the file, or a row the
+// file leaves out that an array formula's result fills.
 func (s *xlsxSource) next() (int, []string, []cellKind, error) {
-	if s.done {
-		return 0, nil, nil, io.EOF
+	for {
+		switch {
+		case s.broken:
+			return 0, nil, nil, io.EOF
+		case s.held || s.done:
+			if l := s.arrays.nextRow(s.returned); l != 0 && (!s.held || l < s.row) {
+				if s.filled++; s.filled > maxArrayRows {
+					return 0, nil, nil, s.fail(fmt.Errorf("array formulas fill more than %d rows the file leaves out", maxArrayRows))
+				}
+				s.returned, s.hidden = l, s.outline.hidden[l]
+				return l, nil, nil, nil
+			}
+			if !s.held {
+				return 0, nil, nil, io.EOF
+			}
+			s.held, s.returned, s.hidden = false, s.row, s.heldHidden
+			return s.row, s.cells, s.kinds, nil
+		}
+		if err := s.readNext(); err != nil {
+			return 0, nil, nil, err
+		}
 	}
+}
+
+// readNext reads up to the next <row> of the file and holds it, or up to
+// the end of the rows.
+func (s *xlsxSource) readNext() error {
 	for {
 		tok, err := s.dec.RawToken()
 		if err == io.EOF {
 			s.done = true
-			return 0, nil, nil, io.EOF
+			return nil
 		}
 		if err != nil {
-			return 0, nil, nil, s.fail(err)
+			return s.fail(err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -657,43 +693,44 @@ func (s *xlsxSource) next() (int, []string, []cellKind, error) {
 				continue
 			}
 			r := s.row + 1
-			s.hidden = false
+			hidden := false
 			for _, a := range t.Attr {
 				switch a.Name.Local {
 				case "r":
 					n, err := strconv.Atoi(a.Value)
 					if err != nil || n < 1 || n > 1<<20 {
-						return 0, nil, nil, s.fail(fmt.Errorf("bad row number %q", a.Value))
+						return s.fail(fmt.Errorf("bad row number %q", a.Value))
 					}
 					r = n
 				case "hidden":
-					s.hidden = s.hidden || isHiddenValue(a.Value)
+					hidden = hidden || isHiddenValue(a.Value)
 				case "ht":
 					// A row of height zero shows nothing (openpyxl writes
 					// height=0 so): Excel hides it.
 					if h, err := strconv.ParseFloat(strings.TrimSpace(a.Value), 64); err == nil && h == 0 {
-						s.hidden = true
+						hidden = true
 					}
 				}
 			}
-			s.hidden = s.hidden || s.outline.hidden[r]
+			s.heldHidden = hidden || s.outline.hidden[r]
 			if r <= s.row {
 				// Every program writes rows in order; a file that does not
 				// would have two rows claim one number.
-				return 0, nil, nil, s.fail(fmt.Errorf("the next row claims the number %d: the rows are out of order", r))
+				return s.fail(fmt.Errorf("the next row claims the number %d: the rows are out of order", r))
 			}
 			s.row = r
 			if err := s.readRow(); err != nil {
-				return 0, nil, nil, err
+				return err
 			}
 			if s.merges != nil {
 				s.merges.record(s.row, s.cells, s.kinds)
 			}
-			return s.row, s.cells, s.kinds, nil
+			s.held = true
+			return nil
 		case xml.EndElement:
 			if t.Name.Local == "sheetData" {
 				s.done = true
-				return 0, nil, nil, io.EOF
+				return nil
 			}
 		}
 	}

@@ -118,8 +118,26 @@ def array_formula():
     wb.save("openpyxl-array-formula.xlsx")
 
 
+def array_formula_rows():
+    # An array formula over A2:B4 (user and transfer_to) that fills rows 3
+    # and 4 alone: openpyxl writes no row 3 or 4 at all, and a spreadsheet
+    # shows them filled with the values of the Staff sheet.
+    wb = book()
+    ws = wb.active
+    ws.title = "Leavers"
+    ws.append(["user", "transfer_to", "ticket"])
+    ws["A2"] = "=Staff!A1:B3"
+    ws.formula_attributes["A2"] = {"t": "array", "ref": "A2:B4"}
+    ws["A5"], ws["B5"], ws["C5"] = "zoe@example.com", "boss@example.com", "T5"
+    staff = wb.create_sheet("Staff")
+    for row in [["ana@example.com", "boss@example.com"], ["bo@example.com", "boss@example.com"], ["cy@example.com", "boss@example.com"]]:
+        staff.append(row)
+    wb.save("openpyxl-array-rows.xlsx")
+
+
 formulas()
 array_formula()
+array_formula_rows()
 merged()
 filtered()
 chartsheet_first()
