@@ -499,12 +499,12 @@ type xlsxSource struct {
 	returned   int // the last row next returned
 	filled     int // rows returned that the file leaves out
 	broken     bool
-	cells    []string
-	kinds    []cellKind
-	text     []byte // a cell's <v>
-	itext    []byte // a cell's inline string, <is>
-	ftext    []byte // a cell's formula, <f>
-	done     bool
+	cells      []string
+	kinds      []cellKind
+	text       []byte // a cell's <v>
+	itext      []byte // a cell's inline string, <is>
+	ftext      []byte // a cell's formula, <f>
+	done       bool
 }
 
 func openXLSX(name string, f io.ReaderAt, closer io.Closer, size int64, opt Options) (source, error) {
