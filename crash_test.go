@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"offboard/journal"
 	"offboard/result"
 	"offboard/sandbox"
+	"offboard/sandbox/sandboxtest"
 )
 
 // These tests run the real binary against a simulator served by the test
@@ -214,29 +214,6 @@ func unanswered(records []journal.Record) map[string]bool {
 	return out
 }
 
-// postsByUser counts the transfer-and-delete submissions per user, and
-// how each was answered.
-func postsByUser(t *testing.T, srv *sandbox.Server) map[string][]int {
-	t.Helper()
-	out := map[string][]int{}
-	for _, r := range srv.Requests() {
-		if r.Method != "POST" || r.Token {
-			continue
-		}
-		var body struct {
-			TransferAndDelete []struct {
-				ID string `json:"id"`
-			} `json:"transfer_and_delete"`
-		}
-		if err := json.Unmarshal(r.Body, &body); err != nil || len(body.TransferAndDelete) != 1 {
-			t.Fatalf("submission body %s: %v", r.Body, err)
-		}
-		id := body.TransferAndDelete[0].ID
-		out[id] = append(out[id], r.Status)
-	}
-	return out
-}
-
 // checkOnce checks the simulator's records after a resumed run: every
 // leaver has exactly one job and was submitted exactly once. A user in
 // doubt at the kill (inDoubt) is never sent again while its submission may
@@ -253,7 +230,7 @@ func checkOnce(t *testing.T, srv *sandbox.Server, journalPath string, inDoubt ma
 	for _, j := range srv.Jobs() {
 		jobs[j.UserID]++
 	}
-	posts := postsByUser(t, srv)
+	posts := sandboxtest.Submissions(t, srv)
 	if len(jobs) != leavers {
 		t.Errorf("%d users got a job, want all %d", len(jobs), leavers)
 	}
@@ -400,12 +377,12 @@ func TestKillAndResume(t *testing.T) {
 			for _, r := range readResults(t, out) {
 				jobs[r["Row"]] = r["Job ID"]
 			}
-			before := writes(srv)
+			before := sandboxtest.Writes(srv)
 			third := start(t, environ, args...)
 			if code := third.wait(t); code != exitOK {
 				t.Fatalf("third run = %d, want 0; stderr:\n%s", code, third.stderr.String())
 			}
-			if n := writes(srv) - before; n != 0 {
+			if n := sandboxtest.Writes(srv) - before; n != 0 {
 				t.Errorf("the third run sent %d writes, want none", n)
 			}
 			for _, r := range readResults(t, out) {
@@ -629,12 +606,12 @@ func TestJournalOtherInput(t *testing.T) {
 	os.WriteFile(other, append(data, "aisha.bello@northwind-demo.example,lucas.meyer@northwind-demo.example,TRUE,TRUE,FALSE,,,HR-1\n"...), 0o644)
 	args := append([]string{}, c.args...)
 	args[2] = other
-	posts := writes(c.srv)
+	posts := sandboxtest.Writes(c.srv)
 	refused := start(t, c.environ, args...)
 	if code := refused.wait(t); code != exitFatal || !strings.Contains(refused.stderr.String(), "belongs to input "+c.sheet) || !strings.Contains(refused.stderr.String(), "--fresh") {
 		t.Errorf("run of another sheet on the journal = %d, %q; want 1, naming the journal's input and --fresh", code, refused.stderr.String())
 	}
-	if n := writes(c.srv) - posts; n != 0 {
+	if n := sandboxtest.Writes(c.srv) - posts; n != 0 {
 		t.Errorf("the refused run sent %d writes", n)
 	}
 
@@ -652,7 +629,7 @@ func TestJournalOtherInput(t *testing.T) {
 		t.Errorf("after --fresh the journal holds %d runs, the latest for %q; want both runs, the latest for other.csv", n, journal.Replay(records).Start.InputFile)
 	}
 	full := slotRefusals(t, c.journal)
-	for id, statuses := range postsByUser(t, c.srv) {
+	for id, statuses := range sandboxtest.Submissions(t, c.srv) {
 		if n := len(statuses) - full[id]; n != 1 {
 			t.Errorf("user %s was submitted %d times (answers %v; in doubt at the kill: %v), want once", id, n, statuses, inDoubt[id])
 		}
@@ -701,11 +678,11 @@ func TestCumulativeSheet(t *testing.T) {
 
 	tuesday := filepath.Join(c.dir, "tuesday.csv")
 	os.WriteFile(tuesday, []byte(strings.Join(lines[:9], "")), 0o644) // the same 5 and 3 more
-	before := writes(c.srv)
+	before := sandboxtest.Writes(c.srv)
 	if p := start(t, c.environ, args(tuesday)...); p.wait(t) != exitOK {
 		t.Fatalf("Tuesday's run failed; stderr:\n%s", p.stderr.String())
 	}
-	if n := writes(c.srv) - before; n != 3 {
+	if n := sandboxtest.Writes(c.srv) - before; n != 3 {
 		t.Errorf("Tuesday's run sent %d submissions, want the 3 new rows", n)
 	}
 	for i, r := range readResults(t, c.out) {
@@ -1038,7 +1015,7 @@ func TestInterruptWithSubmittersParked(t *testing.T) {
 				recorded += rs.Attempts
 			}
 			sent := 0
-			for _, answers := range postsByUser(t, c.srv) {
+			for _, answers := range sandboxtest.Submissions(t, c.srv) {
 				sent += len(answers)
 			}
 			if recorded != sent {
@@ -1105,7 +1082,7 @@ func TestNewJournalKeepsRunningJobs(t *testing.T) {
 				}
 			}
 			full := slotRefusals(t, path)
-			for id, statuses := range postsByUser(t, c.srv) {
+			for id, statuses := range sandboxtest.Submissions(t, c.srv) {
 				if n := len(statuses) - full[id]; n != 1 {
 					t.Errorf("user %s was submitted %d times (answers %v), want once", id, n, statuses)
 				}
@@ -1158,30 +1135,11 @@ func TestInterruptedRunOfAnotherOrg(t *testing.T) {
 	if code != exitFatal || !strings.Contains(second.stderr.String(), "org 5210498000000000101") || !strings.Contains(second.stderr.String(), "--fresh") {
 		t.Errorf("run against org B on org A's interrupted journal = %d, stderr:\n%s\nwant 1, naming org A and --fresh", code, second.stderr.String())
 	}
-	if n := writes(srvB); n != 0 {
+	if n := sandboxtest.Writes(srvB); n != 0 {
 		t.Errorf("org B got %d writes, want none", n)
 	}
 	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
 		t.Errorf("org A's journal changed when the run against org B was refused")
-	}
-}
-
-// noOverlap checks that no user ever had two jobs running at once at the
-// simulator: each of a user's jobs was submitted after the one before it
-// had ended.
-func noOverlap(t *testing.T, srv *sandbox.Server) {
-	t.Helper()
-	byUser := map[string][]sandbox.Job{}
-	for _, j := range srv.Jobs() {
-		byUser[j.UserID] = append(byUser[j.UserID], j)
-	}
-	for id, jobs := range byUser {
-		for k := 1; k < len(jobs); k++ {
-			if prev := jobs[k-1]; prev.FinishedAt.IsZero() || jobs[k].SubmittedAt.Before(prev.FinishedAt) {
-				t.Errorf("user %s: job %s was submitted at %s while job %s still ran (it ended %v)",
-					id, jobs[k].ID, jobs[k].SubmittedAt.Format(time.StampMilli), prev.ID, prev.FinishedAt.Format(time.StampMilli))
-			}
-		}
 	}
 }
 
@@ -1232,7 +1190,7 @@ func TestOwnHistoryAndAnotherJournal(t *testing.T) {
 	// Jobs are held until the third run has either sent x again (its two
 	// jobs would then run at once) or begun to follow x's running job.
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if len(postsByUser(t, srv)[x]) > 2 || strings.Contains(third.stderr.String(), "following the job of an earlier run") {
+		if len(sandboxtest.Submissions(t, srv)[x]) > 2 || strings.Contains(third.stderr.String(), "following the job of an earlier run") {
 			break
 		}
 	}
@@ -1240,7 +1198,7 @@ func TestOwnHistoryAndAnotherJournal(t *testing.T) {
 	if code := third.wait(t); code != exitOK {
 		t.Errorf("run 3 = %d, want 0; stderr:\n%s", code, third.stderr.String())
 	}
-	noOverlap(t, srv)
+	sandboxtest.CheckNoOverlap(t, srv)
 	if u, _ := srv.User(x); u["status"] != "deleted" {
 		t.Errorf("x is %v, want deleted", u["status"])
 	}
@@ -1276,10 +1234,10 @@ func TestSettledByALaterJournal(t *testing.T) {
 	if code := third.wait(t); code != exitOK {
 		t.Errorf("run 3 = %d, want 0 (x sent again, deleted); stderr:\n%s", code, third.stderr.String())
 	}
-	if n := len(postsByUser(t, srv)[x]); n != 2 {
+	if n := len(sandboxtest.Submissions(t, srv)[x]); n != 2 {
 		t.Errorf("x was submitted %d times, want 2 (the failed job, then again)", n)
 	}
-	noOverlap(t, srv)
+	sandboxtest.CheckNoOverlap(t, srv)
 }
 
 // TestTwoRunsAtOnceInOneDirectory: while one run against an org goes on,
@@ -1305,10 +1263,10 @@ func TestTwoRunsAtOnceInOneDirectory(t *testing.T) {
 	if code := first.wait(t); code != exitOK {
 		t.Errorf("first run = %d, want 0; stderr:\n%s", code, first.stderr.String())
 	}
-	if n := len(postsByUser(t, srv)["5210498000000900002"]); n != 1 {
+	if n := len(sandboxtest.Submissions(t, srv)["5210498000000900002"]); n != 1 {
 		t.Errorf("rep002 was submitted %d times, want once, by the first run", n)
 	}
-	noOverlap(t, srv)
+	sandboxtest.CheckNoOverlap(t, srv)
 	// Once the first run is over, the same command runs: rep002 is gone.
 	again := startIn(t, dir, environ, append(base, "--input", late, "--output", filepath.Join(dir, "late.xlsx"))...)
 	if code := again.wait(t); code != exitOK {

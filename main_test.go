@@ -110,16 +110,8 @@ func TestUsersSandbox(t *testing.T) {
 // refused refresh token stops it with exit 1 and a message that names the
 // problem but not the secret.
 func TestUsersAgainstServer(t *testing.T) {
-	srv, err := sandbox.Start(sandbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, environ := simEnv(t, sandbox.Config{})
 	id, secret, refresh := srv.Credentials()
-	environ := map[string]string{
-		"ZOHO_CLIENT_ID": id, "ZOHO_CLIENT_SECRET": secret, "ZOHO_REFRESH_TOKEN": refresh,
-		"ZOHO_ACCOUNTS_URL": srv.URL(),
-	}
 	code, out, errOut := runCmd(t, environ, "users", "--log-level", "debug", "--log-format", "json")
 	if code != exitOK || !strings.Contains(out, "super admin") {
 		t.Fatalf("offboard users = %d, stdout %q, stderr %q", code, out, errOut)

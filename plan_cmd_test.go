@@ -69,13 +69,7 @@ func readResults(t *testing.T, path string) []map[string]string {
 // through the environment, checks every row's outcome in the workbook, and
 // checks with the simulator's request log that nothing was written.
 func TestPlanSamples(t *testing.T) {
-	srv, err := sandbox.Start(sandbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	id, secret, refresh := srv.Credentials()
-	environ := map[string]string{"ZOHO_CLIENT_ID": id, "ZOHO_CLIENT_SECRET": secret, "ZOHO_REFRESH_TOKEN": refresh, "ZOHO_ACCOUNTS_URL": srv.URL()}
+	srv, environ := simEnv(t, sandbox.Config{})
 	for _, sample := range []string{"samples/offboarding.csv", "samples/offboarding.xlsx"} {
 		t.Run(filepath.Base(sample), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "plan.xlsx")
@@ -163,13 +157,7 @@ func TestPlanUsage(t *testing.T) {
 }
 
 func TestPlanExitStatus(t *testing.T) {
-	srv, err := sandbox.Start(sandbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	id, secret, refresh := srv.Credentials()
-	environ := map[string]string{"ZOHO_CLIENT_ID": id, "ZOHO_CLIENT_SECRET": secret, "ZOHO_REFRESH_TOKEN": refresh, "ZOHO_ACCOUNTS_URL": srv.URL()}
+	srv, environ := simEnv(t, sandbox.Config{})
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)

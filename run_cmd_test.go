@@ -13,6 +13,7 @@ import (
 
 	"offboard/runner"
 	"offboard/sandbox"
+	"offboard/sandbox/sandboxtest"
 	"offboard/zoho"
 )
 
@@ -20,23 +21,8 @@ import (
 // offboard at it.
 func simEnv(t *testing.T, cfg sandbox.Config) (*sandbox.Server, map[string]string) {
 	t.Helper()
-	srv, err := sandbox.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	id, secret, refresh := srv.Credentials()
-	return srv, map[string]string{"ZOHO_CLIENT_ID": id, "ZOHO_CLIENT_SECRET": secret, "ZOHO_REFRESH_TOKEN": refresh, "ZOHO_ACCOUNTS_URL": srv.URL()}
-}
-
-func writes(srv *sandbox.Server) int {
-	n := 0
-	for _, r := range srv.Requests() {
-		if r.Method != "GET" && !r.Token {
-			n++
-		}
-	}
-	return n
+	srv := sandboxtest.Start(t, cfg)
+	return srv, sandboxtest.Env(srv)
 }
 
 // TestRunGuardsSendNothing checks every way run refuses to start, with the
@@ -63,7 +49,7 @@ func TestRunGuardsSendNothing(t *testing.T) {
 		if code != tt.code || !strings.Contains(stderr, tt.msg) {
 			t.Errorf("%s: offboard run = %d, %q; want %d and %q", tt.name, code, stderr, tt.code, tt.msg)
 		}
-		if n := writes(srv); n != 0 {
+		if n := sandboxtest.Writes(srv); n != 0 {
 			t.Fatalf("%s: %d writes reached Zoho, want none", tt.name, n)
 		}
 	}
@@ -100,7 +86,7 @@ func TestRunSamples(t *testing.T) {
 	}
 
 	submitted := map[string]int{}
-	for id, answers := range postsByUser(t, srv) {
+	for id, answers := range sandboxtest.Submissions(t, srv) {
 		submitted[id] = len(answers)
 	}
 	if len(submitted) != 7 {
@@ -153,7 +139,7 @@ func TestConfirmOnATerminal(t *testing.T) {
 		if code != tt.code || !strings.Contains(stdout.String(), "About to delete 7 users") || !strings.Contains(stdout.String(), "Type 7 to go ahead") {
 			t.Errorf("typed %q: offboard run = %d, stdout %q; want %d after the prompt", tt.typed, code, stdout.String(), tt.code)
 		}
-		if sent := writes(srv); (tt.code == exitIncomplete) != (sent > 0) {
+		if sent := sandboxtest.Writes(srv); (tt.code == exitIncomplete) != (sent > 0) {
 			t.Errorf("typed %q: %d submissions sent", tt.typed, sent)
 		}
 		if tt.code == exitFatal && !strings.Contains(stderr.String(), "not confirmed; nothing was sent") {
@@ -215,7 +201,7 @@ func TestRunAccountsServerSilent(t *testing.T) {
 	if code != exitFatal || !strings.Contains(stderr.String(), srv.URL()) || !strings.Contains(stderr.String(), "did not answer") {
 		t.Fatalf("offboard run with a silent accounts server = %d; want 1 naming %s; stderr:\n%s", code, srv.URL(), stderr.String())
 	}
-	if n := writes(srv); n > 2 {
+	if n := sandboxtest.Writes(srv); n > 2 {
 		t.Errorf("submissions = %d, want at most 2: none once a token could not be had", n)
 	}
 	rows := readResults(t, out)
@@ -243,7 +229,7 @@ func TestInterruptedWhileReadingTheOrg(t *testing.T) {
 	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted") {
 		t.Errorf("offboard run interrupted while reading the org = %d, %q; want 130", code, stderr.String())
 	}
-	if n := writes(srv); n != 0 {
+	if n := sandboxtest.Writes(srv); n != 0 {
 		t.Errorf("%d writes reached Zoho, want none", n)
 	}
 }

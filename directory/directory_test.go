@@ -11,6 +11,7 @@ import (
 	"offboard/directory"
 	"offboard/pacer"
 	"offboard/sandbox"
+	"offboard/sandbox/sandboxtest"
 	"offboard/zoho"
 
 	"github.com/google/go-cmp/cmp"
@@ -19,17 +20,8 @@ import (
 
 func startSim(t *testing.T, cfg sandbox.Config) (*sandbox.Server, *zoho.Client) {
 	t.Helper()
-	srv, err := sandbox.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	id, secret, refresh := srv.Credentials()
-	c, err := zoho.New(zoho.Config{ClientID: id, ClientSecret: secret, RefreshToken: refresh, AccountsURL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv, c
+	srv := sandboxtest.Start(t, cfg)
+	return srv, sandboxtest.Client(t, srv)
 }
 
 // noSleep is a clock whose sleeps are recorded and only move it on.

@@ -11,6 +11,7 @@ import (
 
 	"offboard/result"
 	"offboard/sandbox"
+	"offboard/sandbox/sandboxtest"
 	"offboard/zoho"
 )
 
@@ -76,7 +77,7 @@ func TestRunResumesAnEarlierRun(t *testing.T) {
 	if len(before) != 0 {
 		t.Errorf("BeforeSubmit calls for rows %v, want none: nothing is sent again", before)
 	}
-	checkOneJobPerUser(t, s.srv)
+	sandboxtest.CheckOneJobPerUser(t, s.srv)
 }
 
 func TestRunStopsWhenTheJournalCannotBeWritten(t *testing.T) {
@@ -181,5 +182,5 @@ func TestRunResumedDoubtWaitsForTheEarlierRunsTimeout(t *testing.T) {
 	if diff := cmp.Diff([]outcome{{result.Deleted, CodeReconciled}}, outcomes(res)); diff != "" {
 		t.Errorf("outcomes (-want +got):\n%s", diff)
 	}
-	checkOneJobPerUser(t, s.srv)
+	sandboxtest.CheckOneJobPerUser(t, s.srv)
 }

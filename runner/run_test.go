@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"offboard/plan"
 	"offboard/result"
 	"offboard/sandbox"
+	"offboard/sandbox/sandboxtest"
 	"offboard/zoho"
 )
 
@@ -112,44 +112,15 @@ var deleted = outcome{result.Deleted, ""}
 func posts(t *testing.T, srv *sandbox.Server) (sent, accepted map[string]int) {
 	t.Helper()
 	sent, accepted = map[string]int{}, map[string]int{}
-	for _, r := range srv.Requests() {
-		if r.Method != "POST" || r.Token {
-			continue
-		}
-		var body struct {
-			TransferAndDelete []struct {
-				ID string `json:"id"`
-			} `json:"transfer_and_delete"`
-		}
-		if err := json.Unmarshal(r.Body, &body); err != nil || len(body.TransferAndDelete) != 1 {
-			t.Fatalf("POST %s body %s: not one transfer_and_delete element", r.Path, r.Body)
-		}
-		id := body.TransferAndDelete[0].ID
-		sent[id]++
-		if r.Status == 200 {
-			accepted[id]++
+	for id, statuses := range sandboxtest.Submissions(t, srv) {
+		for _, st := range statuses {
+			sent[id]++
+			if st == 200 {
+				accepted[id]++
+			}
 		}
 	}
 	return sent, accepted
-}
-
-// checkOneJobPerUser fails the test if the simulator ever held two jobs
-// for one user or accepted one user twice.
-func checkOneJobPerUser(t *testing.T, srv *sandbox.Server) {
-	t.Helper()
-	jobs := map[string]int{}
-	for _, j := range srv.Jobs() {
-		jobs[j.UserID]++
-		if jobs[j.UserID] > 1 {
-			t.Errorf("simulator jobs for user %s = %d, want at most 1", j.UserID, jobs[j.UserID])
-		}
-	}
-	_, accepted := posts(t, srv)
-	for u, n := range accepted {
-		if n > 1 {
-			t.Errorf("accepted submissions for user %s = %d, want at most 1", u, n)
-		}
-	}
 }
 
 // rowsOf returns the rows a plan gives Run: each step's verdict.
@@ -209,7 +180,7 @@ func TestRunDeletesAndStaysWithinConcurrency(t *testing.T) {
 	if got := s.srv.MaxInFlight(); got > 3 {
 		t.Errorf("simulator MaxInFlight() = %d, want ≤ 3 (--concurrency)", got)
 	}
-	checkOneJobPerUser(t, s.srv)
+	sandboxtest.CheckOneJobPerUser(t, s.srv)
 	for _, r := range res[:12] {
 		if r.Attempts != 1 || r.JobID == "" || r.JobStatus != zoho.JobCompleted || r.SubmittedAt.IsZero() || r.FinishedAt.IsZero() {
 			t.Errorf("result %+v: want 1 attempt, a completed job and both times", r)
@@ -274,7 +245,7 @@ func TestRunTooManyRequestsStorm(t *testing.T) {
 	if stop != nil {
 		t.Errorf("Run() stop = %+v, want nil", stop)
 	}
-	checkOneJobPerUser(t, s.srv)
+	sandboxtest.CheckOneJobPerUser(t, s.srv)
 	var throttled int
 	for _, r := range s.srv.Requests() {
 		if r.Status == 429 {
@@ -339,7 +310,7 @@ func TestRunJobLimitHeldByAnotherAdmin(t *testing.T) {
 	if stop != nil {
 		t.Errorf("Run() stop = %+v, want nil", stop)
 	}
-	checkOneJobPerUser(t, s.srv)
+	sandboxtest.CheckOneJobPerUser(t, s.srv)
 	retried := 0
 	for _, r := range res {
 		retried += r.Attempts - 1
@@ -368,7 +339,7 @@ func TestRunTokenExpiresMidRun(t *testing.T) {
 	if got := s.client.TokenRequests(); got != 2 {
 		t.Errorf("token requests = %d, want 2 (one refresh shared by every worker)", got)
 	}
-	checkOneJobPerUser(t, s.srv)
+	sandboxtest.CheckOneJobPerUser(t, s.srv)
 }
 
 func count(rs []result.Row) map[outcome]int {

@@ -15,6 +15,7 @@ import (
 	"offboard/plan"
 	"offboard/result"
 	"offboard/sandbox"
+	"offboard/sandbox/sandboxtest"
 	"offboard/zoho"
 )
 
@@ -29,21 +30,13 @@ func simWith(t *testing.T, sc sandbox.Config, cfg func(*zoho.Config)) *sim {
 	if sc.JobDuration == 0 {
 		sc.JobDuration = 30 * time.Millisecond
 	}
-	srv, err := sandbox.Start(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	id, secret, refresh := srv.Credentials()
-	zc := zoho.Config{ClientID: id, ClientSecret: secret, RefreshToken: refresh, AccountsURL: srv.URL(), MaxInFlight: 4}
-	if cfg != nil {
-		cfg(&zc)
-	}
-	c, err := zoho.New(zc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &sim{srv: srv, client: c}
+	srv := sandboxtest.Start(t, sc)
+	return &sim{srv: srv, client: sandboxtest.Client(t, srv, func(c *zoho.Config) {
+		c.MaxInFlight = 4
+		if cfg != nil {
+			cfg(c)
+		}
+	})}
 }
 
 // gate is a fault hook's way to hold calls at the simulator until the test
@@ -358,7 +351,7 @@ func TestRunLostAnswerOnALongJob(t *testing.T) {
 			if sent[slow] != 1 || res[2].Attempts != 1 {
 				t.Errorf("submissions of the user whose answer was lost = %d (attempts %d), want 1", sent[slow], res[2].Attempts)
 			}
-			checkOneJobPerUser(t, s.srv)
+			sandboxtest.CheckOneJobPerUser(t, s.srv)
 		})
 	}
 }
@@ -566,5 +559,5 @@ func TestRunNoWaitWaitsForItsOwnJobs(t *testing.T) {
 	if diff := cmp.Diff(repeat(outcome{result.Submitted, ""}, 5), outcomes(res)); diff != "" {
 		t.Errorf("Run() outcomes (-want +got):\n%s", diff)
 	}
-	checkOneJobPerUser(t, s.srv)
+	sandboxtest.CheckOneJobPerUser(t, s.srv)
 }

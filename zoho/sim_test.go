@@ -15,6 +15,7 @@ import (
 	"offboard/directory"
 	"offboard/pacer"
 	"offboard/sandbox"
+	"offboard/sandbox/sandboxtest"
 	"offboard/zoho"
 )
 
@@ -22,57 +23,26 @@ import (
 // the simulator speaks raw JSON and knows nothing of this package's types,
 // so a wrong JSON tag or path here fails them.
 
-// clock is a hand-driven clock shared by the simulator and the client.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	srv    *sandbox.Server
 	client *zoho.Client
-	clock  *clock
+	clock  *sandboxtest.Clock
 }
 
 func start(t *testing.T, cfg sandbox.Config) *fixture {
 	t.Helper()
-	f := &fixture{clock: newClock()}
+	f := &fixture{clock: &sandboxtest.Clock{}}
 	if cfg.Clock == nil {
 		cfg.Clock = f.clock.Now
 	}
-	srv, err := sandbox.Start(cfg)
-	if err != nil {
-		t.Fatalf("sandbox.Start() = %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	f.srv = srv
+	f.srv = sandboxtest.Start(t, cfg)
 	f.client = f.newClient(t)
 	return f
 }
 
 func (f *fixture) newClient(t *testing.T) *zoho.Client {
 	t.Helper()
-	id, secret, refresh := f.srv.Credentials()
-	c, err := zoho.New(zoho.Config{ClientID: id, ClientSecret: secret, RefreshToken: refresh,
-		AccountsURL: f.srv.URL(), Now: f.clock.Now})
-	if err != nil {
-		t.Fatalf("zoho.New() = %v", err)
-	}
-	return c
+	return sandboxtest.Client(t, f.srv, func(c *zoho.Config) { c.Now = f.clock.Now })
 }
 
 // listUsers lists every user of a type as offboard does, page by page.
