@@ -16,7 +16,7 @@ import (
 )
 
 // connFlags are the connection settings every command that talks to Zoho
-// takes (contract §2). Secrets come only from the environment.
+// takes (README: "Credentials"). Secrets come only from the environment.
 type connFlags struct {
 	dc, accountsURL, apiDomain string
 	credentials                string
@@ -122,7 +122,7 @@ func firstNonEmpty(vals ...string) string {
 	return ""
 }
 
-// logFlags select the log format and level (contract §8).
+// logFlags select the log format and level (README: "Logs").
 type logFlags struct {
 	format, level string
 }

@@ -18,9 +18,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"offboard/journal"
+	"offboard/pacer"
 	"offboard/result"
+	"offboard/runner"
 	"offboard/sandbox"
 	"offboard/sandbox/sandboxtest"
+	"offboard/zoho"
 )
 
 // These tests run the real binary against a simulator served by the test
@@ -29,31 +32,44 @@ import (
 // that no answered submission was sent again, and that every row ends with
 // its true outcome.
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
 // binary builds offboard once for the test binary's lifetime.
+// binary is the program the crash tests run: this test binary, as a
+// child (TestMain).
 func binary(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "offboard-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "offboard")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return binPath
+	return exe
+}
+
+// childEnv marks a process the crash tests start: the test binary itself,
+// which then runs offboard's command line (TestMain) instead of the tests.
+const childEnv = "OFFBOARD_TEST_CHILD"
+
+// TestMain runs offboard as a process of its own when the crash tests
+// start one: with the process's signals, as main does, and polling tuned
+// to a simulator whose jobs take milliseconds, with a request deadline of
+// 2 s. The product binary has no such tuning.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		e := processEnv()
+		e.tuneRun, e.tuneClient = childTuning(60 * time.Millisecond)
+		os.Exit(runProcess(e, os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// childTuning polls jobs that take about d, and gives a request 2 s.
+func childTuning(d time.Duration) (func(*runner.Options), func(*zoho.Config)) {
+	const requestTimeout = 2 * time.Second
+	return func(o *runner.Options) {
+			o.JobDuration, o.PollMin, o.BackoffBase, o.RequestTimeout = d, d/4, d/4, requestTimeout
+			o.Pacer = pacer.New(pacer.Options{Base: d / 4})
+		}, func(c *zoho.Config) {
+			c.RequestTimeout = requestTimeout
+		}
 }
 
 // leavers is the number of users the crash tests delete.
@@ -124,7 +140,7 @@ func startIn(t *testing.T, dir string, environ map[string]string, args ...string
 	t.Helper()
 	p := &proc{cmd: exec.Command(binary(t), args...), done: make(chan struct{})}
 	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), "OFFBOARD_TEST_POLL=60ms")
+	p.cmd.Env = append(os.Environ(), childEnv+"=1")
 	for k, v := range environ {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
 	}

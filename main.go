@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"offboard/offboarding"
-	"offboard/pacer"
 	"offboard/runner"
 	"offboard/zoho"
 )
@@ -26,7 +25,7 @@ import (
 // version is set at build time (-ldflags "-X main.version=..."); see Makefile.
 var version = ""
 
-// Exit statuses, as the contract (§7) fixes them.
+// Exit statuses, as the README's "Exit status" section fixes them.
 const (
 	exitOK          = 0
 	exitFatal       = 1
@@ -101,19 +100,31 @@ func commands() []command {
 }
 
 func main() {
+	os.Exit(runProcess(processEnv(), os.Args[1:]))
+}
+
+// processEnv is the env of this process: its streams and environment.
+func processEnv() env {
+	return env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv,
+		stdinTTY: isTerminal(os.Stdin), stderrTTY: isTerminal(os.Stderr)}
+}
+
+// runProcess runs a command line as the process's own, with its signals:
+// the first Ctrl-C (or SIGTERM) cancels the command's context: a run stops
+// submitting, follows the jobs already submitted for a while and writes
+// the results. A second one ends the process at once, by the signal itself
+// as a shell expects; the channel holds both, so a quick double Ctrl-C is
+// never swallowed.
+func runProcess(e env, args []string) int {
 	ctx, cancel := context.WithCancel(context.Background())
-	// The first Ctrl-C (or SIGTERM) cancels ctx: the run stops submitting,
-	// follows the jobs already submitted for a while and writes the
-	// results. A second one ends the process at once, by the signal itself
-	// as a shell expects; the channel holds both, so a quick double Ctrl-C
-	// is never swallowed.
+	defer cancel()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sigs
 		cancel()
 		sig := <-sigs
-		fmt.Fprintln(os.Stderr, "offboard: interrupted again: stopping now, without writing the results; the journal is intact: run the same command again to resume")
+		fmt.Fprintln(e.stderr, "offboard: interrupted again: stopping now, without writing the results; the journal is intact: run the same command again to resume")
 		signal.Reset(os.Interrupt, syscall.SIGTERM)
 		if p, err := os.FindProcess(os.Getpid()); err == nil {
 			_ = p.Signal(sig)
@@ -121,23 +132,7 @@ func main() {
 		time.Sleep(time.Second)
 		os.Exit(exitInterrupted) // where a signal could not end the process
 	}()
-	e := env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv,
-		stdinTTY: isTerminal(os.Stdin), stderrTTY: isTerminal(os.Stderr)}
-	// OFFBOARD_TEST_POLL is for the tests that run this binary against a
-	// simulator on loopback whose jobs take milliseconds: it sets the first
-	// guess of a job's duration, and the polling follows from it, and a
-	// request's deadline of 2 s. Not for real use.
-	if d, err := time.ParseDuration(os.Getenv("OFFBOARD_TEST_POLL")); err == nil && d > 0 {
-		const requestTimeout = 2 * time.Second
-		e.tuneRun = func(o *runner.Options) {
-			o.JobDuration, o.PollMin, o.BackoffBase, o.RequestTimeout = d, d/4, d/4, requestTimeout
-			o.Pacer = pacer.New(pacer.Options{Base: d / 4})
-		}
-		e.tuneClient = func(c *zoho.Config) { c.RequestTimeout = requestTimeout }
-	}
-	code := run(ctx, e, os.Args[1:])
-	cancel()
-	os.Exit(code)
+	return run(ctx, e, args)
 }
 
 // run executes one command line and decides the exit status, in one place.

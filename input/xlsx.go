@@ -18,8 +18,8 @@ import (
 
 // The XLSX reader streams the sheet's XML straight out of the zip, token by
 // token, instead of going through excelize's Rows iterator. Rows.Columns
-// returns each cell as a string and drops its type and style, and the
-// contract needs both: an ID held in a number cell has lost digits and must
+// returns each cell as a string and drops its type and style, and
+// offboard needs both: an ID held in a number cell has lost digits and must
 // be refused, and a date cell is a serial number whose meaning is in its
 // number format. Reading the zip entry directly also never writes the sheet
 // to a temporary file nor holds it in memory. The limits excelize enforces

@@ -6,7 +6,7 @@
 // with one Step per row comes out. No HTTP, no files, no clock.
 //
 // Each row gets at most one code, the first that applies in the order of
-// the contract's table. Where the contract is silent:
+// the README's table of codes. Where the README is silent:
 //
 //   - HIDDEN_ROW (skipped) comes before every other code: a row the sheet
 //     hides (input.Row.Hidden) is not an instruction the reviewer saw, so
@@ -23,7 +23,7 @@
 //     one; among equals, the first that Zoho listed.
 //   - A user ID that is some user's zuid rather than their CRM user ID is
 //     USER_NOT_FOUND (or TARGET_NOT_FOUND), with a message that names the
-//     right ID: the contract asks for CRM user IDs, and the plan does not
+//     right ID: the sheet is to name CRM user IDs, and the plan does not
 //     rewrite what the sheet says.
 //   - When both targets have a problem of the same rank, transfer_to is
 //     reported.

@@ -114,7 +114,7 @@ func TestBuildCodes(t *testing.T) {
 }
 
 // TestBuildPrecedence gives rows several problems each: the first in the
-// contract's order wins.
+// README's order wins.
 func TestBuildPrecedence(t *testing.T) {
 	rows := []input.Row{
 		row(2, "rep@x.example", "a@x.example", ""),                                                                  // planned: the duplicates' first row
