@@ -86,7 +86,7 @@ func runPlan(ctx context.Context, e env, args []string) error {
 	}
 	output := sf.output
 	if output == "" {
-		output = "offboard-results-" + now.Format("20060102-150405") + ".xlsx"
+		output = offboarding.DefaultOutput(now)
 	}
 	return offboarding.Plan(ctx, e.streams(), offboarding.PlanOptions{
 		Sheet: sheet, Output: output, Today: today, Conn: cn, Log: lc, Version: buildVersion(),

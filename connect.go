@@ -110,7 +110,7 @@ func (c *connFlags) connection(e env) (offboarding.Connection, error) {
 	if e.tuneClient != nil {
 		e.tuneClient(&cfg)
 	}
-	return offboarding.Connection{Client: cfg, Sandbox: c.sandbox}, nil
+	return offboarding.Connection{Client: cfg, Sandbox: c.sandbox, SandboxJobDuration: e.sandboxJobs}, nil
 }
 
 func firstNonEmpty(vals ...string) string {

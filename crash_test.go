@@ -51,7 +51,7 @@ const childEnv = "OFFBOARD_TEST_CHILD"
 // TestMain runs offboard as a process of its own when the crash tests
 // start one: with the process's signals, as main does, and polling tuned
 // to a simulator whose jobs take milliseconds, with a request deadline of
-// 2 s. The product binary has no such tuning.
+// 1 s. The product binary has no such tuning.
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
 		e := processEnv()
@@ -61,9 +61,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// childTuning polls jobs that take about d, and gives a request 2 s.
+// childTuning polls jobs that take about d, and gives a request 1 s.
 func childTuning(d time.Duration) (func(*runner.Options), func(*zoho.Config)) {
-	const requestTimeout = 2 * time.Second
+	const requestTimeout = time.Second
 	return func(o *runner.Options) {
 			o.JobDuration, o.PollMin, o.BackoffBase, o.RequestTimeout = d, d/4, d/4, requestTimeout
 			o.Pacer = pacer.New(pacer.Options{Base: d / 4})
@@ -79,7 +79,7 @@ const leavers = 24
 // well under it, and a user left in doubt by a kill (recorded, then killed
 // before the request left) is sent again by the next run only once the
 // submission in doubt is this old.
-const crashJobTimeout = "3s"
+const crashJobTimeout = "1500ms"
 
 // crashOrg is the demo org with leavers extra reps, and the sheet that
 // deletes them, their records going to Lucas Meyer.
@@ -438,6 +438,24 @@ func newCrashRun(t *testing.T, cfg sandbox.Config) *crashRun {
 	return c
 }
 
+// releaseWhenFollowing lets the jobs srv holds end once run p has begun to
+// follow them (so that they still ran when it decided what to send), or
+// has ended.
+func releaseWhenFollowing(t *testing.T, srv *sandbox.Server, p *proc) {
+	t.Helper()
+	defer srv.ReleaseJobs()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		select {
+		case <-p.done:
+			return
+		default:
+		}
+		if strings.Contains(p.stderr.String(), "following the job of an earlier run") {
+			return
+		}
+	}
+}
+
 // killAt runs the command and kills it with SIGKILL once the journal's
 // records satisfy at.
 func (c *crashRun) killAt(t *testing.T, at func([]journal.Record) bool) *proc {
@@ -614,7 +632,8 @@ func TestJournalLocked(t *testing.T) {
 // another sheet, and starts afresh with --fresh.
 func TestJournalOtherInput(t *testing.T) {
 	t.Parallel()
-	c := newCrashRun(t, sandbox.Config{JobDuration: 2 * time.Second}) // jobs still run when --fresh starts
+	c := newCrashRun(t, sandbox.Config{})
+	c.srv.HoldJobs() // jobs still run when --fresh starts
 	c.killAt(t, func(r []journal.Record) bool { return answers(r) >= 5 })
 
 	other := filepath.Join(c.dir, "other.csv")
@@ -637,6 +656,7 @@ func TestJournalOtherInput(t *testing.T) {
 	records, _ := journal.Read(c.journal)
 	inDoubt := unanswered(records)
 	fresh := start(t, c.environ, append(args, "--fresh")...)
+	releaseWhenFollowing(t, c.srv, fresh)
 	if code := fresh.wait(t); code != exitOK {
 		t.Fatalf("--fresh run = %d, want 0; stderr:\n%s", code, fresh.stderr.String())
 	}
@@ -803,12 +823,9 @@ func TestResumeWithoutOutput(t *testing.T) {
 	waitJournal(t, path, first, func(r []journal.Record) bool { return answers(r) >= 8 })
 	first.cmd.Process.Signal(syscall.SIGKILL)
 	first.wait(t)
-	// The default name has the second the run began: make sure the
-	// second run's would differ.
+	// A new run in the same second would get another default name
+	// (-2): the second run must find the first's journal, not start anew.
 	records, _ := journal.Read(path)
-	for time.Now().Truncate(time.Second).Equal(records[0].Time.Truncate(time.Second)) {
-		time.Sleep(10 * time.Millisecond)
-	}
 
 	second := startIn(t, c.dir, c.environ, args...)
 	if code := second.wait(t); code != exitOK {
@@ -832,9 +849,6 @@ func TestResumeWithoutOutput(t *testing.T) {
 	first.cmd.Process.Signal(syscall.SIGKILL)
 	first.wait(t)
 	records, _ = journal.Read(jpath)
-	for time.Now().Truncate(time.Second).Equal(records[0].Time.Truncate(time.Second)) {
-		time.Sleep(10 * time.Millisecond)
-	}
 	second = startIn(t, c2.dir, c2.environ, args...)
 	if code := second.wait(t); code != exitOK {
 		t.Fatalf("second run with --journal = %d; stderr:\n%s", code, second.stderr.String())
@@ -1057,7 +1071,8 @@ func TestNewJournalKeepsRunningJobs(t *testing.T) {
 	for _, how := range []string{"--fresh", "edited sheet"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
-			c := newCrashRun(t, sandbox.Config{JobDuration: 3 * time.Second, SecondSubmission: sandbox.StartSecondJob})
+			c := newCrashRun(t, sandbox.Config{SecondSubmission: sandbox.StartSecondJob})
+			c.srv.HoldJobs() // jobs still run when the new run starts
 			sheet, _ := filepath.Abs(c.sheet)
 			args := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
 			first := startIn(t, c.dir, c.environ, args...)
@@ -1071,10 +1086,6 @@ func TestNewJournalKeepsRunningJobs(t *testing.T) {
 			waitJournal(t, path, first, func(r []journal.Record) bool { return answers(r) >= 5 })
 			first.cmd.Process.Signal(syscall.SIGKILL)
 			first.wait(t)
-			records, _ := journal.Read(path)
-			for time.Now().Truncate(time.Second).Equal(records[0].Time.Truncate(time.Second)) {
-				time.Sleep(10 * time.Millisecond) // the next default name must differ
-			}
 			if how == "--fresh" {
 				args = append(args, "--fresh")
 			} else {
@@ -1082,6 +1093,7 @@ func TestNewJournalKeepsRunningJobs(t *testing.T) {
 				os.WriteFile(sheet, append(data, "aisha.bello@northwind-demo.example,lucas.meyer@northwind-demo.example,TRUE,TRUE,FALSE,,,HR-1\n"...), 0o644)
 			}
 			second := startIn(t, c.dir, c.environ, args...)
+			releaseWhenFollowing(t, c.srv, second)
 			if code := second.wait(t); code != exitOK {
 				t.Fatalf("second run = %d, want 0; stderr:\n%s", code, second.stderr.String())
 			}

@@ -65,6 +65,8 @@ type env struct {
 	// tuneClient, if set, adjusts the Zoho client's configuration; tests
 	// use it to shorten the token request's deadline and retries.
 	tuneClient func(*zoho.Config)
+	// sandboxJobs is how long --sandbox's jobs take; 0 means 1 s.
+	sandboxJobs time.Duration
 }
 
 // streams is the process's streams as offboarding sees them.

@@ -23,7 +23,7 @@ func runCmd(t *testing.T, environ map[string]string, args ...string) (int, strin
 	var out, errOut bytes.Buffer
 	e := env{stdout: &out, stderr: &errOut, stdin: strings.NewReader(""),
 		getenv:  func(k string) string { return environ[k] },
-		tuneRun: fastRun}
+		tuneRun: fastRun, sandboxJobs: 100 * time.Millisecond}
 	code := run(t.Context(), e, args)
 	return code, out.String(), errOut.String()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -59,9 +60,26 @@ type RunOptions struct {
 	Tune func(*runner.Options)
 }
 
-// defaultOutput is the results file a run names when given none.
-func defaultOutput(start time.Time) string {
-	return "offboard-results-" + start.Format("20060102-150405") + ".xlsx"
+// DefaultOutput is the results file a command names when given none, in
+// the working directory: offboard-results-YYYYMMDD-HHMMSS.xlsx, with -2,
+// -3... added when a file of that name (or its journal) is already there,
+// so that two runs in one second never share a results file or a journal.
+func DefaultOutput(start time.Time) string {
+	base := "offboard-results-" + start.Format("20060102-150405")
+	name := base + ".xlsx"
+	for n := 2; taken(name) && n < 1000; n++ {
+		name = fmt.Sprintf("%s-%d.xlsx", base, n)
+	}
+	return name
+}
+
+func taken(name string) bool {
+	for _, f := range []string{name, name + ".journal", name + ".journal.lock"} {
+		if _, err := os.Lstat(f); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // progressInterval is how often a run without a terminal logs its
@@ -80,7 +98,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	start := now()
 	output, outputGiven := o.Output, o.Output != ""
 	if !outputGiven {
-		output = defaultOutput(start)
+		output = DefaultOutput(start)
 	}
 	prog := newProgress(0, time.Now)
 	var logOut io.Writer = ios.Err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +86,23 @@ func TestSameOrg(t *testing.T) {
 		if same != tt.same || known == "" {
 			t.Errorf("%s: sameOrg() = %v, %q; want %v and the journal's org named", tt.name, same, known, tt.same)
 		}
+	}
+}
+
+// TestDefaultOutput: two runs begun in the same second in one directory
+// never share a results file or a journal.
+func TestDefaultOutput(t *testing.T) {
+	t.Chdir(t.TempDir())
+	at := time.Date(2026, 12, 2, 2, 30, 5, 0, time.Local)
+	if got := DefaultOutput(at); got != "offboard-results-20261202-023005.xlsx" {
+		t.Fatalf("DefaultOutput() = %q", got)
+	}
+	os.WriteFile("offboard-results-20261202-023005.xlsx.journal", nil, 0o600) // a run under way
+	if got := DefaultOutput(at); got != "offboard-results-20261202-023005-2.xlsx" {
+		t.Errorf("DefaultOutput() beside a journal of that name = %q, want -2", got)
+	}
+	os.WriteFile("offboard-results-20261202-023005-2.xlsx", nil, 0o600)
+	if got := DefaultOutput(at); got != "offboard-results-20261202-023005-3.xlsx" {
+		t.Errorf("DefaultOutput() beside both = %q, want -3", got)
 	}
 }
