@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"offboard/journal"
 	"offboard/offboarding"
 	"offboard/runner"
 	"offboard/zoho"
@@ -193,8 +194,28 @@ func exitStatus(e env, name string, err error) int {
 		fmt.Fprintf(e.stderr, "offboard %s: interrupted\n", name)
 		return exitInterrupted
 	}
-	fmt.Fprintf(e.stderr, "offboard %s: %v\n", name, err)
+	fmt.Fprintf(e.stderr, "offboard %s: %v%s\n", name, err, hint(err))
 	return exitFatal
+}
+
+// hint says what to do about err in the command line's words: the flags
+// and environment variables that the packages below it do not know.
+func hint(err error) string {
+	var (
+		auth  *zoho.AuthError
+		other *journal.OtherInputError
+	)
+	switch {
+	case errors.As(err, &auth) && auth.RefreshTokenRefused():
+		return `; create a new one with offboard auth --code CODE (see README, "Credentials")`
+	case errors.As(err, &auth) && auth.ClientRefused():
+		return "; check ZOHO_CLIENT_ID and ZOHO_CLIENT_SECRET (or the --credentials file) and --dc"
+	case errors.Is(err, zoho.ErrNoAPIDomain):
+		return "; set --api-domain or ZOHO_API_DOMAIN"
+	case errors.As(err, &other):
+		return ": use --fresh to start a new run on it, or --journal to pick another file"
+	}
+	return ""
 }
 
 func printUsage(w io.Writer) {

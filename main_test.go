@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,8 +14,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"offboard/input"
+	"offboard/journal"
 	"offboard/runner"
 	"offboard/sandbox"
+	"offboard/zoho"
 )
 
 // runCmd runs one command line in-process and returns its exit status and
@@ -141,7 +145,7 @@ func TestUsersAgainstServer(t *testing.T) {
 
 	srv.RevokeRefreshToken(refresh)
 	code, out, errOut = runCmd(t, environ, "users", "--log-level", "debug")
-	if code != exitFatal || !strings.Contains(errOut, "refresh token was refused") {
+	if code != exitFatal || !strings.Contains(errOut, "refresh token was refused") || !strings.Contains(errOut, "offboard auth --code") {
 		t.Errorf("offboard users with a revoked refresh token = %d, stderr %q; want 1 and the reason", code, errOut)
 	}
 	for _, s := range []string{secret, refresh} {
@@ -240,5 +244,24 @@ func TestSamplesOrgIsTheSandbox(t *testing.T) {
 	}
 	if diff := cmp.Diff(sandbox.DemoSeed(), seed); diff != "" {
 		t.Errorf("samples/sandbox-org.json differs from the sandbox org (-sandbox +file):\n%s", diff)
+	}
+}
+
+// TestHints: the packages below main say what went wrong; main adds what
+// to do in its own words, the flags and variables a user types.
+func TestHints(t *testing.T) {
+	other := &journal.OtherInputError{Journal: "r.journal", File: "a.csv", GotFile: "b.csv"}
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("read the org: %w", zoho.ErrNoAPIDomain), "--api-domain"},
+		{fmt.Errorf("open: %w", other), "--fresh"},
+		{errors.New("something else"), ""},
+	}
+	for _, tt := range tests {
+		if got := hint(tt.err); !strings.Contains(got, tt.want) || (tt.want == "") != (got == "") {
+			t.Errorf("hint(%v) = %q, want it to mention %q", tt.err, got, tt.want)
+		}
 	}
 }

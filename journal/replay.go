@@ -282,9 +282,9 @@ type OtherInputError struct {
 	GotFile, GotSHA256 string
 }
 
-// Error names both inputs and the ways out.
+// Error names both inputs.
 func (e *OtherInputError) Error() string {
-	return fmt.Sprintf("journal %s belongs to input %s (sha256 %s), not %s (sha256 %s): use --fresh to start a new run on it or --journal to pick another file",
+	return fmt.Sprintf("journal %s belongs to input %s (sha256 %s), not %s (sha256 %s)",
 		e.Journal, e.File, short(e.SHA256), e.GotFile, short(e.GotSHA256))
 }
 

@@ -185,7 +185,7 @@ func TestCheckInput(t *testing.T) {
 		{"empty journal", Replay(nil), "april.xlsx", "ffff", ""},
 		{"finished run, other input", Replay([]Record{{Kind: KindStart, InputFile: "march.xlsx", InputSHA256: "0123"}, {Kind: KindEnd}}), "april.xlsx", "ffff", ""},
 		{"other input", st, "april.xlsx", "fedcba9876543210",
-			"journal out.journal belongs to input march.xlsx (sha256 0123456789ab…), not april.xlsx (sha256 fedcba987654…): use --fresh to start a new run on it or --journal to pick another file"},
+			"journal out.journal belongs to input march.xlsx (sha256 0123456789ab…), not april.xlsx (sha256 fedcba987654…)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

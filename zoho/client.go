@@ -96,13 +96,13 @@ type Client struct {
 func New(cfg Config) (*Client, error) {
 	var missing []string
 	if cfg.ClientID == "" {
-		missing = append(missing, "client id (ZOHO_CLIENT_ID)")
+		missing = append(missing, "client id")
 	}
 	if cfg.ClientSecret == "" {
-		missing = append(missing, "client secret (ZOHO_CLIENT_SECRET)")
+		missing = append(missing, "client secret")
 	}
 	if cfg.RefreshToken == "" {
-		missing = append(missing, "refresh token (ZOHO_REFRESH_TOKEN)")
+		missing = append(missing, "refresh token")
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("zoho: missing %s", strings.Join(missing, ", "))
@@ -204,7 +204,7 @@ func (c *Client) base(tok *oauth2.Token) (*url.URL, error) {
 	}
 	domain, _ := tok.Extra("api_domain").(string)
 	if domain == "" {
-		return nil, errors.New("zoho: the token response has no api_domain; set ZOHO_API_DOMAIN or --api-domain")
+		return nil, ErrNoAPIDomain
 	}
 	u, err := checkBaseURL("api_domain from the accounts server", domain)
 	if err != nil {

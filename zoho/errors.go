@@ -52,6 +52,9 @@ var (
 	// ErrUserNotFound is returned by User when Zoho holds no record of the
 	// user (HTTP 204): it does not exist, or no longer does.
 	ErrUserNotFound = errors.New("zoho: no such user")
+	// ErrNoAPIDomain is returned when the token response names no API
+	// domain and none was configured (Config.APIDomain).
+	ErrNoAPIDomain = errors.New("zoho: the token response has no api_domain, and none was configured")
 )
 
 // APIError is an error answer from the CRM API, from either of Zoho's
@@ -210,6 +213,18 @@ type AuthError struct {
 	noAnswer bool // the server did not answer (worth asking again)
 }
 
+// RefreshTokenRefused reports that the accounts server refused the
+// refresh token for good (wrong, revoked, another data centre).
+func (e *AuthError) RefreshTokenRefused() bool {
+	return e.Fatal && e.Code == "invalid_code" && !e.grant
+}
+
+// ClientRefused reports that the accounts server refused the client id or
+// secret.
+func (e *AuthError) ClientRefused() bool {
+	return e.Fatal && strings.HasPrefix(e.Code, "invalid_client")
+}
+
 func (e *AuthError) Error() string {
 	switch {
 	case e.Fatal && e.Code == "invalid_code" && e.grant:
@@ -217,9 +232,9 @@ func (e *AuthError) Error() string {
 	case e.Fatal && e.Throttled:
 		return "zoho: Zoho has refused token requests as too many for over 10 minutes (it allows 10 per 10 minutes): is another program using the same credentials? Wait, then run again"
 	case e.Fatal && e.Code == "invalid_code":
-		return "zoho: the refresh token was refused (invalid_code): it is wrong, revoked, or belongs to another data centre; create a new one with offboard auth --code"
+		return "zoho: the refresh token was refused (invalid_code): it is wrong, revoked, or belongs to another data centre; a new one is needed"
 	case e.Fatal && strings.HasPrefix(e.Code, "invalid_client"):
-		return fmt.Sprintf("zoho: the client id or client secret was refused (%s): check ZOHO_CLIENT_ID and ZOHO_CLIENT_SECRET and the data centre", e.Code)
+		return fmt.Sprintf("zoho: the client id or client secret was refused (%s): check them, and the data centre", e.Code)
 	case e.Fatal:
 		s := fmt.Sprintf("zoho: the accounts server refused the token request (%s", e.Code)
 		if e.Description != "" {
