@@ -9,38 +9,29 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/gocarina/gocsv"
 )
 
-// csvSource reads CSV through gocsv's Unmarshaller, on a csv.Reader this
-// package configures: the delimiter it detected, short and long rows
-// allowed, strict quotes, and no gocsv package settings touched.
+// csvSource reads CSV with encoding/csv, configured for what the file
+// holds: the delimiter it detected, short and long rows allowed, strict
+// quotes.
 //
-// The Unmarshaller takes the first record it reads as the header, but a
-// hand-made sheet often has blank rows above its header. So a first
+// A hand-made sheet often has blank rows above its header. A first
 // csv.Reader finds the header, keeping the bytes it reads from the end of
-// the last blank record on (rawTail), and the reader gocsv gets starts at
+// the last blank record on (rawTail); the reader of the rows starts at
 // that offset: the kept bytes, then the rest of the stream.
 //
-// gocsv matches header names to struct tags, but this package matches them
-// itself (aliases, duplicates and missing columns make a HeaderError, from
-// the names as written), and every cell must come back in column order,
-// known or not. So RenormalizeHeaders gives each header cell a positional
-// key, "c0", "c1", ..., which never collide whatever the names are, and
-// csvRecord has one field whose tag is the partial key "c": every column
-// maps to it, and its gocsv.TypeUnmarshaller appends the cells in order.
-// No cell comes back as a map (ReadUnmatched would also index past the
-// header on a long row), and the known columns are read by position, as
-// for XLSX.
+// A row's number is the one a spreadsheet shows: it counts the blank
+// lines above the row (which encoding/csv skips), but not the lines of its
+// quoted cells (one record is one row). So it is worked out from the
+// record's raw bytes, which rawTail keeps until the next record is read.
 //
-// gocsv stops at the header's width. A row's number counts the blank rows
-// above it and the lines of its quoted cells, including cells beyond the
-// header, so it is worked out from the record's raw bytes, which rawTail
-// keeps until the next record is read.
+// gocsv, the project's CSV library, maps records to structs by header
+// name; an offboarding sheet's columns go by many names (aliases), may
+// repeat, and every cell must come back in column order, known or not,
+// with the row's number: the input is read as records. gocsv writes the
+// typed rows offboard produces (offboard users --format csv).
 type csvSource struct {
 	file *os.File
 	name string
@@ -48,44 +39,14 @@ type csvSource struct {
 	header    []string // the header row, handed out by the first next
 	headerRow int
 
-	r     *csv.Reader // the reader gocsv reads from
-	um    *gocsv.Unmarshaller
-	tail  *rawTail // the bytes under r
-	width int      // cells in the header record: gocsv reads no more
+	r     *csv.Reader // the reader of the rows
+	tail  *rawTail    // the bytes under r
 	comma rune
 	shift int // r's line numbers plus shift are the first reader's
 
-	row     int    // spreadsheet row of the last record
-	endLine int    // line on which the last record ended, as the first reader counts
-	endOff  int64  // r's offset at the end of the last record
-	raw     []byte // the last record's bytes, until the next one is read
-}
-
-// csvRecord is what gocsv unmarshals a record into.
-type csvRecord struct {
-	// Cells gets every column: each header cell's key contains "c".
-	Cells csvCells `csv:"c,partial"`
-}
-
-// csvCells collects a record's cells in column order. It is a single
-// pointer so that gocsv, which looks at the field through an interface for
-// each cell, does not copy it to the heap each time.
-type csvCells struct{ b *cellBuf }
-
-type cellBuf struct {
-	cells []string
-	first [8]string // room for a typical sheet's row in one allocation
-}
-
-// UnmarshalCSV implements gocsv.TypeUnmarshaller: gocsv calls it for each
-// column of the record, left to right.
-func (c *csvCells) UnmarshalCSV(s string) error {
-	if c.b == nil {
-		c.b = new(cellBuf)
-		c.b.cells = c.b.first[:0]
-	}
-	c.b.cells = append(c.b.cells, s)
-	return nil
+	row     int   // spreadsheet row of the last record
+	endLine int   // line on which the last record ended, as the first reader counts
+	endOff  int64 // r's offset at the end of the last record
 }
 
 // openCSV readies a reader configured for what the file holds: BOM,
@@ -151,27 +112,15 @@ func newCSVSource(name string, rd io.Reader) (*csvSource, error) {
 		seen.forget(hr.InputOffset())
 	}
 
-	// The reader gocsv gets: the header's record and all that follows.
+	// The reader of the rows: the header's record and all that follows.
 	s.tail = &rawTail{r: io.MultiReader(bytes.NewReader(seen.from(at)), br)}
 	s.r = s.newReader(bufio.NewReaderSize(s.tail, 64<<10))
-	s.um, err = gocsv.NewUnmarshaller(s.r, &csvRecord{})
-	if err != nil {
+	if _, err := s.r.Read(); err != nil { // the header, read above
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	hl, _ := s.r.FieldPos(0)
 	s.shift -= hl
 	s.endOff = s.r.InputOffset()
-	s.width = len(s.um.Headers)
-	err = s.um.RenormalizeHeaders(func(names []string) []string {
-		keys := make([]string, len(names))
-		for i := range keys {
-			keys[i] = "c" + strconv.Itoa(i)
-		}
-		return keys
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
 	return s, nil
 }
 
@@ -179,7 +128,7 @@ func (s *csvSource) newReader(rd io.Reader) *csv.Reader {
 	r := csv.NewReader(rd)
 	r.Comma = s.comma
 	r.FieldsPerRecord = -1 // short and long rows are normal in hand-made sheets
-	r.ReuseRecord = true   // gocsv is done with a record before the next Read
+	r.ReuseRecord = true   // the Reader copies a record before the next Read
 	// LazyQuotes stays off: with it, one stray quote silently swallows the
 	// rows below it into a single cell. A clear error is better.
 	return r
@@ -191,10 +140,10 @@ func (s *csvSource) next() (int, []string, []cellKind, error) {
 		s.header = nil
 		return s.headerRow, h, nil, nil
 	}
-	if s.um == nil {
+	if s.r == nil {
 		return 0, nil, nil, io.EOF
 	}
-	v, err := s.um.Read()
+	cells, err := s.r.Read()
 	if err != nil {
 		if err == io.EOF {
 			return 0, nil, nil, io.EOF
@@ -209,48 +158,15 @@ func (s *csvSource) next() (int, []string, []cellKind, error) {
 		}
 		return 0, nil, nil, fmt.Errorf("%s: %w", s.name, err)
 	}
-	rec, _ := v.(*csvRecord)
-	if rec == nil || rec.Cells.b == nil {
-		// encoding/csv never returns an empty record: gocsv's package
-		// settings (TagName, TagSeparator, its header normalizer) have been
-		// changed so that the positional keys no longer reach csvCells.
-		return 0, nil, nil, fmt.Errorf("%s: gocsv mapped no cell of the record; are its package settings changed?", s.name)
-	}
-	cells := rec.Cells.b.cells
-
 	// The record's raw bytes, with the empty lines above it.
 	s.tail.forget(s.endOff)
 	off := s.r.InputOffset()
 	raw := s.tail.between(s.endOff, off)
-	s.raw = raw
 	s.endOff = off
 	start, _ := s.r.FieldPos(0)
 	s.row += start + s.shift - s.endLine
 	s.endLine += bytes.Count(raw, []byte("\n"))
-
-	if len(cells) == s.width && isBlank(cells) {
-		// gocsv stops at the header's width, but a row with cells only
-		// beyond it is not blank.
-		if full := s.reparse(raw); !isBlank(full) {
-			cells = full
-		}
-	}
 	return s.row, cells, nil, nil
-}
-
-// wholeRecord returns the last record next returned with every cell,
-// right of the header's width too.
-func (s *csvSource) wholeRecord() []string {
-	if s.raw == nil {
-		return nil
-	}
-	return s.reparse(s.raw)
-}
-
-// reparse reads raw, one record and the empty lines above it, whole.
-func (s *csvSource) reparse(raw []byte) []string {
-	rec, _ := s.newReader(bytes.NewReader(raw)).Read()
-	return rec
 }
 
 func (s *csvSource) close() error {

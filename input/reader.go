@@ -3,9 +3,9 @@
 // their spreadsheet, every original cell, and the columns the tool
 // understands parsed (README: "The input sheet").
 //
-// CSV is read through gocsv's Unmarshaller on an encoding/csv Reader this
-// package configures (see csvSource); XLSX by streaming the sheet's XML out
-// of the zip (see xlsx.go), its merged ranges found first (merge.go).
+// CSV is read with encoding/csv, configured for what the file holds (see
+// csvSource); XLSX by streaming the sheet's XML out of the zip (see
+// xlsx.go), its merged ranges found first (merge.go).
 //
 // A cell is read as the person looking at the sheet sees it: a formula by
 // the value the file holds for it, and a problem if it holds none; a cell
@@ -413,9 +413,6 @@ func (r *Reader) headerBelow() int {
 			continue
 		}
 		nonBlank++
-		if cs, ok := r.src.(*csvSource); ok {
-			cells = cs.wholeRecord() // gocsv cuts records at the width of the row it took for the header
-		}
 		if h, problems := matchHeader(cells, line); len(problems) == 0 && len(r.misreadHeader(h.Names, line)) == 0 {
 			return line
 		}

@@ -2,7 +2,6 @@ package offboarding
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"sort"
@@ -12,6 +11,8 @@ import (
 
 	"offboard/directory"
 	"offboard/zoho"
+
+	"github.com/gocarina/gocsv"
 )
 
 // UsersOptions are the options of offboard users.
@@ -66,7 +67,27 @@ func ValidUserType(t string) bool {
 	return false
 }
 
-func userRow(org zoho.Org, u zoho.User) []string {
+// userLine is one user as offboard users lists them.
+type userLine struct {
+	ID        cell `csv:"ID"`
+	Email     cell `csv:"Email"`
+	Name      cell `csv:"Name"`
+	Status    cell `csv:"Status"`
+	Confirmed cell `csv:"Confirmed"`
+	Role      cell `csv:"Role"`
+	Profile   cell `csv:"Profile"`
+	ReportsTo cell `csv:"Reports To"`
+	Note      cell `csv:"Note"`
+}
+
+// cell is a value of a sheet offboard writes: in CSV, one that a
+// spreadsheet would read as a formula is written as text.
+type cell string
+
+// MarshalCSV implements gocsv.TypeMarshaller.
+func (c cell) MarshalCSV() (string, error) { return csvSafe(string(c)), nil }
+
+func userLineOf(org zoho.Org, u zoho.User) userLine {
 	name := u.FullName
 	if name == "" {
 		name = strings.TrimSpace(u.FirstName + " " + u.LastName)
@@ -75,8 +96,13 @@ func userRow(org zoho.Org, u zoho.User) []string {
 	if org.IsSuperAdmin(u) {
 		note = "super admin"
 	}
-	return []string{string(u.ID), u.Email, name, u.Status, strconv.FormatBool(u.Confirm),
-		refName(u.Role), refName(u.Profile), refName(u.ReportingTo), note}
+	return userLine{cell(u.ID), cell(u.Email), cell(name), cell(u.Status), cell(strconv.FormatBool(u.Confirm)),
+		cell(refName(u.Role)), cell(refName(u.Profile)), cell(refName(u.ReportingTo)), cell(note)}
+}
+
+func (l userLine) cells() []string {
+	return []string{string(l.ID), string(l.Email), string(l.Name), string(l.Status), string(l.Confirmed),
+		string(l.Role), string(l.Profile), string(l.ReportsTo), string(l.Note)}
 }
 
 var userColumns = []string{"ID", "Email", "Name", "Status", "Confirmed", "Role", "Profile", "Reports To", "Note"}
@@ -85,7 +111,7 @@ func writeUsersTable(w io.Writer, org zoho.Org, users []zoho.User, typ string) e
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(userColumns, "\t"))
 	for _, u := range users {
-		fmt.Fprintln(tw, strings.Join(userRow(org, u), "\t"))
+		fmt.Fprintln(tw, strings.Join(userLineOf(org, u).cells(), "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -98,22 +124,13 @@ func writeUsersTable(w io.Writer, org zoho.Org, users []zoho.User, typ string) e
 	return err
 }
 
+// writeUsersCSV writes the users as a sheet to start an offboarding from.
 func writeUsersCSV(w io.Writer, org zoho.Org, users []zoho.User) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(userColumns); err != nil {
-		return err
+	lines := make([]userLine, len(users))
+	for i, u := range users {
+		lines[i] = userLineOf(org, u)
 	}
-	for _, u := range users {
-		row := userRow(org, u)
-		for i, cell := range row {
-			row[i] = csvSafe(cell)
-		}
-		if err := cw.Write(row); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
+	return gocsv.Marshal(lines, w)
 }
 
 // csvSafe keeps a cell from being read as a formula by a spreadsheet.
