@@ -51,6 +51,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./input/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadXLSX$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./input/
 	$(GO) test -run '^$$' -fuzz '^FuzzMatchHeader$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./input/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./journal/
 
 ## dist: offboard for Linux, macOS and Windows (amd64 and arm64) in dist/, built with -trimpath and the version
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
