@@ -427,7 +427,7 @@ func newCrashRun(t *testing.T, cfg sandbox.Config) *crashRun {
 	seed, sheet := crashOrg(t, c.dir, leavers)
 	cfg.Seed = seed
 	if cfg.JobDuration == 0 {
-		cfg.JobDuration = 400 * time.Millisecond
+		cfg.JobDuration = 200 * time.Millisecond
 	}
 	cfg.ConcurrencyLimit = 5
 	c.srv, c.environ = simEnv(t, cfg)
