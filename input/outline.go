@@ -181,17 +181,6 @@ func (a *arrays) nextRow(after int) int {
 	return best
 }
 
-// covers reports whether an array formula's result fills a cell of row
-// line, below the formula's top row.
-func (a *arrays) covers(line int) bool {
-	for _, af := range a.byCol {
-		if line > af.r1 && line <= af.r2 {
-			return true
-		}
-	}
-	return false
-}
-
 // at returns the array formula whose result fills the cell at row line,
 // column col, other than its top-left cell, or nil.
 func (a *arrays) at(line, col int) *arrayFormula {

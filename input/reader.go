@@ -153,9 +153,9 @@ type sheetSource interface {
 	// than its own, or nil; recalc says the workbook's cached values are
 	// placeholders.
 	arrayAt(line, col int) (a *arrayFormula, recalc bool)
-	// arrayRow reports whether an array formula's result fills a cell of
-	// the row, other than the formula's own: the row is never blank.
-	arrayRow(line int) bool
+	// holds reports whether the file holds a value for the cell in column
+	// col of the row returned last.
+	holds(col int) bool
 }
 
 var _ sheetSource = (*xlsxSource)(nil)
@@ -438,7 +438,7 @@ func (r *Reader) Next() (Row, error) {
 		if err != nil {
 			return Row{}, err
 		}
-		if isBlank(cells) && (r.sheet == nil || !r.sheet.arrayRow(line)) {
+		if isBlank(cells) && !r.arrayUnheld(line) {
 			continue
 		}
 		row := r.row(line, cells, kinds)
@@ -448,6 +448,22 @@ func (r *Reader) Next() (Row, error) {
 		}
 		return row, nil
 	}
+}
+
+// arrayUnheld reports whether a known column's cell of the row returned
+// last is filled by an array formula's result that the file does not hold
+// (the cell is left out, or the workbook asks to be recalculated): the
+// person sees a value there, so the row is not blank.
+func (r *Reader) arrayUnheld(line int) bool {
+	if r.sheet == nil {
+		return false
+	}
+	for _, col := range r.known {
+		if af, recalc := r.sheet.arrayAt(line, col); af != nil && (recalc || !r.sheet.holds(col)) {
+			return true
+		}
+	}
+	return false
 }
 
 func isBlank(cells []string) bool {
@@ -532,7 +548,7 @@ func (r *Reader) merged(row *Row, kinds []cellKind) []cellKind {
 	for _, col := range r.known {
 		name, at := trimValue(r.header.Names[col]), cellName(col, row.Line)
 		if af, recalc := r.sheet.arrayAt(row.Line, col); af != nil {
-			if recalc || trimValue(row.Cells[col]) == "" {
+			if recalc || !r.sheet.holds(col) {
 				flag(col, af.formula, fmt.Sprintf("%s (%s) is part of the array formula %s in %s, whose value the file does not hold: open the file in Excel or LibreOffice and save it (in LibreOffice, Data > Calculate > Recalculate Hard first)",
 					name, at, af.formula, af.ref()))
 			}

@@ -642,6 +642,29 @@ func TestArrayFormulas(t *testing.T) {
 			t.Errorf("users of LibreOffice's save (-want +got):\n%s", diff)
 		}
 	})
+	// An array whose result is "" below the leavers: LibreOffice saves
+	// those cells with empty values, blank rows as a person sees them;
+	// openpyxl leaves them out, so that nothing tells them blank.
+	t.Run("blank results", func(t *testing.T) {
+		_, rows := readFixture(t, "libreoffice-array-blanks.xlsx", input.Options{})
+		var got []string
+		for _, r := range rows {
+			got = append(got, fmt.Sprintf("%d %s → %s %d problems", r.Line, r.User.Raw, r.TransferTo.Raw, len(r.Problems)))
+		}
+		want := []string{"2 ana@example.com → boss@example.com 0 problems", "3 bo@example.com → boss@example.com 0 problems", "4 cy@example.com → boss@example.com 0 problems"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ReadAll(libreoffice-array-blanks.xlsx) (-want +got):\n%s", diff)
+		}
+		_, rows = readFixture(t, "openpyxl-array-blanks.xlsx", input.Options{})
+		if len(rows) != 40 {
+			t.Fatalf("ReadAll(openpyxl-array-blanks.xlsx) = %d rows, want 40: rows 2 to 41, which the array fills with values the file does not hold", len(rows))
+		}
+		for _, r := range rows[1:] {
+			if len(r.Problems) != 1 || r.Problems[0].Column != "transfer_to" {
+				t.Errorf("openpyxl's row %d problems = %v, want transfer_to flagged", r.Line, r.Problems)
+			}
+		}
+	})
 	t.Run("recalculated by LibreOffice", func(t *testing.T) {
 		_, rows := readFixture(t, "libreoffice-array-formula.xlsx", input.Options{})
 		for i, who := range []string{"boss", "carl", "dora"} {

@@ -501,6 +501,8 @@ type xlsxSource struct {
 	broken     bool
 	cells      []string
 	kinds      []cellKind
+	vals       []bool // whether the file holds a value for each of cells
+	fromFile   bool   // the last row next returned is one of the file's
 	text       []byte // a cell's <v>
 	itext      []byte // a cell's inline string, <is>
 	ftext      []byte // a cell's formula, <f>
@@ -615,9 +617,12 @@ func (s *xlsxSource) mergedAt(line, col int) (rg *mergeRange, ambiguous bool) {
 	return s.merges.at(line, col)
 }
 
-// arrayRow reports whether an array formula's result fills a cell of row
-// line, other than the formula's own.
-func (s *xlsxSource) arrayRow(line int) bool { return s.arrays.covers(line) }
+// holds reports whether the file holds a value for the cell in column
+// col of the row next returned last: a <v>, even an empty one, or an
+// inline string. A row the file leaves out holds none.
+func (s *xlsxSource) holds(col int) bool {
+	return s.fromFile && col < len(s.vals) && s.vals[col]
+}
 
 // arrayAt returns the array formula whose result covers the cell at row
 // line, column col, other than its top-left cell, or nil; recalc says the
@@ -660,13 +665,13 @@ func (s *xlsxSource) next() (int, []string, []cellKind, error) {
 				if s.filled++; s.filled > maxArrayRows {
 					return 0, nil, nil, s.fail(fmt.Errorf("array formulas fill more than %d rows the file leaves out", maxArrayRows))
 				}
-				s.returned, s.hidden = l, s.outline.hidden[l]
+				s.returned, s.hidden, s.fromFile = l, s.outline.hidden[l], false
 				return l, nil, nil, nil
 			}
 			if !s.held {
 				return 0, nil, nil, io.EOF
 			}
-			s.held, s.returned, s.hidden = false, s.row, s.heldHidden
+			s.held, s.returned, s.hidden, s.fromFile = false, s.row, s.heldHidden, true
 			return s.row, s.cells, s.kinds, nil
 		}
 		if err := s.readNext(); err != nil {
@@ -739,7 +744,7 @@ func (s *xlsxSource) readNext() error {
 const maxColumns = 16384 // XFD, the last column a spreadsheet has
 
 func (s *xlsxSource) readRow() error {
-	s.cells, s.kinds = s.cells[:0], s.kinds[:0]
+	s.cells, s.kinds, s.vals = s.cells[:0], s.kinds[:0], s.vals[:0]
 	col := -1
 	for {
 		tok, err := s.dec.RawToken()
@@ -783,12 +788,15 @@ func (s *xlsxSource) readRow() error {
 			for len(s.cells) < col {
 				s.cells = append(s.cells, "")
 				s.kinds = append(s.kinds, kindText)
+				s.vals = append(s.vals, false)
 			}
+			holds := f.hasV || typ == "inlineStr"
 			if col < len(s.cells) { // a cell written twice: the last one wins
-				s.cells[col], s.kinds[col] = val, kind
+				s.cells[col], s.kinds[col], s.vals[col] = val, kind, holds
 			} else {
 				s.cells = append(s.cells, val)
 				s.kinds = append(s.kinds, kind)
+				s.vals = append(s.vals, holds)
 			}
 		case xml.EndElement:
 			if t.Name.Local == "row" {

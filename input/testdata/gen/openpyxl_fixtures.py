@@ -142,3 +142,21 @@ merged()
 filtered()
 chartsheet_first()
 title_rows()
+
+
+def array_formula_blanks():
+    # An array formula over transfer_to, B2:B41, whose result is "" beside
+    # the rows with no user: LibreOffice saves each of those cells with an
+    # empty value, which is what a person sees there, blank.
+    wb = book()
+    ws = wb.active
+    ws.title = "Leavers"
+    ws.append(["user", "transfer_to"])
+    for u in ["ana@example.com", "bo@example.com", "cy@example.com"]:
+        ws.append([u])
+    ws["B2"] = '=IF(A2:A41="","","boss@example.com")'
+    ws.formula_attributes["B2"] = {"t": "array", "ref": "B2:B41"}
+    wb.save("openpyxl-array-blanks.xlsx")
+
+
+array_formula_blanks()
