@@ -135,6 +135,10 @@ func (p *Pacer) Pause(ctx context.Context) error {
 func (p *Pacer) Backoff(sent time.Time, hint time.Duration) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// A Retry-After beyond the time trouble may last would only delay
+	// the giving up; one from a broken or hostile server must not park
+	// the run for days.
+	hint = min(hint, p.giveUp)
 	now := p.now()
 	if p.trouble.IsZero() {
 		p.trouble = now

@@ -202,3 +202,16 @@ func TestReadHonoursRetryAfter(t *testing.T) {
 		t.Errorf("waits = %v, want [45s]", c.waits)
 	}
 }
+
+// TestRetryAfterIsBounded: a Retry-After of days (a broken or hostile
+// server) parks no caller longer than the time trouble may last.
+func TestRetryAfterIsBounded(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := New(Options{GiveUp: 10 * time.Minute, Now: func() time.Time { return now }})
+	if got := p.Backoff(time.Time{}, 72*time.Hour); got != 10*time.Minute {
+		t.Errorf("backoff(hint 72h) = %v, want 10m (GiveUp)", got)
+	}
+	if got := p.Ready(); got > 10*time.Minute {
+		t.Errorf("ready() = %v, want ≤ 10m", got)
+	}
+}
