@@ -643,7 +643,7 @@ func TestJournalOtherInput(t *testing.T) {
 	args[2] = other
 	posts := sandboxtest.Writes(c.srv)
 	refused := start(t, c.environ, args...)
-	if code := refused.wait(t); code != exitFatal || !strings.Contains(refused.stderr.String(), "belongs to input "+c.sheet) || !strings.Contains(refused.stderr.String(), "--fresh") {
+	if code := refused.wait(t); code != exitFatal || !strings.Contains(refused.stderr.String(), "belongs to input "+c.sheet) || strings.Count(refused.stderr.String(), "--fresh") != 1 {
 		t.Errorf("run of another sheet on the journal = %d, %q; want 1, naming the journal's input and --fresh", code, refused.stderr.String())
 	}
 	if n := sandboxtest.Writes(c.srv) - posts; n != 0 {

@@ -64,7 +64,15 @@ func acquire(journal string, owner Owner) (l *lock, stale *Owner, err error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("lock journal %s: %w", journal, err)
 		}
-		if held, err := tryLock(f); held || err != nil {
+		held, err := tryLock(f)
+		for try := 0; held && err == nil && try < 5; try++ {
+			// InUse, run by another offboard looking for runs beside
+			// it, holds a lock file for a moment: a holder that is
+			// really running holds it for good.
+			time.Sleep(20 * time.Millisecond)
+			held, err = tryLock(f)
+		}
+		if held || err != nil {
 			old, _ := readOwner(f)
 			f.Close()
 			if held {

@@ -74,43 +74,52 @@ type userRecord struct {
 }
 
 // elsewhere reads the other journals in dir (*.journal) of runs against
-// p's org for what they know of each user, the latest record of all. A run
-// that writes its own, new journal (another sheet, --fresh, no --output)
-// must still not send a user again while a job another journal left
-// running may run, and must know when a later run settled it. A journal
-// held by a run still going is a run that may submit any user at any
-// moment: elsewhere refuses to go on beside it (*BusyError). A file that
-// is not a journal is passed over; a journal that cannot be read, with a
-// warning.
+// p's org for what they know of each user (see latest). A run that writes
+// its own, new journal (another sheet, --fresh, no --output) must still
+// not send a user again while a job another journal left running may run,
+// and must know when a later run settled it.
+//
+// A journal held by a run still going is a run that may submit any user
+// at any moment: elsewhere refuses to go on beside it (*BusyError), also
+// when that run has not yet written what org it runs against. It is called
+// once the run's own journal is locked, so of two runs starting together
+// the later to look sees the other. A journal that cannot be read is
+// refused too (*UnreadableError): it may hold a job left running. A file
+// that is not an offboard journal is passed over.
 func elsewhere(log zerolog.Logger, dir, self string, p *prepared) (map[string]userRecord, error) {
-	paths, _ := filepath.Glob(filepath.Join(dir, "*.journal"))
+	journals, _ := filepath.Glob(filepath.Join(dir, "*.journal"))
+	locks, _ := filepath.Glob(filepath.Join(dir, "*.journal.lock"))
+	for _, l := range locks {
+		// A run that has taken its lock but not yet created its journal.
+		if j := strings.TrimSuffix(l, ".lock"); !slices.Contains(journals, j) {
+			journals = append(journals, j)
+		}
+	}
 	out := map[string]userRecord{}
-	for _, path := range paths {
-		if same(path, self) {
+	for _, path := range journals {
+		if path == self || same(path, self) {
 			continue
 		}
 		records, err := journal.Read(path)
+		if owner, busy := journal.InUse(path); busy {
+			st := journal.Replay(records)
+			if err == nil && st.Start != nil && (st.Start.Sandbox || otherOrg(st.Start, p)) {
+				continue // a run against another org cannot touch this one's users
+			}
+			return nil, &BusyError{Journal: path, Owner: owner}
+		}
 		if !ours(path, records) {
 			continue
 		}
 		if err != nil {
-			log.Warn().Err(err).Str("journal", path).Msg("another journal here cannot be read: any job it left running is not known to this run")
-			continue
+			return nil, &UnreadableError{Journal: path, Err: err}
 		}
 		st := journal.Replay(records)
-		if st.Start == nil || st.Start.Sandbox {
+		if st.Start == nil || st.Start.Sandbox || otherOrg(st.Start, p) {
 			continue
-		}
-		if same, _ := sameOrg(st.Start, p); !same {
-			continue
-		}
-		if owner, busy := journal.InUse(path); busy {
-			return nil, &BusyError{Journal: path, Owner: owner}
 		}
 		for id, us := range st.Users {
-			if have, ok := out[id]; !ok || us.Updated.After(have.Updated) {
-				out[id] = userRecord{us, path}
-			}
+			out[id] = latest(out[id], userRecord{us, path})
 		}
 	}
 	return out, nil
@@ -132,6 +141,51 @@ func ours(path string, records []journal.Record) bool {
 	return bytes.HasPrefix(head[:n], []byte(`{"kind":"start"`))
 }
 
+// otherOrg reports whether a journal's run was known to be against
+// another org than p's. A journal that does not say (written by an older
+// offboard) may be this org's: its users are taken into account, which is
+// harmless for another org's, since user IDs are not shared between orgs.
+func otherOrg(start *journal.Record, p *prepared) bool {
+	if start.OrgID == "" {
+		return false
+	}
+	same, _ := sameOrg(start, p)
+	return !same
+}
+
+// latest is, of two journals' records of one user, the one that says how
+// things stand. Clocks of runs on different hosts, or set wrong, cannot be
+// trusted to order them: a record of a deletion that may still be under
+// way (a job not followed to its end, a submission in doubt) wins over a
+// settled one, unless the settled one is the end of that same job; of
+// two unsettled or two settled records, the later one. A zero a (no
+// record) yields b.
+func latest(a, b userRecord) userRecord {
+	switch {
+	case a.UserState == nil:
+		return b
+	case b.UserState == nil:
+		return a
+	}
+	ua, ub := unsettled(a.UserState), unsettled(b.UserState)
+	switch {
+	case ua && !ub:
+		if a.JobID != "" && b.JobID == a.JobID {
+			return b
+		}
+		return a
+	case ub && !ua:
+		if b.JobID != "" && a.JobID == b.JobID {
+			return a
+		}
+		return b
+	}
+	if b.Updated.After(a.Updated) {
+		return b
+	}
+	return a
+}
+
 // BusyError says that another run against the same org is going on in the
 // directory: two runs at once could each submit a user the other has
 // just submitted.
@@ -145,8 +199,26 @@ func (e *BusyError) Error() string {
 	if e.Owner.PID != 0 {
 		who = fmt.Sprintf("another offboard run (pid %d on host %s, since %s)", e.Owner.PID, e.Owner.Host, e.Owner.Started.Format(time.RFC3339))
 	}
-	return fmt.Sprintf("%s is using journal %s, against the same org; nothing was sent: wait for it to end, then run again", who, e.Journal)
+	msg := fmt.Sprintf("%s is using journal %s, against the same org or one it has not named yet; nothing was sent: wait for it to end, then run again", who, e.Journal)
+	if host, _ := os.Hostname(); e.Owner.Host != "" && e.Owner.Host != host {
+		// A lock of another host cannot be checked from here.
+		msg += fmt.Sprintf(" (if no offboard runs on %s any more, remove %s)", e.Owner.Host, e.Journal+".lock")
+	}
+	return msg
 }
+
+// UnreadableError says that another journal in the directory cannot be
+// read: it may hold a job left running that this run would not know of.
+type UnreadableError struct {
+	Journal string
+	Err     error
+}
+
+func (e *UnreadableError) Error() string {
+	return fmt.Sprintf("another journal here cannot be read, so any deletion it left under way is unknown; nothing was sent: %v (move the file out of this directory, or run in another one)", e.Err)
+}
+
+func (e *UnreadableError) Unwrap() error { return e.Err }
 
 // unsettled reports whether a user's deletion may still be under way: a job
 // not followed to its end, or a submission whose answer was lost.
@@ -255,11 +327,11 @@ func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journa
 			continue
 		}
 		id := string(step.User.ID)
-		us, found := others[id]
-		if own := st.Users[id]; history && own != nil && (!found || !own.Updated.Before(us.Updated)) {
-			us, found = userRecord{own, ""}, true
+		us := others[id]
+		if own := st.Users[id]; history && own != nil {
+			us = latest(us, userRecord{own, ""})
 		}
-		if !found {
+		if us.UserState == nil {
 			continue
 		}
 		if us.journal != "" && unsettled(us.UserState) && step.Outcome == result.Planned {

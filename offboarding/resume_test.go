@@ -3,7 +3,9 @@ package offboarding
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,6 +174,51 @@ func TestApplyHistoryAndOtherJournals(t *testing.T) {
 	wantMsg := "already deleted (job j0 was submitted for this user on 2026-12-01T02:00:00Z by another run: b.csv row 9, journal offboard-results-20261201-020000.xlsx.journal, which did not see the job end)"
 	if rows[0].Message != wantMsg || rows[0].JobStatus != "in_progress" {
 		t.Errorf("row 0 = %q, job status %q; want %q, in_progress", rows[0].Message, rows[0].JobStatus, wantMsg)
+	}
+}
+
+// TestLatest: clocks of runs on other hosts cannot order two journals'
+// records of a user. A deletion that may still be under way wins over a
+// settled record, whatever the times, unless that record ends the same job.
+func TestLatest(t *testing.T) {
+	early := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	late := early.Add(time.Hour) // a clock an hour ahead
+	rec := func(us journal.UserState, journal string) userRecord { return userRecord{&us, journal} }
+	running := rec(journal.UserState{JobID: "j2", Outcome: "submitted", Updated: early}, "x.journal")
+	doubt := rec(journal.UserState{InDoubt: true, DoubtSince: early, Updated: early}, "x.journal")
+	failedOther := rec(journal.UserState{JobID: "j1", Outcome: "failed", Code: "JOB_FAILED", Updated: late}, "y.journal")
+	endedSame := rec(journal.UserState{JobID: "j2", Outcome: "deleted", Updated: early.Add(-time.Minute)}, "z.journal")
+	deletedLater := rec(journal.UserState{JobID: "j3", Outcome: "deleted", Updated: late}, "z.journal")
+	tests := []struct {
+		name string
+		a, b userRecord
+		want userRecord
+	}{
+		{"nothing yet", userRecord{}, running, running},
+		{"a running job over a later failure of another job", failedOther, running, running},
+		{"the same, the other way round", running, failedOther, running},
+		{"a doubt over a later failure", failedOther, doubt, doubt},
+		{"the end of the same job, clock behind", running, endedSame, endedSame},
+		{"two settled records: the later", endedSame, deletedLater, deletedLater},
+	}
+	for _, tt := range tests {
+		if got := latest(tt.a, tt.b); got != tt.want {
+			t.Errorf("%s: latest = %+v in %s, want %+v in %s", tt.name, *got.UserState, got.journal, *tt.want.UserState, tt.want.journal)
+		}
+	}
+}
+
+func TestBusyErrorOfAnotherHost(t *testing.T) {
+	e := &BusyError{Journal: "/srv/off/a.xlsx.journal", Owner: journal.Owner{PID: 42, Host: "cron-old-1", Started: time.Date(2026, 12, 1, 2, 30, 0, 0, time.UTC)}}
+	for _, want := range []string{"pid 42 on host cron-old-1", "is using journal /srv/off/a.xlsx.journal", "if no offboard runs on cron-old-1 any more, remove /srv/off/a.xlsx.journal.lock"} {
+		if !strings.Contains(e.Error(), want) {
+			t.Errorf("BusyError = %q, want it to say %q", e.Error(), want)
+		}
+	}
+	host, _ := os.Hostname()
+	e.Owner.Host = host
+	if strings.Contains(e.Error(), "remove") {
+		t.Errorf("BusyError of this host's run = %q: a live run's lock is not to be removed", e.Error())
 	}
 }
 

@@ -146,6 +146,12 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		if err := checkJournal(log, path, st, sh, o.Fresh); err != nil {
 			return err
 		}
+		if o.Conn.Sandbox && st.Start != nil && !st.Start.Sandbox {
+			// The sandbox's users are not the org's: a sandbox run on a
+			// real run's journal would hide that run's history, and
+			// replace its results.
+			return fmt.Errorf("journal %s holds runs against a real org; a --sandbox run writes neither into it nor over its results: use --output (or --journal) to pick other files", path)
+		}
 		if !outputGiven && !o.Fresh && st.Unfinished() && st.Start.Output != "" && !st.Start.Sandbox {
 			// --journal without --output: finish the interrupted run's
 			// results file, not a new one under today's default name.
@@ -343,7 +349,7 @@ func checkJournal(log zerolog.Logger, path string, st journal.State, sh *sheet, 
 		return nil
 	}
 	if err := journal.CheckInput(path, st, sh.path, sh.SHA256); err != nil {
-		return fmt.Errorf("%w: use --fresh to start a new run on it or --journal to pick another file", err)
+		return err // main says what to type
 	}
 	if st.Start.IncludeHidden != sh.includeHidden {
 		// The same rows must be planned as in the run being resumed.

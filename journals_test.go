@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"offboard/journal"
+	"offboard/sandbox"
+	"offboard/sandbox/sandboxtest"
+)
+
+// These tests run the binary beside the journals of other runs in one
+// directory: runs starting together, a journal that cannot be read, one
+// written on a host whose clock was wrong, and a sandbox run pointed at a
+// real run's files. The simulator's request log is the proof of what was
+// sent.
+
+// TestRunStartingBesideAnotherThatHasJustStarted: a run that has locked
+// its journal but not yet written what it runs against (it is still
+// reading the org, or waiting at the confirmation) is a run that may
+// submit any user: a second run started then, on a sheet sharing its
+// users, must not go on beside it. (Of two runs starting together,
+// whichever looks later sees the other: both may refuse, never both run.)
+func TestRunStartingBesideAnotherThatHasJustStarted(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seed, sheet := crashOrg(t, dir, 3)
+	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	other := filepath.Join(dir, "other.csv")
+	data, _ := os.ReadFile(sheet)
+	os.WriteFile(other, data, 0o644)
+	base := []string{"run", "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
+	a := filepath.Join(dir, "a.xlsx")
+	// At one call a second, the first run reads the org for seconds after
+	// it has taken its journal's lock; the second run reads it at once.
+	first := startIn(t, dir, environ, append(base, "--input", sheet, "--output", a, "--rate", "1")...)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(a + ".journal.lock"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first run took no lock; stderr:\n%s", first.stderr.String())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if records, _ := journal.Read(a + ".journal"); len(records) > 0 {
+		t.Logf("the first run wrote its start record before the second started: the test shows less than it could")
+	}
+	second := startIn(t, dir, environ, append(base, "--input", other, "--output", filepath.Join(dir, "b.xlsx"))...)
+	if code := second.wait(t); code != exitFatal || !strings.Contains(second.stderr.String(), "is using journal "+a+".journal") {
+		t.Errorf("run started beside one still reading the org = %d, want 1 naming its journal; stderr:\n%s", code, second.stderr.String())
+	}
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.wait(t)
+	sandboxtest.CheckOneJobPerUser(t, srv)
+	sandboxtest.CheckNoOverlap(t, srv)
+}
+
+// TestAnotherJournalThatCannotBeRead: a journal of the same directory,
+// whose run left a job running, has a damaged line in its middle (a hand
+// edit, a disk error). What it knows is unknown: the next run refuses,
+// naming it, and sends nothing.
+func TestAnotherJournalThatCannotBeRead(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seed, sheet := crashOrg(t, dir, 3)
+	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	base := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
+	srv.HoldJobs()
+	a := filepath.Join(dir, "a.xlsx")
+	first := startIn(t, dir, environ, append(base, "--output", a)...)
+	waitJournal(t, a+".journal", first, func(r []journal.Record) bool { return answers(r) >= 3 })
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.wait(t)
+	data, _ := os.ReadFile(a + ".journal")
+	lines := strings.Split(string(data), "\n")
+	lines[1] = lines[1][:len(lines[1])/2]
+	os.WriteFile(a+".journal", []byte(strings.Join(lines, "\n")), 0o600)
+	writes := sandboxtest.Writes(srv)
+
+	second := startIn(t, dir, environ, append(base, "--output", filepath.Join(dir, "b.xlsx"))...)
+	if code := second.wait(t); code != exitFatal || !strings.Contains(second.stderr.String(), "a.xlsx.journal") || !strings.Contains(second.stderr.String(), "cannot be read") {
+		t.Errorf("run beside a damaged journal = %d, want 1 naming it; stderr:\n%s", code, second.stderr.String())
+	}
+	if got := sandboxtest.Writes(srv); got != writes {
+		t.Errorf("the run beside a damaged journal sent %d requests, want none", got-writes)
+	}
+	srv.ReleaseJobs()
+	sandboxtest.CheckOneJobPerUser(t, srv)
+}
+
+// shiftJournal moves every time in a journal by d: the journal of a run on
+// a host whose clock was d ahead.
+func shiftJournal(t *testing.T, path string, d time.Duration) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				x[k] = walk(e)
+			}
+		case []any:
+			for i, e := range x {
+				x[i] = walk(e)
+			}
+		case string:
+			if ts, err := time.Parse(time.RFC3339Nano, x); err == nil && ts.Year() > 2000 {
+				return ts.Add(d).Format(time.RFC3339Nano)
+			}
+		}
+		return v
+	}
+	var out bytes.Buffer
+	for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(walk(m))
+		out.Write(append(b, '\n'))
+	}
+	if err := os.WriteFile(path, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAnotherJournalsClockWasAhead: run Y, on a host whose clock was an
+// hour ahead, saw x's job fail. Run X then sent x again and was killed
+// while that job ran. Y's record of x is "later" by the clocks, yet X's
+// job may be running: run Z follows it and never sends x a third time.
+func TestAnotherJournalsClockWasAhead(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seed, sheet := crashOrg(t, dir, 1)
+	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	const x = "5210498000000900000"
+	base := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
+	y := filepath.Join(dir, "y.xlsx")
+	srv.FailJob(x, "The user owns an active Blueprint transition.")
+	if code := startIn(t, dir, environ, append(base, "--output", y)...).wait(t); code != exitIncomplete {
+		t.Fatalf("run Y = %d, want 3 (x's job failed)", code)
+	}
+	shiftJournal(t, y+".journal", time.Hour)
+	srv.FailJob(x, "")
+	srv.HoldJobs()
+	xo := filepath.Join(dir, "x.xlsx")
+	runX := startIn(t, dir, environ, append(base, "--output", xo)...)
+	waitJournal(t, xo+".journal", runX, func(r []journal.Record) bool { return answers(r) >= 1 })
+	runX.cmd.Process.Signal(syscall.SIGKILL)
+	runX.wait(t)
+
+	z := startIn(t, dir, environ, append(base, "--output", filepath.Join(dir, "z.xlsx"))...)
+	time.Sleep(300 * time.Millisecond) // let Z look at the user while X's job runs
+	srv.ReleaseJobs()
+	if code := z.wait(t); code != exitOK {
+		t.Errorf("run Z = %d, want 0 (it follows X's job to its end); stderr:\n%s", code, z.stderr.String())
+	}
+	if n := len(sandboxtest.Submissions(t, srv)[x]); n != 2 {
+		t.Errorf("x was submitted %d times, want 2 (Y's failed job, X's job): Z trusted Y's clock", n)
+	}
+	sandboxtest.CheckNoOverlap(t, srv)
+}
+
+// TestSandboxRunOnARealRunsFiles: someone tries the command of an
+// interrupted real run with --sandbox, the same --output. It refuses: the
+// sandbox run would hide the real run's history and overwrite its results.
+// The real command then resumes as if nothing had happened.
+func TestSandboxRunOnARealRunsFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seed, sheet := crashOrg(t, dir, 3)
+	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	out := filepath.Join(dir, "r.xlsx")
+	args := []string{"run", "--input", sheet, "--output", out, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
+	srv.HoldJobs()
+	first := startIn(t, dir, environ, args...)
+	waitJournal(t, out+".journal", first, func(r []journal.Record) bool { return answers(r) >= 3 })
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.wait(t)
+	before, _ := os.ReadFile(out + ".journal")
+
+	sb := startIn(t, dir, nil, append(args, "--sandbox")...)
+	if code := sb.wait(t); code != exitFatal || !strings.Contains(sb.stderr.String(), "holds runs against a real org") {
+		t.Errorf("--sandbox on a real run's journal = %d, want 1 saying why; stderr:\n%s", code, sb.stderr.String())
+	}
+	if after, _ := os.ReadFile(out + ".journal"); !bytes.Equal(before, after) {
+		t.Errorf("the --sandbox run changed the real run's journal")
+	}
+	srv.ReleaseJobs()
+	again := startIn(t, dir, environ, args...)
+	if code := again.wait(t); code != exitOK {
+		t.Errorf("the real command again = %d, want 0; stderr:\n%s", code, again.stderr.String())
+	}
+	sandboxtest.CheckOneJobPerUser(t, srv)
+}
