@@ -218,6 +218,10 @@ func (p *Pacer) Read(ctx context.Context, log zerolog.Logger, what string, read 
 		if failures >= p.attempts {
 			return fmt.Errorf("%s (after %d attempts): %w", what, n, err)
 		}
+		if ra := retryAfter(err); ra >= p.giveUp {
+			// Waiting would end in giving up: give up now.
+			return fmt.Errorf("%s: Zoho asks to wait %s before calling again, longer than offboard waits (%s): %w", what, ra.Round(time.Second), p.giveUp, err)
+		}
 		d := p.Backoff(sent, retryAfter(err))
 		if t := p.Troubled(); t >= p.giveUp {
 			return fmt.Errorf("%s: Zoho has answered every call \"later\" for %s, with no answer in between (the org's API limits): %w", what, t.Round(time.Second), err)

@@ -215,3 +215,19 @@ func TestRetryAfterIsBounded(t *testing.T) {
 		t.Errorf("ready() = %v, want ≤ 10m", got)
 	}
 }
+
+// TestReadGivesUpOnALongRetryAfter: a read asked to wait longer than
+// trouble may last gives up at once, rather than after the wait.
+func TestReadGivesUpOnALongRetryAfter(t *testing.T) {
+	c := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	p := New(c.options())
+	hinted := &zoho.APIError{HTTPStatus: 429, CreditsRemaining: -1, RetryAfter: 24 * time.Hour}
+	var calls int
+	err := p.Read(t.Context(), zerolog.Nop(), "read the org", answers(&calls, hinted))
+	if err == nil || !strings.Contains(err.Error(), "asks to wait 24h0m0s") {
+		t.Errorf("Read = %v, want it to give up, naming the wait asked for", err)
+	}
+	if len(c.waits) != 0 || calls != 1 {
+		t.Errorf("waits = %v after %d calls, want none after 1", c.waits, calls)
+	}
+}
