@@ -25,42 +25,99 @@ import (
 // its journal but not yet written what it runs against (it is still
 // reading the org, or waiting at the confirmation) is a run that may
 // submit any user: a second run started then, on a sheet sharing its
-// users, must not go on beside it. (Of two runs starting together,
-// whichever looks later sees the other: both may refuse, never both run.)
+// users, must not go on beside it, whatever the journal's earlier runs
+// were against. (Of two runs starting together, whichever looks later
+// sees the other: both may refuse, never both run.)
 func TestRunStartingBesideAnotherThatHasJustStarted(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	seed, sheet := crashOrg(t, dir, 3)
-	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
-	other := filepath.Join(dir, "other.csv")
-	data, _ := os.ReadFile(sheet)
-	os.WriteFile(other, data, 0o644)
-	base := []string{"run", "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
-	a := filepath.Join(dir, "a.xlsx")
-	// At one call a second, the first run reads the org for seconds after
-	// it has taken its journal's lock; the second run reads it at once.
-	first := startIn(t, dir, environ, append(base, "--input", sheet, "--output", a, "--rate", "1")...)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := os.Stat(a + ".journal.lock"); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the first run took no lock; stderr:\n%s", first.stderr.String())
-		}
-		time.Sleep(2 * time.Millisecond)
+	for _, before := range []string{"nothing", "a sandbox run", "a run against another org"} {
+		t.Run("journal holding "+before, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			seed, sheet := crashOrg(t, dir, 3)
+			srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+			other := filepath.Join(dir, "other.csv")
+			data, _ := os.ReadFile(sheet)
+			os.WriteFile(other, data, 0o644)
+			base := []string{"run", "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
+			a := filepath.Join(dir, "a.xlsx")
+			switch before {
+			case "a sandbox run":
+				// The sheet's users are not the sandbox's: rows invalid, but
+				// the run is in the journal.
+				sb := startIn(t, dir, nil, append(base, "--input", sheet, "--output", a, "--sandbox")...)
+				sb.wait(t)
+				if records, _ := journal.Read(a + ".journal"); len(records) == 0 || !records[0].Sandbox {
+					t.Fatalf("the sandbox run left no journal; stderr:\n%s", sb.stderr.String())
+				}
+			case "a run against another org":
+				seedB, _ := crashOrg(t, t.TempDir(), 3)
+				seedB.Org.ID, seedB.Org.CompanyName = "5210498000000000999", "Other Org B"
+				_, envB := simEnv(t, sandbox.Config{Seed: seedB, JobDuration: 100 * time.Millisecond})
+				if code := startIn(t, dir, envB, append(base, "--input", sheet, "--output", a)...).wait(t); code != exitOK {
+					t.Fatalf("run against org B = %d", code)
+				}
+			}
+			os.Remove(a)
+			// At one call a second, the first run reads the org for seconds
+			// after it has taken its journal's lock; the second run reads it
+			// at once.
+			first := startIn(t, dir, environ, append(base, "--input", sheet, "--output", a, "--rate", "1")...)
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				if owner, busy, _ := journal.InUse(a + ".journal"); busy && owner.PID == first.cmd.Process.Pid {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the first run took no lock; stderr:\n%s", first.stderr.String())
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			second := startIn(t, dir, environ, append(base, "--input", other, "--output", filepath.Join(dir, "b.xlsx"))...)
+			if code := second.wait(t); code != exitFatal || !strings.Contains(second.stderr.String(), "is using journal "+a+".journal") {
+				t.Errorf("run started beside one still reading the org = %d, want 1 naming its journal; stderr:\n%s", code, second.stderr.String())
+			}
+			first.cmd.Process.Signal(syscall.SIGKILL)
+			first.wait(t)
+			sandboxtest.CheckOneJobPerUser(t, srv)
+			sandboxtest.CheckNoOverlap(t, srv)
+		})
 	}
-	if records, _ := journal.Read(a + ".journal"); len(records) > 0 {
-		t.Logf("the first run wrote its start record before the second started: the test shows less than it could")
+}
+
+// TestJournalsThatCannotBeChecked: a journal, or a lock, that this user
+// cannot open (another user's, in a shared directory) may be a run going
+// on, or hold a job still running. Nothing is sent beside it. A directory
+// named like a journal, and a lock that is a symlink loop, stand for
+// them: root opens any file.
+func TestJournalsThatCannotBeChecked(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		plant func(dir string)
+		want  string
+	}{
+		{"journal", func(dir string) { os.Mkdir(filepath.Join(dir, "theirs.xlsx.journal"), 0o700) }, "theirs.xlsx.journal"},
+		{"lock", func(dir string) {
+			lock := filepath.Join(dir, "theirs.xlsx.journal.lock")
+			os.Symlink(lock, lock)
+		}, "theirs.xlsx.journal.lock"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			seed, sheet := crashOrg(t, dir, 1)
+			srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond})
+			tt.plant(dir)
+			p := startIn(t, dir, environ, "run", "--input", sheet, "--output", filepath.Join(dir, "r.xlsx"), "--yes", "--log-format", "json")
+			if code := p.wait(t); code != exitFatal || !strings.Contains(p.stderr.String(), tt.want) {
+				t.Errorf("run beside a %s it cannot open = %d, want 1 naming it; stderr:\n%s", tt.name, code, p.stderr.String())
+			}
+			if n := sandboxtest.Writes(srv); n != 0 {
+				t.Errorf("%d writes were sent, want none", n)
+			}
+		})
 	}
-	second := startIn(t, dir, environ, append(base, "--input", other, "--output", filepath.Join(dir, "b.xlsx"))...)
-	if code := second.wait(t); code != exitFatal || !strings.Contains(second.stderr.String(), "is using journal "+a+".journal") {
-		t.Errorf("run started beside one still reading the org = %d, want 1 naming its journal; stderr:\n%s", code, second.stderr.String())
-	}
-	first.cmd.Process.Signal(syscall.SIGKILL)
-	first.wait(t)
-	sandboxtest.CheckOneJobPerUser(t, srv)
-	sandboxtest.CheckNoOverlap(t, srv)
 }
 
 // TestAnotherJournalThatCannotBeRead: a journal of the same directory,
@@ -202,6 +259,96 @@ func TestSandboxRunOnARealRunsFiles(t *testing.T) {
 	again := startIn(t, dir, environ, args...)
 	if code := again.wait(t); code != exitOK {
 		t.Errorf("the real command again = %d, want 0; stderr:\n%s", code, again.stderr.String())
+	}
+	sandboxtest.CheckOneJobPerUser(t, srv)
+}
+
+// TestJournalsReadInAnyOrder: what the journals know of a user does not
+// depend on the order they are read in, nor on their clocks.
+//
+//	a.xlsx.journal: run A (clock an hour ahead) left x's job J1 running
+//	c.xlsx.journal: run B followed J1 to its failure
+//	b.xlsx.journal: run C sent x again, J2, and was killed while J2 ran
+//
+// Run D must follow J2, not send x a third time.
+func TestJournalsReadInAnyOrder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seed, sheet := crashOrg(t, dir, 1)
+	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	const x = "5210498000000900000"
+	base := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
+	out := func(n string) []string { return append(base, "--output", filepath.Join(dir, n+".xlsx")) }
+
+	srv.FailJob(x, "The user owns an active Blueprint transition.")
+	srv.HoldJobs()
+	runA := startIn(t, dir, environ, out("a")...)
+	waitJournal(t, filepath.Join(dir, "a.xlsx.journal"), runA, func(r []journal.Record) bool { return answers(r) >= 1 })
+	runA.cmd.Process.Signal(syscall.SIGKILL)
+	runA.wait(t)
+	settle(srv)
+	shiftJournal(t, filepath.Join(dir, "a.xlsx.journal"), time.Hour)
+	srv.ReleaseJobs()
+	if code := startIn(t, dir, environ, out("c")...).wait(t); code != exitIncomplete {
+		t.Fatalf("run B = %d, want 3 (J1 failed)", code)
+	}
+	srv.FailJob(x, "")
+	srv.HoldJobs()
+	runC := startIn(t, dir, environ, out("b")...)
+	waitJournal(t, filepath.Join(dir, "b.xlsx.journal"), runC, func(r []journal.Record) bool { return answers(r) >= 1 })
+	runC.cmd.Process.Signal(syscall.SIGKILL)
+	runC.wait(t)
+	settle(srv)
+
+	runD := startIn(t, dir, environ, out("d")...)
+	time.Sleep(300 * time.Millisecond) // D looks at x while J2 runs
+	srv.ReleaseJobs()
+	if code := runD.wait(t); code != exitOK {
+		t.Errorf("run D = %d, want 0 (it follows J2 to its end); stderr:\n%s", code, runD.stderr.String())
+	}
+	if n := len(sandboxtest.Submissions(t, srv)[x]); n != 2 {
+		t.Errorf("x was submitted %d times, want 2 (J1, J2)", n)
+	}
+	sandboxtest.CheckNoOverlap(t, srv)
+}
+
+// TestDoubtOfAnotherHost: run A, on another host whose clock was an hour
+// behind, sent x and was killed before the answer; its job runs. Timed on
+// A's clock the doubt would look long over: run B times it from now, and
+// watches x until the job has deleted it.
+func TestDoubtOfAnotherHost(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seed, sheet := crashOrg(t, dir, 1)
+	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	base := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", "3s"}
+	out := func(n string) []string { return append(base, "--output", filepath.Join(dir, n+".xlsx")) }
+	block := make(chan struct{})
+	srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
+		if c.Method == "POST" && strings.Contains(c.Path, "transfer_and_delete") {
+			<-block
+			return sandbox.DropAfterCommit
+		}
+		return sandbox.NoFault
+	})
+	srv.HoldJobs()
+	a := filepath.Join(dir, "a.xlsx.journal")
+	runA := startIn(t, dir, environ, out("a")...)
+	waitJournal(t, a, runA, func(r []journal.Record) bool { return len(unanswered(r)) >= 1 })
+	runA.cmd.Process.Signal(syscall.SIGKILL)
+	runA.wait(t)
+	close(block)
+	settle(srv)
+	srv.SetFaults(nil)
+	shiftJournal(t, a, -time.Hour)
+	data, _ := os.ReadFile(a)
+	os.WriteFile(a, bytes.Replace(data, []byte(`"host":"`), []byte(`"host":"another-`), 1), 0o600)
+
+	runB := startIn(t, dir, environ, out("b")...)
+	time.Sleep(300 * time.Millisecond) // B looks at x while A's job runs
+	srv.ReleaseJobs()
+	if code := runB.wait(t); code != exitOK {
+		t.Errorf("run B = %d, want 0 (x seen deleted by A's job); stderr:\n%s", code, runB.stderr.String())
 	}
 	sandboxtest.CheckOneJobPerUser(t, srv)
 }

@@ -17,6 +17,7 @@ import (
 type Journal struct {
 	path  string
 	lock  *lock
+	owner Owner
 	stale *Owner
 
 	mu     sync.Mutex
@@ -61,7 +62,7 @@ func Open(path string, owner Owner) (*Journal, []Record, error) {
 		l.release()
 		return nil, nil, err
 	}
-	j.lock, j.stale = l, stale
+	j.lock, j.stale, j.owner = l, stale, owner
 	return j, records, nil
 }
 
@@ -159,6 +160,10 @@ func isBlank(b []byte) bool {
 
 // Path returns the journal's path.
 func (j *Journal) Path() string { return j.path }
+
+// Owner returns the owner the journal was opened for, as its lock names
+// it.
+func (j *Journal) Owner() Owner { return j.owner }
 
 // StaleLock returns the owner named by a lock that Open found left by a
 // dead process and took over, or nil if there was none. Its fields are

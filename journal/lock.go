@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 )
@@ -60,7 +61,9 @@ func acquire(journal string, owner Owner) (l *lock, stale *Owner, err error) {
 	// A few tries: another run may remove the file between our open and
 	// our flock, and the flock then guards a name no longer in use.
 	for range 5 {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		// Readable by all: it names a process and a host, nothing more,
+		// and a run of another user in the directory must see it held.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
 			return nil, nil, fmt.Errorf("lock journal %s: %w", journal, err)
 		}
@@ -169,21 +172,26 @@ func (l *lock) release() error {
 // InUse reports whether a run holds the journal at path now, and who: its
 // lock file is locked by another process, or names a process of this host
 // that still runs, or one of another host (whose lock may not be seen from
-// here). It takes nothing and changes nothing.
-func InUse(path string) (Owner, bool) {
-	f, err := os.OpenFile(lockPath(path), os.O_RDWR, 0)
+// here). It takes nothing and changes nothing. err is set when a lock
+// file is there but cannot be opened (another user's, made private by an
+// older offboard): whether its run goes on cannot be told.
+func InUse(path string) (Owner, bool, error) {
+	f, err := os.Open(lockPath(path)) // a lock needs no write access
+	if errors.Is(err, fs.ErrNotExist) {
+		return Owner{}, false, nil // no lock file: nobody holds it
+	}
 	if err != nil {
-		return Owner{}, false // no lock file: nobody holds it
+		return Owner{}, false, fmt.Errorf("the lock of journal %s cannot be checked: %w", path, err)
 	}
 	defer f.Close() // drops the lock tryLock may take
 	held, err := tryLock(f)
 	owner, oerr := readOwner(f)
 	switch {
 	case held:
-		return owner, true
+		return owner, true, nil
 	case err != nil || oerr != nil:
-		return Owner{}, false
+		return Owner{}, false, nil
 	}
 	host, _ := os.Hostname()
-	return owner, owner.Host != host || alive(owner.PID, owner.Started)
+	return owner, owner.Host != host || alive(owner.PID, owner.Started), nil
 }

@@ -143,26 +143,34 @@ func TestLockHeldNotYetNamed(t *testing.T) {
 
 func TestInUse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "run.journal")
-	if _, held := InUse(path); held {
+	if _, held, _ := InUse(path); held {
 		t.Errorf("InUse() of a journal nobody opened = true")
 	}
 	j, _ := mustOpen(t, path, owner(os.Getpid()))
 	// This process holds the flock: another descriptor cannot take it.
-	if o, held := InUse(path); !held || o.PID != os.Getpid() {
+	if o, held, _ := InUse(path); !held || o.PID != os.Getpid() {
 		t.Errorf("InUse() of a held journal = %+v, %v; want this process", o, held)
 	}
 	if _, err := os.Stat(lockPath(path)); err != nil {
 		t.Errorf("InUse() disturbed the lock file: %v", err)
 	}
 	j.Close()
-	if _, held := InUse(path); held {
+	if _, held, _ := InUse(path); held {
 		t.Errorf("InUse() of a closed journal = true")
 	}
 	// A lock file left by a dead process of this host is free.
 	host, _ := os.Hostname()
 	data, _ := json.Marshal(Owner{PID: deadPID(t), Host: host, Started: time.Now()})
 	os.WriteFile(lockPath(path), data, 0o600)
-	if _, held := InUse(path); held {
+	if _, held, _ := InUse(path); held {
 		t.Errorf("InUse() of a dead process's lock = true")
+	}
+	// A lock file that cannot be opened (another user's, private) cannot
+	// be said free: a symlink loop stands for it, since root opens any
+	// file.
+	os.Remove(lockPath(path))
+	os.Symlink(lockPath(path), lockPath(path))
+	if _, _, err := InUse(path); err == nil {
+		t.Errorf("InUse() of a lock file that cannot be opened = no error, want one")
 	}
 }

@@ -51,7 +51,7 @@ const ClassUnsent = "unsent"
 
 // Record is one journal line. Kind says which fields are set:
 //
-//   - start: Version, InputFile, InputSHA256, Header, RowsRead,
+//   - start: Version, Owner, InputFile, InputSHA256, Header, RowsRead,
 //     HiddenRows, IncludeHidden, APIDomain, OrgID, Sandbox, Output, Resumed,
 //     Steps;
 //   - submit: Row, UserID, Attempt (written after every wait, immediately
@@ -74,6 +74,10 @@ type Record struct {
 
 	// Version is the tool's version.
 	Version string `json:"version,omitempty"`
+	// Owner is the run that wrote the start record, as its lock names it:
+	// a run looking at a journal held by a live run knows whether the
+	// latest start record is that run's, and whose clock its times are.
+	Owner *Owner `json:"owner,omitempty"`
 	// InputFile is the input's file name and InputSHA256 its hex SHA-256.
 	InputFile   string `json:"input_file,omitempty"`
 	InputSHA256 string `json:"input_sha256,omitempty"`

@@ -57,6 +57,9 @@ type RowState struct {
 	Attempts int
 	// SubmittedAt is when Zoho accepted the row's job (the answer's time).
 	SubmittedAt time.Time
+	// Host is the host of the run that wrote the latest submit record,
+	// whose clock DoubtSince is on; "" when the journal does not say.
+	Host string
 }
 
 // UserState is what the journal's runs did to one user.
@@ -74,6 +77,9 @@ type UserState struct {
 	// still run (see RowState).
 	DoubtSince  time.Time
 	DoubtWindow time.Duration
+	// Host is the host of the run that last submitted the user, whose
+	// clock DoubtSince is on; "" when the journal does not say.
+	Host string
 	// Outcome and Code are the latest final outcome of a row that
 	// submitted the user ("" while none is recorded).
 	Outcome, Code string
@@ -143,10 +149,14 @@ func Replay(records []Record) State {
 			rs.Attempts++
 			rs.InDoubt = true
 			rs.DoubtSince, rs.DoubtWindow = r.Time, doubtWindow(st.Start)
+			rs.Host = ""
+			if st.Start != nil && st.Start.Owner != nil {
+				rs.Host = st.Start.Owner.Host
+			}
 			rs.Final = nil
 			if us := user(r.Row, r.UserID, true); us != nil {
 				b.user, b.had = us, *us
-				*us = UserState{InDoubt: true, DoubtSince: r.Time, DoubtWindow: rs.DoubtWindow, Updated: r.Time}
+				*us = UserState{InDoubt: true, DoubtSince: r.Time, DoubtWindow: rs.DoubtWindow, Host: rs.Host, Updated: r.Time}
 				if st.Start != nil {
 					us.InputFile = st.Start.InputFile
 					if r.Row >= 0 && r.Row < len(st.Start.Steps) {

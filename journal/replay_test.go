@@ -245,3 +245,24 @@ func TestNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayHost: a submission in doubt is timed on the clock of the host
+// whose run recorded it, which its start record names.
+func TestReplayHost(t *testing.T) {
+	at := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	records := []Record{
+		{Kind: KindStart, Time: at, Owner: &Owner{PID: 7, Host: "cron-1", Started: at}, Steps: []result.Row{{Line: 2, UserID: "u1"}}},
+		{Kind: KindSubmit, Time: at.Add(time.Second), Row: 0, UserID: "u1", Attempt: 1},
+	}
+	st := Replay(records)
+	if rs := st.Rows[0]; rs == nil || rs.Host != "cron-1" || !rs.InDoubt {
+		t.Errorf("row 0 = %+v, want in doubt on cron-1's clock", rs)
+	}
+	if us := st.Users["u1"]; us == nil || us.Host != "cron-1" {
+		t.Errorf("user u1 = %+v, want on cron-1's clock", us)
+	}
+	records[0].Owner = nil // an older offboard's journal says nothing
+	if rs := Replay(records).Rows[0]; rs.Host != "" {
+		t.Errorf("row 0 of a journal without owner: host %q, want none", rs.Host)
+	}
+}

@@ -130,10 +130,11 @@ func (rec *recorder) finish(rows []result.Row, stop *runner.Stop) error {
 
 // startRecord is the journal's record of a run about to begin: the tool,
 // the input, the org, and every row as the run starts.
-func startRecord(p *prepared, rows []result.Row, output, version string, resumed bool, opt runner.Options) journal.Record {
+func startRecord(p *prepared, rows []result.Row, output, version string, resumed bool, opt runner.Options, owner journal.Owner) journal.Record {
 	return journal.Record{
 		Kind:           journal.KindStart,
 		Version:        version,
+		Owner:          &owner,
 		InputFile:      p.sheet.path,
 		InputSHA256:    p.sheet.SHA256,
 		Header:         p.sheet.Header.Names,

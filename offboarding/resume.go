@@ -2,9 +2,11 @@ package offboarding
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -74,19 +76,19 @@ type userRecord struct {
 }
 
 // elsewhere reads the other journals in dir (*.journal) of runs against
-// p's org for what they know of each user (see latest). A run that writes
-// its own, new journal (another sheet, --fresh, no --output) must still
-// not send a user again while a job another journal left running may run,
-// and must know when a later run settled it.
+// p's org for what they know of each user (see standing). A run that
+// writes its own, new journal (another sheet, --fresh, no --output) must
+// still not send a user again while a job another journal left running
+// may run, and must know when a later run settled it.
 //
-// A journal held by a run still going is a run that may submit any user
-// at any moment: elsewhere refuses to go on beside it (*BusyError), also
-// when that run has not yet written what org it runs against. It is called
-// once the run's own journal is locked, so of two runs starting together
-// the later to look sees the other. A journal that cannot be read is
-// refused too (*UnreadableError): it may hold a job left running. A file
-// that is not an offboard journal is passed over.
-func elsewhere(log zerolog.Logger, dir, self string, p *prepared) (map[string]userRecord, error) {
+// A journal held by a live run is a run that may submit any user at any
+// moment: elsewhere refuses to go on beside it (*BusyError), unless the
+// run has written its start record, and that names another org or the
+// sandbox. It is called once the run's own journal is locked, so of two
+// runs starting together the later to look sees the other. A journal that
+// cannot be read is refused too (*UnreadableError): it may hold a job left
+// running. A file that is not an offboard journal is passed over.
+func elsewhere(log zerolog.Logger, dir, self string, p *prepared) (map[string][]userRecord, error) {
 	journals, _ := filepath.Glob(filepath.Join(dir, "*.journal"))
 	locks, _ := filepath.Glob(filepath.Join(dir, "*.journal.lock"))
 	for _, l := range locks {
@@ -95,34 +97,99 @@ func elsewhere(log zerolog.Logger, dir, self string, p *prepared) (map[string]us
 			journals = append(journals, j)
 		}
 	}
-	out := map[string]userRecord{}
+	out := map[string][]userRecord{}
 	for _, path := range journals {
 		if path == self || same(path, self) {
 			continue
 		}
 		records, err := journal.Read(path)
-		if owner, busy := journal.InUse(path); busy {
-			st := journal.Replay(records)
-			if err == nil && st.Start != nil && (st.Start.Sandbox || otherOrg(st.Start, p)) {
+		var corrupt *journal.CorruptError
+		if errors.As(err, &corrupt) {
+			// What its start records say can still be read, line by line.
+			records = startRecords(path)
+		}
+		owner, busy, lerr := journal.InUse(path)
+		if lerr != nil {
+			return nil, &BusyError{Journal: path, Err: lerr}
+		}
+		if busy {
+			if start := latestStart(records); start != nil && start.Owner != nil && sameOwner(*start.Owner, owner) && (start.Sandbox || otherOrg(start, p)) {
 				continue // a run against another org cannot touch this one's users
 			}
 			return nil, &BusyError{Journal: path, Owner: owner}
 		}
-		if !ours(path, records) {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue // a lock file alone, left free
+		case err != nil && corrupt == nil:
+			if !isJournalName(path) {
+				continue
+			}
+			return nil, &UnreadableError{Journal: path, Err: err}
+		case !ours(path, records):
 			continue
-		}
-		if err != nil {
+		case corrupt != nil:
+			if !anyOf(records, p) {
+				continue // only runs against other orgs, or the sandbox
+			}
 			return nil, &UnreadableError{Journal: path, Err: err}
 		}
 		st := journal.Replay(records)
-		if st.Start == nil || st.Start.Sandbox || otherOrg(st.Start, p) {
+		if st.Start == nil || !anyOf(records, p) {
 			continue
 		}
 		for id, us := range st.Users {
-			out[id] = latest(out[id], userRecord{us, path})
+			out[id] = append(out[id], userRecord{us, path})
 		}
 	}
 	return out, nil
+}
+
+// isJournalName reports whether path is named as offboard names journals,
+// FILE.journal: a file of that name offboard cannot read may be one.
+func isJournalName(path string) bool { return strings.HasSuffix(path, ".journal") }
+
+// startRecords reads the start records of a journal that cannot be read
+// whole: each line that parses as one.
+func startRecords(path string) []journal.Record {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []journal.Record
+	for line := range bytes.SplitSeq(data, []byte("\n")) {
+		var r journal.Record
+		if json.Unmarshal(line, &r) == nil && r.Kind == journal.KindStart {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// latestStart returns the last start record of records, nil if none.
+func latestStart(records []journal.Record) *journal.Record {
+	for i := len(records) - 1; i >= 0; i-- {
+		if records[i].Kind == journal.KindStart {
+			return &records[i]
+		}
+	}
+	return nil
+}
+
+// anyOf reports whether any run of records, by its start record, may
+// have been against p's org.
+func anyOf(records []journal.Record, p *prepared) bool {
+	for i := range records {
+		if r := &records[i]; r.Kind == journal.KindStart && !r.Sandbox && !otherOrg(r, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameOwner reports whether two lock owners are the same run.
+func sameOwner(a, b journal.Owner) bool {
+	return a.PID == b.PID && a.Host == b.Host && a.Started.Equal(b.Started)
 }
 
 // ours reports whether the file at path, which read as records, is an
@@ -153,37 +220,65 @@ func otherOrg(start *journal.Record, p *prepared) bool {
 	return !same
 }
 
-// latest is, of two journals' records of one user, the one that says how
-// things stand. Clocks of runs on different hosts, or set wrong, cannot be
-// trusted to order them: a record of a deletion that may still be under
-// way (a job not followed to its end, a submission in doubt) wins over a
-// settled one, unless the settled one is the end of that same job; of
-// two unsettled or two settled records, the later one. A zero a (no
-// record) yields b.
-func latest(a, b userRecord) userRecord {
-	switch {
-	case a.UserState == nil:
-		return b
-	case b.UserState == nil:
-		return a
-	}
-	ua, ub := unsettled(a.UserState), unsettled(b.UserState)
-	switch {
-	case ua && !ub:
-		if a.JobID != "" && b.JobID == a.JobID {
-			return b
+// standing is, of everything the journals know of one user, what says
+// how things stand. Clocks of runs on other hosts, or set wrong, cannot be
+// trusted to order the journals, so nothing is decided by comparing their
+// times where a deletion may still be under way:
+//   - a job recorded as unfinished in any journal, and not seen to end in
+//     any (no settled record of the same job), may still run: it is
+//     followed;
+//   - else a submission in doubt in any journal may have started a job:
+//     the user is watched (of several, the latest doubt);
+//   - else every record is settled, and the latest one speaks.
+//
+// The result is nil when recs is empty.
+func standing(recs []userRecord) userRecord {
+	ended := map[string]bool{}
+	for _, r := range recs {
+		if !unsettled(r.UserState) && r.JobID != "" {
+			ended[r.JobID] = true
 		}
-		return a
-	case ub && !ua:
-		if b.JobID != "" && a.JobID == b.JobID {
-			return a
+	}
+	var running, doubt, settled userRecord
+	for _, r := range recs {
+		switch {
+		case unsettled(r.UserState) && r.JobID != "" && !(r.InDoubt || r.Code == runner.CodeOutcomeUnknown):
+			if !ended[r.JobID] && (running.UserState == nil || r.SubmittedAt.After(running.SubmittedAt)) {
+				running = r
+			}
+		case unsettled(r.UserState):
+			if doubt.UserState == nil || r.DoubtSince.After(doubt.DoubtSince) {
+				doubt = r
+			}
+		default:
+			if settled.UserState == nil || r.Updated.After(settled.Updated) {
+				settled = r
+			}
 		}
-		return b
 	}
-	if b.Updated.After(a.Updated) {
-		return b
+	switch {
+	case running.UserState != nil:
+		return running
+	case doubt.UserState != nil:
+		return doubt
 	}
-	return a
+	return settled
+}
+
+// thisHost is the host name runs record in their journals' start records.
+var thisHost, _ = os.Hostname()
+
+// onOurClock is t, the time a run on host recorded a submission whose
+// answer was lost, if this host's clock can be trusted to measure from
+// it; otherwise zero, which the runner takes as "now" and so waits the
+// whole window. Another host's clock (or a journal that does not say) may
+// be behind: trusted, a submission whose job still runs would look old
+// enough to send again.
+func onOurClock(t time.Time, host string) time.Time {
+	if host == "" || host != thisHost {
+		return time.Time{}
+	}
+	return t
 }
 
 // BusyError says that another run against the same org is going on in the
@@ -192,9 +287,14 @@ func latest(a, b userRecord) userRecord {
 type BusyError struct {
 	Journal string
 	Owner   journal.Owner
+	// Err is set when the journal's lock could not be checked.
+	Err error
 }
 
 func (e *BusyError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%v, so another offboard run may be using it; nothing was sent: if no run of another user is going on in this directory, remove %s", e.Err, e.Journal+".lock")
+	}
 	who := "another offboard run"
 	if e.Owner.PID != 0 {
 		who = fmt.Sprintf("another offboard run (pid %d on host %s, since %s)", e.Owner.PID, e.Owner.Host, e.Owner.Started.Format(time.RFC3339))
@@ -271,7 +371,7 @@ func (rp resumePlan) toSubmit(p *plan.Plan) int {
 // deleted the user. others is what other journals know of users: of
 // the journal's history and theirs, the later record of a user says how
 // things stand.
-func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journal.State, resume, history bool, others map[string]userRecord, now time.Time) resumePlan {
+func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journal.State, resume, history bool, others map[string][]userRecord, now time.Time) resumePlan {
 	rp := resumePlan{resume: map[int]runner.Resume{}}
 	follow := func(i int, r runner.Resume) {
 		step := &p.Steps[i]
@@ -305,7 +405,7 @@ func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journa
 		attempts := rs.Attempts
 		switch {
 		case step.Outcome == result.Planned:
-			rp.resume[i] = runner.Resume{InDoubt: true, Attempts: attempts, DoubtSince: rs.DoubtSince, DoubtWindow: rs.DoubtWindow}
+			rp.resume[i] = runner.Resume{InDoubt: true, Attempts: attempts, DoubtSince: onOurClock(rs.DoubtSince, rs.Host), DoubtWindow: rs.DoubtWindow}
 		case step.Code == plan.CodeAlreadyDeleted:
 			row := rows[i]
 			row.Set(result.Deleted, runner.CodeReconciled, "the answer to an earlier submission was lost; the user was then found deleted")
@@ -327,23 +427,27 @@ func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journa
 			continue
 		}
 		id := string(step.User.ID)
-		us := others[id]
+		recs := others[id]
 		if own := st.Users[id]; history && own != nil {
-			us = latest(us, userRecord{own, ""})
+			recs = append(recs, userRecord{own, ""})
 		}
+		us := standing(recs)
 		if us.UserState == nil {
 			continue
 		}
 		if us.journal != "" && unsettled(us.UserState) && step.Outcome == result.Planned {
-			log.Info().Str("journal", us.journal).Str("user_id", id).Str("job_id", us.JobID).Bool("in_doubt", us.JobID == "").
-				Msg("another journal here left this user's deletion unsettled: it is followed, not sent again")
+			msg := "another journal here left a job of this user's running: it is followed, not sent again"
+			if us.JobID == "" {
+				msg = "another journal here holds a submission of this user whose answer was lost: the user is watched, and sent again only once any job it started has ended"
+			}
+			log.Info().Str("journal", us.journal).Str("user_id", id).Str("job_id", us.JobID).Bool("in_doubt", us.JobID == "").Msg(msg)
 		}
 		switch {
 		case step.Outcome == result.Planned && (us.InDoubt || us.Code == runner.CodeOutcomeUnknown):
 			// An earlier run lost the answer to its submission and could
 			// not find out: watch the user, and send nothing before any
 			// job that submission started has ended.
-			rp.resume[i] = runner.Resume{InDoubt: true, DoubtSince: us.DoubtSince, DoubtWindow: us.DoubtWindow}
+			rp.resume[i] = runner.Resume{InDoubt: true, DoubtSince: onOurClock(us.DoubtSince, us.Host), DoubtWindow: us.DoubtWindow}
 		case step.Outcome == result.Planned && us.JobID != "" && (us.Outcome == "" || us.Outcome == string(result.Submitted)):
 			follow(i, runner.Resume{JobID: us.JobID, SubmittedAt: us.SubmittedAt})
 		case step.Code == plan.CodeAlreadyDeleted && us.JobID != "" && us.Outcome != string(result.Failed):

@@ -50,8 +50,8 @@ func TestApplyJournal(t *testing.T) {
 		0: {Final: &result.Row{Line: 2, Outcome: "deleted", JobID: "j0", JobStatus: "completed", Attempts: 1, SubmittedAt: at, FinishedAt: at}, JobID: "j0", Attempts: 1},
 		1: {Final: &result.Row{Line: 3, Outcome: "failed", Code: "INVALID_DATA", Message: "refused", Attempts: 1, FinishedAt: at}, Attempts: 1},
 		2: {JobID: "j2", JobStatus: "in_progress", Attempts: 1, SubmittedAt: at},
-		3: {InDoubt: true, Attempts: 2, DoubtSince: at, DoubtWindow: time.Hour},
-		4: {InDoubt: true, Attempts: 1, DoubtSince: at},
+		3: {InDoubt: true, Attempts: 2, DoubtSince: at, DoubtWindow: time.Hour, Host: thisHost},
+		4: {InDoubt: true, Attempts: 1, DoubtSince: at, Host: thisHost},
 		5: {Final: &result.Row{Line: 7, Outcome: "not_run", Message: "interrupted"}},
 	}}
 	rows := rowsOf(p)
@@ -107,7 +107,7 @@ func TestApplyHistory(t *testing.T) {
 	st := journal.State{Start: &journal.Record{}, Finished: true, Users: map[string]*journal.UserState{
 		"u0": {InputFile: "/in/monday.csv", Line: 7, JobID: "j0", Outcome: "deleted", SubmittedAt: at},
 		"u1": {InputFile: "monday.csv", Line: 8, JobID: "j1", Outcome: "submitted", SubmittedAt: at},
-		"u2": {InputFile: "monday.csv", Line: 9, Outcome: "failed", Code: runner.CodeOutcomeUnknown, DoubtSince: at},
+		"u2": {InputFile: "monday.csv", Line: 9, Outcome: "failed", Code: runner.CodeOutcomeUnknown, DoubtSince: at, Host: thisHost},
 		"u3": {InputFile: "monday.csv", Line: 10, Outcome: "failed", Code: "JOB_FAILED", JobID: "j3"},
 	}}
 	for i := range p.Steps {
@@ -153,11 +153,11 @@ func TestApplyHistoryAndOtherJournals(t *testing.T) {
 		"u2": {InputFile: "r.csv", Line: 4, Outcome: "failed", Code: "JOB_FAILED", JobID: "j2", Updated: t2},
 	}}
 	const other = "/dir/offboard-results-20261201-020000.xlsx.journal"
-	others := map[string]userRecord{
-		"u0": {&journal.UserState{InputFile: "/in/b.csv", Line: 9, JobID: "j0", JobStatus: "in_progress", Outcome: "submitted", SubmittedAt: t1, Updated: t1}, other},
-		"u1": {&journal.UserState{InputFile: "b.csv", Line: 3, JobID: "j1b", SubmittedAt: t2, Updated: t2}, other},
-		"u2": {&journal.UserState{InputFile: "b.csv", Line: 4, JobID: "j2", SubmittedAt: t1, Updated: t1}, other},
-		"u3": {&journal.UserState{InputFile: "b.csv", Line: 5, InDoubt: true, DoubtSince: t2, DoubtWindow: 2 * time.Hour, Updated: t2}, other},
+	others := map[string][]userRecord{
+		"u0": {{&journal.UserState{InputFile: "/in/b.csv", Line: 9, JobID: "j0", JobStatus: "in_progress", Outcome: "submitted", SubmittedAt: t1, Updated: t1}, other}},
+		"u1": {{&journal.UserState{InputFile: "b.csv", Line: 3, JobID: "j1b", SubmittedAt: t2, Updated: t2}, other}},
+		"u2": {{&journal.UserState{InputFile: "b.csv", Line: 4, JobID: "j2", SubmittedAt: t1, Updated: t1}, other}},
+		"u3": {{&journal.UserState{InputFile: "b.csv", Line: 5, InDoubt: true, DoubtSince: t2, DoubtWindow: 2 * time.Hour, Host: thisHost, Updated: t2}, other}},
 	}
 	rows := rowsOf(p)
 	rp := applyJournal(zerolog.Nop(), p, rows, st, false, true, others, t2)
@@ -177,33 +177,56 @@ func TestApplyHistoryAndOtherJournals(t *testing.T) {
 	}
 }
 
-// TestLatest: clocks of runs on other hosts cannot order two journals'
-// records of a user. A deletion that may still be under way wins over a
-// settled record, whatever the times, unless that record ends the same job.
-func TestLatest(t *testing.T) {
+// TestStanding: clocks of runs on other hosts cannot order journals'
+// records of a user. A job not seen to end anywhere is followed, whatever
+// the times and whatever the order the journals are read in; then a
+// submission in doubt; only records all settled are ordered by time.
+func TestStanding(t *testing.T) {
 	early := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
 	late := early.Add(time.Hour) // a clock an hour ahead
 	rec := func(us journal.UserState, journal string) userRecord { return userRecord{&us, journal} }
-	running := rec(journal.UserState{JobID: "j2", Outcome: "submitted", Updated: early}, "x.journal")
+	running := rec(journal.UserState{JobID: "j2", Outcome: "submitted", SubmittedAt: early, Updated: early}, "b.journal")
+	runningAhead := rec(journal.UserState{JobID: "j1", Outcome: "submitted", SubmittedAt: late, Updated: late}, "a.journal")
+	j1Failed := rec(journal.UserState{JobID: "j1", Outcome: "failed", Code: "JOB_FAILED", Updated: early}, "c.journal")
 	doubt := rec(journal.UserState{InDoubt: true, DoubtSince: early, Updated: early}, "x.journal")
-	failedOther := rec(journal.UserState{JobID: "j1", Outcome: "failed", Code: "JOB_FAILED", Updated: late}, "y.journal")
-	endedSame := rec(journal.UserState{JobID: "j2", Outcome: "deleted", Updated: early.Add(-time.Minute)}, "z.journal")
+	failedOther := rec(journal.UserState{JobID: "j0", Outcome: "failed", Code: "JOB_FAILED", Updated: late}, "y.journal")
+	j2Ended := rec(journal.UserState{JobID: "j2", Outcome: "deleted", Updated: early.Add(-time.Minute)}, "z.journal")
 	deletedLater := rec(journal.UserState{JobID: "j3", Outcome: "deleted", Updated: late}, "z.journal")
 	tests := []struct {
 		name string
-		a, b userRecord
+		recs []userRecord
 		want userRecord
 	}{
-		{"nothing yet", userRecord{}, running, running},
-		{"a running job over a later failure of another job", failedOther, running, running},
-		{"the same, the other way round", running, failedOther, running},
-		{"a doubt over a later failure", failedOther, doubt, doubt},
-		{"the end of the same job, clock behind", running, endedSame, endedSame},
-		{"two settled records: the later", endedSame, deletedLater, deletedLater},
+		{"nothing", nil, userRecord{}},
+		{"a running job over a later failure of another job", []userRecord{failedOther, running}, running},
+		{"a doubt over a later failure", []userRecord{failedOther, doubt}, doubt},
+		{"a running job over a doubt", []userRecord{doubt, running}, running},
+		{"the end of the same job, clock behind", []userRecord{running, j2Ended}, j2Ended},
+		{"two settled records: the later", []userRecord{j2Ended, deletedLater}, deletedLater},
+		// j1 (clock ahead) ended in c; j2 may still run, in any order.
+		{"a job ended elsewhere never hides another", []userRecord{runningAhead, j1Failed, running}, running},
+		{"the same, read in another order", []userRecord{running, runningAhead, j1Failed}, running},
+		{"the same, another order again", []userRecord{j1Failed, running, runningAhead}, running},
 	}
 	for _, tt := range tests {
-		if got := latest(tt.a, tt.b); got != tt.want {
-			t.Errorf("%s: latest = %+v in %s, want %+v in %s", tt.name, *got.UserState, got.journal, *tt.want.UserState, tt.want.journal)
+		got := standing(tt.recs)
+		if got != tt.want {
+			t.Errorf("%s: standing = %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestDoubtOnAnotherClock: a submission in doubt recorded by a run on
+// another host (or a journal that does not say) is timed from now: that
+// host's clock may be behind, and the job it started still running.
+func TestDoubtOnAnotherClock(t *testing.T) {
+	at := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		host string
+		want time.Time
+	}{{thisHost, at}, {"other-host", time.Time{}}, {"", time.Time{}}} {
+		if got := onOurClock(at, tt.host); !got.Equal(tt.want) {
+			t.Errorf("onOurClock(%v, %q) = %v, want %v", at, tt.host, got, tt.want)
 		}
 	}
 }

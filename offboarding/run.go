@@ -183,7 +183,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 			history = true
 		}
 	}
-	var others map[string]userRecord
+	var others map[string][]userRecord
 	if jn != nil && p.conn.sandbox == nil {
 		if others, err = elsewhere(log, filepath.Dir(jn.Path()), jn.Path(), p); err != nil {
 			return err
@@ -262,7 +262,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	if o.Tune != nil {
 		o.Tune(&opts)
 	}
-	if err := jn.Append(startRecord(p, rows, output, o.Version, resume, opts.Effective())); err != nil {
+	if err := jn.Append(startRecord(p, rows, output, o.Version, resume, opts.Effective(), jn.Owner())); err != nil {
 		return fmt.Errorf("%w; nothing was sent", err)
 	}
 	created = false // the journal holds this run now
