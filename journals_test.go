@@ -352,3 +352,46 @@ func TestDoubtOfAnotherHost(t *testing.T) {
 	}
 	sandboxtest.CheckOneJobPerUser(t, srv)
 }
+
+// TestHistoryInAJournalHeldByAnotherOrgsRun: run 1, against org X, ends
+// with x's job J1 still running (it outlived --job-timeout). Run 2,
+// against org Y, appends to the same journal and is still going. Run 3,
+// against X beside it, is not refused (Y's run cannot touch X's users),
+// but reads run 1's record of J1 and follows it rather than send x again.
+func TestHistoryInAJournalHeldByAnotherOrgsRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seed, sheet := crashOrg(t, dir, 1)
+	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	seedY, _ := crashOrg(t, t.TempDir(), 1)
+	seedY.Org.ID, seedY.Org.CompanyName = "5210498000000000999", "Other Org Y"
+	seedY.Users[len(seedY.Users)-1].ID = "5210498000000977777" // user IDs are not shared between orgs
+	srvY, envY := simEnv(t, sandbox.Config{Seed: seedY, JobDuration: 100 * time.Millisecond})
+	a := filepath.Join(dir, "a.xlsx")
+	base := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200"}
+
+	srv.HoldJobs()
+	if code := startIn(t, dir, environ, append(base, "--output", a, "--job-timeout", "1500ms")...).wait(t); code != exitIncomplete {
+		t.Fatalf("run 1 = %d, want 3 (the job outlived --job-timeout)", code)
+	}
+	srvY.HoldJobs()
+	run2 := startIn(t, dir, envY, append(base, "--output", a, "--job-timeout", "60s")...)
+	waitJournal(t, a+".journal", run2, func(r []journal.Record) bool {
+		starts := 0
+		for _, rec := range r {
+			if rec.Kind == journal.KindStart {
+				starts++
+			}
+		}
+		return starts >= 2 && answers(r) >= 2
+	})
+	run3 := startIn(t, dir, environ, append(base, "--output", filepath.Join(dir, "c.xlsx"), "--job-timeout", "1500ms")...)
+	time.Sleep(300 * time.Millisecond) // run 3 looks at x while J1 runs
+	srv.ReleaseJobs()
+	if code := run3.wait(t); code != exitOK {
+		t.Errorf("run 3 = %d, want 0 (it follows J1 to its end); stderr:\n%s", code, run3.stderr.String())
+	}
+	srvY.ReleaseJobs()
+	run2.wait(t)
+	sandboxtest.CheckOneJobPerUser(t, srv)
+}

@@ -67,6 +67,7 @@ func acquire(journal string, owner Owner) (l *lock, stale *Owner, err error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("lock journal %s: %w", journal, err)
 		}
+		f.Chmod(0o644) // whatever the umask, or an older offboard's 0600
 		held, err := tryLock(f)
 		for try := 0; held && err == nil && try < 5; try++ {
 			// InUse, run by another offboard looking for runs beside

@@ -2,7 +2,9 @@ package journal
 
 import (
 	"fmt"
+	"maps"
 	"offboard/result"
+	"slices"
 	"time"
 )
 
@@ -85,10 +87,56 @@ type UserState struct {
 	Outcome, Code string
 	// SubmittedAt and FinishedAt are that row's times.
 	SubmittedAt, FinishedAt time.Time
-	// Updated is the time of the latest record about the user: of two
-	// journals that know the user, the one updated later says how things
-	// stand.
+	// Updated is the time of the latest record about the user, on the
+	// clock of the host that wrote it.
 	Updated time.Time
+
+	// The fields above are the latest record's. A later record (another
+	// run following an older job, say) must not make the journal forget
+	// a job still running or a submission still in doubt, so these are
+	// kept apart:
+	//
+	// Jobs are the user's jobs the journal knows, each true once seen to
+	// end (completed, failed, or no longer known to Zoho).
+	Jobs map[string]bool
+	// Doubts are the user's submissions that got no answer and that no
+	// later record of this journal settles: not an answer to them, not
+	// the user seen deleted, not a later submission of the user (which a
+	// run sends only once any job a doubt started has ended).
+	Doubts []Doubt
+}
+
+// Doubt is a submission whose answer was lost: it may have started a job.
+type Doubt struct {
+	// Since is when it was recorded, just before it was sent, on the
+	// clock of Host ("" when the journal does not say).
+	Since time.Time
+	Host  string
+	// Window is how long after Since a job it started may run, by the
+	// timeouts of the run that sent it; 0 when the journal does not say.
+	Window time.Duration
+}
+
+// Running returns the user's jobs the journal knows and did not see end.
+func (us *UserState) Running() []string {
+	var ids []string
+	for id, ended := range us.Jobs {
+		if !ended {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (us *UserState) job(id string, ended bool) {
+	if id == "" {
+		return
+	}
+	if us.Jobs == nil {
+		us.Jobs = map[string]bool{}
+	}
+	us.Jobs[id] = us.Jobs[id] || ended
 }
 
 // Replay folds records, in the order written, into per-row state. Records
@@ -156,7 +204,9 @@ func Replay(records []Record) State {
 			rs.Final = nil
 			if us := user(r.Row, r.UserID, true); us != nil {
 				b.user, b.had = us, *us
-				*us = UserState{InDoubt: true, DoubtSince: r.Time, DoubtWindow: rs.DoubtWindow, Host: rs.Host, Updated: r.Time}
+				jobs := maps.Clone(us.Jobs)
+				*us = UserState{InDoubt: true, DoubtSince: r.Time, DoubtWindow: rs.DoubtWindow, Host: rs.Host, Updated: r.Time, Jobs: jobs,
+					Doubts: []Doubt{{Since: r.Time, Host: rs.Host, Window: rs.DoubtWindow}}}
 				if st.Start != nil {
 					us.InputFile = st.Start.InputFile
 					if r.Row >= 0 && r.Row < len(st.Start.Steps) {
@@ -186,11 +236,14 @@ func Replay(records []Record) State {
 				rs.InDoubt = false
 				if us != nil {
 					us.JobID, us.JobStatus, us.SubmittedAt, us.InDoubt = r.JobID, "", r.Time, false
+					us.job(r.JobID, false)
+					us.Doubts = nil
 				}
 			case r.Class != ClassUnknown:
 				rs.InDoubt = false
 				if us != nil {
 					us.InDoubt = false
+					us.Doubts = nil
 				}
 			}
 			if us != nil {
@@ -202,8 +255,11 @@ func Replay(records []Record) State {
 				rs.JobID = r.JobID
 			}
 			rs.JobStatus = r.JobStatus
-			if us := user(r.Row, "", false); us != nil && us.JobID == rs.JobID {
-				us.JobStatus, us.Updated = r.JobStatus, r.Time
+			if us := user(r.Row, "", false); us != nil {
+				us.job(rs.JobID, r.JobStatus == "completed" || r.JobStatus == "failed")
+				if us.JobID == rs.JobID {
+					us.JobStatus, us.Updated = r.JobStatus, r.Time
+				}
 			}
 		case KindFinal:
 			f := finalResult(r, st.Start)
@@ -216,6 +272,12 @@ func Replay(records []Record) State {
 			// the final record of a skipped or invalid row says nothing new.
 			if rs.Attempts > 0 || f.JobID != "" {
 				if us := user(r.Row, "", true); us != nil {
+					// A job's row that ended anything but submitted saw the
+					// job end; a user seen deleted settles every doubt.
+					us.job(f.JobID, f.Outcome != result.Submitted && f.Outcome != result.NotRun)
+					if f.Outcome == result.Deleted || f.Code == "ALREADY_DELETED" {
+						us.Doubts = nil
+					}
 					us.Outcome, us.Code, us.FinishedAt, us.InDoubt = string(f.Outcome), f.Code, f.FinishedAt, false
 					takeJob(f, &us.JobID, &us.JobStatus, &us.SubmittedAt)
 					// When the outcome was learnt: a row a resumed run

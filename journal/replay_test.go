@@ -161,11 +161,11 @@ func TestReplayUsers(t *testing.T) {
 	got := Replay(records).Users
 	const window = 31 * time.Minute
 	want := map[string]*UserState{
-		"u1": {InputFile: "monday.csv", Line: 2, JobID: "j1", JobStatus: "completed", Outcome: "deleted", DoubtSince: at(1), DoubtWindow: window, SubmittedAt: at(2), FinishedAt: at(4), Updated: at(4)},
-		"u2": {InputFile: "monday.csv", Line: 3, JobID: "j2", Outcome: "submitted", DoubtSince: at(5), DoubtWindow: window, SubmittedAt: at(6), FinishedAt: at(7), Updated: at(7)},
-		"u3": {InputFile: "monday.csv", Line: 4, InDoubt: true, DoubtSince: at(8), DoubtWindow: window, Updated: at(8)},
-		"u5": {InputFile: "wednesday.csv", Line: 2, JobID: "j5", JobStatus: "failed", Outcome: "failed", Code: "JOB_FAILED", SubmittedAt: at(25), FinishedAt: at(32), Updated: at(32)},
-		"u6": {InputFile: "wednesday.csv", Line: 3, JobID: "j6", JobStatus: "completed", Outcome: "deleted", SubmittedAt: at(12), FinishedAt: at(15), Updated: at(15)},
+		"u1": {InputFile: "monday.csv", Line: 2, JobID: "j1", JobStatus: "completed", Outcome: "deleted", DoubtSince: at(1), DoubtWindow: window, SubmittedAt: at(2), FinishedAt: at(4), Updated: at(4), Jobs: map[string]bool{"j1": true}},
+		"u2": {InputFile: "monday.csv", Line: 3, JobID: "j2", Outcome: "submitted", DoubtSince: at(5), DoubtWindow: window, SubmittedAt: at(6), FinishedAt: at(7), Updated: at(7), Jobs: map[string]bool{"j2": false}},
+		"u3": {InputFile: "monday.csv", Line: 4, InDoubt: true, DoubtSince: at(8), DoubtWindow: window, Updated: at(8), Doubts: []Doubt{{Since: at(8), Window: window}}},
+		"u5": {InputFile: "wednesday.csv", Line: 2, JobID: "j5", JobStatus: "failed", Outcome: "failed", Code: "JOB_FAILED", SubmittedAt: at(25), FinishedAt: at(32), Updated: at(32), Jobs: map[string]bool{"j5": true}},
+		"u6": {InputFile: "wednesday.csv", Line: 3, JobID: "j6", JobStatus: "completed", Outcome: "deleted", SubmittedAt: at(12), FinishedAt: at(15), Updated: at(15), Jobs: map[string]bool{"j6": true}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Replay().Users (-want +got):\n%s", diff)
@@ -264,5 +264,41 @@ func TestReplayHost(t *testing.T) {
 	records[0].Owner = nil // an older offboard's journal says nothing
 	if rs := Replay(records).Rows[0]; rs.Host != "" {
 		t.Errorf("row 0 of a journal without owner: host %q, want none", rs.Host)
+	}
+}
+
+// TestReplayKeepsWhatALaterRecordWouldHide: a run that follows an older
+// job of a user, and records its end, does not make the journal forget a
+// later submission in doubt, nor another job still running.
+func TestReplayKeepsWhatALaterRecordWouldHide(t *testing.T) {
+	at := func(s int) time.Time { return time.Date(2026, 12, 1, 2, 0, s, 0, time.UTC) }
+	steps := func(ids ...string) []result.Row {
+		var r []result.Row
+		for i, id := range ids {
+			r = append(r, result.Row{Line: i + 2, UserID: id})
+		}
+		return r
+	}
+	records := []Record{
+		{Kind: KindStart, Time: at(0), InputFile: "a.csv", Steps: steps("x")},
+		{Kind: KindSubmit, Time: at(1), Row: 0, UserID: "x", Attempt: 1},
+		{Kind: KindAnswer, Time: at(2), Row: 0, Attempt: 1, JobID: "j2"}, // j2 runs
+		// --fresh: a new run follows j1, an older job another journal left,
+		// and records that it failed.
+		{Kind: KindStart, Time: at(10), InputFile: "a.csv", Steps: steps("x")},
+		{Kind: KindFinal, Time: at(11), Row: 0, Result: &result.Row{Line: 2, UserID: "x", Outcome: result.Failed, Code: "JOB_FAILED", JobID: "j1", JobStatus: "failed"}},
+	}
+	us := Replay(records).Users["x"]
+	if diff := cmp.Diff([]string{"j2"}, us.Running()); diff != "" {
+		t.Errorf("running jobs (-want +got):\n%s", diff)
+	}
+	if !us.Jobs["j1"] {
+		t.Errorf("jobs = %v, want j1 seen to end", us.Jobs)
+	}
+	// The same with a submission in doubt instead of j2.
+	records[2] = Record{Kind: KindAnswer, Time: at(2), Row: 0, Attempt: 1, Class: ClassUnknown}
+	us = Replay(records).Users["x"]
+	if len(us.Doubts) != 1 || !us.Doubts[0].Since.Equal(at(1)) {
+		t.Errorf("doubts = %+v, want the submission at %v", us.Doubts, at(1))
 	}
 }

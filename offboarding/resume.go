@@ -73,6 +73,9 @@ func findInterrupted(log zerolog.Logger, dir, sha string) string {
 type userRecord struct {
 	*journal.UserState
 	journal string
+	// mtime is the journal file's modification time when it was read: on
+	// the file system's clock, every record in it was written by then.
+	mtime time.Time
 }
 
 // elsewhere reads the other journals in dir (*.journal) of runs against
@@ -113,33 +116,37 @@ func elsewhere(log zerolog.Logger, dir, self string, p *prepared) (map[string][]
 			return nil, &BusyError{Journal: path, Err: lerr}
 		}
 		if busy {
-			if start := latestStart(records); start != nil && start.Owner != nil && sameOwner(*start.Owner, owner) && (start.Sandbox || otherOrg(start, p)) {
-				continue // a run against another org cannot touch this one's users
+			start := latestStart(records)
+			if start == nil || start.Owner == nil || !sameOwner(*start.Owner, owner) || !(start.Sandbox || otherOrg(start, p)) {
+				return nil, &BusyError{Journal: path, Owner: owner}
 			}
-			return nil, &BusyError{Journal: path, Owner: owner}
+			// A run against another org cannot touch this one's users;
+			// the journal's earlier runs may have been against this org.
 		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			continue // a lock file alone, left free
-		case err != nil && corrupt == nil:
+		case corrupt != nil:
+			// Which org its damaged lines were about cannot be told.
+			return nil, &UnreadableError{Journal: path, Err: err}
+		case err != nil:
 			if !isJournalName(path) {
 				continue
 			}
 			return nil, &UnreadableError{Journal: path, Err: err}
 		case !ours(path, records):
 			continue
-		case corrupt != nil:
-			if !anyOf(records, p) {
-				continue // only runs against other orgs, or the sandbox
-			}
-			return nil, &UnreadableError{Journal: path, Err: err}
 		}
 		st := journal.Replay(records)
 		if st.Start == nil || !anyOf(records, p) {
 			continue
 		}
+		var mtime time.Time
+		if fi, err := os.Stat(path); err == nil {
+			mtime = fi.ModTime()
+		}
 		for id, us := range st.Users {
-			out[id] = append(out[id], userRecord{us, path})
+			out[id] = append(out[id], userRecord{us, path, mtime})
 		}
 	}
 	return out, nil
@@ -220,65 +227,85 @@ func otherOrg(start *journal.Record, p *prepared) bool {
 	return !same
 }
 
-// standing is, of everything the journals know of one user, what says
-// how things stand. Clocks of runs on other hosts, or set wrong, cannot be
-// trusted to order the journals, so nothing is decided by comparing their
-// times where a deletion may still be under way:
-//   - a job recorded as unfinished in any journal, and not seen to end in
-//     any (no settled record of the same job), may still run: it is
-//     followed;
+// stand is how things stand for one user, by every journal's records.
+type stand struct {
+	// latest is the latest record by its own clock: what the results say
+	// of an earlier run's deletion.
+	latest userRecord
+	// follow is a job recorded running in a journal and seen to end in
+	// none: it is followed, never a second one started. followIn is its
+	// journal ("" for the run's own), followAt when it was accepted.
+	follow, followIn string
+	followAt         time.Time
+	// doubt is set for a submission in doubt that no record of its
+	// journal settles; doubtSince and doubtWindow time the latest end of
+	// any job such submissions may have started, on this host's clock
+	// (zero: from now); doubtIn is its journal.
+	doubt       bool
+	doubtSince  time.Time
+	doubtWindow time.Duration
+	doubtIn     string
+}
+
+// standing is how things stand for a user, from what every journal knows
+// (recs). Nothing is decided by comparing clocks of different runs, nor
+// by the order the journals are read in:
+//   - a job recorded unfinished in any journal and seen to end in none may
+//     still run: it is followed (the lowest job ID, if several);
 //   - else a submission in doubt in any journal may have started a job:
-//     the user is watched (of several, the latest doubt);
-//   - else every record is settled, and the latest one speaks.
-//
-// The result is nil when recs is empty.
-func standing(recs []userRecord) userRecord {
+//     the user is watched until the latest time any such job may end, on
+//     this host's clock (see doubtSince);
+//   - else the user's deletions are settled.
+func standing(recs []userRecord, now time.Time) stand {
+	var st stand
 	ended := map[string]bool{}
 	for _, r := range recs {
-		if !unsettled(r.UserState) && r.JobID != "" {
-			ended[r.JobID] = true
+		for id, e := range r.Jobs {
+			ended[id] = ended[id] || e
 		}
 	}
-	var running, doubt, settled userRecord
+	var deadline time.Time
 	for _, r := range recs {
-		switch {
-		case unsettled(r.UserState) && r.JobID != "" && !(r.InDoubt || r.Code == runner.CodeOutcomeUnknown):
-			if !ended[r.JobID] && (running.UserState == nil || r.SubmittedAt.After(running.SubmittedAt)) {
-				running = r
+		if st.latest.UserState == nil || r.Updated.After(st.latest.Updated) {
+			st.latest = r
+		}
+		for _, id := range r.Running() {
+			if !ended[id] && (st.follow == "" || id < st.follow) {
+				st.follow, st.followIn, st.followAt = id, r.journal, time.Time{}
+				if r.JobID == id {
+					st.followAt = r.SubmittedAt
+				}
 			}
-		case unsettled(r.UserState):
-			if doubt.UserState == nil || r.DoubtSince.After(doubt.DoubtSince) {
-				doubt = r
+		}
+		for _, d := range r.Doubts {
+			since := doubtSince(d, r.mtime)
+			end := since
+			if end.IsZero() || end.After(now) {
+				end = now
 			}
-		default:
-			if settled.UserState == nil || r.Updated.After(settled.Updated) {
-				settled = r
+			end = end.Add(d.Window)
+			if !st.doubt || end.After(deadline) {
+				st.doubt, st.doubtSince, st.doubtWindow, st.doubtIn, deadline = true, since, d.Window, r.journal, end
 			}
 		}
 	}
-	switch {
-	case running.UserState != nil:
-		return running
-	case doubt.UserState != nil:
-		return doubt
-	}
-	return settled
+	return st
 }
 
 // thisHost is the host name runs record in their journals' start records.
 var thisHost, _ = os.Hostname()
 
-// onOurClock is t, the time a run on host recorded a submission whose
-// answer was lost, if this host's clock can be trusted to measure from
-// it; otherwise zero, which the runner takes as "now" and so waits the
-// whole window. Another host's clock (or a journal that does not say) may
-// be behind: trusted, a submission whose job still runs would look old
-// enough to send again.
-func onOurClock(t time.Time, host string) time.Time {
-	if host == "" || host != thisHost {
-		return time.Time{}
+// doubtSince is when a submission in doubt was sent, on this host's
+// clock: the time its journal recorded, if this host recorded it;
+// otherwise the journal file's modification time (mtime), which is on the
+// file system's clock and no earlier than the record; zero (from now)
+// when neither is known. Another host's clock may be behind: trusted, a
+// submission whose job still runs would look old enough to send again.
+func doubtSince(d journal.Doubt, mtime time.Time) time.Time {
+	if d.Host != "" && d.Host == thisHost {
+		return d.Since
 	}
-	return t
+	return mtime
 }
 
 // BusyError says that another run against the same org is going on in the
@@ -320,18 +347,6 @@ func (e *UnreadableError) Error() string {
 
 func (e *UnreadableError) Unwrap() error { return e.Err }
 
-// unsettled reports whether a user's deletion may still be under way: a job
-// not followed to its end, or a submission whose answer was lost.
-func unsettled(us *journal.UserState) bool {
-	switch {
-	case us.InDoubt, us.Code == runner.CodeOutcomeUnknown:
-		return true
-	case us.JobID != "" && (us.Outcome == "" || us.Outcome == string(result.Submitted)):
-		return true
-	}
-	return false
-}
-
 // same reports whether two paths name one file.
 func same(a, b string) bool {
 	fa, err1 := os.Stat(a)
@@ -371,7 +386,7 @@ func (rp resumePlan) toSubmit(p *plan.Plan) int {
 // deleted the user. others is what other journals know of users: of
 // the journal's history and theirs, the later record of a user says how
 // things stand.
-func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journal.State, resume, history bool, others map[string][]userRecord, now time.Time) resumePlan {
+func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journal.State, ownMtime time.Time, resume, history bool, others map[string][]userRecord, now time.Time) resumePlan {
 	rp := resumePlan{resume: map[int]runner.Resume{}}
 	follow := func(i int, r runner.Resume) {
 		step := &p.Steps[i]
@@ -405,7 +420,8 @@ func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journa
 		attempts := rs.Attempts
 		switch {
 		case step.Outcome == result.Planned:
-			rp.resume[i] = runner.Resume{InDoubt: true, Attempts: attempts, DoubtSince: onOurClock(rs.DoubtSince, rs.Host), DoubtWindow: rs.DoubtWindow}
+			d := journal.Doubt{Since: rs.DoubtSince, Host: rs.Host, Window: rs.DoubtWindow}
+			rp.resume[i] = runner.Resume{InDoubt: true, Attempts: attempts, DoubtSince: doubtSince(d, ownMtime), DoubtWindow: rs.DoubtWindow}
 		case step.Code == plan.CodeAlreadyDeleted:
 			row := rows[i]
 			row.Set(result.Deleted, runner.CodeReconciled, "the answer to an earlier submission was lost; the user was then found deleted")
@@ -429,29 +445,30 @@ func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journa
 		id := string(step.User.ID)
 		recs := others[id]
 		if own := st.Users[id]; history && own != nil {
-			recs = append(recs, userRecord{own, ""})
+			recs = append(recs, userRecord{own, "", ownMtime})
 		}
-		us := standing(recs)
-		if us.UserState == nil {
+		if len(recs) == 0 {
 			continue
 		}
-		if us.journal != "" && unsettled(us.UserState) && step.Outcome == result.Planned {
-			msg := "another journal here left a job of this user's running: it is followed, not sent again"
-			if us.JobID == "" {
-				msg = "another journal here holds a submission of this user whose answer was lost: the user is watched, and sent again only once any job it started has ended"
-			}
-			log.Info().Str("journal", us.journal).Str("user_id", id).Str("job_id", us.JobID).Bool("in_doubt", us.JobID == "").Msg(msg)
-		}
+		us := standing(recs, now)
 		switch {
-		case step.Outcome == result.Planned && (us.InDoubt || us.Code == runner.CodeOutcomeUnknown):
+		case step.Outcome == result.Planned && us.follow != "":
+			if us.followIn != "" {
+				log.Info().Str("journal", us.followIn).Str("user_id", id).Str("job_id", us.follow).
+					Msg("another journal here left a job of this user's running: it is followed, not sent again")
+			}
+			follow(i, runner.Resume{JobID: us.follow, SubmittedAt: us.followAt})
+		case step.Outcome == result.Planned && us.doubt:
 			// An earlier run lost the answer to its submission and could
 			// not find out: watch the user, and send nothing before any
 			// job that submission started has ended.
-			rp.resume[i] = runner.Resume{InDoubt: true, DoubtSince: onOurClock(us.DoubtSince, us.Host), DoubtWindow: us.DoubtWindow}
-		case step.Outcome == result.Planned && us.JobID != "" && (us.Outcome == "" || us.Outcome == string(result.Submitted)):
-			follow(i, runner.Resume{JobID: us.JobID, SubmittedAt: us.SubmittedAt})
-		case step.Code == plan.CodeAlreadyDeleted && us.JobID != "" && us.Outcome != string(result.Failed):
-			settle(i, deletedBy(rows[i], step, us))
+			if us.doubtIn != "" {
+				log.Info().Str("journal", us.doubtIn).Str("user_id", id).
+					Msg("another journal here holds a submission of this user whose answer was lost: the user is watched, and sent again only once any job it started has ended")
+			}
+			rp.resume[i] = runner.Resume{InDoubt: true, DoubtSince: us.doubtSince, DoubtWindow: us.doubtWindow}
+		case step.Code == plan.CodeAlreadyDeleted && us.latest.JobID != "" && us.latest.Outcome != string(result.Failed):
+			settle(i, deletedBy(rows[i], step, us.latest))
 		}
 	}
 	// Steps settled by the journal are no longer the runner's to submit.

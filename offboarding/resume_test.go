@@ -55,7 +55,7 @@ func TestApplyJournal(t *testing.T) {
 		5: {Final: &result.Row{Line: 7, Outcome: "not_run", Message: "interrupted"}},
 	}}
 	rows := rowsOf(p)
-	rp := applyJournal(zerolog.Nop(), p, rows, st, true, false, nil, now)
+	rp := applyJournal(zerolog.Nop(), p, rows, st, time.Time{}, true, false, nil, now)
 
 	wantResume := map[int]runner.Resume{
 		2: {JobID: "j2", SubmittedAt: at, Attempts: 1},
@@ -105,16 +105,17 @@ func TestApplyHistory(t *testing.T) {
 		{Outcome: result.Planned, User: user("u3"), Request: zoho.TransferRequest{UserID: "u3"}},
 	}, Order: []int{1, 2, 3}}
 	st := journal.State{Start: &journal.Record{}, Finished: true, Users: map[string]*journal.UserState{
-		"u0": {InputFile: "/in/monday.csv", Line: 7, JobID: "j0", Outcome: "deleted", SubmittedAt: at},
-		"u1": {InputFile: "monday.csv", Line: 8, JobID: "j1", Outcome: "submitted", SubmittedAt: at},
-		"u2": {InputFile: "monday.csv", Line: 9, Outcome: "failed", Code: runner.CodeOutcomeUnknown, DoubtSince: at, Host: thisHost},
-		"u3": {InputFile: "monday.csv", Line: 10, Outcome: "failed", Code: "JOB_FAILED", JobID: "j3"},
+		"u0": {InputFile: "/in/monday.csv", Line: 7, JobID: "j0", Outcome: "deleted", SubmittedAt: at, Jobs: map[string]bool{"j0": true}},
+		"u1": {InputFile: "monday.csv", Line: 8, JobID: "j1", Outcome: "submitted", SubmittedAt: at, Jobs: map[string]bool{"j1": false}},
+		"u2": {InputFile: "monday.csv", Line: 9, Outcome: "failed", Code: runner.CodeOutcomeUnknown, DoubtSince: at, Host: thisHost,
+			Doubts: []journal.Doubt{{Since: at, Host: thisHost}}},
+		"u3": {InputFile: "monday.csv", Line: 10, Outcome: "failed", Code: "JOB_FAILED", JobID: "j3", Jobs: map[string]bool{"j3": true}},
 	}}
 	for i := range p.Steps {
 		p.Steps[i].Index, p.Steps[i].Line = i, i+2
 	}
 	rows := rowsOf(p)
-	rp := applyJournal(zerolog.Nop(), p, rows, st, false, true, nil, at)
+	rp := applyJournal(zerolog.Nop(), p, rows, st, time.Time{}, false, true, nil, at)
 	if diff := cmp.Diff(map[int]runner.Resume{1: {JobID: "j1", SubmittedAt: at}, 2: {InDoubt: true, DoubtSince: at}}, rp.resume); diff != "" {
 		t.Errorf("resume (-want +got):\n%s", diff)
 	}
@@ -128,9 +129,10 @@ func TestApplyHistory(t *testing.T) {
 	}
 }
 
-// TestApplyHistoryAndOtherJournals: of what the run's own journal and
-// the other journals of the directory know of a user, the later record
-// says how things stand; an older settled row never hides a newer job.
+// TestApplyHistoryAndOtherJournals: what the run's own journal and the
+// other journals of the directory know of a user is taken together: a
+// job seen to end in one is not followed for another, an older settled
+// row never hides a newer job.
 func TestApplyHistoryAndOtherJournals(t *testing.T) {
 	t1 := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
 	t2 := t1.Add(time.Hour)
@@ -148,19 +150,20 @@ func TestApplyHistoryAndOtherJournals(t *testing.T) {
 	st := journal.State{Start: &journal.Record{}, Finished: true, Users: map[string]*journal.UserState{
 		// Failed here first, then submitted again by another run, whose
 		// job may still run.
-		"u1": {InputFile: "r.csv", Line: 3, Outcome: "failed", Code: "JOB_FAILED", JobID: "j1", Updated: t1},
+		"u1": {InputFile: "r.csv", Line: 3, Outcome: "failed", Code: "JOB_FAILED", JobID: "j1", Updated: t1, Jobs: map[string]bool{"j1": true}},
 		// Left running by another run, then followed here to its failure.
-		"u2": {InputFile: "r.csv", Line: 4, Outcome: "failed", Code: "JOB_FAILED", JobID: "j2", Updated: t2},
+		"u2": {InputFile: "r.csv", Line: 4, Outcome: "failed", Code: "JOB_FAILED", JobID: "j2", Updated: t2, Jobs: map[string]bool{"j2": true}},
 	}}
 	const other = "/dir/offboard-results-20261201-020000.xlsx.journal"
 	others := map[string][]userRecord{
-		"u0": {{&journal.UserState{InputFile: "/in/b.csv", Line: 9, JobID: "j0", JobStatus: "in_progress", Outcome: "submitted", SubmittedAt: t1, Updated: t1}, other}},
-		"u1": {{&journal.UserState{InputFile: "b.csv", Line: 3, JobID: "j1b", SubmittedAt: t2, Updated: t2}, other}},
-		"u2": {{&journal.UserState{InputFile: "b.csv", Line: 4, JobID: "j2", SubmittedAt: t1, Updated: t1}, other}},
-		"u3": {{&journal.UserState{InputFile: "b.csv", Line: 5, InDoubt: true, DoubtSince: t2, DoubtWindow: 2 * time.Hour, Host: thisHost, Updated: t2}, other}},
+		"u0": {{&journal.UserState{InputFile: "/in/b.csv", Line: 9, JobID: "j0", JobStatus: "in_progress", Outcome: "submitted", SubmittedAt: t1, Updated: t1, Jobs: map[string]bool{"j0": false}}, other, t1}},
+		"u1": {{&journal.UserState{InputFile: "b.csv", Line: 3, JobID: "j1b", SubmittedAt: t2, Updated: t2, Jobs: map[string]bool{"j1b": false}}, other, t2}},
+		"u2": {{&journal.UserState{InputFile: "b.csv", Line: 4, JobID: "j2", SubmittedAt: t1, Updated: t1, Jobs: map[string]bool{"j2": false}}, other, t1}},
+		"u3": {{&journal.UserState{InputFile: "b.csv", Line: 5, InDoubt: true, DoubtSince: t2, DoubtWindow: 2 * time.Hour, Host: thisHost, Updated: t2,
+			Doubts: []journal.Doubt{{Since: t2, Host: thisHost, Window: 2 * time.Hour}}}, other, t2}},
 	}
 	rows := rowsOf(p)
-	rp := applyJournal(zerolog.Nop(), p, rows, st, false, true, others, t2)
+	rp := applyJournal(zerolog.Nop(), p, rows, st, time.Time{}, false, true, others, t2)
 	want := map[int]runner.Resume{
 		1: {JobID: "j1b", SubmittedAt: t2},
 		3: {InDoubt: true, DoubtSince: t2, DoubtWindow: 2 * time.Hour},
@@ -177,56 +180,60 @@ func TestApplyHistoryAndOtherJournals(t *testing.T) {
 	}
 }
 
-// TestStanding: clocks of runs on other hosts cannot order journals'
-// records of a user. A job not seen to end anywhere is followed, whatever
-// the times and whatever the order the journals are read in; then a
-// submission in doubt; only records all settled are ordered by time.
+// TestStanding: how things stand for a user does not depend on the
+// journals' clocks nor on the order they are read in.
 func TestStanding(t *testing.T) {
-	early := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
-	late := early.Add(time.Hour) // a clock an hour ahead
-	rec := func(us journal.UserState, journal string) userRecord { return userRecord{&us, journal} }
-	running := rec(journal.UserState{JobID: "j2", Outcome: "submitted", SubmittedAt: early, Updated: early}, "b.journal")
-	runningAhead := rec(journal.UserState{JobID: "j1", Outcome: "submitted", SubmittedAt: late, Updated: late}, "a.journal")
-	j1Failed := rec(journal.UserState{JobID: "j1", Outcome: "failed", Code: "JOB_FAILED", Updated: early}, "c.journal")
-	doubt := rec(journal.UserState{InDoubt: true, DoubtSince: early, Updated: early}, "x.journal")
-	failedOther := rec(journal.UserState{JobID: "j0", Outcome: "failed", Code: "JOB_FAILED", Updated: late}, "y.journal")
-	j2Ended := rec(journal.UserState{JobID: "j2", Outcome: "deleted", Updated: early.Add(-time.Minute)}, "z.journal")
-	deletedLater := rec(journal.UserState{JobID: "j3", Outcome: "deleted", Updated: late}, "z.journal")
+	now := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	early, late := now.Add(-time.Hour), now.Add(-time.Minute)
+	rec := func(us journal.UserState, journal string, mtime time.Time) userRecord {
+		return userRecord{&us, journal, mtime}
+	}
+	j2Running := rec(journal.UserState{JobID: "j2", Outcome: "submitted", SubmittedAt: early, Updated: early, Jobs: map[string]bool{"j2": false}}, "b.journal", early)
+	j1Running := rec(journal.UserState{JobID: "j1", Outcome: "submitted", SubmittedAt: late, Updated: late, Jobs: map[string]bool{"j1": false}}, "a.journal", late)
+	j1Failed := rec(journal.UserState{JobID: "j1", Outcome: "failed", Updated: early, Jobs: map[string]bool{"j1": true}}, "c.journal", early)
+	// A journal whose latest record is j1's failure, which kept j3 running
+	// and a doubt from before it.
+	kept := rec(journal.UserState{JobID: "j1", Outcome: "failed", Updated: late, Jobs: map[string]bool{"j1": true, "j3": false}}, "d.journal", late)
+	hereDoubt := rec(journal.UserState{Updated: early, Doubts: []journal.Doubt{{Since: early, Host: thisHost, Window: 10 * time.Minute}}}, "x.journal", early)
+	// Another host's doubt, its clock an hour behind: timed from the
+	// file's mtime, a minute ago, it outlasts this host's older one.
+	thereDoubt := rec(journal.UserState{Updated: early.Add(-time.Hour), Doubts: []journal.Doubt{{Since: early.Add(-time.Hour), Host: "other", Window: 10 * time.Minute}}}, "y.journal", late)
 	tests := []struct {
-		name string
-		recs []userRecord
-		want userRecord
+		name       string
+		recs       []userRecord
+		follow     string
+		doubtSince time.Time
 	}{
-		{"nothing", nil, userRecord{}},
-		{"a running job over a later failure of another job", []userRecord{failedOther, running}, running},
-		{"a doubt over a later failure", []userRecord{failedOther, doubt}, doubt},
-		{"a running job over a doubt", []userRecord{doubt, running}, running},
-		{"the end of the same job, clock behind", []userRecord{running, j2Ended}, j2Ended},
-		{"two settled records: the later", []userRecord{j2Ended, deletedLater}, deletedLater},
-		// j1 (clock ahead) ended in c; j2 may still run, in any order.
-		{"a job ended elsewhere never hides another", []userRecord{runningAhead, j1Failed, running}, running},
-		{"the same, read in another order", []userRecord{running, runningAhead, j1Failed}, running},
-		{"the same, another order again", []userRecord{j1Failed, running, runningAhead}, running},
+		{"a running job", []userRecord{j2Running}, "j2", time.Time{}},
+		{"a job ended elsewhere is not followed, another is", []userRecord{j1Running, j1Failed, j2Running}, "j2", time.Time{}},
+		{"the same in another order", []userRecord{j2Running, j1Failed, j1Running}, "j2", time.Time{}},
+		{"a job the latest record hides", []userRecord{kept}, "j3", time.Time{}},
+		{"all ended", []userRecord{j1Running, j1Failed}, "", time.Time{}},
+		{"this host's doubt, on its clock", []userRecord{hereDoubt}, "", early},
+		{"two doubts: the one that ends last", []userRecord{hereDoubt, thereDoubt}, "", late},
+		{"the same in another order", []userRecord{thereDoubt, hereDoubt}, "", late},
 	}
 	for _, tt := range tests {
-		got := standing(tt.recs)
-		if got != tt.want {
-			t.Errorf("%s: standing = %+v, want %+v", tt.name, got, tt.want)
+		got := standing(tt.recs, now)
+		if got.follow != tt.follow || !got.doubtSince.Equal(tt.doubtSince) || got.doubt != !tt.doubtSince.IsZero() {
+			t.Errorf("%s: follow %q, doubt %v since %v; want %q, since %v", tt.name, got.follow, got.doubt, got.doubtSince, tt.follow, tt.doubtSince)
 		}
 	}
 }
 
-// TestDoubtOnAnotherClock: a submission in doubt recorded by a run on
-// another host (or a journal that does not say) is timed from now: that
-// host's clock may be behind, and the job it started still running.
-func TestDoubtOnAnotherClock(t *testing.T) {
+// TestDoubtSince: a submission in doubt is timed on this host's clock
+// when this host recorded it; otherwise from its journal's mtime, or from
+// now when that is not known.
+func TestDoubtSince(t *testing.T) {
 	at := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	mtime := at.Add(time.Minute)
 	for _, tt := range []struct {
-		host string
-		want time.Time
-	}{{thisHost, at}, {"other-host", time.Time{}}, {"", time.Time{}}} {
-		if got := onOurClock(at, tt.host); !got.Equal(tt.want) {
-			t.Errorf("onOurClock(%v, %q) = %v, want %v", at, tt.host, got, tt.want)
+		host  string
+		mtime time.Time
+		want  time.Time
+	}{{thisHost, mtime, at}, {"other-host", mtime, mtime}, {"", mtime, mtime}, {"other-host", time.Time{}, time.Time{}}} {
+		if got := doubtSince(journal.Doubt{Since: at, Host: tt.host}, tt.mtime); !got.Equal(tt.want) {
+			t.Errorf("doubtSince(host %q, mtime %v) = %v, want %v", tt.host, tt.mtime, got, tt.want)
 		}
 	}
 }

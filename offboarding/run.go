@@ -190,7 +190,13 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		}
 	}
 	rows := p.plan.Results(sh.Rows)
-	rp := applyJournal(log, p.plan, rows, st, resume, history, others, time.Now())
+	var ownMtime time.Time
+	if jn != nil {
+		if fi, err := os.Stat(jn.Path()); err == nil {
+			ownMtime = fi.ModTime()
+		}
+	}
+	rp := applyJournal(log, p.plan, rows, st, ownMtime, resume, history, others, time.Now())
 	if resume {
 		log.Info().Str("journal", jn.Path()).Time("began", st.Began).Int("settled", rp.settled).Int("jobs_to_follow", rp.following).
 			Msg("resuming an interrupted run: settled rows are not sent again")
