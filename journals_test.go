@@ -395,3 +395,35 @@ func TestHistoryInAJournalHeldByAnotherOrgsRun(t *testing.T) {
 	run2.wait(t)
 	sandboxtest.CheckOneJobPerUser(t, srv)
 }
+
+// TestOwnJournalWhoseLatestRunWasAnotherOrgs: run 1, against org X,
+// leaves x's job J1 running in a.xlsx.journal; run 2, against org Y, then
+// uses the same journal to its end. Run 3, against X on the same journal,
+// must still know J1 from run 1, and follow it.
+func TestOwnJournalWhoseLatestRunWasAnotherOrgs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seed, sheet := crashOrg(t, dir, 1)
+	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	seedY, _ := crashOrg(t, t.TempDir(), 1)
+	seedY.Org.ID, seedY.Org.CompanyName = "5210498000000000999", "Other Org Y"
+	seedY.Users[len(seedY.Users)-1].ID = "5210498000000977777"
+	_, envY := simEnv(t, sandbox.Config{Seed: seedY, JobDuration: 100 * time.Millisecond})
+	a := filepath.Join(dir, "a.xlsx")
+	base := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", "1500ms", "--output", a}
+
+	srv.HoldJobs()
+	if code := startIn(t, dir, environ, base...).wait(t); code != exitIncomplete {
+		t.Fatalf("run 1 = %d, want 3 (the job outlived --job-timeout)", code)
+	}
+	if code := startIn(t, dir, envY, base...).wait(t); code != exitOK {
+		t.Fatalf("run 2 (org Y) = %d, want 0", code)
+	}
+	run3 := startIn(t, dir, environ, base...)
+	time.Sleep(300 * time.Millisecond) // run 3 looks at x while J1 runs
+	srv.ReleaseJobs()
+	if code := run3.wait(t); code != exitOK {
+		t.Errorf("run 3 = %d, want 0 (it follows J1 to its end); stderr:\n%s", code, run3.stderr.String())
+	}
+	sandboxtest.CheckOneJobPerUser(t, srv)
+}

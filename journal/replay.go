@@ -158,7 +158,9 @@ func Replay(records []Record) State {
 		if id == "" && st.Start != nil && i >= 0 && i < len(st.Start.Steps) {
 			id = st.Start.Steps[i].UserID
 		}
-		if id == "" {
+		if id == "" || st.Start != nil && st.Start.Sandbox {
+			// A sandbox run's users were the sandbox's, which ended with
+			// it: no later run has anything to learn from them.
 			return nil
 		}
 		us := st.Users[id]

@@ -91,7 +91,7 @@ type userRecord struct {
 // runs starting together the later to look sees the other. A journal that
 // cannot be read is refused too (*UnreadableError): it may hold a job left
 // running. A file that is not an offboard journal is passed over.
-func elsewhere(log zerolog.Logger, dir, self string, p *prepared) (map[string][]userRecord, error) {
+func elsewhere(log zerolog.Logger, dir, self string, p *prepared, clock fsClock) (map[string][]userRecord, error) {
 	journals, _ := filepath.Glob(filepath.Join(dir, "*.journal"))
 	locks, _ := filepath.Glob(filepath.Join(dir, "*.journal.lock"))
 	for _, l := range locks {
@@ -126,16 +126,16 @@ func elsewhere(log zerolog.Logger, dir, self string, p *prepared) (map[string][]
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			continue // a lock file alone, left free
-		case corrupt != nil:
-			// Which org its damaged lines were about cannot be told.
-			return nil, &UnreadableError{Journal: path, Err: err}
-		case err != nil:
+		case err != nil && corrupt == nil:
 			if !isJournalName(path) {
 				continue
 			}
 			return nil, &UnreadableError{Journal: path, Err: err}
 		case !ours(path, records):
-			continue
+			continue // another program's file
+		case corrupt != nil:
+			// Which org its damaged lines were about cannot be told.
+			return nil, &UnreadableError{Journal: path, Err: err}
 		}
 		st := journal.Replay(records)
 		if st.Start == nil || !anyOf(records, p) {
@@ -143,13 +143,29 @@ func elsewhere(log zerolog.Logger, dir, self string, p *prepared) (map[string][]
 		}
 		var mtime time.Time
 		if fi, err := os.Stat(path); err == nil {
-			mtime = fi.ModTime()
+			mtime = clock.ours(changed(fi))
 		}
 		for id, us := range st.Users {
 			out[id] = append(out[id], userRecord{us, path, mtime})
 		}
 	}
 	return out, nil
+}
+
+// fsClock reads the times of files on this host's clock. A file's
+// modification time is set by the clock of the host, or of the file
+// server, that wrote it, which may be behind or ahead of this one: now is
+// this host's time and fsNow the modification time of a file this run
+// has just written (its lock) in the same directory.
+type fsClock struct{ now, fsNow time.Time }
+
+// ours is file time t on this host's clock; zero when t or the clock is
+// unknown.
+func (c fsClock) ours(t time.Time) time.Time {
+	if t.IsZero() || c.fsNow.IsZero() {
+		return time.Time{}
+	}
+	return c.now.Add(t.Sub(c.fsNow))
 }
 
 // isJournalName reports whether path is named as offboard names journals,
@@ -256,7 +272,7 @@ type stand struct {
 //     the user is watched until the latest time any such job may end, on
 //     this host's clock (see doubtSince);
 //   - else the user's deletions are settled.
-func standing(recs []userRecord, now time.Time) stand {
+func standing(recs []userRecord, now time.Time, ownWindow time.Duration) stand {
 	var st stand
 	ended := map[string]bool{}
 	for _, r := range recs {
@@ -279,11 +295,7 @@ func standing(recs []userRecord, now time.Time) stand {
 		}
 		for _, d := range r.Doubts {
 			since := doubtSince(d, r.mtime)
-			end := since
-			if end.IsZero() || end.After(now) {
-				end = now
-			}
-			end = end.Add(d.Window)
+			end := doubtEnd(since, d.Window, now, ownWindow)
 			if !st.doubt || end.After(deadline) {
 				st.doubt, st.doubtSince, st.doubtWindow, st.doubtIn, deadline = true, since, d.Window, r.journal, end
 			}
@@ -295,11 +307,21 @@ func standing(recs []userRecord, now time.Time) stand {
 // thisHost is the host name runs record in their journals' start records.
 var thisHost, _ = os.Hostname()
 
+// doubtEnd is when any job a submission in doubt sent at since (zero:
+// unknown, from now) may have started has ended, as the runner times it:
+// the longer of the sender's window and this run's.
+func doubtEnd(since time.Time, window time.Duration, now time.Time, ownWindow time.Duration) time.Time {
+	if since.IsZero() || since.After(now) {
+		since = now
+	}
+	return since.Add(max(window, ownWindow))
+}
+
 // doubtSince is when a submission in doubt was sent, on this host's
 // clock: the time its journal recorded, if this host recorded it;
-// otherwise the journal file's modification time (mtime), which is on the
-// file system's clock and no earlier than the record; zero (from now)
-// when neither is known. Another host's clock may be behind: trusted, a
+// otherwise the journal file's last change (mtime), which is no earlier
+// than the record, read on this host's clock (see fsClock); zero (from
+// now) when neither is known. Another host's clock may be behind: trusted, a
 // submission whose job still runs would look old enough to send again.
 func doubtSince(d journal.Doubt, mtime time.Time) time.Time {
 	if d.Host != "" && d.Host == thisHost {
@@ -386,7 +408,7 @@ func (rp resumePlan) toSubmit(p *plan.Plan) int {
 // deleted the user. others is what other journals know of users: of
 // the journal's history and theirs, the later record of a user says how
 // things stand.
-func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journal.State, ownMtime time.Time, resume, history bool, others map[string][]userRecord, now time.Time) resumePlan {
+func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journal.State, ownMtime time.Time, ownWindow time.Duration, resume, history bool, others map[string][]userRecord, now time.Time) resumePlan {
 	rp := resumePlan{resume: map[int]runner.Resume{}}
 	follow := func(i int, r runner.Resume) {
 		step := &p.Steps[i]
@@ -415,13 +437,25 @@ func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journa
 		step.After = nil
 		rows[i] = row
 	}
+	var cur stand // what every journal knows of step i's user
 	inDoubt := func(i int, rs *journal.RowState) {
 		step := &p.Steps[i]
 		attempts := rs.Attempts
 		switch {
+		case step.Outcome == result.Planned && cur.follow != "":
+			// A job another run left running, seen to end nowhere: it
+			// is followed, as for a row never sent.
+			follow(i, runner.Resume{JobID: cur.follow, SubmittedAt: cur.followAt, Attempts: attempts})
 		case step.Outcome == result.Planned:
+			// The row's own doubt (or its watch of another run's, which
+			// left it no time), or another journal's, whichever ends
+			// last.
 			d := journal.Doubt{Since: rs.DoubtSince, Host: rs.Host, Window: rs.DoubtWindow}
-			rp.resume[i] = runner.Resume{InDoubt: true, Attempts: attempts, DoubtSince: doubtSince(d, ownMtime), DoubtWindow: rs.DoubtWindow}
+			since, window := doubtSince(d, ownMtime), rs.DoubtWindow
+			if cur.doubt && doubtEnd(cur.doubtSince, cur.doubtWindow, now, ownWindow).After(doubtEnd(since, window, now, ownWindow)) {
+				since, window = cur.doubtSince, cur.doubtWindow
+			}
+			rp.resume[i] = runner.Resume{InDoubt: true, Attempts: attempts, DoubtSince: since, DoubtWindow: window}
 		case step.Code == plan.CodeAlreadyDeleted:
 			row := rows[i]
 			row.Set(result.Deleted, runner.CodeReconciled, "the answer to an earlier submission was lost; the user was then found deleted")
@@ -434,23 +468,25 @@ func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journa
 	}
 	for i := range p.Steps {
 		step := &p.Steps[i]
+		var recs []userRecord
+		if step.User != nil {
+			id := string(step.User.ID)
+			recs = others[id]
+			if own := st.Users[id]; history && own != nil {
+				recs = append(recs, userRecord{own, "", ownMtime})
+			}
+		}
+		cur = standing(recs, now, ownWindow)
 		if resume {
 			if rs := st.Rows[i]; rs != nil && applyRow(i, rs, &rp, follow, inDoubt, settle) {
 				continue
 			}
 		}
-		if step.User == nil {
-			continue
-		}
-		id := string(step.User.ID)
-		recs := others[id]
-		if own := st.Users[id]; history && own != nil {
-			recs = append(recs, userRecord{own, "", ownMtime})
-		}
 		if len(recs) == 0 {
 			continue
 		}
-		us := standing(recs, now)
+		id := string(step.User.ID)
+		us := cur
 		switch {
 		case step.Outcome == result.Planned && us.follow != "":
 			if us.followIn != "" {

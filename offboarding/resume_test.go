@@ -55,7 +55,7 @@ func TestApplyJournal(t *testing.T) {
 		5: {Final: &result.Row{Line: 7, Outcome: "not_run", Message: "interrupted"}},
 	}}
 	rows := rowsOf(p)
-	rp := applyJournal(zerolog.Nop(), p, rows, st, time.Time{}, true, false, nil, now)
+	rp := applyJournal(zerolog.Nop(), p, rows, st, time.Time{}, 0, true, false, nil, now)
 
 	wantResume := map[int]runner.Resume{
 		2: {JobID: "j2", SubmittedAt: at, Attempts: 1},
@@ -115,7 +115,7 @@ func TestApplyHistory(t *testing.T) {
 		p.Steps[i].Index, p.Steps[i].Line = i, i+2
 	}
 	rows := rowsOf(p)
-	rp := applyJournal(zerolog.Nop(), p, rows, st, time.Time{}, false, true, nil, at)
+	rp := applyJournal(zerolog.Nop(), p, rows, st, time.Time{}, 0, false, true, nil, at)
 	if diff := cmp.Diff(map[int]runner.Resume{1: {JobID: "j1", SubmittedAt: at}, 2: {InDoubt: true, DoubtSince: at}}, rp.resume); diff != "" {
 		t.Errorf("resume (-want +got):\n%s", diff)
 	}
@@ -163,7 +163,7 @@ func TestApplyHistoryAndOtherJournals(t *testing.T) {
 			Doubts: []journal.Doubt{{Since: t2, Host: thisHost, Window: 2 * time.Hour}}}, other, t2}},
 	}
 	rows := rowsOf(p)
-	rp := applyJournal(zerolog.Nop(), p, rows, st, time.Time{}, false, true, others, t2)
+	rp := applyJournal(zerolog.Nop(), p, rows, st, time.Time{}, 0, false, true, others, t2)
 	want := map[int]runner.Resume{
 		1: {JobID: "j1b", SubmittedAt: t2},
 		3: {InDoubt: true, DoubtSince: t2, DoubtWindow: 2 * time.Hour},
@@ -214,10 +214,37 @@ func TestStanding(t *testing.T) {
 		{"the same in another order", []userRecord{thereDoubt, hereDoubt}, "", late},
 	}
 	for _, tt := range tests {
-		got := standing(tt.recs, now)
+		got := standing(tt.recs, now, 0)
 		if got.follow != tt.follow || !got.doubtSince.Equal(tt.doubtSince) || got.doubt != !tt.doubtSince.IsZero() {
 			t.Errorf("%s: follow %q, doubt %v since %v; want %q, since %v", tt.name, got.follow, got.doubt, got.doubtSince, tt.follow, tt.doubtSince)
 		}
+	}
+}
+
+// TestFsClock: a file's time is read on this host's clock through a file
+// the run has just written: a file server (or a copy) an hour behind
+// does not make a doubt look an hour older.
+func TestFsClock(t *testing.T) {
+	now := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	c := fsClock{now: now, fsNow: now.Add(-time.Hour)} // the server an hour behind
+	if got, want := c.ours(now.Add(-time.Hour-time.Minute)), now.Add(-time.Minute); !got.Equal(want) {
+		t.Errorf("ours(a minute before the server's now) = %v, want %v", got, want)
+	}
+	if got := (fsClock{now: now}).ours(now); !got.IsZero() {
+		t.Errorf("ours() without the file system's now = %v, want zero (unknown)", got)
+	}
+}
+
+// TestDoubtWithoutAWindow: an older offboard's doubt says no window; it
+// is timed with this run's, like the runner does, and so may end last.
+func TestDoubtWithoutAWindow(t *testing.T) {
+	now := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	rec := func(us journal.UserState, mtime time.Time) userRecord { return userRecord{&us, "j", mtime} }
+	here := rec(journal.UserState{Doubts: []journal.Doubt{{Since: now.Add(-10 * time.Second), Host: thisHost, Window: 5 * time.Second}}}, time.Time{})
+	old := rec(journal.UserState{Doubts: []journal.Doubt{{Since: now.Add(-time.Hour)}}}, now.Add(-2*time.Second))
+	got := standing([]userRecord{here, old}, now, 30*time.Second)
+	if !got.doubt || !got.doubtSince.Equal(now.Add(-2*time.Second)) {
+		t.Errorf("standing = doubt %v since %v; want the older offboard's, since its mtime %v", got.doubt, got.doubtSince, now.Add(-2*time.Second))
 	}
 }
 

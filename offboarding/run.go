@@ -168,24 +168,42 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	// or earlier runs whose deletions the new run should know of.
 	resume, history := false, false
 	if jn != nil && st.Start != nil {
+		// History is what the journal's runs did to each user: whatever
+		// org its latest run was against, earlier ones may have been
+		// against this one, and user IDs are not shared between orgs. A
+		// sandbox run keeps none: its org ended with it.
 		switch same, known := sameOrg(st.Start, p); {
-		case p.conn.sandbox != nil || st.Start.Sandbox:
+		case p.conn.sandbox != nil:
 			if st.Unfinished() {
 				log.Warn().Str("journal", jn.Path()).Msg("the journal's interrupted run was against a sandbox org, which ended with it: starting a new run")
 			}
+		case st.Start.Sandbox:
+			if st.Unfinished() {
+				log.Warn().Str("journal", jn.Path()).Msg("the journal's interrupted run was against a sandbox org, which ended with it: starting a new run")
+			}
+			history = true
 		case !same && st.Unfinished() && !o.Fresh:
 			return fmt.Errorf("journal %s holds an interrupted run against %s, not %s: use --fresh to start a new run on it or --journal to pick another file", jn.Path(), known, p.where())
 		case !same:
-			log.Warn().Str("journal", jn.Path()).Str("org", known).Msg("the journal's earlier runs were against another org: their history is not used")
+			log.Info().Str("journal", jn.Path()).Str("org", known).Msg("the journal's latest run was against another org: a new run starts, and what earlier runs did to this org's users is kept")
+			history = true
 		case st.Unfinished() && !o.Fresh:
 			resume, history = true, true
 		default:
 			history = true
 		}
 	}
+	// The time now, on this host's clock and on the journals' file
+	// system's: the lock was written a moment ago.
+	clock := fsClock{now: time.Now()}
+	if jn != nil {
+		if fi, err := os.Stat(jn.Path() + ".lock"); err == nil {
+			clock.fsNow = fi.ModTime()
+		}
+	}
 	var others map[string][]userRecord
 	if jn != nil && p.conn.sandbox == nil {
-		if others, err = elsewhere(log, filepath.Dir(jn.Path()), jn.Path(), p); err != nil {
+		if others, err = elsewhere(log, filepath.Dir(jn.Path()), jn.Path(), p, clock); err != nil {
 			return err
 		}
 	}
@@ -193,10 +211,11 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	var ownMtime time.Time
 	if jn != nil {
 		if fi, err := os.Stat(jn.Path()); err == nil {
-			ownMtime = fi.ModTime()
+			ownMtime = clock.ours(changed(fi))
 		}
 	}
-	rp := applyJournal(log, p.plan, rows, st, ownMtime, resume, history, others, time.Now())
+	win := runner.Options{JobTimeout: o.JobTimeout}.Effective()
+	rp := applyJournal(log, p.plan, rows, st, ownMtime, win.JobTimeout+win.RequestTimeout, resume, history, others, clock.now)
 	if resume {
 		log.Info().Str("journal", jn.Path()).Time("began", st.Began).Int("settled", rp.settled).Int("jobs_to_follow", rp.following).
 			Msg("resuming an interrupted run: settled rows are not sent again")
