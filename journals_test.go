@@ -126,6 +126,15 @@ func TestJournalsThatCannotBeChecked(t *testing.T) {
 // naming it, and sends nothing.
 func TestAnotherJournalThatCannotBeRead(t *testing.T) {
 	t.Parallel()
+	for _, damage := range []string{"a line cut in the middle", "its first bytes"} {
+		t.Run(damage, func(t *testing.T) {
+			t.Parallel()
+			testAnotherJournalThatCannotBeRead(t, damage)
+		})
+	}
+}
+
+func testAnotherJournalThatCannotBeRead(t *testing.T, damage string) {
 	dir := t.TempDir()
 	seed, sheet := crashOrg(t, dir, 3)
 	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
@@ -137,9 +146,14 @@ func TestAnotherJournalThatCannotBeRead(t *testing.T) {
 	first.cmd.Process.Signal(syscall.SIGKILL)
 	first.wait(t)
 	data, _ := os.ReadFile(a + ".journal")
-	lines := strings.Split(string(data), "\n")
-	lines[1] = lines[1][:len(lines[1])/2]
-	os.WriteFile(a+".journal", []byte(strings.Join(lines, "\n")), 0o600)
+	if damage == "its first bytes" {
+		data[3] = 0xff // a disk error on the file's first block: the start line is lost
+	} else {
+		lines := strings.Split(string(data), "\n")
+		lines[1] = lines[1][:len(lines[1])/2]
+		data = []byte(strings.Join(lines, "\n"))
+	}
+	os.WriteFile(a+".journal", data, 0o600)
 	writes := sandboxtest.Writes(srv)
 
 	second := startIn(t, dir, environ, append(base, "--output", filepath.Join(dir, "b.xlsx"))...)

@@ -131,7 +131,7 @@ func elsewhere(log zerolog.Logger, dir, self string, p *prepared, clock fsClock)
 				continue
 			}
 			return nil, &UnreadableError{Journal: path, Err: err}
-		case !ours(path, records):
+		case !ours(path, records) && (corrupt == nil || !anyRecord(path)):
 			continue // another program's file
 		case corrupt != nil:
 			// Which org its damaged lines were about cannot be told.
@@ -187,6 +187,26 @@ func startRecords(path string) []journal.Record {
 		}
 	}
 	return out
+}
+
+// anyRecord reports whether any line of the file at path reads as a
+// journal record: a damaged journal whose start line is lost is still
+// one of offboard's.
+func anyRecord(path string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	for line := range bytes.SplitSeq(data, []byte("\n")) {
+		var r journal.Record
+		if json.Unmarshal(line, &r) == nil {
+			switch r.Kind {
+			case journal.KindStart, journal.KindSubmit, journal.KindAnswer, journal.KindStatus, journal.KindFinal, journal.KindStop, journal.KindEnd:
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // latestStart returns the last start record of records, nil if none.

@@ -214,7 +214,11 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 			ownMtime = clock.ours(changed(fi))
 		}
 	}
-	win := runner.Options{JobTimeout: o.JobTimeout}.Effective()
+	win := runner.Options{JobTimeout: o.JobTimeout}
+	if o.Tune != nil {
+		o.Tune(&win)
+	}
+	win = win.Effective()
 	rp := applyJournal(log, p.plan, rows, st, ownMtime, win.JobTimeout+win.RequestTimeout, resume, history, others, clock.now)
 	if resume {
 		log.Info().Str("journal", jn.Path()).Time("began", st.Began).Int("settled", rp.settled).Int("jobs_to_follow", rp.following).
