@@ -30,7 +30,7 @@ type connFlags struct {
 // a run's polls from flooding the org while never being the bottleneck of
 // jobs that take seconds each.
 const (
-	defaultRate        = 10
+	defaultRate        = 50
 	defaultConcurrency = 5
 )
 

@@ -95,7 +95,7 @@ func benchScale(tb testing.TB, r time.Duration) scale {
 
 // Production defaults the scaled runs mirror (connect.go, runner.Options).
 const (
-	prodRate        = 10 // --rate, calls per second
+	prodRate        = 50 // --rate, calls per second
 	prodConcurrency = 5  // --concurrency
 	orgConcurrency  = 10 // the simulated org's limit (Standard edition)
 )
@@ -103,11 +103,11 @@ const (
 // prodLatency is what one API call is taken to cost at the real scale.
 const prodLatency = 200 * time.Millisecond
 
-// options are the runner's defaults, scaled.
+// options are the runner's defaults, scaled. No first guess of a job's
+// length: offboard has one only from an earlier run's journal.
 func (s scale) options() runner.Options {
 	d := runner.Defaults()
 	return runner.Options{
-		JobDuration: s.of(d.JobDuration),
 		PollMin:     s.of(d.PollMin),
 		PollMax:     s.of(d.PollMax),
 		BackoffBase: s.of(d.BackoffBase),
@@ -191,8 +191,9 @@ func countCalls(srv *sandbox.Server) calls {
 			c.submits++
 		case r.Path == "/crm/v7/users/actions/transfer_and_delete":
 			c.polls++
-		case strings.HasPrefix(r.Path, "/crm/v7/users/") && r.Path != "/crm/v7/users/actions/count":
-			c.userReads++
+		case strings.HasPrefix(r.Path, "/crm/v7/users/") && r.Path != "/crm/v7/users/actions/count",
+			r.Path == "/crm/v7/users" && strings.Contains(r.RawQuery, "ids="):
+			c.userReads++ // the read-back of deleted users, alone or together
 		default:
 			c.directory++ // org, users pages, the token's own user, roles
 		}

@@ -1,79 +1,189 @@
 package runner
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"time"
 )
 
-// durations learns how long jobs take from the jobs that already
-// finished, so that a job is polled about when it should be done: one
-// poll for most jobs instead of one every few seconds.
+// durations learns how long jobs take from the jobs of this run that
+// finished, so that a job is polled about when it is done: one poll for
+// most jobs, soon after the job ended.
+//
+// Each finished job brackets its own length: it was seen unfinished at lo
+// (0 if never) and finished at hi, both since its submission. While the
+// latest jobs' brackets agree (the longest lo is shorter than the
+// shortest hi: jobs alike), they bracket the length of the next job, and
+// a new job's first poll splits that bracket (bisection: whatever the
+// poll finds narrows it) until it is tight, then comes at its top, where
+// a job alike is done. When they disagree (lengths spread), the first
+// poll comes at the median length, and the next ones a fixed share of the
+// job's age apart.
+//
+// Before any job has finished, nothing is known (the first guess, if
+// any, came from an earlier run's journal): the runner then polls one job
+// on a geometric schedule from PollMin (see probeGrowth) and holds the
+// others' polls until a job has ended.
 type durations struct {
-	initial, min, max time.Duration
+	min, max time.Duration
 
-	mu      sync.Mutex
-	samples []time.Duration // the most recent, at most keepSamples
+	mu     sync.Mutex
+	recent []bracket // the latest finished jobs, at most keepJobs
+	// testing is set while a job polled first inside the bracket (to
+	// split it) has not been seen to end: jobs submitted meanwhile are
+	// polled at its top, so that one job, not a whole wave, pays for the
+	// test.
+	testing bool
 }
 
-const keepSamples = 64
+// bracket is what one poll schedule learnt of one job's length.
+type bracket struct{ lo, hi time.Duration }
 
-// estimate is the median of the samples, or the initial guess.
-func (d *durations) estimate() time.Duration {
+const (
+	// keepJobs is how many of the latest jobs the estimate looks at:
+	// enough for a median, few enough to follow lengths that change as
+	// the sheet goes on.
+	keepJobs = 20
+	// tight is how far the top of the bracket may be above its bottom
+	// before a first poll is placed at the top rather than splitting it.
+	tight = 1.08
+	// probeGrowth is how much longer each poll of the probe job waits
+	// than the job's age at the poll before: from PollMin, a 0.5 s job is
+	// found at the second poll and a 30 min one at about the 22nd.
+	probeGrowth = 1.5
+	// spreadGrowth is the same for a job past its first poll when lengths
+	// are spread: it bounds the time a finished job waits to be seen to
+	// under half its length, in a few polls.
+	spreadGrowth = 1.4
+	// noise is how far apart two jobs' brackets may disagree and still be
+	// taken as jobs alike: ages are measured from the answers, whose
+	// latency varies.
+	noise = 1.1
+	// margin is how far past the top of a tight bracket a job alike is
+	// polled, so that a little noise does not make the poll miss.
+	margin = 1.03
+)
+
+// newDurations returns durations whose first guess is guess (0: none).
+// A guess from an earlier run's journal is taken as a loose bracket
+// around it, to be narrowed by this run's jobs.
+func newDurations(guess, pollMin, pollMax time.Duration) *durations {
+	d := &durations{min: pollMin, max: pollMax}
+	if guess > 0 {
+		d.recent = append(d.recent, bracket{lo: guess * 2 / 3, hi: guess * 3 / 2})
+	}
+	return d
+}
+
+// known reports whether anything is known of the jobs' lengths.
+func (d *durations) known() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(d.samples) == 0 {
-		return d.initial
-	}
-	s := slices.Clone(d.samples)
-	slices.Sort(s)
-	return s[len(s)/2]
+	return len(d.recent) > 0
 }
 
-// observe records that a job was unfinished after lo and finished by hi
-// (both since its submission). The midpoint is the best guess of a
-// bracketed duration, and of the first job's (the first guess may be far
-// off). Later, a job already finished at its first poll (lo = 0) says
-// only that it took at most hi: it is recorded as a little under the
-// current estimate, so that the estimate creeps down while first polls
-// keep finding jobs done, and a miss (a bracket) pulls it back up. The
-// midpoint of (0, hi) would drag the estimate to about 0.6 of the true
-// duration, and half the first polls would then miss.
+// observe records that a job was unfinished at lo (0 if never seen so)
+// and finished by hi, both since its submission.
 func (d *durations) observe(lo, hi time.Duration) {
-	e := d.estimate()
+	if hi <= 0 {
+		return
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	sample := lo + (hi-lo)/2
-	if lo <= 0 && len(d.samples) > 0 {
-		sample = min(hi, e-e/32)
-	}
-	d.samples = append(d.samples, sample)
-	if len(d.samples) > keepSamples {
-		d.samples = d.samples[len(d.samples)-keepSamples:]
+	d.testing = false
+	d.recent = append(d.recent, bracket{lo: min(lo, hi), hi: hi})
+	if len(d.recent) > keepJobs {
+		d.recent = d.recent[len(d.recent)-keepJobs:]
 	}
 }
 
-// firstPoll is when to poll a new job first: just after the usual
-// duration, so that the first poll usually finds the job finished and the
-// slot is not left idle for long after it did.
-func (d *durations) firstPoll() time.Duration {
-	e := d.estimate()
-	return min(max(e+e/20, d.min), d.max)
+// bounds returns the longest lo and the shortest hi of the recent jobs;
+// alike reports that they agree, within noise.
+func (d *durations) bounds() (lo, hi time.Duration, alike bool) {
+	hi = time.Duration(math.MaxInt64)
+	for _, b := range d.recent {
+		lo, hi = max(lo, b.lo), min(hi, b.hi)
+	}
+	return lo, hi, float64(lo) < noise*float64(hi)
 }
 
-// nextPoll is the wait after a poll that found the job unfinished: a
-// tenth of the usual duration at first (the job is most likely just about
-// to end), then 1.5 times the last wait; twice the last wait while no job
-// has finished yet, since the first guess may be far too short.
-func (d *durations) nextPoll(last time.Duration, first bool) time.Duration {
-	if first {
-		return min(max(d.estimate()/10, d.min), d.max)
+// median is the median of the recent jobs' lengths, each taken as the
+// middle of its bracket (geometric: lengths spread by factors), or, for a
+// job found finished at its first poll, a third below that poll.
+func (d *durations) median() time.Duration {
+	v := make([]time.Duration, 0, len(d.recent))
+	for _, b := range d.recent {
+		if b.lo > 0 {
+			v = append(v, time.Duration(math.Sqrt(float64(b.lo)*float64(b.hi))))
+		} else {
+			v = append(v, b.hi*2/3)
+		}
 	}
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+// firstPoll is how long after its submission a new job is polled first;
+// 0 when nothing is known (the job waits for the probe, or is the probe,
+// which probeFirst times).
+func (d *durations) firstPoll() time.Duration { return d.first(true) }
+
+// first is firstPoll; a poll that splits the bracket is marked as the one
+// test under way only when test is set.
+func (d *durations) first(test bool) time.Duration {
 	d.mu.Lock()
-	known := len(d.samples) > 0
-	d.mu.Unlock()
-	if !known {
-		return min(max(2*last, d.min), d.max)
+	defer d.mu.Unlock()
+	if len(d.recent) == 0 {
+		return 0
 	}
-	return min(max(last+last/2, d.min), d.max)
+	lo, hi, alike := d.bounds()
+	var t time.Duration
+	switch {
+	case !alike:
+		t = d.median()
+	case lo == 0:
+		// Every recent job was done at its first poll: how much shorter
+		// they are is not known. Look below.
+		t = hi * 2 / 3
+	case float64(hi) <= tight*float64(lo) || d.testing:
+		t = time.Duration(margin * float64(max(hi, lo)))
+	default:
+		t = time.Duration(math.Sqrt(float64(lo) * float64(hi)))
+		d.testing = d.testing || test
+	}
+	return max(t, d.min)
+}
+
+// probeFirst is when the probe job, polled while nothing is known, is
+// polled first.
+func (d *durations) probeFirst() time.Duration { return d.min }
+
+// nextPoll is the wait after a poll that found a job unfinished at age
+// (since its submission). While nothing is known, the probe's polls grow
+// by probeGrowth. While jobs are alike, the next poll comes at the top of
+// their bracket, where a job like them is done; a job past that top is
+// not like them, and its polls grow by spreadGrowth, as when lengths are
+// spread.
+func (d *durations) nextPoll(age time.Duration) time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	growth := spreadGrowth
+	if len(d.recent) == 0 {
+		growth = probeGrowth
+	} else if lo, hi, alike := d.bounds(); alike && max(hi, lo) > age {
+		return max(time.Duration(margin*float64(max(hi, lo)))-age, d.min)
+	}
+	wait := time.Duration(float64(age) * (growth - 1))
+	return min(max(wait, d.min), d.max)
+}
+
+// gatherWindow is how long a finished job's read-back may wait for others
+// to share one call: a tenth of a typical job, within the poll bounds.
+func (d *durations) gatherWindow() time.Duration {
+	t := d.first(false)
+	if t == 0 {
+		return d.min
+	}
+	return min(max(t/10, d.min), d.max)
 }

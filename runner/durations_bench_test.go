@@ -6,12 +6,11 @@ import (
 )
 
 // BenchmarkFirstPoll is the runner's per-job scheduling arithmetic once the
-// window of job durations is full: every poll sorts a copy of the 64
-// samples to take their median.
+// window of job lengths is full, spread (the slower case: a median).
 func BenchmarkFirstPoll(b *testing.B) {
-	d := &durations{initial: 5 * time.Second, min: time.Second, max: time.Minute}
-	for i := range keepSamples {
-		d.observe(time.Duration(i)*time.Second, time.Duration(i+2)*time.Second)
+	d := newDurations(0, time.Second/4, 10*time.Minute)
+	for i := range keepJobs {
+		d.observe(time.Duration(i%7)*time.Second, time.Duration(i%7+2)*time.Second)
 	}
 	for b.Loop() {
 		d.firstPoll()

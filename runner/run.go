@@ -99,12 +99,15 @@ type Options struct {
 	// org), so that a 429 answered to those still holds; nil means a new
 	// one, bounded by BackoffBase and BackoffMax.
 	Pacer *pacer.Pacer
-	// JobDuration is the first guess of how long a job takes, before any
-	// job of this run has finished; 0 means 5 s. The first poll of a job
-	// comes a little after the median duration of the jobs seen so far.
+	// JobDuration is a first guess of how long a job takes, from an
+	// earlier run (the journal); 0 means none. Without one, the first job
+	// is polled ever less often from PollMin until it ends, and the others
+	// wait for it. Then jobs are polled as the run's finished jobs say
+	// (see durations).
 	JobDuration time.Duration
 	// PollMin and PollMax bound the wait between two polls of one job;
-	// 0 means 1 s and 60 s.
+	// 0 means 250 ms and 10 min. Between them, the wait is a share of the
+	// job's age, so a job is seen done within about a third of its length.
 	PollMin, PollMax time.Duration
 	// Log receives one info line per row outcome and one warning per retry
 	// or backoff.
@@ -184,9 +187,8 @@ func (o Options) withDefaults() Options {
 	def(&o.Grace, 30*time.Second)
 	def(&o.BackoffBase, 500*time.Millisecond)
 	def(&o.BackoffMax, time.Minute)
-	def(&o.JobDuration, 5*time.Second)
-	def(&o.PollMin, time.Second)
-	def(&o.PollMax, time.Minute)
+	def(&o.PollMin, 250*time.Millisecond)
+	def(&o.PollMax, 10*time.Minute)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -240,7 +242,7 @@ func Run(ctx context.Context, c Client, p *plan.Plan, rows []result.Row, opt Opt
 		opt:   opt,
 		log:   opt.Log,
 		pacer: opt.Pacer,
-		jobs:  &durations{initial: opt.JobDuration, min: opt.PollMin, max: opt.PollMax},
+		jobs:  newDurations(opt.JobDuration, opt.PollMin, opt.PollMax),
 		steps: make([]stepState, len(p.Steps)),
 		wake:  make(chan struct{}, 1),
 		poll:  &poller{wake: make(chan struct{}, 1)},
@@ -278,6 +280,11 @@ func Run(ctx context.Context, c Client, p *plan.Plan, rows []result.Row, opt Opt
 	interrupt() // a ctx that ended already: nothing is sent
 	defer context.AfterFunc(ctx, interrupt)()
 
+	if bulk, ok := c.(bulkReader); ok {
+		r.backs = &readBacks{bulk: bulk, wake: make(chan struct{}, 1)}
+		r.wg.Add(1)
+		go r.readBackLoop()
+	}
 	r.begin(rows)
 	r.wg.Add(1)
 	go r.pollLoop()
@@ -360,7 +367,10 @@ type run struct {
 	wake chan struct{}  // the scheduler has something to look at
 	wg   sync.WaitGroup // submitters, checks and the poller
 	poll *poller
-	out  *outbox
+	// backs gathers the users whose jobs completed, to read them back
+	// together; nil when the client reads users one at a time.
+	backs *readBacks
+	out   *outbox
 
 	mu    sync.Mutex
 	steps []stepState
@@ -406,7 +416,7 @@ func (r *run) begin(rows []result.Row) {
 			s.res.JobID, s.res.Outcome, s.res.SubmittedAt = res.JobID, result.Submitted, res.SubmittedAt
 			r.take(i)
 			watches = append(watches, &watch{step: i, kind: watchJob, jobID: res.JobID,
-				since: now, deadline: now.Add(r.opt.JobTimeout), due: now.Add(r.jobs.firstPoll())})
+				since: now, deadline: now.Add(r.opt.JobTimeout), due: now.Add(max(r.jobs.firstPoll(), r.opt.PollMin))})
 			r.rowLog(i).Info().Str("job_id", res.JobID).Msg("following the job of an earlier run")
 		case res.InDoubt:
 			since := res.DoubtSince

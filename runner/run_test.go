@@ -257,45 +257,68 @@ func TestRunTooManyRequestsStorm(t *testing.T) {
 	}
 }
 
-func TestDurationsPollAroundTheMedian(t *testing.T) {
-	d := &durations{initial: 5 * time.Second, min: time.Second, max: time.Minute}
-	tests := []struct {
-		name    string
-		observe [][2]time.Duration
-		want    time.Duration
+// TestDurationsBracketTheLength: jobs alike bracket the next one's
+// length, and each first poll splits the bracket until it is tight, then
+// comes at its top; lengths spread are polled from their median, ever
+// less often.
+func TestDurationsBracketTheLength(t *testing.T) {
+	const s = time.Second
+	d := newDurations(0, s/4, 10*time.Minute)
+	if d.known() || d.firstPoll() != 0 {
+		t.Fatalf("a new run knows nothing: known %v, firstPoll %v", d.known(), d.firstPoll())
+	}
+	// The probe: polled from PollMin, each wait half its age.
+	if got := d.nextPoll(4 * s); got != 2*s {
+		t.Errorf("probe nextPoll(4s) = %v, want 2s", got)
+	}
+	d.observe(4*s, 6*s) // unfinished at 4 s, done at 6 s
+	steps := []struct {
+		name   string
+		lo, hi time.Duration
+		want   time.Duration
 	}{
-		{"the first guess", nil, 5250 * time.Millisecond},
-		// The first job, done by 10 s: the midpoint, 5 s.
-		{"first job done at its first poll", [][2]time.Duration{{0, 10 * time.Second}}, 5250 * time.Millisecond},
-		// Two bracketed at 10 s: median 10 s.
-		{"two jobs bracketed", [][2]time.Duration{{8 * time.Second, 12 * time.Second}, {8 * time.Second, 12 * time.Second}}, 10500 * time.Millisecond},
-		// Done at the first poll: a little under the estimate, 9.6875 s;
-		// the median of 5, 9.6875, 10, 10 is 10 s.
-		{"a first-poll hit", [][2]time.Duration{{0, 10500 * time.Millisecond}}, 10500 * time.Millisecond},
-		// Two more hits: 9.6875 s twice more (the median was 10 s); the
-		// median of six is now 9.6875 s: the estimate creeps down.
-		{"more hits", [][2]time.Duration{{0, 10500 * time.Millisecond}, {0, 10500 * time.Millisecond}}, 10171875 * time.Microsecond},
+		{"after the probe: split (4 s, 6 s]", 0, 0, 4898979485},
+		{"done at 4.9 s: split (4 s, 4.9 s]", 0, 4900 * time.Millisecond, 4427188724},
+		{"unfinished at 4.43 s: split (4.43 s, 4.9 s]", 4427 * time.Millisecond, 4900 * time.Millisecond, 4657499329},
+		{"done at 4.66 s: (4.43 s, 4.66 s] is tight, 3 % past its top", 0, 4660 * time.Millisecond, 4799800000},
 	}
-	for _, tt := range tests {
-		for _, o := range tt.observe {
-			d.observe(o[0], o[1])
+	for _, st := range steps {
+		if st.hi > 0 {
+			d.observe(st.lo, st.hi)
 		}
-		if got := d.firstPoll(); got != tt.want {
-			t.Errorf("%s: firstPoll() after %v = %v, want %v", tt.name, tt.observe, got, tt.want)
+		if got := d.firstPoll(); got != st.want {
+			t.Errorf("%s: firstPoll = %v, want %v", st.name, got, st.want)
 		}
 	}
-	if got, want := d.nextPoll(12*time.Second, true), time.Second; got != want {
-		t.Errorf("nextPoll(12s, first) = %v, want %v (a tenth of 9.69 s, at least PollMin)", got, want)
+	// A job unfinished at 4.4 s: polled next 3 % past the top, 4.8 s.
+	if got := d.nextPoll(4400 * time.Millisecond); got != 399800*time.Microsecond {
+		t.Errorf("nextPoll(4.4s) inside the bracket = %v, want 399.8ms (to 4.7998 s)", got)
 	}
-	if got, want := d.nextPoll(8*time.Second, false), 12*time.Second; got != want {
-		t.Errorf("nextPoll(8s) = %v, want %v", got, want)
+	// A job past the top is not like the others: its polls grow by 40 %.
+	if got := d.nextPoll(10 * s); got != 3999999999 {
+		t.Errorf("nextPoll(10s) past the bracket = %v, want 4s", got)
 	}
-	if got, want := d.nextPoll(50*time.Second, false), time.Minute; got != want {
-		t.Errorf("nextPoll(50s) = %v, want %v (capped)", got, want)
+	// Lengths spread: brackets that disagree. The median of the points.
+	spread := newDurations(0, s/4, 10*time.Minute)
+	for _, b := range [][2]time.Duration{{s, 2 * s}, {8 * s, 10 * s}, {0, 3 * s}} {
+		spread.observe(b[0], b[1])
 	}
-	fresh := &durations{initial: 5 * time.Second, min: time.Second, max: time.Minute}
-	if got, want := fresh.nextPoll(8*time.Second, false), 16*time.Second; got != want {
-		t.Errorf("before any job finished, nextPoll(8s) = %v, want %v (doubling: the first guess may be far too short)", got, want)
+	// Points: √2 s ≈ 1.41 s, √80 s ≈ 8.94 s, 2 s (two thirds of 3 s).
+	if got := spread.firstPoll(); got != 2*s {
+		t.Errorf("spread: firstPoll = %v, want 2s, the median", got)
+	}
+	if got := spread.nextPoll(time.Hour); got != 10*time.Minute {
+		t.Errorf("spread: nextPoll(1h) = %v, want 10m (PollMax)", got)
+	}
+	// Jobs all done at their first poll: look below, by a third.
+	hits := newDurations(0, s/4, 10*time.Minute)
+	hits.observe(0, 3*s)
+	if got := hits.firstPoll(); got != 2*s {
+		t.Errorf("hits only: firstPoll = %v, want 2s", got)
+	}
+	// An earlier run's guess is a loose bracket: (4 s, 9 s] for 6 s.
+	if got := newDurations(6*s, s/4, 10*time.Minute).firstPoll(); got != 6*s {
+		t.Errorf("guess 6s: firstPoll = %v, want 6s (the middle of (4s, 9s])", got)
 	}
 }
 
@@ -684,7 +707,9 @@ func TestRunReadBackOutlastsThrottling(t *testing.T) {
 	s := newSim(t, sandbox.Config{}, 4)
 	var reads atomic.Int32
 	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
-		if c.Method != "GET" || !strings.HasPrefix(c.Path, "/crm/v7/users/") || strings.Contains(c.Path, "/actions/") {
+		one := strings.HasPrefix(c.Path, "/crm/v7/users/") && !strings.Contains(c.Path, "/actions/")
+		many := c.Path == "/crm/v7/users" && c.Query.Has("ids")
+		if c.Method != "GET" || !one && !many {
 			return sandbox.NoFault
 		}
 		if reads.Add(1) <= 10 {

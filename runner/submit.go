@@ -226,7 +226,7 @@ func (r *run) accepted(i int, job zoho.Job, log *zerolog.Logger) {
 	r.mu.Unlock()
 	log.Debug().Str("job_id", job.ID).Msg("submitted")
 	r.watch(&watch{step: i, kind: watchJob, jobID: job.ID, learn: true,
-		since: now, deadline: now.Add(r.opt.JobTimeout), due: now.Add(r.jobs.firstPoll())})
+		since: now, deadline: now.Add(r.opt.JobTimeout), due: now.Add(max(r.jobs.firstPoll(), r.opt.PollMin))})
 }
 
 // lost records that the answer to step i's submission, sent at sentAt,
@@ -243,7 +243,7 @@ func (r *run) lost(i int, sentAt time.Time, err error, log *zerolog.Logger) {
 	// within the job timeout from now.
 	now := time.Now()
 	r.watch(&watch{step: i, kind: watchDoubt, cause: err,
-		since: sentAt, deadline: now.Add(r.opt.JobTimeout), due: now.Add(r.jobs.firstPoll())})
+		since: sentAt, deadline: now.Add(r.opt.JobTimeout), due: now.Add(max(r.jobs.firstPoll(), r.opt.PollMin))})
 }
 
 // slotsFull puts step i back in line after Zoho refused it because its

@@ -46,6 +46,9 @@ type watch struct {
 	// learn is set for jobs this run submitted: their lengths teach the
 	// runner when to poll.
 	learn bool
+	// probe is set for the one job polled while nothing is known of the
+	// jobs' lengths; the others wait, parked, until a job has ended.
+	probe bool
 	// resumed is set for a doubt an earlier run left: at the deadline the
 	// user is sent again if still there, rather than the row failing.
 	resumed bool
@@ -55,8 +58,12 @@ type watch struct {
 
 // poller holds the watches, soonest due first.
 type poller struct {
-	mu     sync.Mutex
-	queue  watchQueue
+	mu    sync.Mutex
+	queue watchQueue
+	// parked are jobs not polled until the probe, or another job, has
+	// shown how long jobs take; probe is that job, nil if none.
+	parked []*watch
+	probe  *watch
 	closed bool          // the run's calls ended: nothing more is looked at
 	wake   chan struct{} // a watch was added
 }
@@ -83,6 +90,19 @@ func (r *run) watch(w *watch) {
 		r.letGo(w)
 		return
 	}
+	if w.kind == watchJob && w.learn && w.looks == 0 && !r.jobs.known() {
+		// Nothing is known of how long jobs take: one job, the probe, is
+		// polled ever less often until it ends; the others wait for it.
+		// (known is checked under poll.mu, and unpark takes poll.mu after
+		// a job's length is learnt: a job parked here is never left.)
+		if r.poll.probe != nil {
+			r.poll.parked = append(r.poll.parked, w)
+			r.poll.mu.Unlock()
+			return
+		}
+		w.probe, r.poll.probe = true, w
+		w.due = w.since.Add(r.jobs.probeFirst())
+	}
 	heap.Push(&r.poll.queue, w)
 	r.poll.mu.Unlock()
 	select {
@@ -101,8 +121,8 @@ func (r *run) pollLoop() {
 		r.poll.mu.Lock()
 		if r.calls.Err() != nil {
 			r.poll.closed = true
-			left := r.poll.queue
-			r.poll.queue = nil
+			left := append(r.poll.queue, r.poll.parked...)
+			r.poll.queue, r.poll.parked = nil, nil
 			r.poll.mu.Unlock()
 			for _, w := range left {
 				r.letGo(w)
@@ -139,9 +159,93 @@ func (r *run) look(w *watch) {
 	w.looks++
 	switch w.kind {
 	case watchJob:
-		r.pollJob(w)
+		if again := r.pollJob(w); !again && w.probe {
+			r.probeEnded(w)
+		}
 	case watchDoubt:
 		r.readDoubt(w)
+	}
+}
+
+// unpark schedules the parked jobs' first polls, now that a job's length
+// is known.
+func (r *run) unpark() {
+	r.poll.mu.Lock()
+	parked := r.poll.parked
+	r.poll.parked = nil
+	now := time.Now()
+	for _, w := range parked {
+		w.due = w.since.Add(r.jobs.firstPoll())
+		if w.due.Before(now) {
+			w.due = now
+		}
+		heap.Push(&r.poll.queue, w)
+	}
+	r.poll.mu.Unlock()
+	if len(parked) > 0 {
+		select {
+		case r.poll.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// rotateProbe hands the probe's part to the next parked job, after the
+// probe was found unfinished at age: jobs submitted together are alike
+// in all that is known of them, so polling each in turn on one growing
+// schedule costs no more than polling one, and finds a short job among
+// long ones early. w is parked. It reports false when no job is parked.
+func (r *run) rotateProbe(w *watch, age time.Duration) bool {
+	r.poll.mu.Lock()
+	if len(r.poll.parked) == 0 || r.poll.closed || r.jobs.known() {
+		r.poll.mu.Unlock()
+		return false
+	}
+	next := r.poll.parked[0]
+	r.poll.parked = append(r.poll.parked[1:], w)
+	w.probe, next.probe, r.poll.probe = false, true, next
+	next.due = next.since.Add(age + r.jobs.nextPoll(age))
+	if next.due.After(next.deadline) {
+		next.due = next.deadline
+	}
+	if now := time.Now(); next.due.Before(now) {
+		next.due = now
+	}
+	heap.Push(&r.poll.queue, next)
+	r.poll.mu.Unlock()
+	select {
+	case r.poll.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// probeEnded is called when the probe's watch ends. If a job's length is
+// known by now the parked jobs are polled; otherwise (the probe's job
+// timed out, or its status could not be read) the oldest parked job is
+// the next probe.
+func (r *run) probeEnded(w *watch) {
+	r.poll.mu.Lock()
+	if r.poll.probe == w {
+		r.poll.probe = nil
+	}
+	if r.jobs.known() || len(r.poll.parked) == 0 || r.poll.closed {
+		r.poll.mu.Unlock()
+		r.unpark()
+		return
+	}
+	next := r.poll.parked[0]
+	r.poll.parked = r.poll.parked[1:]
+	next.probe, r.poll.probe = true, next
+	next.due = next.since.Add(r.jobs.probeFirst())
+	if now := time.Now(); next.due.Before(now) {
+		next.due = now
+	}
+	heap.Push(&r.poll.queue, next)
+	r.poll.mu.Unlock()
+	select {
+	case r.poll.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -157,25 +261,30 @@ func (r *run) again(w *watch, wait time.Duration) {
 	r.watch(w)
 }
 
-// pollJob asks Zoho for w's job's status.
-func (r *run) pollJob(w *watch) {
+// pollJob asks Zoho for w's job's status, and reports whether it handed
+// w back to the poller to look again.
+func (r *run) pollJob(w *watch) (again bool) {
 	i := w.step
 	log := r.rowLog(i)
 	if err := r.pacer.Pause(r.calls); err != nil {
 		r.letGo(w)
-		return
+		return false
 	}
 	r.polled(i)
 	sent := r.pacer.Now()
+	// The job's age when the poll left: what the poll's answer says of
+	// the job's length is measured on the same footing as the next poll's
+	// timing, whatever the answer's latency.
+	elapsed := time.Since(w.since)
 	st, err := r.c.JobStatus(r.calls, w.jobID)
 	switch zoho.Classify(err) {
 	case zoho.ClassNone:
 		r.pacer.Succeeded()
 		r.update(i, func(res *result.Row) { res.JobStatus = st.Status })
-		elapsed := time.Since(w.since)
 		if st.Finished() {
 			if w.learn {
 				r.jobs.observe(w.unfinishedAt, elapsed)
+				r.unpark()
 			}
 			r.jobEnded(i)
 			if st.Status == zoho.JobFailed {
@@ -184,36 +293,42 @@ func (r *run) pollJob(w *watch) {
 					reason = "Zoho gave no reason"
 				}
 				r.end(i, result.Failed, CodeJobFailed, fmt.Sprintf("the job failed: %s; fix the cause in Zoho and run this row again", reason))
-				return
+				return false
 			}
-			r.readBack(w, false)
-			return
+			r.readBackLater(w)
+			return false
 		}
 		w.unfinishedAt = elapsed
 		if !time.Now().Before(w.deadline) {
 			r.end(i, result.Submitted, "", fmt.Sprintf("job %s was submitted, but it was still %s after %s (--job-timeout); check the job in Zoho", w.jobID, st.Status, r.opt.JobTimeout))
-			return
+			return false
 		}
-		r.again(w, r.jobs.nextPoll(w.wait, w.looks == 1))
+		if w.probe && r.rotateProbe(w, elapsed) {
+			return true
+		}
+		r.again(w, r.jobs.nextPoll(time.Since(w.since)))
+		return true
 	case zoho.ClassRetry:
 		d := r.pacer.Backoff(sent, pacer.RetryAfter(err))
 		log.Warn().Err(err).Str("job_id", w.jobID).Int64("wait_ms", d.Milliseconds()).Msg("job status read failed, every worker backs off")
 		if !time.Now().Before(w.deadline) {
 			r.end(i, result.Submitted, "", fmt.Sprintf("job %s was submitted, but its status could not be read within %s (--job-timeout): %v; check the job in Zoho", w.jobID, r.opt.JobTimeout, err))
-			return
+			return false
 		}
 		r.again(w, 0)
+		return true
 	case zoho.ClassCanceled:
 		r.letGo(w)
 	default:
 		if errors.Is(err, zoho.ErrJobNotFound) {
 			r.jobEnded(i)
 			r.readBack(w, true)
-			return
+			return false
 		}
 		r.fatalOnRead(err)
 		r.end(i, result.Submitted, "", fmt.Sprintf("job %s was submitted, but its status could not be read (%v); check the job in Zoho", w.jobID, err))
 	}
+	return false
 }
 
 // jobEnded records that step i's job ended at Zoho: its slot is free.
@@ -281,9 +396,9 @@ func (r *run) readDoubt(w *watch) {
 		r.pacer.Succeeded()
 	}
 	if time.Now().Before(w.deadline) {
-		wait := r.jobs.nextPoll(w.wait, w.looks == 1)
+		wait := r.jobs.nextPoll(time.Since(w.since))
 		if w.looks == 1 && w.resumed {
-			wait = r.jobs.firstPoll()
+			wait = max(r.jobs.firstPoll(), r.opt.PollMin)
 		}
 		r.again(w, wait)
 		return

@@ -195,6 +195,9 @@
 //     be invalid" with resource_path_index 1 (the DELETE /users/{id} error).
 //   - Bad page or per_page (not a number, below 1, per_page above 200), an unknown type and
 //     more than 100 or malformed ids: 400 INVALID_DATA with details.param_name.
+//   - GET /users with ids answers the users of the type among them (204 for none); with
+//     Config.IgnoreIDs, every user of the type, a page at a time, as an org that ignored the
+//     parameter would: offboard's read-back must be right both ways.
 //   - Token endpoint: errors are HTTP 200 with {"error": ...}; a wrong client ID or secret is
 //     "invalid_client"; an unknown, used or expired grant code and an unknown or revoked
 //     refresh token are "invalid_code"; the throttle answers HTTP 400 (undocumented) and

@@ -75,6 +75,10 @@ type Config struct {
 	// SecondSubmission is what the org answers to a submission for a user whose job is still
 	// running. Zoho does not document it; offboard must be right whatever the answer is.
 	SecondSubmission SecondSubmission
+	// IgnoreIDs makes GET /users ignore its ids parameter, answering every user of the type,
+	// a page at a time. Zoho documents ids (up to 100); an org that ignored it would still
+	// answer users, only not those asked for: offboard must be right either way.
+	IgnoreIDs bool
 	// JobIDKey is the key of the job ID in a submission's success details: "jobId" (the v7
 	// documentation, default) or "job_id" (the v8 examples).
 	JobIDKey string

@@ -41,7 +41,7 @@ func (s *Server) selectUsers(q url.Values) ([]*User, *reply) {
 		return nil, &rep
 	}
 	var ids map[string]bool
-	if q.Has("ids") {
+	if q.Has("ids") && !s.cfg.IgnoreIDs {
 		ids = map[string]bool{}
 		for id := range strings.SplitSeq(q.Get("ids"), ",") {
 			id = strings.TrimSpace(id)

@@ -555,3 +555,39 @@ func TestSimCanceledContext(t *testing.T) {
 		t.Errorf("Org() with a cancelled context = %v (class %v), want canceled", err, zoho.Classify(err))
 	}
 }
+
+// TestUsersByID: GET /users?type=DeletedUsers&ids=… answers the deleted
+// users among those asked for; none, with a 204. A call names 1 to 100
+// valid IDs.
+func TestUsersByID(t *testing.T) {
+	f := start(t, sandbox.Config{})
+	deleted := demoUsers(t, f, func(u zoho.User) bool { return u.Deleted() })
+	active := demoUsers(t, f, func(u zoho.User) bool { return u.Active() })
+	if len(deleted) == 0 || len(active) < 2 {
+		t.Fatalf("the demo org has %d deleted and %d active users, want some of each", len(deleted), len(active))
+	}
+	got, err := f.client.UsersByID(t.Context(), zoho.DeletedUsers, []string{string(deleted[0].ID), string(active[0].ID)})
+	if err != nil || len(got) != 1 || got[0].ID != deleted[0].ID || !got[0].Deleted() {
+		t.Errorf("UsersByID(a deleted and an active user) = %+v, %v; want the deleted one alone", got, err)
+	}
+	got, err = f.client.UsersByID(t.Context(), zoho.DeletedUsers, []string{string(active[0].ID), string(active[1].ID)})
+	if err != nil || len(got) != 0 {
+		t.Errorf("UsersByID(two active users) = %+v, %v; want none (204), no error", got, err)
+	}
+	many := make([]string, zoho.MaxIDs+1)
+	for i := range many {
+		many[i] = string(active[0].ID)
+	}
+	for _, ids := range [][]string{nil, many, {"12345"}} {
+		if _, err := f.client.UsersByID(t.Context(), zoho.DeletedUsers, ids); err == nil {
+			t.Errorf("UsersByID(%d ids, first %q) = no error, want one", len(ids), first(ids))
+		}
+	}
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}

@@ -134,6 +134,40 @@ func (c *Client) UsersPage(ctx context.Context, typ UserType, page, perPage int)
 	return p.Users, p.Info.MoreRecords, nil
 }
 
+// MaxIDs is how many user IDs one GET /users may name (ids).
+const MaxIDs = 100
+
+// UsersByID fetches the users of type typ among ids (at most MaxIDs) in
+// one call: GET /users?type=…&ids=…. It returns what Zoho answered, which
+// the caller must match by ID: a user asked for and not in the answer is
+// not known to be anything (a 204 answers none).
+func (c *Client) UsersByID(ctx context.Context, typ UserType, ids []string) ([]User, error) {
+	if len(ids) == 0 || len(ids) > MaxIDs {
+		return nil, fmt.Errorf("zoho: %d user ids in one call, want 1 to %d", len(ids), MaxIDs)
+	}
+	for _, id := range ids {
+		if !IsUserID(id) {
+			return nil, fmt.Errorf("zoho: %q is not a user id", id)
+		}
+	}
+	q := url.Values{"ids": {strings.Join(ids, ",")}, "per_page": {strconv.Itoa(MaxPerPage)}}
+	if typ != "" {
+		q.Set("type", string(typ))
+	}
+	resp, err := c.do(ctx, call{method: http.MethodGet, path: "/users", query: q})
+	if err != nil {
+		return nil, err
+	}
+	if resp.status == http.StatusNoContent || len(bytes.TrimSpace(resp.body)) == 0 {
+		return nil, nil
+	}
+	var p usersPage
+	if err := json.Unmarshal(resp.body, &p); err != nil {
+		return nil, fmt.Errorf("zoho: decode users by id: %w", err)
+	}
+	return p.Users, nil
+}
+
 // User fetches one user by ID. Zoho answers 204 No Content, "no user record
 // exists for the specified user ID" (v8), for a user it does not know, and
 // may do so for a deleted user: that is ErrUserNotFound.

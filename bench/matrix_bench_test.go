@@ -1,0 +1,194 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"offboard/result"
+	"offboard/runner"
+	"offboard/sandbox"
+	"offboard/zoho"
+)
+
+// matrixLatency is what one answer takes in the matrix: Zoho's answers
+// to these calls take some tens of milliseconds.
+const matrixLatency = 50 * time.Millisecond
+
+// realTimeUpTo is the longest job length the matrix runs in real time:
+// for jobs this short the answers' latency is a large part of a job, and
+// scaling it down would hide it. Longer jobs are replayed at D = 250 ms
+// with every production timing scaled by D/R (see scale).
+const realTimeUpTo = 2 * time.Second
+
+// A matrixCell is one job length, alike or spread, and one N.
+type matrixCell struct {
+	length time.Duration // R: every job's length, or the median when spread
+	spread bool          // log-normal lengths, σ = 1, around length
+	n      int
+}
+
+func (c matrixCell) String() string {
+	shape := "alike"
+	if c.spread {
+		shape = "spread"
+	}
+	return fmt.Sprintf("job=%s/%s/N=%d", c.length, shape, c.n)
+}
+
+// matrixCells are the cells make bench runs: OFFBOARD_BENCH_MATRIX=full
+// adds N = 5,000 and the real-time cells' larger N (a full run takes
+// about an hour).
+func matrixCells() []matrixCell {
+	full := os.Getenv("OFFBOARD_BENCH_MATRIX") == "full"
+	var cells []matrixCell
+	for _, l := range []time.Duration{500 * time.Millisecond, 2 * time.Second, 10 * time.Second, time.Minute, 10 * time.Minute, 30 * time.Minute} {
+		for _, spread := range []bool{false, true} {
+			for _, n := range []int{20, 100, 1000, 5000} {
+				wall := time.Duration(n/10) * l // the ideal, in wall time
+				if l > realTimeUpTo {
+					wall = time.Duration(n/10) * 250 * time.Millisecond
+				}
+				if !full && (n > 1000 || wall > 60*time.Second) {
+					continue
+				}
+				cells = append(cells, matrixCell{length: l, spread: spread, n: n})
+			}
+		}
+	}
+	return cells
+}
+
+// lengths gives each of n leavers a job length (at the benchmark's
+// scale): all d, or log-normal around d with σ = 1 (a seeded draw, the
+// same every run), cut at d/20 and 20·d.
+func lengths(n int, d time.Duration, spread bool) []time.Duration {
+	out := make([]time.Duration, n)
+	rng := rand.New(rand.NewPCG(14, uint64(n)))
+	for i := range out {
+		out[i] = d
+		if spread {
+			f := math.Exp(rng.NormFloat64())
+			out[i] = time.Duration(float64(d) * min(max(f, 1.0/20), 20))
+		}
+	}
+	return out
+}
+
+// listSchedule is the makespan of jobs of the given lengths run in order
+// on slots, each started the instant a slot frees: the ideal the matrix
+// measures against.
+func listSchedule(jobs []time.Duration, slots int) time.Duration {
+	free := make([]time.Duration, slots)
+	for _, d := range jobs {
+		i := slices.Index(free, slices.Min(free))
+		free[i] += d
+	}
+	return slices.Max(free)
+}
+
+// BenchmarkMatrix runs offboard's pipeline, as BenchmarkMakespan does,
+// over job lengths from half a second to half an hour, alike or spread
+// (log-normal, σ = 1), and N from 20 to 5,000, with offboard's default
+// flags (--rate, --concurrency, the runner's defaults) and answers of
+// 50 ms. It reports the makespan against list scheduling (each slot
+// refilled the instant its job ends), the start-up included, and the API
+// calls per user, everything counted; and what the naive loop (submit,
+// poll every second until done, one user at a time) would take,
+// computed: N·(R rounded up to the next second + 2 answers).
+func BenchmarkMatrix(b *testing.B) {
+	for _, c := range matrixCells() {
+		b.Run(c.String(), func(b *testing.B) { benchmarkMatrix(b, c) })
+	}
+}
+
+func benchmarkMatrix(b *testing.B, c matrixCell) {
+	s := scale{job: c.length, real: c.length}
+	if c.length > realTimeUpTo {
+		s.job = 250 * time.Millisecond
+	}
+	jobs := lengths(c.n, s.job, c.spread)
+	byID := map[string]time.Duration{}
+	for i, d := range jobs {
+		byID[leaverID(i)] = d
+	}
+	best := listSchedule(jobs, 10)
+	sheet := writeSheet(b, c.n)
+	var total time.Duration
+	var got calls
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		srv, err := sandbox.Start(sandbox.Config{
+			Seed:              seed(c.n),
+			JobDuration:       s.job,
+			JobDurations:      func(id string) time.Duration { return byID[id] },
+			ConcurrencyLimit:  orgConcurrency,
+			Latency:           s.of(matrixLatency),
+			TokenRequestLimit: -1,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		id, secret, refresh := srv.Credentials()
+		client, err := zoho.New(zoho.Config{ClientID: id, ClientSecret: secret, RefreshToken: refresh,
+			AccountsURL: srv.URL(),
+			Limiter:     rate.NewLimiter(rate.Limit(prodRate*float64(s.real)/float64(s.job)), prodRate),
+			MaxInFlight: prodConcurrency,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		o := &org{srv: srv, client: client}
+		b.StartTimer()
+
+		start := time.Now()
+		p, rows := o.prepare(b.Context(), b, s, sheet, c.n)
+		opt := s.options()
+		if c.spread {
+			// Lengths spread up to 20 times the median: --job-timeout
+			// as a user would set it for them.
+			opt.JobTimeout = max(opt.JobTimeout, s.of(25*c.length))
+		}
+		results, stop, err := runner.Run(b.Context(), o.client, p, rows, opt)
+		total += time.Since(start)
+
+		b.StopTimer()
+		if err != nil || stop != nil {
+			b.Fatalf("runner.Run = %+v, %v", stop, err)
+		}
+		for _, r := range results {
+			if r.Outcome != result.Deleted {
+				b.Fatalf("row %d ended %s %s: %s", r.Line, r.Outcome, r.Code, r.Message)
+			}
+		}
+		cc := countCalls(srv)
+		got.total += cc.total
+		got.polls += cc.polls
+		got.userReads += cc.userReads
+		got.directory += cc.directory
+		got.refusedSlot += cc.refusedSlot
+		o.close()
+		b.StartTimer()
+	}
+	runs := float64(b.N)
+	perUser := func(v int) float64 { return float64(v) / runs / float64(c.n) }
+	b.ReportMetric(float64(total)/runs/float64(best), "x-ideal")
+	b.ReportMetric(perUser(got.total), "calls/user")
+	b.ReportMetric(perUser(got.polls), "polls/user")
+	b.ReportMetric(perUser(got.userReads), "reads/user")
+	b.ReportMetric(perUser(got.directory), "dir-calls/user")
+	b.ReportMetric(perUser(got.refusedSlot), "slot-refusals/user")
+	b.ReportMetric(s.real.Seconds()*float64(best)/float64(s.job), "s-ideal-real")
+	var naive time.Duration
+	for _, d := range jobs {
+		real := time.Duration(float64(d) * float64(s.real) / float64(s.job))
+		naive += real.Truncate(time.Second) + time.Second + 2*matrixLatency
+	}
+	b.ReportMetric(float64(naive)/(float64(best)*float64(s.real)/float64(s.job)), "naive-x-ideal")
+}

@@ -1,0 +1,155 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"offboard/result"
+	"offboard/zoho"
+)
+
+// bulkReader reads many users in one call (zoho.Client.UsersByID). A
+// client without it reads each user back alone.
+type bulkReader interface {
+	UsersByID(ctx context.Context, typ zoho.UserType, ids []string) ([]zoho.User, error)
+}
+
+// readBacks gathers the users whose jobs completed, to read them back
+// together: GET /users?type=DeletedUsers&ids=… confirms up to 100
+// deletions in one call, where one GET /users/{id} each would spend as
+// many calls as jobs. A user the answer does not show deleted (Zoho
+// ignored ids, or answered nothing, or the user is not deleted) is read
+// alone, as without it: the bulk read only ever confirms.
+type readBacks struct {
+	bulk bulkReader
+
+	mu    sync.Mutex
+	queue []*watch
+	since time.Time // when the oldest queued job was queued
+	wake  chan struct{}
+}
+
+// readBackLater reads step w.step's user back once its job completed:
+// with others, if the client can.
+func (r *run) readBackLater(w *watch) {
+	if r.backs == nil {
+		r.readBack(w, false)
+		return
+	}
+	b := r.backs
+	b.mu.Lock()
+	if len(b.queue) == 0 {
+		b.since = time.Now()
+	}
+	b.queue = append(b.queue, w)
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// readBackLoop reads the gathered users back: at once when a hundred are
+// gathered, when nothing else is left to wait for, or when one of them
+// holds up another row (it is deleted in this batch and others' records
+// go to them); otherwise once the oldest has waited gatherWindow, so that
+// the jobs ending about together share one call. When the run's calls
+// end, the users not read back end submitted.
+func (r *run) readBackLoop() {
+	defer r.wg.Done()
+	b := r.backs
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		b.mu.Lock()
+		if r.calls.Err() != nil {
+			left := b.queue
+			b.queue = nil
+			b.mu.Unlock()
+			for _, w := range left {
+				r.end(w.step, result.Submitted, "", fmt.Sprintf("job %s completed, but the run stopped before the user was read back to confirm the deletion; check the user in Zoho", w.jobID))
+			}
+			return
+		}
+		n := len(b.queue)
+		var wait time.Duration
+		if n > 0 && !r.urgent(b.queue) {
+			wait = r.jobs.gatherWindow() - time.Since(b.since)
+		}
+		if n == 0 || wait > 0 {
+			b.mu.Unlock()
+			if n == 0 {
+				wait = time.Hour
+			}
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-b.wake:
+			case <-r.calls.Done():
+			}
+			continue
+		}
+		batch := b.queue[:min(n, zoho.MaxIDs)]
+		b.queue = b.queue[len(batch):]
+		if len(b.queue) > 0 {
+			b.since = time.Now()
+		}
+		b.mu.Unlock()
+		r.readBackMany(batch)
+	}
+}
+
+// urgent reports whether the gathered users are read back now: a hundred
+// of them, no other row left open, or one a later row waits for.
+func (r *run) urgent(queue []*watch) bool {
+	if len(queue) >= zoho.MaxIDs {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.open <= len(queue) {
+		return true
+	}
+	for _, w := range queue {
+		if r.needed[w.step] {
+			return true
+		}
+	}
+	return false
+}
+
+// readBackMany reads the users of batch back in one call; each user not
+// shown deleted is read back alone.
+func (r *run) readBackMany(batch []*watch) {
+	ids := make([]string, len(batch))
+	for k, w := range batch {
+		ids[k] = string(r.p.Steps[w.step].Request.UserID)
+	}
+	var users []zoho.User
+	err := r.pacer.Read(r.calls, r.log, fmt.Sprintf("read back %d deleted users", len(ids)), func(ctx context.Context) (err error) {
+		users, err = r.backs.bulk.UsersByID(ctx, zoho.DeletedUsers, ids)
+		return err
+	})
+	if err != nil {
+		r.log.Debug().Err(err).Int("users", len(ids)).Msg("reading deleted users back together failed; each is read alone")
+	}
+	deleted := make(map[string]bool, len(users))
+	for _, u := range users {
+		if u.Deleted() {
+			deleted[string(u.ID)] = true
+		}
+	}
+	for k, w := range batch {
+		if deleted[ids[k]] {
+			r.end(w.step, result.Deleted, "", "")
+			continue
+		}
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.readBack(w, false)
+		}()
+	}
+}
