@@ -38,7 +38,7 @@ demo: build
 
 ## bench: every benchmark, one package at a time (no test run); see BENCHMARKS.md
 # BENCH=Makespan picks benchmarks, BENCHTIME=3x or 5s and BENCHCOUNT=5 repeat
-# them. About four minutes as it stands.
+# them. About sixteen minutes as it stands (BENCH=Matrix alone: twelve).
 BENCH      ?= .
 BENCHTIME  ?= 1s
 BENCHCOUNT ?= 1

@@ -33,9 +33,7 @@ func TestRunStartingBesideAnotherThatHasJustStarted(t *testing.T) {
 	for _, before := range []string{"nothing", "a sandbox run", "a run against another org"} {
 		t.Run("journal holding "+before, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			seed, sheet := crashOrg(t, dir, 3)
-			srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+			dir, sheet, srv, environ := journalOrg(t, 3)
 			other := filepath.Join(dir, "other.csv")
 			data, _ := os.ReadFile(sheet)
 			os.WriteFile(other, data, 0o644)
@@ -135,16 +133,11 @@ func TestAnotherJournalThatCannotBeRead(t *testing.T) {
 }
 
 func testAnotherJournalThatCannotBeRead(t *testing.T, damage string) {
-	dir := t.TempDir()
-	seed, sheet := crashOrg(t, dir, 3)
-	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	dir, sheet, srv, environ := journalOrg(t, 3)
 	base := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
 	srv.HoldJobs()
 	a := filepath.Join(dir, "a.xlsx")
-	first := startIn(t, dir, environ, append(base, "--output", a)...)
-	waitJournal(t, a+".journal", first, func(r []journal.Record) bool { return answers(r) >= 3 })
-	first.cmd.Process.Signal(syscall.SIGKILL)
-	first.wait(t)
+	killAfterAnswers(t, dir, environ, a+".journal", 3, append(base, "--output", a)...)
 	data, _ := os.ReadFile(a + ".journal")
 	if damage == "its first bytes" {
 		data[3] = 0xff // a disk error on the file's first block: the start line is lost
@@ -213,9 +206,7 @@ func shiftJournal(t *testing.T, path string, d time.Duration) {
 // job may be running: run Z follows it and never sends x a third time.
 func TestAnotherJournalsClockWasAhead(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	seed, sheet := crashOrg(t, dir, 1)
-	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	dir, sheet, srv, environ := journalOrg(t, 1)
 	const x = "5210498000000900000"
 	base := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
 	y := filepath.Join(dir, "y.xlsx")
@@ -227,17 +218,9 @@ func TestAnotherJournalsClockWasAhead(t *testing.T) {
 	srv.FailJob(x, "")
 	srv.HoldJobs()
 	xo := filepath.Join(dir, "x.xlsx")
-	runX := startIn(t, dir, environ, append(base, "--output", xo)...)
-	waitJournal(t, xo+".journal", runX, func(r []journal.Record) bool { return answers(r) >= 1 })
-	runX.cmd.Process.Signal(syscall.SIGKILL)
-	runX.wait(t)
+	killAfterAnswers(t, dir, environ, xo+".journal", 1, append(base, "--output", xo)...)
 
-	z := startIn(t, dir, environ, append(base, "--output", filepath.Join(dir, "z.xlsx"))...)
-	time.Sleep(300 * time.Millisecond) // let Z look at the user while X's job runs
-	srv.ReleaseJobs()
-	if code := z.wait(t); code != exitOK {
-		t.Errorf("run Z = %d, want 0 (it follows X's job to its end); stderr:\n%s", code, z.stderr.String())
-	}
+	followsHeldJob(t, srv, startIn(t, dir, environ, append(base, "--output", filepath.Join(dir, "z.xlsx"))...), "run Z") // let Z look at the user while X's job runs
 	if n := len(sandboxtest.Submissions(t, srv)[x]); n != 2 {
 		t.Errorf("x was submitted %d times, want 2 (Y's failed job, X's job): Z trusted Y's clock", n)
 	}
@@ -250,16 +233,11 @@ func TestAnotherJournalsClockWasAhead(t *testing.T) {
 // The real command then resumes as if nothing had happened.
 func TestSandboxRunOnARealRunsFiles(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	seed, sheet := crashOrg(t, dir, 3)
-	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	dir, sheet, srv, environ := journalOrg(t, 3)
 	out := filepath.Join(dir, "r.xlsx")
 	args := []string{"run", "--input", sheet, "--output", out, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
 	srv.HoldJobs()
-	first := startIn(t, dir, environ, args...)
-	waitJournal(t, out+".journal", first, func(r []journal.Record) bool { return answers(r) >= 3 })
-	first.cmd.Process.Signal(syscall.SIGKILL)
-	first.wait(t)
+	killAfterAnswers(t, dir, environ, out+".journal", 3, args...)
 	before, _ := os.ReadFile(out + ".journal")
 
 	sb := startIn(t, dir, nil, append(args, "--sandbox")...)
@@ -287,19 +265,14 @@ func TestSandboxRunOnARealRunsFiles(t *testing.T) {
 // Run D must follow J2, not send x a third time.
 func TestJournalsReadInAnyOrder(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	seed, sheet := crashOrg(t, dir, 1)
-	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	dir, sheet, srv, environ := journalOrg(t, 1)
 	const x = "5210498000000900000"
 	base := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
 	out := func(n string) []string { return append(base, "--output", filepath.Join(dir, n+".xlsx")) }
 
 	srv.FailJob(x, "The user owns an active Blueprint transition.")
 	srv.HoldJobs()
-	runA := startIn(t, dir, environ, out("a")...)
-	waitJournal(t, filepath.Join(dir, "a.xlsx.journal"), runA, func(r []journal.Record) bool { return answers(r) >= 1 })
-	runA.cmd.Process.Signal(syscall.SIGKILL)
-	runA.wait(t)
+	killAfterAnswers(t, dir, environ, filepath.Join(dir, "a.xlsx.journal"), 1, out("a")...)
 	settle(srv)
 	shiftJournal(t, filepath.Join(dir, "a.xlsx.journal"), time.Hour)
 	srv.ReleaseJobs()
@@ -308,18 +281,10 @@ func TestJournalsReadInAnyOrder(t *testing.T) {
 	}
 	srv.FailJob(x, "")
 	srv.HoldJobs()
-	runC := startIn(t, dir, environ, out("b")...)
-	waitJournal(t, filepath.Join(dir, "b.xlsx.journal"), runC, func(r []journal.Record) bool { return answers(r) >= 1 })
-	runC.cmd.Process.Signal(syscall.SIGKILL)
-	runC.wait(t)
+	killAfterAnswers(t, dir, environ, filepath.Join(dir, "b.xlsx.journal"), 1, out("b")...)
 	settle(srv)
 
-	runD := startIn(t, dir, environ, out("d")...)
-	time.Sleep(300 * time.Millisecond) // D looks at x while J2 runs
-	srv.ReleaseJobs()
-	if code := runD.wait(t); code != exitOK {
-		t.Errorf("run D = %d, want 0 (it follows J2 to its end); stderr:\n%s", code, runD.stderr.String())
-	}
+	followsHeldJob(t, srv, startIn(t, dir, environ, out("d")...), "run D") // D looks at x while J2 runs
 	if n := len(sandboxtest.Submissions(t, srv)[x]); n != 2 {
 		t.Errorf("x was submitted %d times, want 2 (J1, J2)", n)
 	}
@@ -332,9 +297,7 @@ func TestJournalsReadInAnyOrder(t *testing.T) {
 // watches x until the job has deleted it.
 func TestDoubtOfAnotherHost(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	seed, sheet := crashOrg(t, dir, 1)
-	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	dir, sheet, srv, environ := journalOrg(t, 1)
 	base := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", "3s"}
 	out := func(n string) []string { return append(base, "--output", filepath.Join(dir, n+".xlsx")) }
 	block := make(chan struct{})
@@ -358,12 +321,7 @@ func TestDoubtOfAnotherHost(t *testing.T) {
 	data, _ := os.ReadFile(a)
 	os.WriteFile(a, bytes.Replace(data, []byte(`"host":"`), []byte(`"host":"another-`), 1), 0o600)
 
-	runB := startIn(t, dir, environ, out("b")...)
-	time.Sleep(300 * time.Millisecond) // B looks at x while A's job runs
-	srv.ReleaseJobs()
-	if code := runB.wait(t); code != exitOK {
-		t.Errorf("run B = %d, want 0 (x seen deleted by A's job); stderr:\n%s", code, runB.stderr.String())
-	}
+	followsHeldJob(t, srv, startIn(t, dir, environ, out("b")...), "run B") // B looks at x while A's job runs
 	sandboxtest.CheckOneJobPerUser(t, srv)
 }
 
@@ -374,9 +332,7 @@ func TestDoubtOfAnotherHost(t *testing.T) {
 // but reads run 1's record of J1 and follows it rather than send x again.
 func TestHistoryInAJournalHeldByAnotherOrgsRun(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	seed, sheet := crashOrg(t, dir, 1)
-	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	dir, sheet, srv, environ := journalOrg(t, 1)
 	seedY, _ := crashOrg(t, t.TempDir(), 1)
 	seedY.Org.ID, seedY.Org.CompanyName = "5210498000000000999", "Other Org Y"
 	seedY.Users[len(seedY.Users)-1].ID = "5210498000000977777" // user IDs are not shared between orgs
@@ -399,12 +355,7 @@ func TestHistoryInAJournalHeldByAnotherOrgsRun(t *testing.T) {
 		}
 		return starts >= 2 && answers(r) >= 2
 	})
-	run3 := startIn(t, dir, environ, append(base, "--output", filepath.Join(dir, "c.xlsx"), "--job-timeout", "1500ms")...)
-	time.Sleep(300 * time.Millisecond) // run 3 looks at x while J1 runs
-	srv.ReleaseJobs()
-	if code := run3.wait(t); code != exitOK {
-		t.Errorf("run 3 = %d, want 0 (it follows J1 to its end); stderr:\n%s", code, run3.stderr.String())
-	}
+	followsHeldJob(t, srv, startIn(t, dir, environ, append(base, "--output", filepath.Join(dir, "c.xlsx"), "--job-timeout", "1500ms")...), "run 3") // run 3 looks at x while J1 runs
 	srvY.ReleaseJobs()
 	run2.wait(t)
 	sandboxtest.CheckOneJobPerUser(t, srv)
@@ -416,9 +367,7 @@ func TestHistoryInAJournalHeldByAnotherOrgsRun(t *testing.T) {
 // must still know J1 from run 1, and follow it.
 func TestOwnJournalWhoseLatestRunWasAnotherOrgs(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	seed, sheet := crashOrg(t, dir, 1)
-	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	dir, sheet, srv, environ := journalOrg(t, 1)
 	seedY, _ := crashOrg(t, t.TempDir(), 1)
 	seedY.Org.ID, seedY.Org.CompanyName = "5210498000000000999", "Other Org Y"
 	seedY.Users[len(seedY.Users)-1].ID = "5210498000000977777"
@@ -433,11 +382,39 @@ func TestOwnJournalWhoseLatestRunWasAnotherOrgs(t *testing.T) {
 	if code := startIn(t, dir, envY, base...).wait(t); code != exitOK {
 		t.Fatalf("run 2 (org Y) = %d, want 0", code)
 	}
-	run3 := startIn(t, dir, environ, base...)
-	time.Sleep(300 * time.Millisecond) // run 3 looks at x while J1 runs
-	srv.ReleaseJobs()
-	if code := run3.wait(t); code != exitOK {
-		t.Errorf("run 3 = %d, want 0 (it follows J1 to its end); stderr:\n%s", code, run3.stderr.String())
-	}
+	followsHeldJob(t, srv, startIn(t, dir, environ, base...), "run 3") // run 3 looks at x while J1 runs
 	sandboxtest.CheckOneJobPerUser(t, srv)
+}
+
+// killAfterAnswers runs offboard with args in dir and kills it once its
+// journal at path holds n answers with a job: a run killed while its jobs
+// run.
+func killAfterAnswers(t *testing.T, dir string, environ map[string]string, path string, n int, args ...string) {
+	t.Helper()
+	p := startIn(t, dir, environ, args...)
+	waitJournal(t, path, p, func(r []journal.Record) bool { return answers(r) >= n })
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.wait(t)
+}
+
+// followsHeldJob lets run p look at a user whose job the simulator holds,
+// then lets the job end: p must follow it to its end, exit 0.
+func followsHeldJob(t *testing.T, srv *sandbox.Server, p *proc, name string) {
+	t.Helper()
+	time.Sleep(300 * time.Millisecond)
+	srv.ReleaseJobs()
+	if code := p.wait(t); code != exitOK {
+		t.Errorf("%s = %d, want 0 (it follows the job left running to its end); stderr:\n%s", name, code, p.stderr.String())
+	}
+}
+
+// journalOrg is a directory with the sheet of n leavers, and a simulator
+// of their org that starts a second job for a user sent twice (so that a
+// test sees it) and runs jobs of 100 ms.
+func journalOrg(t *testing.T, n int) (dir, sheet string, srv *sandbox.Server, environ map[string]string) {
+	t.Helper()
+	dir = t.TempDir()
+	seed, sheet := crashOrg(t, dir, n)
+	srv, environ = simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
+	return dir, sheet, srv, environ
 }

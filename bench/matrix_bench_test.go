@@ -9,12 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"offboard/result"
 	"offboard/runner"
 	"offboard/sandbox"
-	"offboard/zoho"
 )
 
 // matrixLatency is what one answer takes in the matrix: Zoho's answers
@@ -124,27 +121,12 @@ func benchmarkMatrix(b *testing.B, c matrixCell) {
 	var got calls
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		srv, err := sandbox.Start(sandbox.Config{
-			Seed:              seed(c.n),
-			JobDuration:       s.job,
-			JobDurations:      func(id string) time.Duration { return byID[id] },
-			ConcurrencyLimit:  orgConcurrency,
-			Latency:           s.of(matrixLatency),
-			TokenRequestLimit: -1,
+		o := startOrgWith(b, s, sandbox.Config{
+			Seed:         seed(c.n),
+			JobDurations: func(id string) time.Duration { return byID[id] },
+			Latency:      s.of(matrixLatency),
 		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		id, secret, refresh := srv.Credentials()
-		client, err := zoho.New(zoho.Config{ClientID: id, ClientSecret: secret, RefreshToken: refresh,
-			AccountsURL: srv.URL(),
-			Limiter:     rate.NewLimiter(rate.Limit(prodRate*float64(s.real)/float64(s.job)), prodRate),
-			MaxInFlight: prodConcurrency,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		o := &org{srv: srv, client: client}
+		srv := o.srv
 		b.StartTimer()
 
 		start := time.Now()

@@ -126,13 +126,16 @@ type org struct {
 
 func startOrg(tb testing.TB, s scale, users int) *org {
 	tb.Helper()
-	srv, err := sandbox.Start(sandbox.Config{
-		Seed:              seed(users),
-		JobDuration:       s.job,
-		ConcurrencyLimit:  orgConcurrency,
-		Latency:           s.of(prodLatency),
-		TokenRequestLimit: -1,
-	})
+	return startOrgWith(tb, s, sandbox.Config{Seed: seed(users), Latency: s.of(prodLatency)})
+}
+
+// startOrgWith is startOrg with the simulator configured by cfg (its seed
+// and latency, say); the job length, the org's limits and the client are
+// the benchmarks' own.
+func startOrgWith(tb testing.TB, s scale, cfg sandbox.Config) *org {
+	tb.Helper()
+	cfg.JobDuration, cfg.ConcurrencyLimit, cfg.TokenRequestLimit = s.job, orgConcurrency, -1
+	srv, err := sandbox.Start(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -105,10 +105,7 @@ func (r *run) watch(w *watch) {
 	}
 	heap.Push(&r.poll.queue, w)
 	r.poll.mu.Unlock()
-	select {
-	case r.poll.wake <- struct{}{}:
-	default:
-	}
+	r.wakePoller()
 }
 
 // pollLoop starts a look at every watch when it is due, until the run's
@@ -173,20 +170,12 @@ func (r *run) unpark() {
 	r.poll.mu.Lock()
 	parked := r.poll.parked
 	r.poll.parked = nil
-	now := time.Now()
 	for _, w := range parked {
-		w.due = w.since.Add(r.jobs.firstPoll())
-		if w.due.Before(now) {
-			w.due = now
-		}
-		heap.Push(&r.poll.queue, w)
+		r.pushAt(w, w.since.Add(r.jobs.firstPoll()))
 	}
 	r.poll.mu.Unlock()
 	if len(parked) > 0 {
-		select {
-		case r.poll.wake <- struct{}{}:
-		default:
-		}
+		r.wakePoller()
 	}
 }
 
@@ -204,19 +193,13 @@ func (r *run) rotateProbe(w *watch, age time.Duration) bool {
 	next := r.poll.parked[0]
 	r.poll.parked = append(r.poll.parked[1:], w)
 	w.probe, next.probe, r.poll.probe = false, true, next
-	next.due = next.since.Add(age + r.jobs.nextPoll(age))
-	if next.due.After(next.deadline) {
-		next.due = next.deadline
+	due := next.since.Add(age + r.jobs.nextPoll(age))
+	if due.After(next.deadline) {
+		due = next.deadline
 	}
-	if now := time.Now(); next.due.Before(now) {
-		next.due = now
-	}
-	heap.Push(&r.poll.queue, next)
+	r.pushAt(next, due)
 	r.poll.mu.Unlock()
-	select {
-	case r.poll.wake <- struct{}{}:
-	default:
-	}
+	r.wakePoller()
 	return true
 }
 
@@ -237,16 +220,9 @@ func (r *run) probeEnded(w *watch) {
 	next := r.poll.parked[0]
 	r.poll.parked = r.poll.parked[1:]
 	next.probe, r.poll.probe = true, next
-	next.due = next.since.Add(r.jobs.probeFirst())
-	if now := time.Now(); next.due.Before(now) {
-		next.due = now
-	}
-	heap.Push(&r.poll.queue, next)
+	r.pushAt(next, next.since.Add(r.jobs.probeFirst()))
 	r.poll.mu.Unlock()
-	select {
-	case r.poll.wake <- struct{}{}:
-	default:
-	}
+	r.wakePoller()
 }
 
 // again hands w back to the poller, due after wait (the deadline at the
@@ -433,4 +409,22 @@ func (r *run) letGo(w *watch) {
 	case watchDoubt:
 		r.end(w.step, result.Failed, CodeOutcomeUnknown, "the answer to the submission was lost and the run stopped before the user was seen deleted; check the user in Zoho, or run this row again (the user is read before anything is sent again)")
 	}
+}
+
+// wakePoller tells the poller that its queue changed.
+func (r *run) wakePoller() {
+	select {
+	case r.poll.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pushAt queues w to be looked at due, or now if due has passed. r.poll.mu
+// must be held.
+func (r *run) pushAt(w *watch, due time.Time) {
+	if now := time.Now(); due.Before(now) {
+		due = now
+	}
+	w.due = due
+	heap.Push(&r.poll.queue, w)
 }
