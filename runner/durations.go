@@ -60,6 +60,10 @@ const (
 	// taken as jobs alike: ages are measured from the answers, whose
 	// latency varies.
 	noise = 1.1
+	// below is where one job looks when every recent job was done at its
+	// first poll: a little below the shortest, to learn whether jobs got
+	// shorter, at the price of one poll more if they did not.
+	below = 0.9
 	// margin is how far past the top of a tight bracket a job alike is
 	// polled, so that a little noise does not make the poll miss.
 	margin = 1.03
@@ -142,10 +146,11 @@ func (d *durations) first(test bool) time.Duration {
 	switch {
 	case !alike:
 		t = d.median()
-	case lo == 0:
+	case lo == 0 && !d.testing:
 		// Every recent job was done at its first poll: how much shorter
-		// they are is not known. Look below.
-		t = hi * 2 / 3
+		// they are is not known. One job looks a little below.
+		t = time.Duration(below * float64(hi))
+		d.testing = d.testing || test
 	case float64(hi) <= tight*float64(lo) || d.testing:
 		t = time.Duration(margin * float64(max(hi, lo)))
 	default:
@@ -179,11 +184,13 @@ func (d *durations) nextPoll(age time.Duration) time.Duration {
 }
 
 // gatherWindow is how long a finished job's read-back may wait for others
-// to share one call: a tenth of a typical job, within the poll bounds.
+// to share one call: a typical job's length (the ten slots' jobs end
+// spread over about that long), within the poll bounds. Only the row's
+// end waits: the job's slot is free already.
 func (d *durations) gatherWindow() time.Duration {
 	t := d.first(false)
 	if t == 0 {
 		return d.min
 	}
-	return min(max(t/10, d.min), d.max)
+	return min(max(t, d.min), d.max)
 }

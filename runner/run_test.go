@@ -310,11 +310,15 @@ func TestDurationsBracketTheLength(t *testing.T) {
 	if got := spread.nextPoll(time.Hour); got != 10*time.Minute {
 		t.Errorf("spread: nextPoll(1h) = %v, want 10m (PollMax)", got)
 	}
-	// Jobs all done at their first poll: look below, by a third.
+	// Jobs all done at their first poll: one looks 10 % below; the
+	// others meanwhile just past the top.
 	hits := newDurations(0, s/4, 10*time.Minute)
 	hits.observe(0, 3*s)
-	if got := hits.firstPoll(); got != 2*s {
-		t.Errorf("hits only: firstPoll = %v, want 2s", got)
+	if got := hits.firstPoll(); got != 2700*time.Millisecond {
+		t.Errorf("hits only: firstPoll = %v, want 2.7s", got)
+	}
+	if got := hits.firstPoll(); got != 3090*time.Millisecond {
+		t.Errorf("hits only, a test under way: firstPoll = %v, want 3.09s", got)
 	}
 	// An earlier run's guess is a loose bracket: (4 s, 9 s] for 6 s.
 	if got := newDurations(6*s, s/4, 10*time.Minute).firstPoll(); got != 6*s {
