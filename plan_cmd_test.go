@@ -290,3 +290,33 @@ func TestResumeKeepsIncludeHidden(t *testing.T) {
 		t.Errorf("resuming without --include-hidden = %d, %q; want 1, naming the flag", code, stderr)
 	}
 }
+
+// TestNeverWritesOverTheInput: plan, run and report refuse an output (or
+// journal) that is the file they read, by path or by another name for it;
+// the file is left as it was.
+func TestNeverWritesOverTheInput(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("samples/offboarding.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "leavers.csv")
+	os.WriteFile(in, data, 0o644)
+	link := filepath.Join(dir, "link.csv")
+	os.Link(in, link)
+	for _, args := range [][]string{
+		{"plan", "--sandbox", "--input", in, "--output", in},
+		{"plan", "--sandbox", "--input", in, "--output", link},
+		{"run", "--sandbox", "--yes", "--input", in, "--output", in},
+		{"run", "--sandbox", "--yes", "--input", in, "--output", filepath.Join(dir, "r.xlsx"), "--journal", in},
+		{"report", "--journal", in, "--output", in},
+	} {
+		code, _, stderr := runCmd(t, nil, args...)
+		if code != exitFatal || !strings.Contains(stderr, "never writes over the file it reads") {
+			t.Errorf("offboard %s = %d, %q; want 1, refusing", strings.Join(args, " "), code, stderr)
+		}
+		if now, _ := os.ReadFile(in); string(now) != string(data) {
+			t.Fatalf("offboard %s changed the input", strings.Join(args, " "))
+		}
+	}
+}

@@ -203,7 +203,14 @@ func (j *Journal) Append(r Record) error {
 
 // Close closes the journal and releases its lock, removing the lock file
 // if it still names this journal's owner.
-func (j *Journal) Close() error {
+func (j *Journal) Close() error { return j.close(false) }
+
+// Discard removes the journal's file, for a run that wrote nothing to it,
+// and then releases its lock: no other run can open the journal between
+// the two and be left writing to a removed file.
+func (j *Journal) Discard() error { return j.close(true) }
+
+func (j *Journal) close(remove bool) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
@@ -211,6 +218,12 @@ func (j *Journal) Close() error {
 	}
 	err := j.f.Close()
 	j.f = nil
+	if remove {
+		// Closed first: Windows removes no file that is open.
+		if rerr := os.Remove(j.path); err == nil && rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = rerr
+		}
+	}
 	if j.lock != nil {
 		if lerr := j.lock.release(); err == nil && lerr != nil {
 			err = fmt.Errorf("unlock journal %s: %w", j.path, lerr)

@@ -283,3 +283,33 @@ func TestReadLeavesTheFileAlone(t *testing.T) {
 	}
 	j.Close()
 }
+
+// TestDiscard: a journal nothing was written to is removed before its
+// lock is released: a run that takes the lock next finds no file of the
+// run that discarded it, and writes its own.
+func TestDiscard(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.journal")
+	j, _, err := Open(path, Owner{PID: os.Getpid(), Host: "h", Started: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Discard(); err != nil {
+		t.Fatalf("Discard() = %v", err)
+	}
+	for _, p := range []string{path, path + ".lock"} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("after Discard, %s: %v; want it removed", filepath.Base(p), err)
+		}
+	}
+	j2, _, err := Open(path, Owner{PID: os.Getpid(), Host: "h", Started: time.Now()})
+	if err != nil {
+		t.Fatalf("Open after Discard = %v", err)
+	}
+	defer j2.Close()
+	if err := j2.Append(Record{Kind: KindStart}); err != nil {
+		t.Fatal(err)
+	}
+	if records, err := Read(path); err != nil || len(records) != 1 {
+		t.Errorf("the next run's journal = %d records, %v; want its own one", len(records), err)
+	}
+}

@@ -51,7 +51,7 @@ const ClassUnsent = "unsent"
 
 // Record is one journal line. Kind says which fields are set:
 //
-//   - start: Version, Owner, InputFile, InputSHA256, Header, RowsRead,
+//   - start: Version, Owner, InputFile, InputSHA256, Sheet, Header, RowsRead,
 //     HiddenRows, IncludeHidden, APIDomain, OrgID, Sandbox, Output, Resumed,
 //     Steps;
 //   - submit: Row, UserID, Attempt (written after every wait, immediately
@@ -81,6 +81,9 @@ type Record struct {
 	// InputFile is the input's file name and InputSHA256 its hex SHA-256.
 	InputFile   string `json:"input_file,omitempty"`
 	InputSHA256 string `json:"input_sha256,omitempty"`
+	// Sheet is the XLSX sheet read ("" for a CSV): a workbook's sheets
+	// are different inputs with one SHA-256.
+	Sheet string `json:"sheet,omitempty"`
 	// Header are the input's header names, as written.
 	Header []string `json:"header,omitempty"`
 	// RowsRead counts the input's rows below the header.

@@ -182,7 +182,7 @@ func Replay(records []Record) State {
 		r := &records[i]
 		switch r.Kind {
 		case KindStart:
-			if st.Start == nil || !r.Resumed || r.InputSHA256 != st.Start.InputSHA256 {
+			if st.Start == nil || !r.Resumed || r.InputSHA256 != st.Start.InputSHA256 || r.Sheet != st.Start.Sheet {
 				st.Began = r.Time
 				st.Rows = make(map[int]*RowState)
 			}
@@ -346,20 +346,39 @@ func takeJob(r *result.Row, jobID, status *string, submitted *time.Time) {
 	}
 }
 
-// OtherInputError says that a journal belongs to another input file.
+// OtherInputError says that a journal's interrupted run belongs to
+// another input: another file (by content), another sheet of it, or
+// other rows.
 type OtherInputError struct {
 	// Journal is the journal's path.
 	Journal string
-	// File and SHA256 are the input the journal was written for.
-	File, SHA256 string
-	// GotFile and GotSHA256 are the input given now.
-	GotFile, GotSHA256 string
+	// File, SHA256 and Sheet are the input the journal was written for.
+	File, SHA256, Sheet string
+	// GotFile, GotSHA256 and GotSheet are the input given now.
+	GotFile, GotSHA256, GotSheet string
+	// Line, when not 0, is the first row whose cells differ though file
+	// and sheet match (a journal written before sheets were recorded).
+	Line int
 }
 
-// Error names both inputs.
+// Error names both inputs and what differs.
 func (e *OtherInputError) Error() string {
-	return fmt.Sprintf("journal %s belongs to input %s (sha256 %s), not %s (sha256 %s)",
-		e.Journal, e.File, short(e.SHA256), e.GotFile, short(e.GotSHA256))
+	switch {
+	case e.SHA256 != e.GotSHA256:
+		return fmt.Sprintf("journal %s belongs to input %s (sha256 %s), not %s (sha256 %s)",
+			e.Journal, e.File+sheetName(e.Sheet), short(e.SHA256), e.GotFile+sheetName(e.GotSheet), short(e.GotSHA256))
+	case e.Sheet != e.GotSheet:
+		return fmt.Sprintf("journal %s belongs to input %s, not %s: another sheet of the same workbook",
+			e.Journal, e.File+sheetName(e.Sheet), e.GotFile+sheetName(e.GotSheet))
+	}
+	return fmt.Sprintf("journal %s belongs to other rows of %s: row %d differs", e.Journal, e.File+sheetName(e.Sheet), e.Line)
+}
+
+func sheetName(sheet string) string {
+	if sheet == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (sheet %q)", sheet)
 }
 
 func short(sha string) string {
@@ -370,14 +389,40 @@ func short(sha string) string {
 }
 
 // CheckInput returns an *OtherInputError if the journal at path, whose
-// records st holds, was written for an input other than the one with the
-// hex SHA-256 sha, named file, and its latest run is unfinished. A
-// journal without a start record, or whose latest run reached its end,
-// fits any input (the new run is appended after the earlier ones); so
-// does a renamed input with the same content.
-func CheckInput(path string, st State, file, sha string) error {
-	if !st.Unfinished() || st.Start.InputSHA256 == sha {
+// records st holds, was written for an input other than the one given
+// (file named file, hex SHA-256 sha, sheet, rows), and its latest run is
+// unfinished. A journal without a start record, or whose latest run
+// reached its end, fits any input (the new run is appended after the
+// earlier ones); so does a renamed input with the same content. Rows are
+// compared by their line and cells: a journal written before sheets were
+// recorded says no sheet.
+func CheckInput(path string, st State, file, sha, sheet string, rows []result.Row) error {
+	if !st.Unfinished() {
 		return nil
 	}
-	return &OtherInputError{Journal: path, File: st.Start.InputFile, SHA256: st.Start.InputSHA256, GotFile: file, GotSHA256: sha}
+	e := &OtherInputError{Journal: path, File: st.Start.InputFile, SHA256: st.Start.InputSHA256, Sheet: st.Start.Sheet,
+		GotFile: file, GotSHA256: sha, GotSheet: sheet}
+	switch {
+	case st.Start.InputSHA256 != sha:
+		return e
+	case st.Start.Sheet != sheet && st.Start.Sheet != "":
+		return e
+	}
+	steps := st.Start.Steps
+	if len(steps) == 0 {
+		return nil // a start record that lists no rows says nothing of them
+	}
+	for i := range max(len(steps), len(rows)) {
+		if i >= len(steps) || i >= len(rows) || steps[i].Line != rows[i].Line || !slices.Equal(steps[i].Cells, rows[i].Cells) {
+			e.Line = 0
+			if i < len(rows) {
+				e.Line = rows[i].Line
+			} else if i < len(steps) {
+				e.Line = steps[i].Line
+			}
+			e.Sheet = sheet // the sheet is not what differs
+			return e
+		}
+	}
+	return nil
 }

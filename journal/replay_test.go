@@ -5,6 +5,7 @@ import (
 	"errors"
 	"offboard/result"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,23 +174,35 @@ func TestReplayUsers(t *testing.T) {
 }
 
 func TestCheckInput(t *testing.T) {
-	st := Replay([]Record{{Kind: KindStart, InputFile: "march.xlsx", InputSHA256: "0123456789abcdef0123"}})
+	rows := []result.Row{{Line: 2, Cells: []string{"ana@example.com"}}, {Line: 3, Cells: []string{"bo@example.com"}}}
+	start := func(sheet string, steps []result.Row) Record {
+		return Record{Kind: KindStart, InputFile: "march.xlsx", InputSHA256: "0123456789abcdef0123", Sheet: sheet, Steps: steps}
+	}
+	st := Replay([]Record{start("December", rows)})
+	other := slices.Clone(rows)
+	other[1] = result.Row{Line: 3, Cells: []string{"cy@example.com"}}
 	tests := []struct {
-		name      string
-		st        State
-		file, sha string
-		want      string // "" for no error
+		name             string
+		st               State
+		file, sha, sheet string
+		rows             []result.Row
+		want             string // "" for no error
 	}{
-		{"same input", st, "march.xlsx", "0123456789abcdef0123", ""},
-		{"renamed input", st, "copy.xlsx", "0123456789abcdef0123", ""},
-		{"empty journal", Replay(nil), "april.xlsx", "ffff", ""},
-		{"finished run, other input", Replay([]Record{{Kind: KindStart, InputFile: "march.xlsx", InputSHA256: "0123"}, {Kind: KindEnd}}), "april.xlsx", "ffff", ""},
-		{"other input", st, "april.xlsx", "fedcba9876543210",
-			"journal out.journal belongs to input march.xlsx (sha256 0123456789ab…), not april.xlsx (sha256 fedcba987654…)"},
+		{"same input", st, "march.xlsx", "0123456789abcdef0123", "December", rows, ""},
+		{"renamed input", st, "copy.xlsx", "0123456789abcdef0123", "December", rows, ""},
+		{"empty journal", Replay(nil), "april.xlsx", "ffff", "", nil, ""},
+		{"finished run, other input", Replay([]Record{start("December", rows), {Kind: KindEnd}}), "april.xlsx", "ffff", "", nil, ""},
+		{"other input", st, "april.xlsx", "fedcba9876543210", "December", rows,
+			`journal out.journal belongs to input march.xlsx (sheet "December") (sha256 0123456789ab…), not april.xlsx (sheet "December") (sha256 fedcba987654…)`},
+		{"another sheet of the workbook", st, "march.xlsx", "0123456789abcdef0123", "January", rows,
+			`journal out.journal belongs to input march.xlsx (sheet "December"), not march.xlsx (sheet "January"): another sheet of the same workbook`},
+		{"a journal that names no sheet, other rows", Replay([]Record{start("", rows)}), "march.xlsx", "0123456789abcdef0123", "January", other,
+			`journal out.journal belongs to other rows of march.xlsx (sheet "January"): row 3 differs`},
+		{"a journal that names no sheet, the same rows", Replay([]Record{start("", rows)}), "march.xlsx", "0123456789abcdef0123", "December", rows, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckInput("out.journal", tt.st, tt.file, tt.sha)
+			err := CheckInput("out.journal", tt.st, tt.file, tt.sha, tt.sheet, tt.rows)
 			got := ""
 			if err != nil {
 				got = err.Error()
@@ -199,7 +212,7 @@ func TestCheckInput(t *testing.T) {
 				}
 			}
 			if got != tt.want {
-				t.Errorf("CheckInput(%s, %s) = %q, want %q", tt.file, tt.sha, got, tt.want)
+				t.Errorf("CheckInput(%s, %s, %s) = %q, want %q", tt.file, tt.sha, tt.sheet, got, tt.want)
 			}
 		})
 	}

@@ -31,6 +31,9 @@ func Plan(ctx context.Context, ios IO, o PlanOptions) error {
 	if err := checkDirs(o.Output); err != nil {
 		return err
 	}
+	if err := checkNotInput(o.Sheet.Input, o.Output); err != nil {
+		return err
+	}
 	sh, err := readSheet(log, o.Sheet)
 	if err != nil {
 		return err

@@ -35,6 +35,16 @@ type sheet struct {
 	includeHidden bool
 }
 
+// identity is what identifies the sheet's rows in a journal: each row's
+// line and cells, as the start record's steps hold them.
+func (s *sheet) identity() []result.Row {
+	rows := make([]result.Row, len(s.Rows))
+	for i, r := range s.Rows {
+		rows[i] = result.Row{Line: r.Line, Cells: r.Cells}
+	}
+	return rows
+}
+
 // readSheet reads the sheet that o names.
 func readSheet(log zerolog.Logger, o SheetOptions) (*sheet, error) {
 	s, err := input.ReadSheet(o.Input, input.Options{Sheet: o.Sheet, IncludeHidden: o.IncludeHidden})
@@ -67,6 +77,31 @@ func checkDirs(paths ...string) error {
 		}
 		if fi, err := os.Stat(filepath.Dir(f)); err != nil || !fi.IsDir() {
 			return fmt.Errorf("%s: the directory %s does not exist; create it or pick another path", f, filepath.Dir(f))
+		}
+	}
+	return nil
+}
+
+// checkNotInput refuses to write any of outputs over input, the file
+// the command reads: HR's sheet, or a journal. An output that does not
+// exist yet is compared by its path.
+func checkNotInput(input string, outputs ...string) error {
+	in, err := filepath.Abs(input)
+	if err != nil {
+		return nil
+	}
+	fi, statErr := os.Stat(input)
+	for _, out := range outputs {
+		if out == "" {
+			continue
+		}
+		o, err := filepath.Abs(out)
+		if err != nil {
+			continue
+		}
+		fo, err := os.Stat(out)
+		if o == in || (statErr == nil && err == nil && os.SameFile(fi, fo)) {
+			return fmt.Errorf("%s is the input %s: offboard never writes over the file it reads; pick another path", out, input)
 		}
 	}
 	return nil

@@ -137,6 +137,7 @@ func startRecord(p *prepared, rows []result.Row, output, version string, resumed
 		Owner:          &owner,
 		InputFile:      p.sheet.path,
 		InputSHA256:    p.sheet.SHA256,
+		Sheet:          p.sheet.Name,
 		Header:         p.sheet.Header.Names,
 		RowsRead:       len(p.sheet.Rows),
 		HiddenRows:     p.sheet.HiddenRows,

@@ -27,6 +27,9 @@ func Report(ios IO, o ReportOptions) error {
 	if err := checkDirs(o.Output); err != nil {
 		return err
 	}
+	if err := checkNotInput(o.Journal, o.Output); err != nil {
+		return err
+	}
 	records, err := journal.Read(o.Journal)
 	if err != nil {
 		return err

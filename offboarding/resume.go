@@ -44,11 +44,11 @@ func openJournal(log zerolog.Logger, path string, now time.Time) (j *journal.Jou
 }
 
 // findInterrupted looks in dir for the journal of an interrupted run of
-// the input with the hex SHA-256 sha that wrote its results under the
-// default name (offboard-results-*), so that running the same command
-// again without --output resumes it. It returns the newest such journal's
-// path, or "".
-func findInterrupted(log zerolog.Logger, dir, sha string) string {
+// the sheet sh (the same content, sheet and rows) that wrote its results
+// under the default name (offboard-results-*), so that running the same
+// command again without --output resumes it. It returns the newest such
+// journal's path, or "".
+func findInterrupted(log zerolog.Logger, dir string, sh *sheet) string {
 	paths, _ := filepath.Glob(filepath.Join(dir, "offboard-results-*.journal"))
 	best, bestAt := "", time.Time{}
 	for _, path := range paths {
@@ -58,7 +58,7 @@ func findInterrupted(log zerolog.Logger, dir, sha string) string {
 			continue
 		}
 		st := journal.Replay(records)
-		if !st.Unfinished() || st.Start.InputSHA256 != sha || st.Start.Sandbox {
+		if !st.Unfinished() || st.Start.Sandbox || journal.CheckInput(path, st, sh.path, sh.SHA256, sh.Name, sh.identity()) != nil {
 			continue
 		}
 		if best == "" || st.Began.After(bestAt) {
@@ -609,6 +609,3 @@ func jobDuration(st journal.State) time.Duration {
 	slices.Sort(d)
 	return d[len(d)/2]
 }
-
-// removeJournal removes a journal a run created and never wrote to.
-func removeJournal(path string) { os.Remove(path) }

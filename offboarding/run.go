@@ -109,6 +109,13 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	if err := checkDirs(output, o.Journal); err != nil {
 		return err
 	}
+	written := []string{output, output + ".journal", output + ".journal.lock"}
+	if o.Journal != "" {
+		written = append(written, o.Journal, o.Journal+".lock")
+	}
+	if err := checkNotInput(o.Sheet.Input, written...); err != nil {
+		return err
+	}
 	sh, err := readSheet(log, o.Sheet)
 	if err != nil {
 		return err
@@ -124,7 +131,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	if !o.DryRun {
 		path := o.Journal
 		if path == "" && !outputGiven && !o.Conn.Sandbox && !o.Fresh {
-			if found := findInterrupted(log, filepath.Dir(output), sh.SHA256); found != "" {
+			if found := findInterrupted(log, filepath.Dir(output), sh); found != "" {
 				path = found
 				output = strings.TrimSuffix(found, ".journal")
 				log.Info().Str("journal", found).Str("output", output).Msg("resuming the interrupted run of this input")
@@ -138,9 +145,10 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 			return err
 		}
 		defer func() {
-			jn.Close()
 			if created {
-				removeJournal(path) // the run sent nothing: leave no empty journal behind
+				jn.Discard() // the run sent nothing: leave no empty journal behind
+			} else {
+				jn.Close()
 			}
 		}()
 		if err := checkJournal(log, path, st, sh, o.Fresh); err != nil {
@@ -377,7 +385,7 @@ func checkJournal(log zerolog.Logger, path string, st journal.State, sh *sheet, 
 	case !st.Unfinished():
 		return nil
 	}
-	if err := journal.CheckInput(path, st, sh.path, sh.SHA256); err != nil {
+	if err := journal.CheckInput(path, st, sh.path, sh.SHA256, sh.Name, sh.identity()); err != nil {
 		return err // main says what to type
 	}
 	if st.Start.IncludeHidden != sh.includeHidden {
