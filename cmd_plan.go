@@ -15,7 +15,7 @@ import (
 // sheetFlags select and read the input sheet and name the results file.
 type sheetFlags struct {
 	input, sheet, output, asOf string
-	includeHidden              bool
+	includeHidden, force       bool
 }
 
 func (s *sheetFlags) register(fs *flag.FlagSet) {
@@ -24,6 +24,7 @@ func (s *sheetFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&s.includeHidden, "include-hidden", false, "plan the rows the XLSX sheet hides (filtered out or hidden by hand); by default they are skipped as HIDDEN_ROW")
 	fs.StringVar(&s.output, "output", "", "results workbook, .xlsx or .csv (default offboard-results-YYYYMMDD-HHMMSS.xlsx)")
 	fs.StringVar(&s.asOf, "as-of", "", "check effective dates against this day, YYYY-MM-DD (default: today)")
+	fs.BoolVar(&s.force, "force", false, "replace an existing --output that is not an offboard results file")
 }
 
 // options checks the flags and turns them into the sheet's options and
@@ -89,6 +90,6 @@ func runPlan(ctx context.Context, e env, args []string) error {
 		output = offboarding.DefaultOutput(now)
 	}
 	return offboarding.Plan(ctx, e.streams(), offboarding.PlanOptions{
-		Sheet: sheet, Output: output, Today: today, Conn: cn, Log: lc, Version: buildVersion(),
+		Sheet: sheet, Output: output, Force: sf.force, Today: today, Conn: cn, Log: lc, Version: buildVersion(),
 	})
 }

@@ -72,7 +72,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	return offboarding.Run(ctx, e.streams(), offboarding.RunOptions{
-		Sheet: sheet, Output: sf.output, Today: today, Conn: cn, Log: lc,
+		Sheet: sheet, Output: sf.output, Force: sf.force, Today: today, Conn: cn, Log: lc,
 		MaxJobs: rf.maxJobs, NoWait: rf.noWait, JobTimeout: rf.jobTimeout,
 		MaxDeletes: rf.maxDeletes, Strict: rf.strict, Yes: rf.yes, DryRun: rf.dryRun,
 		Journal: rf.journal, Fresh: rf.fresh, Version: buildVersion(),

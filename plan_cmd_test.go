@@ -320,3 +320,40 @@ func TestNeverWritesOverTheInput(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepsFilesThatAreNotItsOwn: plan and run replace an earlier results
+// file of theirs, but refuse (exit 1, naming --force) to write over any
+// other file, HR's workbook or a CSV; --force replaces it.
+func TestKeepsFilesThatAreNotItsOwn(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"hr.xlsx", "hr.csv"} {
+		theirs := filepath.Join(dir, name)
+		src := "samples/offboarding" + filepath.Ext(name)
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(theirs, data, 0o644)
+		for _, cmd := range [][]string{
+			{"plan", "--sandbox", "--input", "samples/offboarding.csv", "--as-of", "2026-11-28", "--output", theirs},
+			{"run", "--sandbox", "--yes", "--input", "samples/offboarding.csv", "--as-of", "2026-11-28", "--output", theirs},
+		} {
+			code, _, stderr := runCmd(t, nil, cmd...)
+			if code != exitFatal || !strings.Contains(stderr, "not an offboard results file") || !strings.Contains(stderr, "--force") {
+				t.Errorf("offboard %s over %s = %d, %q; want 1, naming --force", cmd[0], name, code, stderr)
+			}
+			if now, _ := os.ReadFile(theirs); string(now) != string(data) {
+				t.Fatalf("offboard %s changed %s", cmd[0], name)
+			}
+		}
+		// --force replaces it; then it is offboard's, and replaced again
+		// without.
+		args := []string{"plan", "--sandbox", "--input", "samples/offboarding.csv", "--as-of", "2026-11-28", "--output", theirs}
+		if code, _, stderr := runCmd(t, nil, append(args, "--force")...); code == exitFatal {
+			t.Errorf("offboard plan --force over %s = %d, %q; want it replaced", name, code, stderr)
+		}
+		if code, _, stderr := runCmd(t, nil, args...); code == exitFatal {
+			t.Errorf("offboard plan over its own results %s = %d, %q; want it replaced", name, code, stderr)
+		}
+	}
+}

@@ -14,6 +14,9 @@ type PlanOptions struct {
 	Sheet SheetOptions
 	// Output is the results workbook to write, .xlsx or .csv.
 	Output string
+	// Force replaces an Output that exists and is not an offboard
+	// results file.
+	Force bool
 	// Today is the day effective dates are checked against.
 	Today input.Date
 	Conn  Connection
@@ -32,6 +35,9 @@ func Plan(ctx context.Context, ios IO, o PlanOptions) error {
 		return err
 	}
 	if err := checkNotInput(o.Sheet.Input, o.Output); err != nil {
+		return err
+	}
+	if err := checkOverwrite(o.Output, o.Force); err != nil {
 		return err
 	}
 	sh, err := readSheet(log, o.Sheet)

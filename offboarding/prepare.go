@@ -107,6 +107,18 @@ func checkNotInput(input string, outputs ...string) error {
 	return nil
 }
 
+// checkOverwrite refuses to replace a file at path that is not an
+// offboard results file (HR's own workbook, say), unless force.
+func checkOverwrite(path string, force bool) error {
+	if force {
+		return nil
+	}
+	if _, err := os.Stat(path); err != nil || report.IsResults(path) {
+		return nil
+	}
+	return fmt.Errorf("%s exists and is not an offboard results file: pick another --output, or pass --force to replace it", path)
+}
+
 // prepared is a read sheet, checked against the live org.
 type prepared struct {
 	sheet *sheet

@@ -28,6 +28,9 @@ type RunOptions struct {
 	// offboard-results-YYYYMMDD-HHMMSS.xlsx, unless an interrupted run of
 	// the same input is found there (or through Journal) to finish.
 	Output string
+	// Force replaces an Output that exists and is not an offboard
+	// results file.
+	Force bool
 	// Today is the day effective dates are checked against.
 	Today input.Date
 	Conn  Connection
@@ -114,6 +117,9 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		written = append(written, o.Journal, o.Journal+".lock")
 	}
 	if err := checkNotInput(o.Sheet.Input, written...); err != nil {
+		return err
+	}
+	if err := checkOverwrite(output, o.Force); err != nil {
 		return err
 	}
 	sh, err := readSheet(log, o.Sheet)
