@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -354,6 +355,25 @@ func TestKeepsFilesThatAreNotItsOwn(t *testing.T) {
 		}
 		if code, _, stderr := runCmd(t, nil, args...); code == exitFatal {
 			t.Errorf("offboard plan over its own results %s = %d, %q; want it replaced", name, code, stderr)
+		}
+	}
+}
+
+// TestUnwritableDirectory: plan, run and template say, before reading the
+// org, that they cannot write in the output's directory, naming it. /sys
+// takes no new file even from root.
+func TestUnwritableDirectory(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("/sys is Linux's")
+	}
+	for _, args := range [][]string{
+		{"plan", "--sandbox", "--input", "samples/offboarding.csv", "--output", "/sys/r.xlsx"},
+		{"run", "--sandbox", "--yes", "--input", "samples/offboarding.csv", "--output", "/sys/r.xlsx"},
+		{"template", "--output", "/sys/t.xlsx"},
+	} {
+		code, _, stderr := runCmd(t, nil, args...)
+		if code != exitFatal || !strings.Contains(stderr, "cannot write in the directory /sys") {
+			t.Errorf("offboard %s = %d, %q; want 1, naming the directory", args[0], code, stderr)
 		}
 	}
 }

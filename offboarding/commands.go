@@ -62,6 +62,9 @@ func Sandbox(ctx context.Context, ios IO, o SandboxOptions) error {
 // Template writes an empty input sheet for a person to fill in; an
 // existing file is kept unless force.
 func Template(ios IO, output string, force bool) error {
+	if err := checkDirs(output); err != nil {
+		return err
+	}
 	if !force {
 		if _, err := os.Stat(output); err == nil {
 			return fmt.Errorf("%s already exists; pass --force to overwrite it", output)

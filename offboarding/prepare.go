@@ -2,6 +2,7 @@ package offboarding
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -75,9 +76,18 @@ func checkDirs(paths ...string) error {
 		if f == "" {
 			continue
 		}
-		if fi, err := os.Stat(filepath.Dir(f)); err != nil || !fi.IsDir() {
-			return fmt.Errorf("%s: the directory %s does not exist; create it or pick another path", f, filepath.Dir(f))
+		dir := filepath.Dir(f)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("%s: the directory %s does not exist; create it or pick another path", f, dir)
 		}
+		// Files are written through a temporary file in the directory:
+		// a directory that takes none is said so before the org is read.
+		tmp, err := os.CreateTemp(dir, ".offboard-check-*")
+		if err != nil {
+			return fmt.Errorf("%s: offboard cannot write in the directory %s (%v); pick another path", f, dir, errors.Unwrap(err))
+		}
+		tmp.Close()
+		os.Remove(tmp.Name())
 	}
 	return nil
 }
