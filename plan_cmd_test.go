@@ -320,6 +320,23 @@ func TestNeverWritesOverTheInput(t *testing.T) {
 			t.Fatalf("offboard %s changed the input", strings.Join(args, " "))
 		}
 	}
+	// A CSV's Retry rows go beside it, in out.retry.csv for out.csv: the
+	// Retry workflow's input, which --output out.csv must not write over.
+	retry := filepath.Join(dir, "out.retry.csv")
+	os.WriteFile(retry, data, 0o644)
+	for _, cmd := range []string{"plan", "run"} {
+		args := []string{cmd, "--sandbox", "--yes", "--input", retry, "--output", filepath.Join(dir, "out.csv")}
+		if cmd == "plan" {
+			args = slices.Delete(args, 2, 3)
+		}
+		code, _, stderr := runCmd(t, nil, args...)
+		if code != exitFatal || !strings.Contains(stderr, "never writes over the file it reads") {
+			t.Errorf("offboard %s = %d, %q; want 1, refusing", strings.Join(args, " "), code, stderr)
+		}
+		if now, _ := os.ReadFile(retry); string(now) != string(data) {
+			t.Fatalf("offboard %s changed the Retry rows it reads", cmd)
+		}
+	}
 }
 
 // TestKeepsFilesThatAreNotItsOwn: plan and run replace an earlier results

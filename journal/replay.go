@@ -182,7 +182,9 @@ func Replay(records []Record) State {
 		r := &records[i]
 		switch r.Kind {
 		case KindStart:
-			if st.Start == nil || !r.Resumed || r.InputSHA256 != st.Start.InputSHA256 || r.Sheet != st.Start.Sheet {
+			// A start record of an older offboard names no sheet: the run
+			// that resumed it was matched on its rows (CheckInput).
+			if st.Start == nil || !r.Resumed || r.InputSHA256 != st.Start.InputSHA256 || (r.Sheet != st.Start.Sheet && st.Start.Sheet != "") {
 				st.Began = r.Time
 				st.Rows = make(map[int]*RowState)
 			}
@@ -371,7 +373,7 @@ func (e *OtherInputError) Error() string {
 		return fmt.Sprintf("journal %s belongs to input %s, not %s: another sheet of the same workbook",
 			e.Journal, e.File+sheetName(e.Sheet), e.GotFile+sheetName(e.GotSheet))
 	}
-	return fmt.Sprintf("journal %s belongs to other rows of %s: row %d differs", e.Journal, e.File+sheetName(e.Sheet), e.Line)
+	return fmt.Sprintf("journal %s belongs to other rows than %s holds now: row %d differs", e.Journal, e.GotFile+sheetName(e.GotSheet), e.Line)
 }
 
 func sheetName(sheet string) string {

@@ -197,7 +197,7 @@ func TestCheckInput(t *testing.T) {
 		{"another sheet of the workbook", st, "march.xlsx", "0123456789abcdef0123", "January", rows,
 			`journal out.journal belongs to input march.xlsx (sheet "December"), not march.xlsx (sheet "January"): another sheet of the same workbook`},
 		{"a journal that names no sheet, other rows", Replay([]Record{start("", rows)}), "march.xlsx", "0123456789abcdef0123", "January", other,
-			`journal out.journal belongs to other rows of march.xlsx (sheet "January"): row 3 differs`},
+			`journal out.journal belongs to other rows than march.xlsx (sheet "January") holds now: row 3 differs`},
 		{"a journal that names no sheet, the same rows", Replay([]Record{start("", rows)}), "march.xlsx", "0123456789abcdef0123", "December", rows, ""},
 	}
 	for _, tt := range tests {
@@ -313,5 +313,26 @@ func TestReplayKeepsWhatALaterRecordWouldHide(t *testing.T) {
 	us = Replay(records).Users["x"]
 	if len(us.Doubts) != 1 || !us.Doubts[0].Since.Equal(at(1)) {
 		t.Errorf("doubts = %+v, want the submission at %v", us.Doubts, at(1))
+	}
+}
+
+// TestReplayResumesAnOlderJournal: a run that resumed a journal of an
+// older offboard, whose start record names no sheet, continues it: the
+// rows the first part settled are kept, also after a second crash.
+func TestReplayResumesAnOlderJournal(t *testing.T) {
+	at := func(s int) time.Time { return time.Date(2026, 12, 1, 2, 0, s, 0, time.UTC) }
+	rows := []result.Row{{Line: 2, UserID: "u1"}}
+	st := Replay([]Record{
+		{Kind: KindStart, Time: at(0), InputFile: "leavers.xlsx", InputSHA256: "aaa", Steps: rows},
+		{Kind: KindSubmit, Time: at(1), Row: 0, UserID: "u1", Attempt: 1},
+		{Kind: KindAnswer, Time: at(2), Row: 0, Attempt: 1, JobID: "j1"},
+		{Kind: KindFinal, Time: at(3), Row: 0, Result: &result.Row{Line: 2, UserID: "u1", Outcome: result.Deleted, JobID: "j1"}},
+		{Kind: KindStart, Time: at(10), InputFile: "leavers.xlsx", InputSHA256: "aaa", Sheet: "December", Resumed: true, Steps: rows},
+	})
+	if rs := st.Rows[0]; rs == nil || rs.Final == nil || rs.Final.Outcome != result.Deleted || rs.JobID != "j1" {
+		t.Errorf("row 0 after the resumed start = %+v, want the first part's deletion by j1", rs)
+	}
+	if !st.Began.Equal(at(0)) {
+		t.Errorf("began %v, want the first part's start %v", st.Began, at(0))
 	}
 }

@@ -34,7 +34,7 @@ func Plan(ctx context.Context, ios IO, o PlanOptions) error {
 	if err := checkDirs(o.Output); err != nil {
 		return err
 	}
-	if err := checkNotInput(o.Sheet.Input, o.Output); err != nil {
+	if err := checkNotInput(o.Sheet.Input, resultsFiles(o.Output)...); err != nil {
 		return err
 	}
 	if err := checkOverwrite(o.Output, o.Force); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -90,6 +91,15 @@ func checkDirs(paths ...string) error {
 		os.Remove(tmp.Name())
 	}
 	return nil
+}
+
+// resultsFiles are the files a results file at path makes: itself, and
+// for a CSV its Retry rows beside it (report.RetryPath).
+func resultsFiles(path string) []string {
+	if strings.EqualFold(filepath.Ext(path), ".csv") {
+		return []string{path, report.RetryPath(path)}
+	}
+	return []string{path}
 }
 
 // checkNotInput refuses to write any of outputs over input, the file

@@ -112,7 +112,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	if err := checkDirs(output, o.Journal); err != nil {
 		return err
 	}
-	written := []string{output, output + ".journal", output + ".journal.lock"}
+	written := append(resultsFiles(output), output+".journal", output+".journal.lock")
 	if o.Journal != "" {
 		written = append(written, o.Journal, o.Journal+".lock")
 	}
@@ -170,6 +170,9 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 			// --journal without --output: finish the interrupted run's
 			// results file, not a new one under today's default name.
 			output = st.Start.Output
+			if err := checkNotInput(o.Sheet.Input, resultsFiles(output)...); err != nil {
+				return err
+			}
 		}
 	}
 	p, err := prepare(ctx, log, sh, o.Conn, o.Today)
