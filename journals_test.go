@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"offboard/journal"
+	"offboard/result"
 	"offboard/sandbox"
 	"offboard/sandbox/sandboxtest"
 )
@@ -417,4 +419,58 @@ func journalOrg(t *testing.T, n int) (dir, sheet string, srv *sandbox.Server, en
 	seed, sheet := crashOrg(t, dir, n)
 	srv, environ = simEnv(t, sandbox.Config{Seed: seed, JobDuration: 100 * time.Millisecond, SecondSubmission: sandbox.StartSecondJob})
 	return dir, sheet, srv, environ
+}
+
+// TestJournalCompactedAtTheTenthRun: a journal that a cron job appends a
+// run to every night is compacted when a run starts on it after ten:
+// its earlier runs become one history record of what they did to each
+// user. A job an old run left running is still known: the user is not
+// sent again.
+func TestJournalCompactedAtTheTenthRun(t *testing.T) {
+	t.Parallel()
+	dir, sheet, srv, environ := journalOrg(t, 1)
+	path := filepath.Join(dir, "cron.journal")
+	j, _, err := journal.Open(path, journal.Owner{PID: 1, Host: "h", Started: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const x = "5210498000000900000"
+	for night := range journal.CompactAfter {
+		must := func(r journal.Record) {
+			if err := j.Append(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(journal.Record{Kind: journal.KindStart, InputFile: "old.csv", InputSHA256: fmt.Sprint(night), OrgID: "5210498000000000111",
+			Steps: []result.Row{{Line: 2, UserID: x}}})
+		if night == 0 {
+			// The first night's job outlived --job-timeout: still running.
+			must(journal.Record{Kind: journal.KindSubmit, Row: 0, UserID: x, Attempt: 1})
+			must(journal.Record{Kind: journal.KindAnswer, Row: 0, Attempt: 1, JobID: "5210498000099900001"})
+			must(journal.Record{Kind: journal.KindFinal, Row: 0, Result: &result.Row{Line: 2, UserID: x, Outcome: result.Submitted, JobID: "5210498000099900001"}})
+		}
+		must(journal.Record{Kind: journal.KindEnd})
+	}
+	j.Close()
+
+	p := startIn(t, dir, environ, "run", "--input", sheet, "--journal", path, "--output", filepath.Join(dir, "r.xlsx"),
+		"--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout)
+	p.wait(t)
+	if !strings.Contains(p.stderr.String(), "journal compacted") {
+		t.Errorf("the eleventh run did not compact the journal; stderr:\n%s", p.stderr.String())
+	}
+	if n := len(sandboxtest.Submissions(t, srv)[x]); n != 0 {
+		t.Errorf("x was submitted %d times, want none: the old run's job may still run", n)
+	}
+	records, err := journal.Read(path)
+	if err != nil || len(records) == 0 || records[0].Kind != journal.KindHistory || journal.Runs(records) != 1 {
+		t.Errorf("the journal after: %d records, first %q, %d runs (%v); want a history record and this run", len(records), first(records), journal.Runs(records), err)
+	}
+}
+
+func first(records []journal.Record) string {
+	if len(records) == 0 {
+		return ""
+	}
+	return records[0].Kind
 }

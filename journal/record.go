@@ -63,7 +63,8 @@ const ClassUnsent = "unsent"
 //     result's Outcome, Code, Message, JobID, JobStatus, Attempts,
 //     SubmittedAt and FinishedAt in the record itself; Replay reads both);
 //   - stop: Reason;
-//   - end: nothing more.
+//   - end: nothing more;
+//   - history: Users (a compacted journal's first record).
 //
 // Every record has its Time.
 type Record struct {
@@ -148,4 +149,8 @@ type Record struct {
 
 	// Reason says why the run stopped.
 	Reason string `json:"reason,omitempty"`
+
+	// Users is a history record's: what the journal's earlier runs did
+	// to each user, by user ID.
+	Users map[string]*UserState `json:"users,omitempty"`
 }

@@ -68,28 +68,31 @@ type RowState struct {
 type UserState struct {
 	// InputFile and Line are the input and row that last submitted the
 	// user.
-	InputFile string
-	Line      int
+	InputFile string `json:"input_file,omitempty"`
+	Line      int    `json:"line,omitempty"`
 	// JobID and JobStatus are the user's latest job as last recorded.
-	JobID, JobStatus string
+	JobID     string `json:"job_id,omitempty"`
+	JobStatus string `json:"job_status,omitempty"`
 	// InDoubt is set when the latest submission has no answer.
-	InDoubt bool
+	InDoubt bool `json:"in_doubt,omitempty"`
 	// DoubtSince is when the latest submission was recorded, just before
 	// it was sent, and DoubtWindow how long after it a job it started may
 	// still run (see RowState).
-	DoubtSince  time.Time
-	DoubtWindow time.Duration
+	DoubtSince  time.Time     `json:"doubt_since,omitzero"`
+	DoubtWindow time.Duration `json:"doubt_window,omitempty"`
 	// Host is the host of the run that last submitted the user, whose
 	// clock DoubtSince is on; "" when the journal does not say.
-	Host string
+	Host string `json:"host,omitempty"`
 	// Outcome and Code are the latest final outcome of a row that
 	// submitted the user ("" while none is recorded).
-	Outcome, Code string
+	Outcome string `json:"outcome,omitempty"`
+	Code    string `json:"code,omitempty"`
 	// SubmittedAt and FinishedAt are that row's times.
-	SubmittedAt, FinishedAt time.Time
+	SubmittedAt time.Time `json:"submitted_at,omitzero"`
+	FinishedAt  time.Time `json:"finished_at,omitzero"`
 	// Updated is the time of the latest record about the user, on the
 	// clock of the host that wrote it.
-	Updated time.Time
+	Updated time.Time `json:"updated,omitzero"`
 
 	// The fields above are the latest record's. A later record (another
 	// run following an older job, say) must not make the journal forget
@@ -98,23 +101,23 @@ type UserState struct {
 	//
 	// Jobs are the user's jobs the journal knows, each true once seen to
 	// end (completed, failed, or no longer known to Zoho).
-	Jobs map[string]bool
+	Jobs map[string]bool `json:"jobs,omitempty"`
 	// Doubts are the user's submissions that got no answer and that no
 	// later record of this journal settles: not an answer to them, not
 	// the user seen deleted, not a later submission of the user (which a
 	// run sends only once any job a doubt started has ended).
-	Doubts []Doubt
+	Doubts []Doubt `json:"doubts,omitempty"`
 }
 
 // Doubt is a submission whose answer was lost: it may have started a job.
 type Doubt struct {
 	// Since is when it was recorded, just before it was sent, on the
 	// clock of Host ("" when the journal does not say).
-	Since time.Time
-	Host  string
+	Since time.Time `json:"since,omitzero"`
+	Host  string    `json:"host,omitempty"`
 	// Window is how long after Since a job it started may run, by the
 	// timeouts of the run that sent it; 0 when the journal does not say.
-	Window time.Duration
+	Window time.Duration `json:"window,omitempty"`
 }
 
 // Running returns the user's jobs the journal knows and did not see end.
@@ -181,6 +184,13 @@ func Replay(records []Record) State {
 	for i := range records {
 		r := &records[i]
 		switch r.Kind {
+		case KindHistory:
+			for id, us := range r.Users {
+				if us != nil {
+					c := *us
+					st.Users[id] = &c
+				}
+			}
 		case KindStart:
 			// A start record of an older offboard names no sheet: the run
 			// that resumed it was matched on its rows (CheckInput).

@@ -25,13 +25,13 @@ import (
 // openJournal takes the journal's lock and reads what it holds. created
 // reports that the file did not exist before, so that a run that ends up
 // sending nothing can remove it again.
-func openJournal(log zerolog.Logger, path string, now time.Time) (j *journal.Journal, st journal.State, created bool, err error) {
+func openJournal(log zerolog.Logger, path string, now time.Time) (j *journal.Journal, st journal.State, runs int, created bool, err error) {
 	_, statErr := os.Stat(path)
 	created = errors.Is(statErr, os.ErrNotExist)
 	host, _ := os.Hostname()
 	j, records, err := journal.Open(path, journal.Owner{PID: os.Getpid(), Host: host, Started: now})
 	if err != nil {
-		return nil, st, false, err
+		return nil, st, 0, false, err
 	}
 	if o := j.StaleLock(); o != nil {
 		ev := log.Warn().Str("journal", path)
@@ -40,7 +40,7 @@ func openJournal(log zerolog.Logger, path string, now time.Time) (j *journal.Jou
 		}
 		ev.Msg("took over the journal's lock from a process that is gone")
 	}
-	return j, journal.Replay(records), created, nil
+	return j, journal.Replay(records), journal.Runs(records), created, nil
 }
 
 // findInterrupted looks in dir for the journal of an interrupted run of
@@ -138,8 +138,8 @@ func elsewhere(log zerolog.Logger, dir, self string, p *prepared, clock fsClock)
 			return nil, &UnreadableError{Journal: path, Err: err}
 		}
 		st := journal.Replay(records)
-		if st.Start == nil || !anyOf(records, p) {
-			continue
+		if latestStart(records) != nil && !anyOf(records, p) {
+			continue // runs against other orgs, or the sandbox, only
 		}
 		var mtime time.Time
 		if fi, err := os.Stat(path); err == nil {
@@ -201,7 +201,7 @@ func anyRecord(path string) bool {
 		var r journal.Record
 		if json.Unmarshal(line, &r) == nil {
 			switch r.Kind {
-			case journal.KindStart, journal.KindSubmit, journal.KindAnswer, journal.KindStatus, journal.KindFinal, journal.KindStop, journal.KindEnd:
+			case journal.KindStart, journal.KindSubmit, journal.KindAnswer, journal.KindStatus, journal.KindFinal, journal.KindStop, journal.KindEnd, journal.KindHistory:
 				return true
 			}
 		}
@@ -239,7 +239,7 @@ func sameOwner(a, b journal.Owner) bool {
 // offboard journal: it begins with a start record.
 func ours(path string, records []journal.Record) bool {
 	if len(records) > 0 {
-		return records[0].Kind == journal.KindStart
+		return records[0].Kind == journal.KindStart || records[0].Kind == journal.KindHistory
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -248,7 +248,7 @@ func ours(path string, records []journal.Record) bool {
 	defer f.Close()
 	head := make([]byte, 32)
 	n, _ := io.ReadFull(f, head)
-	return bytes.HasPrefix(head[:n], []byte(`{"kind":"start"`))
+	return bytes.HasPrefix(head[:n], []byte(`{"kind":"start"`)) || bytes.HasPrefix(head[:n], []byte(`{"kind":"history"`))
 }
 
 // otherOrg reports whether a journal's run was known to be against

@@ -132,6 +132,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	var (
 		jn      *journal.Journal
 		st      journal.State
+		runs    int
 		created bool
 	)
 	if !o.DryRun {
@@ -146,7 +147,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		if path == "" {
 			path = output + ".journal"
 		}
-		jn, st, created, err = openJournal(log, path, start)
+		jn, st, runs, created, err = openJournal(log, path, start)
 		if err != nil {
 			return err
 		}
@@ -307,6 +308,14 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	}
 	if o.Tune != nil {
 		o.Tune(&opts)
+	}
+	if !resume && runs >= journal.CompactAfter {
+		// A journal a cron job appends to every night stays bounded: its
+		// earlier runs give way to what they did to each user.
+		if err := jn.Compact(st); err != nil {
+			return fmt.Errorf("%w; nothing was sent", err)
+		}
+		log.Info().Str("journal", jn.Path()).Int("runs", runs).Int("users", len(st.Users)).Msg("journal compacted: its earlier runs are kept as what they did to each user")
 	}
 	if err := jn.Append(startRecord(p, rows, output, o.Version, resume, opts.Effective(), jn.Owner())); err != nil {
 		return fmt.Errorf("%w; nothing was sent", err)
