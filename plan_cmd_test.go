@@ -374,6 +374,18 @@ func TestKeepsFilesThatAreNotItsOwn(t *testing.T) {
 			t.Errorf("offboard plan over its own results %s = %d, %q; want it replaced", name, code, stderr)
 		}
 	}
+	// report rebuilds a run's results: not over HR's workbook either.
+	out := filepath.Join(dir, "r.xlsx")
+	runCmd(t, nil, "run", "--sandbox", "--yes", "--input", "samples/offboarding.csv", "--as-of", "2026-11-28", "--output", out)
+	hr := filepath.Join(dir, "hr2.xlsx")
+	data, _ := os.ReadFile("samples/offboarding.xlsx")
+	os.WriteFile(hr, data, 0o644)
+	if code, _, stderr := runCmd(t, nil, "report", "--journal", out+".journal", "--output", hr); code != exitFatal || !strings.Contains(stderr, "not an offboard results file") {
+		t.Errorf("offboard report over HR's workbook = %d, %q; want 1, refusing", code, stderr)
+	}
+	if now, _ := os.ReadFile(hr); string(now) != string(data) {
+		t.Errorf("offboard report changed HR's workbook")
+	}
 }
 
 // TestUnwritableDirectory: plan, run and template say, before reading the

@@ -30,20 +30,29 @@ func Runs(records []Record) int {
 }
 
 // Compact rewrites the journal as one history record holding st.Users,
-// what its runs did to each user: the jobs each saw start and end, the
-// submissions still in doubt, the latest outcome. It refuses a journal
-// whose latest run is unfinished: that run's rows are needed to resume
-// it. The new file replaces the old one at once (written beside it,
+// what its runs did to each user (the jobs each saw start and end, the
+// submissions still in doubt, the latest outcome), followed by start, the
+// record of the run that compacts it: a journal is never a history alone,
+// which a crash there would leave without its org or its run. It refuses a
+// journal whose latest run is unfinished: that run's rows are needed to
+// resume it. The new file replaces the old one at once (written beside it,
 // flushed, renamed over it), under the journal's lock, so a crash leaves
 // one or the other.
-func (j *Journal) Compact(st State) error {
+func (j *Journal) Compact(st State, start Record) error {
 	if st.Unfinished() {
 		return fmt.Errorf("compact journal %s: its latest run is unfinished", j.path)
 	}
-	rec := Record{Kind: KindHistory, Time: time.Now(), Users: st.Users}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("compact journal %s: %w", j.path, err)
+	now := time.Now()
+	if start.Time.IsZero() {
+		start.Time = now
+	}
+	var b []byte
+	for _, rec := range []Record{{Kind: KindHistory, Time: now, Users: st.Users}, start} {
+		line, err := json.Marshal(rec)
+		if err != nil {
+			return fmt.Errorf("compact journal %s: %w", j.path, err)
+		}
+		b = append(append(b, line...), '\n')
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -55,7 +64,7 @@ func (j *Journal) Compact(st State) error {
 		return fmt.Errorf("compact journal %s: %w", j.path, err)
 	}
 	defer os.Remove(tmp.Name()) // gone once renamed
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
+	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return fmt.Errorf("compact journal %s: %w", j.path, err)
 	}

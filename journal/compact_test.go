@@ -66,12 +66,12 @@ func TestCompact(t *testing.T) {
 	if Runs(records) != 12 {
 		t.Fatalf("Runs = %d, want 12", Runs(records))
 	}
-	if err := j.Compact(before); err != nil {
+	if err := j.Compact(before, Record{Kind: KindStart, InputFile: "leavers.csv"}); err != nil {
 		t.Fatalf("Compact = %v", err)
 	}
 	records, err = Read(path)
-	if err != nil || len(records) != 1 || records[0].Kind != KindHistory {
-		t.Fatalf("compacted journal = %d records (%v), want one history record", len(records), err)
+	if err != nil || len(records) != 2 || records[0].Kind != KindHistory || records[1].Kind != KindStart {
+		t.Fatalf("compacted journal = %d records (%v), want a history record and the compacting run's start", len(records), err)
 	}
 	after := Replay(records)
 	if diff := cmp.Diff(before.Users, after.Users); diff != "" {
@@ -80,14 +80,18 @@ func TestCompact(t *testing.T) {
 	if running := after.Users["5210498000000000055"].Running(); len(running) != 1 {
 		t.Errorf("the last run's job still running: %v after compaction, want it kept", running)
 	}
+	if err := j.Append(Record{Kind: KindEnd}); err != nil {
+		t.Fatal(err)
+	}
+	records, _ = Read(path)
+	if len(records) != 3 || Runs(records) != 1 {
+		t.Errorf("after the run's end: %d records, %d runs; want 3 and 1", len(records), Runs(records))
+	}
 	if err := j.Append(Record{Kind: KindStart, InputFile: "leavers.csv"}); err != nil {
 		t.Fatal(err)
 	}
 	records, _ = Read(path)
-	if len(records) != 2 || Runs(records) != 1 {
-		t.Errorf("after a new run's start: %d records, %d runs; want 2 and 1", len(records), Runs(records))
-	}
-	if err := j.Compact(Replay(records)); err == nil {
+	if err := j.Compact(Replay(records), Record{Kind: KindStart}); err == nil {
 		t.Errorf("Compact of a journal whose latest run is unfinished = no error")
 	}
 }
@@ -102,7 +106,7 @@ func BenchmarkJournalYear(b *testing.B) {
 	for _, stage := range []string{"full", "compacted"} {
 		if stage == "compacted" {
 			records, _ := Read(path)
-			if err := j.Compact(Replay(records)); err != nil {
+			if err := j.Compact(Replay(records), Record{Kind: KindStart}); err != nil {
 				b.Fatal(err)
 			}
 		}

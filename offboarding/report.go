@@ -2,6 +2,7 @@ package offboarding
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -29,6 +30,9 @@ func Report(ios IO, o ReportOptions) error {
 	}
 	if err := checkNotInput(o.Journal, o.Output); err != nil {
 		return err
+	}
+	if _, err := os.Stat(o.Output); err == nil && !report.IsResults(o.Output) {
+		return fmt.Errorf("%s exists and is not an offboard results file: pick another --output", o.Output)
 	}
 	records, err := journal.Read(o.Journal)
 	if err != nil {

@@ -138,7 +138,7 @@ func elsewhere(log zerolog.Logger, dir, self string, p *prepared, clock fsClock)
 			return nil, &UnreadableError{Journal: path, Err: err}
 		}
 		st := journal.Replay(records)
-		if latestStart(records) != nil && !anyOf(records, p) {
+		if latestStart(records) != nil && !anyOf(records, p) && !slices.ContainsFunc(records, func(r journal.Record) bool { return r.Kind == journal.KindHistory }) {
 			continue // runs against other orgs, or the sandbox, only
 		}
 		var mtime time.Time

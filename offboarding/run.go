@@ -184,7 +184,9 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 
 	// What the journal holds: an interrupted run of this input to resume,
 	// or earlier runs whose deletions the new run should know of.
-	resume, history := false, false
+	// A journal of only a history record (an older offboard's compaction)
+	// still says what its runs did to each user.
+	resume, history := false, jn != nil && st.Start == nil && len(st.Users) > 0
 	if jn != nil && st.Start != nil {
 		// History is what the journal's runs did to each user: whatever
 		// org its latest run was against, earlier ones may have been
@@ -309,15 +311,15 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	if o.Tune != nil {
 		o.Tune(&opts)
 	}
-	if !resume && runs >= journal.CompactAfter {
+	begin := startRecord(p, rows, output, o.Version, resume, opts.Effective(), jn.Owner())
+	if !resume && runs >= journal.CompactAfter && !st.Unfinished() {
 		// A journal a cron job appends to every night stays bounded: its
 		// earlier runs give way to what they did to each user.
-		if err := jn.Compact(st); err != nil {
+		if err := jn.Compact(st, begin); err != nil {
 			return fmt.Errorf("%w; nothing was sent", err)
 		}
 		log.Info().Str("journal", jn.Path()).Int("runs", runs).Int("users", len(st.Users)).Msg("journal compacted: its earlier runs are kept as what they did to each user")
-	}
-	if err := jn.Append(startRecord(p, rows, output, o.Version, resume, opts.Effective(), jn.Owner())); err != nil {
+	} else if err := jn.Append(begin); err != nil {
 		return fmt.Errorf("%w; nothing was sent", err)
 	}
 	created = false // the journal holds this run now
