@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,4 +145,39 @@ func TestFreshOnAnUnfinishedJournalOfTenRuns(t *testing.T) {
 	if strings.Contains(p.stderr.String(), "its latest run is unfinished") {
 		t.Errorf("--fresh refused by compaction: %d\n%s", code, p.stderr.String())
 	}
+}
+
+// TestCompactingRunKilledThenResumed: the run that compacts a journal is
+// killed with its jobs running; the same command resumes it (its start
+// record was written with the history) and sends nobody again, nor
+// compacts again.
+func TestCompactingRunKilledThenResumed(t *testing.T) {
+	t.Parallel()
+	dir, sheet, srv, environ := journalOrg(t, 2)
+	path := filepath.Join(dir, "cron.journal")
+	j, _, err := journal.Open(path, journal.Owner{PID: 1, Host: "h", Started: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for night := range journal.CompactAfter {
+		j.Append(journal.Record{Kind: journal.KindStart, InputFile: "old.csv", InputSHA256: fmt.Sprint(night), OrgID: "5210498000000000111"})
+		j.Append(journal.Record{Kind: journal.KindEnd})
+	}
+	j.Close()
+	srv.HoldJobs()
+	args := []string{"run", "--input", sheet, "--journal", path, "--output", filepath.Join(dir, "r.xlsx"), "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", "60s"}
+	p := startIn(t, dir, environ, args...)
+	waitJournal(t, path, p, func(r []journal.Record) bool {
+		return len(r) > 0 && r[0].Kind == journal.KindHistory && answers(r) >= 1
+	})
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.wait(t)
+
+	again := startIn(t, dir, environ, args...)
+	time.Sleep(300 * time.Millisecond)
+	srv.ReleaseJobs()
+	if code := again.wait(t); code != exitOK || !strings.Contains(again.stderr.String(), "resuming an interrupted run") || strings.Contains(again.stderr.String(), "journal compacted") {
+		t.Errorf("the same command again = %d, want 0, resuming, not compacting again; stderr:\n%s", code, again.stderr.String())
+	}
+	sandboxtest.CheckOneJobPerUser(t, srv)
 }
