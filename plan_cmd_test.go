@@ -406,3 +406,19 @@ func TestUnwritableDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestJournalThatIsNotOne: --journal naming a file that is not a journal
+// (notes, say) is refused, exit 1, and the file kept as it was.
+func TestJournalThatIsNotOne(t *testing.T) {
+	dir := t.TempDir()
+	notes := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notes, []byte("meeting notes\n"), 0o600)
+	code, _, stderr := runCmd(t, nil, "run", "--sandbox", "--yes", "--input", "samples/offboarding.csv", "--as-of", "2026-11-28",
+		"--journal", notes, "--output", filepath.Join(dir, "r.xlsx"))
+	if code != exitFatal || !strings.Contains(stderr, "is not an offboard journal") {
+		t.Errorf("run --journal notes.txt = %d, %q; want 1, refusing", code, stderr)
+	}
+	if data, _ := os.ReadFile(notes); string(data) != "meeting notes\n" {
+		t.Errorf("notes.txt = %q after the run, want it kept", data)
+	}
+}

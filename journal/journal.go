@@ -71,8 +71,15 @@ func open(path string) (*Journal, []Record, error) {
 	// a torn last line is dropped below. The lock makes this process the
 	// only writer, and writes go at the end, where the read leaves the
 	// offset (or where the truncation puts it).
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err := notALink(path); err != nil {
+		return nil, nil, fmt.Errorf("open journal: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|noFollow, 0o600)
 	if err != nil {
+		return nil, nil, fmt.Errorf("open journal: %w", err)
+	}
+	if err := checkOwner(f); err != nil {
+		f.Close()
 		return nil, nil, fmt.Errorf("open journal: %w", err)
 	}
 	// The new file's name must survive a crash as well as its lines.
@@ -89,6 +96,12 @@ func open(path string) (*Journal, []Record, error) {
 	if err != nil {
 		f.Close()
 		return nil, nil, err
+	}
+	if len(records) == 0 && keep < len(data) && !bytes.HasPrefix(data, []byte(`{"kind":"`)) {
+		// Not a record cut short: another file (--journal notes.txt). It
+		// is left as it is.
+		f.Close()
+		return nil, nil, fmt.Errorf("%s is not an offboard journal: pick another --journal (offboard never rewrites a file that is not one of its journals)", path)
 	}
 	if keep < len(data) {
 		if err := f.Truncate(int64(keep)); err != nil {

@@ -63,8 +63,15 @@ func acquire(journal string, owner Owner) (l *lock, stale *Owner, err error) {
 	for range 5 {
 		// Readable by all: it names a process and a host, nothing more,
 		// and a run of another user in the directory must see it held.
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err := notALink(path); err != nil {
+			return nil, nil, fmt.Errorf("lock journal %s: %w", journal, err)
+		}
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|noFollow, 0o644)
 		if err != nil {
+			return nil, nil, fmt.Errorf("lock journal %s: %w", journal, err)
+		}
+		if err := checkOwner(f); err != nil {
+			f.Close()
 			return nil, nil, fmt.Errorf("lock journal %s: %w", journal, err)
 		}
 		f.Chmod(0o644) // whatever the umask, or an older offboard's 0600
@@ -112,6 +119,24 @@ func acquire(journal string, owner Owner) (l *lock, stale *Owner, err error) {
 }
 
 var errEmpty = errors.New("empty lock file")
+
+// notALink refuses a path that is a symbolic link (or anything but a
+// regular file): a link planted where offboard writes its journal or lock
+// would make it write, or truncate, the link's target.
+func notALink(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link: offboard does not follow it", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	return nil
+}
 
 func readOwner(f *os.File) (Owner, error) {
 	b, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<16))

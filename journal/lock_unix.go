@@ -100,3 +100,27 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// noFollow makes an open fail on a symbolic link.
+const noFollow = syscall.O_NOFOLLOW
+
+// checkOwner refuses a journal or lock file that another user owns, or
+// that others may write: what offboard writes there, as whoever runs it
+// (root under cron), must not be planted or read by someone else.
+func checkOwner(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("%s belongs to another user (uid %d): offboard writes only its own files", f.Name(), st.Uid)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s may be written by others (mode %v): offboard writes only files no one else can", f.Name(), fi.Mode().Perm())
+	}
+	return nil
+}

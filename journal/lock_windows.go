@@ -50,3 +50,9 @@ func alive(pid int, since time.Time) bool {
 // syncDir does nothing: Windows cannot open a directory to flush it, and
 // NTFS records a new file's name in its journal.
 func syncDir(string) error { return nil }
+
+// noFollow: Windows opens have no such flag; Lstat refuses links first.
+const noFollow = 0
+
+// checkOwner: file ownership is not checked on Windows (ACLs).
+func checkOwner(*os.File) error { return nil }
