@@ -3,6 +3,7 @@ package journal
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -82,7 +83,7 @@ func (j *Journal) Compact(st State, start Record) error {
 		j.broken = err
 		return fmt.Errorf("compact journal %s: reopen: %w", j.path, err)
 	}
-	if _, err := f.Seek(0, 2); err != nil {
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
 		f.Close()
 		j.broken = err
 		return fmt.Errorf("compact journal %s: %w", j.path, err)

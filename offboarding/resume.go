@@ -108,8 +108,8 @@ func elsewhere(log zerolog.Logger, dir, self string, p *prepared, clock fsClock)
 		records, err := journal.Read(path)
 		var corrupt *journal.CorruptError
 		if errors.As(err, &corrupt) {
-			// What its start records say can still be read, line by line.
-			records = startRecords(path)
+			// What its lines that are whole say can still be read.
+			records = wholeRecords(path)
 		}
 		owner, busy, lerr := journal.InUse(path)
 		if lerr != nil {
@@ -127,18 +127,15 @@ func elsewhere(log zerolog.Logger, dir, self string, p *prepared, clock fsClock)
 		case errors.Is(err, fs.ErrNotExist):
 			continue // a lock file alone, left free
 		case err != nil && corrupt == nil:
-			if !isJournalName(path) {
-				continue
-			}
 			return nil, &UnreadableError{Journal: path, Err: err}
-		case !ours(path, records) && (corrupt == nil || !anyRecord(path)):
+		case corrupt == nil && !ours(path, records), corrupt != nil && len(records) == 0 && !ours(path, nil):
 			continue // another program's file
 		case corrupt != nil:
 			// Which org its damaged lines were about cannot be told.
 			return nil, &UnreadableError{Journal: path, Err: err}
 		}
 		st := journal.Replay(records)
-		if latestStart(records) != nil && !anyOf(records, p) && !slices.ContainsFunc(records, func(r journal.Record) bool { return r.Kind == journal.KindHistory }) {
+		if !mayBeOf(records, p) {
 			continue // runs against other orgs, or the sandbox, only
 		}
 		var mtime time.Time
@@ -168,13 +165,10 @@ func (c fsClock) ours(t time.Time) time.Time {
 	return c.now.Add(t.Sub(c.fsNow))
 }
 
-// isJournalName reports whether path is named as offboard names journals,
-// FILE.journal: a file of that name offboard cannot read may be one.
-func isJournalName(path string) bool { return strings.HasSuffix(path, ".journal") }
-
-// startRecords reads the start records of a journal that cannot be read
-// whole: each line that parses as one.
-func startRecords(path string) []journal.Record {
+// wholeRecords reads the lines of a damaged journal that parse as journal
+// records: its start records still say which orgs it was about, and any
+// record at all says that it is one of offboard's, its start line lost.
+func wholeRecords(path string) []journal.Record {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil
@@ -182,31 +176,15 @@ func startRecords(path string) []journal.Record {
 	var out []journal.Record
 	for line := range bytes.SplitSeq(data, []byte("\n")) {
 		var r journal.Record
-		if json.Unmarshal(line, &r) == nil && r.Kind == journal.KindStart {
+		if json.Unmarshal(line, &r) != nil {
+			continue
+		}
+		switch r.Kind {
+		case journal.KindStart, journal.KindSubmit, journal.KindAnswer, journal.KindStatus, journal.KindFinal, journal.KindStop, journal.KindEnd, journal.KindHistory:
 			out = append(out, r)
 		}
 	}
 	return out
-}
-
-// anyRecord reports whether any line of the file at path reads as a
-// journal record: a damaged journal whose start line is lost is still
-// one of offboard's.
-func anyRecord(path string) bool {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	for line := range bytes.SplitSeq(data, []byte("\n")) {
-		var r journal.Record
-		if json.Unmarshal(line, &r) == nil {
-			switch r.Kind {
-			case journal.KindStart, journal.KindSubmit, journal.KindAnswer, journal.KindStatus, journal.KindFinal, journal.KindStop, journal.KindEnd, journal.KindHistory:
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // latestStart returns the last start record of records, nil if none.
@@ -219,15 +197,23 @@ func latestStart(records []journal.Record) *journal.Record {
 	return nil
 }
 
-// anyOf reports whether any run of records, by its start record, may
-// have been against p's org.
-func anyOf(records []journal.Record, p *prepared) bool {
+// mayBeOf reports whether what records say of users may be about p's
+// org: a run whose start record may have been against it, a history
+// record (whose runs' orgs it does not keep), or no start record at all.
+func mayBeOf(records []journal.Record, p *prepared) bool {
+	starts := false
 	for i := range records {
-		if r := &records[i]; r.Kind == journal.KindStart && !r.Sandbox && !otherOrg(r, p) {
+		switch r := &records[i]; r.Kind {
+		case journal.KindHistory:
 			return true
+		case journal.KindStart:
+			if !r.Sandbox && !otherOrg(r, p) {
+				return true
+			}
+			starts = true
 		}
 	}
-	return false
+	return !starts
 }
 
 // sameOwner reports whether two lock owners are the same run.

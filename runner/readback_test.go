@@ -70,9 +70,9 @@ func TestReadBackTogether(t *testing.T) {
 }
 
 // TestProbeThatOutlivesTheJobTimeout: while nothing is known of the jobs'
-// lengths, one job at a time is polled and the others wait for it. A
-// probe that never ends (past --job-timeout) must not leave the others
-// waiting: they are all followed to their end.
+// lengths, one job at a time is polled and the others wait. One job here
+// never ends (past --job-timeout): whichever job is the probe when, the
+// others must all be followed to their end, and it end submitted.
 func TestProbeThatOutlivesTheJobTimeout(t *testing.T) {
 	users := plain(6)
 	long := users[0]
