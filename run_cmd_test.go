@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -231,5 +234,37 @@ func TestInterruptedWhileReadingTheOrg(t *testing.T) {
 	}
 	if n := sandboxtest.Writes(srv); n != 0 {
 		t.Errorf("%d writes reached Zoho, want none", n)
+	}
+}
+
+// TestResultsArePrivate: the results and Retry files name the people who
+// leave; like the journal, they are created readable by their owner only,
+// whatever the umask, for plan as for run, CSV as for XLSX.
+func TestResultsArePrivate(t *testing.T) {
+	_, environ := simEnv(t, sandbox.Config{JobDuration: 40 * time.Millisecond})
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"run", "--yes", "--output", filepath.Join(dir, "run.csv")},
+		{"run", "--yes", "--output", filepath.Join(dir, "run.xlsx")},
+		{"plan", "--output", filepath.Join(dir, "plan.xlsx")},
+		{"plan", "--output", filepath.Join(dir, "plan.csv")},
+	} {
+		args = append(args, "--input", "samples/offboarding.csv", "--as-of", "2026-11-28")
+		if code, _, stderr := runCmd(t, environ, args...); code != exitIncomplete && code != exitOK {
+			t.Fatalf("offboard %s = %d:\n%s", strings.Join(args, " "), code, stderr)
+		}
+	}
+	for _, name := range []string{"run.csv", "run.retry.csv", "run.xlsx", "plan.xlsx", "plan.csv", "plan.retry.csv"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			if name == "plan.retry.csv" && errors.Is(err, os.ErrNotExist) {
+				continue // a plan may have nothing to retry
+			}
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if perm := fi.Mode().Perm(); runtime.GOOS != "windows" && perm != 0o600 {
+			t.Errorf("%s is mode %v, want -rw------- (0600)", name, perm)
+		}
 	}
 }

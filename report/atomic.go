@@ -19,13 +19,14 @@ type tempFile struct {
 }
 
 // createTemp creates the temporary file for path: hidden, ending in .tmp,
-// with the permissions os.Create would give the file (0666 less the umask),
-// which os.CreateTemp's 0600 would not.
+// readable and writable by its owner only (0600), whatever the umask. The
+// workbooks offboard writes name people (emails, names, who leaves): like
+// the journal, they are no one else's to read unless the owner shares them.
 func createTemp(path string) (*tempFile, error) {
 	dir, base := filepath.Split(path)
 	for range 10 {
 		name := filepath.Join(dir, "."+base+"."+rand.Text()[:10]+".tmp")
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
