@@ -5,12 +5,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
-// isFormulaLike reports whether a spreadsheet would take s, typed or read
+// isFormulaLike reports whether a spreadsheet could take s, typed or read
 // from a CSV, as a formula: it begins with '=', '+', '-', '@', tab or
-// carriage return (README: "The results workbook"; the OWASP list for CSV injection).
+// carriage return (the OWASP list for CSV injection), or with one of '=',
+// '+', '-', '@' or their full-width forms after leading white space or
+// invisible characters (space, line feed, no-break space, zero-width space,
+// a byte order mark...). LibreOffice 7 evaluates only a leading '='; what
+// Excel does with the others depends on its version, locale and input
+// method, so they are guarded too: the cost is an apostrophe (README: "The
+// results workbook").
 func isFormulaLike(s string) bool {
 	if s == "" {
 		return false
@@ -18,6 +25,16 @@ func isFormulaLike(s string) bool {
 	switch s[0] {
 	case '=', '+', '-', '@', '\t', '\r':
 		return true
+	}
+	for _, r := range s {
+		switch {
+		case r == '=' || r == '+' || r == '-' || r == '@',
+			r == '\uff1d' || r == '\uff0b' || r == '\uff0d' || r == '\uff20': // ＝＋－＠
+			return true
+		case unicode.IsSpace(r) || unicode.Is(unicode.Cf, r): // U+200B, U+FEFF, U+2060 are Cf
+			continue
+		}
+		return false
 	}
 	return false
 }

@@ -410,7 +410,28 @@ func TestXLSXSummaryEmpty(t *testing.T) {
 
 // hostile returns cells that a spreadsheet would take for formulas.
 func hostile() []string {
-	return []string{"=1+1", "+1", "-1", "@SUM(A1:A2)", "\tx", "\rx", "=HYPERLINK(\"http://x\",\"y\")", "-", "=", "@"}
+	return []string{"=1+1", "+1", "-1", "@SUM(A1:A2)", "\tx", "\rx", "=HYPERLINK(\"http://x\",\"y\")", "-", "=", "@",
+		// After white space or invisible characters, and full-width:
+		// LibreOffice does not evaluate these, some Excel may.
+		" =1+1", "\n=1+1", "\u00a0=1+1", "\u200b=1+1", "\ufeff@SUM(A1)", "  -1", "\uff1d1+1", "\u3000\uff0b1"}
+}
+
+// TestCSVTextNotGuarded: text that no spreadsheet takes for a formula
+// keeps its value, with no apostrophe added.
+func TestCSVTextNotGuarded(t *testing.T) {
+	plain := []string{" Anna", "Hello - world", "a=b", "\u00a0x", "O'Brien", "x@example.com", "\u200bname"}
+	path := filepath.Join(t.TempDir(), "results.csv")
+	var rs []result.Row
+	for i, p := range plain {
+		rs = append(rs, result.Row{Line: i + 2, Cells: []string{p, p}, Outcome: result.Failed, Message: p})
+	}
+	write(t, path, []string{"user", "note"}, rs)
+	recs := readCSV(t, path)
+	for i, p := range plain {
+		if got := recs[i+1][:2]; !cmp.Equal(got, []string{p, p}) {
+			t.Errorf("row %d = %q, want %q unchanged", i+2, got, p)
+		}
+	}
 }
 
 func hostileResults() []result.Row {
