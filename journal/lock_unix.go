@@ -119,6 +119,11 @@ func checkOwner(f *os.File) error {
 	if int(st.Uid) != os.Getuid() {
 		return fmt.Errorf("%s belongs to another user (uid %d): offboard writes only its own files", f.Name(), st.Uid)
 	}
+	if st.Nlink > 1 {
+		// Another name for someone's file (a hard link planted where the
+		// journal goes): writing it would write their file.
+		return fmt.Errorf("%s has %d names (hard links): offboard writes only a file that is its own", f.Name(), st.Nlink)
+	}
 	if fi.Mode().Perm()&0o022 != 0 {
 		return fmt.Errorf("%s may be written by others (mode %v): offboard writes only files no one else can", f.Name(), fi.Mode().Perm())
 	}

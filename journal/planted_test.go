@@ -32,6 +32,11 @@ func TestPlantedFiles(t *testing.T) {
 			os.WriteFile(j, nil, 0o600)
 			os.Chmod(j, 0o666)
 		}, "written by others"},
+		{"a hard link to another file", func(t *testing.T, j, target string) {
+			other := filepath.Join(filepath.Dir(j), "empty-config")
+			os.WriteFile(other, nil, 0o600)
+			os.Link(other, j)
+		}, "hard links"},
 		{"a file that is not a journal", func(t *testing.T, j, _ string) { os.WriteFile(j, []byte("meeting notes\n"), 0o600) }, "not an offboard journal"},
 	}
 	if os.Getuid() == 0 {
