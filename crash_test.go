@@ -839,25 +839,39 @@ func TestResumeWithoutOutput(t *testing.T) {
 	checkOnce(t, c.srv, path, unanswered(records))
 	checkAllDeleted(t, c.srv, want[0])
 
-	// The same with --journal named but no --output: the interrupted
-	// run's results file is finished, not a new one.
+	// With --journal named but no --output, the interrupted run is
+	// finished, into a results file under the default name: never to the
+	// path the journal names, which a file now there (someone's notes, 0600)
+	// must survive.
 	c2 := newCrashRun(t, sandbox.Config{})
 	jpath := filepath.Join(c2.dir, "state.journal")
+	named := filepath.Join(c2.dir, "named.xlsx")
 	args = []string{"run", "--input", c2.sheet, "--journal", jpath, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
-	first = startIn(t, c2.dir, c2.environ, args...)
+	first = startIn(t, c2.dir, c2.environ, append(args, "--output", named)...)
 	waitJournal(t, jpath, first, func(r []journal.Record) bool { return answers(r) >= 8 })
 	first.cmd.Process.Signal(syscall.SIGKILL)
 	first.wait(t)
 	records, _ = journal.Read(jpath)
+	if records[0].Output != named {
+		t.Fatalf("the journal's start names output %q, want %q", records[0].Output, named)
+	}
+	os.Remove(named)
+	if err := os.WriteFile(named, []byte("someone's notes\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	second = startIn(t, c2.dir, c2.environ, args...)
 	if code := second.wait(t); code != exitOK {
 		t.Fatalf("second run with --journal = %d; stderr:\n%s", code, second.stderr.String())
 	}
+	if data, _ := os.ReadFile(named); string(data) != "someone's notes\n" {
+		t.Errorf("the path the journal names was written over (%d bytes now)", len(data))
+	}
 	results, _ = filepath.Glob(filepath.Join(c2.dir, "offboard-results-*"))
-	if diff := cmp.Diff([]string{filepath.Join(c2.dir, records[0].Output)}, results); diff != "" {
-		t.Errorf("results files with --journal (-want +got):\n%s", diff)
+	if len(results) != 1 {
+		t.Fatalf("results files with --journal and no --output: %q, want one under the default name", results)
 	}
 	checkOnce(t, c2.srv, jpath, unanswered(records))
+	checkAllDeleted(t, c2.srv, results[0])
 }
 
 // TestNoWaitThenFollow submits with --no-wait, then runs the same command
@@ -1299,5 +1313,71 @@ func TestTwoRunsAtOnceInOneDirectory(t *testing.T) {
 	again := startIn(t, dir, environ, append(base, "--input", late, "--output", filepath.Join(dir, "late.xlsx"))...)
 	if code := again.wait(t); code != exitOK {
 		t.Errorf("second run after the first ended = %d, want 0; stderr:\n%s", code, again.stderr.String())
+	}
+}
+
+// TestPlantedDefaultJournal: a journal under the default name that this
+// user could not have written alone (anyone may write it, or another user
+// owns it: planted in a shared directory, where a cron run without
+// --output looks for an interrupted run to finish) is passed over, never
+// resumed: what it says the run did does not become the results. The new
+// run still follows the jobs it names rather than send their users again.
+func TestPlantedDefaultJournal(t *testing.T) {
+	t.Parallel()
+	plants := map[string]func(string) error{
+		"anyone may write it": func(p string) error { return os.Chmod(p, 0o666) },
+	}
+	if os.Getuid() == 0 {
+		plants["another user owns it"] = func(p string) error { return os.Chown(p, 65534, 65534) }
+	} else {
+		t.Log("not root: the journal of another user is tried in CI, which runs as root")
+	}
+	for name, plant := range plants {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newCrashRun(t, sandbox.Config{})
+			sheet, err := filepath.Abs(c.sheet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
+			first := startIn(t, c.dir, c.environ, args...)
+			var path string
+			for path == "" {
+				if found, _ := filepath.Glob(filepath.Join(c.dir, "offboard-results-*.xlsx.journal")); len(found) == 1 {
+					path = found[0]
+				}
+				select {
+				case <-first.done:
+					t.Fatalf("run ended early; stderr:\n%s", first.stderr.String())
+				case <-time.After(2 * time.Millisecond):
+				}
+			}
+			waitJournal(t, path, first, func(r []journal.Record) bool { return answers(r) >= 8 })
+			first.cmd.Process.Signal(syscall.SIGKILL)
+			first.wait(t)
+			records, _ := journal.Read(path)
+			if err := plant(path); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := os.ReadFile(path)
+
+			second := startIn(t, c.dir, c.environ, args...)
+			if code := second.wait(t); code != exitOK {
+				t.Fatalf("second run = %d; stderr:\n%s", code, second.stderr.String())
+			}
+			if !strings.Contains(second.stderr.String(), "passed over: not a journal of this user's to resume") {
+				t.Errorf("no word of the journal passed over; stderr:\n%s", second.stderr.String())
+			}
+			if after, _ := os.ReadFile(path); string(after) != string(before) {
+				t.Errorf("the planted journal was written to")
+			}
+			results, _ := filepath.Glob(filepath.Join(c.dir, "offboard-results-*.xlsx"))
+			if len(results) != 1 || results[0] == strings.TrimSuffix(path, ".journal") {
+				t.Fatalf("results files %q: want one, of the new run, not under the planted journal's name", results)
+			}
+			checkOnce(t, c.srv, results[0]+".journal", unanswered(records))
+			checkAllDeleted(t, c.srv, results[0])
+		})
 	}
 }

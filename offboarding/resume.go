@@ -52,6 +52,12 @@ func findInterrupted(log zerolog.Logger, dir string, sh *sheet) string {
 	paths, _ := filepath.Glob(filepath.Join(dir, "offboard-results-*.journal"))
 	best, bestAt := "", time.Time{}
 	for _, path := range paths {
+		if err := journal.Trusted(path); err != nil {
+			// Planted by someone else where a cron run looks: what it
+			// says happened must not become this run's results.
+			log.Warn().Err(err).Str("journal", path).Msg("passed over: not a journal of this user's to resume")
+			continue
+		}
 		records, err := journal.Read(path)
 		if err != nil {
 			log.Debug().Err(err).Str("journal", path).Msg("not a journal to resume")

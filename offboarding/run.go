@@ -167,13 +167,13 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 			// replace its results.
 			return fmt.Errorf("journal %s holds runs against a real org; a --sandbox run writes neither into it nor over its results: use --output (or --journal) to pick other files", path)
 		}
-		if !outputGiven && !o.Fresh && st.Unfinished() && st.Start.Output != "" && !st.Start.Sandbox {
-			// --journal without --output: finish the interrupted run's
-			// results file, not a new one under today's default name.
-			output = st.Start.Output
-			if err := checkNotInput(o.Sheet.Input, resultsFiles(output)...); err != nil {
-				return err
-			}
+		if !outputGiven && o.Journal != "" && st.Unfinished() && st.Start.Output != "" {
+			// --journal without --output: the results go under the default
+			// name here, not to the path the journal names. A path read
+			// from a file is never written: the file may not be what it
+			// seems, and the user named neither.
+			log.Info().Str("journal", path).Str("output", output).Str("earlier_output", st.Start.Output).
+				Msg("--journal without --output: the results go to the default name in the current directory")
 		}
 	}
 	p, err := prepare(ctx, log, sh, o.Conn, o.Today)
