@@ -20,6 +20,7 @@ import (
 	"offboard/journal"
 	"offboard/offboarding"
 	"offboard/runner"
+	"offboard/termtext"
 	"offboard/zoho"
 )
 
@@ -172,29 +173,29 @@ func exitStatus(e env, name string, err error) int {
 	}
 	var uerr usageError
 	if errors.As(err, &uerr) {
-		fmt.Fprintf(e.stderr, "offboard %s: %s; run 'offboard %s --help' for usage\n", name, uerr.msg, name)
+		fmt.Fprintf(e.stderr, "offboard %s: %s; run 'offboard %s --help' for usage\n", name, termtext.Lines(uerr.msg), name)
 		return exitUsage
 	}
 	var xerr exitError
 	if errors.As(err, &xerr) {
-		fmt.Fprintf(e.stderr, "offboard %s: %v\n", name, xerr.err)
+		fmt.Fprintf(e.stderr, "offboard %s: %s\n", name, termtext.Lines(xerr.err.Error()))
 		return xerr.code
 	}
 	var incomplete *offboarding.IncompleteError
 	if errors.As(err, &incomplete) {
-		fmt.Fprintf(e.stderr, "offboard %s: %v\n", name, err)
+		fmt.Fprintf(e.stderr, "offboard %s: %s\n", name, termtext.Lines(err.Error()))
 		return exitIncomplete
 	}
 	var stopped *offboarding.InterruptedError
 	if errors.As(err, &stopped) {
-		fmt.Fprintf(e.stderr, "offboard %s: %v\n", name, err)
+		fmt.Fprintf(e.stderr, "offboard %s: %s\n", name, termtext.Lines(err.Error()))
 		return exitInterrupted
 	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintf(e.stderr, "offboard %s: interrupted\n", name)
 		return exitInterrupted
 	}
-	fmt.Fprintf(e.stderr, "offboard %s: %v%s\n", name, err, hint(err))
+	fmt.Fprintf(e.stderr, "offboard %s: %s%s\n", name, termtext.Lines(err.Error()), hint(err))
 	return exitFatal
 }
 

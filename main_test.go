@@ -265,3 +265,26 @@ func TestHints(t *testing.T) {
 		}
 	}
 }
+
+// TestUsersEscapesControls: a user's name (which any admin can set in
+// Zoho) holding terminal escape sequences is printed as escapes, seen,
+// never obeyed by the terminal; the company name likewise.
+func TestUsersEscapesControls(t *testing.T) {
+	seed := sandbox.DemoSeed()
+	seed.Users[1].FullName = "Eve\x1b]0;pwned\x07\x1b[2J"
+	seed.Users[2].FullName = "Mallory\u202eexe.txt"
+	seed.Org.CompanyName = "Northwind\x1b[31m"
+	_, environ := simEnv(t, sandbox.Config{Seed: seed})
+	code, out, errOut := runCmd(t, environ, "users")
+	if code != exitOK {
+		t.Fatalf("offboard users = %d, stderr %s", code, errOut)
+	}
+	if strings.ContainsAny(out, "\x1b\x07\u202e") {
+		t.Errorf("users printed a control character raw:\n%q", out)
+	}
+	for _, want := range []string{`Eve\x1b]0;pwned\x07\x1b[2J`, `Mallory\u202eexe.txt`, `Northwind\x1b[31m`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("users output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"offboard/plan"
 	"offboard/report"
 	"offboard/result"
+	"offboard/termtext"
 )
 
 // SheetOptions say which sheet to read and what to do with what it hides.
@@ -159,6 +160,7 @@ func (p *prepared) where() string {
 	if name == "" {
 		name = "the org"
 	}
+	name = termtext.Line(name)
 	if p.conn.sandbox != nil {
 		return name + " (sandbox)"
 	}
@@ -248,7 +250,7 @@ func printPlanSummary(w io.Writer, p *prepared, output string) {
 	var problems []string
 	for _, st := range p.plan.Steps {
 		if st.Outcome == result.Invalid {
-			problems = append(problems, fmt.Sprintf("  row %d: %s: %s", st.Line, st.Code, st.Message))
+			problems = append(problems, fmt.Sprintf("  row %d: %s: %s", st.Line, st.Code, termtext.Line(st.Message)))
 		}
 	}
 	if len(problems) > 0 {

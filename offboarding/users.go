@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 
 	"offboard/directory"
+	"offboard/report"
+	"offboard/termtext"
 	"offboard/zoho"
 
 	"github.com/gocarina/gocsv"
@@ -85,7 +87,7 @@ type userLine struct {
 type cell string
 
 // MarshalCSV implements gocsv.TypeMarshaller.
-func (c cell) MarshalCSV() (string, error) { return csvSafe(string(c)), nil }
+func (c cell) MarshalCSV() (string, error) { return report.CSVText(string(c)), nil }
 
 func userLineOf(org zoho.Org, u zoho.User) userLine {
 	name := u.FullName
@@ -111,7 +113,11 @@ func writeUsersTable(w io.Writer, org zoho.Org, users []zoho.User, typ string) e
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(userColumns, "\t"))
 	for _, u := range users {
-		fmt.Fprintln(tw, strings.Join(userLineOf(org, u).cells(), "\t"))
+		cells := userLineOf(org, u).cells()
+		for i, c := range cells {
+			cells[i] = termtext.Line(c) // a name may hold escape sequences
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -120,7 +126,7 @@ func writeUsersTable(w io.Writer, org zoho.Org, users []zoho.User, typ string) e
 	if company == "" {
 		company = "the org"
 	}
-	_, err := fmt.Fprintf(w, "\n%d users (%s) in %s; hierarchy: %s\n", len(users), typ, company, org.Hierarchy())
+	_, err := fmt.Fprintf(w, "\n%d users (%s) in %s; hierarchy: %s\n", len(users), typ, termtext.Line(company), org.Hierarchy())
 	return err
 }
 
@@ -131,14 +137,6 @@ func writeUsersCSV(w io.Writer, org zoho.Org, users []zoho.User) error {
 		lines[i] = userLineOf(org, u)
 	}
 	return gocsv.Marshal(lines, w)
-}
-
-// csvSafe keeps a cell from being read as a formula by a spreadsheet.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 func refName(r *zoho.Ref) string {

@@ -39,9 +39,9 @@ func isFormulaLike(s string) bool {
 	return false
 }
 
-// csvText returns s as a CSV cell: prefixed with an apostrophe when it looks
-// like a formula, so that a spreadsheet shows it as text.
-func csvText(s string) string {
+// CSVText returns s as a CSV cell: prefixed with an apostrophe when a
+// spreadsheet could take it for a formula, so that it shows as text.
+func CSVText(s string) string {
 	if isFormulaLike(s) {
 		return "'" + s
 	}

@@ -34,7 +34,7 @@ func openCSVFile(path string, header []string) (csvFile, error) {
 	f.buf.WriteString(utf8BOM)
 	rec := make([]string, len(header))
 	for i, h := range header {
-		rec[i] = csvText(h)
+		rec[i] = CSVText(h)
 	}
 	if err := f.csv.Write(rec); err != nil {
 		t.remove()
@@ -68,7 +68,7 @@ func newCSVSink(path string, header []string) (*csvSink, error) {
 func (s *csvSink) write(r *result.Row, cells []string) error {
 	rec := s.rec[:0]
 	for _, c := range cells {
-		rec = append(rec, csvText(c))
+		rec = append(rec, CSVText(c))
 	}
 	if r.Outcome.NeedsRetry() {
 		// csv.Writer errors are sticky and reported by Flush: the one
@@ -80,7 +80,7 @@ func (s *csvSink) write(r *result.Row, cells []string) error {
 	var ours [numColumns]string
 	ourCells(r, &ours)
 	for _, c := range ours {
-		rec = append(rec, csvText(c))
+		rec = append(rec, CSVText(c))
 	}
 	s.rec = rec
 	return s.results.csv.Write(rec)
