@@ -74,7 +74,7 @@ func open(path string) (*Journal, []Record, error) {
 	if err := notALink(path); err != nil {
 		return nil, nil, fmt.Errorf("open journal: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|noFollow, 0o600)
+	f, err := openOwn(path, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open journal: %w", err)
 	}

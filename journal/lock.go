@@ -66,7 +66,7 @@ func acquire(journal string, owner Owner) (l *lock, stale *Owner, err error) {
 		if err := notALink(path); err != nil {
 			return nil, nil, fmt.Errorf("lock journal %s: %w", journal, err)
 		}
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|noFollow, 0o644)
+		f, err := openOwn(path, 0o644)
 		if err != nil {
 			return nil, nil, fmt.Errorf("lock journal %s: %w", journal, err)
 		}
@@ -153,6 +153,26 @@ func Trusted(path string) error {
 	}
 	defer f.Close()
 	return checkOwner(f)
+}
+
+// openOwn opens the file at path for reading and writing, never through a
+// symbolic link: a file that is not there is created exclusively (with
+// perm), so that it is the one this process made, not one that appeared in
+// between; one that is there is opened as it is, for the caller to check
+// whose it is.
+func openOwn(path string, perm os.FileMode) (*os.File, error) {
+	for range 3 {
+		f, err := os.OpenFile(path, os.O_RDWR|noFollow, 0)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return f, err
+		}
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|noFollow, perm)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+		// Made by someone else in between: open that one, and check it.
+	}
+	return nil, fmt.Errorf("%s keeps appearing and disappearing", path)
 }
 
 func readOwner(f *os.File) (Owner, error) {
