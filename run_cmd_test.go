@@ -268,3 +268,58 @@ func TestResultsArePrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestEighteenDigitIDs: Zoho's v8 OpenAPI shows 18-digit user IDs, its v7
+// pages 19: an org whose IDs have 18 digits (the sample org and sheet with
+// one digit fewer in every ID) is planned, run and reported as the sample
+// is, the IDs kept digit for digit.
+func TestEighteenDigitIDs(t *testing.T) {
+	short := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("5210498"), []byte("521049")) }
+	org, err := os.ReadFile("samples/sandbox-org.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := sandbox.LoadSeed(bytes.NewReader(short(org)))
+	if err != nil {
+		t.Fatalf("the simulator refuses 18-digit IDs: %v", err)
+	}
+	data, err := os.ReadFile("samples/offboarding.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	sheet := filepath.Join(dir, "leavers.csv")
+	os.WriteFile(sheet, short(data), 0o600)
+	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 40 * time.Millisecond})
+	out := filepath.Join(dir, "run.xlsx")
+	code, _, stderr := runCmd(t, environ, "run", "--input", sheet, "--output", out, "--as-of", "2026-11-28", "--yes")
+	if code != exitIncomplete {
+		t.Fatalf("offboard run = %d, want 3 (the sample's invalid and failed rows); stderr:\n%s", code, stderr)
+	}
+	got := map[string][2]string{}
+	for _, r := range readResults(t, out) {
+		got[r["Row"]] = [2]string{r["Outcome"], r["Code"]}
+		for _, col := range []string{"User ID", "Transfer To ID", "Subordinates To ID", "Job ID"} {
+			if v := r[col]; v != "" && (len(v) < 18 || len(v) > 19) {
+				t.Errorf("row %s: %s %q is not an ID as Zoho gave it", r["Row"], col, v)
+			}
+		}
+		if v := r["User ID"]; v != "" && len(v) != 18 {
+			t.Errorf("row %s: User ID %q, want the org's 18-digit ID", r["Row"], v)
+		}
+	}
+	want := map[string][2]string{}
+	for row, oc := range sampleOutcomes {
+		want[row] = oc
+		if oc[0] == "planned" {
+			want[row] = [2]string{"deleted", ""}
+		}
+	}
+	want["7"] = [2]string{"failed", "JOB_FAILED"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("outcomes by row with 18-digit IDs (-want +got):\n%s", diff)
+	}
+	if n := len(sandboxtest.Submissions(t, srv)); n != 7 {
+		t.Errorf("%d users submitted, want the sample's 7", n)
+	}
+}

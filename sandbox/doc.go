@@ -55,20 +55,20 @@
 // # Seed format
 //
 // A seed is one JSON object; LoadSeed rejects unknown top-level, role and scenario fields,
-// IDs that are not 19-digit strings, duplicate IDs, roles or Reporting_To users that do not
+// IDs that are not 18- or 19-digit strings, duplicate IDs, roles or Reporting_To users that do not
 // exist, cycles, two users that are not deleted sharing an email, and an org whose super
 // admin (primary_zuid, else primary_email) is not an active confirmed user. Every problem is
 // reported at once.
 //
 //	{
-//	  "org": {"id": "19 digits", "company_name": "...", "primary_zuid": "...",
+//	  "org": {"id": "18 or 19 digits", "company_name": "...", "primary_zuid": "...",
 //	          "primary_email": "...",
 //	          "hierarchy_preferences": {"type": "Role_Hierarchy", "strictly_reporting": false},
 //	          ...any other org field, echoed by GET /org},
 //	  "roles": [{"id": "...", "name": "CEO", "display_label": "CEO", "reporting_to": null,
 //	             "share_with_peers": true, "description": "..."},
 //	            {"id": "...", "name": "VP Sales", "reporting_to": {"id": "<CEO role id>", "name": "CEO"}}],
-//	  "users": [{"id": "19 digits", "email": "...", "first_name": "...", "last_name": "...",
+//	  "users": [{"id": "18 or 19 digits", "email": "...", "first_name": "...", "last_name": "...",
 //	             "status": "active|inactive|deleted|disabled", "confirm": true,
 //	             "role": {"id": "...", "name": "..."}, "profile": {"id": "...", "name": "Administrator"},
 //	             "Reporting_To": {"id": "...", "name": "..."} or null, "zuid": "..." or null,
@@ -157,7 +157,7 @@
 //   - The user in the URL is checked before the body; problems with it are top-level with
 //     details.resource_path_index 1. The same problems with the user in the body are wrapped
 //     in the transfer_and_delete array with api_name and json_path.
-//   - A user ID that is not 19 digits: INVALID_DATA "the id given seems to be invalid".
+//   - A user ID that is not 18 or 19 digits: INVALID_DATA "the id given seems to be invalid".
 //     A well-formed unknown ID: INVALID_DATA owner_status "no_crm_user". A transfer or
 //     subordinates target who has not confirmed the invitation: owner_status "not_crm_user".
 //     A target who is inactive or disabled: owner_status "inactive" (for the transfer target
@@ -186,7 +186,7 @@
 //   - A job whose transfer or subordinates target is no longer active when it ends (deleted
 //     by an earlier job, say) fails with a reason, leaving its user untouched; a target that
 //     is itself deleted in the same batch must therefore wait for the job that moves to it.
-//   - The status call with a job_id that is not 19 digits: 400 INVALID_DATA param_name
+//   - The status call with a job_id that is not 18 or 19 digits: 400 INVALID_DATA param_name
 //     job_id; an unknown one: 204 (as v8). A failed job's status carries "reason".
 //   - The success details carry both the job ID and "id" in both URL forms.
 //   - Deleted users are kept by AllUsers and DeletedUsers only; DeactiveUsers is status

@@ -151,7 +151,7 @@ func (s *Seed) Validate() error {
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	if !isZohoID(s.Org.ID) {
-		add("org id %q is not a 19-digit id", s.Org.ID)
+		add("org id %q is not an 18- or 19-digit id", s.Org.ID)
 	}
 	switch s.Org.HierarchyPreferences.Type {
 	case "":
@@ -166,7 +166,7 @@ func (s *Seed) Validate() error {
 		r := &s.Roles[i]
 		switch {
 		case !isZohoID(r.ID):
-			add("role %d (%s): id %q is not a 19-digit id", i, r.Name, r.ID)
+			add("role %d (%s): id %q is not an 18- or 19-digit id", i, r.Name, r.ID)
 		case roles[r.ID] != nil:
 			add("role %s: duplicate id", r.ID)
 		default:
@@ -211,7 +211,7 @@ func (s *Seed) Validate() error {
 		u := &s.Users[i]
 		switch {
 		case !isZohoID(u.ID):
-			add("user %d (%s): id %q is not a 19-digit id", i, u.Email, u.ID)
+			add("user %d (%s): id %q is not an 18- or 19-digit id", i, u.Email, u.ID)
 		case users[u.ID] != nil:
 			add("user %s: duplicate id", u.ID)
 		default:
@@ -336,9 +336,12 @@ func (s *Seed) clone() *Seed {
 	return &c
 }
 
-// isZohoID reports whether s looks like a Zoho record ID: exactly 19 decimal digits.
+// isZohoID reports whether s looks like a Zoho record ID: 18 or 19 decimal
+// digits, not starting with 0. Zoho documents no length: the v7 pages'
+// examples have 19 digits, the v8 OpenAPI's user ID example has 18
+// (invented: which lengths a real org hands out).
 func isZohoID(s string) bool {
-	if len(s) != 19 || s[0] == '0' {
+	if len(s) < 18 || len(s) > 19 || s[0] == '0' {
 		return false
 	}
 	for _, c := range []byte(s) {

@@ -109,7 +109,7 @@ func TestLoadSeedErrors(t *testing.T) {
 		{name: "duplicate role id", edit: func(m map[string]any) {
 			m["roles"].([]any)[1].(map[string]any)["id"] = "1000000000000000011"
 		}, want: []string{"role 1000000000000000011: duplicate id"}},
-		{name: "short id", edit: func(m map[string]any) { user(m, 1)["id"] = "12345" }, want: []string{`id "12345" is not a 19-digit id`}},
+		{name: "short id", edit: func(m map[string]any) { user(m, 1)["id"] = "12345" }, want: []string{`id "12345" is not an 18- or 19-digit id`}},
 		{name: "dangling role", edit: func(m map[string]any) { user(m, 1)["role"] = map[string]any{"id": "1000000000000000099"} }, want: []string{`role "1000000000000000099" does not exist`}},
 		{name: "dangling role reporting_to", edit: func(m map[string]any) {
 			m["roles"].([]any)[1].(map[string]any)["reporting_to"] = map[string]any{"id": "1000000000000000099"}
