@@ -323,3 +323,38 @@ func TestEighteenDigitIDs(t *testing.T) {
 		t.Errorf("%d users submitted, want the sample's 7", n)
 	}
 }
+
+// TestRerunNamesTheUserItDeleted: the sample's James Carter row names an
+// email that an earlier, deleted James Carter had too. Run again through
+// the same journal, the row means the James Carter the first run deleted
+// (skipped, naming that run's job), not the older one.
+func TestRerunNamesTheUserItDeleted(t *testing.T) {
+	srv, environ := simEnv(t, sandbox.Config{JobDuration: 40 * time.Millisecond})
+	out := filepath.Join(t.TempDir(), "run.xlsx")
+	args := []string{"run", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28", "--yes"}
+	if code, _, stderr := runCmd(t, environ, args...); code != exitIncomplete {
+		t.Fatalf("first run = %d; stderr:\n%s", code, stderr)
+	}
+	const active, older = "5210498000000435001", "5210498000000434001"
+	var job string
+	for _, j := range srv.Jobs() {
+		if j.UserID == active {
+			job = j.ID
+		}
+	}
+	if job == "" {
+		t.Fatalf("the first run sent no job for James Carter %s", active)
+	}
+	if code, _, stderr := runCmd(t, environ, args...); code != exitIncomplete {
+		t.Fatalf("second run = %d; stderr:\n%s", code, stderr)
+	}
+	for _, r := range readResults(t, out) {
+		if !strings.EqualFold(r["user"], "james.carter@northwind-demo.example") {
+			continue
+		}
+		if r["User ID"] != active || r["Outcome"] != "skipped" || r["Code"] != "ALREADY_DELETED" || r["Job ID"] != job {
+			t.Errorf("James Carter's row on the second run: user %s, %s %s, job %q; want user %s (not the older %s), skipped ALREADY_DELETED, job %s",
+				r["User ID"], r["Outcome"], r["Code"], r["Job ID"], active, older, job)
+		}
+	}
+}

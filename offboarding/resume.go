@@ -601,3 +601,24 @@ func jobDuration(st journal.State) time.Duration {
 	slices.Sort(d)
 	return d[len(d)/2]
 }
+
+// deletedByUs is the users this org's journals recorded a job for: the
+// run's own journal's when its history is this org's, and the others'.
+func deletedByUs(st journal.State, history bool, others map[string][]userRecord) map[zoho.ID]bool {
+	known := map[zoho.ID]bool{}
+	if history {
+		for id, us := range st.Users {
+			if us.JobID != "" || us.Outcome == string(result.Deleted) {
+				known[zoho.ID(id)] = true
+			}
+		}
+	}
+	for id, recs := range others {
+		for _, r := range recs {
+			if r.JobID != "" || r.Outcome == string(result.Deleted) {
+				known[zoho.ID(id)] = true
+			}
+		}
+	}
+	return known
+}

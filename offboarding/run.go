@@ -16,6 +16,7 @@ import (
 
 	"offboard/input"
 	"offboard/journal"
+	"offboard/plan"
 	"offboard/result"
 	"offboard/runner"
 )
@@ -226,6 +227,11 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		if others, err = elsewhere(log, filepath.Dir(jn.Path()), jn.Path(), p, clock); err != nil {
 			return err
 		}
+	}
+	if known := deletedByUs(st, history, others); len(known) > 0 {
+		// Of deleted users sharing an email, rows mean the one a run of
+		// ours deleted: plan again knowing them (it reads nothing).
+		p.plan = plan.BuildKnowing(sh.Rows, p.dir, o.Today, known)
 	}
 	rows := p.plan.Results(sh.Rows)
 	var ownMtime time.Time

@@ -50,17 +50,21 @@ type orgIndex struct {
 // the sheet means the one who still exists; Zoho should not let two
 // undeleted users share an email, but if it did, the active one is the
 // one people work with.
-func emailRank(u *zoho.User) int {
+func emailRank(u *zoho.User, deletedByUs map[zoho.ID]bool) int {
 	switch {
 	case u.Active():
 		return 0
 	case !u.Deleted():
 		return 1
+	case deletedByUs[u.ID]:
+		// Of deleted users, the one a run of ours deleted: after a run,
+		// the row's own user (the sheet means who it meant then).
+		return 2
 	}
-	return 2
+	return 3
 }
 
-func index(d directory.Directory) *orgIndex {
+func index(d directory.Directory, deletedByUs map[zoho.ID]bool) *orgIndex {
 	dir := &orgIndex{
 		org:     d.Org,
 		users:   slices.Clone(d.Users),
@@ -87,7 +91,7 @@ func index(d directory.Directory) *orgIndex {
 		}
 		// Among equals the first listed wins, so the choice does not
 		// depend on map order.
-		if j, ok := dir.byEmail[email]; !ok || emailRank(u) < emailRank(&dir.users[j]) {
+		if j, ok := dir.byEmail[email]; !ok || emailRank(u, deletedByUs) < emailRank(&dir.users[j], deletedByUs) {
 			dir.byEmail[email] = i
 		}
 	}

@@ -117,7 +117,15 @@ func (p *Plan) Counts() map[result.Outcome]int {
 // Build checks every row against the directory and orders the steps.
 // today decides which rows are not due yet.
 func Build(rows []input.Row, d directory.Directory, today input.Date) *Plan {
-	dir := index(d)
+	return BuildKnowing(rows, d, today, nil)
+}
+
+// BuildKnowing is Build for a run whose journals recorded jobs for the
+// users in deletedByUs: of deleted users who share an email (Zoho keeps
+// deleted users, and an address can be given again), a row means the one
+// an earlier run deleted, whose job the results can then name.
+func BuildKnowing(rows []input.Row, d directory.Directory, today input.Date, deletedByUs map[zoho.ID]bool) *Plan {
+	dir := index(d, deletedByUs)
 	p := &Plan{Steps: make([]Step, len(rows))}
 	seen := seenUsers{byID: make(map[zoho.ID]firstRow, len(rows)), byText: make(map[string]firstRow)}
 	for i := range rows {
