@@ -358,3 +358,129 @@ func TestRerunNamesTheUserItDeleted(t *testing.T) {
 		}
 	}
 }
+
+// TestUserReadAnswers: whatever a real org answers when a deleted user is
+// read alone (its record marked deleted, 204 No Content as the v8 OpenAPI
+// documents for "no user record", or 400 INVALID_DATA for the ID), a
+// completed job's row ends deleted, and a submission whose answer was lost
+// is reconciled as deleted, never left "submitted" nor sent again. Reading
+// users together is refused here, so that each is read alone.
+func TestUserReadAnswers(t *testing.T) {
+	for _, mode := range []sandbox.UserRead{sandbox.ShowDeleted, sandbox.NoContentForGone, sandbox.InvalidIDForGone} {
+		t.Run(mode.String(), func(t *testing.T) {
+			srv, environ := simEnv(t, sandbox.Config{JobDuration: 40 * time.Millisecond, UserRead: mode})
+			const lost = "5210498000000417001" // Aisha Bello, row 2
+			var dropped atomic.Bool
+			srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
+				switch {
+				case c.Method == "GET" && c.Path == "/crm/v7/users" && c.Query.Get("ids") != "":
+					return sandbox.Refuse
+				case c.Method == "POST" && strings.Contains(c.Path, "transfer_and_delete") && strings.Contains(c.Path+string(c.Body), lost) && !dropped.Swap(true):
+					return sandbox.DropAfterCommit
+				}
+				return sandbox.NoFault
+			})
+			out := filepath.Join(t.TempDir(), "run.xlsx")
+			code, _, stderr := runCmd(t, environ, "run", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28", "--yes")
+			if code != exitIncomplete {
+				t.Fatalf("offboard run = %d, want 3 (the sample's invalid and failed rows); stderr:\n%s", code, stderr)
+			}
+			deleted := 0
+			for _, r := range readResults(t, out) {
+				switch {
+				case r["Outcome"] == "submitted":
+					t.Errorf("row %s ended submitted: %s", r["Row"], r["Message"])
+				case r["User ID"] == lost && r["Outcome"] != "invalid" && (r["Outcome"] != "deleted" || r["Code"] != "RECONCILED"):
+					t.Errorf("the row whose answer was lost: %s %s %q, want deleted RECONCILED", r["Outcome"], r["Code"], r["Message"])
+				case r["Outcome"] == "deleted" && r["Code"] == "":
+					deleted++
+				}
+			}
+			if deleted != 5 {
+				t.Errorf("%d rows deleted by their own job, want the sample's 6 less the lost answer's", deleted)
+			}
+			for id, posts := range sandboxtest.Submissions(t, srv) {
+				if len(posts) != 1 {
+					t.Errorf("user %s submitted %d times, want once", id, len(posts))
+				}
+			}
+		})
+	}
+}
+
+// TestJobLimitAnswers: whichever code a real org refuses a submission
+// with while its job slots are full (the v8 OpenAPI's
+// CONCURRENT_JOB_LIMIT_EXCEEDED, the SDKs' LIMIT_REACHED, with or without
+// details), and with another admin's jobs holding three of the ten slots,
+// the run waits for slots: no row fails for it, the breaker does not trip,
+// every planned user is deleted, each submitted once.
+func TestJobLimitAnswers(t *testing.T) {
+	for _, mode := range []sandbox.JobLimitAnswer{sandbox.ConcurrentJobLimit, sandbox.LimitReached, sandbox.LimitReachedBare} {
+		t.Run(mode.String(), func(t *testing.T) {
+			srv, environ := simEnv(t, sandbox.Config{JobDuration: 60 * time.Millisecond, JobLimit: 4, JobLimitAnswer: mode})
+			srv.HoldJobSlots(3, 150*time.Millisecond) // another admin's jobs
+			out := filepath.Join(t.TempDir(), "run.xlsx")
+			code, _, stderr := runCmd(t, environ, "run", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28", "--yes", "--log-format", "json")
+			if code != exitIncomplete {
+				t.Fatalf("offboard run = %d, want 3 (the sample's invalid and failed rows); stderr:\n%s", code, stderr)
+			}
+			deleted := 0
+			for _, r := range readResults(t, out) {
+				if r["Outcome"] == "deleted" {
+					deleted++
+				}
+				if r["Outcome"] == "not_run" || strings.Contains(r["Code"], "LIMIT") {
+					t.Errorf("row %s: %s %s %q", r["Row"], r["Outcome"], r["Code"], r["Message"])
+				}
+			}
+			if deleted != 6 {
+				t.Errorf("%d rows deleted, want the sample's 6", deleted)
+			}
+			if !strings.Contains(stderr, "job slots are full") {
+				t.Errorf("the refusals were not taken for full slots; stderr:\n%s", stderr)
+			}
+			for id, posts := range sandboxtest.Submissions(t, srv) {
+				accepted := 0
+				for _, status := range posts {
+					if status == 200 || status == 201 || status == 202 {
+						accepted++
+					}
+				}
+				if accepted != 1 {
+					t.Errorf("user %s has %d accepted submissions, want 1", id, accepted)
+				}
+			}
+		})
+	}
+}
+
+// TestSlotsHeldByOthers: when another admin's jobs hold every slot and
+// none of this run's jobs runs, the run stops once --job-timeout has
+// passed with no slot freed, saying so; it does not wait for ever.
+func TestSlotsHeldByOthers(t *testing.T) {
+	srv, environ := simEnv(t, sandbox.Config{JobDuration: 40 * time.Millisecond, JobLimitAnswer: sandbox.LimitReachedBare})
+	srv.HoldJobSlots(10, time.Hour)
+	out := filepath.Join(t.TempDir(), "run.xlsx")
+	var stdout, errOut bytes.Buffer
+	e := env{stdout: &stdout, stderr: &errOut, stdin: strings.NewReader(""), getenv: func(k string) string { return environ[k] },
+		tuneRun: func(o *runner.Options) {
+			fastRun(o)
+			o.BackoffBase, o.BackoffMax = 20*time.Millisecond, 100*time.Millisecond // Zoho is tried again sooner
+		}}
+	code := run(t.Context(), e, []string{"run", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28", "--yes", "--job-timeout", "300ms"})
+	stderr := errOut.String()
+	if code != exitIncomplete && code != exitFatal {
+		t.Fatalf("offboard run = %d; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "another admin's jobs hold the slots") {
+		t.Errorf("no word that another admin's jobs hold the slots; stderr:\n%s", stderr)
+	}
+	if n := len(srv.Jobs()); n != 0 {
+		t.Errorf("%d jobs started, want none", n)
+	}
+	for _, r := range readResults(t, out) {
+		if r["Outcome"] == "failed" && strings.Contains(r["Code"], "LIMIT") {
+			t.Errorf("row %s failed %s: a full scheduler is no row's failure", r["Row"], r["Code"])
+		}
+	}
+}

@@ -40,6 +40,9 @@ const (
 	// DropAfterCommit performs the call's effect (e.g. creates the job), then closes the
 	// connection without answering.
 	DropAfterCommit
+	// Refuse answers 400 INVALID_DATA without doing anything: a request this org does not
+	// take (a parameter it does not support, say).
+	Refuse
 )
 
 // String returns the fault's name.
@@ -57,6 +60,8 @@ func (f Fault) String() string {
 		return "DropBeforeCommit"
 	case DropAfterCommit:
 		return "DropAfterCommit"
+	case Refuse:
+		return "Refuse"
 	}
 	return "Fault(" + strconv.Itoa(int(f)) + ")"
 }

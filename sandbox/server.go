@@ -79,6 +79,14 @@ type Config struct {
 	// a page at a time. Zoho documents ids (up to 100); an org that ignored it would still
 	// answer users, only not those asked for: offboard must be right either way.
 	IgnoreIDs bool
+	// JobLimitAnswer is how the org refuses a submission while its job slots are full. The v8
+	// OpenAPI documents CONCURRENT_JOB_LIMIT_EXCEEDED; Zoho's SDKs list only LIMIT_REACHED.
+	// offboard must wait for a slot under each.
+	JobLimitAnswer JobLimitAnswer
+	// UserRead is how GET /users/{id} answers for a deleted user, and for an ID the org does
+	// not know. The v8 OpenAPI documents 204 for "no user record"; whether a deleted user is
+	// one is not documented. offboard must be right under each.
+	UserRead UserRead
 	// JobIDKey is the key of the job ID in a submission's success details: "jobId" (the v7
 	// documentation, default) or "job_id" (the v8 examples).
 	JobIDKey string
@@ -118,6 +126,61 @@ func (m SecondSubmission) String() string {
 		return "StartSecondJob"
 	}
 	return "SecondSubmission(" + strconv.Itoa(int(m)) + ")"
+}
+
+// JobLimitAnswer is a refusal of a submission while the org's job slots are full.
+type JobLimitAnswer int
+
+const (
+	// ConcurrentJobLimit answers 400 CONCURRENT_JOB_LIMIT_EXCEEDED with details.limit (the v8
+	// OpenAPI; the default).
+	ConcurrentJobLimit JobLimitAnswer = iota
+	// LimitReached answers 400 LIMIT_REACHED with details.limit (the SDKs' code; invented
+	// details).
+	LimitReached
+	// LimitReachedBare answers 400 LIMIT_REACHED with no details (invented).
+	LimitReachedBare
+)
+
+// String names the mode.
+func (m JobLimitAnswer) String() string {
+	switch m {
+	case ConcurrentJobLimit:
+		return "ConcurrentJobLimit"
+	case LimitReached:
+		return "LimitReached"
+	case LimitReachedBare:
+		return "LimitReachedBare"
+	}
+	return "JobLimitAnswer(" + strconv.Itoa(int(m)) + ")"
+}
+
+// UserRead is how GET /users/{id} answers for a deleted user and for an unknown ID.
+type UserRead int
+
+const (
+	// ShowDeleted answers a deleted user with its record, status "deleted", and an unknown
+	// ID with 400 INVALID_DATA (invented; the default).
+	ShowDeleted UserRead = iota
+	// NoContentForGone answers both with 204 No Content (the v8 OpenAPI's "no user record
+	// exists for the specified user ID").
+	NoContentForGone
+	// InvalidIDForGone answers both with 400 INVALID_DATA "the id given seems to be invalid"
+	// (invented: as some Zoho APIs answer for a record that no longer exists).
+	InvalidIDForGone
+)
+
+// String names the mode.
+func (m UserRead) String() string {
+	switch m {
+	case ShowDeleted:
+		return "ShowDeleted"
+	case NoContentForGone:
+		return "NoContentForGone"
+	case InvalidIDForGone:
+		return "InvalidIDForGone"
+	}
+	return "UserRead(" + strconv.Itoa(int(m)) + ")"
 }
 
 // Server is a simulated Zoho CRM org served over HTTP on loopback. Its URL is both the
@@ -407,6 +470,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rep = errUnavailable()
 	case TooManyRequests:
 		rep = errConcurrency()
+	case Refuse:
+		rep = apiError(http.StatusBadRequest, "INVALID_DATA", "the request is not supported here", map[string]any{})
 	case DropBeforeCommit:
 		s.drop(w, r, idx)
 		return

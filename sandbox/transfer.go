@@ -275,12 +275,19 @@ func (s *Server) transferAndDelete(e endpoint, _ url.Values, body []byte) reply 
 	}
 
 	if s.cfg.JobLimit > 0 && s.unfinished(now) >= s.cfg.JobLimit {
-		return reply{status: http.StatusBadRequest, body: map[string]any{
+		body := map[string]any{
 			"status":  "error",
 			"code":    "CONCURRENT_JOB_LIMIT_EXCEEDED",
 			"message": "Transfer and delete user scheduler limit reached",
 			"details": map[string]any{"limit": fmt.Sprint(s.cfg.JobLimit)},
-		}}
+		}
+		switch s.cfg.JobLimitAnswer {
+		case LimitReached:
+			body["code"] = "LIMIT_REACHED"
+		case LimitReachedBare:
+			body["code"], body["message"], body["details"] = "LIMIT_REACHED", "limit reached", map[string]any{}
+		}
+		return reply{status: http.StatusBadRequest, body: body}
 	}
 
 	s.jobSeq++

@@ -119,7 +119,11 @@ func (s *Server) countUsers(_ endpoint, q url.Values, _ []byte) reply {
 // getUser answers GET /crm/v7/users/{id}.
 func (s *Server) getUser(e endpoint, _ url.Values, _ []byte) reply {
 	u := s.byID[e.id]
-	if u == nil {
+	gone := u == nil || u.Status == StatusDeleted
+	switch {
+	case gone && s.cfg.UserRead == NoContentForGone:
+		return noContent()
+	case u == nil, gone && s.cfg.UserRead == InvalidIDForGone:
 		return apiError(http.StatusBadRequest, "INVALID_DATA", "the id given seems to be invalid",
 			map[string]any{"resource_path_index": 1})
 	}

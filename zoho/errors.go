@@ -15,8 +15,12 @@ import (
 // list is in Zoho's documentation; these are the ones that change what
 // offboard does next.
 const (
-	CodeTooManyRequests    = "TOO_MANY_REQUESTS"
-	CodeJobLimit           = "CONCURRENT_JOB_LIMIT_EXCEEDED"
+	CodeTooManyRequests = "TOO_MANY_REQUESTS"
+	CodeJobLimit        = "CONCURRENT_JOB_LIMIT_EXCEEDED"
+	// CodeLimitReached is the generic limit code of Zoho's SDK error
+	// lists, which do not have CodeJobLimit: an org may refuse a
+	// submission with it when its job scheduler is full.
+	CodeLimitReached       = "LIMIT_REACHED"
 	CodeInvalidToken       = "INVALID_TOKEN"
 	CodeAuthFailure        = "AUTHENTICATION_FAILURE"
 	CodeScopeMismatch      = "OAUTH_SCOPE_MISMATCH"
@@ -39,8 +43,9 @@ var (
 	// ErrCreditsExhausted matches a 429 caused by the org's daily API
 	// credit budget: it does not clear for hours.
 	ErrCreditsExhausted = errors.New("zoho: daily api credits exhausted")
-	// ErrJobLimit matches CONCURRENT_JOB_LIMIT_EXCEEDED: the org already
-	// runs as many transfer-and-delete jobs as Zoho allows.
+	// ErrJobLimit matches CONCURRENT_JOB_LIMIT_EXCEEDED, LIMIT_REACHED, or
+	// another code whose details name the limit: the org already runs as
+	// many transfer-and-delete jobs as Zoho allows.
 	ErrJobLimit = errors.New("zoho: transfer and delete job limit reached")
 	// ErrUnauthorized matches an API answer that refuses the credentials
 	// themselves (401 INVALID_TOKEN after a refresh, AUTHENTICATION_FAILURE,
@@ -115,11 +120,25 @@ func (e *APIError) Is(target error) bool {
 	case ErrCreditsExhausted:
 		return e.HTTPStatus == http.StatusTooManyRequests && e.creditsExhausted()
 	case ErrJobLimit:
-		return e.Code == CodeJobLimit
+		return e.jobLimit()
 	case ErrUnauthorized:
 		return e.HTTPStatus == http.StatusUnauthorized
 	}
 	return false
+}
+
+// jobLimit reports a refusal that says the job scheduler's limit is
+// reached: the v8 OpenAPI's code, the SDKs' generic LIMIT_REACHED (which of
+// the two an org sends is not documented), or a 400 whose details give the
+// limit. It means "wait for a slot", never a refusal of the row.
+func (e *APIError) jobLimit() bool {
+	switch {
+	case e.Code == CodeJobLimit, e.Code == CodeLimitReached:
+		return true
+	case e.HTTPStatus == http.StatusTooManyRequests:
+		return false // the API's own limits: see ErrRateLimited
+	}
+	return e.Detail("limit") != ""
 }
 
 // creditsExhausted tells a daily-budget 429 from a concurrency 429. Zoho
@@ -328,7 +347,7 @@ func Classify(err error) Class {
 			return ClassCreditsExhausted
 		case errors.Is(api, ErrRateLimited):
 			return ClassRetry
-		case api.Code == CodeJobLimit:
+		case api.jobLimit():
 			return ClassJobLimit
 		case api.HTTPStatus >= 500:
 			return ClassRetry

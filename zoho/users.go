@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -170,12 +171,20 @@ func (c *Client) UsersByID(ctx context.Context, typ UserType, ids []string) ([]U
 
 // User fetches one user by ID. Zoho answers 204 No Content, "no user record
 // exists for the specified user ID" (v8), for a user it does not know, and
-// may do so for a deleted user: that is ErrUserNotFound.
+// may do so for a deleted user: that is ErrUserNotFound, and so is a 400
+// INVALID_DATA for the ID.
 func (c *Client) User(ctx context.Context, id string) (User, error) {
 	if !IsUserID(id) {
 		return User{}, fmt.Errorf("zoho: %q is not a user id", id)
 	}
 	resp, err := c.do(ctx, call{method: http.MethodGet, path: "/users/" + id})
+	var api *APIError
+	if errors.As(err, &api) && api.HTTPStatus == http.StatusBadRequest && api.Code == CodeInvalidData {
+		// The ID, well formed and once a user's, "seems to be invalid":
+		// as 204, no user record has it (an answer some orgs may give for
+		// a deleted user; Zoho documents 204 only).
+		return User{}, fmt.Errorf("zoho: user %s: %w (%w)", id, ErrUserNotFound, err)
+	}
 	if err != nil {
 		return User{}, err
 	}
