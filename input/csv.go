@@ -80,8 +80,10 @@ func newCSVSource(name string, rd io.Reader) (*csvSource, error) {
 	}
 	s.comma = comma
 
-	// Find the header: the first record that is not blank.
-	seen := &rawTail{r: br}
+	// Find the header: the first record that is not blank. Both readers
+	// read through one limiter, which sees each byte once.
+	lim := &csvLimiter{r: br, comma: byte(comma), row: 1}
+	seen := &rawTail{r: lim}
 	hr := s.newReader(seen)
 	var at int64 // where the header's record starts
 	for {
@@ -113,7 +115,7 @@ func newCSVSource(name string, rd io.Reader) (*csvSource, error) {
 	}
 
 	// The reader of the rows: the header's record and all that follows.
-	s.tail = &rawTail{r: io.MultiReader(bytes.NewReader(seen.from(at)), br)}
+	s.tail = &rawTail{r: io.MultiReader(bytes.NewReader(seen.from(at)), lim)}
 	s.r = s.newReader(bufio.NewReaderSize(s.tail, 64<<10))
 	if _, err := s.r.Read(); err != nil { // the header, read above
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -176,6 +178,57 @@ func (s *csvSource) close() error {
 	err := s.file.Close()
 	s.file = nil
 	return err
+}
+
+// maxRecordBytes bounds one CSV row's bytes: encoding/csv holds a whole
+// record, two or three times over, before it returns any of it. A cell
+// longer than a spreadsheet's fits, to be refused with its length.
+const maxRecordBytes = 4 << 20
+
+// csvLimiter refuses, as the bytes stream past, a row wider than
+// maxColumns or longer than maxRecordBytes, before encoding/csv gathers
+// it: a one-megabyte header of a million columns would otherwise be a
+// million cells in every row. It follows the quotes as encoding/csv does
+// (a delimiter or line break inside quotes is the cell's), so it counts
+// rows as a spreadsheet does, as csvSource does. Its error may come while
+// an earlier row is being read: any error in the file is fatal.
+type csvLimiter struct {
+	r      io.Reader
+	comma  byte
+	quoted bool
+	row    int // the row the next byte is on, from 1
+	cols   int // delimiters seen on the row
+	bytes  int // bytes seen on the row
+	err    error
+}
+
+func (l *csvLimiter) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	n, err := l.r.Read(p)
+	for _, c := range p[:n] {
+		l.bytes++
+		switch {
+		case c == '"':
+			l.quoted = !l.quoted
+		case l.quoted:
+		case c == '\n':
+			l.row++
+			l.cols, l.bytes = 0, 0
+		case c == l.comma:
+			if l.cols++; l.cols >= maxColumns {
+				l.err = fmt.Errorf("row %d: %w", l.row, tooWide())
+			}
+		}
+		if l.bytes > maxRecordBytes {
+			l.err = fmt.Errorf("row %d: the row is longer than %s, far longer than a row of an offboarding list (is a closing quote missing?)", l.row, mib(maxRecordBytes))
+		}
+		if l.err != nil {
+			return 0, l.err
+		}
+	}
+	return n, err
 }
 
 // rawTail keeps the bytes read through it, so that a record's raw text can

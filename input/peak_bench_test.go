@@ -96,6 +96,13 @@ func readWith(mode, path string) (int, error) {
 			}
 			n++
 		}
+	case "offboard-refused":
+		// A hostile sheet: refused, after reading no more than it must.
+		_, rows, err := input.ReadAll(path, input.Options{})
+		if err == nil {
+			return 0, fmt.Errorf("%s read, %d rows: want it refused", path, len(rows))
+		}
+		return 0, nil
 	case "offboard-all":
 		_, rows, err := input.ReadAll(path, input.Options{})
 		for _, r := range rows {
@@ -161,8 +168,16 @@ func BenchmarkPeakRSS(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The hostile sheets of TestHostileSheets: each refused, its peak
+	// memory as flat as the idle child's, where before the limits they
+	// took gigabytes.
+	dir := b.TempDir()
 	for _, c := range []struct{ name, mode, path string }{
 		{"idle", "idle", ""},
+		{"hostile/wide-xlsx", "offboard-refused", writeWideXLSX(b, dir)},
+		{"hostile/wide-csv", "offboard-refused", writeWideCSV(b, dir)},
+		{"hostile/empty-strings-xlsx", "offboard-refused", writeEmptyStringsXLSX(b, dir)},
+		{"hostile/big-string-xlsx", "offboard-refused", writeBigStringXLSX(b, dir)},
 		{"xlsx/offboard-stream", "offboard-stream", xlsxPath},
 		{"xlsx/offboard-all", "offboard-all", xlsxPath},
 		{"xlsx/excelize-rows", "excelize-rows", xlsxPath},
@@ -181,7 +196,7 @@ func BenchmarkPeakRSS(b *testing.B) {
 				}
 				var n int
 				var hwm int64
-				if _, err := fmt.Sscan(string(out), &n, &hwm); err != nil || (c.mode != "idle" && n != benchRows) {
+				if _, err := fmt.Sscan(string(out), &n, &hwm); err != nil || (c.mode != "idle" && c.mode != "offboard-refused" && n != benchRows) {
 					b.Fatalf("%s %s printed %q, want %d rows and the peak memory", c.mode, c.path, out, benchRows)
 				}
 				peak = max(peak, hwm)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,24 @@ const (
 )
 
 var richNames = []string{"Employee", "User Email", "New Owner", "Transfer Records", "Transfer-Assignment", "criteria", "Subordinates To", "Last Day", "Note"}
+
+// unpadded returns rows with each row's trailing empty cells dropped, as
+// the reader keeps them: the rows below are written one cell per header
+// name, as a person reads them across the sheet.
+func unpadded(rows []input.Row) []input.Row {
+	out := slices.Clone(rows)
+	for i := range out {
+		c := out[i].Cells
+		n := len(c)
+		for n > 0 && c[n-1] == "" {
+			n--
+		}
+		if n < len(c) {
+			out[i].Cells = c[:n]
+		}
+	}
+	return out
+}
 
 func richHeader() input.Header {
 	return input.Header{
@@ -241,7 +260,7 @@ func TestReadAllFixtures(t *testing.T) {
 			if diff := cmp.Diff(tt.wantHeader, h); diff != "" {
 				t.Errorf("ReadAll(%s) header mismatch (-want +got):\n%s", tt.file, diff)
 			}
-			if diff := cmp.Diff(tt.wantRows, rows); diff != "" {
+			if diff := cmp.Diff(unpadded(tt.wantRows), rows); diff != "" {
 				t.Errorf("ReadAll(%s) rows mismatch (-want +got):\n%s", tt.file, diff)
 			}
 		})
@@ -435,7 +454,7 @@ func TestHandMadeXLSX(t *testing.T) {
 	if diff := cmp.Diff([]string{"user", "transfer_to", "Last Day"}, h.Names); diff != "" {
 		t.Errorf("ReadAll(hand.xlsx) header mismatch (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(want, rows); diff != "" {
+	if diff := cmp.Diff(unpadded(want), rows); diff != "" {
 		t.Errorf("ReadAll(hand.xlsx) rows mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -565,7 +584,7 @@ func TestWriteTemplate(t *testing.T) {
 		if diff := cmp.Diff(wantHeader, h); diff != "" {
 			t.Errorf("ReadAll(%s) header mismatch (-want +got):\n%s", name, diff)
 		}
-		if diff := cmp.Diff(wantRows, rows); diff != "" {
+		if diff := cmp.Diff(unpadded(wantRows), rows); diff != "" {
 			t.Errorf("ReadAll(%s) rows mismatch (-want +got):\n%s", name, diff)
 		}
 	}

@@ -27,13 +27,28 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
+	"unsafe"
 )
 
 // Default limits against hostile or mistaken files.
 const (
 	DefaultMaxFileSize  = 100 << 20 // bytes on disk
 	DefaultMaxUnzipSize = 256 << 20 // bytes decompressed from an XLSX, all parts together
+	// DefaultMaxSheetBytes bounds what a sheet's rows and shared strings
+	// take in memory: the 100,000 rows of eight columns of the benchmarks
+	// take 40 to 60% of it, an offboarding list a few hundred kilobytes.
+	DefaultMaxSheetBytes = 96 << 20
 )
+
+// maxCellChars is the most characters a spreadsheet cell holds (Excel's
+// limit): a longer cell was not written by one, and is refused before it
+// is kept or copied into the results.
+const maxCellChars = 32767
+
+// maxCellBytes is the most bytes maxCellChars characters take in UTF-8:
+// the most of one cell a reader keeps while it counts the rest.
+const maxCellBytes = 4 * maxCellChars
 
 // Options configure Open. The zero value reads the first visible sheet
 // with the default limits, and marks hidden rows Hidden.
@@ -51,6 +66,12 @@ type Options struct {
 	// together, and with them the memory its shared strings take; 0 means
 	// DefaultMaxUnzipSize.
 	MaxUnzipSize int64
+	// MaxSheetBytes bounds the memory the rows kept and the shared strings
+	// take, counted as the results will write them: a cell each time a
+	// row holds it (one shared string may fill every row), every row as
+	// wide as the header. A sheet over it is refused, rather than read
+	// into gigabytes of memory and results. 0 means DefaultMaxSheetBytes.
+	MaxSheetBytes int64
 }
 
 func (o Options) withDefaults() Options {
@@ -60,6 +81,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxUnzipSize <= 0 {
 		o.MaxUnzipSize = DefaultMaxUnzipSize
 	}
+	if o.MaxSheetBytes <= 0 {
+		o.MaxSheetBytes = DefaultMaxSheetBytes
+	}
 	return o
 }
 
@@ -68,8 +92,11 @@ type Row struct {
 	// Line is the row's number in the spreadsheet (1-based), blank rows
 	// counted.
 	Line int
-	// Cells are the row's cells as written, one per Header.Names: shorter
-	// rows are padded with "", cells right of the last header are dropped.
+	// Cells are the row's cells as written, up to the last one that is not
+	// empty: a row is never padded to the header's width (a header that
+	// reaches column XFD would make every row 16,384 cells), so Cells may
+	// be shorter than Header.Names, and Cell returns "" past its end.
+	// Cells right of the last header are dropped.
 	// XLSX cells read as their shown value: cached formula results,
 	// TRUE/FALSE, dates as YYYY-MM-DD; a formula whose value the file does
 	// not hold as "=" and the formula; a cell of a known column covered by
@@ -95,6 +122,26 @@ type Row struct {
 	// a cell of a known column that a merged range covers takes the value
 	// the range shows. Each is a sentence for the row's message.
 	Notes []string
+}
+
+// Cell returns the cell in the 0-based column i, "" where the row has
+// none.
+func (r *Row) Cell(i int) string {
+	if i < 0 || i >= len(r.Cells) {
+		return ""
+	}
+	return r.Cells[i]
+}
+
+// setCell sets the cell in column i, lengthening Cells to reach it.
+func (r *Row) setCell(i int, v string) {
+	if i >= len(r.Cells) {
+		if v == "" {
+			return
+		}
+		r.Cells = append(r.Cells, make([]string, i+1-len(r.Cells))...)
+	}
+	r.Cells[i] = v
 }
 
 // ParseError is a fatal error at a place in the file that a person can find,
@@ -175,6 +222,13 @@ type Reader struct {
 
 	includeHidden bool
 	hiddenRows    int
+
+	// kept is what the rows returned, and the shared strings, take as
+	// Options.MaxSheetBytes counts it; maxKept is that limit.
+	kept, maxKept int64
+	// err is the refusal Next returned, returned again: the rows after it
+	// are not read.
+	err error
 }
 
 // Open opens an input sheet, chosen by its extension (.csv, .tsv, .txt or
@@ -228,8 +282,11 @@ func Open(path string, opt Options) (*Reader, error) {
 
 // newReader reads src up to its header. It closes src on error.
 func newReader(name string, src source, hash *fileHash, opt Options) (*Reader, error) {
-	r := &Reader{file: name, src: src, hash: hash, includeHidden: opt.IncludeHidden}
+	r := &Reader{file: name, src: src, hash: hash, includeHidden: opt.IncludeHidden, maxKept: opt.MaxSheetBytes}
 	r.sheet, _ = src.(sheetSource)
+	if x, ok := src.(*xlsxSource); ok {
+		r.kept = x.sstBytes
+	}
 	if err := r.readHeader(); err != nil {
 		r.Close()
 		return nil, err
@@ -354,6 +411,9 @@ func (r *Reader) readHeader() error {
 		if err != nil {
 			return err
 		}
+		if err := r.checkCells(line, cells); err != nil {
+			return err
+		}
 		if isBlank(cells) || (r.sheet != nil && r.sheet.rowHidden()) {
 			// A hidden row is not what the person sees above the data: the
 			// header is the first row they see.
@@ -433,21 +493,85 @@ func (r *Reader) Next() (Row, error) {
 	if r.src == nil {
 		return Row{}, io.EOF
 	}
+	if r.err != nil {
+		return Row{}, r.err
+	}
 	for {
 		line, cells, kinds, err := r.src.next()
 		if err != nil {
+			return Row{}, err
+		}
+		if err := r.checkCells(line, cells); err != nil {
+			r.err = err
 			return Row{}, err
 		}
 		if isBlank(cells) && !r.arrayUnheld(line) {
 			continue
 		}
 		row := r.row(line, cells, kinds)
+		if err := r.keep(&row); err != nil {
+			r.err = err
+			return Row{}, err
+		}
 		if r.sheet != nil && r.sheet.rowHidden() {
 			r.hiddenRows++
 			row.Hidden = !r.includeHidden
 		}
 		return row, nil
 	}
+}
+
+// checkCells refuses a cell longer than a spreadsheet cell can be: no
+// spreadsheet wrote it, and kept and written to the results in every row
+// that holds it, it would only cost memory.
+func (r *Reader) checkCells(line int, cells []string) error {
+	for i, c := range cells {
+		if len(c) <= maxCellChars {
+			continue
+		}
+		if n := utf8.RuneCountInString(c); n > maxCellChars {
+			return &ParseError{File: r.file, Line: line, Column: i + 1, Err: cellTooLong(n)}
+		}
+	}
+	return nil
+}
+
+// cellTooLong is the error for a cell of n characters, more than
+// maxCellChars.
+func cellTooLong(n int) error {
+	return fmt.Errorf("the cell holds %s characters, more than a spreadsheet cell can (%s)", thousands(int64(n)), thousands(maxCellChars))
+}
+
+// Bytes a row costs against Options.MaxSheetBytes besides its cells' text:
+// the Row itself, and a string header for every column of the header,
+// which is as wide as the results write the row, however few cells it
+// keeps.
+const (
+	rowBytes    = int64(unsafe.Sizeof(Row{}))
+	columnBytes = int64(unsafe.Sizeof(""))
+)
+
+// keep counts what row takes against Options.MaxSheetBytes, and refuses
+// the sheet once its rows take more: a few kilobytes of XLSX can repeat a
+// long shared string in every row, or make every row as wide as a header
+// that reaches column XFD.
+func (r *Reader) keep(row *Row) error {
+	n := rowBytes + columnBytes*int64(len(r.header.Names))
+	for _, c := range row.Cells {
+		n += int64(len(c))
+	}
+	for _, p := range row.Problems {
+		n += int64(unsafe.Sizeof(p)) + int64(len(p.Message))
+	}
+	for _, s := range row.Notes {
+		n += columnBytes + int64(len(s))
+	}
+	if r.kept += n; r.kept <= r.maxKept {
+		return nil
+	}
+	return &ParseError{File: r.file, Line: row.Line, Err: fmt.Errorf(
+		"the sheet takes more than the limit of %s in memory by this row (each cell counted every time a row holds it, each row as wide as the header's %s columns), far more than an offboarding list: delete the rows and columns it does not need, or split it",
+		mib(r.maxKept), thousands(int64(len(r.header.Names))))}
 }
 
 // arrayUnheld reports whether a known column's cell of the row returned
@@ -476,7 +600,13 @@ func isBlank(cells []string) bool {
 }
 
 func (r *Reader) row(line int, cells []string, kinds []cellKind) Row {
-	row := Row{Line: line, Cells: make([]string, len(r.header.Names))}
+	// Only the cells up to the last one that is not empty, and not right
+	// of the header, are kept.
+	n := min(len(cells), len(r.header.Names))
+	for n > 0 && cells[n-1] == "" {
+		n--
+	}
+	row := Row{Line: line, Cells: make([]string, n)}
 	copy(row.Cells, cells)
 	if r.sheet != nil {
 		kinds = r.merged(&row, kinds)
@@ -500,7 +630,7 @@ func (r *Reader) row(line int, cells []string, kinds []cellKind) Row {
 }
 
 func (r *Reader) problem(row *Row, col int, msg string) {
-	r.cellProblem(row, col, fmt.Sprintf("%s %q %s", trimValue(r.header.Names[col]), trimValue(row.Cells[col]), msg))
+	r.cellProblem(row, col, fmt.Sprintf("%s %q %s", trimValue(r.header.Names[col]), trimValue(row.Cell(col)), msg))
 }
 
 // cellProblem records a problem with the cell whose message is msg.
@@ -508,7 +638,7 @@ func (r *Reader) cellProblem(row *Row, col int, msg string) {
 	row.Problems = append(row.Problems, Problem{
 		Code:    CodeBadValue,
 		Column:  r.header.Names[col],
-		Value:   row.Cells[col],
+		Value:   row.Cell(col),
 		Message: msg,
 	})
 }
@@ -519,7 +649,7 @@ func (r *Reader) cellProblem(row *Row, col int, msg string) {
 // as values: hence the hint.
 func (r *Reader) formulaProblem(row *Row, col int) {
 	f := ""
-	if v := trimValue(row.Cells[col]); v != "=" {
+	if v := trimValue(row.Cell(col)); v != "=" {
 		f = ", " + v
 	}
 	r.cellProblem(row, col, fmt.Sprintf("%s (%s): the cell holds a formula with no calculated value%s: open the file in Excel or LibreOffice and save it (in LibreOffice, Data > Calculate > Recalculate Hard first)",
@@ -536,13 +666,19 @@ func (r *Reader) formulaProblem(row *Row, col int) {
 // read the row with.
 func (r *Reader) merged(row *Row, kinds []cellKind) []cellKind {
 	owned := false
-	flag := func(col int, value string, msg string) {
+	// set gives the cell in column col a value and kind, on a copy of
+	// kinds long enough for every known column.
+	set := func(col int, value string, kind cellKind) {
 		if !owned {
-			k := make([]cellKind, len(row.Cells))
+			k := make([]cellKind, max(len(kinds), r.known[len(r.known)-1]+1))
 			copy(k, kinds)
 			kinds, owned = k, true
 		}
-		row.Cells[col], kinds[col] = value, kindFlagged
+		row.setCell(col, value)
+		kinds[col] = kind
+	}
+	flag := func(col int, value string, msg string) {
+		set(col, value, kindFlagged)
 		r.cellProblem(row, col, msg)
 	}
 	for _, col := range r.known {
@@ -556,19 +692,19 @@ func (r *Reader) merged(row *Row, kinds []cellKind) []cellKind {
 		}
 		m, ambiguous := r.sheet.mergedAt(row.Line, col)
 		if ambiguous {
-			flag(col, row.Cells[col], fmt.Sprintf("%s (%s) is under merged cells that overlap, so the value shown there cannot be told: the file is damaged; open it in Excel or LibreOffice, unmerge the cells and save it", name, at))
+			flag(col, row.Cell(col), fmt.Sprintf("%s (%s) is under merged cells that overlap, so the value shown there cannot be told: the file is damaged; open it in Excel or LibreOffice, unmerge the cells and save it", name, at))
 			continue
 		}
 		if m == nil || (m.r1 == row.Line && m.c1 == col) {
 			continue // not merged, or the cell that holds the value
 		}
-		own, shown := trimValue(row.Cells[col]), trimValue(m.value)
+		own, shown := trimValue(row.Cell(col)), trimValue(m.value)
 		if own == shown {
 			continue // nothing hidden, nothing to fill in
 		}
 		switch {
 		case own != "":
-			flag(col, row.Cells[col], fmt.Sprintf("%s (%s) holds %q hidden under the merged cells %s, which show %q: unmerge the cells and write on each row the value meant",
+			flag(col, row.Cell(col), fmt.Sprintf("%s (%s) holds %q hidden under the merged cells %s, which show %q: unmerge the cells and write on each row the value meant",
 				name, at, own, m.ref(), shown))
 		case m.c1 != col:
 			flag(col, m.value, fmt.Sprintf("%s (%s) is covered by the merged cells %s, which show %q across more than one column: unmerge them and write each column's value",
@@ -580,12 +716,7 @@ func (r *Reader) merged(row *Row, kinds []cellKind) []cellKind {
 			flag(col, m.value, fmt.Sprintf("%s (%s) is part of the merged cells %s, whose cell %s holds a formula with no calculated value, %s: open the file in Excel or LibreOffice and save it (in LibreOffice, Data > Calculate > Recalculate Hard first)",
 				name, at, m.ref(), cellName(m.c1, m.r1), shown))
 		default:
-			if !owned {
-				k := make([]cellKind, len(row.Cells))
-				copy(k, kinds)
-				kinds, owned = k, true
-			}
-			row.Cells[col], kinds[col] = m.value, m.kind
+			set(col, m.value, m.kind)
 			row.Notes = append(row.Notes, fmt.Sprintf("%s (%s) is part of the merged cells %s and was read as %q, the value shown there",
 				name, at, m.ref(), shown))
 		}
@@ -604,7 +735,7 @@ func (r *Reader) ref(row *Row, col int, kinds []cellKind) Ref {
 	if col < 0 {
 		return Ref{}
 	}
-	v := trimValue(row.Cells[col])
+	v := trimValue(row.Cell(col))
 	switch kindAt(kinds, col) {
 	case kindFlagged:
 		return Ref{Raw: v}
@@ -631,7 +762,7 @@ func (r *Reader) bool(row *Row, col int, kinds []cellKind, dst *bool) *bool {
 	if col < 0 {
 		return nil
 	}
-	v := trimValue(row.Cells[col])
+	v := trimValue(row.Cell(col))
 	if v == "" {
 		return nil
 	}
@@ -655,7 +786,7 @@ func (r *Reader) dateCell(row *Row, col int, kinds []cellKind, dst *Date) *Date 
 	if col < 0 {
 		return nil
 	}
-	v := trimValue(row.Cells[col])
+	v := trimValue(row.Cell(col))
 	if v == "" {
 		return nil
 	}
@@ -715,6 +846,19 @@ func kindOf(path string) (fileKind, error) {
 	default:
 		return 0, fmt.Errorf("unknown file type %q: use .xlsx or .csv", ext)
 	}
+}
+
+// thousands writes n with a comma between each three digits, as a
+// spreadsheet shows a count: 1,048,576.
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func mib(n int64) string {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The XLSX reader streams the sheet's XML straight out of the zip, token by
@@ -382,24 +383,33 @@ func numFmtKind(id int, code string) styleKind {
 	return styleNumber
 }
 
+// maxSharedStrings bounds the entries of the shared string table, which
+// is held in memory: more than 100,000 rows of four strings each have, and
+// a table of empty strings, which cost nothing to compress and 16 bytes
+// each to hold, is refused within a second.
+const maxSharedStrings = 1 << 19
+
 // readSharedStrings reads the shared string table. It is the one part held
-// in memory; the unzip budget bounds it.
-func (b *book) readSharedStrings() ([]string, error) {
+// in memory: the unzip budget, maxSharedStrings, maxCellChars and
+// maxBytes (Options.MaxSheetBytes) bound it. It returns the table and the
+// bytes it takes, counted as MaxSheetBytes counts them.
+func (b *book) readSharedStrings(maxBytes int64) ([]string, int64, error) {
 	if b.strings == "" {
-		return nil, nil
+		return nil, 0, nil
 	}
 	rc, err := b.openPart(b.strings)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil
+			return nil, 0, nil
 		}
-		return nil, err
+		return nil, 0, err
 	}
 	defer rc.Close()
 	dec := xml.NewDecoder(rc)
 	var (
 		sst     []string
-		text    strings.Builder
+		size    int64 // what sst takes
+		text    cellText
 		inT     bool
 		phonDep int // inside <rPh>: phonetic guides are not cell text
 		inSI    bool
@@ -407,17 +417,20 @@ func (b *book) readSharedStrings() ([]string, error) {
 	for {
 		tok, err := dec.RawToken()
 		if err == io.EOF {
-			return sst, nil
+			return sst, size, nil
 		}
 		if err != nil {
-			return nil, b.partErr(b.strings, err)
+			return nil, 0, b.partErr(b.strings, err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			switch t.Name.Local {
 			case "si":
+				if len(sst) == maxSharedStrings {
+					return nil, 0, fmt.Errorf("%s: the shared string table holds more than %s strings, far more than an offboarding list: save the sheet again, or save it as CSV UTF-8", b.name, thousands(maxSharedStrings))
+				}
 				inSI = true
-				text.Reset()
+				text.reset()
 			case "t":
 				inT = true
 			case "rPh":
@@ -431,7 +444,14 @@ func (b *book) readSharedStrings() ([]string, error) {
 			switch t.Name.Local {
 			case "si":
 				if inSI {
-					sst = append(sst, unescapeOOXML(text.String()))
+					if text.chars > maxCellChars {
+						return nil, 0, fmt.Errorf("%s: shared string %s: %w", b.name, thousands(int64(len(sst)+1)), cellTooLong(text.chars))
+					}
+					str := unescapeOOXML(string(text.b))
+					sst = append(sst, str)
+					if size += columnBytes + int64(len(str)); size > maxBytes {
+						return nil, 0, fmt.Errorf("%s: the shared string table takes more than the limit of %s in memory, far more than an offboarding list", b.name, mib(maxBytes))
+					}
 				}
 				inSI = false
 			case "t":
@@ -441,7 +461,7 @@ func (b *book) readSharedStrings() ([]string, error) {
 			}
 		case xml.CharData:
 			if inSI && inT && phonDep == 0 {
-				text.Write(t)
+				text.write(t)
 			}
 		}
 	}
@@ -476,6 +496,29 @@ func unescapeOOXML(s string) string {
 	return out.String()
 }
 
+// cellText gathers the text of one cell, or one shared string, keeping at
+// most maxCellBytes and counting the characters of the rest: a longer one
+// is refused with its length, and never held whole.
+type cellText struct {
+	b     []byte
+	chars int // characters in b, then in what was not kept
+	over  bool
+}
+
+func (c *cellText) reset() { c.b, c.chars, c.over = c.b[:0], 0, false }
+
+func (c *cellText) write(p []byte) {
+	if !c.over && len(c.b)+len(p) <= maxCellBytes {
+		c.b = append(c.b, p...)
+		if c.chars += utf8.RuneCount(p); c.chars > maxCellChars {
+			c.over = true
+		}
+		return
+	}
+	c.over = true
+	c.chars += utf8.RuneCount(p)
+}
+
 // xlsxSource streams one sheet's rows.
 type xlsxSource struct {
 	name     string
@@ -485,6 +528,7 @@ type xlsxSource struct {
 	book     *book
 	sheet    sheetEntry
 	sst      []string
+	sstBytes int64 // what sst takes, as Options.MaxSheetBytes counts it
 	styles   []styleKind
 	date1904 bool
 	merges   *merges // nil when the sheet has no merged cells
@@ -501,11 +545,11 @@ type xlsxSource struct {
 	broken     bool
 	cells      []string
 	kinds      []cellKind
-	vals       []bool // whether the file holds a value for each of cells
-	fromFile   bool   // the last row next returned is one of the file's
-	text       []byte // a cell's <v>
-	itext      []byte // a cell's inline string, <is>
-	ftext      []byte // a cell's formula, <f>
+	vals       []bool   // whether the file holds a value for each of cells
+	fromFile   bool     // the last row next returned is one of the file's
+	text       cellText // a cell's <v>
+	itext      cellText // a cell's inline string, <is>
+	ftext      cellText // a cell's formula, <f>
 	done       bool
 }
 
@@ -534,7 +578,7 @@ func openXLSX(name string, f io.ReaderAt, closer io.Closer, size int64, opt Opti
 	}()
 	s.styles, err = b.readStyles()
 	if err == nil {
-		s.sst, err = b.readSharedStrings()
+		s.sst, s.sstBytes, err = b.readSharedStrings(opt.MaxSheetBytes)
 	}
 	sc := <-scan
 	if err == nil {
@@ -743,6 +787,11 @@ func (s *xlsxSource) readNext() error {
 
 const maxColumns = 16384 // XFD, the last column a spreadsheet has
 
+// tooWide is the error for a row with a cell right of column XFD.
+func tooWide() error {
+	return fmt.Errorf("the row has more than %s columns, the most a spreadsheet has (A to %s)", thousands(maxColumns), columnLetter(maxColumns-1))
+}
+
 func (s *xlsxSource) readRow() error {
 	s.cells, s.kinds, s.vals = s.cells[:0], s.kinds[:0], s.vals[:0]
 	col := -1
@@ -776,11 +825,11 @@ func (s *xlsxSource) readRow() error {
 				}
 			}
 			if col >= maxColumns {
-				return s.fail(fmt.Errorf("cell beyond the last column %s", columnLetter(maxColumns-1)))
+				return s.fail(tooWide())
 			}
 			val, kind, f, err := s.readCell(typ, style)
 			if err == nil && (f.fType == "array" || f.fType == "dataTable") && f.fRef != "" {
-				err = s.arrays.add(f.fRef, s.row, col, "="+unescapeOOXML(string(s.ftext)))
+				err = s.arrays.add(f.fRef, s.row, col, "="+unescapeOOXML(string(s.ftext.b)))
 			}
 			if err != nil {
 				return &ParseError{File: s.name, Line: s.row, Column: col + 1, Err: err}
@@ -828,7 +877,9 @@ func refColumn(ref string) (int, bool) {
 // readCell reads the rest of a <c> element: its cached value <v>, the
 // text of an inline string <is>, and its formula <f>, if any.
 func (s *xlsxSource) readCell(typ, style string) (string, cellKind, cellXML, error) {
-	s.text, s.itext, s.ftext = s.text[:0], s.itext[:0], s.ftext[:0]
+	s.text.reset()
+	s.itext.reset()
+	s.ftext.reset()
 	inV, inT, inF, phon := false, false, false, 0
 	var c cellXML
 	for {
@@ -872,11 +923,11 @@ func (s *xlsxSource) readCell(typ, style string) (string, cellKind, cellXML, err
 		case xml.CharData:
 			switch {
 			case inV:
-				s.text = append(s.text, t...)
+				s.text.write(t)
 			case inT && phon == 0:
-				s.itext = append(s.itext, t...)
+				s.itext.write(t)
 			case inF:
-				s.ftext = append(s.ftext, t...)
+				s.ftext.write(t)
 			}
 		}
 	}
@@ -892,13 +943,18 @@ type cellXML struct {
 }
 
 func (s *xlsxSource) value(typ, style string, c cellXML) (string, cellKind, error) {
-	v := s.text
+	for _, t := range []*cellText{&s.text, &s.itext, &s.ftext} {
+		if t.over {
+			return "", 0, cellTooLong(t.chars)
+		}
+	}
+	v := s.text.b
 	if c.hasF && (s.book.recalc || !c.hasV || (len(v) == 0 && typ != "str")) {
 		// A formula whose value the file does not hold: no <v> (excelize),
 		// an empty one (openpyxl), or a placeholder in a workbook that asks
 		// to be recalculated (XlsxWriter's 0). Only a formula returning
 		// text can have an empty result (Excel writes t="str" and <v></v>).
-		return "=" + unescapeOOXML(string(s.ftext)), kindFormula, nil
+		return "=" + unescapeOOXML(string(s.ftext.b)), kindFormula, nil
 	}
 	switch typ {
 	case "s":
@@ -914,7 +970,7 @@ func (s *xlsxSource) value(typ, style string, c cellXML) (string, cellKind, erro
 	case "inlineStr":
 		// The text is in <is>; a <v> beside it is not shown (Excel,
 		// openpyxl and calamine read the <is> alone).
-		return unescapeOOXML(string(s.itext)), kindText, nil
+		return unescapeOOXML(string(s.itext.b)), kindText, nil
 	case "str":
 		return unescapeOOXML(string(v)), kindText, nil
 	case "b":
@@ -936,8 +992,8 @@ func (s *xlsxSource) value(typ, style string, c cellXML) (string, cellKind, erro
 		return str, kindOther, nil
 	}
 	if len(v) == 0 {
-		if len(s.itext) > 0 { // an inline string without its t="inlineStr"
-			return unescapeOOXML(string(s.itext)), kindText, nil
+		if len(s.itext.b) > 0 { // an inline string without its t="inlineStr"
+			return unescapeOOXML(string(s.itext.b)), kindText, nil
 		}
 		return "", kindText, nil
 	}
