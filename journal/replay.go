@@ -425,7 +425,7 @@ func CheckInput(path string, st State, file, sha, sheet string, rows []result.Ro
 		return nil // a start record that lists no rows says nothing of them
 	}
 	for i := range max(len(steps), len(rows)) {
-		if i >= len(steps) || i >= len(rows) || steps[i].Line != rows[i].Line || !slices.Equal(steps[i].Cells, rows[i].Cells) {
+		if i >= len(steps) || i >= len(rows) || steps[i].Line != rows[i].Line || !sameCells(steps[i].Cells, rows[i].Cells) {
 			e.Line = 0
 			if i < len(rows) {
 				e.Line = rows[i].Line
@@ -437,4 +437,18 @@ func CheckInput(path string, st State, file, sha, sheet string, rows []result.Ro
 		}
 	}
 	return nil
+}
+
+// sameCells compares two rows' cells as a person sees them: empty cells at
+// the end do not count (an older offboard kept a row as wide as its
+// header; this one keeps a row's cells up to its last non-empty one).
+func sameCells(a, b []string) bool {
+	return slices.Equal(trimEmpty(a), trimEmpty(b))
+}
+
+func trimEmpty(c []string) []string {
+	for len(c) > 0 && c[len(c)-1] == "" {
+		c = c[:len(c)-1]
+	}
+	return c
 }

@@ -179,6 +179,8 @@ func TestCheckInput(t *testing.T) {
 		return Record{Kind: KindStart, InputFile: "march.xlsx", InputSHA256: "0123456789abcdef0123", Sheet: sheet, Steps: steps}
 	}
 	st := Replay([]Record{start("December", rows)})
+	// An older offboard kept every row as wide as the header.
+	padded := []result.Row{{Line: 2, Cells: []string{"ana@example.com", "", ""}}, {Line: 3, Cells: []string{"bo@example.com", "", ""}}}
 	other := slices.Clone(rows)
 	other[1] = result.Row{Line: 3, Cells: []string{"cy@example.com"}}
 	tests := []struct {
@@ -199,6 +201,7 @@ func TestCheckInput(t *testing.T) {
 		{"a journal that names no sheet, other rows", Replay([]Record{start("", rows)}), "march.xlsx", "0123456789abcdef0123", "January", other,
 			`journal out.journal belongs to other rows than march.xlsx (sheet "January") holds now: row 3 differs`},
 		{"a journal that names no sheet, the same rows", Replay([]Record{start("", rows)}), "march.xlsx", "0123456789abcdef0123", "December", rows, ""},
+		{"an older offboard's rows, as wide as the header", Replay([]Record{start("December", padded)}), "march.xlsx", "0123456789abcdef0123", "December", rows, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
