@@ -173,7 +173,7 @@ func TestUsersAgainstServer(t *testing.T) {
 
 	srv.RevokeRefreshToken(refresh)
 	code, out, errOut = runCmd(t, environ, "users", "--log-level", "debug")
-	if code != exitFatal || !strings.Contains(errOut, "refresh token was refused") || !strings.Contains(errOut, "offboard auth --code") {
+	if code != exitFatal || !strings.Contains(errOut, "refresh token was refused") || !strings.Contains(errOut, "offboard auth, pasting a new grant code") {
 		t.Errorf("offboard users with a revoked refresh token = %d, stderr %q; want 1 and the reason", code, errOut)
 	}
 	for _, s := range []string{secret, refresh} {
