@@ -53,8 +53,8 @@ func (c *connFlags) checkLimits() error {
 
 func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dc, "dc", "", "Zoho data centre: "+strings.Join(zoho.DCNames(), ", ")+" (default us; env ZOHO_DC)")
-	fs.StringVar(&c.accountsURL, "accounts-url", "", "accounts server base URL, overriding --dc (env ZOHO_ACCOUNTS_URL)")
-	fs.StringVar(&c.apiDomain, "api-domain", "", "API base URL, overriding the token response's api_domain (env ZOHO_API_DOMAIN)")
+	fs.StringVar(&c.accountsURL, "accounts-url", "", "accounts server base URL, overriding --dc (env ZOHO_ACCOUNTS_URL; plain http to loopback only here)")
+	fs.StringVar(&c.apiDomain, "api-domain", "", "API base URL, overriding the token response's api_domain (env ZOHO_API_DOMAIN; plain http to loopback only here)")
 	fs.StringVar(&c.credentials, "credentials", "", "file written by offboard auth --save (mode 0600), instead of the ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN variables (env ZOHO_CREDENTIALS)")
 	fs.BoolVar(&c.sandbox, "sandbox", false, "use the simulated demo org built into offboard: no account, no credentials, nothing leaves the machine")
 }
@@ -76,10 +76,13 @@ func (c *connFlags) connection(e env) (offboarding.Connection, error) {
 		MaxInFlight: inFlight,
 	}
 	if !c.sandbox {
-		var file offboarding.Credentials
-		if path := firstNonEmpty(c.credentials, e.getenv("ZOHO_CREDENTIALS")); path != "" {
-			// The file replaces the three secret variables; flags and the
-			// other variables still override where it says the org lives.
+		var (
+			file offboarding.Credentials
+			path = firstNonEmpty(c.credentials, e.getenv("ZOHO_CREDENTIALS"))
+		)
+		if path != "" {
+			// The file replaces the three secret variables, and says where
+			// the org lives: only flags override that.
 			var err error
 			if file, err = offboarding.LoadCredentials(path); err != nil {
 				return offboarding.Connection{}, fatal(err)
@@ -90,9 +93,18 @@ func (c *connFlags) connection(e env) (offboarding.Connection, error) {
 			cfg.ClientSecret = e.getenv("ZOHO_CLIENT_SECRET")
 			cfg.RefreshToken = e.getenv("ZOHO_REFRESH_TOKEN")
 		}
-		cfg.DC = firstNonEmpty(c.dc, e.getenv("ZOHO_DC"), file.DC)
-		cfg.AccountsURL = firstNonEmpty(c.accountsURL, e.getenv("ZOHO_ACCOUNTS_URL"), file.AccountsURL)
-		cfg.APIDomain = firstNonEmpty(c.apiDomain, e.getenv("ZOHO_API_DOMAIN"), file.APIDomain)
+		var err error
+		ends := endpoints{e: e, file: path}
+		cfg.DC, err = ends.pick("--dc", c.dc, "ZOHO_DC", "dc", file.DC)
+		if err == nil {
+			cfg.AccountsURL, err = ends.pick("--accounts-url", c.accountsURL, "ZOHO_ACCOUNTS_URL", "accounts_url", file.AccountsURL)
+		}
+		if err == nil {
+			cfg.APIDomain, err = ends.pick("--api-domain", c.apiDomain, "ZOHO_API_DOMAIN", "api_domain", file.APIDomain)
+		}
+		if err != nil {
+			return offboarding.Connection{}, fatal(err)
+		}
 		if cfg.ClientID == "" || cfg.ClientSecret == "" || cfg.RefreshToken == "" {
 			var missing []string
 			for _, m := range []struct{ v, name string }{{cfg.ClientID, "ZOHO_CLIENT_ID"}, {cfg.ClientSecret, "ZOHO_CLIENT_SECRET"}, {cfg.RefreshToken, "ZOHO_REFRESH_TOKEN"}} {
@@ -111,6 +123,56 @@ func (c *connFlags) connection(e env) (offboarding.Connection, error) {
 		e.tuneClient(&cfg)
 	}
 	return offboarding.Connection{Client: cfg, Sandbox: c.sandbox, SandboxJobDuration: e.sandboxJobs}, nil
+}
+
+// endpoints picks where the org lives: the data centre, the accounts
+// server and the API domain, each from its flag, else the credentials file
+// if one is used, else the environment.
+//
+// A variable left in the environment never silently sends a credentials
+// file's secrets elsewhere: one that differs from the file is refused. And
+// plain http (to loopback: an offboard sandbox, tests) is used only when
+// named on the command line: a variable or a file outlives the sandbox it
+// named, and whatever listens on that port later would be sent the
+// secrets.
+type endpoints struct {
+	e    env
+	file string // the credentials file in use, "" if none
+}
+
+func (p endpoints) pick(flagName, flagVal, envName, fileKey, fileVal string) (string, error) {
+	if flagVal != "" {
+		return flagVal, nil
+	}
+	envVal := strings.TrimSpace(p.e.getenv(envName))
+	val, from := envVal, envName+"="+envVal+" in the environment"
+	if p.file != "" {
+		if envVal != "" && !sameEndpoint(fileKey, envVal, fileVal) {
+			fileSays := fileKey + " " + fileVal
+			if fileVal == "" {
+				fileSays = "no " + fileKey
+			}
+			return "", fmt.Errorf("%s differs from the credentials file %s, which has %s: offboard will not send the file's secrets elsewhere on a variable's word; unset %s, or name the endpoint with %s",
+				from, p.file, fileSays, envName, flagName)
+		}
+		val, from = fileVal, "the credentials file "+p.file+"'s "+fileKey+" "+fileVal
+	}
+	if fileKey != "dc" && strings.HasPrefix(strings.ToLower(val), "http:") {
+		return "", fmt.Errorf("%s: plain http is used only when named on the command line (%s %s, for an offboard sandbox), never from the environment or a credentials file", from, flagName, val)
+	}
+	return val, nil
+}
+
+// sameEndpoint reports whether two settings of key name the same place.
+func sameEndpoint(key, a, b string) bool {
+	norm := func(v string) string {
+		v = strings.ToLower(strings.TrimRight(strings.TrimSpace(v), "/"))
+		if key == "dc" && v == "" {
+			v = zoho.DefaultDC
+		}
+		return v
+	}
+	return norm(a) == norm(b)
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -138,6 +138,7 @@ func start(t *testing.T, environ map[string]string, args ...string) *proc {
 // startIn runs offboard in the working directory dir.
 func startIn(t *testing.T, dir string, environ map[string]string, args ...string) *proc {
 	t.Helper()
+	environ, args = commandLine(environ, args)
 	p := &proc{cmd: exec.Command(binary(t), args...), done: make(chan struct{})}
 	p.cmd.Dir = dir
 	p.cmd.Env = append(os.Environ(), childEnv+"=1")

@@ -2,6 +2,8 @@ module offboard
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require (
 	github.com/gocarina/gocsv v0.0.0-20240520201108-78e41c74b4b1
 	github.com/google/go-cmp v0.7.0

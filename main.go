@@ -208,7 +208,7 @@ func hint(err error) string {
 	)
 	switch {
 	case errors.As(err, &auth) && auth.RefreshTokenRefused():
-		return `; create a new one with offboard auth --code CODE (see README, "Credentials")`
+		return `; create a new one with offboard auth, pasting a new grant code (see README, "Credentials")`
 	case errors.As(err, &auth) && auth.ClientRefused():
 		return "; check ZOHO_CLIENT_ID and ZOHO_CLIENT_SECRET (or the --credentials file) and --dc"
 	case errors.Is(err, zoho.ErrNoAPIDomain):

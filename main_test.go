@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,12 +25,39 @@ import (
 // output.
 func runCmd(t *testing.T, environ map[string]string, args ...string) (int, string, string) {
 	t.Helper()
+	return runCmdIn(t, "", environ, args...)
+}
+
+// runCmdIn is runCmd with stdin as the standard input.
+func runCmdIn(t *testing.T, stdin string, environ map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	environ, args = commandLine(environ, args)
 	var out, errOut bytes.Buffer
-	e := env{stdout: &out, stderr: &errOut, stdin: strings.NewReader(""),
+	e := env{stdout: &out, stderr: &errOut, stdin: strings.NewReader(stdin),
 		getenv:  func(k string) string { return environ[k] },
 		tuneRun: fastRun, sandboxJobs: 100 * time.Millisecond}
 	code := run(t.Context(), e, args)
 	return code, out.String(), errOut.String()
+}
+
+// commandLine moves the flags that simEnv keeps among the environment
+// (keys starting with "--": the simulator's plain-http accounts URL,
+// which offboard takes only from the command line) onto the command line
+// of the commands that take them.
+func commandLine(environ map[string]string, args []string) (map[string]string, []string) {
+	if len(args) == 0 || !slices.Contains([]string{"users", "plan", "run", "auth"}, args[0]) {
+		return environ, args
+	}
+	env := make(map[string]string, len(environ))
+	cmd := []string{args[0]}
+	for k, v := range environ {
+		if strings.HasPrefix(k, "--") {
+			cmd = append(cmd, k, v)
+		} else {
+			env[k] = v
+		}
+	}
+	return env, append(cmd, args[1:]...)
 }
 
 // fastRun polls a simulator whose jobs take milliseconds.
@@ -145,7 +173,7 @@ func TestUsersAgainstServer(t *testing.T) {
 
 	srv.RevokeRefreshToken(refresh)
 	code, out, errOut = runCmd(t, environ, "users", "--log-level", "debug")
-	if code != exitFatal || !strings.Contains(errOut, "refresh token was refused") || !strings.Contains(errOut, "offboard auth --code") {
+	if code != exitFatal || !strings.Contains(errOut, "refresh token was refused") || !strings.Contains(errOut, "offboard auth, pasting a new grant code") {
 		t.Errorf("offboard users with a revoked refresh token = %d, stderr %q; want 1 and the reason", code, errOut)
 	}
 	for _, s := range []string{secret, refresh} {
@@ -179,8 +207,8 @@ func TestSandboxServesUntilInterrupted(t *testing.T) {
 	if code := <-done; code != exitOK {
 		t.Errorf("offboard sandbox stopped with %d, want 0; stderr %s", code, errOut.String())
 	}
-	if !strings.Contains(out.String(), "export ZOHO_ACCOUNTS_URL=http://127.0.0.1:") {
-		t.Errorf("offboard sandbox printed %q, want the environment to use it", out.String())
+	if !strings.Contains(out.String(), "offboard users --accounts-url http://127.0.0.1:") || strings.Contains(out.String(), "export") {
+		t.Errorf("offboard sandbox printed %q, want a command line that uses it, and no export line", out.String())
 	}
 }
 

@@ -20,12 +20,16 @@ import (
 	"offboard/zoho"
 )
 
-// simEnv starts a simulated org and returns the environment that points
-// offboard at it.
+// simEnv starts a simulated org and returns what points offboard at it:
+// its credentials, and its plain-http accounts URL under the key
+// "--accounts-url", which runCmd and startIn put on the command line
+// (offboard takes plain http from nowhere else).
 func simEnv(t *testing.T, cfg sandbox.Config) (*sandbox.Server, map[string]string) {
 	t.Helper()
 	srv := sandboxtest.Start(t, cfg)
-	return srv, sandboxtest.Env(srv)
+	environ := sandboxtest.Env(srv)
+	environ["--accounts-url"] = srv.URL()
+	return srv, environ
 }
 
 // TestRunGuardsSendNothing checks every way run refuses to start, with the
@@ -138,7 +142,7 @@ func TestConfirmOnATerminal(t *testing.T) {
 		e := env{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader(tt.typed), stdinTTY: true,
 			getenv: func(k string) string { return environ[k] }, tuneRun: fastRun}
 		out := filepath.Join(t.TempDir(), "r.xlsx")
-		code := run(t.Context(), e, []string{"run", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28"})
+		code := run(t.Context(), e, []string{"run", "--accounts-url", srv.URL(), "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28"})
 		if code != tt.code || !strings.Contains(stdout.String(), "About to delete 7 users") || !strings.Contains(stdout.String(), "Type 7 to go ahead") {
 			t.Errorf("typed %q: offboard run = %d, stdout %q; want %d after the prompt", tt.typed, code, stdout.String(), tt.code)
 		}
@@ -199,7 +203,7 @@ func TestRunAccountsServerSilent(t *testing.T) {
 		tuneClient: func(c *zoho.Config) {
 			c.TokenTimeout, c.TokenAttempts, c.TokenBackoff = 100*time.Millisecond, 2, 20*time.Millisecond
 		}}
-	code := run(t.Context(), e, []string{"run", "--input", "samples/offboarding.csv", "--output", out,
+	code := run(t.Context(), e, []string{"run", "--accounts-url", srv.URL(), "--input", "samples/offboarding.csv", "--output", out,
 		"--as-of", "2026-11-28", "--yes", "--log-format", "json", "--max-jobs", "1"})
 	if code != exitFatal || !strings.Contains(stderr.String(), srv.URL()) || !strings.Contains(stderr.String(), "did not answer") {
 		t.Fatalf("offboard run with a silent accounts server = %d; want 1 naming %s; stderr:\n%s", code, srv.URL(), stderr.String())
@@ -228,7 +232,7 @@ func TestInterruptedWhileReadingTheOrg(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	e := env{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader(""), getenv: func(k string) string { return environ[k] }}
 	out := filepath.Join(t.TempDir(), "r.xlsx")
-	code := run(ctx, e, []string{"run", "--input", "samples/offboarding.csv", "--output", out, "--yes", "--as-of", "2026-11-28"})
+	code := run(ctx, e, []string{"run", "--accounts-url", srv.URL(), "--input", "samples/offboarding.csv", "--output", out, "--yes", "--as-of", "2026-11-28"})
 	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted") {
 		t.Errorf("offboard run interrupted while reading the org = %d, %q; want 130", code, stderr.String())
 	}
@@ -467,7 +471,8 @@ func TestSlotsHeldByOthers(t *testing.T) {
 			fastRun(o)
 			o.BackoffBase, o.BackoffMax = 20*time.Millisecond, 100*time.Millisecond // Zoho is tried again sooner
 		}}
-	code := run(t.Context(), e, []string{"run", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28", "--yes", "--job-timeout", "300ms"})
+	environ, args := commandLine(environ, []string{"run", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28", "--yes", "--job-timeout", "300ms"})
+	code := run(t.Context(), e, args)
 	stderr := errOut.String()
 	if code != exitIncomplete && code != exitFatal {
 		t.Fatalf("offboard run = %d; stderr:\n%s", code, stderr)

@@ -56,9 +56,9 @@ func BenchmarkProcess(b *testing.B) {
 		}
 		id, secret, refresh := srv.Credentials()
 		out := filepath.Join(dir, "results-"+strconv.Itoa(i)+".xlsx")
-		cmd := exec.Command(bin, "run", "--input", sheet, "--output", out, "--yes",
+		cmd := exec.Command(bin, "run", "--input", sheet, "--output", out, "--yes", "--accounts-url", srv.URL(),
 			"--max-deletes", strconv.Itoa(n), "--log-format", "json", "--log-level", "warn")
-		cmd.Env = append(os.Environ(), "ZOHO_ACCOUNTS_URL="+srv.URL(), "ZOHO_CLIENT_ID="+id,
+		cmd.Env = append(os.Environ(), "ZOHO_CLIENT_ID="+id,
 			"ZOHO_CLIENT_SECRET="+secret, "ZOHO_REFRESH_TOKEN="+refresh)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr

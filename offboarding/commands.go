@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"offboard/input"
@@ -26,7 +27,7 @@ type SandboxOptions struct {
 }
 
 // Sandbox serves the simulated Zoho org until ctx ends, and prints the
-// environment that points offboard (or curl) at it.
+// command line that points offboard at it.
 func Sandbox(ctx context.Context, ios IO, o SandboxOptions) error {
 	cfg := sandbox.Config{
 		JobDuration:      o.JobDuration,
@@ -48,12 +49,14 @@ func Sandbox(ctx context.Context, ios IO, o SandboxOptions) error {
 	}
 	defer srv.Close()
 	id, secret, refresh := srv.Credentials()
+	// The endpoint goes on each command line, never into the environment:
+	// a variable left set after the sandbox ends would send real secrets
+	// to whatever listens on its port next (offboard refuses plain http
+	// from the environment).
 	fmt.Fprintf(ios.Out, "Simulated Zoho org serving at %s (accounts server and API domain).\n", srv.URL())
-	fmt.Fprintf(ios.Out, "These sandbox credentials work only against it:\n\n")
-	fmt.Fprintf(ios.Out, "export ZOHO_ACCOUNTS_URL=%s\n", srv.URL())
-	fmt.Fprintf(ios.Out, "export ZOHO_CLIENT_ID=%s\n", id)
-	fmt.Fprintf(ios.Out, "export ZOHO_CLIENT_SECRET=%s\n", secret)
-	fmt.Fprintf(ios.Out, "export ZOHO_REFRESH_TOKEN=%s\n\n", refresh)
+	fmt.Fprintf(ios.Out, "Point offboard at it on the command line; these sandbox credentials work only against it:\n\n")
+	fmt.Fprintf(ios.Out, "ZOHO_CLIENT_ID=%s ZOHO_CLIENT_SECRET=%s ZOHO_REFRESH_TOKEN=%s \\\n", id, secret, refresh)
+	fmt.Fprintf(ios.Out, "  offboard users --accounts-url %s\n\n", srv.URL())
 	fmt.Fprintln(ios.Out, "Press Ctrl-C to stop.")
 	<-ctx.Done()
 	return nil
@@ -91,6 +94,23 @@ type AuthOptions struct {
 	Save string
 }
 
+// CheckSave refuses to save credentials over an existing file unless force,
+// before the grant code is spent.
+func CheckSave(path string, force bool) error {
+	if path == "" {
+		return nil
+	}
+	if err := checkDirs(path); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(path); err == nil && !force {
+		return fmt.Errorf("%s already exists; pass --force to replace it, or pick another --save file", path)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // Auth exchanges a Self Client grant code for a refresh token, and prints
 // it or saves the credentials.
 func Auth(ctx context.Context, ios IO, o AuthOptions) error {
@@ -100,7 +120,7 @@ func Auth(ctx context.Context, ios IO, o AuthOptions) error {
 	}
 	if o.Save == "" {
 		fmt.Fprintf(ios.Out, "ZOHO_REFRESH_TOKEN=%s\n", grant.RefreshToken)
-		if grant.APIDomain != "" {
+		if grant.APIDomain != "" && !strings.HasPrefix(strings.ToLower(grant.APIDomain), "http:") {
 			fmt.Fprintf(ios.Out, "ZOHO_API_DOMAIN=%s\n", grant.APIDomain)
 		}
 		if grant.Scope != "" {
@@ -108,9 +128,17 @@ func Auth(ctx context.Context, ios IO, o AuthOptions) error {
 		}
 		return nil
 	}
+	// A plain-http endpoint (an offboard sandbox on loopback) is not
+	// saved: it is taken only from the command line.
+	httpsOnly := func(u string) string {
+		if strings.HasPrefix(strings.ToLower(u), "http:") {
+			return ""
+		}
+		return u
+	}
 	err = SaveCredentials(o.Save, Credentials{
 		ClientID: o.Client.ClientID, ClientSecret: o.Client.ClientSecret, RefreshToken: grant.RefreshToken,
-		DC: o.Client.DC, AccountsURL: o.Client.AccountsURL, APIDomain: grant.APIDomain,
+		DC: o.Client.DC, AccountsURL: httpsOnly(o.Client.AccountsURL), APIDomain: httpsOnly(grant.APIDomain),
 	})
 	if err != nil {
 		return err

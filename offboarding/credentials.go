@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -21,17 +22,26 @@ type Credentials struct {
 }
 
 // LoadCredentials reads a credentials file, refusing one that others can
-// read: it holds a refresh token that can delete users.
+// read or that another user owns: it holds a refresh token that can delete
+// users. The file checked is the file read (it is opened first).
 func LoadCredentials(path string) (Credentials, error) {
 	var c Credentials
-	info, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return c, fmt.Errorf("credentials file: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return c, fmt.Errorf("credentials file: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return c, fmt.Errorf("credentials file %s is not a regular file", path)
 	}
 	if err := checkPrivate(path, info); err != nil {
 		return c, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
 	if err != nil {
 		return c, fmt.Errorf("credentials file: %w", err)
 	}

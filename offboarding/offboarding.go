@@ -54,6 +54,9 @@ func (l LogConfig) Logger(w io.Writer, terminal bool) zerolog.Logger {
 			format = "console"
 		}
 	}
+	// Workers log at once: one line must never cut into another,
+	// whatever w is (a pipe, a buffer).
+	w = zerolog.SyncWriter(w)
 	out := w
 	if format == "console" {
 		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !terminal}

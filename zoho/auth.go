@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"golang.org/x/oauth2"
 )
@@ -230,7 +231,7 @@ func (ts *tokenSource) refreshes() int {
 func tokenError(err error, timedOut bool, timeout time.Duration, s *secrets) *AuthError {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		code, desc := s.redact(re.ErrorCode), s.redact(re.ErrorDescription)
+		code, desc := s.clean(re.ErrorCode), s.clean(re.ErrorDescription)
 		switch {
 		case isThrottle(code, desc):
 			return &AuthError{Code: code, Description: desc, Throttled: true}
@@ -244,6 +245,10 @@ func tokenError(err error, timedOut bool, timeout time.Duration, s *secrets) *Au
 			status = re.Response.StatusCode
 		}
 		return &AuthError{Err: fmt.Errorf("accounts server answered HTTP %d", status), noAnswer: status >= 500}
+	}
+	var redirect *RedirectError
+	if errors.As(err, &redirect) {
+		return &AuthError{Err: redirect, Fatal: true}
 	}
 	if timedOut {
 		return &AuthError{Err: fmt.Errorf("no answer within %s", timeout), noAnswer: true}
@@ -297,6 +302,34 @@ func (s *secrets) redact(text string) string {
 	return text
 }
 
+// maxServerText bounds how much of one string the server wrote goes into
+// an error.
+const maxServerText = 300
+
+// clean makes text the server wrote fit to print: every secret s knows
+// replaced by [redacted], control and formatting characters (a terminal's
+// escape sequences, a line break that forges a log line, a direction
+// override) escaped, and at most maxServerText bytes kept.
+func (s *secrets) clean(text string) string {
+	text = strings.ToValidUTF8(s.redact(text), "\uFFFD")
+	var b strings.Builder
+	for _, r := range text {
+		if b.Len() >= maxServerText {
+			b.WriteString("...")
+			break
+		}
+		switch {
+		case r < 0x80 && (r < 0x20 || r == 0x7f):
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
 // Grant is what the accounts server returns for a Self Client grant code.
 type Grant struct {
 	// RefreshToken is the long-lived token to keep (a secret).
@@ -336,8 +369,8 @@ func ExchangeGrantCode(ctx context.Context, cfg Config, code string) (Grant, err
 	g.APIDomain, _ = tok.Extra("api_domain").(string)
 	g.Scope, _ = tok.Extra("scope").(string)
 	if g.APIDomain != "" {
-		if _, err := checkBaseURL("api_domain from the accounts server", g.APIDomain); err != nil {
-			return Grant{}, fmt.Errorf("zoho: %w", err)
+		if _, err := c.checkTokenAPIDomain(g.APIDomain); err != nil {
+			return Grant{}, err
 		}
 	}
 	return g, nil

@@ -83,12 +83,15 @@ type Client struct {
 	tokens    *tokenSource
 	apiDomain *url.URL // from Config; nil means take it from the token
 	accounts  *url.URL
-	timeout   time.Duration
-	limiter   *rate.Limiter
-	slots     chan struct{}
-	userAgent string
-	log       zerolog.Logger
-	secrets   *secrets
+	// accountsDC is the data centre whose API domains a token's api_domain
+	// may name: the one of Config.DC, or of the accounts server.
+	accountsDC DataCentre
+	timeout    time.Duration
+	limiter    *rate.Limiter
+	slots      chan struct{}
+	userAgent  string
+	log        zerolog.Logger
+	secrets    *secrets
 }
 
 // New checks cfg and returns a Client. It makes no network call: bad
@@ -139,6 +142,17 @@ func New(cfg Config) (*Client, error) {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = max(cfg.MaxInFlight, 2)
 		c.http = &http.Client{Transport: t}
+	} else {
+		hc := *cfg.HTTPClient // the caller's client keeps its own policy
+		c.http = &hc
+	}
+	// No redirect is followed, by token requests or API calls: Zoho's
+	// servers answer where they are asked, and a redirect would carry the
+	// client secret, the refresh token or the access token to another
+	// server, perhaps over plain http.
+	c.http.CheckRedirect = c.refuseRedirect
+	if c.accountsDC, err = accountsDC(cfg.DC, accountsURL); err != nil {
+		return nil, fmt.Errorf("zoho: %w", err)
 	}
 	if c.timeout <= 0 {
 		c.timeout = 60 * time.Second
@@ -206,11 +220,30 @@ func (c *Client) base(tok *oauth2.Token) (*url.URL, error) {
 	if domain == "" {
 		return nil, ErrNoAPIDomain
 	}
-	u, err := checkBaseURL("api_domain from the accounts server", domain)
+	return c.checkTokenAPIDomain(domain)
+}
+
+// checkTokenAPIDomain accepts an api_domain the accounts server named only
+// if it is one of its data centre's API domains (https, a host under
+// zohoapis.<dc>), or, when the accounts server itself is on loopback (the
+// sandbox, tests), a loopback URL. Anything else would be sent the access
+// token on the accounts server's word alone.
+func (c *Client) checkTokenAPIDomain(domain string) (*url.URL, error) {
+	u, err := checkBaseURL("api_domain from the accounts server", c.secrets.clean(domain))
 	if err != nil {
 		return nil, fmt.Errorf("zoho: %w", err)
 	}
-	return u, nil
+	if (isLoopback(c.accounts.Hostname()) && isLoopback(u.Hostname())) || c.accountsDC.hasAPIHost(u) {
+		return u, nil
+	}
+	return nil, &APIDomainError{Domain: u.String(), DC: c.accountsDC}
+}
+
+// refuseRedirect is the HTTP client's CheckRedirect: every redirect is
+// refused, and the request it names is never sent.
+func (c *Client) refuseRedirect(req *http.Request, via []*http.Request) error {
+	from := via[len(via)-1].URL
+	return &RedirectError{From: from.Scheme + "://" + from.Host, To: c.secrets.clean(req.URL.Scheme + "://" + req.URL.Host)}
 }
 
 // call describes one API request.
@@ -487,21 +520,29 @@ func (c *Client) parseError(resp *http.Response, data []byte, method, path strin
 	}
 	// Everything the server wrote may echo what it was sent: code, message,
 	// and the details' keys and values alike.
-	e.Code = c.secrets.redact(env.Code)
-	e.Message = c.secrets.redact(env.Message)
-	if env.Details != nil {
-		e.Details = make(map[string]any, len(env.Details))
-		for k, v := range env.Details {
-			if s, ok := v.(string); ok {
-				v = c.secrets.redact(s)
-			}
-			e.Details[c.secrets.redact(k)] = v
-		}
-	}
+	e.Code = c.secrets.clean(env.Code)
+	e.Message = c.secrets.clean(env.Message)
+	e.Details = c.cleanDetails(env.Details)
 	if secs, ok := e.Details["retry_after"].(float64); ok && secs > 0 && e.RetryAfter == 0 {
 		e.RetryAfter = time.Duration(secs * float64(time.Second))
 	}
 	return e
+}
+
+// cleanDetails returns Zoho's details object with its keys and string
+// values fit to print (secrets.clean).
+func (c *Client) cleanDetails(details map[string]any) map[string]any {
+	if details == nil {
+		return nil
+	}
+	out := make(map[string]any, len(details))
+	for k, v := range details {
+		if s, ok := v.(string); ok {
+			v = c.secrets.clean(s)
+		}
+		out[c.secrets.clean(k)] = v
+	}
+	return out
 }
 
 // findEnvelope finds the error object in data: {"code":...} or

@@ -91,3 +91,37 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// apiZone is the domain every API host of the data centre is under, e.g.
+// zohoapis.eu for https://www.zohoapis.eu.
+func (dc DataCentre) apiZone() string {
+	u, err := url.Parse(dc.APIDomain)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(u.Hostname(), "www.")
+}
+
+// hasAPIHost reports whether u is an https URL on one of dc's API hosts:
+// its zone or a name under it, on the https port.
+func (dc DataCentre) hasAPIHost(u *url.URL) bool {
+	zone, host := dc.apiZone(), strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if u.Scheme != "https" || zone == "" || (u.Port() != "" && u.Port() != "443") {
+		return false
+	}
+	return host == zone || strings.HasSuffix(host, "."+zone)
+}
+
+// accountsDC is the data centre whose API domains a token may name: the one
+// named, or else the one whose accounts server accounts is (the default
+// data centre for another server).
+func accountsDC(name string, accounts *url.URL) (DataCentre, error) {
+	if name == "" {
+		for _, dc := range dataCentres {
+			if u, err := url.Parse(dc.AccountsURL); err == nil && strings.EqualFold(u.Host, accounts.Host) {
+				return dc, nil
+			}
+		}
+	}
+	return LookupDC(name)
+}

@@ -202,6 +202,32 @@ func (e *NotSentError) Error() string {
 // Unwrap returns ErrNotSent and the cause.
 func (e *NotSentError) Unwrap() []error { return []error{ErrNotSent, e.Err} }
 
+// RedirectError is a server's answer that redirected a request elsewhere,
+// which the client never follows (see Config).
+type RedirectError struct {
+	// From is the server that answered, To where it pointed (scheme and
+	// host only).
+	From, To string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("%s answered with a redirect to %s, which offboard refuses to follow (Zoho does not redirect; "+
+		"it would send the credentials elsewhere): check --dc, --accounts-url and --api-domain", e.From, e.To)
+}
+
+// APIDomainError is a token answer whose api_domain is not one of the data
+// centre's API domains: the access token is not sent there.
+type APIDomainError struct {
+	Domain string
+	DC     DataCentre
+}
+
+func (e *APIDomainError) Error() string {
+	return fmt.Sprintf("zoho: the accounts server named api_domain %s, which is not one of data centre %s's API domains (https://*.%s): "+
+		"refused, the access token is not sent there; check --dc, or name the API domain with --api-domain if it is right",
+		e.Domain, e.DC.Name, e.DC.apiZone())
+}
+
 // AuthError is a failure to get an access token from Zoho's accounts
 // server.
 type AuthError struct {
@@ -254,6 +280,8 @@ func (e *AuthError) Error() string {
 		return "zoho: the refresh token was refused (invalid_code): it is wrong, revoked, or belongs to another data centre; a new one is needed"
 	case e.Fatal && strings.HasPrefix(e.Code, "invalid_client"):
 		return fmt.Sprintf("zoho: the client id or client secret was refused (%s): check them, and the data centre", e.Code)
+	case e.Fatal && e.Code == "" && e.Err != nil:
+		return fmt.Sprintf("zoho: cannot get an access token: %v", e.Err)
 	case e.Fatal:
 		s := fmt.Sprintf("zoho: the accounts server refused the token request (%s", e.Code)
 		if e.Description != "" {
@@ -332,6 +360,13 @@ func Classify(err error) Class {
 	}
 	if errors.Is(err, context.Canceled) {
 		return ClassCanceled
+	}
+	var (
+		redirect *RedirectError
+		domain   *APIDomainError
+	)
+	if errors.As(err, &redirect) || errors.As(err, &domain) {
+		return ClassFatal
 	}
 	var auth *AuthError
 	if errors.As(err, &auth) {

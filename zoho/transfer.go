@@ -138,8 +138,8 @@ func (c *Client) TransferAndDelete(ctx context.Context, req TransferRequest, bef
 	}
 	r := body.TransferAndDelete[0]
 	if !strings.EqualFold(r.Status, "success") {
-		return Job{}, &APIError{HTTPStatus: resp.status, Code: r.Code, Message: c.secrets.redact(r.Message),
-			Details: r.Details, Method: http.MethodPost, Path: full, CreditsRemaining: -1}
+		return Job{}, &APIError{HTTPStatus: resp.status, Code: c.secrets.clean(r.Code), Message: c.secrets.clean(r.Message),
+			Details: c.cleanDetails(r.Details), Method: http.MethodPost, Path: full, CreditsRemaining: -1}
 	}
 	job := Job{ID: detailID(r.Details, "jobId", "job_id"), UserID: detailID(r.Details, "id")}
 	if job.UserID == "" {
@@ -206,5 +206,5 @@ func (c *Client) JobStatus(ctx context.Context, jobID string) (JobStatus, error)
 		return JobStatus{}, fmt.Errorf("zoho: the status answer for job %s holds no status", jobID)
 	}
 	st := body.TransferAndDelete[0]
-	return JobStatus{Status: strings.ToLower(st.Status), Reason: c.secrets.redact(st.Reason)}, nil
+	return JobStatus{Status: strings.ToLower(st.Status), Reason: c.secrets.clean(st.Reason)}, nil
 }

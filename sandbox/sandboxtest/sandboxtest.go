@@ -70,10 +70,12 @@ func Client(t testing.TB, srv *sandbox.Server, opts ...func(*zoho.Config)) *zoho
 	return c
 }
 
-// Env is the environment that points the offboard binary at srv.
+// Env is the environment that gives the offboard binary srv's
+// credentials. Its accounts URL, plain http, goes on the command line:
+// --accounts-url srv.URL().
 func Env(srv *sandbox.Server) map[string]string {
 	id, secret, refresh := srv.Credentials()
-	return map[string]string{"ZOHO_CLIENT_ID": id, "ZOHO_CLIENT_SECRET": secret, "ZOHO_REFRESH_TOKEN": refresh, "ZOHO_ACCOUNTS_URL": srv.URL()}
+	return map[string]string{"ZOHO_CLIENT_ID": id, "ZOHO_CLIENT_SECRET": secret, "ZOHO_REFRESH_TOKEN": refresh}
 }
 
 // Submissions returns, per user, the HTTP status of every
