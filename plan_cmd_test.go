@@ -422,3 +422,26 @@ func TestJournalThatIsNotOne(t *testing.T) {
 		t.Errorf("notes.txt = %q after the run, want it kept", data)
 	}
 }
+
+// TestHeaderTooWide: a sheet whose header reaches past column XEQ leaves
+// no room for offboard's result columns: it is refused when read, naming
+// the file, the column and the limit, before the org is read.
+func TestHeaderTooWide(t *testing.T) {
+	f := excelize.NewFile()
+	f.SetCellValue("Sheet1", "A1", "user")
+	f.SetCellValue("Sheet1", "B1", "transfer_to")
+	f.SetCellValue("Sheet1", "XFD1", "note")
+	f.SetCellValue("Sheet1", "A2", "aisha.bello@northwind-demo.example")
+	f.SetCellValue("Sheet1", "B2", "lucas.meyer@northwind-demo.example")
+	in := filepath.Join(t.TempDir(), "wide.xlsx")
+	if err := f.SaveAs(in); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCmd(t, nil, "plan", "--sandbox", "--input", in, "--output", filepath.Join(t.TempDir(), "p.xlsx"))
+	if code != exitFatal || !strings.Contains(stderr, "wide.xlsx: the header reaches column XFD") || !strings.Contains(stderr, "columns A to XEQ") {
+		t.Errorf("offboard plan of a header at XFD = %d, %q; want 1 naming the column and the limit", code, stderr)
+	}
+	if strings.Contains(stderr, "org directory read") {
+		t.Errorf("the org was read before the sheet was refused:\n%s", stderr)
+	}
+}

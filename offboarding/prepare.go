@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/xuri/excelize/v2"
 
 	"offboard/directory"
 	"offboard/input"
@@ -53,6 +54,13 @@ func readSheet(log zerolog.Logger, o SheetOptions) (*sheet, error) {
 	s, err := input.ReadSheet(o.Input, input.Options{Sheet: o.Sheet, IncludeHidden: o.IncludeHidden})
 	if err != nil {
 		return nil, err
+	}
+	if n := len(s.Header.Names); n > report.MaxInputColumns {
+		// Refused before anything is sent: the results could not be written.
+		last, _ := excelize.ColumnNumberToName(n)
+		most, _ := excelize.ColumnNumberToName(report.MaxInputColumns)
+		return nil, fmt.Errorf("%s: the header reaches column %s; offboard writes its %d result columns after the sheet's, so a sheet may use columns A to %s (%d): delete the columns it does not need",
+			o.Input, last, 16384-report.MaxInputColumns, most, report.MaxInputColumns)
 	}
 	log.Info().Str("input", o.Input).Str("sheet", s.Name).Int("rows", len(s.Rows)).Int("hidden_rows", s.HiddenRows).
 		Str("sha256", s.SHA256).Msg("sheet read")

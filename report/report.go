@@ -105,6 +105,11 @@ const (
 	numColumns
 )
 
+// MaxInputColumns is the widest input header a results workbook can hold:
+// its own columns follow the input's, and a sheet ends at column XFD
+// (16,384).
+const MaxInputColumns = 16384 - numColumns
+
 // Summary is what the Summary sheet says about the whole plan or run.
 type Summary struct {
 	// Command is "plan" or "run".
@@ -170,6 +175,9 @@ func Create(path string, inputHeader []string) (*Writer, error) {
 	var err error
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
 	case ".xlsx":
+		if len(w.header) > MaxInputColumns {
+			return nil, fmt.Errorf("results file %s: the input has %d columns; a workbook holds %d besides the %d offboard adds", filepath.Base(path), len(w.header), MaxInputColumns, numColumns)
+		}
 		w.sink, err = newXLSXSink(path, w.header)
 	case ".csv":
 		w.sink, err = newCSVSink(path, w.header)

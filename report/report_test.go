@@ -899,3 +899,35 @@ func TestCounts(t *testing.T) {
 		t.Errorf("Counts() after changing its result (-want +got):\n%s", diff)
 	}
 }
+
+// TestWideInput: an input header as wide as a workbook allows (its last
+// column leaves room for offboard's) is written, its far column and ours
+// where they belong; one column more is refused, never written past XFD.
+func TestWideInput(t *testing.T) {
+	header := make([]string, report.MaxInputColumns)
+	header[0], header[1], header[len(header)-1] = "user", "transfer_to", "note"
+	var rs []result.Row
+	for i := range 50 {
+		cells := make([]string, len(header))
+		cells[0], cells[len(cells)-1] = fmt.Sprintf("u%d@example.com", i), "far"
+		rs = append(rs, result.Row{Line: i + 2, Cells: cells, Outcome: result.Failed, Message: "m"})
+	}
+	path := filepath.Join(t.TempDir(), "wide.xlsx")
+	write(t, path, header, rs)
+	f := openXLSX(t, path)
+	last, _ := excelize.ColumnNumberToName(report.MaxInputColumns)
+	if v, _ := f.GetCellValue("Results", last+"2"); v != "far" {
+		t.Errorf("Results!%s2 = %q, want far", last, v)
+	}
+	if v, _ := f.GetCellValue("Results", "XFD1"); v != "Finished At" {
+		t.Errorf("Results!XFD1 = %q, want the last of offboard's columns", v)
+	}
+	if v, _ := f.GetCellValue("Retry", last+"2"); v != "far" {
+		t.Errorf("Retry!%s2 = %q, want far", last, v)
+	}
+
+	_, err := report.Create(filepath.Join(t.TempDir(), "wider.xlsx"), append(header, "one more"))
+	if err == nil || !strings.Contains(err.Error(), "16371") {
+		t.Errorf("Create(a header of %d columns) = %v, want a refusal", len(header)+1, err)
+	}
+}

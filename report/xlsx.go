@@ -141,28 +141,57 @@ func (s *xlsxSink) write(r *result.Row, cells []string) error {
 	return s.writeRow(r, cells)
 }
 
+// maxSizedColumns is the widest input whose columns are each sized to
+// their content; see start.
+const maxSizedColumns = 256
+
 // start fixes the column widths from the sample, writes the headers and
 // the rows held back.
 func (s *xlsxSink) start() error {
 	s.started = true
 	w := widths(s.header, s.sample)
 	n := len(s.header)
-	for i, width := range w {
-		col := i + 1
-		if err := s.results.SetColWidth(col, col, width); err != nil {
-			return err
-		}
+	// Columns alike (same width, same style, on the same sheets) are set
+	// as one range: excelize's cost grows with the ranges already set, and
+	// a header may reach column XFD.
+	kind := func(i int) [3]float64 {
+		text, retry := 1.0, 0.0
 		if i == n+colRow || i == n+colAttempts {
-			continue // numbers
-		}
-		if err := s.results.SetColStyle(col, col, s.style.text); err != nil {
-			return err
+			text = 0 // numbers
 		}
 		if i < n {
-			if err := s.retry.SetColWidth(col, col, width); err != nil {
+			retry = 1
+		}
+		return [3]float64{w[i], text, retry}
+	}
+	first := 0
+	if n > maxSizedColumns {
+		// No offboarding sheet is this wide: its columns keep the
+		// default width and style, and only ours are set. (excelize
+		// flattens every range it is given into one entry per column,
+		// at a cost that grows with the square of their number.)
+		first = n
+	}
+	for first < len(w) {
+		last := first
+		for last+1 < len(w) && kind(last+1) == kind(first) {
+			last++
+		}
+		from, to, k := first+1, last+1, kind(first)
+		first = last + 1
+		if err := s.results.SetColWidth(from, to, k[0]); err != nil {
+			return err
+		}
+		if k[1] == 1 {
+			if err := s.results.SetColStyle(from, to, s.style.text); err != nil {
 				return err
 			}
-			if err := s.retry.SetColStyle(col, col, s.style.text); err != nil {
+		}
+		if k[2] == 1 {
+			if err := s.retry.SetColWidth(from, to, k[0]); err != nil {
+				return err
+			}
+			if err := s.retry.SetColStyle(from, to, s.style.text); err != nil {
 				return err
 			}
 		}
