@@ -60,7 +60,8 @@ func Counts(rows []Row) map[Outcome]int {
 type Row struct {
 	// Line is the row's number in the input file.
 	Line int `json:"line"`
-	// Cells are the input row's own cells, one per header name.
+	// Cells are the input row's own cells, in header order, up to its last
+	// non-empty one (never more than the header has).
 	Cells []string `json:"cells,omitempty"`
 	// Outcome, Code and Message are the verdict: the plan's, then the
 	// run's. Message is a sentence a person can act on.
