@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/xuri/excelize/v2"
 
+	"offboard/journal"
 	"offboard/runner"
 	"offboard/sandbox"
 	"offboard/sandbox/sandboxtest"
@@ -487,5 +489,46 @@ func TestSlotsHeldByOthers(t *testing.T) {
 		if r["Outcome"] == "failed" && strings.Contains(r["Code"], "LIMIT") {
 			t.Errorf("row %s failed %s: a full scheduler is no row's failure", r["Row"], r["Code"])
 		}
+	}
+}
+
+// TestLocalEndpointRecorded: a run through a plain-http endpoint on
+// loopback (named with --accounts-url: a simulator, not Zoho) says so in
+// the Summary and in the journal's start record; the built-in sandbox says
+// yes; a run against Zoho would say no.
+func TestLocalEndpointRecorded(t *testing.T) {
+	srv, environ := simEnv(t, sandbox.Config{JobDuration: 40 * time.Millisecond})
+	dir := t.TempDir()
+	summaryLine := func(path string) string {
+		wb, err := excelize.OpenFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wb.Close()
+		rows, _ := wb.GetRows("Summary")
+		for _, r := range rows {
+			if len(r) > 1 && r[0] == "Sandbox" {
+				return r[1]
+			}
+		}
+		return ""
+	}
+	out := filepath.Join(dir, "local.xlsx")
+	if code, _, stderr := runCmd(t, environ, "run", "--yes", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28"); code != exitIncomplete {
+		t.Fatalf("offboard run = %d:\n%s", code, stderr)
+	}
+	if got, want := summaryLine(out), "a local endpoint, not Zoho ("+srv.URL()+")"; got != want {
+		t.Errorf("Summary's Sandbox = %q, want %q", got, want)
+	}
+	records, err := journal.Read(out + ".journal")
+	if err != nil || len(records) == 0 || !records[0].Local || records[0].Sandbox {
+		t.Errorf("the journal's start record: local %v, sandbox %v (%v); want local, not sandbox", len(records) > 0 && records[0].Local, len(records) > 0 && records[0].Sandbox, err)
+	}
+	sb := filepath.Join(dir, "sandbox.xlsx")
+	if code, _, stderr := runCmd(t, nil, "plan", "--sandbox", "--input", "samples/offboarding.csv", "--output", sb, "--as-of", "2026-11-28"); code != exitIncomplete && code != exitOK {
+		t.Fatalf("offboard plan --sandbox = %d:\n%s", code, stderr)
+	}
+	if got := summaryLine(sb); got != "yes" {
+		t.Errorf("Summary's Sandbox with --sandbox = %q, want yes", got)
 	}
 }

@@ -101,6 +101,11 @@ type Record struct {
 	OrgID     string `json:"org_id,omitempty"`
 	// Sandbox is set for a run against the simulated org.
 	Sandbox bool `json:"sandbox,omitempty"`
+	// Local is set for a run against a plain-http endpoint on loopback
+	// named on the command line (offboard sandbox, a test's simulator):
+	// not Zoho. Unlike Sandbox, its org outlives the run, and the run
+	// resumes as one against a real org would.
+	Local bool `json:"local,omitempty"`
 	// Output is the results file the run writes.
 	Output string `json:"output,omitempty"`
 	// JobTimeout and RequestTimeout are the run's: a submission may reach

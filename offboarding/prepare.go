@@ -19,6 +19,7 @@ import (
 	"offboard/report"
 	"offboard/result"
 	"offboard/termtext"
+	"offboard/zoho"
 )
 
 // SheetOptions say which sheet to read and what to do with what it hides.
@@ -223,6 +224,7 @@ func (p *prepared) summary(command, version string, start time.Time, dryRun bool
 		APIDomain:     domain,
 		DryRun:        dryRun,
 		Sandbox:       p.conn.sandbox != nil,
+		Local:         zoho.IsLocal(p.apiDomain),
 		Version:       version,
 		Note:          note,
 	}

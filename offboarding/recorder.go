@@ -145,6 +145,7 @@ func startRecord(p *prepared, rows []result.Row, output, version string, resumed
 		APIDomain:      p.apiDomain,
 		OrgID:          p.orgID(),
 		Sandbox:        p.conn.sandbox != nil,
+		Local:          zoho.IsLocal(p.apiDomain),
 		Output:         output,
 		Resumed:        resumed,
 		JobTimeout:     opt.JobTimeout.String(),

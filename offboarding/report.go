@@ -69,6 +69,7 @@ func Report(ios IO, o ReportOptions) error {
 		End:           lastTime(records),
 		APIDomain:     domain,
 		Sandbox:       st.Start.Sandbox,
+		Local:         st.Start.Local,
 		Version:       o.Version,
 		Note:          note,
 	})

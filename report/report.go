@@ -130,6 +130,9 @@ type Summary struct {
 	APIDomain string
 	// DryRun and Sandbox show as yes or no.
 	DryRun, Sandbox bool
+	// Local is a run against a local endpoint (a simulator named with
+	// --accounts-url): Sandbox then says so, not no.
+	Local bool
 	// Version is the tool's version.
 	Version string
 	// Note says, when it is not "", why a run stopped early or anything

@@ -371,7 +371,7 @@ func (s *xlsxSink) writeSummary(sum Summary, counts map[result.Outcome]int) erro
 		{"Duration", text(duration), 0},
 		{"API domain", text(sum.APIDomain), 0},
 		{"Dry run", yesNo(sum.DryRun), 0},
-		{"Sandbox", yesNo(sum.Sandbox), 0},
+		{"Sandbox", sandboxText(sum), 0},
 		{"Version", text(sum.Version), 0},
 	}
 	if sum.Note != "" {
@@ -421,4 +421,16 @@ func (s *xlsxSink) commit() error { return s.out.commit() }
 func (s *xlsxSink) discard() {
 	_ = s.f.Close()
 	s.out.remove()
+}
+
+// sandboxText says whether the run was against Zoho: the built-in sandbox,
+// a local endpoint (a simulator on this machine), or no.
+func sandboxText(sum Summary) string {
+	switch {
+	case sum.Sandbox:
+		return "yes"
+	case sum.Local:
+		return "a local endpoint, not Zoho (" + sum.APIDomain + ")"
+	}
+	return "no"
 }

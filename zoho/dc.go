@@ -84,6 +84,13 @@ func checkBaseURL(what, raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// IsLocal reports whether base is a plain-http URL on this machine's
+// loopback: a simulator (offboard sandbox, a test's), never Zoho.
+func IsLocal(base string) bool {
+	u, err := url.Parse(base)
+	return err == nil && u.Scheme == "http" && isLoopback(u.Hostname())
+}
+
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
