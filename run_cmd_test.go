@@ -16,6 +16,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"offboard/journal"
+	"offboard/pacer"
 	"offboard/runner"
 	"offboard/sandbox"
 	"offboard/sandbox/sandboxtest"
@@ -530,5 +531,51 @@ func TestLocalEndpointRecorded(t *testing.T) {
 	}
 	if got := summaryLine(sb); got != "yes" {
 		t.Errorf("Summary's Sandbox with --sandbox = %q, want yes", got)
+	}
+}
+
+// TestEndless429s: Zoho answers every submission 429 without the header
+// that says the daily credits are spent (it sends none before half are
+// used). The run does not retry for ever: once nothing has been taken for
+// the time the pacer gives trouble, it stops, saying the org's limits are
+// reached, and the rest are not_run, nothing sent twice.
+func TestEndless429s(t *testing.T) {
+	srv, environ := simEnv(t, sandbox.Config{JobDuration: 40 * time.Millisecond})
+	srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
+		if c.Method == "POST" && strings.Contains(c.Path, "transfer_and_delete") {
+			return sandbox.TooManyRequests
+		}
+		return sandbox.NoFault
+	})
+	out := filepath.Join(t.TempDir(), "run.xlsx")
+	var stdout, errOut bytes.Buffer
+	e := env{stdout: &stdout, stderr: &errOut, stdin: strings.NewReader(""), getenv: func(k string) string { return environ[k] },
+		tuneRun: func(o *runner.Options) {
+			fastRun(o)
+			o.Pacer = pacer.New(pacer.Options{Base: 5 * time.Millisecond, Max: 40 * time.Millisecond, GiveUp: 300 * time.Millisecond})
+		}}
+	environ, args := commandLine(environ, []string{"run", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28", "--yes"})
+	code := run(t.Context(), e, args)
+	stderr := errOut.String()
+	if code != exitIncomplete {
+		t.Fatalf("offboard run = %d, want 3; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout.String()+stderr, "limit reached") {
+		t.Errorf("no word that the org's limits are reached; stdout:\n%s\nstderr:\n%s", stdout.String(), stderr)
+	}
+	notRun := 0
+	for _, r := range readResults(t, out) {
+		switch r["Outcome"] {
+		case "not_run":
+			notRun++
+		case "deleted", "submitted":
+			t.Errorf("row %s: %s, but Zoho took no submission", r["Row"], r["Outcome"])
+		}
+	}
+	if notRun != 7 {
+		t.Errorf("%d rows not_run, want the sample's 7 planned", notRun)
+	}
+	if n := len(srv.Jobs()); n != 0 {
+		t.Errorf("%d jobs started, want none", n)
 	}
 }

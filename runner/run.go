@@ -665,6 +665,13 @@ func (r *run) fatalOnRead(err error) bool {
 
 var creditsStop = Stop{Reason: "Zoho's daily API credits are spent (429 with no credits remaining); they renew over 24 hours: run again later, finished rows are skipped"}
 
+// limitStop is the stop when Zoho has answered every call "later" for t:
+// its API limits are reached (the daily credits, with no header saying
+// so, or another app holding the org's concurrency).
+func limitStop(t time.Duration, err error) Stop {
+	return Stop{Reason: fmt.Sprintf("limit reached: Zoho has answered every call \"later\" for %s with nothing taken in between (%v): the org's API limits (its daily credits, or other apps' calls) are reached; the rest were not sent: run again later, finished rows are skipped", t.Round(time.Second), err)}
+}
+
 // authStop is the stop for an error that says no call can succeed: the
 // credentials were refused, or the accounts server does not answer.
 func authStop(err error) Stop {

@@ -102,6 +102,15 @@ func (r *run) submit(i int) {
 
 		case zoho.ClassRetry:
 			d := r.pacer.Backoff(sent, pacer.RetryAfter(err))
+			if t := r.pacer.Troubled(); t >= r.pacer.GiveUp() {
+				// 429s (or 5xx) for so long with nothing answered in
+				// between: the org's limits, not a moment's crowd. Zoho
+				// sends no credit header before half the credits are
+				// used, so this is the bound when it sends none.
+				r.halt(limitStop(t, err))
+				r.end(i, result.NotRun, "", r.notRunReason())
+				return
+			}
 			log.Warn().Err(err).Int("attempt", attempt).Int64("wait_ms", d.Milliseconds()).Msg("submission not taken, every worker backs off")
 
 		case zoho.ClassJobLimit:
