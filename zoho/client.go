@@ -42,7 +42,7 @@ type Config struct {
 	// ClientID, ClientSecret and RefreshToken are the Self Client
 	// credentials. They never appear in errors or logs.
 	ClientID, ClientSecret, RefreshToken string
-	// DC is the data centre's short name (us, eu, in, au, jp, ca, sa, cn);
+	// DC is the data centre's short name (us, eu, in, au, jp, ca, sa, uk, cn);
 	// "" is us. It picks the accounts server.
 	DC string
 	// AccountsURL overrides the data centre's accounts server.

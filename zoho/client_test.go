@@ -472,7 +472,7 @@ func TestNewChecksConfig(t *testing.T) {
 	}{
 		{"defaults to us", ok, ""},
 		{"every missing secret named", Config{}, "missing client id, client secret, refresh token"},
-		{"unknown dc", with(func(c *Config) { c.DC = "uk" }), `unknown data centre "uk" (want one of au, ca, cn, eu, in, jp, sa, us)`},
+		{"unknown dc", with(func(c *Config) { c.DC = "mars" }), `unknown data centre "mars" (want one of au, ca, cn, eu, in, jp, sa, uk, us)`},
 		{"plain http accounts", with(func(c *Config) { c.AccountsURL = "http://accounts.zoho.com" }), "plain http is allowed only for loopback"},
 		{"plain http loopback", with(func(c *Config) { c.AccountsURL = "http://127.0.0.1:8080" }), ""},
 		{"plain http localhost", with(func(c *Config) { c.APIDomain = "http://localhost:9" }), ""},
@@ -501,6 +501,7 @@ func TestDataCentres(t *testing.T) {
 		"jp": {"https://accounts.zoho.jp", "https://www.zohoapis.jp"},
 		"ca": {"https://accounts.zohocloud.ca", "https://www.zohoapis.ca"},
 		"sa": {"https://accounts.zoho.sa", "https://www.zohoapis.sa"},
+		"uk": {"https://accounts.zoho.uk", "https://www.zohoapis.uk"},
 		"cn": {"https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"},
 	}
 	got := map[string][2]string{}

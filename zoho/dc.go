@@ -20,7 +20,8 @@ type DataCentre struct {
 	APIDomain string
 }
 
-// dataCentres lists Zoho's data centres as the official SDKs do. Canada is
+// dataCentres lists Zoho's data centres as the official SDKs and Zoho's
+// accounts multi-DC page do (US, EU, IN, AU, JP, CA, SA, UK, CN). Canada is
 // the odd one: its accounts host is zohocloud.ca, not zoho.ca.
 var dataCentres = map[string]DataCentre{
 	"us": {"us", "https://accounts.zoho.com", "https://www.zohoapis.com"},
@@ -30,6 +31,9 @@ var dataCentres = map[string]DataCentre{
 	"jp": {"jp", "https://accounts.zoho.jp", "https://www.zohoapis.jp"},
 	"ca": {"ca", "https://accounts.zohocloud.ca", "https://www.zohoapis.ca"},
 	"sa": {"sa", "https://accounts.zoho.sa", "https://www.zohoapis.sa"},
+	// The UK centre is on Zoho's accounts multi-DC page; its API domain
+	// follows the others' pattern (the token response names it anyway).
+	"uk": {"uk", "https://accounts.zoho.uk", "https://www.zohoapis.uk"},
 	"cn": {"cn", "https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"},
 }
 
