@@ -579,3 +579,31 @@ func TestEndless429s(t *testing.T) {
 		t.Errorf("%d jobs started, want none", n)
 	}
 }
+
+// TestTransferRequired: Zoho's v7 page lets a row move the subordinates
+// without transferring records; its v8 OpenAPI marks transfer required.
+// An org that follows v8 refuses such a row: the row fails with Zoho's
+// code and a message saying what to add, and every other row is sent.
+func TestTransferRequired(t *testing.T) {
+	srv, environ := simEnv(t, sandbox.Config{JobDuration: 40 * time.Millisecond, RequireTransfer: true})
+	dir := t.TempDir()
+	sheet := filepath.Join(dir, "leavers.csv")
+	os.WriteFile(sheet, []byte("user,transfer_to,move_subordinates_to\n"+
+		"tom.brennan@northwind-demo.example,,margaret.holloway@northwind-demo.example\n"+
+		"aisha.bello@northwind-demo.example,lucas.meyer@northwind-demo.example,\n"), 0o600)
+	out := filepath.Join(dir, "run.xlsx")
+	code, _, stderr := runCmd(t, environ, "run", "--yes", "--input", sheet, "--output", out)
+	if code != exitIncomplete {
+		t.Fatalf("offboard run = %d, want 3; stderr:\n%s", code, stderr)
+	}
+	rows := readResults(t, out)
+	if r := rows[0]; r["Outcome"] != "failed" || r["Code"] != "MANDATORY_NOT_FOUND" || !strings.Contains(r["Message"], "add a transfer_to") {
+		t.Errorf("the row without transfer_to: %s %s %q; want failed MANDATORY_NOT_FOUND saying to add a transfer_to", r["Outcome"], r["Code"], r["Message"])
+	}
+	if r := rows[1]; r["Outcome"] != "deleted" {
+		t.Errorf("the row with transfer_to: %s %s %q; want deleted", r["Outcome"], r["Code"], r["Message"])
+	}
+	if n := len(srv.Jobs()); n != 1 {
+		t.Errorf("%d jobs, want 1", n)
+	}
+}

@@ -390,6 +390,14 @@ func refusal(err error) (code, message string) {
 		}
 	case zoho.CodeNotAllowed:
 		todo = "Zoho does not allow this deletion as asked: change the row's targets (or settle the job already running for this user) and run it again"
+	case zoho.CodeMandatoryNotFound, zoho.CodeExpectedField:
+		if api.Detail("api_name") == "transfer" {
+			// Zoho's v8 marks transfer required; its v7 page lets the
+			// subordinates' move stand alone. This org wants both.
+			todo = "this Zoho org wants every deletion to transfer the user's records: add a transfer_to (who takes them) to the row, and run it again"
+		} else {
+			todo = "fix the cause and run this row again"
+		}
 	default:
 		todo = "fix the cause and run this row again"
 	}

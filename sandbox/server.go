@@ -87,6 +87,10 @@ type Config struct {
 	// not know. The v8 OpenAPI documents 204 for "no user record"; whether a deleted user is
 	// one is not documented. offboard must be right under each.
 	UserRead UserRead
+	// RequireTransfer refuses a submission without "transfer" (400 MANDATORY_NOT_FOUND,
+	// api_name transfer): the v8 OpenAPI marks it required, where the v7 page lets
+	// "move_subordinate" stand alone. Which an org does is not documented.
+	RequireTransfer bool
 	// JobIDKey is the key of the job ID in a submission's success details: "jobId" (the v7
 	// documentation, default) or "job_id" (the v8 examples).
 	JobIDKey string

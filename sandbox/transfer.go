@@ -460,6 +460,10 @@ func (s *Server) parseBody(body []byte, inPath bool) (element, *reply) {
 			},
 		}))
 	}
+	if raw["transfer"] == nil && s.cfg.RequireTransfer {
+		return fail(wrappedError("MANDATORY_NOT_FOUND", "required field not found",
+			map[string]any{"api_name": "transfer", "json_path": "$.transfer_and_delete.transfer"}))
+	}
 	for _, name := range []string{"transfer", "move_subordinate"} {
 		v := raw[name]
 		if v == nil {
