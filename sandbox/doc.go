@@ -141,7 +141,32 @@
 // Reporting_To is the deleted user now reports to the move_subordinate target. A failed job
 // changes nothing.
 //
-// # Choices where Zoho's documentation is silent
+// # Modes: every plausible answer where Zoho is silent or unclear
+//
+// Where Zoho's sources disagree or say nothing, the simulator does not pick one answer for
+// offboard to rely on: Config gives each plausible one as a mode, and offboard's tests run
+// under every mode (run_cmd_test.go, crash_test.go, runner's tests).
+//
+//   - SecondSubmission (invented, all of it): a submission for a user whose job still runs.
+//   - JobLimitAnswer: CONCURRENT_JOB_LIMIT_EXCEEDED with details.limit (documented, v8
+//     OpenAPI only), LIMIT_REACHED with details.limit (the code in Zoho's SDK error lists; the
+//     details invented), LIMIT_REACHED with no details (invented).
+//   - UserRead: GET /users/{id} for a deleted user: its record with status "deleted"
+//     (invented), 204 (documented for "no user record", v8; for a deleted user invented), 400
+//     INVALID_DATA (invented).
+//   - IgnoreIDs: GET /users ignoring ids (invented; Zoho documents ids).
+//   - JobIDKey: "jobId" (v7 documentation) or "job_id" (v8 examples).
+//   - RequireTransfer: transfer required (v8 OpenAPI) or move_subordinate alone allowed (v7).
+//
+// # Invented answers
+//
+// Every item below is the simulator's choice where Zoho's documentation is silent: it is
+// invented, and offboard's correctness must depend on none of it. In particular no message
+// text is read by offboard (it acts on HTTP status, code and details.job_id /
+// owner_status / api_name / limit, and shows messages to people), the token throttle's
+// status is invented (offboard recognises a throttle by Zoho's "Access Denied" code or a
+// description that says so, and is bounded either way), and so are the 503 body and the
+// second-submission answers.
 //
 //   - Who is a subordinate (for move_subordinate's NOT_ALLOWED): under Role_Hierarchy, users
 //     whose role is strictly below the deleted user's role in the roles' reporting_to tree
