@@ -297,7 +297,8 @@ func TestEighteenDigitIDs(t *testing.T) {
 	dir := t.TempDir()
 	sheet := filepath.Join(dir, "leavers.csv")
 	os.WriteFile(sheet, short(data), 0o600)
-	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 40 * time.Millisecond})
+	// An org as the v8 examples show it: 18-digit IDs, "job_id" in the answer.
+	srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 40 * time.Millisecond, JobIDKey: "job_id"})
 	out := filepath.Join(dir, "run.xlsx")
 	code, _, stderr := runCmd(t, environ, "run", "--input", sheet, "--output", out, "--as-of", "2026-11-28", "--yes")
 	if code != exitIncomplete {
