@@ -149,8 +149,30 @@ func TestConfirmOnATerminal(t *testing.T) {
 		if code != tt.code || !strings.Contains(stdout.String(), "About to delete 7 users") || !strings.Contains(stdout.String(), "Type 7 to go ahead") {
 			t.Errorf("typed %q: offboard run = %d, stdout %q; want %d after the prompt", tt.typed, code, stdout.String(), tt.code)
 		}
+		// Before the question: the org by name, ID and API domain, who is
+		// deleted and who receives what, and the rows that are not sent,
+		// with their reasons.
+		asked, _, _ := strings.Cut(stdout.String(), "Type 7 to go ahead")
+		for _, want := range []string{
+			"Northwind Demo Traders (org 5210498000000000101, " + srv.URL() + ")",
+			"row 2: delete Aisha Bello <aisha.bello@northwind-demo.example>, transferring records, assignment and criteria to Lucas Meyer <lucas.meyer@northwind-demo.example>",
+			"row 11: SUPER_ADMIN: ",
+			"row 10: NOT_DUE: ",
+			"This cannot be undone",
+		} {
+			if !strings.Contains(asked, want) {
+				t.Errorf("typed %q: before the question, stdout lacks %q:\n%s", tt.typed, want, asked)
+			}
+		}
 		if sent := sandboxtest.Writes(srv); (tt.code == exitIncomplete) != (sent > 0) {
 			t.Errorf("typed %q: %d submissions sent", tt.typed, sent)
+		}
+		if tt.code == exitIncomplete {
+			// After the run: the rows that need a person, with reasons.
+			_, after, _ := strings.Cut(stdout.String(), "Run of offboarding.csv")
+			if !strings.Contains(after, "Rows that need you (9):") || !strings.Contains(after, "row 7: failed JOB_FAILED: the job failed") {
+				t.Errorf("the run's summary does not list the rows that need attention:\n%s", after)
+			}
 		}
 		if tt.code == exitFatal && !strings.Contains(stderr.String(), "not confirmed; nothing was sent") {
 			t.Errorf("typed %q: stderr %q, want it to say nothing was sent", tt.typed, stderr.String())

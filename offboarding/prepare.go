@@ -248,41 +248,8 @@ func writeResults(output string, header []string, rows []result.Row, s report.Su
 	return w.Close(s)
 }
 
-// maxProblemsShown bounds the problems printed; the workbook has them all.
-const maxProblemsShown = 10
-
 func printPlanSummary(w io.Writer, p *prepared, output string) {
-	counts := p.plan.Counts()
-	fmt.Fprintf(w, "Plan for %s: %d rows checked against %s (%d users).\n\n", filepath.Base(p.sheet.path), len(p.sheet.Rows), p.where(), len(p.dir.Users))
-	for _, o := range []result.Outcome{result.Planned, result.Invalid, result.Skipped, result.Deferred} {
-		fmt.Fprintf(w, "  %-9s %5d\n", o, counts[o])
-	}
-	var problems []string
-	for _, st := range p.plan.Steps {
-		if st.Outcome == result.Invalid {
-			problems = append(problems, fmt.Sprintf("  row %d: %s: %s", st.Line, st.Code, termtext.Line(st.Message)))
-		}
-	}
-	if len(problems) > 0 {
-		fmt.Fprintf(w, "\nProblems to fix (%d):\n", len(problems))
-		for i, line := range problems {
-			if i == maxProblemsShown {
-				fmt.Fprintf(w, "  ... and %d more in the workbook\n", len(problems)-maxProblemsShown)
-				break
-			}
-			fmt.Fprintln(w, line)
-		}
-	}
-	var chained int
-	for _, st := range p.plan.Steps {
-		if st.Outcome == result.Planned && len(st.After) > 0 {
-			chained++
-		}
-	}
-	if chained > 0 {
-		fmt.Fprintf(w, "\n%d planned rows wait for the job of another row that transfers to them.\n", chained)
-	}
-	printHidden(w, p.sheet)
+	printOverview(w, p, "the workbook")
 	fmt.Fprintf(w, "\nResults: %s\n", output)
 }
 

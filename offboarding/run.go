@@ -19,6 +19,7 @@ import (
 	"offboard/plan"
 	"offboard/result"
 	"offboard/runner"
+	"offboard/termtext"
 )
 
 // RunOptions are the options of offboard run.
@@ -375,7 +376,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		log.Error().Err(jerr).Msg("the journal is incomplete; run the same command again to check the rows it does not settle")
 	}
 	final := result.Counts(results)
-	printRunSummary(ios.Out, p, final, output, note)
+	printRunSummary(ios.Out, p, results, output, note)
 	switch {
 	case wasInterrupted:
 		return &InterruptedError{Msg: fmt.Sprintf("interrupted; results written to %s; run the same command again to resume", output)}
@@ -442,12 +443,8 @@ func sameOrg(start *journal.Record, p *prepared) (same bool, known string) {
 // type the number of users to delete. A Ctrl-C while it waits ends the
 // wait at once (context.Canceled): nothing is sent.
 func confirm(ctx context.Context, ios IO, p *prepared, planned int) (bool, error) {
-	counts := p.plan.Counts()
-	fmt.Fprintf(ios.Out, "About to delete %d users from %s.\n", planned, p.where())
-	fmt.Fprintf(ios.Out, "Rows: %d planned, %d invalid, %d skipped, %d deferred.\n", counts[result.Planned], counts[result.Invalid], counts[result.Skipped], counts[result.Deferred])
-	if p.sheet != nil {
-		printHidden(ios.Out, p.sheet)
-	}
+	printOverview(ios.Out, p, "the plan workbook (offboard plan)")
+	fmt.Fprintf(ios.Out, "\nAbout to delete %d users from %s. This cannot be undone.\n", planned, p.whereLong())
 	fmt.Fprintf(ios.Out, "Type %d to go ahead, anything else to stop: ", planned)
 	type answer struct {
 		line string
@@ -470,14 +467,16 @@ func confirm(ctx context.Context, ios IO, p *prepared, planned int) (bool, error
 	}
 }
 
-func printRunSummary(w io.Writer, p *prepared, final map[result.Outcome]int, output, note string) {
-	fmt.Fprintf(w, "\nRun of %s against %s: %d rows.\n\n", filepath.Base(p.sheet.path), p.where(), len(p.sheet.Rows))
+func printRunSummary(w io.Writer, p *prepared, results []result.Row, output, note string) {
+	final := result.Counts(results)
+	fmt.Fprintf(w, "\nRun of %s against %s: %d rows.\n\n", filepath.Base(p.sheet.path), p.whereLong(), len(p.sheet.Rows))
 	for _, o := range []result.Outcome{result.Deleted, result.Submitted, result.Failed, result.Invalid, result.Skipped, result.Deferred, result.NotRun} {
 		fmt.Fprintf(w, "  %-9s %5d\n", o, final[o])
 	}
 	if note != "" {
-		fmt.Fprintf(w, "\nStopped early: %s\n", note)
+		fmt.Fprintf(w, "\nStopped early: %s\n", termtext.Line(note))
 	}
+	printRows(w, "Rows that need you", attention(results), output)
 	printHidden(w, p.sheet)
 	fmt.Fprintf(w, "\nResults: %s\n", output)
 }
