@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"offboard/directory"
+	"offboard/input"
 	"offboard/journal"
 	"offboard/plan"
 	"offboard/zoho"
 )
 
 func TestConfirm(t *testing.T) {
-	p := &prepared{conn: &connection{}, plan: &plan.Plan{}}
+	p := &prepared{conn: &connection{}, plan: &plan.Plan{}, sheet: &sheet{path: "leavers.csv", Sheet: &input.Sheet{}}}
 	tests := []struct {
 		typed string
 		want  bool
@@ -44,7 +45,7 @@ func TestConfirm(t *testing.T) {
 // TestConfirmInterrupted: Ctrl-C while the prompt waits for an answer ends
 // the wait at once, whatever the person might type later.
 func TestConfirmInterrupted(t *testing.T) {
-	p := &prepared{conn: &connection{}, plan: &plan.Plan{}}
+	p := &prepared{conn: &connection{}, plan: &plan.Plan{}, sheet: &sheet{path: "leavers.csv", Sheet: &input.Sheet{}}}
 	stdin, typing := io.Pipe() // nobody types
 	defer typing.Close()
 	ctx, cancel := context.WithCancel(t.Context())
