@@ -1,4 +1,4 @@
-// Package journal is offboard run's append-only journal (README: "Crashes, Ctrl-C and the journal"): one
+// Package journal is offboard run's append-only journal (docs/journal.md): one
 // JSON record per line, each written and flushed to disk before Append
 // returns, so that a run killed at any moment can be resumed without
 // sending a submission twice, and its results workbook rebuilt from the
