@@ -97,7 +97,7 @@ func open(path string) (*Journal, []Record, error) {
 		f.Close()
 		return nil, nil, err
 	}
-	if len(records) == 0 && keep < len(data) && !bytes.HasPrefix(data, []byte(`{"kind":"`)) {
+	if len(records) == 0 && keep < len(data) && !firstLine(data) {
 		// Not a record cut short: another file (--journal notes.txt). It
 		// is left as it is.
 		f.Close()
@@ -118,6 +118,15 @@ func open(path string) (*Journal, []Record, error) {
 		}
 	}
 	return &Journal{path: path, f: f}, records, nil
+}
+
+// firstLine reports whether data, with no whole record, begins as a
+// journal's first record cut short does: a kill while offboard wrote it.
+// Anything else (someone's JSON with a "kind" of its own) is not a
+// journal, and is never truncated.
+func firstLine(data []byte) bool {
+	return bytes.HasPrefix(data, []byte(`{"kind":"start"`)) || bytes.HasPrefix(data, []byte(`{"kind":"history"`)) ||
+		len(data) < len(`{"kind":"history"`) && (bytes.HasPrefix([]byte(`{"kind":"start"`), data) || bytes.HasPrefix([]byte(`{"kind":"history"`), data))
 }
 
 // parse reads the records in data; keep is the length of data that holds
@@ -152,10 +161,14 @@ func parseLine(b []byte) (Record, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return Record{}, err
 	}
-	if r.Kind == "" {
+	switch r.Kind {
+	case KindStart, KindSubmit, KindAnswer, KindStatus, KindFinal, KindStop, KindEnd, KindHistory:
+		return r, nil
+	case "":
 		return Record{}, errors.New("no kind")
 	}
-	return r, nil
+	// Someone else's JSON lines ({"kind":"Deployment"...}): not a record.
+	return Record{}, fmt.Errorf("unknown kind %q", r.Kind)
 }
 
 // isBlank reports whether b holds nothing but what a crash leaves after a

@@ -37,6 +37,12 @@ func TestPlantedFiles(t *testing.T) {
 			os.WriteFile(other, nil, 0o600)
 			os.Link(other, j)
 		}, "hard links"},
+		{"another tool's JSON, one line", func(t *testing.T, j, _ string) {
+			os.WriteFile(j, []byte(`{"kind":"Deployment","apiVersion":"apps/v1"}`), 0o600)
+		}, "not an offboard journal"},
+		{"another tool's JSON lines, the last cut short", func(t *testing.T, j, _ string) {
+			os.WriteFile(j, []byte("{\"kind\":\"event\",\"msg\":\"a\"}\n{\"kind\":\"event\",\"msg\":\"b\"}\n{\"kind\":\"event\""), 0o600)
+		}, `unknown kind "event"`},
 		{"a file that is not a journal", func(t *testing.T, j, _ string) { os.WriteFile(j, []byte("meeting notes\n"), 0o600) }, "not an offboard journal"},
 	}
 	if os.Getuid() == 0 {
