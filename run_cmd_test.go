@@ -394,7 +394,8 @@ func TestRerunNamesTheUserItDeleted(t *testing.T) {
 // documents for "no user record", or 400 INVALID_DATA for the ID), a
 // completed job's row ends deleted, and a submission whose answer was lost
 // is reconciled as deleted, never left "submitted" nor sent again. Reading
-// users together is refused here, so that each is read alone.
+// users together is refused here, so that each is read alone (a refused ID
+// is then confirmed by reading the deleted users with that one ID).
 func TestUserReadAnswers(t *testing.T) {
 	for _, mode := range []sandbox.UserRead{sandbox.ShowDeleted, sandbox.NoContentForGone, sandbox.InvalidIDForGone} {
 		t.Run(mode.String(), func(t *testing.T) {
@@ -403,8 +404,8 @@ func TestUserReadAnswers(t *testing.T) {
 			var dropped atomic.Bool
 			srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 				switch {
-				case c.Method == "GET" && c.Path == "/crm/v7/users" && c.Query.Get("ids") != "":
-					return sandbox.Refuse
+				case c.Method == "GET" && c.Path == "/crm/v7/users" && strings.Contains(c.Query.Get("ids"), ","):
+					return sandbox.Refuse // users read back together: each is read alone
 				case c.Method == "POST" && strings.Contains(c.Path, "transfer_and_delete") && strings.Contains(c.Path+string(c.Body), lost) && !dropped.Swap(true):
 					return sandbox.DropAfterCommit
 				}
@@ -628,5 +629,39 @@ func TestTransferRequired(t *testing.T) {
 	}
 	if n := len(srv.Jobs()); n != 1 {
 		t.Errorf("%d jobs, want 1", n)
+	}
+}
+
+// TestRefusedIDIsNotProof: a 400 INVALID_DATA on reading one user (which
+// some org may answer for a deleted user, or for anything else) is never
+// taken alone for a deletion. A submission whose answer was lost before
+// Zoho did anything, then a refused read: the user, still active, is not
+// reported deleted; nor is a row Zoho refused reported already deleted.
+func TestRefusedIDIsNotProof(t *testing.T) {
+	srv, environ := simEnv(t, sandbox.Config{JobDuration: 40 * time.Millisecond})
+	const aisha = "5210498000000417001"
+	var dropped atomic.Bool
+	srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
+		switch {
+		case c.Method == "POST" && strings.Contains(string(c.Body), aisha) && !dropped.Swap(true):
+			return sandbox.DropBeforeCommit
+		case c.Method == "GET" && c.Path == "/crm/v7/users/"+aisha:
+			return sandbox.Refuse
+		}
+		return sandbox.NoFault
+	})
+	out := filepath.Join(t.TempDir(), "run.xlsx")
+	code, _, stderr := runCmd(t, environ, "run", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28", "--yes")
+	if code != exitIncomplete {
+		t.Fatalf("offboard run = %d; stderr:\n%s", code, stderr)
+	}
+	u, _ := srv.User(aisha)
+	for _, r := range readResults(t, out) {
+		if r["User ID"] != aisha || r["Row"] != "2" {
+			continue
+		}
+		if (r["Outcome"] == "deleted" || r["Outcome"] == "skipped") && u["status"] != "deleted" {
+			t.Errorf("row 2: %s %s %q, but Zoho shows the user %v", r["Outcome"], r["Code"], r["Message"], u["status"])
+		}
 	}
 }

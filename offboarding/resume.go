@@ -602,20 +602,22 @@ func jobDuration(st journal.State) time.Duration {
 	return d[len(d)/2]
 }
 
-// deletedByUs is the users this org's journals recorded a job for: the
+// deletedByUs is the users this org's journals recorded a job, or a
+// submission whose answer was lost, for: the
 // run's own journal's when its history is this org's, and the others'.
 func deletedByUs(st journal.State, history bool, others map[string][]userRecord) map[zoho.ID]bool {
 	known := map[zoho.ID]bool{}
 	if history {
 		for id, us := range st.Users {
-			if us.JobID != "" || us.Outcome == string(result.Deleted) {
+			// A submission in doubt may have deleted the user too.
+			if us.JobID != "" || us.InDoubt || us.Outcome == string(result.Deleted) {
 				known[zoho.ID(id)] = true
 			}
 		}
 	}
 	for id, recs := range others {
 		for _, r := range recs {
-			if r.JobID != "" || r.Outcome == string(result.Deleted) {
+			if r.JobID != "" || r.InDoubt || r.Outcome == string(result.Deleted) {
 				known[zoho.ID(id)] = true
 			}
 		}

@@ -203,6 +203,11 @@ func (p *Pacer) Read(ctx context.Context, log zerolog.Logger, what string, read 
 		sent := p.Now()
 		err := read(ctx)
 		class := zoho.Classify(err)
+		if class == zoho.ClassJobLimit {
+			// A read starts no job: a limit named on one is some other
+			// of the org's limits, which clears as a 429 does.
+			class = zoho.ClassRetry
+		}
 		if class != zoho.ClassRetry {
 			if class != zoho.ClassCanceled {
 				p.Succeeded() // an answer, even a refusal: Zoho is not throttling

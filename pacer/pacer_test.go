@@ -123,6 +123,22 @@ func TestReadRetriesWhatZohoAnswersLater(t *testing.T) {
 	}
 }
 
+// TestReadRetriesALimitNamed: a read starts no job, so a job-limit code
+// answered to one (LIMIT_REACHED is Zoho's generic limit code) is some
+// other limit of the org's: read again later, as after a 429.
+func TestReadRetriesALimitNamed(t *testing.T) {
+	c := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	p := New(c.options())
+	var calls int
+	limit := &zoho.APIError{HTTPStatus: 400, Code: zoho.CodeLimitReached}
+	if err := p.Read(t.Context(), zerolog.Nop(), "read user 1", answers(&calls, limit, limit)); err != nil {
+		t.Fatalf("Read() after two LIMIT_REACHED = %v, want nil", err)
+	}
+	if calls != 3 {
+		t.Errorf("calls = %d, want 3", calls)
+	}
+}
+
 func TestReadGivesUp(t *testing.T) {
 	t.Run("after Attempts failures other than a 429", func(t *testing.T) {
 		c := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}

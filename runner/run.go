@@ -367,6 +367,10 @@ type run struct {
 	wake chan struct{}  // the scheduler has something to look at
 	wg   sync.WaitGroup // submitters, checks and the poller
 	poll *poller
+	// laterSince is when submissions began to be answered "later" (a 429,
+	// a 5xx before sending) with none answered since; zero while they are
+	// answered. Guarded by mu.
+	laterSince time.Time
 	// backs gathers the users whose jobs completed, to read them back
 	// together; nil when the client reads users one at a time.
 	backs *readBacks
@@ -669,7 +673,11 @@ var creditsStop = Stop{Reason: "Zoho's daily API credits are spent (429 with no 
 // its API limits are reached (the daily credits, with no header saying
 // so, or another app holding the org's concurrency).
 func limitStop(t time.Duration, err error) Stop {
-	return Stop{Reason: fmt.Sprintf("limit reached: Zoho has answered every call \"later\" for %s with nothing taken in between (%v): the org's API limits (its daily credits, or other apps' calls) are reached; the rest were not sent: run again later, finished rows are skipped", t.Round(time.Second), err)}
+	unit := time.Second
+	if t < time.Minute {
+		unit = 10 * time.Millisecond
+	}
+	return Stop{Reason: fmt.Sprintf("limit reached: Zoho has answered every submission \"later\" for %s with none taken in between (%v): the org's API limits (its daily credits, or other apps' calls) are reached; the rest were not sent: run again later, finished rows are skipped", t.Round(unit), err)}
 }
 
 // authStop is the stop for an error that says no call can succeed: the

@@ -695,6 +695,16 @@ func TestRefusalMessages(t *testing.T) {
 		{&zoho.APIError{HTTPStatus: 400, Code: "INVALID_DATA", Message: "bad id"}, "INVALID_DATA", "fix the row"},
 		{&zoho.APIError{HTTPStatus: 400, Code: "NOT_ALLOWED", Message: "no"}, "NOT_ALLOWED", "change the row's targets"},
 		{errors.New("zoho: bad id"), "SUBMIT_ERROR", "not sent"},
+		// An org that wants a transfer with every deletion, in each shape
+		// it may say so: the simulator's, the v8 OpenAPI's, a path only.
+		{&zoho.APIError{HTTPStatus: 400, Code: "MANDATORY_NOT_FOUND", Message: "required field not found",
+			Details: map[string]any{"api_name": "transfer"}}, "MANDATORY_NOT_FOUND", "add a transfer_to"},
+		{&zoho.APIError{HTTPStatus: 400, Code: "MANDATORY_NOT_FOUND", Message: "required field not found",
+			Details: map[string]any{"api_name": "id", "parent_api_name": "transfer", "json_path": "$.transfer_and_delete.transfer.id"}}, "MANDATORY_NOT_FOUND", "add a transfer_to"},
+		{&zoho.APIError{HTTPStatus: 400, Code: "MANDATORY_NOT_FOUND", Message: "required field not found",
+			Details: map[string]any{"json_path": "$.transfer_and_delete[0].transfer"}}, "MANDATORY_NOT_FOUND", "add a transfer_to"},
+		{&zoho.APIError{HTTPStatus: 400, Code: "MANDATORY_NOT_FOUND", Message: "required field not found",
+			Details: map[string]any{"api_name": "id", "json_path": "$.transfer_and_delete.id"}}, "MANDATORY_NOT_FOUND", "fix the cause"},
 	}
 	for _, tt := range tests {
 		code, msg := refusal(tt.err)

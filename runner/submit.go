@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -87,6 +88,11 @@ func (r *run) submit(i int) {
 		if class != zoho.ClassRetry && class != zoho.ClassJobLimit {
 			r.pacer.Succeeded()
 		}
+		if class != zoho.ClassRetry && class != zoho.ClassCanceled {
+			r.mu.Lock()
+			r.laterSince = time.Time{} // Zoho answered a submission
+			r.mu.Unlock()
+		}
 		switch class {
 		case zoho.ClassNone:
 			r.accepted(i, job, log)
@@ -102,7 +108,16 @@ func (r *run) submit(i int) {
 
 		case zoho.ClassRetry:
 			d := r.pacer.Backoff(sent, pacer.RetryAfter(err))
-			if t := r.pacer.Troubled(); t >= r.pacer.GiveUp() {
+			// How long submissions alone have been answered "later": the
+			// reads and polls between them may be answered, and do not
+			// count.
+			r.mu.Lock()
+			if r.laterSince.IsZero() {
+				r.laterSince = time.Now()
+			}
+			t := time.Since(r.laterSince)
+			r.mu.Unlock()
+			if t >= r.pacer.GiveUp() {
 				// 429s (or 5xx) for so long with nothing answered in
 				// between: the org's limits, not a moment's crowd. Zoho
 				// sends no credit header before half the credits are
@@ -359,10 +374,42 @@ func (r *run) readUser(ctx context.Context, i int, log *zerolog.Logger) (zoho.Us
 	id := r.p.Steps[i].Request.UserID
 	var u zoho.User
 	err := r.pacer.Read(ctx, *log, "read user "+string(id), func(ctx context.Context) (err error) {
-		u, err = r.c.User(ctx, id)
+		u, err = r.oneUser(ctx, id)
 		return err
 	})
 	return u, err
+}
+
+// oneUser reads one user. A refused ID (400 INVALID_DATA), which some
+// org may answer for a deleted user but which proves nothing alone, is
+// checked against the list of deleted users: the user counts as deleted
+// only when Zoho lists them so, and the refusal stands otherwise.
+func (r *run) oneUser(ctx context.Context, id string) (zoho.User, error) {
+	u, err := r.c.User(ctx, id)
+	if !errors.Is(err, zoho.ErrUserIDRefused) || r.backs == nil {
+		return u, err
+	}
+	users, lerr := r.backs.bulk.UsersByID(ctx, zoho.DeletedUsers, []string{id})
+	if lerr != nil {
+		return u, err
+	}
+	for _, v := range users {
+		if string(v.ID) == id && v.Deleted() {
+			return v, nil
+		}
+	}
+	return u, err
+}
+
+// namesTransfer reports whether a "required field not found" refusal is
+// about the transfer: its field is "transfer", or the field's parent is
+// (the v8 OpenAPI's shape: api_name "id", parent_api_name "transfer"), or
+// its JSON path is in it.
+func namesTransfer(api *zoho.APIError) bool {
+	path := api.Detail("json_path")
+	return api.Detail("api_name") == "transfer" || api.Detail("parent_api_name") == "transfer" ||
+		path == "$.transfer_and_delete.transfer" || strings.HasPrefix(path, "$.transfer_and_delete.transfer.") ||
+		strings.HasPrefix(path, "$.transfer_and_delete[0].transfer")
 }
 
 // refusal turns a refused submission into a row's code and a message a
@@ -391,7 +438,7 @@ func refusal(err error) (code, message string) {
 	case zoho.CodeNotAllowed:
 		todo = "Zoho does not allow this deletion as asked: change the row's targets (or settle the job already running for this user) and run it again"
 	case zoho.CodeMandatoryNotFound, zoho.CodeExpectedField:
-		if api.Detail("api_name") == "transfer" {
+		if namesTransfer(api) {
 			// Zoho's v8 marks transfer required; its v7 page lets the
 			// subordinates' move stand alone. This org wants both.
 			todo = "this Zoho org wants every deletion to transfer the user's records: add a transfer_to (who takes them) to the row, and run it again"

@@ -343,7 +343,7 @@ func (r *run) readDoubt(w *watch) {
 		return
 	}
 	sent := r.pacer.Now()
-	u, err := r.c.User(r.calls, r.p.Steps[i].Request.UserID)
+	u, err := r.oneUser(r.calls, r.p.Steps[i].Request.UserID)
 	class := zoho.Classify(err)
 	switch {
 	case gone(u, err):

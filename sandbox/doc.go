@@ -153,7 +153,7 @@
 //     details invented), LIMIT_REACHED with no details (invented).
 //   - UserRead: GET /users/{id} for a deleted user: its record with status "deleted"
 //     (invented), 204 (documented for "no user record", v8; for a deleted user invented), 400
-//     INVALID_DATA (invented).
+//     INVALID_DATA (invented; offboard confirms it with a list read, never trusts it alone).
 //   - IgnoreIDs: GET /users ignoring ids (invented; Zoho documents ids).
 //   - JobIDKey: "jobId" (v7 documentation) or "job_id" (v8 examples).
 //   - RequireTransfer: transfer required (v8 OpenAPI) or move_subordinate alone allowed (v7).

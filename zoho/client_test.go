@@ -220,6 +220,14 @@ func TestClassifyWithoutServer(t *testing.T) {
 		{"wrapped api error", fmt.Errorf("row 4: %w", &APIError{HTTPStatus: 400, Code: "INVALID_DATA"}), ClassRejected},
 		{"authorization failed", &APIError{HTTPStatus: 400, Code: "AUTHORIZATION_FAILED"}, ClassFatal},
 		{"network", errors.New("connection refused"), ClassRetry},
+		// The job scheduler's limit in either code Zoho's sources give,
+		// and nothing else: a row's refusal with a "limit" detail fails
+		// the row, and a 403 or 5xx keeps its own meaning.
+		{"job limit, v8", &APIError{HTTPStatus: 400, Code: "CONCURRENT_JOB_LIMIT_EXCEEDED", Details: map[string]any{"limit": "10"}}, ClassJobLimit},
+		{"job limit, SDKs' code", &APIError{HTTPStatus: 400, Code: "LIMIT_REACHED"}, ClassJobLimit},
+		{"a row refused, naming a limit", &APIError{HTTPStatus: 400, Code: "INVALID_DATA", Details: map[string]any{"api_name": "records", "limit": 50000}}, ClassRejected},
+		{"forbidden, naming a limit", &APIError{HTTPStatus: 403, Code: "NO_PERMISSION", Details: map[string]any{"limit": "10"}}, ClassFatal},
+		{"5xx, naming a limit", &APIError{HTTPStatus: 500, Code: "LIMIT_REACHED"}, ClassRetry},
 	}
 	for _, tt := range tests {
 		if got := Classify(tt.err); got != tt.want {

@@ -54,6 +54,10 @@ var (
 	// ErrJobNotFound is returned by JobStatus when Zoho knows no job with
 	// that ID (HTTP 204).
 	ErrJobNotFound = errors.New("zoho: no transfer and delete job with that id")
+	// ErrUserIDRefused is returned by User when Zoho answers 400
+	// INVALID_DATA for the ID: some orgs may answer so for a deleted user,
+	// but it proves nothing alone; the caller confirms with a list read.
+	ErrUserIDRefused = errors.New("zoho: the user id was refused")
 	// ErrUserNotFound is returned by User when Zoho holds no record of the
 	// user (HTTP 204): it does not exist, or no longer does.
 	ErrUserNotFound = errors.New("zoho: no such user")
@@ -128,17 +132,13 @@ func (e *APIError) Is(target error) bool {
 }
 
 // jobLimit reports a refusal that says the job scheduler's limit is
-// reached: the v8 OpenAPI's code, the SDKs' generic LIMIT_REACHED (which of
-// the two an org sends is not documented), or a 400 whose details give the
-// limit. It means "wait for a slot", never a refusal of the row.
+// reached: the v8 OpenAPI's code, or the SDKs' generic LIMIT_REACHED
+// (which of the two an org sends is not documented), answered 400. It
+// means "wait for a slot", never a refusal of the row. Nothing else counts:
+// a row's own refusal that happens to carry a "limit" detail must fail the
+// row, not stall the run.
 func (e *APIError) jobLimit() bool {
-	switch {
-	case e.Code == CodeJobLimit, e.Code == CodeLimitReached:
-		return true
-	case e.HTTPStatus == http.StatusTooManyRequests:
-		return false // the API's own limits: see ErrRateLimited
-	}
-	return e.Detail("limit") != ""
+	return e.HTTPStatus == http.StatusBadRequest && (e.Code == CodeJobLimit || e.Code == CodeLimitReached)
 }
 
 // creditsExhausted tells a daily-budget 429 from a concurrency 429. Zoho

@@ -138,8 +138,8 @@ func TestSimDirectory(t *testing.T) {
 	}
 	_, err = f.client.User(ctx, "1111111111111111111")
 	var api *zoho.APIError
-	if !errors.As(err, &api) || api.Code != zoho.CodeInvalidData || !errors.Is(err, zoho.ErrUserNotFound) {
-		t.Errorf("User(unknown id) = %v, want INVALID_DATA, no such user", err)
+	if !errors.As(err, &api) || api.Code != zoho.CodeInvalidData || !errors.Is(err, zoho.ErrUserIDRefused) || errors.Is(err, zoho.ErrUserNotFound) {
+		t.Errorf("User(unknown id) = %v, want INVALID_DATA, the id refused (not proof the user is gone)", err)
 	}
 	if got := f.client.TokenRequests(); got != 1 {
 		t.Errorf("token requests = %d, want 1", got)

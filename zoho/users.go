@@ -171,8 +171,8 @@ func (c *Client) UsersByID(ctx context.Context, typ UserType, ids []string) ([]U
 
 // User fetches one user by ID. Zoho answers 204 No Content, "no user record
 // exists for the specified user ID" (v8), for a user it does not know, and
-// may do so for a deleted user: that is ErrUserNotFound, and so is a 400
-// INVALID_DATA for the ID.
+// may do so for a deleted user: that is ErrUserNotFound. A 400
+// INVALID_DATA for the ID is ErrUserIDRefused, which proves nothing alone.
 func (c *Client) User(ctx context.Context, id string) (User, error) {
 	if !IsUserID(id) {
 		return User{}, fmt.Errorf("zoho: %q is not a user id", id)
@@ -181,9 +181,9 @@ func (c *Client) User(ctx context.Context, id string) (User, error) {
 	var api *APIError
 	if errors.As(err, &api) && api.HTTPStatus == http.StatusBadRequest && api.Code == CodeInvalidData {
 		// The ID, well formed and once a user's, "seems to be invalid":
-		// as 204, no user record has it (an answer some orgs may give for
-		// a deleted user; Zoho documents 204 only).
-		return User{}, fmt.Errorf("zoho: user %s: %w (%w)", id, ErrUserNotFound, err)
+		// perhaps a deleted user (Zoho documents 204 only), perhaps
+		// anything else. The caller must confirm before believing it.
+		return User{}, fmt.Errorf("zoho: user %s: %w (%w)", id, ErrUserIDRefused, err)
 	}
 	if err != nil {
 		return User{}, err
