@@ -337,11 +337,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	prog.total = len(p.plan.Order)
 	for i, st := range p.plan.Steps {
 		if st.Outcome != result.Planned { // the runner logs the rows it runs
-			ev := log.Info().Int("row", st.Line).Str("outcome", string(st.Outcome)).Str("code", st.Code).Str("message", st.Message)
-			if id := rows[i].JobID; id != "" {
-				ev = ev.Str("job_id", id)
-			}
-			ev.Msg("row not run")
+			runner.LogRow(log.Info(), rows[i], sh.Rows[st.Index].User.Raw).Msg("row not run")
 		}
 	}
 	if ios.ErrTerminal {

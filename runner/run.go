@@ -609,10 +609,12 @@ func (r *run) finish(i int, o result.Outcome, code, message string) {
 	r.open--
 	r.release(i)
 	r.kick()
-	st := r.p.Steps[i]
-	r.log.Info().Int("row", st.Line).Str("user_id", st.Request.UserID).
-		Str("outcome", string(res.Outcome)).Str("code", res.Code).Str("job_id", res.JobID).
-		Int("attempts", res.Attempts).Int("polls", s.polls).Msg("row finished")
+	st := &r.p.Steps[i]
+	logged := res
+	if logged.UserID == "" {
+		logged.UserID = st.Request.UserID
+	}
+	LogRow(r.log.Info(), logged, stepEmail(st)).Int("attempts", res.Attempts).Int("polls", s.polls).Msg("row finished")
 	r.out.put(i, res, true)
 }
 
@@ -639,8 +641,8 @@ func (r *run) polled(i int) {
 }
 
 func (r *run) rowLog(i int) *zerolog.Logger {
-	st := r.p.Steps[i]
-	l := r.log.With().Int("row", st.Line).Str("user_id", st.Request.UserID).Logger()
+	st := &r.p.Steps[i]
+	l := r.log.With().Int("row", st.Line).Str("user_id", st.Request.UserID).Str("user_email", stepEmail(st)).Logger()
 	return &l
 }
 
