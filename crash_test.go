@@ -1032,7 +1032,7 @@ func TestInterruptWithSubmittersParked(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 			p.cmd.Process.Signal(os.Interrupt)
 			deadline := time.Now().Add(20 * time.Second)
-			for !strings.Contains(p.stderr.String(), "submitting stopped") {
+			for !strings.Contains(p.stderr.String(), "stopping: nothing more is submitted") {
 				if time.Now().After(deadline) {
 					t.Fatalf("the run never said it stopped submitting; stderr:\n%s", p.stderr.String())
 				}
