@@ -523,7 +523,7 @@ func TestInterruptAndResume(t *testing.T) {
 		if code := first.wait(t); code != -1 {
 			t.Fatalf("run interrupted twice = %d, want it ended by the signal (-1); stderr:\n%s", code, first.stderr.String())
 		}
-		if !strings.Contains(first.stderr.String(), "the journal is intact") {
+		if !strings.Contains(first.stderr.String(), "quitting now, without writing the results: ") {
 			t.Errorf("the second Ctrl-C did not say what state it leaves; stderr:\n%s", first.stderr.String())
 		}
 		holding.Store(false)
@@ -1032,7 +1032,7 @@ func TestInterruptWithSubmittersParked(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 			p.cmd.Process.Signal(os.Interrupt)
 			deadline := time.Now().Add(20 * time.Second)
-			for !strings.Contains(p.stderr.String(), "submitting stopped") {
+			for !strings.Contains(p.stderr.String(), "stopping: nothing more is submitted") {
 				if time.Now().After(deadline) {
 					t.Fatalf("the run never said it stopped submitting; stderr:\n%s", p.stderr.String())
 				}

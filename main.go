@@ -115,20 +115,26 @@ func processEnv() env {
 
 // runProcess runs a command line as the process's own, with its signals:
 // the first Ctrl-C (or SIGTERM) cancels the command's context: a run stops
-// submitting, follows the jobs already submitted for a while and writes
-// the results. A second one ends the process at once, by the signal itself
-// as a shell expects; the channel holds both, so a quick double Ctrl-C is
-// never swallowed.
+// submitting, says so in one line, follows the jobs already submitted for
+// a while and writes the results. A second one ends the process at once,
+// by the signal itself as a shell expects, once a run has said what it
+// leaves (the jobs that may still be running, the journal that records
+// them); the channel holds both, so a quick double Ctrl-C is never
+// swallowed.
 func runProcess(e env, args []string) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	quit := &offboarding.Quit{}
+	ctx = offboarding.WithQuit(ctx, quit)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sigs
 		cancel()
 		sig := <-sigs
-		fmt.Fprintln(e.stderr, "offboard: interrupted again: stopping now, without writing the results; the journal is intact: run the same command again to resume")
+		if !quit.Say() {
+			fmt.Fprintln(e.stderr, "offboard: interrupted again: quitting now; no user was submitted for deletion")
+		}
 		signal.Reset(os.Interrupt, syscall.SIGTERM)
 		if p, err := os.FindProcess(os.Getpid()); err == nil {
 			_ = p.Signal(sig)

@@ -25,11 +25,35 @@ type recorder struct {
 	mu     sync.Mutex
 	status map[int]string
 	final  map[int]bool
-	err    error
+	// sent holds the rows whose submission the journal records, or whose
+	// earlier job the run follows: a job of theirs may be running at Zoho
+	// until their final result.
+	sent map[int]bool
+	err  error
 }
 
-func newRecorder(j *journal.Journal, log zerolog.Logger, steps []plan.Step) *recorder {
-	return &recorder{j: j, log: log, steps: steps, status: map[int]string{}, final: map[int]bool{}}
+func newRecorder(j *journal.Journal, log zerolog.Logger, steps []plan.Step, resume map[int]runner.Resume) *recorder {
+	rec := &recorder{j: j, log: log, steps: steps, status: map[int]string{}, final: map[int]bool{}, sent: map[int]bool{}}
+	for i, r := range resume {
+		if r.JobID != "" || r.InDoubt {
+			rec.sent[i] = true
+		}
+	}
+	return rec
+}
+
+// running counts the rows whose jobs may be running at Zoho: submitted,
+// or followed from an earlier run, and without a final result.
+func (rec *recorder) running() int {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	n := 0
+	for i := range rec.sent {
+		if !rec.final[i] {
+			n++
+		}
+	}
+	return n
 }
 
 func (rec *recorder) append(r journal.Record) error {
@@ -57,7 +81,13 @@ func (rec *recorder) beforeSubmit(i, attempt int) error {
 	if err := rec.failed(); err != nil {
 		return err
 	}
-	return rec.append(journal.Record{Kind: journal.KindSubmit, Row: i, UserID: rec.steps[i].Request.UserID, Attempt: attempt})
+	if err := rec.append(journal.Record{Kind: journal.KindSubmit, Row: i, UserID: rec.steps[i].Request.UserID, Attempt: attempt}); err != nil {
+		return err
+	}
+	rec.mu.Lock()
+	rec.sent[i] = true
+	rec.mu.Unlock()
+	return nil
 }
 
 // afterSubmit records a submission's answer.
@@ -84,6 +114,12 @@ func (rec *recorder) afterSubmit(i, attempt int, job zoho.Job, err error) {
 			r.Code = api.Code
 		}
 		r.Message = err.Error()
+		if r.Class != journal.ClassUnknown {
+			// No job: the submission never left, or Zoho refused it.
+			rec.mu.Lock()
+			delete(rec.sent, i)
+			rec.mu.Unlock()
+		}
 	}
 	rec.append(r)
 }

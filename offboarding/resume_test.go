@@ -309,7 +309,7 @@ func TestRecorderAnswers(t *testing.T) {
 	defer j.Close()
 	steps := []plan.Step{{Request: zoho.TransferRequest{UserID: "u0"}}, {Request: zoho.TransferRequest{UserID: "u1"}},
 		{Request: zoho.TransferRequest{UserID: "u2"}}, {Request: zoho.TransferRequest{UserID: "u3"}}}
-	rec := newRecorder(j, zerolog.Nop(), steps)
+	rec := newRecorder(j, zerolog.Nop(), steps, map[int]runner.Resume{4: {JobID: "j4"}})
 	answers := []error{
 		nil,
 		&zoho.APIError{HTTPStatus: 400, Code: "INVALID_DATA"},
@@ -343,6 +343,16 @@ func TestRecorderAnswers(t *testing.T) {
 	want := map[int]row{0: {"j0", false, 1}, 1: {"", false, 1}, 2: {"", true, 1}, 3: {"", false, 0}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows replayed from the recorded answers (-want +got):\n%s", diff)
+	}
+	// The jobs that may be running at Zoho, as a second Ctrl-C tells
+	// them: the job, the lost answer and the earlier run's job followed.
+	if n := rec.running(); n != 3 {
+		t.Errorf("running() = %d, want 3", n)
+	}
+	rec.onChange(0, result.Row{Outcome: result.Deleted}, true)
+	rec.onChange(4, result.Row{Outcome: result.Deleted}, true)
+	if n := rec.running(); n != 1 {
+		t.Errorf("running() after two final results = %d, want 1", n)
 	}
 }
 

@@ -296,7 +296,12 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		}
 	}
 
-	rec := newRecorder(jn, log, p.plan.Steps)
+	rec := newRecorder(jn, log, p.plan.Steps, rp.resume)
+	sandbox := p.conn.sandbox != nil
+	interruptNote := "Ctrl-C again to quit now"
+	if sandbox {
+		interruptNote += "; the sandbox org ends with offboard, so this run cannot be resumed"
+	}
 	opts := runner.Options{
 		MaxJobs:    o.MaxJobs,
 		NoWait:     o.NoWait,
@@ -311,6 +316,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		Resume:       rp.resume,
 		Pacer:        p.conn.pacer,
 	}
+	opts.InterruptNote = interruptNote
 	if d := jobDuration(st); d > 0 && (resume || history) {
 		opts.JobDuration = d
 		log.Debug().Dur("job_duration", d).Msg("first guess of a job's length, from the journal")
@@ -335,14 +341,14 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		began = st.Began
 	}
 
+	// From here on, a process ending at once leaves this run's jobs
+	// behind, recorded in its journal.
+	quit := quitFrom(ctx)
+	quit.set(func() { sayQuitting(log, jn.Path(), sandbox, rec.running()) })
 	prog.total = len(p.plan.Order)
 	for i, st := range p.plan.Steps {
 		if st.Outcome != result.Planned { // the runner logs the rows it runs
-			ev := log.Info().Int("row", st.Line).Str("outcome", string(st.Outcome)).Str("code", st.Code).Str("message", st.Message)
-			if id := rows[i].JobID; id != "" {
-				ev = ev.Str("job_id", id)
-			}
-			ev.Msg("row not run")
+			runner.LogRow(log.Info(), rows[i], sh.Rows[st.Index].User.Raw).Msg("row not run")
 		}
 	}
 	if ios.ErrTerminal {
@@ -367,6 +373,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	if err := writeResults(output, sh.Header.Names, results, p.summary("run", o.Version, began, false, note)); err != nil {
 		return err
 	}
+	quit.set(func() { log.Warn().Str("output", output).Msg("quitting now: the results are written") })
 	if jerr == nil && !wasInterrupted {
 		// The run reached its end: the next run on this journal is a new
 		// one, not a resumption.
@@ -378,6 +385,8 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	final := result.Counts(results)
 	printRunSummary(ios.Out, p, results, output, note)
 	switch {
+	case wasInterrupted && sandbox:
+		return &InterruptedError{Msg: fmt.Sprintf("interrupted; results written to %s; the sandbox org ended with this run, so it cannot be resumed: a later --sandbox run starts afresh against a new sandbox", output)}
 	case wasInterrupted:
 		return &InterruptedError{Msg: fmt.Sprintf("interrupted; results written to %s; run the same command again to resume", output)}
 	case runErr != nil:

@@ -110,8 +110,14 @@ type Options struct {
 	// job's age, so a job is seen done within about a third of its length.
 	PollMin, PollMax time.Duration
 	// Log receives one info line per row outcome and one warning per retry
-	// or backoff.
+	// or backoff. Once the run must stop, one warning says so and how many
+	// jobs are followed for how long; the rows it then never sends are
+	// logged at debug level, and counted in one line at the end.
 	Log zerolog.Logger
+	// InterruptNote ends the warning logged when Run's ctx ends: what the
+	// person who interrupted the run can do next (offboard: "Ctrl-C again
+	// to quit now"); "" adds nothing.
+	InterruptNote string
 	// OnChange, if set, is called whenever a row's result changes, with
 	// the step's index and final set once the row has its final result. It
 	// is called from one goroutine, in the order the changes happened, and
@@ -273,11 +279,18 @@ func Run(ctx context.Context, c Client, p *plan.Plan, rows []result.Row, opt Opt
 	// recorded by whoever sees it first: this, or stopped.
 	interrupt := func() {
 		r.mu.Lock()
+		if r.stop != nil && !r.interrupted.Load() {
+			// The run was stopping already, for another reason: say what
+			// the interruption leaves to happen.
+			r.logStopping("interrupted while stopping", r.opt.Grace-time.Since(r.halted), true)
+		}
 		r.stopped()
 		r.mu.Unlock()
 		r.kick()
 	}
-	interrupt() // a ctx that ended already: nothing is sent
+	r.mu.Lock()
+	r.stopped() // a ctx that ended already: nothing is sent
+	r.mu.Unlock()
 	defer context.AfterFunc(ctx, interrupt)()
 
 	if bulk, ok := c.(bulkReader); ok {
@@ -295,6 +308,10 @@ func Run(ctx context.Context, c Client, p *plan.Plan, rows []result.Row, opt Opt
 	r.mu.Lock()
 	if r.grace != nil {
 		r.grace.Stop()
+	}
+	if r.unsent > 0 {
+		r.log.Warn().Int("rows_not_run", r.unsent).Str("reason", r.stop.Reason).
+			Msgf("%d rows not run: the run stopped before they were submitted", r.unsent)
 	}
 	if r.probe != nil {
 		r.probe.Stop()
@@ -381,6 +398,10 @@ type run struct {
 	open  int // steps without their final result
 	stop  *Stop
 	grace *time.Timer
+	// halted is when the stop came.
+	halted time.Time
+	// unsent counts the steps ended not_run because the run stopped.
+	unsent int
 	// held counts the job slots held; capacity is how many may be held:
 	// MaxJobs, less while Zoho refuses submissions because its own job
 	// limit is reached by jobs that are not this run's.
@@ -564,8 +585,11 @@ func (r *run) kick() {
 	}
 }
 
-// interrupted is the stop when Run's ctx ends.
-var interrupted = Stop{Reason: "interrupted: no more users are submitted; jobs already submitted were followed for a short while"}
+// interruptedStop is the stop when Run's ctx ends: the Summary's and the
+// rows' reason once the run has ended.
+func interruptedStop(grace time.Duration) Stop {
+	return Stop{Reason: fmt.Sprintf("interrupted: nothing more was submitted, and the jobs already submitted were followed for up to %s", grace)}
+}
 
 // halt stops submitting; the first reason given wins. Calls in flight and
 // jobs already submitted get Grace to finish.
@@ -582,9 +606,48 @@ func (r *run) haltLocked(s Stop) {
 		return
 	}
 	r.stop = &s
+	r.halted = time.Now()
 	r.cancelStop()
 	r.grace = time.AfterFunc(r.opt.Grace, r.cancelCalls)
-	r.log.Warn().Str("reason", s.Reason).Bool("fatal", s.Fatal).Msg("submitting stopped")
+	r.logStopping("stopping", r.opt.Grace, r.interrupted.Load())
+}
+
+// logStopping logs, in one line, that nothing more is submitted and what
+// the run does before it ends: the jobs it follows, for up to grace. An
+// interruption's line ends with Options.InterruptNote. r.mu must be held.
+func (r *run) logStopping(what string, grace time.Duration, interrupt bool) {
+	// The jobs followed, and the submissions whose answer was lost
+	// (watched until the user is seen deleted). A submission on the wire
+	// becomes one when its answer comes; the others waiting are not sent.
+	jobs := 0
+	for i := range r.steps {
+		switch r.steps[i].phase {
+		case running, inDoubt:
+			jobs++
+		}
+	}
+	grace = max(grace, 0)
+	if grace >= time.Second {
+		grace = grace.Round(time.Second)
+	}
+	msg := what + ": nothing more is submitted; "
+	switch jobs {
+	case 0:
+		msg += "no job to follow; writing the results"
+	case 1:
+		msg += fmt.Sprintf("following 1 job for up to %s", grace)
+	default:
+		msg += fmt.Sprintf("following %d jobs for up to %s", jobs, grace)
+	}
+	ev := r.log.Warn().Int("jobs_following", jobs).Float64("grace_s", grace.Seconds())
+	if interrupt {
+		if r.opt.InterruptNote != "" {
+			msg += "; " + r.opt.InterruptNote
+		}
+	} else {
+		ev = ev.Str("reason", r.stop.Reason).Bool("fatal", r.stop.Fatal)
+	}
+	ev.Msg(msg)
 }
 
 // stopped reports whether the run must stop. r.mu must be held. The end
@@ -593,7 +656,7 @@ func (r *run) haltLocked(s Stop) {
 func (r *run) stopped() bool {
 	if r.stop == nil && r.stopCtx.Err() != nil {
 		r.interrupted.Store(true)
-		r.haltLocked(interrupted)
+		r.haltLocked(interruptedStop(r.opt.Grace))
 	}
 	return r.stop != nil
 }
@@ -613,10 +676,19 @@ func (r *run) finish(i int, o result.Outcome, code, message string) {
 	r.open--
 	r.release(i)
 	r.kick()
-	st := r.p.Steps[i]
-	r.log.Info().Int("row", st.Line).Str("user_id", st.Request.UserID).
-		Str("outcome", string(res.Outcome)).Str("code", res.Code).Str("job_id", res.JobID).
-		Int("attempts", res.Attempts).Int("polls", s.polls).Msg("row finished")
+	st := &r.p.Steps[i]
+	logged := res
+	if logged.UserID == "" {
+		logged.UserID = st.Request.UserID
+	}
+	ev := r.log.Info()
+	if o == result.NotRun && r.stop != nil {
+		// One of the rows a stop leaves unsent, which may be thousands:
+		// they are counted in one line at the end.
+		r.unsent++
+		ev = r.log.Debug()
+	}
+	LogRow(ev, logged, stepEmail(st)).Int("attempts", res.Attempts).Int("polls", s.polls).Msg("row finished")
 	r.out.put(i, res, true)
 }
 
@@ -643,8 +715,8 @@ func (r *run) polled(i int) {
 }
 
 func (r *run) rowLog(i int) *zerolog.Logger {
-	st := r.p.Steps[i]
-	l := r.log.With().Int("row", st.Line).Str("user_id", st.Request.UserID).Logger()
+	st := &r.p.Steps[i]
+	l := r.log.With().Int("row", st.Line).Str("user_id", st.Request.UserID).Str("user_email", stepEmail(st)).Logger()
 	return &l
 }
 
