@@ -32,11 +32,11 @@ func TestXLSXPrintSetup(t *testing.T) {
 		if sheet == "Summary" {
 			want = "portrait"
 		}
-		if pl.Orientation == nil || *pl.Orientation != want {
-			t.Errorf("%s: orientation %v, want %s", sheet, pl.Orientation, want)
+		if got := deref(pl.Orientation); got != want {
+			t.Errorf("%s: orientation %q, want %s", sheet, got, want)
 		}
 		if pl.FitToWidth == nil || *pl.FitToWidth != 1 || pl.FitToHeight == nil || *pl.FitToHeight != 0 {
-			t.Errorf("%s: fit to %v wide, %v tall; want 1 page wide, any number tall (0)", sheet, pl.FitToWidth, pl.FitToHeight)
+			t.Errorf("%s: fit to %d wide, %d tall; want 1 page wide, any number tall (0)", sheet, deref(pl.FitToWidth), deref(pl.FitToHeight))
 		}
 		props, err := f.GetSheetProps(sheet)
 		if err != nil {
@@ -46,12 +46,12 @@ func TestXLSXPrintSetup(t *testing.T) {
 			t.Errorf("%s: fitToPage not set: Excel ignores the fit without it", sheet)
 		}
 		m, err := f.GetPageMargins(sheet)
-		if err != nil || *m.Left > 0.25 || *m.Right > 0.25 {
-			t.Errorf("%s: margins left %v, right %v, %v; want narrow (0.25 in)", sheet, *m.Left, *m.Right, err)
+		if err != nil || deref(m.Left) > 0.25 || deref(m.Right) > 0.25 {
+			t.Errorf("%s: margins left %v, right %v, %v; want narrow (0.25 in)", sheet, deref(m.Left), deref(m.Right), err)
 		}
 		hf, err := f.GetHeaderFooter(sheet)
-		if err != nil || !strings.Contains(hf.OddFooter, "&P of &N") {
-			t.Errorf("%s: footer %q, %v; want page numbers", sheet, hf.OddFooter, err)
+		if err != nil || hf == nil || !strings.Contains(hf.OddFooter, "&P of &N") {
+			t.Errorf("%s: footer %+v, %v; want page numbers", sheet, hf, err)
 		}
 	}
 	titles := map[string]string{}
@@ -82,6 +82,15 @@ func TestXLSXPrintSetup(t *testing.T) {
 	if h, _ := f.GetRowHeight("Retry", 2); h < 15*lines {
 		t.Errorf("Retry row 2 height = %v, want room for %.1f lines of the message", h, lines)
 	}
+}
+
+// deref is *p, or the zero value for nil.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
 
 // TestRetryOfRetry: an input that is itself a Retry sheet has the Retry
