@@ -423,7 +423,7 @@ func TestJournalThatIsNotOne(t *testing.T) {
 	}
 }
 
-// TestHeaderTooWide: a sheet whose header reaches past column XEQ leaves
+// TestHeaderTooWide: a sheet whose header reaches past column XEO leaves
 // no room for offboard's result columns: it is refused when read, naming
 // the file, the column and the limit, before the org is read.
 func TestHeaderTooWide(t *testing.T) {
@@ -438,7 +438,7 @@ func TestHeaderTooWide(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := runCmd(t, nil, "plan", "--sandbox", "--input", in, "--output", filepath.Join(t.TempDir(), "p.xlsx"))
-	if code != exitFatal || !strings.Contains(stderr, "wide.xlsx: the header reaches column XFD") || !strings.Contains(stderr, "columns A to XEQ") {
+	if code != exitFatal || !strings.Contains(stderr, "wide.xlsx: the header reaches column XFD") || !strings.Contains(stderr, "columns A to XEO") {
 		t.Errorf("offboard plan of a header at XFD = %d, %q; want 1 naming the column and the limit", code, stderr)
 	}
 	if strings.Contains(stderr, "org directory read") {

@@ -52,8 +52,8 @@ const ClassUnsent = "unsent"
 // Record is one journal line. Kind says which fields are set:
 //
 //   - start: Version, Owner, InputFile, InputSHA256, Sheet, Header, RowsRead,
-//     HiddenRows, IncludeHidden, APIDomain, OrgID, Sandbox, Output, Resumed,
-//     Steps;
+//     HiddenRows, IncludeHidden, APIDomain, OrgID, OrgName, Admin, Sandbox,
+//     Output, Settings, Resumed, Steps;
 //   - submit: Row, UserID, Attempt (written after every wait, immediately
 //     before the request is sent);
 //   - answer: Row, Attempt, and JobID or Code, Class and Message (Class
@@ -99,6 +99,11 @@ type Record struct {
 	// run was against (journals before OrgID have the API domain alone).
 	APIDomain string `json:"api_domain,omitempty"`
 	OrgID     string `json:"org_id,omitempty"`
+	// OrgName is the org's name and Admin the user whose token ran the
+	// run, for the Summary of a workbook rebuilt from the journal
+	// (journals before them have neither).
+	OrgName string `json:"org_name,omitempty"`
+	Admin   *Admin `json:"admin,omitempty"`
 	// Sandbox is set for a run against the simulated org.
 	Sandbox bool `json:"sandbox,omitempty"`
 	// Local is set for a run against a plain-http endpoint on loopback
@@ -115,6 +120,10 @@ type Record struct {
 	// timeouts are shorter. Duration strings ("30m0s").
 	JobTimeout     string `json:"job_timeout,omitempty"`
 	RequestTimeout string `json:"request_timeout,omitempty"`
+	// Settings are the run's limits and guards, as given on its command
+	// line, for the Summary of a workbook rebuilt from the journal
+	// (journals before them have none).
+	Settings *Settings `json:"settings,omitempty"`
 	// Resumed is set on the start record of a run that continues the
 	// interrupted run before it (same input): the rows that run settled
 	// keep their records. Without it a start record begins a new run.
@@ -158,4 +167,26 @@ type Record struct {
 	// Users is a history record's: what the journal's earlier runs did
 	// to each user, by user ID.
 	Users map[string]*UserState `json:"users,omitempty"`
+}
+
+// Admin is the user whose token ran a run.
+type Admin struct {
+	ID    string `json:"id,omitempty"`
+	Email string `json:"email,omitempty"`
+	Name  string `json:"name,omitempty"`
+}
+
+// Settings are a run's limits and guards, as given on its command line
+// (its job timeout is the start record's JobTimeout).
+type Settings struct {
+	// MaxJobs is --max-jobs.
+	MaxJobs int `json:"max_jobs"`
+	// Rate is --rate, in API calls a second; Concurrency is
+	// --concurrency, API calls in flight.
+	Rate        float64 `json:"rate"`
+	Concurrency int     `json:"concurrency"`
+	// Strict is --strict, MaxDeletes --max-deletes, NoWait --no-wait.
+	Strict     bool `json:"strict"`
+	MaxDeletes int  `json:"max_deletes"`
+	NoWait     bool `json:"no_wait"`
 }

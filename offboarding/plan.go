@@ -62,6 +62,6 @@ func Plan(ctx context.Context, ios IO, o PlanOptions) error {
 // writePlan writes the plan's workbook: every row with its planned
 // outcome.
 func writePlan(p *prepared, output, version string, start time.Time, dryRun bool, note string) error {
-	return writeResults(output, p.sheet.Header.Names, p.plan.Results(p.sheet.Rows),
+	return writeResults(output, p.sheet.Header.Names, p.results(),
 		p.summary("plan", version, start, dryRun, note))
 }

@@ -158,6 +158,9 @@ type prepared struct {
 	// apiDomain is the API base URL the client speaks to, "" in sandbox
 	// mode; with the org's ID it says which org a run was against.
 	apiDomain string
+	// settings are a run's limits and guards, for its Summary and
+	// journal; nil for offboard plan.
+	settings *report.Settings
 }
 
 // orgID is the ID of the org the plan was checked against.
@@ -213,21 +216,28 @@ func (p *prepared) summary(command, version string, start time.Time, dryRun bool
 	if p.conn.sandbox != nil {
 		domain = "sandbox"
 	}
-	return report.Summary{
+	s := report.Summary{
 		Command:       command,
 		InputFile:     filepath.Base(p.sheet.path),
 		InputSHA256:   p.sheet.SHA256,
+		Sheet:         p.sheet.Name,
 		RowsRead:      len(p.sheet.Rows),
 		HiddenRows:    p.sheet.HiddenRows,
 		IncludeHidden: p.sheet.includeHidden,
 		Start:         start,
+		OrgName:       p.dir.Org.CompanyName,
+		OrgID:         p.orgID(),
 		APIDomain:     domain,
+		Host:          thisHost,
+		Settings:      p.settings,
 		DryRun:        dryRun,
 		Sandbox:       p.conn.sandbox != nil,
 		Local:         zoho.IsLocal(p.apiDomain),
 		Version:       version,
 		Note:          note,
 	}
+	withAdmin(&s, p.admin())
+	return s
 }
 
 // writeResults writes the rows, then the summary.

@@ -180,12 +180,15 @@ func startRecord(p *prepared, rows []result.Row, output, version string, resumed
 		IncludeHidden:  p.sheet.includeHidden,
 		APIDomain:      p.apiDomain,
 		OrgID:          p.orgID(),
+		OrgName:        p.dir.Org.CompanyName,
+		Admin:          p.admin(),
 		Sandbox:        p.conn.sandbox != nil,
 		Local:          zoho.IsLocal(p.apiDomain),
 		Output:         output,
 		Resumed:        resumed,
 		JobTimeout:     opt.JobTimeout.String(),
 		RequestTimeout: opt.RequestTimeout.String(),
+		Settings:       journalSettings(p.settings),
 		Steps:          rows,
 	}
 }

@@ -54,26 +54,38 @@ func Report(ios IO, o ReportOptions) error {
 	if st.Stopped != "" {
 		note += "; it stopped early: " + st.Stopped
 	}
+	version := st.Start.Version // the run's: what the Summary of its results said
+	if version != o.Version {
+		note += "; rebuilt by offboard " + o.Version
+	}
 	domain := st.Start.APIDomain
 	if st.Start.Sandbox {
 		domain = "sandbox"
 	}
-	err = writeResults(o.Output, st.Start.Header, rows, report.Summary{
+	sum := report.Summary{
 		Command:       "report",
 		InputFile:     filepath.Base(st.Start.InputFile),
 		InputSHA256:   st.Start.InputSHA256,
+		Sheet:         st.Start.Sheet,
 		RowsRead:      st.Start.RowsRead,
 		HiddenRows:    st.Start.HiddenRows,
 		IncludeHidden: st.Start.IncludeHidden,
 		Start:         st.Began,
 		End:           lastTime(records),
+		OrgName:       st.Start.OrgName,
+		OrgID:         st.Start.OrgID,
 		APIDomain:     domain,
+		Settings:      reportSettings(st.Start),
 		Sandbox:       st.Start.Sandbox,
 		Local:         st.Start.Local,
-		Version:       o.Version,
+		Version:       version,
 		Note:          note,
-	})
-	if err != nil {
+	}
+	if st.Start.Owner != nil {
+		sum.Host = st.Start.Owner.Host // the run's host, not this one's
+	}
+	withAdmin(&sum, st.Start.Admin)
+	if err := writeResults(o.Output, st.Start.Header, rows, sum); err != nil {
 		return err
 	}
 	fmt.Fprintf(ios.Out, "Results of the run of %s rebuilt from %s: %d rows.\n\n", filepath.Base(st.Start.InputFile), o.Journal, len(rows))

@@ -183,6 +183,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		return err
 	}
 	defer p.conn.Close()
+	p.settings = o.settings()
 
 	// What the journal holds: an interrupted run of this input to resume,
 	// or earlier runs whose deletions the new run should know of.
@@ -234,7 +235,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		// ours deleted: plan again knowing them (it reads nothing).
 		p.plan = plan.BuildKnowing(sh.Rows, p.dir, o.Today, known)
 	}
-	rows := p.plan.Results(sh.Rows)
+	rows := p.results()
 	var ownMtime time.Time
 	if jn != nil {
 		if fi, err := os.Stat(jn.Path()); err == nil {

@@ -82,6 +82,9 @@ func ourCells(r *result.Row, dst *[numColumns]string) {
 		colAttempts:         attemptsText(r.Attempts),
 		colSubmittedAt:      timeText(r.SubmittedAt),
 		colFinishedAt:       timeText(r.FinishedAt),
+
+		colTransferToEmail:     r.TransferToEmail,
+		colSubordinatesToEmail: r.SubordinatesToEmail,
 	}
 }
 
@@ -152,6 +155,7 @@ func widths(header []string, sample []result.Row) []float64 {
 		colMessage: 40, colUserID: 19, colUserEmail: 24, colTransferToID: 19,
 		colSubordinatesToID: 19, colJobID: 19, colJobStatus: len("in_progress"),
 		colSubmittedAt: len("2006-01-02T15:04:05+07:00"), colFinishedAt: len("2006-01-02T15:04:05+07:00"),
+		colTransferToEmail: 24, colSubordinatesToEmail: 24,
 	}
 	for i, k := range known {
 		w[n+i] = max(w[n+i], k)
@@ -176,4 +180,20 @@ func widths(header []string, sample []result.Row) []float64 {
 		out[i] = float64(min(max(v+padding, minWidth), limit))
 	}
 	return out
+}
+
+// lineHeight is the height, in points, of a line of the default font
+// (Calibri 11) with its spacing: Excel's default row height.
+const lineHeight = 15
+
+// wrappedLines estimates how many lines s takes when wrapped in a column
+// width wide: a width is about that many digits of the default font, and
+// text breaks between words, so a line holds a little less.
+func wrappedLines(s string, width float64) int {
+	perLine := max(int(width)-padding-2, 1)
+	n := 0
+	for line := range strings.SplitSeq(s, "\n") {
+		n += max(1, (widthOf(line)+perLine-1)/perLine)
+	}
+	return n
 }

@@ -15,7 +15,8 @@ const utf8BOM = "\ufeff"
 // another, both streamed to their temporary files as rows come.
 type csvSink struct {
 	results, retry csvFile
-	rec            []string // reused for every row
+	layout         retryLayout
+	rec, retryRec  []string // reused for every row
 }
 
 type csvFile struct {
@@ -51,31 +52,36 @@ func (f *csvFile) finish() error {
 	return f.tmp.finish()
 }
 
-func newCSVSink(path string, header []string) (*csvSink, error) {
+func newCSVSink(path string, header []string, layout retryLayout) (*csvSink, error) {
 	full := append(append([]string(nil), header...), Columns()...)
 	results, err := openCSVFile(path, full)
 	if err != nil {
 		return nil, err
 	}
-	retry, err := openCSVFile(RetryPath(path), header)
+	retry, err := openCSVFile(RetryPath(path), layout.header)
 	if err != nil {
 		results.tmp.remove()
 		return nil, err
 	}
-	return &csvSink{results: results, retry: retry, rec: make([]string, 0, len(full))}, nil
+	return &csvSink{results: results, retry: retry, layout: layout, rec: make([]string, 0, len(full))}, nil
 }
 
 func (s *csvSink) write(r *result.Row, cells []string) error {
+	if r.Outcome.NeedsRetry() {
+		retry := s.layout.cells(r, cells, s.retryRec)
+		for i, c := range retry {
+			retry[i] = CSVText(c)
+		}
+		s.retryRec = retry
+		// csv.Writer errors are sticky and reported by Flush: the one
+		// that matters is the write to disk, checked in finish.
+		if err := s.retry.csv.Write(retry); err != nil {
+			return err
+		}
+	}
 	rec := s.rec[:0]
 	for _, c := range cells {
 		rec = append(rec, CSVText(c))
-	}
-	if r.Outcome.NeedsRetry() {
-		// csv.Writer errors are sticky and reported by Flush: the one
-		// that matters is the write to disk, checked in finish.
-		if err := s.retry.csv.Write(rec); err != nil {
-			return err
-		}
 	}
 	var ours [numColumns]string
 	ourCells(r, &ours)

@@ -44,8 +44,17 @@ func IsResults(path string) bool {
 		r := csv.NewReader(io.LimitReader(f, 1<<20))
 		r.FieldsPerRecord = -1
 		header, err := r.Read()
+		if err != nil {
+			return false
+		}
+		// Results of an offboard before the targets' emails end with the
+		// columns before them.
 		cols := Columns()
-		return err == nil && len(header) >= len(cols) && slices.Equal(header[len(header)-len(cols):], cols)
+		for _, c := range [][]string{cols, cols[:legacyColumns]} {
+			if len(header) >= len(c) && slices.Equal(header[len(header)-len(c):], c) {
+				return true
+			}
+		}
 	}
 	return false
 }

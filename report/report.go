@@ -84,8 +84,13 @@ func Columns() []string {
 		"Row", "Outcome", "Code", "Message", "User ID", "User Email",
 		"Transfer To ID", "Subordinates To ID", "Job ID", "Job Status",
 		"Attempts", "Submitted At", "Finished At",
+		"Transfer To Email", "Subordinates To Email",
 	}
 }
+
+// legacyColumns are the columns of an offboard before the targets' emails:
+// its results files are still results files (IsResults).
+const legacyColumns = 13
 
 // Indexes of the columns in Columns, counted from the first of them.
 const (
@@ -102,6 +107,8 @@ const (
 	colAttempts
 	colSubmittedAt
 	colFinishedAt
+	colTransferToEmail
+	colSubordinatesToEmail
 	numColumns
 )
 
@@ -114,8 +121,9 @@ const MaxInputColumns = 16384 - numColumns
 type Summary struct {
 	// Command is "plan" or "run".
 	Command string
-	// InputFile is the input's file name and InputSHA256 its hex SHA-256.
-	InputFile, InputSHA256 string
+	// InputFile is the input's file name and InputSHA256 its hex SHA-256;
+	// Sheet is the sheet read ("" for a CSV).
+	InputFile, InputSHA256, Sheet string
 	// RowsRead counts the input's rows below the header, blank ones not
 	// counted.
 	RowsRead int
@@ -126,8 +134,19 @@ type Summary struct {
 	// Start and End bound the run; the Summary shows both and the duration
 	// between them. A zero time shows as blank.
 	Start, End time.Time
-	// APIDomain is the Zoho API base URL the run spoke to.
+	// OrgName and OrgID name the org the rows were checked against.
+	OrgName, OrgID string
+	// APIDomain is the Zoho API base URL the run spoke to ("sandbox" for
+	// the built-in sandbox).
 	APIDomain string
+	// AdminName, AdminEmail and AdminID are the user whose token ran the
+	// command: the admin the org's audit log names.
+	AdminName, AdminEmail, AdminID string
+	// Host is the name of the machine the command ran on.
+	Host string
+	// Settings are a run's limits and guards; nil shows them blank (offboard
+	// plan has none; a journal of an older offboard did not record them).
+	Settings *Settings
 	// DryRun and Sandbox show as yes or no.
 	DryRun, Sandbox bool
 	// Local is a run against a local endpoint (a simulator named with
@@ -138,6 +157,23 @@ type Summary struct {
 	// Note says, when it is not "", why a run stopped early or anything
 	// else a reviewer must know.
 	Note string
+}
+
+// Settings are what a run was told, on its command line, that bears on
+// what it did.
+type Settings struct {
+	// MaxJobs is --max-jobs: jobs of the run unfinished at once.
+	MaxJobs int
+	// Rate is --rate, in API calls a second, and Concurrency is
+	// --concurrency, API calls in flight; 0 shows blank.
+	Rate        float64
+	Concurrency int
+	// Strict is --strict; MaxDeletes is --max-deletes.
+	Strict     bool
+	MaxDeletes int
+	// JobTimeout is --job-timeout (0 shows blank), NoWait --no-wait.
+	JobTimeout time.Duration
+	NoWait     bool
 }
 
 // Writer writes a results file. Write rows in input order, then Close it,
@@ -181,9 +217,9 @@ func Create(path string, inputHeader []string) (*Writer, error) {
 		if len(w.header) > MaxInputColumns {
 			return nil, fmt.Errorf("results file %s: the input has %d columns; a workbook holds %d besides the %d offboard adds", filepath.Base(path), len(w.header), MaxInputColumns, numColumns)
 		}
-		w.sink, err = newXLSXSink(path, w.header)
+		w.sink, err = newXLSXSink(path, w.header, newRetryLayout(w.header))
 	case ".csv":
-		w.sink, err = newCSVSink(path, w.header)
+		w.sink, err = newCSVSink(path, w.header, newRetryLayout(w.header))
 	default:
 		return nil, fmt.Errorf("results file %s: unknown file type %q: use .xlsx or .csv", filepath.Base(path), ext)
 	}

@@ -32,7 +32,8 @@ func results() []result.Row {
 		{Line: 2, Cells: []string{"ann@example.com", "3652397000001460001", "hello", "first"}, Outcome: result.Deleted,
 			UserID: "3652397000001460123", UserEmail: "ann@example.com", TransferToID: "3652397000001460001",
 			SubordinatesToID: "3652397000001460002", JobID: "3652397000001470001", JobStatus: "completed",
-			Attempts: 2, SubmittedAt: submitted, FinishedAt: finished},
+			Attempts: 2, SubmittedAt: submitted, FinishedAt: finished,
+			TransferToEmail: "tom@example.com", SubordinatesToEmail: "sue@example.com"},
 		{Line: 3, Cells: []string{"bob@example.com", "", "", ""}, Outcome: result.Invalid, Code: "MISSING_ACTION",
 			Message: "Give the user a transfer_to or a move_subordinates_to."},
 		{Line: 5, Cells: []string{"cat@example.com", "dan@example.com", "", "x"}, Outcome: result.Failed, Code: "JOB_FAILED",
@@ -54,6 +55,9 @@ func summary() report.Summary {
 		Command: "run", InputFile: "leavers.xlsx", InputSHA256: strings.Repeat("ab", 32), RowsRead: 8,
 		Start: time.Date(2025, 3, 31, 9, 0, 0, 0, time.UTC), End: time.Date(2025, 3, 31, 9, 42, 5, 0, time.UTC),
 		APIDomain: "https://www.zohoapis.eu", Sandbox: true, Version: "v1.2.3", Note: "stopped after 5 rows failed with NO_PERMISSION",
+		Sheet: "March", OrgName: "Acme GmbH", OrgID: "20050000001",
+		AdminName: "Ada Admin", AdminEmail: "ada@example.com", AdminID: "3652397000001460999", Host: "ops-1",
+		Settings: &report.Settings{MaxJobs: 4, Rate: 12.5, Concurrency: 5, Strict: true, MaxDeletes: 50, JobTimeout: 30 * time.Minute},
 	}
 }
 
@@ -122,29 +126,31 @@ func wantResults() [][]string {
 	want = append(want,
 		[]string{"ann@example.com", "3652397000001460001", "hello", "first", "2", "deleted", "", "",
 			"3652397000001460123", "ann@example.com", "3652397000001460001", "3652397000001460002",
-			"3652397000001470001", "completed", "2", "2025-03-31T09:15:00Z", "2025-03-31T11:15:30+02:00"},
+			"3652397000001470001", "completed", "2", "2025-03-31T09:15:00Z", "2025-03-31T11:15:30+02:00",
+			"tom@example.com", "sue@example.com"},
 		[]string{"bob@example.com", "", "", "", "3", "invalid", "MISSING_ACTION",
-			"Give the user a transfer_to or a move_subordinates_to.", "", "", "", "", "", "", "", "", ""},
+			"Give the user a transfer_to or a move_subordinates_to.", "", "", "", "", "", "", "", "", "", "", ""},
 		[]string{"cat@example.com", "dan@example.com", "", "x", "5", "failed", "JOB_FAILED", "The job failed.",
-			"3652397000001460124", "", "", "", "3652397000001470002", "failed", "1", "2025-03-31T09:15:00Z", ""},
+			"3652397000001460124", "", "", "", "3652397000001470002", "failed", "1", "2025-03-31T09:15:00Z", "", "", ""},
 		[]string{"eve@example.com", "dan@example.com", "", "", "6", "not_run", "NO_PERMISSION", "Not sent: the run stopped.",
-			"", "", "", "", "", "", "", "", ""},
-		[]string{"fay@example.com", "dan@example.com", "", "", "7", "skipped", "ALREADY_DELETED", "", "", "", "", "", "", "", "", "", ""},
-		[]string{"gus@example.com", "dan@example.com", "", "", "8", "deferred", "NOT_DUE", "", "", "", "", "", "", "", "", "", ""},
-		[]string{"hal@example.com", "dan@example.com", "", "Müller 東京", "9", "planned", "", "", "", "", "", "", "", "", "", "", ""},
+			"", "", "", "", "", "", "", "", "", "", ""},
+		[]string{"fay@example.com", "dan@example.com", "", "", "7", "skipped", "ALREADY_DELETED", "", "", "", "", "", "", "", "", "", "", "", ""},
+		[]string{"gus@example.com", "dan@example.com", "", "", "8", "deferred", "NOT_DUE", "", "", "", "", "", "", "", "", "", "", "", ""},
+		[]string{"hal@example.com", "dan@example.com", "", "Müller 東京", "9", "planned", "", "", "", "", "", "", "", "", "", "", "", "", ""},
 		[]string{"ivy@example.com", "dan@example.com", "", "", "10", "submitted", "", "", "", "", "", "", "3652397000001470003",
-			"in_progress", "1", "2025-03-31T09:15:00Z", ""},
+			"in_progress", "1", "2025-03-31T09:15:00Z", "", "", ""},
 	)
 	return want
 }
 
-// wantRetry is the Retry sheet for results().
+// wantRetry is the Retry sheet for results(): the input's columns, then
+// each row's original row number and why it is there.
 func wantRetry() [][]string {
 	return [][]string{
-		inputHeader(),
-		{"bob@example.com", "", "", ""},
-		{"cat@example.com", "dan@example.com", "", "x"},
-		{"eve@example.com", "dan@example.com", "", ""},
+		append(inputHeader(), "Original Row", "Last Outcome", "Last Code", "Last Message"),
+		{"bob@example.com", "", "", "", "3", "invalid", "MISSING_ACTION", "Give the user a transfer_to or a move_subordinates_to."},
+		{"cat@example.com", "dan@example.com", "", "x", "5", "failed", "JOB_FAILED", "The job failed."},
+		{"eve@example.com", "dan@example.com", "", "", "6", "not_run", "NO_PERMISSION", "Not sent: the run stopped."},
 	}
 }
 
@@ -162,7 +168,7 @@ func TestXLSXSheets(t *testing.T) {
 	if diff := cmp.Diff(wantResults(), sheetRows(t, f, "Results", len(inputHeader())+len(report.Columns()))); diff != "" {
 		t.Errorf("Results sheet (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(wantRetry(), sheetRows(t, f, "Retry", len(inputHeader()))); diff != "" {
+	if diff := cmp.Diff(wantRetry(), sheetRows(t, f, "Retry", len(inputHeader())+len(report.RetryColumns()))); diff != "" {
 		t.Errorf("Retry sheet (-want +got):\n%s", diff)
 	}
 }
@@ -248,11 +254,11 @@ func TestXLSXLayout(t *testing.T) {
 		}
 	}
 	slices.Sort(filters)
-	if want := []string{"Results 'Results'!$A$1:$Q$9", "Retry 'Retry'!$A$1:$D$4"}; !cmp.Equal(filters, want) {
+	if want := []string{"Results 'Results'!$A$1:$S$9", "Retry 'Retry'!$A$1:$H$4"}; !cmp.Equal(filters, want) {
 		t.Errorf("autofilter defined names = %q, want %q", filters, want)
 	}
-	if got := sheetXML(t, path, "xl/worksheets/sheet1.xml"); !strings.Contains(got, `<autoFilter ref="$A$1:$Q$9"`) {
-		t.Errorf("Results sheet XML has no autoFilter over A1:Q9")
+	if got := sheetXML(t, path, "xl/worksheets/sheet1.xml"); !strings.Contains(got, `<autoFilter ref="$A$1:$S$9"`) {
+		t.Errorf("Results sheet XML has no autoFilter over A1:S9")
 	}
 
 	tests := []struct {
@@ -276,6 +282,8 @@ func TestXLSXLayout(t *testing.T) {
 		{"J", 17, 50}, // User Email
 		{"K", 21, 30}, // Transfer To ID
 		{"L", 21, 30}, // Subordinates To ID
+		{"R", 17, 50}, // Transfer To Email
+		{"S", 17, 50}, // Subordinates To Email
 		{"Z", 8, 9.2}, // none: the default
 	}
 	for _, tt := range tests {
@@ -342,19 +350,34 @@ func TestXLSXSummary(t *testing.T) {
 	write(t, path, inputHeader(), results())
 	f := openXLSX(t, path)
 
+	// The audit record: which org, through which domain, whose token,
+	// from which host, with which version and settings, on which input.
 	want := [][]string{
 		{"Command", "run"},
+		{"Org", "Acme GmbH"},
+		{"Org ID", "20050000001"},
+		{"API domain", "https://www.zohoapis.eu"},
+		{"Admin (token's user)", "Ada Admin <ada@example.com>"},
+		{"Admin user ID", "3652397000001460999"},
+		{"Host", "ops-1"},
+		{"Version", "v1.2.3"},
 		{"Input file", "leavers.xlsx"},
+		{"Sheet", "March"},
 		{"Input SHA-256", strings.Repeat("ab", 32)},
 		{"Rows read", "8"},
 		{"Hidden rows", "0"},
 		{"Start", "2025-03-31T09:00:00Z"},
 		{"End", "2025-03-31T09:42:05Z"},
 		{"Duration", "42m5s"},
-		{"API domain", "https://www.zohoapis.eu"},
 		{"Dry run", "no"},
 		{"Sandbox", "yes"},
-		{"Version", "v1.2.3"},
+		{"Max jobs", "4"},
+		{"Rate", "12.5 API calls a second"},
+		{"Concurrency", "5 API calls in flight"},
+		{"Strict", "yes"},
+		{"Max deletes", "50"},
+		{"Job timeout", "30m0s"},
+		{"No wait", "no"},
 		{"Note", "stopped after 5 rows failed with NO_PERMISSION"},
 		{"", ""},
 		{"Outcome", "Rows"},
@@ -368,19 +391,45 @@ func TestXLSXSummary(t *testing.T) {
 		{"not_run", "1"},
 		{"Total", "8"},
 	}
-	if diff := cmp.Diff(want, sheetRows(t, f, "Summary", 2)); diff != "" {
+	got := sheetRows(t, f, "Summary", 2)
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Summary sheet (-want +got):\n%s", diff)
 	}
-	for _, cell := range []string{"A1", "A12", "A15", "B15", "A24"} {
+	for _, cell := range []string{"A1", "A8", "A28", "B28", "A37"} {
 		id, _ := f.GetCellStyle("Summary", cell)
 		if st, err := f.GetStyle(id); err != nil || st.Font == nil || !st.Font.Bold {
 			t.Errorf("Summary!%s: not bold", cell)
 		}
 	}
+
+	// Each value sits beside its label: the label column is as wide as
+	// the longest label, no wider, and values, counts too, are against
+	// its edge (left-aligned), not at the far end of the wide value
+	// column.
+	widest := 0
+	for _, r := range want {
+		widest = max(widest, len(r[0]))
+	}
+	if w, err := f.GetColWidth("Summary", "A"); err != nil || w < float64(widest) || w > float64(widest)+4 {
+		t.Errorf("GetColWidth(Summary, A) = %v, %v, want %d to %d (the longest label)", w, err, widest, widest+4)
+	}
+	for i, r := range want {
+		if r[1] == "" || r[0] == "Outcome" {
+			continue
+		}
+		cell := fmt.Sprintf("B%d", i+1)
+		id, _ := f.GetCellStyle("Summary", cell)
+		st, err := f.GetStyle(id)
+		if err != nil || st.Alignment == nil || st.Alignment.Horizontal != "left" {
+			t.Errorf("Summary!%s (%s %s): alignment %+v, want left, beside its label", cell, r[0], r[1], st.Alignment)
+		}
+	}
 }
 
 func TestXLSXSummaryEmpty(t *testing.T) {
-	// No rows, no note, no times: every outcome still listed, with 0.
+	// No rows, no note, no times, no settings (offboard plan, or a journal
+	// of an older offboard): every line and every outcome still listed,
+	// blank or 0.
 	path := filepath.Join(t.TempDir(), "results.xlsx")
 	w, err := report.Create(path, inputHeader())
 	if err != nil {
@@ -391,9 +440,13 @@ func TestXLSXSummaryEmpty(t *testing.T) {
 	}
 	f := openXLSX(t, path)
 	want := [][]string{
-		{"Command", "plan"}, {"Input file", ""}, {"Input SHA-256", ""}, {"Rows read", "0"}, {"Hidden rows", "0"},
-		{"Start", ""}, {"End", ""}, {"Duration", ""}, {"API domain", ""}, {"Dry run", "yes"},
-		{"Sandbox", "no"}, {"Version", ""}, {"", ""}, {"Outcome", "Rows"},
+		{"Command", "plan"}, {"Org", ""}, {"Org ID", ""}, {"API domain", ""}, {"Admin (token's user)", ""},
+		{"Admin user ID", ""}, {"Host", ""}, {"Version", ""}, {"Input file", ""}, {"Sheet", ""},
+		{"Input SHA-256", ""}, {"Rows read", "0"}, {"Hidden rows", "0"},
+		{"Start", ""}, {"End", ""}, {"Duration", ""}, {"Dry run", "yes"}, {"Sandbox", "no"},
+		{"Max jobs", ""}, {"Rate", ""}, {"Concurrency", ""}, {"Strict", ""}, {"Max deletes", ""},
+		{"Job timeout", ""}, {"No wait", ""},
+		{"", ""}, {"Outcome", "Rows"},
 		{"deleted", "0"}, {"submitted", "0"}, {"failed", "0"}, {"invalid", "0"}, {"skipped", "0"},
 		{"deferred", "0"}, {"planned", "0"}, {"not_run", "0"}, {"Total", "0"},
 	}
@@ -403,7 +456,7 @@ func TestXLSXSummaryEmpty(t *testing.T) {
 	if diff := cmp.Diff([][]string{append(slices.Clone(inputHeader()), report.Columns()...)}, sheetRows(t, f, "Results", 0)); diff != "" {
 		t.Errorf("Results sheet (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([][]string{inputHeader()}, sheetRows(t, f, "Retry", 0)); diff != "" {
+	if diff := cmp.Diff(wantRetry()[:1], sheetRows(t, f, "Retry", 0)); diff != "" {
 		t.Errorf("Retry sheet (-want +got):\n%s", diff)
 	}
 }
@@ -475,6 +528,10 @@ func TestXLSXFormulaInjection(t *testing.T) {
 		for _, col := range []string{"C", "D"} {
 			check("Retry", col+fmt.Sprint(row), h)
 		}
+		// And its Last Code and Last Message.
+		for _, col := range []string{"G", "H"} {
+			check("Retry", col+fmt.Sprint(row), h)
+		}
 	}
 	if strings.Contains(sheetXML(t, path, "xl/worksheets/sheet1.xml"), "<f>") {
 		t.Errorf("Results sheet XML has a formula")
@@ -536,7 +593,9 @@ func TestCSVFormulaInjection(t *testing.T) {
 	}
 	retry := readCSV(t, report.RetryPath(path))
 	for i, h := range hostile() {
-		if got, want := retry[i+1][2:], []string{"'" + h, "'" + h}; !cmp.Equal(got, want) {
+		// The input's cells, then Original Row, Last Outcome, Last Code
+		// and Last Message.
+		if got, want := retry[i+1][2:], []string{"'" + h, "'" + h, fmt.Sprint(i + 2), "invalid", "'" + h, "'" + h}; !cmp.Equal(got, want) {
 			t.Errorf("retry row %d = %q, want %q", i+2, got, want)
 		}
 	}
@@ -566,7 +625,7 @@ func TestCSVRetryEmpty(t *testing.T) {
 	// so that a stale one from an earlier run is never taken for this one's.
 	path := filepath.Join(t.TempDir(), "results.csv")
 	write(t, path, inputHeader(), []result.Row{{Line: 2, Cells: []string{"a@example.com", "b@example.com", "", ""}, Outcome: result.Deleted}})
-	if diff := cmp.Diff([][]string{inputHeader()}, readCSV(t, report.RetryPath(path))); diff != "" {
+	if diff := cmp.Diff(wantRetry()[:1], readCSV(t, report.RetryPath(path))); diff != "" {
 		t.Errorf("retry CSV (-want +got):\n%s", diff)
 	}
 }
@@ -625,7 +684,7 @@ func TestRetryReadsAsInput(t *testing.T) {
 			if err != nil {
 				t.Fatalf("input.ReadAll(%s) = %v", filepath.Base(in), err)
 			}
-			if diff := cmp.Diff(header, h.Names); diff != "" {
+			if diff := cmp.Diff(append(slices.Clone(header), report.RetryColumns()...), h.Names); diff != "" {
 				t.Errorf("input.ReadAll(%s) header (-want +got):\n%s", filepath.Base(in), diff)
 			}
 			var gotCells [][]string
@@ -698,6 +757,9 @@ func TestManyRows(t *testing.T) {
 			}
 			for i, r := range gotResults[1:] {
 				gotResults[i+1] = r[:4]
+			}
+			for i, r := range gotRetry[1:] {
+				gotRetry[i+1] = r[:2]
 			}
 			if diff := cmp.Diff(wantResults, gotResults[1:]); diff != "" {
 				t.Errorf("Results rows (-want +got):\n%s", diff)
@@ -919,7 +981,7 @@ func TestWideInput(t *testing.T) {
 	if v, _ := f.GetCellValue("Results", last+"2"); v != "far" {
 		t.Errorf("Results!%s2 = %q, want far", last, v)
 	}
-	if v, _ := f.GetCellValue("Results", "XFD1"); v != "Finished At" {
+	if v, _ := f.GetCellValue("Results", "XFD1"); v != "Subordinates To Email" {
 		t.Errorf("Results!XFD1 = %q, want the last of offboard's columns", v)
 	}
 	if v, _ := f.GetCellValue("Retry", last+"2"); v != "far" {
@@ -927,7 +989,7 @@ func TestWideInput(t *testing.T) {
 	}
 
 	_, err := report.Create(filepath.Join(t.TempDir(), "wider.xlsx"), append(header, "one more"))
-	if err == nil || !strings.Contains(err.Error(), "16371") {
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(len(header)+1)) {
 		t.Errorf("Create(a header of %d columns) = %v, want a refusal", len(header)+1, err)
 	}
 }

@@ -71,9 +71,13 @@ type Row struct {
 	// UserID and UserEmail are the resolved user to delete.
 	UserID    string `json:"user_id,omitempty"`
 	UserEmail string `json:"user_email,omitempty"`
-	// TransferToID and SubordinatesToID are the resolved targets.
-	TransferToID     string `json:"transfer_to_id,omitempty"`
-	SubordinatesToID string `json:"subordinates_to_id,omitempty"`
+	// TransferToID and SubordinatesToID are the resolved targets, and
+	// TransferToEmail and SubordinatesToEmail their emails, so that a
+	// reviewer sees who received what without looking IDs up.
+	TransferToID        string `json:"transfer_to_id,omitempty"`
+	SubordinatesToID    string `json:"subordinates_to_id,omitempty"`
+	TransferToEmail     string `json:"transfer_to_email,omitempty"`
+	SubordinatesToEmail string `json:"subordinates_to_email,omitempty"`
 	// JobID and JobStatus are the job as Zoho last showed it.
 	JobID     string `json:"job_id,omitempty"`
 	JobStatus string `json:"job_status,omitempty"`

@@ -669,6 +669,11 @@ func (r *run) finish(i int, o result.Outcome, code, message string) {
 		return
 	}
 	res := s.res
+	if o == result.Deleted && message == "" {
+		// The plan's message says who received the records and the
+		// subordinates: a deleted row keeps it.
+		message = r.p.Steps[i].Message
+	}
 	res.Set(o, code, message)
 	res.FinishedAt = r.opt.Now()
 	s.res = res
