@@ -109,7 +109,7 @@ func TestRetryRoundTrip(t *testing.T) {
 
 	// The Retry sheet reads back as input: plan it, then run it.
 	code, stdout, stderr = runCmd(t, nil, "plan", "--sandbox", "--input", first, "--sheet", "Retry", "--output", filepath.Join(dir, "plan.xlsx"), "--as-of", "2026-11-28")
-	if code != exitIncomplete || !strings.Contains(stdout, "Plan for first.xlsx: 9 rows") {
+	if code != exitIncomplete || !strings.Contains(stdout, `Plan for first.xlsx (sheet "Retry"): 9 rows`) {
 		t.Fatalf("plan --sheet Retry = %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	code, stdout, stderr = runCmd(t, nil, "run", "--sandbox", "--yes", "--input", first, "--sheet", "Retry", "--output", second, "--as-of", "2026-11-28")
