@@ -197,6 +197,10 @@ func exitStatus(e env, name string, err error) int {
 		fmt.Fprintf(e.stderr, "offboard %s: interrupted\n", name)
 		return exitInterrupted
 	}
+	if msg := unreachable(err); msg != "" {
+		fmt.Fprintf(e.stderr, "offboard %s: %s\n", name, termtext.Lines(msg))
+		return exitFatal
+	}
 	fmt.Fprintf(e.stderr, "offboard %s: %s%s\n", name, termtext.Lines(err.Error()), hint(err))
 	return exitFatal
 }

@@ -6,8 +6,15 @@ package main
 import (
 	"bytes"
 	"flag"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"offboard/zoho"
 )
 
 // TestHelpShowsFlagsAsTyped: each command's --help lists its flags as a
@@ -97,6 +104,88 @@ func TestUsageErrorIsOneLine(t *testing.T) {
 		code, out, errOut := runCmd(t, nil, tt.args...)
 		if code != exitUsage || out != "" || errOut != tt.want {
 			t.Errorf("offboard %v = %d, stdout %q, stderr %q; want 2, nothing on stdout, stderr %q", tt.args, code, out, errOut, tt.want)
+		}
+	}
+}
+
+// TestEndpointErrorsNameTheirSource: a wrong data centre or a URL without
+// its scheme is said with where it came from.
+func TestEndpointErrorsNameTheirSource(t *testing.T) {
+	creds := map[string]string{"ZOHO_CLIENT_ID": "id", "ZOHO_CLIENT_SECRET": "secret", "ZOHO_REFRESH_TOKEN": "refresh"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{k: v}
+		for k, v := range creds {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		environ map[string]string
+		args    []string
+		want    string
+	}{
+		{"ZOHO_DC", with("ZOHO_DC", "europe"), []string{"users"},
+			"offboard users: ZOHO_DC=europe in the environment: not a Zoho data centre; want one of au, ca, cn, eu, in, jp, sa, uk, us"},
+		{"--dc", creds, []string{"users", "--dc", "xx"}, "offboard users: --dc xx: not a Zoho data centre"},
+		{"--accounts-url without scheme", creds, []string{"users", "--accounts-url", "accounts.zoho.eu"},
+			"offboard users: --accounts-url accounts.zoho.eu: want a URL with its scheme, https://accounts.zoho.eu\n"},
+		{"ZOHO_API_DOMAIN without scheme", with("ZOHO_API_DOMAIN", "www.zohoapis.eu"), []string{"plan", "--input", "samples/offboarding.csv"},
+			"offboard plan: ZOHO_API_DOMAIN=www.zohoapis.eu in the environment: want a URL with its scheme, https://www.zohoapis.eu\n"},
+		{"auth ZOHO_DC", map[string]string{"ZOHO_CLIENT_ID": "id", "ZOHO_CLIENT_SECRET": "s", "ZOHO_DC": "EUR"}, []string{"auth"},
+			"offboard auth: ZOHO_DC=EUR in the environment: not a Zoho data centre"},
+	}
+	for _, tt := range tests {
+		code, _, errOut := runCmd(t, tt.environ, tt.args...)
+		if code != exitFatal || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%s: offboard %v = %d, %q; want 1 and %q", tt.name, tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+// TestUnreachableSaysWhatToCheck: a server offboard cannot reach is named,
+// with the reason in words and what to check, not Go's dial error.
+func TestUnreachableSaysWhatToCheck(t *testing.T) {
+	refused := httptest.NewServer(http.NotFoundHandler())
+	refusedURL := "https://" + refused.Listener.Addr().String()
+	refused.Close() // nothing listens there any more
+	untrusted := httptest.NewUnstartedServer(http.NotFoundHandler())
+	untrusted.Config.ErrorLog = log.New(io.Discard, "", 0) // its handshake errors are expected
+	untrusted.StartTLS()
+	defer untrusted.Close()
+
+	tests := []struct {
+		name, url string
+		want      []string
+	}{
+		{"connection refused", refusedURL, []string{"could not reach the Zoho accounts server at " + strings.TrimPrefix(refusedURL, "https://") + " (2 tries over",
+			"the connection was refused", "check the data centre (--dc or ZOHO_DC) or --accounts-url"}},
+		{"untrusted certificate", untrusted.URL, []string{"could not reach the Zoho accounts server at " + strings.TrimPrefix(untrusted.URL, "https://"),
+			"TLS (https) certificate is not trusted", "proxy (HTTPS_PROXY)"}},
+		{"no such host", "https://accounts.zoho.invalid", []string{"could not reach the Zoho accounts server at accounts.zoho.invalid", "check the data centre"}},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		environ := map[string]string{"ZOHO_CLIENT_ID": "id", "ZOHO_CLIENT_SECRET": "secret", "ZOHO_REFRESH_TOKEN": "refresh"}
+		e := env{stdout: &out, stderr: &errOut, stdin: strings.NewReader(""), getenv: func(k string) string { return environ[k] },
+			tuneClient: func(c *zoho.Config) {
+				c.TokenTimeout, c.TokenAttempts, c.TokenBackoff = 2*time.Second, 2, 10*time.Millisecond
+			}}
+		code := run(t.Context(), e, []string{"users", "--accounts-url", tt.url, "--log-format", "json"})
+		stderr := errOut.String()
+		last := stderr[strings.LastIndex(strings.TrimSuffix(stderr, "\n"), "\n")+1:]
+		if code != exitFatal {
+			t.Errorf("%s: offboard users = %d, want 1; stderr %s", tt.name, code, stderr)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(last, w) {
+				t.Errorf("%s: last line %q lacks %q", tt.name, last, w)
+			}
+		}
+		for _, raw := range []string{"dial tcp", "x509:", "tls:"} {
+			if strings.Contains(last, raw) {
+				t.Errorf("%s: last line %q shows Go's %q", tt.name, last, raw)
+			}
 		}
 	}
 }
