@@ -10,6 +10,8 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -186,6 +188,37 @@ func TestUnreachableSaysWhatToCheck(t *testing.T) {
 			if strings.Contains(last, raw) {
 				t.Errorf("%s: last line %q shows Go's %q", tt.name, last, raw)
 			}
+		}
+	}
+}
+
+// TestPartialCredentialsFileNamesTheField: a credentials file without one
+// of its secrets says which.
+func TestPartialCredentialsFileNamesTheField(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "creds.json")
+	if err := os.WriteFile(path, []byte(`{"client_id": "1000.X", "client_secret": "s", "dc": "eu"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCmd(t, nil, "users", "--credentials", path)
+	want := "credentials file " + path + " has no refresh_token (or it is empty); write it again with offboard auth --save"
+	if code != exitFatal || !strings.Contains(errOut, want) {
+		t.Errorf("offboard users --credentials (no refresh_token) = %d, %q; want 1 and %q", code, errOut, want)
+	}
+	if err := os.WriteFile(path, []byte(`{"refresh_token": "r"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, errOut = runCmd(t, nil, "users", "--credentials", path)
+	if !strings.Contains(errOut, "has no client_id, no client_secret (or it is empty)") {
+		t.Errorf("offboard users --credentials (no client) = %q; want both fields named", errOut)
+	}
+}
+
+// TestUsersTypeIgnoresCase: --type deleted is DeletedUsers.
+func TestUsersTypeIgnoresCase(t *testing.T) {
+	for _, typ := range []string{"deleted", "DELETED", "deletedusers", "Deleted-Users"} {
+		code, out, errOut := runCmd(t, nil, "users", "--sandbox", "--type", typ)
+		if code != exitOK || !strings.Contains(out, "users (DeletedUsers)") {
+			t.Errorf("offboard users --type %s = %d, %q, %q; want the deleted users", typ, code, out, errOut)
 		}
 	}
 }
