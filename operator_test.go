@@ -222,3 +222,30 @@ func TestUsersTypeIgnoresCase(t *testing.T) {
 		}
 	}
 }
+
+// TestInputErrors: the sheet named is a directory, or a workbook cut
+// short.
+func TestInputErrors(t *testing.T) {
+	data, err := os.ReadFile("samples/offboarding.xlsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cut := filepath.Join(dir, "leavers.xlsx")
+	if err := os.WriteFile(cut, data[:len(data)*2/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		input, want string
+	}{
+		{".", "offboard plan: . is a directory, not a sheet: name the .xlsx or .csv file in it\n"},
+		{dir, "offboard plan: " + dir + " is a directory, not a sheet"},
+		{cut, "offboard plan: leavers.xlsx: the workbook is damaged or incomplete (cut short while copied or downloaded?): open it in Excel or LibreOffice and save it again, or copy it again\n"},
+	}
+	for _, tt := range tests {
+		code, _, errOut := runCmd(t, nil, "plan", "--sandbox", "--input", tt.input, "--output", filepath.Join(dir, "plan.xlsx"))
+		if code != exitFatal || !strings.Contains(errOut, tt.want) || strings.Contains(errOut, "zip:") {
+			t.Errorf("offboard plan --input %s = %d, %q; want 1 and %q", tt.input, code, errOut, tt.want)
+		}
+	}
+}

@@ -295,7 +295,7 @@ func TestOpenErrors(t *testing.T) {
 		{"xlsx named csv", write("book.csv", "PK\x03\x04rest"), input.Options{}, "book.csv: this is a zip file, probably an .xlsx workbook, not CSV: name it .xlsx"},
 		{"binary xlsx", write("bin.xlsx", "\x00\x01\x02garbage"), input.Options{}, "bin.xlsx: not an xlsx workbook (not a zip file)"},
 		{"encrypted or xls", write("old.xlsx", "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"+strings.Repeat("\x00", 100)), input.Options{}, "old.xlsx: not an xlsx workbook: it is a password-protected workbook or an old .xls file; save it as .xlsx without a password"},
-		{"truncated xlsx", truncated(), input.Options{}, "truncated.xlsx: not an xlsx workbook: zip: not a valid zip file"},
+		{"truncated xlsx", truncated(), input.Options{}, "truncated.xlsx: the workbook is damaged or incomplete (cut short while copied or downloaded?): open it in Excel or LibreOffice and save it again, or copy it again"},
 		{"latin-1 csv", "testdata/libreoffice-rich-latin1.csv", input.Options{}, `libreoffice-rich-latin1.csv: line 4: not UTF-8 text: save the sheet as "CSV UTF-8"`},
 		{"utf-16 csv", write("u16.csv", "\xff\xfeu\x00s\x00"), input.Options{}, `u16.csv: the file is UTF-16 text: save the sheet as "CSV UTF-8"`},
 		{"nul bytes", write("nul.csv", "user,transfer_to\n\x00\x00"), input.Options{}, "nul.csv: line 2: not a text file (it has NUL bytes): is it a spreadsheet saved with the wrong extension?"},
