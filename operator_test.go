@@ -6,16 +6,22 @@ package main
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/xuri/excelize/v2"
+
+	"offboard/input"
 	"offboard/zoho"
 )
 
@@ -246,6 +252,75 @@ func TestInputErrors(t *testing.T) {
 		code, _, errOut := runCmd(t, nil, "plan", "--sandbox", "--input", tt.input, "--output", filepath.Join(dir, "plan.xlsx"))
 		if code != exitFatal || !strings.Contains(errOut, tt.want) || strings.Contains(errOut, "zip:") {
 			t.Errorf("offboard plan --input %s = %d, %q; want 1 and %q", tt.input, code, errOut, tt.want)
+		}
+	}
+}
+
+// TestTemplateForHR: the template is readable as any new file is (it is
+// meant for HR and holds no personal data), its example row is dated next
+// month, and its Instructions sheet explains each column.
+func TestTemplateForHR(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "leavers.xlsx")
+	var out, errOut bytes.Buffer
+	e := env{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" },
+		now: func() time.Time { return time.Date(2031, time.March, 14, 9, 0, 0, 0, time.Local) }}
+	if code := run(t.Context(), e, []string{"template", "--output", path}); code != exitOK {
+		t.Fatalf("offboard template = %d, %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "the Instructions sheet explains each column") || !strings.Contains(out.String(), "offboard plan --input "+path) {
+		t.Errorf("offboard template printed %q; want it to point at the Instructions sheet and offboard plan", out.String())
+	}
+	if runtime.GOOS != "windows" {
+		ref, err := os.OpenFile(filepath.Join(dir, "ref"), os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref.Close()
+		want, _ := os.Stat(filepath.Join(dir, "ref"))
+		got, err := os.Stat(path)
+		if err != nil || got.Mode().Perm() != want.Mode().Perm() || got.Mode().Perm()&0o044 == 0 && want.Mode().Perm()&0o044 != 0 {
+			t.Errorf("template mode = %v, want %v (0644 less the umask), as any new file", got.Mode().Perm(), want.Mode().Perm())
+		}
+	}
+	_, rows, err := input.ReadAll(path, input.Options{})
+	if err != nil || len(rows) != 1 || rows[0].EffectiveDate == nil || rows[0].EffectiveDate.String() != "2031-04-01" {
+		t.Errorf("template rows = %+v, %v; want one example row dated 2031-04-01", rows, err)
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := f.GetSheetList(); !slices.Equal(got, []string{input.TemplateSheet, input.InstructionsSheet}) {
+		t.Errorf("template sheets = %v, want %s then %s", got, input.TemplateSheet, input.InstructionsSheet)
+	}
+	ins, err := f.GetRows(input.InstructionsSheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := fmt.Sprint(ins)
+	for _, c := range input.Columns() {
+		if !strings.Contains(text, "["+string(c)+" ") {
+			t.Errorf("Instructions sheet does not explain column %s:\n%s", c, text)
+		}
+	}
+	for _, w := range []string{"TRUE or FALSE; blank means TRUE", "18 or 19 digits", "text-formatted", "YYYY-MM-DD"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("Instructions sheet lacks %q", w)
+		}
+	}
+	// A missing directory is said before anything is written.
+	code := run(t.Context(), e, []string{"template", "--output", filepath.Join(dir, "no-such-dir", "t.xlsx")})
+	if code != exitFatal || !strings.Contains(errOut.String(), "the directory "+filepath.Join(dir, "no-such-dir")+" does not exist; create it or pick another path") {
+		t.Errorf("offboard template into a missing directory = %d, %q", code, errOut.String())
+	}
+	for _, args := range [][]string{{"plan"}, {"run", "--yes"}} {
+		cmd := args[0]
+		args = append(args, "--sandbox", "--input", "samples/offboarding.csv", "--output", filepath.Join(dir, "no-such-dir", "r.xlsx"))
+		code, _, stderr := runCmd(t, nil, args...)
+		if code != exitFatal || !strings.Contains(stderr, "does not exist; create it or pick another path") || strings.Contains(stderr, ".tmp") {
+			t.Errorf("offboard %s into a missing directory = %d, %q; want 1 naming the directory, no temporary file", cmd, code, stderr)
 		}
 	}
 }
