@@ -19,7 +19,7 @@ func runAuth(ctx context.Context, e env, args []string) error {
 		force      bool
 		conn       connFlags
 	)
-	fs.StringVar(&code, "code", "", "- (the default) reads the grant code from standard input; a code given here would show in ps, and is refused")
+	fs.StringVar(&code, "code", "", "\"-\" (the default) reads the grant code from standard input; a code given here would show in ps, and is refused")
 	fs.StringVar(&save, "save", "", "write the credentials to FILE (mode 0600) for --credentials, instead of printing the refresh token")
 	fs.BoolVar(&force, "force", false, "let --save replace an existing FILE")
 	fs.StringVar(&conn.dc, "dc", "", "Zoho data centre of the Self Client (env ZOHO_DC; default us)")

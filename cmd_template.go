@@ -21,5 +21,5 @@ func runTemplate(_ context.Context, e env, args []string) error {
 	if output == "" {
 		return usageError{"missing --output FILE.xlsx or FILE.csv"}
 	}
-	return offboarding.Template(e.streams(), output, force)
+	return offboarding.Template(e.streams(), output, force, e.clock())
 }

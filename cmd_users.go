@@ -24,13 +24,14 @@ func runUsers(ctx context.Context, e env, args []string) error {
 	for _, t := range zoho.UserTypes {
 		types = append(types, string(t))
 	}
-	fs.StringVar(&typ, "type", string(zoho.AllUsers), "which users: "+strings.Join(types, ", "))
+	fs.StringVar(&typ, "type", string(zoho.AllUsers), "which users: "+strings.Join(types, ", ")+", in any case, \"Users\" optional (deleted, active, admin)")
 	fs.StringVar(&format, "format", "table", "output format: table or csv")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if !offboarding.ValidUserType(typ) {
-		return usageError{fmt.Sprintf("--type %q: want one of %s", typ, strings.Join(types, ", "))}
+	userType, ok := offboarding.ParseUserType(typ)
+	if !ok {
+		return usageError{fmt.Sprintf("--type %q: want one of %s (any case; \"deleted\" for DeletedUsers)", typ, strings.Join(types, ", "))}
 	}
 	if format != "table" && format != "csv" {
 		return usageError{fmt.Sprintf("--format %q: want table or csv", format)}
@@ -43,5 +44,5 @@ func runUsers(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return offboarding.Users(ctx, e.streams(), offboarding.UsersOptions{Conn: cn, Log: lc, Type: zoho.UserType(typ), CSV: format == "csv"})
+	return offboarding.Users(ctx, e.streams(), offboarding.UsersOptions{Conn: cn, Log: lc, Type: userType, CSV: format == "csv"})
 }

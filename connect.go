@@ -142,7 +142,7 @@ type endpoints struct {
 
 func (p endpoints) pick(flagName, flagVal, envName, fileKey, fileVal string) (string, error) {
 	if flagVal != "" {
-		return flagVal, nil
+		return flagVal, checkEndpoint(fileKey, flagVal, flagName+" "+flagVal)
 	}
 	envVal := strings.TrimSpace(p.e.getenv(envName))
 	val, from := envVal, envName+"="+envVal+" in the environment"
@@ -160,7 +160,25 @@ func (p endpoints) pick(flagName, flagVal, envName, fileKey, fileVal string) (st
 	if fileKey != "dc" && strings.HasPrefix(strings.ToLower(val), "http:") {
 		return "", fmt.Errorf("%s: plain http is used only when named on the command line (%s %s, for an offboard sandbox), never from the environment or a credentials file", from, flagName, val)
 	}
-	return val, nil
+	if val == "" {
+		return "", nil
+	}
+	return val, checkEndpoint(fileKey, val, from)
+}
+
+// checkEndpoint checks a data centre's name or a base URL, saying where the
+// value came from: a flag, a variable or the credentials file.
+func checkEndpoint(key, val, from string) error {
+	if key == "dc" {
+		if _, err := zoho.LookupDC(val); err != nil {
+			return fmt.Errorf("%s: not a Zoho data centre; want one of %s (the domain your Zoho login page is on: zoho.eu is eu)", from, strings.Join(zoho.DCNames(), ", "))
+		}
+		return nil
+	}
+	if scheme, _, ok := strings.Cut(val, "://"); !ok || scheme == "" {
+		return fmt.Errorf("%s: want a URL with its scheme, https://%s", from, strings.TrimLeft(val, "/:"))
+	}
+	return nil
 }
 
 // sameEndpoint reports whether two settings of key name the same place.

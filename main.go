@@ -13,7 +13,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -201,6 +203,10 @@ func exitStatus(e env, name string, err error) int {
 		fmt.Fprintf(e.stderr, "offboard %s: interrupted\n", name)
 		return exitInterrupted
 	}
+	if msg := unreachable(err); msg != "" {
+		fmt.Fprintf(e.stderr, "offboard %s: %s\n", name, termtext.Lines(msg))
+		return exitFatal
+	}
 	fmt.Fprintf(e.stderr, "offboard %s: %s%s\n", name, termtext.Lines(err.Error()), hint(err))
 	return exitFatal
 }
@@ -225,46 +231,70 @@ func hint(err error) string {
 	return ""
 }
 
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "offboard: delete Zoho CRM users in bulk from a spreadsheet")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Usage: offboard COMMAND [flags]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Commands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'offboard COMMAND --help' for a command's flags.")
-}
-
 // newFlagSet returns a flag set whose errors come back as usage errors
-// rather than exiting, and whose --help output goes to stdout.
+// rather than exiting, and whose --help output (printHelp) goes to stdout.
 func newFlagSet(e env, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet("offboard "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stdout, "Usage: offboard %s %s\n\nFlags:\n", name, synopsis)
-		fs.SetOutput(e.stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
+	fs.Usage = func() { printHelp(e.stdout, fs, name, synopsis) }
 	return fs
 }
 
-// parseFlags parses args, turning flag errors into usage errors and
-// refusing stray arguments.
+// parseFlags parses args, turning flag errors into usage errors of one
+// line (the help is printed for --help only) and refusing stray
+// arguments.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	help := fs.Usage
+	fs.Usage = func() {} // the flag package calls it on every error too
+	err := fs.Parse(args)
+	fs.Usage = help
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err // the flag package has printed the usage
+			help()
+			return err
 		}
-		return usageError{err.Error()}
+		return usageError{flagMessage(err.Error())}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		return usageError{strayArgument(fs, fs.Arg(0))}
 	}
 	return nil
+}
+
+// flagMessage rewrites the flag package's messages with flags as users
+// type them: "-input" becomes "--input".
+func flagMessage(msg string) string {
+	for _, r := range []struct{ from, to string }{
+		{"flag provided but not defined: -", "unknown flag --"},
+		{"flag needs an argument: -", "flag needs a value: --"},
+		{" for flag -", " for --"},
+		{" for -", " for --"},
+		{"bad flag syntax: ", "bad flag syntax: "},
+	} {
+		if strings.Contains(msg, r.from) {
+			return strings.Replace(msg, r.from, r.to, 1)
+		}
+	}
+	return msg
+}
+
+// strayArgument says what to do with an argument that is not a flag: the
+// sheet, the file to write or the journal are named with their flags.
+func strayArgument(fs *flag.FlagSet, arg string) string {
+	msg := fmt.Sprintf("unexpected argument %q", arg)
+	if strings.HasPrefix(arg, "-") {
+		return msg + ": flags go before other arguments, and each takes one value"
+	}
+	ext := strings.ToLower(filepath.Ext(arg))
+	switch {
+	case ext == ".journal" && fs.Lookup("journal") != nil:
+		return fmt.Sprintf("%s: name the journal with --journal %s", msg, arg)
+	case fs.Lookup("input") != nil:
+		return fmt.Sprintf("%s: name the sheet with --input %s", msg, arg)
+	case fs.Lookup("output") != nil:
+		return fmt.Sprintf("%s: name the file to write with --output %s", msg, arg)
+	}
+	return msg
 }
 
 func runVersion(_ context.Context, e env, args []string) error {

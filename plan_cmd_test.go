@@ -22,7 +22,7 @@ import (
 // sampleOutcomes is what the samples must plan to against the sandbox org
 // on 2026-11-28: row number → outcome and code.
 var sampleOutcomes = map[string][2]string{
-	"2":  {"planned", ""},
+	"2":  {"invalid", "DUPLICATE_ROW"}, // row 15 names Aisha Bello with another transfer_to
 	"3":  {"planned", ""},
 	"4":  {"planned", ""},
 	"5":  {"planned", ""},
@@ -78,7 +78,7 @@ func TestPlanSamples(t *testing.T) {
 			if code != exitIncomplete {
 				t.Fatalf("offboard plan = %d, want 3 (some rows invalid); stderr:\n%s", code, stderr)
 			}
-			for _, want := range []string{"planned       7", "invalid       8", "skipped       1", "deferred      1", "row 11: SUPER_ADMIN", "Results: " + out} {
+			for _, want := range []string{"planned       6", "invalid       9", "skipped       1", "deferred      1", "row 11: SUPER_ADMIN", "Results: " + out} {
 				if !strings.Contains(stdout, want) {
 					t.Errorf("plan summary lacks %q:\n%s", want, stdout)
 				}
@@ -115,14 +115,16 @@ func TestPlanSamples(t *testing.T) {
 			if col < 0 {
 				t.Fatalf("CSV results header = %v, want an Outcome column", records[0])
 			}
-			if len(records) != 9 {
-				t.Errorf("re-planning the Retry sheet gave %d rows, want the 8 invalid ones", len(records)-1)
+			if len(records) != 10 {
+				t.Errorf("re-planning the Retry sheet gave %d rows, want the 9 invalid ones", len(records)-1)
 			}
 			var outcomes []string
 			for _, r := range records[1:] {
 				outcomes = append(outcomes, r[col])
 			}
-			want := []string{"invalid", "invalid", "invalid", "invalid", "planned", "invalid", "invalid", "invalid"}
+			// Rows 2 and 15 name Aisha Bello with two targets: still both
+			// invalid until a person chooses.
+			want := []string{"invalid", "invalid", "invalid", "invalid", "invalid", "invalid", "invalid", "invalid", "invalid"}
 			if diff := cmp.Diff(want, outcomes); diff != "" {
 				t.Errorf("outcomes of the re-planned Retry sheet (-want +got):\n%s", diff)
 			}

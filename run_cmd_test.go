@@ -46,7 +46,7 @@ func TestRunGuardsSendNothing(t *testing.T) {
 		msg  string
 	}{
 		{"max deletes", []string{"--yes", "--max-deletes", "2"}, exitFatal, "more than --max-deletes 2"},
-		{"strict", []string{"--yes", "--strict"}, exitIncomplete, "--strict: 8 rows are invalid"},
+		{"strict", []string{"--yes", "--strict"}, exitIncomplete, "--strict: 9 rows are invalid"},
 		{"no terminal, no --yes", nil, exitFatal, "pass --yes"},
 		{"dry run", []string{"--yes", "--dry-run"}, exitIncomplete, "dry run"},
 		{"bad max jobs", []string{"--yes", "--max-jobs", "11"}, exitUsage, "--max-jobs 11"},
@@ -99,8 +99,8 @@ func TestRunSamples(t *testing.T) {
 	for id, answers := range sandboxtest.Submissions(t, srv) {
 		submitted[id] = len(answers)
 	}
-	if len(submitted) != 7 {
-		t.Errorf("users submitted = %d, want the 7 planned", len(submitted))
+	if len(submitted) != 6 {
+		t.Errorf("users submitted = %d, want the 6 planned", len(submitted))
 	}
 	for id, n := range submitted {
 		if n != 1 {
@@ -120,7 +120,7 @@ func TestRunSamples(t *testing.T) {
 	if m := srv.MaxInFlight(); m > 3 {
 		t.Errorf("simulator saw %d calls in flight, want at most --concurrency 3", m)
 	}
-	if !strings.Contains(stdout, "deleted       6") || !strings.Contains(stdout, "failed        1") {
+	if !strings.Contains(stdout, "deleted       5") || !strings.Contains(stdout, "failed        1") {
 		t.Errorf("run summary:\n%s", stdout)
 	}
 	if !strings.Contains(stderr, `"outcome":"deleted"`) {
@@ -139,14 +139,14 @@ func TestConfirmOnATerminal(t *testing.T) {
 	for _, tt := range []struct {
 		typed string
 		code  int
-	}{{"7\n", exitIncomplete}, {"yes\n", exitFatal}, {"", exitFatal}} {
+	}{{"6\n", exitIncomplete}, {"yes\n", exitFatal}, {"", exitFatal}} {
 		srv, environ := simEnv(t, sandbox.Config{JobDuration: 40 * time.Millisecond})
 		var stdout, stderr bytes.Buffer
 		e := env{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader(tt.typed), stdinTTY: true,
 			getenv: func(k string) string { return environ[k] }, tuneRun: fastRun}
 		out := filepath.Join(t.TempDir(), "r.xlsx")
 		code := run(t.Context(), e, []string{"run", "--accounts-url", srv.URL(), "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28"})
-		if code != tt.code || !strings.Contains(stdout.String(), "About to delete 7 users") || !strings.Contains(stdout.String(), "Type 7 to go ahead") {
+		if code != tt.code || !strings.Contains(stdout.String(), "About to delete 6 users") || !strings.Contains(stdout.String(), "Type 6 to go ahead") {
 			t.Errorf("typed %q: offboard run = %d, stdout %q; want %d after the prompt", tt.typed, code, stdout.String(), tt.code)
 		}
 		// Before the question: the org by name, ID and API domain, who is
@@ -192,7 +192,7 @@ func TestDemo(t *testing.T) {
 	for _, r := range readResults(t, out) {
 		counts[r["Outcome"]]++
 	}
-	want := map[string]int{"deleted": 6, "failed": 1, "invalid": 8, "skipped": 1, "deferred": 1}
+	want := map[string]int{"deleted": 5, "failed": 1, "invalid": 9, "skipped": 1, "deferred": 1}
 	if diff := cmp.Diff(want, counts); diff != "" {
 		t.Errorf("demo outcomes (-want +got):\n%s", diff)
 	}
@@ -349,8 +349,8 @@ func TestEighteenDigitIDs(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("outcomes by row with 18-digit IDs (-want +got):\n%s", diff)
 	}
-	if n := len(sandboxtest.Submissions(t, srv)); n != 7 {
-		t.Errorf("%d users submitted, want the sample's 7", n)
+	if n := len(sandboxtest.Submissions(t, srv)); n != 6 {
+		t.Errorf("%d users submitted, want the sample's 6", n)
 	}
 }
 
@@ -464,8 +464,8 @@ func TestJobLimitAnswers(t *testing.T) {
 					t.Errorf("row %s: %s %s %q", r["Row"], r["Outcome"], r["Code"], r["Message"])
 				}
 			}
-			if deleted != 6 {
-				t.Errorf("%d rows deleted, want the sample's 6", deleted)
+			if deleted != 5 {
+				t.Errorf("%d rows deleted, want the sample's 5", deleted)
 			}
 			if !strings.Contains(stderr, "job slots are full") {
 				t.Errorf("the refusals were not taken for full slots; stderr:\n%s", stderr)
@@ -596,8 +596,8 @@ func TestEndless429s(t *testing.T) {
 			t.Errorf("row %s: %s, but Zoho took no submission", r["Row"], r["Outcome"])
 		}
 	}
-	if notRun != 7 {
-		t.Errorf("%d rows not_run, want the sample's 7 planned", notRun)
+	if notRun != 6 {
+		t.Errorf("%d rows not_run, want the sample's 6 planned", notRun)
 	}
 	if n := len(srv.Jobs()); n != 0 {
 		t.Errorf("%d jobs started, want none", n)

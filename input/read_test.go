@@ -295,7 +295,7 @@ func TestOpenErrors(t *testing.T) {
 		{"xlsx named csv", write("book.csv", "PK\x03\x04rest"), input.Options{}, "book.csv: this is a zip file, probably an .xlsx workbook, not CSV: name it .xlsx"},
 		{"binary xlsx", write("bin.xlsx", "\x00\x01\x02garbage"), input.Options{}, "bin.xlsx: not an xlsx workbook (not a zip file)"},
 		{"encrypted or xls", write("old.xlsx", "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"+strings.Repeat("\x00", 100)), input.Options{}, "old.xlsx: not an xlsx workbook: it is a password-protected workbook or an old .xls file; save it as .xlsx without a password"},
-		{"truncated xlsx", truncated(), input.Options{}, "truncated.xlsx: not an xlsx workbook: zip: not a valid zip file"},
+		{"truncated xlsx", truncated(), input.Options{}, "truncated.xlsx: the workbook is damaged or incomplete (cut short while copied or downloaded?): open it in Excel or LibreOffice and save it again, or copy it again"},
 		{"latin-1 csv", "testdata/libreoffice-rich-latin1.csv", input.Options{}, `libreoffice-rich-latin1.csv: line 4: not UTF-8 text: save the sheet as "CSV UTF-8"`},
 		{"utf-16 csv", write("u16.csv", "\xff\xfeu\x00s\x00"), input.Options{}, `u16.csv: the file is UTF-16 text: save the sheet as "CSV UTF-8"`},
 		{"nul bytes", write("nul.csv", "user,transfer_to\n\x00\x00"), input.Options{}, "nul.csv: line 2: not a text file (it has NUL bytes): is it a spreadsheet saved with the wrong extension?"},
@@ -561,6 +561,7 @@ func TestRowsStream(t *testing.T) {
 
 func TestWriteTemplate(t *testing.T) {
 	dir := t.TempDir()
+	today := time.Date(2026, time.December, 3, 15, 0, 0, 0, time.UTC) // the example is dated the 1st of next month
 	wantHeader := input.Header{
 		Names: []string{"user", "transfer_to", "records", "assignment", "criteria", "move_subordinates_to", "effective_date"},
 		Index: map[input.Column]int{input.ColUser: 0, input.ColTransferTo: 1, input.ColRecords: 2, input.ColAssignment: 3, input.ColCriteria: 4, input.ColSubordinatesTo: 5, input.ColEffectiveDate: 6},
@@ -568,13 +569,13 @@ func TestWriteTemplate(t *testing.T) {
 	}
 	wantRows := []input.Row{{
 		Line:  2,
-		Cells: []string{"leaver@example.com", "manager@example.com", "TRUE", "TRUE", "TRUE", "manager@example.com", "2025-01-31"},
+		Cells: []string{"leaver@example.com", "manager@example.com", "TRUE", "TRUE", "TRUE", "manager@example.com", "2027-01-01"},
 		User:  email("leaver@example.com"), TransferTo: email("manager@example.com"), SubordinatesTo: email("manager@example.com"),
-		Records: yes(), Assignment: yes(), Criteria: yes(), EffectiveDate: date(2025, time.January, 31),
+		Records: yes(), Assignment: yes(), Criteria: yes(), EffectiveDate: date(2027, time.January, 1),
 	}}
 	for _, name := range []string{"template.xlsx", "template.csv"} {
 		path := filepath.Join(dir, name)
-		if err := input.WriteTemplate(path); err != nil {
+		if err := input.WriteTemplate(path, today); err != nil {
 			t.Fatalf("WriteTemplate(%s): %v", name, err)
 		}
 		h, rows, err := input.ReadAll(path, input.Options{})
@@ -627,7 +628,7 @@ func TestWriteTemplate(t *testing.T) {
 			t.Errorf("template column %s number format = %d, want 49 (text)", col, s.NumFmt)
 		}
 	}
-	if err := input.WriteTemplate(filepath.Join(dir, "template.ods")); err == nil {
+	if err := input.WriteTemplate(filepath.Join(dir, "template.ods"), today); err == nil {
 		t.Errorf("WriteTemplate(template.ods) = nil, want an error")
 	}
 }

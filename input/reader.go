@@ -237,6 +237,9 @@ type Reader struct {
 func Open(path string, opt Options) (*Reader, error) {
 	opt = opt.withDefaults()
 	name := filepath.Base(path)
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("%s is a directory, not a sheet: name the .xlsx or .csv file in it", path)
+	}
 	kind, err := kindOf(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

@@ -3,6 +3,7 @@ package input
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -160,6 +161,9 @@ func openBook(name string, f io.ReaderAt, size int64, opt Options) (*book, error
 	}
 	zr, err := zip.NewReader(f, size)
 	if err != nil {
+		if damaged(err) {
+			return nil, fmt.Errorf("%s: %s", name, damagedMsg)
+		}
 		return nil, fmt.Errorf("%s: not an xlsx workbook: %w", name, err)
 	}
 	b := &book{name: name, zr: zr, parts: make(map[string]*zip.File, len(zr.File)),
@@ -274,9 +278,24 @@ func (b *book) openPart(name string) (io.ReadCloser, error) {
 	}{&limitedReader{rc, b.budget}, rc}, nil
 }
 
+// damagedMsg says that a file that starts as a zip does not read as one
+// to its end: cut short while copied or downloaded, or damaged.
+const damagedMsg = "the workbook is damaged or incomplete (cut short while copied or downloaded?): open it in Excel or LibreOffice and save it again, or copy it again"
+
+// damaged reports whether err is a zip archive's structure or data not
+// reading as they should.
+func damaged(err error) bool {
+	var corrupt flate.CorruptInputError
+	return errors.Is(err, zip.ErrFormat) || errors.Is(err, zip.ErrChecksum) || errors.Is(err, zip.ErrAlgorithm) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &corrupt)
+}
+
 func (b *book) partErr(part string, err error) error {
 	if errors.Is(err, errUnzipLimit) {
 		return b.tooBig()
+	}
+	if damaged(err) {
+		return fmt.Errorf("%s: %s (part %s)", b.name, damagedMsg, part)
 	}
 	return fmt.Errorf("%s: not a valid xlsx workbook: %s: %w", b.name, part, err)
 }
@@ -693,6 +712,9 @@ func (s *xlsxSource) fail(err error) error {
 	s.done, s.broken = true, true
 	if errors.Is(err, errUnzipLimit) {
 		return s.book.tooBig()
+	}
+	if damaged(err) {
+		err = errors.New(damagedMsg)
 	}
 	return &ParseError{File: s.name, Line: s.row, Err: err}
 }

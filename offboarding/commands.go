@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -64,7 +65,7 @@ func Sandbox(ctx context.Context, ios IO, o SandboxOptions) error {
 
 // Template writes an empty input sheet for a person to fill in; an
 // existing file is kept unless force.
-func Template(ios IO, output string, force bool) error {
+func Template(ios IO, output string, force bool, today time.Time) error {
 	if err := checkDirs(output); err != nil {
 		return err
 	}
@@ -75,10 +76,14 @@ func Template(ios IO, output string, force bool) error {
 			return err
 		}
 	}
-	if err := input.WriteTemplate(output); err != nil {
+	if err := input.WriteTemplate(output, today); err != nil {
 		return err
 	}
-	fmt.Fprintf(ios.Out, "wrote %s: fill in one row per leaver (the example row shows the format)\n", output)
+	if strings.EqualFold(filepath.Ext(output), ".xlsx") {
+		fmt.Fprintf(ios.Out, "wrote %s: fill in one row per leaver (the example row shows the format; the Instructions sheet explains each column), then check it with offboard plan --input %s\n", output, output)
+	} else {
+		fmt.Fprintf(ios.Out, "wrote %s: fill in one row per leaver (the example row shows the format), then check it with offboard plan --input %s\n", output, output)
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Credentials are what offboard auth --save writes and --credentials
@@ -53,8 +54,14 @@ func LoadCredentials(path string) (Credentials, error) {
 		}
 		return c, fmt.Errorf("credentials file %s does not hold offboard credentials; write it again with offboard auth --save", path)
 	}
-	if c.ClientID == "" || c.ClientSecret == "" || c.RefreshToken == "" {
-		return c, fmt.Errorf("credentials file %s lacks client_id, client_secret or refresh_token; write it again with offboard auth --save", path)
+	var missing []string
+	for _, f := range []struct{ key, val string }{{"client_id", c.ClientID}, {"client_secret", c.ClientSecret}, {"refresh_token", c.RefreshToken}} {
+		if strings.TrimSpace(f.val) == "" {
+			missing = append(missing, f.key)
+		}
+	}
+	if len(missing) > 0 {
+		return c, fmt.Errorf("credentials file %s has no %s (or it is empty); write it again with offboard auth --save", path, strings.Join(missing, ", no "))
 	}
 	return c, nil
 }

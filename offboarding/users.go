@@ -59,14 +59,24 @@ func Users(ctx context.Context, ios IO, o UsersOptions) error {
 	return writeUsersTable(ios.Out, org, users, string(typ))
 }
 
-// ValidUserType reports whether t names a type of user offboard can list.
-func ValidUserType(t string) bool {
+// ParseUserType returns the type of user t names, ignoring case, "-" and
+// "_", with or without its "Users" ending: "deleted", "DeletedUsers" and
+// "deleted-users" are all DeletedUsers.
+func ParseUserType(t string) (zoho.UserType, bool) {
+	norm := func(s string) string {
+		return strings.NewReplacer("-", "", "_", "", " ", "").Replace(strings.ToLower(strings.TrimSpace(s)))
+	}
+	want := norm(t)
+	if want == "" {
+		return "", false
+	}
 	for _, u := range zoho.UserTypes {
-		if string(u) == t {
-			return true
+		name := norm(string(u))
+		if want == name || want == strings.TrimSuffix(name, "users") || want == strings.TrimSuffix(name, "user") {
+			return u, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // userLine is one user as offboard users lists them.

@@ -66,10 +66,19 @@ func link(p *Plan) {
 	}
 	p.Order = order(steps, next)
 
+	// Users whose own row leaves them for a later day.
+	leavesLater := make(map[zoho.ID]int)
+	for i := range steps {
+		if (steps[i].Code == CodeNotDue || steps[i].Code == CodeDateTooFar) && steps[i].User != nil {
+			if _, ok := leavesLater[steps[i].User.ID]; !ok {
+				leavesLater[steps[i].User.ID] = i
+			}
+		}
+	}
 	for i := range steps {
 		switch steps[i].Outcome {
 		case result.Planned:
-			steps[i].Message = plannedMessage(steps, i)
+			steps[i].Message = plannedMessage(steps, i) + leavingLater(steps, i, leavesLater)
 		case result.Deferred:
 			steps[i].Message = deferredMessage(steps, i, deletedBy)
 		}
@@ -279,6 +288,28 @@ func plannedMessage(steps []Step, i int) string {
 		fmt.Fprintf(&b, ", once the job of %s, which transfers to this user, has completed", rowList(steps, st.After))
 	default:
 		fmt.Fprintf(&b, ", once the jobs of %s, which transfer to this user, have completed", rowList(steps, st.After))
+	}
+	return b.String()
+}
+
+// leavingLater warns a planned step that hands records or subordinates to
+// someone whose own row in this sheet is for a later day: they will have
+// to be moved again then.
+func leavingLater(steps []Step, i int, leavesLater map[zoho.ID]int) string {
+	st := &steps[i]
+	var b strings.Builder
+	for _, t := range []struct {
+		column, what string
+		user         *zoho.User
+	}{{colTransferTo, "records", st.TransferTo}, {colSubordinatesTo, "subordinates", st.SubordinatesTo}} {
+		if t.user == nil {
+			continue
+		}
+		j, ok := leavesLater[t.user.ID]
+		if !ok || j == i {
+			continue
+		}
+		fmt.Fprintf(&b, "; note: %s %s leaves later too (row %d, effective_date %s), so these %s will have to move again then", t.column, describe(t.user), steps[j].Line, steps[j].effective, t.what)
 	}
 	return b.String()
 }

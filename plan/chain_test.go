@@ -30,7 +30,7 @@ func chainOf(p *plan.Plan) chain {
 }
 
 func TestBuildChains(t *testing.T) {
-	later := input.Date{Year: 2030, Month: 1, Day: 1}
+	later := input.Date{Year: 2026, Month: 1, Day: 1}
 	tests := []struct {
 		name string
 		rows []input.Row
@@ -201,7 +201,7 @@ func TestBuildChainMessages(t *testing.T) {
 		row(2, "a@x.example", "b@x.example", ""),
 		row(3, "c@x.example", "", "b@x.example"),
 		row(4, "b@x.example", "d@x.example", ""),
-		dated(row(5, "ops@x.example", "a@x.example", ""), input.Date{Year: 2030, Month: 1, Day: 1}),
+		dated(row(5, "ops@x.example", "a@x.example", ""), input.Date{Year: 2026, Month: 1, Day: 1}),
 		row(6, "mgr@x.example", "rep@x.example", ""),
 		row(7, "rep@x.example", "vp2@x.example", ""),
 		row(8, "vp2@x.example", "mgr@x.example", ""),

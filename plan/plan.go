@@ -15,7 +15,16 @@
 //   - DUPLICATE_ROW: a row whose user also appears on an earlier row is
 //     invalid whatever became of the earlier row (invalid rows included):
 //     two rows for one user are two instructions, and the plan does not
-//     guess which one is meant. The earlier row is judged on its own.
+//     guess which one is meant. When the rows say different things (a
+//     target, a boolean, the date), the earlier row is DUPLICATE_ROW too,
+//     unless a code checked before it applies: a person must choose. A
+//     row that says the same as the earlier one (pasted twice) leaves the
+//     earlier row judged on its own.
+//   - DATE_TOO_FAR: an effective_date more than a year after today is
+//     invalid, checked where NOT_DUE is (after every target check).
+//   - A planned row whose target's own row is for a later day (NOT_DUE or
+//     DATE_TOO_FAR) stays planned; its message says the records or
+//     subordinates will have to move again.
 //     Users are compared by resolved user ID when the cell names a user,
 //     otherwise by the cell's text, case-insensitively.
 //   - Emails match case-insensitively. When users share an email, a row
@@ -37,7 +46,9 @@ package plan
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"offboard/directory"
 	"offboard/input"
@@ -61,8 +72,14 @@ const (
 	CodeTargetInactive      = "TARGET_INACTIVE"
 	CodeTargetIsSubordinate = "TARGET_IS_SUBORDINATE"
 	CodeTransferCycle       = "TRANSFER_CYCLE"
+	CodeDateTooFar          = "DATE_TOO_FAR"
 	CodeNotDue              = "NOT_DUE"
 )
+
+// MaxAhead is how far ahead an effective_date may be: a date later than a
+// year from today is more likely a typo (2099 for 2029) than a plan, and
+// is DATE_TOO_FAR.
+const MaxAhead = 1 // year
 
 // The sheet's columns, as messages name them.
 const (
@@ -90,6 +107,12 @@ type Step struct {
 	User, TransferTo, SubordinatesTo *zoho.User
 	// Request is what to send, for planned and deferred steps.
 	Request zoho.TransferRequest
+	// first is 1 + the index of the earlier row of the same user, for a
+	// DUPLICATE_ROW; 0 otherwise.
+	first int
+	// effective is the row's effective_date, for the messages of rows
+	// whose targets leave later.
+	effective string
 	// After lists, in ascending order, the indexes of the steps whose jobs
 	// must complete before this one is submitted: they transfer records or
 	// subordinates to this step's user.
@@ -131,6 +154,7 @@ func BuildKnowing(rows []input.Row, d directory.Directory, today input.Date, del
 	for i := range rows {
 		p.Steps[i] = dir.check(&rows[i], i, today, &seen)
 	}
+	conflicts(p, rows)
 	link(p)
 	for i := range rows {
 		// How the reader read a cell (a merged one) is said whatever
@@ -150,27 +174,27 @@ type seenUsers struct {
 
 // firstRow is where a user first appears.
 type firstRow struct {
-	line int
-	raw  string // the user cell as written there
+	index, line int
+	raw         string // the user cell as written there
 }
 
 // earlier returns the line of an earlier row of the same user, and
 // remembers this row if it is the first. A cell that names a user is
 // compared by the user's ID, so an email and an ID of one user match;
 // another cell by its text.
-func (s *seenUsers) earlier(line int, u *zoho.User, ref input.Ref) (firstRow, bool) {
+func (s *seenUsers) earlier(index, line int, u *zoho.User, ref input.Ref) (firstRow, bool) {
 	if u != nil {
 		if f, ok := s.byID[u.ID]; ok {
 			return f, true
 		}
-		s.byID[u.ID] = firstRow{line, ref.Raw}
+		s.byID[u.ID] = firstRow{index, line, ref.Raw}
 		return firstRow{}, false
 	}
 	key := strings.ToLower(ref.Raw)
 	if f, ok := s.byText[key]; ok {
 		return f, true
 	}
-	s.byText[key] = firstRow{line, ref.Raw}
+	s.byText[key] = firstRow{index, line, ref.Raw}
 	return firstRow{}, false
 }
 
@@ -199,7 +223,7 @@ func (d *orgIndex) check(row *input.Row, i int, today input.Date, seen *seenUser
 	}
 	// Remember the user before any other check, so that a later row of
 	// the same user is a duplicate whatever this row's fate.
-	earlier, dup := seen.earlier(row.Line, st.User, row.User)
+	earlier, dup := seen.earlier(i, row.Line, st.User, row.User)
 	if row.TransferTo.IsZero() && row.SubordinatesTo.IsZero() {
 		return invalid(CodeMissingAction, "%s %q has neither %s nor %s: write who receives their records or subordinates", colUser, row.User.Raw, colTransferTo, colSubordinatesTo)
 	}
@@ -207,6 +231,7 @@ func (d *orgIndex) check(row *input.Row, i int, today input.Date, seen *seenUser
 		return invalid(CodeBadValue, "%s", problems(row.Problems))
 	}
 	if dup {
+		st.first = earlier.index + 1
 		if !strings.EqualFold(earlier.raw, row.User.Raw) {
 			return invalid(CodeDuplicateRow, "%s %q already appears on row %d, as %q: keep one row per user", colUser, row.User.Raw, earlier.line, earlier.raw)
 		}
@@ -253,13 +278,137 @@ func (d *orgIndex) check(row *input.Row, i int, today input.Date, seen *seenUser
 		return invalid(CodeTargetIsSubordinate, "%s is a subordinate of %s, so cannot take over their subordinates (%s): choose someone above or beside them", cell(colSubordinatesTo, row.SubordinatesTo, s), describe(u), hierarchyName(d.org.Hierarchy()))
 	}
 
+	if d := row.EffectiveDate; d != nil && d.After(yearAhead(today)) {
+		st.effective = d.String()
+		return invalid(CodeDateTooFar, "effective_date %s is more than a year after today, %s: is the year right? Correct it, or leave the row out until the year before", d, today)
+	}
 	st.Request = request(row, &st)
 	st.Outcome = result.Planned
 	if row.EffectiveDate != nil && row.EffectiveDate.After(today) {
+		st.effective = row.EffectiveDate.String()
 		st.Outcome, st.Code = result.Deferred, CodeNotDue
 		st.Message = fmt.Sprintf("effective_date %s is after today, %s: run the row again on or after that day", row.EffectiveDate, today)
 	}
 	return st
+}
+
+// yearAhead is the same day MaxAhead years after today (28 February for
+// 29 February).
+func yearAhead(today input.Date) input.Date {
+	d := input.Date{Year: today.Year + MaxAhead, Month: today.Month, Day: today.Day}
+	if d.Month == time.February && d.Day == 29 {
+		d.Day = 28
+	}
+	return d
+}
+
+// conflicts turns invalid the first row of a user whose later rows say
+// something else (another target, other booleans, another date): a person
+// must choose, and the plan does not guess that the first row is meant.
+// The later rows are DUPLICATE_ROW already; their message now says what
+// differs. A later row that says the same as the first (a row pasted
+// twice) leaves the first as it was judged.
+func conflicts(p *Plan, rows []input.Row) {
+	for i := range p.Steps {
+		st := &p.Steps[i]
+		if st.Code != CodeDuplicateRow || st.first == 0 {
+			continue
+		}
+		j := st.first - 1
+		first := &p.Steps[j]
+		col := differs(&rows[j], first, &rows[i], st)
+		if col == "" {
+			continue
+		}
+		as := ""
+		if !strings.EqualFold(rows[j].User.Raw, rows[i].User.Raw) {
+			as = fmt.Sprintf(", as %q,", rows[j].User.Raw)
+		}
+		st.Message = fmt.Sprintf("%s %q also appears on row %d%s with another %s (%s there, %s here): neither row is planned; keep the one row you mean",
+			colUser, rows[i].User.Raw, first.Line, as, col, cellText(&rows[j], col), cellText(&rows[i], col))
+		if first.Outcome == result.Invalid && first.Code != CodeDuplicateRow && rank(first.Code) < rank(CodeDuplicateRow) {
+			continue // the first row is invalid for a reason checked before duplicates
+		}
+		msg := fmt.Sprintf("%s %q appears again on row %d with another %s (%s here, %s there): neither row is planned; keep the one row you mean",
+			colUser, rows[j].User.Raw, st.Line, col, cellText(&rows[j], col), cellText(&rows[i], col))
+		if first.Code == CodeDuplicateRow {
+			msg = first.Message + "; " + msg // a third row, or more
+		}
+		first.Outcome, first.Code, first.Message = result.Invalid, CodeDuplicateRow, msg
+		first.Request = zoho.TransferRequest{}
+	}
+}
+
+// rank is a code's place in the order codes are checked.
+func rank(code string) int {
+	for i, c := range []string{CodeHiddenRow, CodeMissingUser, CodeMissingAction, CodeBadValue, CodeDuplicateRow} {
+		if c == code {
+			return i
+		}
+	}
+	return 100
+}
+
+// differs returns the first column in which two rows of one user say
+// different things, or "": targets compare by the user they name (an email
+// and an ID of one user are the same), booleans as sent (blank is TRUE),
+// dates by day.
+func differs(a *input.Row, sa *Step, b *input.Row, sb *Step) string {
+	sameTarget := func(ra, rb input.Ref, ua, ub *zoho.User) bool {
+		if ua != nil && ub != nil {
+			return ua.ID == ub.ID
+		}
+		return ua == nil && ub == nil && strings.EqualFold(strings.TrimSpace(ra.Raw), strings.TrimSpace(rb.Raw))
+	}
+	switch {
+	case !sameTarget(a.TransferTo, b.TransferTo, sa.TransferTo, sb.TransferTo):
+		return colTransferTo
+	case !sameTarget(a.SubordinatesTo, b.SubordinatesTo, sa.SubordinatesTo, sb.SubordinatesTo):
+		return colSubordinatesTo
+	case orTrue(a.Records) != orTrue(b.Records):
+		return string(input.ColRecords)
+	case orTrue(a.Assignment) != orTrue(b.Assignment):
+		return string(input.ColAssignment)
+	case orTrue(a.Criteria) != orTrue(b.Criteria):
+		return string(input.ColCriteria)
+	case (a.EffectiveDate == nil) != (b.EffectiveDate == nil) || a.EffectiveDate != nil && a.EffectiveDate.Compare(*b.EffectiveDate) != 0:
+		return string(input.ColEffectiveDate)
+	}
+	return ""
+}
+
+// cellText is a row's cell in column col as a message quotes it.
+func cellText(r *input.Row, col string) string {
+	var v string
+	switch col {
+	case colTransferTo:
+		v = r.TransferTo.Raw
+	case colSubordinatesTo:
+		v = r.SubordinatesTo.Raw
+	default:
+		var p **bool
+		switch col {
+		case string(input.ColRecords):
+			p = &r.Records
+		case string(input.ColAssignment):
+			p = &r.Assignment
+		case string(input.ColCriteria):
+			p = &r.Criteria
+		}
+		if p != nil {
+			if *p == nil {
+				return "blank"
+			}
+			return strings.ToUpper(fmt.Sprint(**p))
+		}
+		if r.EffectiveDate != nil {
+			v = r.EffectiveDate.String()
+		}
+	}
+	if v == "" {
+		return "blank"
+	}
+	return strconv.Quote(v)
 }
 
 // target is one of a row's two target cells.

@@ -37,11 +37,15 @@ func TestBuildCodes(t *testing.T) {
 		{"bad values joined", "", []input.Row{withBadRecords(row(2, "rep@x.example", "a@x.example", "nobody"))},
 			verdict{2, result.Invalid, plan.CodeBadValue}, []string{`move_subordinates_to "nobody"`, `; records "maybe"`}},
 		{"duplicate", "", []input.Row{row(2, "rep@x.example", "a@x.example", ""), row(3, "REP@x.example", "b@x.example", "")},
+			verdict{3, result.Invalid, plan.CodeDuplicateRow}, []string{`user "REP@x.example" also appears on row 2 with another transfer_to ("a@x.example" there, "b@x.example" here): neither row is planned; keep the one row you mean`}},
+		{"duplicate pasted twice", "", []input.Row{row(2, "rep@x.example", "a@x.example", ""), row(3, "REP@x.example", "A@x.example", "")},
 			verdict{3, result.Invalid, plan.CodeDuplicateRow}, []string{`"REP@x.example" already appears on row 2`}},
+		{"duplicate pasted twice, by ID", "", []input.Row{row(2, "rep@x.example", "a@x.example", ""), row(3, "1004", "1012", "")},
+			verdict{3, result.Invalid, plan.CodeDuplicateRow}, []string{`already appears on row 2, as "rep@x.example"`}},
 		{"duplicate by email and ID", "", []input.Row{row(2, "rep@x.example", "a@x.example", ""), row(3, "1004", "b@x.example", "")},
-			verdict{3, result.Invalid, plan.CodeDuplicateRow}, []string{`row 2, as "rep@x.example"`}},
+			verdict{3, result.Invalid, plan.CodeDuplicateRow}, []string{`row 2, as "rep@x.example", with another transfer_to`}},
 		{"duplicate by ID and email", "", []input.Row{row(2, "1004", "a@x.example", ""), row(3, "Rep@X.Example", "b@x.example", "")},
-			verdict{3, result.Invalid, plan.CodeDuplicateRow}, []string{`row 2, as "1004"`}},
+			verdict{3, result.Invalid, plan.CodeDuplicateRow}, []string{`row 2, as "1004", with another transfer_to`}},
 		{"duplicate of an unknown user", "", []input.Row{row(2, "who@x.example", "a@x.example", ""), row(3, "WHO@x.example", "b@x.example", "")},
 			verdict{3, result.Invalid, plan.CodeDuplicateRow}, []string{"row 2"}},
 		{"duplicate of an invalid row", "", []input.Row{row(2, "rep@x.example", "", ""), row(3, "rep@x.example", "b@x.example", "")},
@@ -117,7 +121,7 @@ func TestBuildCodes(t *testing.T) {
 // README's order wins.
 func TestBuildPrecedence(t *testing.T) {
 	rows := []input.Row{
-		row(2, "rep@x.example", "a@x.example", ""),                                                                  // planned: the duplicates' first row
+		row(2, "rep@x.example", "a@x.example", ""),                                                                  // the duplicates' first row: row 6 names another target
 		withBadRecords(row(3, "", "", "")),                                                                          // missing user, no action, bad value
 		withBadRecords(row(4, "who@x.example", "", "")),                                                             // no action, bad value, not found
 		withBadRecords(row(5, "rep@x.example", "a@x.example", "")),                                                  // bad value, duplicate
@@ -132,7 +136,7 @@ func TestBuildPrecedence(t *testing.T) {
 		dated(row(14, "vp2@x.example", "", "mgr@x.example"), input.Date{Year: 2026, Month: 1, Day: 1}),              // subordinate, not due
 	}
 	want := []verdict{
-		{2, result.Planned, ""},
+		{2, result.Invalid, plan.CodeDuplicateRow},
 		{3, result.Invalid, plan.CodeMissingUser},
 		{4, result.Invalid, plan.CodeMissingAction},
 		{5, result.Invalid, plan.CodeBadValue},
@@ -267,7 +271,7 @@ func TestBuildRequest(t *testing.T) {
 			zoho.TransferRequest{UserID: "1003", Transfer: &zoho.Transfer{ToID: "1012", Records: true, Assignment: true, Criteria: true}, SubordinatesTo: "1016"}},
 		{"subordinates only", set(row(2, "mgr@x.example", "", "vp2@x.example"), ptr(false), nil, nil),
 			zoho.TransferRequest{UserID: "1003", SubordinatesTo: "1016"}},
-		{"deferred rows carry their request", dated(row(2, "rep@x.example", "a@x.example", ""), input.Date{Year: 2030, Month: 1, Day: 1}),
+		{"deferred rows carry their request", dated(row(2, "rep@x.example", "a@x.example", ""), input.Date{Year: 2026, Month: 1, Day: 1}),
 			zoho.TransferRequest{UserID: "1004", Transfer: &zoho.Transfer{ToID: "1012", Records: true, Assignment: true, Criteria: true}}},
 		{"invalid rows carry none", row(2, "rep@x.example", "idle@x.example", ""),
 			zoho.TransferRequest{}},
@@ -289,7 +293,7 @@ func TestCounts(t *testing.T) {
 		row(4, "gone@x.example", "a@x.example", ""),
 		row(5, "", "a@x.example", ""),
 		row(6, "who@x.example", "a@x.example", ""),
-		dated(row(7, "b@x.example", "a@x.example", ""), input.Date{Year: 2030, Month: 1, Day: 1}),
+		dated(row(7, "b@x.example", "a@x.example", ""), input.Date{Year: 2026, Month: 1, Day: 1}),
 	}
 	got := plan.Build(rows, testDirectory(""), today()).Counts()
 	want := map[result.Outcome]int{result.Planned: 2, result.Skipped: 1, result.Invalid: 2, result.Deferred: 1}
@@ -349,5 +353,102 @@ func TestCheckCaller(t *testing.T) {
 				t.Errorf("CheckCaller(%s) = %q, want a lower-case start", tt.name, msg)
 			}
 		})
+	}
+}
+
+// TestBuildConflictingDuplicates: two rows of one user that say different
+// things are both invalid, since a person must choose; a row pasted twice
+// leaves the first as it was judged.
+func TestBuildConflictingDuplicates(t *testing.T) {
+	tests := []struct {
+		name   string
+		rows   []input.Row
+		want   []verdict
+		msgHas [2]string // in the first row's message, the second's
+	}{
+		{"another transfer_to", []input.Row{row(2, "rep@x.example", "a@x.example", ""), row(3, "rep@x.example", "b@x.example", "")},
+			[]verdict{{2, result.Invalid, plan.CodeDuplicateRow}, {3, result.Invalid, plan.CodeDuplicateRow}},
+			[2]string{`user "rep@x.example" appears again on row 3 with another transfer_to ("a@x.example" here, "b@x.example" there): neither row is planned`,
+				`user "rep@x.example" also appears on row 2 with another transfer_to ("a@x.example" there, "b@x.example" here): neither row is planned`}},
+		{"another move_subordinates_to", []input.Row{row(2, "rep@x.example", "a@x.example", ""), row(3, "rep@x.example", "a@x.example", "ops@x.example")},
+			[]verdict{{2, result.Invalid, plan.CodeDuplicateRow}, {3, result.Invalid, plan.CodeDuplicateRow}},
+			[2]string{`another move_subordinates_to (blank here, "ops@x.example" there)`, `another move_subordinates_to (blank there, "ops@x.example" here)`}},
+		{"another date", []input.Row{row(2, "rep@x.example", "a@x.example", ""), dated(row(3, "rep@x.example", "a@x.example", ""), input.Date{Year: 2025, Month: 7, Day: 1})},
+			[]verdict{{2, result.Invalid, plan.CodeDuplicateRow}, {3, result.Invalid, plan.CodeDuplicateRow}},
+			[2]string{"another effective_date (blank here, \"2025-07-01\" there)", ""}},
+		{"pasted twice", []input.Row{row(2, "rep@x.example", "a@x.example", ""), row(3, "1004", "1012", "")},
+			[]verdict{{2, result.Planned, ""}, {3, result.Invalid, plan.CodeDuplicateRow}},
+			[2]string{"", `already appears on row 2, as "rep@x.example": keep one row per user`}},
+		{"first row invalid before duplicates", []input.Row{row(2, "rep@x.example", "", ""), row(3, "rep@x.example", "b@x.example", "")},
+			[]verdict{{2, result.Invalid, plan.CodeMissingAction}, {3, result.Invalid, plan.CodeDuplicateRow}},
+			[2]string{"neither transfer_to nor move_subordinates_to", "another transfer_to"}},
+		{"three rows", []input.Row{row(2, "rep@x.example", "a@x.example", ""), row(3, "rep@x.example", "b@x.example", ""), row(4, "rep@x.example", "ops@x.example", "")},
+			[]verdict{{2, result.Invalid, plan.CodeDuplicateRow}, {3, result.Invalid, plan.CodeDuplicateRow}, {4, result.Invalid, plan.CodeDuplicateRow}},
+			[2]string{"appears again on row 3 with another transfer_to", ""}},
+	}
+	for _, tt := range tests {
+		p := plan.Build(tt.rows, testDirectory(zoho.RoleHierarchy), today())
+		if diff := cmp.Diff(tt.want, verdicts(p)); diff != "" {
+			t.Errorf("%s: verdicts (-want +got):\n%s", tt.name, diff)
+		}
+		for i, w := range tt.msgHas {
+			if !strings.Contains(p.Steps[i].Message, w) {
+				t.Errorf("%s: row %d message = %q, want %q", tt.name, p.Steps[i].Line, p.Steps[i].Message, w)
+			}
+		}
+		if len(p.Order) != 0 && tt.want[0].Outcome != result.Planned {
+			t.Errorf("%s: order = %v, want nothing planned", tt.name, p.Order)
+		}
+	}
+	// Row 4 of "three rows" says so, as row 3 does.
+	p := plan.Build(tests[5].rows, testDirectory(zoho.RoleHierarchy), today())
+	if m := p.Steps[0].Message; !strings.Contains(m, "row 3") || !strings.Contains(m, "row 4") {
+		t.Errorf("three rows: row 2 message = %q, want it to name rows 3 and 4", m)
+	}
+}
+
+// TestBuildDateTooFar: an effective_date more than a year ahead is more
+// likely a typo than a plan.
+func TestBuildDateTooFar(t *testing.T) {
+	rows := []input.Row{
+		dated(row(2, "rep@x.example", "a@x.example", ""), input.Date{Year: 2026, Month: time.June, Day: 15}), // a year to the day: deferred
+		dated(row(3, "b@x.example", "a@x.example", ""), input.Date{Year: 2026, Month: time.June, Day: 16}),   // a day more
+		dated(row(4, "c@x.example", "a@x.example", ""), input.Date{Year: 2099, Month: time.January, Day: 31}),
+		dated(row(5, "nobody@x.example", "a@x.example", ""), input.Date{Year: 2099, Month: time.January, Day: 31}), // not found first
+	}
+	p := plan.Build(rows, testDirectory(zoho.RoleHierarchy), today())
+	want := []verdict{
+		{2, result.Deferred, plan.CodeNotDue},
+		{3, result.Invalid, plan.CodeDateTooFar},
+		{4, result.Invalid, plan.CodeDateTooFar},
+		{5, result.Invalid, plan.CodeUserNotFound},
+	}
+	if diff := cmp.Diff(want, verdicts(p)); diff != "" {
+		t.Errorf("verdicts (-want +got):\n%s", diff)
+	}
+	if m := p.Steps[2].Message; m != "effective_date 2099-01-31 is more than a year after today, 2025-06-15: is the year right? Correct it, or leave the row out until the year before" {
+		t.Errorf("row 4 message = %q", m)
+	}
+}
+
+// TestBuildTargetLeavesLater: a planned row whose target's own row is for
+// a later day says so: the records will have to move again.
+func TestBuildTargetLeavesLater(t *testing.T) {
+	rows := []input.Row{
+		row(2, "rep@x.example", "a@x.example", "b@x.example"),
+		dated(row(3, "a@x.example", "ops@x.example", ""), input.Date{Year: 2025, Month: time.July, Day: 1}),
+		dated(row(4, "b@x.example", "ops@x.example", ""), input.Date{Year: 2099, Month: time.July, Day: 1}),
+	}
+	p := plan.Build(rows, testDirectory(zoho.RoleHierarchy), today())
+	if p.Steps[0].Outcome != result.Planned {
+		t.Fatalf("row 2 = %s %s, want planned", p.Steps[0].Outcome, p.Steps[0].Code)
+	}
+	for _, w := range []string{
+		"; note: transfer_to A <a@x.example> leaves later too (row 3, effective_date 2025-07-01), so these records will have to move again then",
+		"; note: move_subordinates_to B <b@x.example> leaves later too (row 4, effective_date 2099-07-01), so these subordinates will have to move again then",
+	} {
+		if !strings.Contains(p.Steps[0].Message, w) {
+			t.Errorf("row 2 message = %q, want %q", p.Steps[0].Message, w)
+		}
 	}
 }
