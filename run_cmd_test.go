@@ -155,7 +155,7 @@ func TestConfirmOnATerminal(t *testing.T) {
 		asked, _, _ := strings.Cut(stdout.String(), "Type 7 to go ahead")
 		for _, want := range []string{
 			"Northwind Demo Traders (org 5210498000000000101, " + srv.URL() + ")",
-			"row 2: delete Aisha Bello <aisha.bello@northwind-demo.example>, transferring records, assignment and criteria to Lucas Meyer <lucas.meyer@northwind-demo.example>",
+			"row 3: delete Tom Brennan <tom.brennan@northwind-demo.example>, transferring records to Mei Tanaka <mei.tanaka@northwind-demo.example>",
 			"row 11: SUPER_ADMIN: ",
 			"row 10: NOT_DUE: ",
 			"This cannot be undone",
@@ -170,7 +170,7 @@ func TestConfirmOnATerminal(t *testing.T) {
 		if tt.code == exitIncomplete {
 			// After the run: the rows that need a person, with reasons.
 			_, after, _ := strings.Cut(stdout.String(), "Run of offboarding.csv")
-			if !strings.Contains(after, "Rows that need you (9):") || !strings.Contains(after, "row 7: failed JOB_FAILED: the job failed") {
+			if !strings.Contains(after, "Rows that need you (10):") || !strings.Contains(after, "row 7: failed JOB_FAILED: the job failed") {
 				t.Errorf("the run's summary does not list the rows that need attention:\n%s", after)
 			}
 		}
