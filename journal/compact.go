@@ -78,7 +78,7 @@ func (j *Journal) Compact(st State, start Record) error {
 	j.f.Close()
 	j.f = nil
 	rerr := os.Rename(tmp.Name(), j.path)
-	f, err := os.OpenFile(j.path, os.O_RDWR, 0o600)
+	f, err := os.OpenFile(j.path, os.O_RDWR|noFollow, 0o600)
 	if err != nil {
 		j.broken = err
 		return fmt.Errorf("compact journal %s: reopen: %w", j.path, err)

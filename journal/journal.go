@@ -184,6 +184,34 @@ func isBlank(b []byte) bool {
 	return true
 }
 
+// MaxSize bounds a journal Read takes in: compacted every ten runs, a
+// journal of a year of nightly runs is a few MB; a file far larger was not
+// written by offboard, and reading it whole would exhaust memory.
+const MaxSize = 256 << 20
+
+// openRegular opens path for reading if it is a regular file: never
+// through a symbolic link, and never a FIFO or device, whose open or read
+// could block for ever (a FIFO planted where journals are looked for).
+func openRegular(path string) (*os.File, error) {
+	if err := notALink(path); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow|nonBlock, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return f, nil
+}
+
 // Path returns the journal's path.
 func (j *Journal) Path() string { return j.path }
 
@@ -267,9 +295,17 @@ func (j *Journal) close(remove bool) error {
 // (offboard report, finding an interrupted run). A torn last line is
 // skipped, as Open would drop it.
 func Read(path string) ([]Record, error) {
-	data, err := os.ReadFile(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("read journal: %s is larger than %d MiB, far more than an offboard journal grows to (they are compacted): not read", path, MaxSize>>20)
 	}
 	records, _, err := parse(path, data)
 	return records, err

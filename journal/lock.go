@@ -99,6 +99,11 @@ func acquire(journal string, owner Owner) (l *lock, stale *Owner, err error) {
 		switch {
 		case errors.Is(err, errEmpty):
 			// A new lock file.
+		case errors.Is(err, errNotLock):
+			// Someone's file where the lock goes (--journal Gemfile
+			// makes it Gemfile.lock): it is left as it is.
+			f.Close()
+			return nil, nil, fmt.Errorf("%s exists and is not an offboard lock: offboard leaves it as it is; pick another --journal", path)
 		case err != nil:
 			// Unreadable: its writer died while writing it, since it
 			// writes with the flock held.
@@ -118,7 +123,14 @@ func acquire(journal string, owner Owner) (l *lock, stale *Owner, err error) {
 	return nil, nil, fmt.Errorf("lock journal %s: the lock file keeps changing", journal)
 }
 
-var errEmpty = errors.New("empty lock file")
+var (
+	errEmpty   = errors.New("empty lock file")
+	errNotLock = errors.New("not an offboard lock")
+)
+
+// lockPrefix is how every lock offboard writes begins (Owner's first
+// field); a lock cut short by a crash holds a prefix of it, or more.
+const lockPrefix = `{"pid":`
 
 // notALink refuses a path that is a symbolic link (or anything but a
 // regular file): a link planted where offboard writes its journal or lock
@@ -183,6 +195,9 @@ func readOwner(f *os.File) (Owner, error) {
 	if len(b) == 0 {
 		return Owner{}, errEmpty
 	}
+	if n := min(len(b), len(lockPrefix)); string(b[:n]) != lockPrefix[:n] {
+		return Owner{}, errNotLock
+	}
 	var o Owner
 	if err := json.Unmarshal(b, &o); err != nil {
 		return Owner{}, err
@@ -239,7 +254,7 @@ func (l *lock) release() error {
 // file is there but cannot be opened (another user's, made private by an
 // older offboard): whether its run goes on cannot be told.
 func InUse(path string) (Owner, bool, error) {
-	f, err := os.Open(lockPath(path)) // a lock needs no write access
+	f, err := openRegular(lockPath(path)) // a lock needs no write access
 	if errors.Is(err, fs.ErrNotExist) {
 		return Owner{}, false, nil // no lock file: nobody holds it
 	}

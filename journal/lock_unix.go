@@ -104,6 +104,9 @@ func syncDir(dir string) error {
 // noFollow makes an open fail on a symbolic link.
 const noFollow = syscall.O_NOFOLLOW
 
+// nonBlock keeps an open of a FIFO from waiting for a writer.
+const nonBlock = syscall.O_NONBLOCK
+
 // checkOwner refuses a journal or lock file that another user owns, or
 // that others may write: what offboard writes there, as whoever runs it
 // (root under cron), must not be planted or read by someone else.

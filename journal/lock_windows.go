@@ -54,5 +54,9 @@ func syncDir(string) error { return nil }
 // noFollow: Windows opens have no such flag; Lstat refuses links first.
 const noFollow = 0
 
+// nonBlock: Windows has no FIFO in the file system; Lstat refuses what is
+// not a regular file first.
+const nonBlock = 0
+
 // checkOwner: file ownership is not checked on Windows (ACLs).
 func checkOwner(*os.File) error { return nil }

@@ -111,6 +111,11 @@ func elsewhere(log zerolog.Logger, dir, self string, p *prepared, clock fsClock)
 		if path == self || same(path, self) {
 			continue
 		}
+		// Read whoever wrote it, whatever its mode: what another journal
+		// says can only make this run more careful (follow a job, watch a
+		// user) or name who deleted a user Zoho shows deleted; it never
+		// makes a row deleted that Zoho does not show so. Passing one
+		// over could send a user whose job still runs.
 		records, err := journal.Read(path)
 		var corrupt *journal.CorruptError
 		if errors.As(err, &corrupt) {
