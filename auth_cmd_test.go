@@ -159,6 +159,8 @@ func TestEndpointFromEnvironment(t *testing.T) {
 	}
 	eu := save("eu.json", offboarding.Credentials{DC: "eu"})
 	loop := save("loopback.json", offboarding.Credentials{AccountsURL: srv.URL()})
+	padded := save("padded.json", offboarding.Credentials{AccountsURL: " " + srv.URL()})
+	tabbed := save("tabbed.json", offboarding.Credentials{APIDomain: "\tHTTP://" + strings.TrimPrefix(srv.URL(), "http://")})
 
 	tests := []struct {
 		name    string
@@ -187,6 +189,12 @@ func TestEndpointFromEnvironment(t *testing.T) {
 		{"plain http in a credentials file",
 			nil, []string{"--credentials", loop},
 			[]string{"the credentials file " + loop + "'s accounts_url " + srv.URL() + ": plain http is used only when named on the command line"}},
+		{"plain http in a credentials file, after a space",
+			nil, []string{"--credentials", padded},
+			[]string{"plain http is used only when named on the command line"}},
+		{"plain http in a credentials file, after a tab, in capitals",
+			nil, []string{"--credentials", tabbed},
+			[]string{"plain http is used only when named on the command line"}},
 	}
 	for _, tt := range tests {
 		code, _, stderr := runCmd(t, tt.environ, append([]string{"users"}, tt.args...)...)

@@ -155,9 +155,11 @@ func (p endpoints) pick(flagName, flagVal, envName, fileKey, fileVal string) (st
 			return "", fmt.Errorf("%s differs from the credentials file %s, which has %s: offboard will not send the file's secrets elsewhere on a variable's word; unset %s, or name the endpoint with %s",
 				from, p.file, fileSays, envName, flagName)
 		}
-		val, from = fileVal, "the credentials file "+p.file+"'s "+fileKey+" "+fileVal
+		val, from = strings.TrimSpace(fileVal), "the credentials file "+p.file+"'s "+fileKey+" "+fileVal
 	}
-	if fileKey != "dc" && strings.HasPrefix(strings.ToLower(val), "http:") {
+	// Any scheme but https, however spelled or padded (" http://",
+	// "\tHTTP://"), from anywhere but the command line.
+	if scheme, _, ok := strings.Cut(val, "://"); fileKey != "dc" && ok && !strings.EqualFold(strings.TrimSpace(scheme), "https") {
 		return "", fmt.Errorf("%s: plain http is used only when named on the command line (%s %s, for an offboard sandbox), never from the environment or a credentials file", from, flagName, val)
 	}
 	if val == "" {
