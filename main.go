@@ -57,8 +57,9 @@ func (e exitError) Unwrap() error { return e.err }
 type env struct {
 	stdout, stderr io.Writer
 	stdin          io.Reader
-	// stdinTTY and stderrTTY say that stdin and stderr are a terminal.
-	stdinTTY, stderrTTY bool
+	// stdinTTY, stdoutTTY and stderrTTY say that stdin, stdout and stderr
+	// are a terminal.
+	stdinTTY, stdoutTTY, stderrTTY bool
 	getenv              func(string) string
 	// now is the clock that names default results files; nil means
 	// time.Now.
@@ -75,7 +76,7 @@ type env struct {
 
 // streams is the process's streams as offboarding sees them.
 func (e env) streams() offboarding.IO {
-	return offboarding.IO{In: e.stdin, Out: e.stdout, Err: e.stderr, InTerminal: e.stdinTTY, ErrTerminal: e.stderrTTY}
+	return offboarding.IO{In: e.stdin, Out: e.stdout, Err: e.stderr, InTerminal: e.stdinTTY, OutTerminal: e.stdoutTTY, ErrTerminal: e.stderrTTY}
 }
 
 // clock returns the time now.
@@ -112,7 +113,7 @@ func main() {
 // processEnv is the env of this process: its streams and environment.
 func processEnv() env {
 	return env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv,
-		stdinTTY: isTerminal(os.Stdin), stderrTTY: isTerminal(os.Stderr)}
+		stdinTTY: isTerminal(os.Stdin), stdoutTTY: isTerminal(os.Stdout), stderrTTY: isTerminal(os.Stderr)}
 }
 
 // runProcess runs a command line as the process's own, with its signals:

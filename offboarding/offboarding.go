@@ -33,6 +33,10 @@ type IO struct {
 	// run asks for confirmation on the one and draws its progress bar on
 	// the other.
 	InTerminal, ErrTerminal bool
+	// OutTerminal says that Out is a terminal: what is printed there from
+	// outside (a user's name) has its control characters escaped, even in
+	// a CSV, which is meant for a file.
+	OutTerminal bool
 }
 
 // LogConfig says how to log on IO.Err.

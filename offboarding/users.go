@@ -54,7 +54,7 @@ func Users(ctx context.Context, ios IO, o UsersOptions) error {
 	}
 	sort.SliceStable(users, func(i, j int) bool { return strings.ToLower(users[i].Email) < strings.ToLower(users[j].Email) })
 	if o.CSV {
-		return writeUsersCSV(ios.Out, org, users)
+		return writeUsersCSV(ios.Out, org, users, ios.OutTerminal)
 	}
 	return writeUsersTable(ios.Out, org, users, string(typ))
 }
@@ -141,10 +141,18 @@ func writeUsersTable(w io.Writer, org zoho.Org, users []zoho.User, typ string) e
 }
 
 // writeUsersCSV writes the users as a sheet to start an offboarding from.
-func writeUsersCSV(w io.Writer, org zoho.Org, users []zoho.User) error {
+func writeUsersCSV(w io.Writer, org zoho.Org, users []zoho.User, terminal bool) error {
 	lines := make([]userLine, len(users))
 	for i, u := range users {
 		lines[i] = userLineOf(org, u)
+		if terminal {
+			// Shown, not written to a file: escape sequences in a name
+			// must not reach the terminal.
+			l := &lines[i]
+			for _, c := range []*cell{&l.ID, &l.Email, &l.Name, &l.Status, &l.Confirmed, &l.Role, &l.Profile, &l.ReportsTo, &l.Note} {
+				*c = cell(termtext.Line(string(*c)))
+			}
+		}
 	}
 	return gocsv.Marshal(lines, w)
 }

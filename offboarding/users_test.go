@@ -21,7 +21,7 @@ func TestUsersCSV(t *testing.T) {
 			ReportingTo: &zoho.Ref{Name: "@boss"}},
 	}
 	var b strings.Builder
-	if err := writeUsersCSV(&b, org, users); err != nil {
+	if err := writeUsersCSV(&b, org, users, false); err != nil {
 		t.Fatal(err)
 	}
 	got, err := csv.NewReader(strings.NewReader(b.String())).ReadAll()
@@ -35,5 +35,22 @@ func TestUsersCSV(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("users CSV (-want +got):\n%s", diff)
+	}
+}
+
+// TestUsersCSVOnATerminal: a CSV is data, written as Zoho holds it when it
+// goes to a file; shown on a terminal, a name's escape sequences are
+// escaped, as everywhere else offboard prints.
+func TestUsersCSVOnATerminal(t *testing.T) {
+	users := []zoho.User{{ID: "5210498000000412001", Email: "eve@example.com", FullName: "Eve\x1b]8;;http://evil\x07link\u202e"}}
+	for _, terminal := range []bool{false, true} {
+		var b strings.Builder
+		if err := writeUsersCSV(&b, zoho.Org{}, users, terminal); err != nil {
+			t.Fatal(err)
+		}
+		raw := strings.ContainsAny(b.String(), "\x1b\x07\u202e")
+		if raw == terminal {
+			t.Errorf("terminal %v: control characters raw = %v:\n%q", terminal, raw, b.String())
+		}
 	}
 }
