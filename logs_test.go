@@ -94,14 +94,10 @@ func TestDecodeLogLineFindsDuplicates(t *testing.T) {
 }
 
 // logLines parses a run's stderr under --log-format json: every line is
-// one JSON object with each key once, but for the command's own last line
-// ("offboard run: ..."), which the command line writes as text.
+// one JSON object with each key once, the command's own last line too.
 func logLines(t *testing.T, stderr string) []map[string]any {
 	t.Helper()
 	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
-	if last := lines[len(lines)-1]; strings.HasPrefix(last, "offboard run: ") {
-		lines = lines[:len(lines)-1]
-	}
 	var out []map[string]any
 	for n, line := range lines {
 		obj, err := decodeLogLine(line)
@@ -148,7 +144,11 @@ func TestJSONLogsNameEveryProblemRow(t *testing.T) {
 	cells := sampleUserCells(t)
 	logged := map[int]int{}
 	var ravi map[string]any
-	for _, l := range logLines(t, stderr) {
+	all := logLines(t, stderr)
+	if last := all[len(all)-1]; last["command"] != "run" || !strings.Contains(fmt.Sprint(last["message"]), "rows did not end deleted, skipped or deferred") {
+		t.Errorf("the command's last line = %v, want a JSON line saying how the run ended", last)
+	}
+	for _, l := range all {
 		if l["message"] == nil || l["level"] == nil || l["time"] == nil {
 			t.Errorf("line without message, level or time: %v", l)
 		}

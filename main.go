@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -60,7 +62,7 @@ type env struct {
 	// stdinTTY, stdoutTTY and stderrTTY say that stdin, stdout and stderr
 	// are a terminal.
 	stdinTTY, stdoutTTY, stderrTTY bool
-	getenv              func(string) string
+	getenv                         func(string) string
 	// now is the clock that names default results files; nil means
 	// time.Now.
 	now func() time.Time
@@ -167,10 +169,63 @@ func run(ctx context.Context, e env, args []string) int {
 			continue
 		}
 		err := c.run(ctx, e, args[1:])
+		if jsonLogs(name, args[1:]) {
+			// Under --log-format json every line is a JSON object, the
+			// command's last one too.
+			e.stderr = jsonLine{w: e.stderr, command: name}
+		}
 		return exitStatus(e, name, err)
 	}
 	fmt.Fprintf(e.stderr, "offboard: unknown command %q; run 'offboard --help' for the list\n", name)
 	return exitUsage
+}
+
+// jsonLogs reports whether the command was asked, with --log-format json,
+// for JSON lines, among the commands that log. (Without the flag, JSON is
+// only the default off a terminal, and the last line stays text, as a
+// person or a script reading it expects.)
+func jsonLogs(name string, args []string) bool {
+	if !slices.Contains([]string{"run", "plan", "users"}, name) {
+		return false
+	}
+	for i, a := range args {
+		a = "-" + strings.TrimLeft(a, "-")
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "-log-format="); ok {
+			return v == "json"
+		}
+		if a == "-log-format" && i+1 < len(args) {
+			return args[i+1] == "json"
+		}
+	}
+	return false
+}
+
+// jsonLine writes each line it is given as one JSON log line, level
+// error, naming the command: the line exitStatus prints last.
+type jsonLine struct {
+	w       io.Writer
+	command string
+}
+
+func (j jsonLine) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	msg = strings.TrimPrefix(msg, "offboard "+j.command+": ")
+	b, err := json.Marshal(struct {
+		Level   string `json:"level"`
+		Command string `json:"command"`
+		Time    string `json:"time"`
+		Message string `json:"message"`
+	}{"error", j.command, time.Now().UTC().Format(time.RFC3339), msg})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := j.w.Write(append(b, '\n')); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func exitStatus(e env, name string, err error) int {
