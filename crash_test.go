@@ -504,17 +504,10 @@ func TestInterruptAndResume(t *testing.T) {
 		c := newCrashRun(t, sandbox.Config{Latency: 50 * time.Millisecond})
 		// From the first Ctrl-C on, Zoho holds the job status polls: the
 		// wind-down it began cannot end before the second Ctrl-C.
-		var holding atomic.Bool
-		release := make(chan struct{})
-		c.srv.SetFaults(func(call sandbox.Call) sandbox.Fault {
-			if holding.Load() && call.Method == "GET" && strings.HasSuffix(call.Path, "/transfer_and_delete") {
-				<-release
-			}
-			return sandbox.NoFault
-		})
+		hold, release := holdPolls(c.srv)
 		first := start(t, c.environ, c.args...)
 		waitJournal(t, c.journal, first, func(r []journal.Record) bool { return answers(r) >= 8 })
-		holding.Store(true)
+		hold()
 		first.cmd.Process.Signal(os.Interrupt)
 		time.Sleep(20 * time.Millisecond)
 		first.cmd.Process.Signal(os.Interrupt)
@@ -526,8 +519,7 @@ func TestInterruptAndResume(t *testing.T) {
 		if !strings.Contains(first.stderr.String(), "quitting now, without writing the results: ") {
 			t.Errorf("the second Ctrl-C did not say what state it leaves; stderr:\n%s", first.stderr.String())
 		}
-		holding.Store(false)
-		close(release) // the dead process's polls, still held at Zoho, end
+		release() // the dead process's polls, still held at Zoho, end
 		records, err := journal.Read(c.journal)
 		if err != nil {
 			t.Fatalf("journal after two Ctrl-Cs: %v", err)
@@ -809,18 +801,7 @@ func TestResumeWithoutOutput(t *testing.T) {
 	}
 	args := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
 	first := startIn(t, c.dir, c.environ, args...)
-	var path string
-	for path == "" {
-		found, _ := filepath.Glob(filepath.Join(c.dir, "offboard-results-*.xlsx.journal"))
-		if len(found) == 1 {
-			path = found[0]
-		}
-		select {
-		case <-first.done:
-			t.Fatalf("run ended early; stderr:\n%s", first.stderr.String())
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
+	path := defaultJournal(t, c.dir, first)
 	waitJournal(t, path, first, func(r []journal.Record) bool { return answers(r) >= 8 })
 	first.cmd.Process.Signal(syscall.SIGKILL)
 	first.wait(t)
@@ -1343,17 +1324,7 @@ func TestPlantedDefaultJournal(t *testing.T) {
 			}
 			args := []string{"run", "--input", sheet, "--yes", "--log-format", "json", "--rate", "200", "--job-timeout", crashJobTimeout}
 			first := startIn(t, c.dir, c.environ, args...)
-			var path string
-			for path == "" {
-				if found, _ := filepath.Glob(filepath.Join(c.dir, "offboard-results-*.xlsx.journal")); len(found) == 1 {
-					path = found[0]
-				}
-				select {
-				case <-first.done:
-					t.Fatalf("run ended early; stderr:\n%s", first.stderr.String())
-				case <-time.After(2 * time.Millisecond):
-				}
-			}
+			path := defaultJournal(t, c.dir, first)
 			waitJournal(t, path, first, func(r []journal.Record) bool { return answers(r) >= 8 })
 			first.cmd.Process.Signal(syscall.SIGKILL)
 			first.wait(t)
@@ -1392,4 +1363,34 @@ func TestPlantedDefaultJournal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// defaultJournal waits for run p, started in dir without --output, to
+// create its journal under the default name, and returns its path.
+func defaultJournal(t *testing.T, dir string, p *proc) string {
+	t.Helper()
+	for {
+		if found, _ := filepath.Glob(filepath.Join(dir, "offboard-results-*.xlsx.journal")); len(found) == 1 {
+			return found[0]
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("run ended early; stderr:\n%s", p.stderr.String())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// holdPolls makes srv hold every job status poll from hold() on, until
+// release(): a run's wind-down cannot end while they are held.
+func holdPolls(srv *sandbox.Server) (hold, release func()) {
+	var holding atomic.Bool
+	done := make(chan struct{})
+	srv.SetFaults(func(call sandbox.Call) sandbox.Fault {
+		if holding.Load() && call.Method == "GET" && strings.HasSuffix(call.Path, "/transfer_and_delete") {
+			<-done
+		}
+		return sandbox.NoFault
+	})
+	return func() { holding.Store(true) }, func() { holding.Store(false); close(done) }
 }

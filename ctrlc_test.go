@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,23 +118,15 @@ func TestCtrlCTwiceSaysWhatIsLeft(t *testing.T) {
 	c := newCrashRun(t, sandbox.Config{Latency: 20 * time.Millisecond})
 	// From the first Ctrl-C on, Zoho holds the job status polls: the
 	// wind-down cannot end before the second Ctrl-C.
-	var holding atomic.Bool
-	release := make(chan struct{})
-	c.srv.SetFaults(func(call sandbox.Call) sandbox.Fault {
-		if holding.Load() && call.Method == "GET" && strings.HasSuffix(call.Path, "/transfer_and_delete") {
-			<-release
-		}
-		return sandbox.NoFault
-	})
+	hold, release := holdPolls(c.srv)
 	p := start(t, c.environ, c.args...)
 	waitJournal(t, c.journal, p, func(r []journal.Record) bool { return answers(r) >= 8 })
-	holding.Store(true)
+	hold()
 	p.cmd.Process.Signal(os.Interrupt)
 	waitStderr(t, p, "Ctrl-C again to quit now")
 	p.cmd.Process.Signal(os.Interrupt)
 	code := p.wait(t)
-	holding.Store(false)
-	close(release)
+	release()
 	if code != -1 {
 		t.Fatalf("run interrupted twice = %d, want it ended by the signal (-1); stderr:\n%s", code, p.stderr.String())
 	}

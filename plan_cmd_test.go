@@ -44,26 +44,8 @@ var sampleOutcomes = map[string][2]string{
 // readResults returns the Results sheet as maps from column name to cell.
 func readResults(t *testing.T, path string) []map[string]string {
 	t.Helper()
-	f, err := excelize.OpenFile(path)
-	if err != nil {
-		t.Fatalf("open results %s: %v", path, err)
-	}
-	defer f.Close()
-	rows, err := f.GetRows("Results")
-	if err != nil {
-		t.Fatalf("read Results sheet: %v", err)
-	}
-	var out []map[string]string
-	for _, r := range rows[1:] {
-		m := map[string]string{}
-		for i, name := range rows[0] {
-			if i < len(r) {
-				m[name] = r[i]
-			}
-		}
-		out = append(out, m)
-	}
-	return out
+	_, rows := readSheetRows(t, path, "Results")
+	return rows
 }
 
 // TestPlanSamples plans both sample sheets against a simulated org reached

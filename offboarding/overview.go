@@ -16,11 +16,7 @@ const maxListed = 20
 // whereLong names the org for a person about to change it: its name, its
 // ID and the API domain it is reached through.
 func (p *prepared) whereLong() string {
-	name := p.dir.Org.CompanyName
-	if name == "" {
-		name = "the org"
-	}
-	name = termtext.Line(name)
+	name := p.orgName()
 	if p.conn.sandbox != nil {
 		return name + " (the built-in sandbox)"
 	}

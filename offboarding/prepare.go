@@ -163,16 +163,20 @@ type prepared struct {
 	settings *report.Settings
 }
 
+// orgName is the org's name as a terminal may show it.
+func (p *prepared) orgName() string {
+	if p.dir.Org.CompanyName == "" {
+		return "the org"
+	}
+	return termtext.Line(p.dir.Org.CompanyName)
+}
+
 // orgID is the ID of the org the plan was checked against.
 func (p *prepared) orgID() string { return string(p.dir.Org.ID) }
 
 // where names the org for a person.
 func (p *prepared) where() string {
-	name := p.dir.Org.CompanyName
-	if name == "" {
-		name = "the org"
-	}
-	name = termtext.Line(name)
+	name := p.orgName()
 	if p.conn.sandbox != nil {
 		return name + " (sandbox)"
 	}
