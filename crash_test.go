@@ -312,6 +312,11 @@ func checkAllDeleted(t *testing.T, srv *sandbox.Server, out string) {
 		if r["Outcome"] != "deleted" || r["Job Status"] != "completed" && r["Code"] != "RECONCILED" {
 			t.Errorf("row %s: %s %s %q, want deleted", r["Row"], r["Outcome"], r["Code"], r["Message"])
 		}
+		if r["Code"] == "" && !strings.HasPrefix(r["Message"], "delete ") {
+			// The audit trail: who received the user's records, whichever
+			// run saw the job end.
+			t.Errorf("row %s: deleted, message %q; want the plan's who-got-what", r["Row"], r["Message"])
+		}
 		if r["Job ID"] != jobOf[r["User ID"]] && r["Code"] != "RECONCILED" {
 			t.Errorf("row %s: job %q, but Zoho ran job %q for user %s", r["Row"], r["Job ID"], jobOf[r["User ID"]], r["User ID"])
 		}

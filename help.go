@@ -37,6 +37,9 @@ var (
 	}
 	exitUsageLine = "2  wrong usage: an unknown flag, a missing --input"
 	exitFatalLine = "1  could not start or had to stop: configuration, credentials, an unreadable sheet, Zoho unreachable"
+	// For the commands that read no sheet.
+	exitUsageNoSheet = "2  wrong usage: an unknown flag or value"
+	exitFatalNoSheet = "1  could not start or had to stop: configuration, credentials, Zoho unreachable"
 )
 
 var helps = map[string]cmdHelp{
@@ -60,7 +63,7 @@ var helps = map[string]cmdHelp{
 			exitFatalLine + ", a guard refused (--max-deletes, no terminal to confirm on), the journal is locked",
 			exitUsageLine,
 			"3  the run finished, but some rows are invalid, failed, submitted or not_run (see the results)",
-			"130  interrupted (Ctrl-C): results written; run the same command again to resume",
+			"130  interrupted (Ctrl-C): results written (not after a second Ctrl-C); run the same command again to resume",
 		},
 	},
 	"plan": {
@@ -96,7 +99,7 @@ var helps = map[string]cmdHelp{
 			"offboard users --sandbox",
 			"offboard users --dc eu --type active --format csv > users.csv  # a sheet to start from",
 		},
-		exits: []string{"0  listed", exitFatalLine, exitUsageLine, "130  interrupted (Ctrl-C)"},
+		exits: []string{"0  listed", exitFatalNoSheet, exitUsageNoSheet, "130  interrupted (Ctrl-C)"},
 	},
 	"auth": {
 		about: "Exchanges a Self Client grant code (Zoho API console, Self Client, Generate Code, scopes\nZohoCRM.users.ALL,ZohoCRM.org.READ,ZohoCRM.settings.roles.READ) for a refresh token. The code is\nread from standard input: paste it when asked.",
@@ -112,7 +115,7 @@ var helps = map[string]cmdHelp{
 			"offboard auth --dc eu  # prints ZOHO_REFRESH_TOKEN=...",
 			"offboard auth --dc eu --save ~/.offboard.json  # then: offboard run --credentials ~/.offboard.json ...",
 		},
-		exits: []string{"0  the token was printed or saved", exitFatalLine + ", the grant code was refused", "2  wrong usage, or no grant code on standard input"},
+		exits: []string{"0  the token was printed or saved", exitFatalNoSheet + ", the grant code was refused", "2  wrong usage, or no grant code on standard input"},
 	},
 	"report": {
 		about: "Rebuilds a run's results workbook from its journal alone, without calling Zoho.",

@@ -427,6 +427,14 @@ func (rp resumePlan) toSubmit(p *plan.Plan) int {
 // things stand.
 func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journal.State, ownMtime time.Time, ownWindow time.Duration, resume, history bool, others map[string][]userRecord, now time.Time) resumePlan {
 	rp := resumePlan{resume: map[int]runner.Resume{}}
+	// planned is what the interrupted run planned for row i: who gets
+	// what, for the row's message once its job is followed to its end.
+	planned := func(i int) string {
+		if resume && st.Start != nil && i < len(st.Start.Steps) && st.Start.Steps[i].Outcome == result.Planned {
+			return st.Start.Steps[i].Message
+		}
+		return ""
+	}
 	follow := func(i int, r runner.Resume) {
 		step := &p.Steps[i]
 		if step.Outcome != result.Planned {
@@ -437,7 +445,7 @@ func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journa
 			if step.User != nil {
 				userID = string(step.User.ID)
 			}
-			step.Outcome, step.Code, step.Message = result.Planned, "", ""
+			step.Outcome, step.Code, step.Message = result.Planned, "", planned(i)
 			step.Request = zoho.TransferRequest{UserID: userID}
 			step.After = nil
 			p.Order = append(p.Order, i)
@@ -449,6 +457,9 @@ func applyJournal(log zerolog.Logger, p *plan.Plan, rows []result.Row, st journa
 	settle := func(i int, row result.Row) {
 		// The runner copies a step that is not planned through, and a step
 		// waiting for this one sees how it ended.
+		if row.Outcome == result.Deleted && row.Message == "" {
+			row.Message = planned(i) // an older offboard's record: who got what
+		}
 		step := &p.Steps[i]
 		step.Outcome, step.Code, step.Message = row.Outcome, row.Code, row.Message
 		step.After = nil

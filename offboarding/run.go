@@ -362,9 +362,9 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	if results == nil {
 		return runErr
 	}
-	note := ""
+	stopped, note := "", ""
 	if stop != nil {
-		note = stop.Reason
+		stopped, note = stop.Reason, stop.Reason
 	}
 	wasInterrupted := errors.Is(runErr, context.Canceled) || ctx.Err() != nil
 	jerr := rec.finish(results, stop)
@@ -384,7 +384,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		log.Error().Err(jerr).Msg("the journal is incomplete; run the same command again to check the rows it does not settle")
 	}
 	final := result.Counts(results)
-	printRunSummary(ios.Out, p, results, output, note)
+	printRunSummary(ios.Out, p, results, output, stopped, resume)
 	switch {
 	case wasInterrupted && sandbox:
 		return &InterruptedError{Msg: fmt.Sprintf("interrupted; results written to %s; the sandbox org ended with this run, so it cannot be resumed: a later --sandbox run starts afresh against a new sandbox", output)}
@@ -477,14 +477,18 @@ func confirm(ctx context.Context, ios IO, p *prepared, planned int) (bool, error
 	}
 }
 
-func printRunSummary(w io.Writer, p *prepared, results []result.Row, output, note string) {
+func printRunSummary(w io.Writer, p *prepared, results []result.Row, output, stopped string, resumed bool) {
 	final := result.Counts(results)
-	fmt.Fprintf(w, "\nRun of %s against %s: %d rows.\n\n", filepath.Base(p.sheet.path), p.whereLong(), len(p.sheet.Rows))
+	run := "Run"
+	if resumed {
+		run = "Resumed run"
+	}
+	fmt.Fprintf(w, "\n%s of %s against %s: %d rows.\n\n", run, filepath.Base(p.sheet.path), p.whereLong(), len(p.sheet.Rows))
 	for _, o := range []result.Outcome{result.Deleted, result.Submitted, result.Failed, result.Invalid, result.Skipped, result.Deferred, result.NotRun} {
 		fmt.Fprintf(w, "  %-9s %5d\n", o, final[o])
 	}
-	if note != "" {
-		fmt.Fprintf(w, "\nStopped early: %s\n", termtext.Line(note))
+	if stopped != "" {
+		fmt.Fprintf(w, "\nStopped early: %s\n", termtext.Line(stopped))
 	}
 	printRows(w, "Rows that need you", attention(results), output)
 	printHidden(w, p.sheet)

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -268,7 +269,7 @@ func (r *run) pollJob(w *watch) (again bool) {
 				if reason == "" {
 					reason = "Zoho gave no reason"
 				}
-				r.end(i, result.Failed, CodeJobFailed, fmt.Sprintf("the job failed: %s; fix the cause in Zoho and run this row again", reason))
+				r.end(i, result.Failed, CodeJobFailed, fmt.Sprintf("the job failed: %s; fix the cause in Zoho and run this row again", strings.TrimRight(reason, ". ")))
 				return false
 			}
 			r.readBackLater(w)
