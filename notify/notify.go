@@ -346,7 +346,12 @@ func netReason(ctx context.Context, err error, timeout time.Duration) string {
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
-		return fmt.Sprintf("cannot connect: %v", op.Err)
+		cause := op.Err
+		var sys *os.SyscallError
+		if errors.As(cause, &sys) {
+			cause = sys.Err
+		}
+		return fmt.Sprintf("cannot connect: %v", cause)
 	}
 	return fmt.Sprintf("no answer: %v", err)
 }

@@ -187,7 +187,7 @@ func TestPostUnreachable(t *testing.T) {
 	u, _ := url.Parse(srv.URL + "/SECRET")
 	srv.Close()
 	err := Post(t.Context(), u, Payload{}, fast)
-	if err == nil || !strings.Contains(err.Error(), "cannot connect") || strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), srv.URL) {
+	if err == nil || !strings.Contains(err.Error(), "cannot connect: ") || !strings.HasSuffix(err.Error(), ", twice") || strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), srv.URL) {
 		t.Errorf("Post to a closed port = %v; want cannot connect, without the URL", err)
 	}
 }
