@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"offboard/journal"
+	"offboard/notify"
 	"offboard/offboarding"
 	"offboard/runner"
 	"offboard/termtext"
@@ -74,6 +75,9 @@ type env struct {
 	tuneClient func(*zoho.Config)
 	// sandboxJobs is how long --sandbox's jobs take; 0 means 1 s.
 	sandboxJobs time.Duration
+	// tuneNotify, if set, adjusts how run --notify posts; tests use it to
+	// shorten the timeout and the pause before the retry.
+	tuneNotify func(*notify.Options)
 }
 
 // streams is the process's streams as offboarding sees them.

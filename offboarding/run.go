@@ -63,6 +63,9 @@ type RunOptions struct {
 	// Tune, if set, adjusts the runner's options last: tests poll a
 	// simulator whose jobs take milliseconds.
 	Tune func(*runner.Options)
+	// Ended, if set, is called once the results file (or a refused run's
+	// plan) is written, before Run returns.
+	Ended func(Ended)
 }
 
 // DefaultOutput is the results file a command names when given none, in
@@ -259,6 +262,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		if werr := writePlan(p, output, o.Version, start, true, err.Error()); werr != nil {
 			return werr
 		}
+		o.ended(p, p.results(), output)
 		printPlanSummary(ios.Out, p, output)
 		return err
 	}
@@ -267,6 +271,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 		if err := writePlan(p, output, o.Version, start, true, "dry run"); err != nil {
 			return err
 		}
+		o.ended(p, p.results(), output)
 		printPlanSummary(ios.Out, p, output)
 		if counts[result.Invalid] > 0 {
 			return &IncompleteError{Msg: fmt.Sprintf("dry run: %d of %d rows are invalid; see %s", counts[result.Invalid], len(sh.Rows), output)}
@@ -374,6 +379,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	if err := writeResults(output, sh.Header.Names, results, p.summary("run", o.Version, began, false, note)); err != nil {
 		return err
 	}
+	o.ended(p, results, output)
 	quit.set(func() { log.Warn().Str("output", output).Msg("quitting now: the results are written") })
 	if jerr == nil && !wasInterrupted {
 		// The run reached its end: the next run on this journal is a new
