@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"offboard/input"
 	"offboard/offboarding"
 )
 
@@ -41,11 +42,13 @@ func runRun(ctx context.Context, e env, args []string) error {
 		conn connFlags
 		logs logFlags
 		rf   runFlags
+		pf   planFlags
 	)
 	sf.register(fs)
 	conn.register(fs)
 	conn.registerLimits(fs)
 	rf.register(fs)
+	pf.register(fs)
 	logs.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -59,7 +62,16 @@ func runRun(ctx context.Context, e env, args []string) error {
 	if rf.maxDeletes < 0 {
 		return usageError{"--max-deletes must not be negative"}
 	}
-	sheet, today, err := sf.options(e.clock())
+	var (
+		sheet offboarding.SheetOptions
+		today input.Date
+		err   error
+	)
+	if pf.plan != "" {
+		sheet, today, err = pf.options(&sf, e.clock())
+	} else {
+		sheet, today, err = sf.options(e.clock())
+	}
 	if err != nil {
 		return err
 	}
@@ -77,5 +89,6 @@ func runRun(ctx context.Context, e env, args []string) error {
 		MaxDeletes: rf.maxDeletes, Strict: rf.strict, Yes: rf.yes, DryRun: rf.dryRun,
 		Journal: rf.journal, Fresh: rf.fresh, Version: buildVersion(),
 		Now: e.now, Tune: e.tuneRun,
+		Plan: pf.plan, PlanMaxAge: pf.maxAge,
 	})
 }

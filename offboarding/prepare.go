@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/xuri/excelize/v2"
 
+	"offboard/approval"
 	"offboard/directory"
 	"offboard/input"
 	"offboard/plan"
@@ -38,6 +39,10 @@ type sheet struct {
 	path string
 	*input.Sheet
 	includeHidden bool
+	// approved is the approved plan workbook at planPath that the sheet
+	// was read from (offboard run --plan), nil for an input sheet.
+	approved *approval.Plan
+	planPath string
 }
 
 // identity is what identifies the sheet's rows in a journal: each row's
@@ -206,6 +211,15 @@ func prepare(ctx context.Context, log zerolog.Logger, sh *sheet, cn Connection, 
 	}
 	log.Info().Int("users", len(dir.Users)).Int("roles", len(dir.Roles)).Str("org", dir.Org.CompanyName).
 		Str("org_id", p.orgID()).Str("api_domain", p.apiDomain).Msg("org directory read")
+	if sh.approved != nil {
+		// What runs is what was approved: the approved steps, checked
+		// again against the org as it is now.
+		if p.plan, err = approvedPlan(sh, dir, p.apiDomain, conn.sandbox != nil, today); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return p, nil
+	}
 	p.plan = plan.Build(sh.Rows, dir, today)
 	return p, nil
 }
@@ -237,7 +251,19 @@ func (p *prepared) summary(command, version string, start time.Time, dryRun bool
 		Note:          note,
 	}
 	withAdmin(&s, p.admin())
+	if a := p.sheet.approved; a != nil {
+		s.PlanDigest, s.ApprovedBy = a.Digest, approverText(a.ApprovedBy)
+		s.PlanCreated = a.Seal.Created.Format(time.RFC3339)
+	}
 	return s
+}
+
+// approverText is who approved a plan, as its file says.
+func approverText(by string) string {
+	if by == "" {
+		return "not recorded in the file (its last author is blank)"
+	}
+	return by + " (the file's last author)"
 }
 
 // writeResults writes the rows, then the summary.

@@ -63,6 +63,11 @@ type RunOptions struct {
 	// Tune, if set, adjusts the runner's options last: tests poll a
 	// simulator whose jobs take milliseconds.
 	Tune func(*runner.Options)
+	// Plan, if set, is an approved plan workbook to run instead of
+	// planning Sheet: its approved rows, and nothing else. PlanMaxAge is
+	// how old it may be (0 means DefaultPlanMaxAge).
+	Plan       string
+	PlanMaxAge time.Duration
 }
 
 // DefaultOutput is the results file a command names when given none, in
@@ -118,13 +123,27 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	if o.Journal != "" {
 		written = append(written, o.Journal, o.Journal+".lock")
 	}
-	if err := checkNotInput(o.Sheet.Input, written...); err != nil {
+	read := o.Sheet.Input
+	if o.Plan != "" {
+		read = o.Plan
+	}
+	if err := checkNotInput(read, written...); err != nil {
 		return err
 	}
 	if err := checkOverwrite(output, o.Force); err != nil {
 		return err
 	}
-	sh, err := readSheet(log, o.Sheet)
+	var sh *sheet
+	var err error
+	if o.Plan != "" {
+		maxAge := o.PlanMaxAge
+		if maxAge == 0 {
+			maxAge = DefaultPlanMaxAge
+		}
+		sh, err = readApproved(log, o.Plan, maxAge, start)
+	} else {
+		sh, err = readSheet(log, o.Sheet)
+	}
 	if err != nil {
 		return err
 	}
@@ -230,7 +249,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 			return err
 		}
 	}
-	if known := deletedByUs(st, history, others); len(known) > 0 {
+	if known := deletedByUs(st, history, others); len(known) > 0 && sh.approved == nil {
 		// Of deleted users sharing an email, rows mean the one a run of
 		// ours deleted: plan again knowing them (it reads nothing).
 		p.plan = plan.BuildKnowing(sh.Rows, p.dir, o.Today, known)
@@ -424,6 +443,9 @@ func checkJournal(log zerolog.Logger, path string, st journal.State, sh *sheet, 
 	}
 	if err := journal.CheckInput(path, st, sh.path, sh.SHA256, sh.Name, sh.identity()); err != nil {
 		return err // main says what to type
+	}
+	if err := samePlan(path, st.Start.Plan, sh); err != nil {
+		return err
 	}
 	if st.Start.IncludeHidden != sh.includeHidden {
 		// The same rows must be planned as in the run being resumed.
