@@ -20,7 +20,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -161,6 +160,3 @@ func decode(text string) (*Seal, error) {
 	}
 	return &s, nil
 }
-
-// lineText is a line's number as the Results' Row column shows it.
-func lineText(n int) string { return strconv.Itoa(n) }

@@ -501,7 +501,11 @@ func confirm(ctx context.Context, ios IO, p *prepared, planned int) (bool, error
 
 func printRunSummary(w io.Writer, p *prepared, results []result.Row, output, note string) {
 	final := result.Counts(results)
-	fmt.Fprintf(w, "\nRun of %s against %s: %d rows.\n\n", filepath.Base(p.sheet.path), p.whereLong(), len(p.sheet.Rows))
+	what := filepath.Base(p.sheet.path)
+	if a := p.sheet.approved; a != nil {
+		what = fmt.Sprintf("the approved plan %s (of %s, digest %.12s…)", filepath.Base(p.sheet.planPath), what, a.Digest)
+	}
+	fmt.Fprintf(w, "\nRun of %s against %s: %d rows.\n\n", what, p.whereLong(), len(p.sheet.Rows))
 	for _, o := range []result.Outcome{result.Deleted, result.Submitted, result.Failed, result.Invalid, result.Skipped, result.Deferred, result.NotRun} {
 		fmt.Fprintf(w, "  %-9s %5d\n", o, final[o])
 	}
