@@ -233,3 +233,59 @@ func summaryValue(t *testing.T, path, label string) string {
 	}
 	return ""
 }
+
+// TestResumeApprovedPlan: a run of an approved plan that did not reach its
+// end resumes with the same command: the rows it settled keep their
+// results and are neither checked against the plan again (their users are
+// deleted now) nor sent again. Only the same plan, approved the same way,
+// resumes it.
+func TestResumeApprovedPlan(t *testing.T) {
+	srv, environ := simEnv(t, sandbox.Config{JobDuration: 20 * time.Millisecond})
+	plan := makePlan(t, environ)
+	approved := approve(t, plan, "", nil, 3, 4)
+	out := filepath.Join(t.TempDir(), "run.xlsx")
+	args := []string{"run", "--plan", approved, "--output", out, "--yes"}
+	if code, _, stderr := runCmd(t, environ, args...); code != exitIncomplete {
+		t.Fatalf("first run = %d; stderr:\n%s", code, stderr)
+	}
+	// The run "did not reach its end": its end record goes.
+	jpath := out + ".journal"
+	data, err := os.ReadFile(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if !strings.Contains(lines[len(lines)-1], `"kind":"end"`) {
+		t.Fatalf("the journal's last line is not its end: %s", lines[len(lines)-1])
+	}
+	if err := os.WriteFile(jpath, []byte(strings.Join(lines[:len(lines)-1], "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writes := sandboxtest.Writes(srv)
+
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"other rows approved", []string{"run", "--plan", approve(t, plan, "", nil, 3), "--output", out, "--yes"}, "with other rows approved"},
+		{"the input itself", []string{"run", "--input", "samples/offboarding.csv", "--as-of", "2026-11-28", "--output", out, "--yes"}, "holds an interrupted run of the approved plan"},
+	} {
+		if code, _, stderr := runCmd(t, environ, tt.args...); code != exitFatal || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%s: = %d, want 1 and %q:\n%s", tt.name, code, tt.want, stderr)
+		}
+	}
+
+	code, stdout, stderr := runCmd(t, environ, args...)
+	if code != exitIncomplete || !strings.Contains(stdout, "resumed an interrupted run") {
+		t.Fatalf("resumed run = %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if n := sandboxtest.Writes(srv); n != writes {
+		t.Errorf("the resumed run sent %d writes, want none", n-writes)
+	}
+	for _, r := range readResults(t, out) {
+		if (r["Row"] == "3" || r["Row"] == "4") && (r["Outcome"] != "deleted" || r["Job ID"] == "") {
+			t.Errorf("row %s after resuming: %s %s %s, job %q", r["Row"], r["Outcome"], r["Code"], r["Message"], r["Job ID"])
+		}
+	}
+}

@@ -202,6 +202,9 @@ func approvedPlan(sh *sheet, dir directory.Directory, apiDomain string, sandbox 
 	for k, lst := range live.Steps {
 		sst := &seal.Steps[idx[k]]
 		row := fmt.Sprintf("row %d", sst.Line)
+		if sh.journaled[sst.Line] {
+			continue
+		}
 		if lst.Outcome != result.Planned {
 			diffs = append(diffs, fmt.Sprintf("%s: now %s %s: %s", row, lst.Outcome, lst.Code, lst.Message))
 			continue
@@ -340,4 +343,16 @@ func samePlan(path string, was *journal.Plan, sh *sheet) error {
 		return fmt.Errorf("journal %s holds an interrupted run of this plan with other rows approved (rows %v then, %v now): approve the same rows to resume it, or use --fresh to start a new run on it", path, was.Approved, sh.approvedLines())
 	}
 	return nil
+}
+
+// journaledLines are the lines of the rows that the journal's interrupted
+// run names (sent, in doubt, or settled).
+func journaledLines(st journal.State) map[int]bool {
+	out := make(map[int]bool, len(st.Rows))
+	for i, rs := range st.Rows {
+		if rs != nil && i >= 0 && i < len(st.Start.Steps) {
+			out[st.Start.Steps[i].Line] = true
+		}
+	}
+	return out
 }

@@ -43,6 +43,12 @@ type sheet struct {
 	// was read from (offboard run --plan), nil for an input sheet.
 	approved *approval.Plan
 	planPath string
+	// journaled are the lines of approved rows that the journal's
+	// interrupted run of the same plan, being resumed, already sent or
+	// settled: the org shows what that run did to them, not what the
+	// plan saw, so they are not compared with the plan (the journal
+	// settles them, as on any resume).
+	journaled map[int]bool
 }
 
 // identity is what identifies the sheet's rows in a journal: each row's

@@ -197,6 +197,9 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 				Msg("--journal without --output: the results go to the default name in the current directory")
 		}
 	}
+	if sh.approved != nil && jn != nil && !o.Fresh && st.Unfinished() && st.Start.Plan != nil {
+		sh.journaled = journaledLines(st) // checkJournal found it is this plan's
+	}
 	p, err := prepare(ctx, log, sh, o.Conn, o.Today)
 	if err != nil {
 		return err
