@@ -289,3 +289,36 @@ func TestResumeApprovedPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPlanOrgChanged: a target deactivated and, for a row that moves
+// subordinates, the user's role changed in Zoho after the plan was
+// approved: each is named, and nothing is sent.
+func TestRunPlanOrgChanged(t *testing.T) {
+	srv, environ := simEnv(t, sandbox.Config{JobDuration: 20 * time.Millisecond})
+	plan := makePlan(t, environ)
+	approved := approve(t, plan, "", nil, 3, 4, 5, 6)
+	const meiID, henrikID = "5210498000000419001", "5210498000000416001"
+	var oldRole string
+	if !srv.ChangeUser(meiID, func(u *sandbox.User) { u.Status = "inactive" }) ||
+		!srv.ChangeUser(henrikID, func(u *sandbox.User) {
+			oldRole = u.Role.ID
+			u.Role = sandbox.Ref{ID: "5210498000000999001", Name: "Elsewhere"}
+		}) {
+		t.Fatal("no such users in the sandbox")
+	}
+	code, _, stderr := runCmd(t, environ, "run", "--plan", approved, "--output", filepath.Join(t.TempDir(), "run.xlsx"), "--yes")
+	for _, w := range []string{
+		"row 3: now invalid TARGET_INACTIVE",
+		"row 6: user " + henrikID + " (henrik.lund@northwind-demo.example): role was " + oldRole + ", is now 5210498000000999001",
+	} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr lacks %q", w)
+		}
+	}
+	if code != exitFatal || strings.Contains(stderr, "row 4:") || strings.Contains(stderr, "row 5:") {
+		t.Errorf("run --plan = %d, want 1 naming rows 3 and 6 only:\n%s", code, stderr)
+	}
+	if n := sandboxtest.Writes(srv); n != 0 {
+		t.Errorf("%d writes reached Zoho, want none", n)
+	}
+}
