@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"offboard/input"
 	"offboard/notify"
 	"offboard/offboarding"
 	"offboard/result"
@@ -51,11 +52,13 @@ func runRun(ctx context.Context, e env, args []string) (err error) {
 		conn connFlags
 		logs logFlags
 		rf   runFlags
+		pf   planFlags
 	)
 	sf.register(fs)
 	conn.register(fs)
 	conn.registerLimits(fs)
 	rf.register(fs)
+	pf.register(fs)
 	logs.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -69,7 +72,15 @@ func runRun(ctx context.Context, e env, args []string) (err error) {
 	if rf.maxDeletes < 0 {
 		return usageError{"--max-deletes must not be negative"}
 	}
-	sheet, today, err := sf.options(e.clock())
+	var (
+		sheet offboarding.SheetOptions
+		today input.Date
+	)
+	if pf.plan != "" {
+		sheet, today, err = pf.options(&sf, e.clock())
+	} else {
+		sheet, today, err = sf.options(e.clock())
+	}
 	if err != nil {
 		return err
 	}
@@ -100,6 +111,7 @@ func runRun(ctx context.Context, e env, args []string) (err error) {
 		Journal: rf.journal, Fresh: rf.fresh, Version: buildVersion(),
 		Now: e.now, Tune: e.tuneRun,
 		Ended: func(x offboarding.Ended) { ended = &x },
+		Plan:  pf.plan, PlanMaxAge: pf.maxAge,
 	})
 }
 

@@ -48,6 +48,7 @@ var helps = map[string]cmdHelp{
 		groups: []flagGroup{
 			inputGroup,
 			{"Run and safety", []string{"yes", "dry-run", "strict", "max-deletes N", "max-jobs N", "no-wait", "job-timeout DURATION", "journal FILE", "fresh"}},
+			{"Approved plan (instead of --input)", []string{"plan FILE", "plan-max-age DURATION"}},
 			{"Connection", append(append([]string{}, connGroup.flags...), "rate N", "concurrency N")},
 			{"Output and logging", append([]string{"output FILE", "force"}, logGroup...)},
 			{"When the run ends", []string{"notify URL"}},
@@ -59,6 +60,7 @@ var helps = map[string]cmdHelp{
 			"offboard run --input leavers.xlsx --output results.xlsx --dc eu",
 			"offboard run --input leavers.xlsx --yes --max-deletes 20  # unattended (cron): no question asked",
 			"offboard run --input leavers.xlsx --yes --notify https://hooks.slack.com/services/...  # cron: post the outcome to a channel",
+			"offboard run --plan plan.xlsx --output results.xlsx  # only the rows a reviewer approved in plan.xlsx",
 		},
 		exits: []string{
 			"0  every row ended deleted, skipped or deferred",

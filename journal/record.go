@@ -53,7 +53,7 @@ const ClassUnsent = "unsent"
 //
 //   - start: Version, Owner, InputFile, InputSHA256, Sheet, Header, RowsRead,
 //     HiddenRows, IncludeHidden, APIDomain, OrgID, OrgName, Admin, Sandbox,
-//     Output, Settings, Resumed, Steps;
+//     Output, Settings, Resumed, Steps, and Plan for a run of an approved plan;
 //   - submit: Row, UserID, Attempt (written after every wait, immediately
 //     before the request is sent);
 //   - answer: Row, Attempt, and JobID or Code, Class and Message (Class
@@ -131,6 +131,10 @@ type Record struct {
 	// Steps is the plan the run executes, one row result per input row,
 	// as the run starts.
 	Steps []result.Row `json:"steps,omitempty"`
+	// Plan is the approved plan workbook a run of offboard run --plan
+	// executes (nil for a run of an input sheet): a run resumes only with
+	// the same plan, approved the same way.
+	Plan *Plan `json:"plan,omitempty"`
 	// Result is a final row's result (kind final).
 	Result *result.Row `json:"result,omitempty"`
 
@@ -167,6 +171,18 @@ type Record struct {
 	// Users is a history record's: what the journal's earlier runs did
 	// to each user, by user ID.
 	Users map[string]*UserState `json:"users,omitempty"`
+}
+
+// Plan is the approved plan a run executes.
+type Plan struct {
+	// File is the plan workbook as named on the command line.
+	File string `json:"file,omitempty"`
+	// Digest is the sealed plan's digest.
+	Digest string `json:"digest"`
+	// ApprovedBy is the workbook's last author, "" when it names none.
+	ApprovedBy string `json:"approved_by,omitempty"`
+	// Approved are the input lines approved, ascending.
+	Approved []int `json:"approved"`
 }
 
 // Admin is the user whose token ran a run.

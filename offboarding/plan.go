@@ -3,6 +3,8 @@ package offboarding
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"offboard/input"
@@ -49,7 +51,15 @@ func Plan(ctx context.Context, ios IO, o PlanOptions) error {
 		return err
 	}
 	defer p.conn.Close()
-	if err := writePlan(p, o.Output, o.Version, start, false, ""); err != nil {
+	if strings.EqualFold(filepath.Ext(o.Output), ".xlsx") {
+		// A plan workbook seals its plan, so that it can be approved and
+		// run as it is (offboard run --plan).
+		digest, err := writeSealedPlan(p, o.Output, o.Version, start, o.Today)
+		if err != nil {
+			return err
+		}
+		log.Info().Str("output", o.Output).Str("digest", digest).Msg("plan sealed")
+	} else if err := writePlan(p, o.Output, o.Version, start, false, ""); err != nil {
 		return err
 	}
 	printPlanSummary(ios.Out, p, o.Output)

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/xuri/excelize/v2"
 
+	"offboard/approval"
 	"offboard/directory"
 	"offboard/input"
 	"offboard/plan"
@@ -38,6 +39,16 @@ type sheet struct {
 	path string
 	*input.Sheet
 	includeHidden bool
+	// approved is the approved plan workbook at planPath that the sheet
+	// was read from (offboard run --plan), nil for an input sheet.
+	approved *approval.Plan
+	planPath string
+	// journaled are the lines of approved rows that the journal's
+	// interrupted run of the same plan, being resumed, already sent or
+	// settled: the org shows what that run did to them, not what the
+	// plan saw, so they are not compared with the plan (the journal
+	// settles them, as on any resume).
+	journaled map[int]bool
 }
 
 // identity is what identifies the sheet's rows in a journal: each row's
@@ -210,6 +221,15 @@ func prepare(ctx context.Context, log zerolog.Logger, sh *sheet, cn Connection, 
 	}
 	log.Info().Int("users", len(dir.Users)).Int("roles", len(dir.Roles)).Str("org", dir.Org.CompanyName).
 		Str("org_id", p.orgID()).Str("api_domain", p.apiDomain).Msg("org directory read")
+	if sh.approved != nil {
+		// What runs is what was approved: the approved steps, checked
+		// again against the org as it is now.
+		if p.plan, err = approvedPlan(sh, dir, p.apiDomain, conn.sandbox != nil, today); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return p, nil
+	}
 	p.plan = plan.Build(sh.Rows, dir, today)
 	return p, nil
 }
@@ -241,7 +261,19 @@ func (p *prepared) summary(command, version string, start time.Time, dryRun bool
 		Note:          note,
 	}
 	withAdmin(&s, p.admin())
+	if a := p.sheet.approved; a != nil {
+		s.PlanDigest, s.ApprovedBy = a.Digest, approverText(a.ApprovedBy)
+		s.PlanCreated = a.Seal.Created.Format(time.RFC3339)
+	}
 	return s
+}
+
+// approverText is who approved a plan, as its file says.
+func approverText(by string) string {
+	if by == "" {
+		return "not recorded in the file (its last author is blank)"
+	}
+	return by + " (the file's last author)"
 }
 
 // writeResults writes the rows, then the summary.

@@ -167,7 +167,12 @@ func (rec *recorder) finish(rows []result.Row, stop *runner.Stop) error {
 // startRecord is the journal's record of a run about to begin: the tool,
 // the input, the org, and every row as the run starts.
 func startRecord(p *prepared, rows []result.Row, output, version string, resumed bool, opt runner.Options, owner journal.Owner) journal.Record {
+	var approved *journal.Plan
+	if a := p.sheet.approved; a != nil {
+		approved = &journal.Plan{File: p.sheet.planPath, Digest: a.Digest, ApprovedBy: a.ApprovedBy, Approved: p.sheet.approvedLines()}
+	}
 	return journal.Record{
+		Plan:           approved,
 		Kind:           journal.KindStart,
 		Version:        version,
 		Owner:          &owner,

@@ -64,7 +64,8 @@ func findInterrupted(log zerolog.Logger, dir string, sh *sheet) string {
 			continue
 		}
 		st := journal.Replay(records)
-		if !st.Unfinished() || st.Start.Sandbox || journal.CheckInput(path, st, sh.path, sh.SHA256, sh.Name, sh.identity()) != nil {
+		if !st.Unfinished() || st.Start.Sandbox || journal.CheckInput(path, st, sh.path, sh.SHA256, sh.Name, sh.identity()) != nil ||
+			samePlan(path, st.Start.Plan, sh) != nil {
 			continue
 		}
 		if best == "" || st.Began.After(bestAt) {

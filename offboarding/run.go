@@ -66,6 +66,11 @@ type RunOptions struct {
 	// Ended, if set, is called once the results file (or a refused run's
 	// plan) is written, before Run returns.
 	Ended func(Ended)
+	// Plan, if set, is an approved plan workbook to run instead of
+	// planning Sheet: its approved rows, and nothing else. PlanMaxAge is
+	// how old it may be (0 means DefaultPlanMaxAge).
+	Plan       string
+	PlanMaxAge time.Duration
 }
 
 // DefaultOutput is the results file a command names when given none, in
@@ -121,13 +126,27 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	if o.Journal != "" {
 		written = append(written, o.Journal, o.Journal+".lock")
 	}
-	if err := checkNotInput(o.Sheet.Input, written...); err != nil {
+	read := o.Sheet.Input
+	if o.Plan != "" {
+		read = o.Plan
+	}
+	if err := checkNotInput(read, written...); err != nil {
 		return err
 	}
 	if err := checkOverwrite(output, o.Force); err != nil {
 		return err
 	}
-	sh, err := readSheet(log, o.Sheet)
+	var sh *sheet
+	var err error
+	if o.Plan != "" {
+		maxAge := o.PlanMaxAge
+		if maxAge == 0 {
+			maxAge = DefaultPlanMaxAge
+		}
+		sh, err = readApproved(log, o.Plan, maxAge, start)
+	} else {
+		sh, err = readSheet(log, o.Sheet)
+	}
 	if err != nil {
 		return err
 	}
@@ -181,6 +200,9 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 				Msg("--journal without --output: the results go to the default name in the current directory")
 		}
 	}
+	if sh.approved != nil && jn != nil && !o.Fresh && st.Unfinished() && st.Start.Plan != nil {
+		sh.journaled = journaledLines(st) // checkJournal found it is this plan's
+	}
 	p, err := prepare(ctx, log, sh, o.Conn, o.Today)
 	if err != nil {
 		return err
@@ -233,7 +255,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 			return err
 		}
 	}
-	if known := deletedByUs(st, history, others); len(known) > 0 {
+	if known := deletedByUs(st, history, others); len(known) > 0 && sh.approved == nil {
 		// Of deleted users sharing an email, rows mean the one a run of
 		// ours deleted: plan again knowing them (it reads nothing).
 		p.plan = plan.BuildKnowing(sh.Rows, p.dir, o.Today, known)
@@ -431,6 +453,9 @@ func checkJournal(log zerolog.Logger, path string, st journal.State, sh *sheet, 
 	if err := journal.CheckInput(path, st, sh.path, sh.SHA256, sh.Name, sh.identity()); err != nil {
 		return err // main says what to type
 	}
+	if err := samePlan(path, st.Start.Plan, sh); err != nil {
+		return err
+	}
 	if st.Start.IncludeHidden != sh.includeHidden {
 		// The same rows must be planned as in the run being resumed.
 		was := "without"
@@ -489,7 +514,11 @@ func printRunSummary(w io.Writer, p *prepared, results []result.Row, output, sto
 	if resumed {
 		run = "Resumed run"
 	}
-	fmt.Fprintf(w, "\n%s of %s against %s: %d rows.\n\n", run, filepath.Base(p.sheet.path), p.whereLong(), len(p.sheet.Rows))
+	what := filepath.Base(p.sheet.path)
+	if a := p.sheet.approved; a != nil {
+		what = fmt.Sprintf("the approved plan %s (of %s, digest %.12s…)", filepath.Base(p.sheet.planPath), what, a.Digest)
+	}
+	fmt.Fprintf(w, "\n%s of %s against %s: %d rows.\n\n", run, what, p.whereLong(), len(p.sheet.Rows))
 	for _, o := range []result.Outcome{result.Deleted, result.Submitted, result.Failed, result.Invalid, result.Skipped, result.Deferred, result.NotRun} {
 		fmt.Fprintf(w, "  %-9s %5d\n", o, final[o])
 	}

@@ -157,6 +157,11 @@ type Summary struct {
 	// Note says, when it is not "", why a run stopped early or anything
 	// else a reviewer must know.
 	Note string
+	// PlanDigest is the digest of the sealed plan the workbook carries
+	// (offboard plan) or ran (offboard run --plan); PlanCreated when that
+	// plan was made; ApprovedBy who saved the approved plan last, as its
+	// file says. Each shows only when not "".
+	PlanDigest, PlanCreated, ApprovedBy string
 }
 
 // Settings are what a run was told, on its command line, that bears on
@@ -206,6 +211,16 @@ var errClosed = errors.New("results writer is closed")
 // until Close; the temporary file is created now, so an output directory that
 // cannot be written is found before any work is done.
 func Create(path string, inputHeader []string) (*Writer, error) {
+	return CreateSealed(path, inputHeader, nil)
+}
+
+// CreateSealed is Create for a plan workbook that can be approved
+// (offboard run --plan): with seal, the workbook has an Approved column
+// and the very hidden Plan sheet (see Seal). Only an .xlsx can be sealed.
+func CreateSealed(path string, inputHeader []string, seal *Seal) (*Writer, error) {
+	if seal != nil && !strings.EqualFold(filepath.Ext(path), ".xlsx") {
+		return nil, fmt.Errorf("results file %s: only an .xlsx plan can be approved and run with --plan", filepath.Base(path))
+	}
 	w := &Writer{
 		path:   path,
 		header: slices.Clone(inputHeader),
@@ -217,7 +232,7 @@ func Create(path string, inputHeader []string) (*Writer, error) {
 		if len(w.header) > MaxInputColumns {
 			return nil, fmt.Errorf("results file %s: the input has %d columns; a workbook holds %d besides the %d offboard adds", filepath.Base(path), len(w.header), MaxInputColumns, numColumns)
 		}
-		w.sink, err = newXLSXSink(path, w.header, newRetryLayout(w.header))
+		w.sink, err = newXLSXSink(path, w.header, newRetryLayout(w.header), seal)
 	case ".csv":
 		w.sink, err = newCSVSink(path, w.header, newRetryLayout(w.header))
 	default:

@@ -55,6 +55,9 @@ type xlsxSink struct {
 	row      []any    // reused for every row
 	retryRow []any    // reused for every Retry row
 	retryRec []string // reused for every Retry row
+
+	// seal, if set, makes the workbook one that can be approved.
+	seal *Seal
 }
 
 type xlsxStyles struct {
@@ -68,7 +71,7 @@ type xlsxStyles struct {
 	outcome map[result.Outcome]int
 }
 
-func newXLSXSink(path string, header []string, layout retryLayout) (s *xlsxSink, err error) {
+func newXLSXSink(path string, header []string, layout retryLayout, seal *Seal) (s *xlsxSink, err error) {
 	f := excelize.NewFile()
 	defer func() {
 		if err != nil {
@@ -78,7 +81,11 @@ func newXLSXSink(path string, header []string, layout retryLayout) (s *xlsxSink,
 	if err := f.SetSheetName("Sheet1", SheetResults); err != nil {
 		return nil, err
 	}
-	for _, name := range []string{SheetRetry, SheetSummary} {
+	sheets := []string{SheetRetry, SheetSummary}
+	if seal != nil {
+		sheets = append(sheets, SheetPlan)
+	}
+	for _, name := range sheets {
 		if _, err := f.NewSheet(name); err != nil {
 			return nil, err
 		}
@@ -112,6 +119,7 @@ func newXLSXSink(path string, header []string, layout retryLayout) (s *xlsxSink,
 		style:    st,
 		row:      make([]any, len(header)+numColumns),
 		retryRow: make([]any, len(layout.header)),
+		seal:     seal,
 	}, nil
 }
 
@@ -272,10 +280,20 @@ func (s *xlsxSink) start() error {
 		}
 	}
 
+	if s.seal != nil {
+		c := s.approvedColumn()
+		if err := s.results.SetColWidth(c, c, float64(widthOf(ColumnApproved)+headerExtra+padding)); err != nil {
+			return err
+		}
+		if err := s.results.SetColStyle(c, c, s.style.text); err != nil {
+			return err
+		}
+	}
 	row := s.row[:0]
 	for _, h := range append(slices.Clone(s.header), Columns()...) {
 		row = append(row, &excelize.Cell{StyleID: s.style.header, Value: h})
 	}
+	row = s.approvalHeader(row)
 	if err := s.results.SetRow("A1", row); err != nil {
 		return err
 	}
@@ -402,7 +420,11 @@ func (s *xlsxSink) finish(sum Summary, counts map[result.Outcome]int) error {
 			return err
 		}
 	}
-	last, err := excelize.CoordinatesToCellName(len(s.header)+numColumns, max(s.resultRows, 1))
+	lastCol := len(s.header) + numColumns
+	if s.seal != nil {
+		lastCol++
+	}
+	last, err := excelize.CoordinatesToCellName(lastCol, max(s.resultRows, 1))
 	if err != nil {
 		return err
 	}
@@ -411,8 +433,11 @@ func (s *xlsxSink) finish(sum Summary, counts map[result.Outcome]int) error {
 	if err := s.f.AutoFilter(SheetResults, "A1:"+last, nil); err != nil {
 		return err
 	}
-	// So is the page setup.
+	// So is the page setup, and the Approved drop-down.
 	if err := s.pageSetup(SheetResults, true); err != nil {
+		return err
+	}
+	if err := s.finishApproval(); err != nil {
 		return err
 	}
 	if err := s.results.Flush(); err != nil {
@@ -434,6 +459,9 @@ func (s *xlsxSink) finish(sum Summary, counts map[result.Outcome]int) error {
 		return err
 	}
 	if err := s.writeSummary(sum, counts); err != nil {
+		return err
+	}
+	if err := s.writeSeal(); err != nil {
 		return err
 	}
 	// Results, the first sheet, is the active one from the start: setting
@@ -555,6 +583,11 @@ func (s *xlsxSink) writeSummary(sum Summary, counts map[result.Outcome]int) erro
 		{"Sandbox", sandboxText(sum), 0},
 	}
 	lines = append(lines, settingLines(sum.Settings)...)
+	for _, l := range []summaryLine{{"Plan digest", text(sum.PlanDigest), 0}, {"Plan made", text(sum.PlanCreated), 0}, {"Approved by", text(sum.ApprovedBy), 0}} {
+		if l.value != nil {
+			lines = append(lines, l)
+		}
+	}
 	if sum.Note != "" {
 		lines = append(lines, line{"Note", sum.Note, 0})
 	}

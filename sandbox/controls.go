@@ -219,3 +219,18 @@ func (s *Server) Jobs() []Job {
 	}
 	return out
 }
+
+// ChangeUser edits a user as an admin would in Zoho's own screens (status,
+// role, reporting line...), between a plan and its run, say. It reports
+// whether the user exists.
+func (s *Server) ChangeUser(id string, change func(u *User)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settle(s.now())
+	u := s.byID[id]
+	if u == nil {
+		return false
+	}
+	change(u)
+	return true
+}
