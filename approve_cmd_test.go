@@ -277,7 +277,7 @@ func TestResumeApprovedPlan(t *testing.T) {
 	}
 
 	code, stdout, stderr := runCmd(t, environ, args...)
-	if code != exitIncomplete || !strings.Contains(stdout, "resumed an interrupted run") {
+	if code != exitIncomplete || !strings.Contains(stdout, "Resumed run of the approved plan") {
 		t.Fatalf("resumed run = %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	if n := sandboxtest.Writes(srv); n != writes {
