@@ -223,3 +223,17 @@ func TestDeletedRowsSayWho(t *testing.T) {
 		t.Errorf("HR-1047 Transfer To Email, Message = %q, %q; want samuel.reyes@northwind-demo.example and the plan's message", james["Transfer To Email"], james["Message"])
 	}
 }
+
+// TestRefusedRunSummary: a run a guard refuses, or a --dry-run, writes the
+// plan, and its Summary says it was offboard run, sending nothing.
+func TestRefusedRunSummary(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{{"--max-deletes", "2"}, {"--dry-run"}} {
+		out := filepath.Join(dir, "r.xlsx")
+		runCmd(t, nil, append([]string{"run", "--sandbox", "--yes", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28", "--force"}, args...)...)
+		got := readSummary(t, out)
+		if got["Command"] != "run" || got["Dry run"] != "yes" {
+			t.Errorf("run %v: Summary Command %q, Dry run %q; want run, yes", args, got["Command"], got["Dry run"])
+		}
+	}
+}

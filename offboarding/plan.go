@@ -59,7 +59,7 @@ func Plan(ctx context.Context, ios IO, o PlanOptions) error {
 			return err
 		}
 		log.Info().Str("output", o.Output).Str("digest", digest).Msg("plan sealed")
-	} else if err := writePlan(p, o.Output, o.Version, start, false, ""); err != nil {
+	} else if err := writePlan(p, "plan", o.Output, o.Version, start, false, ""); err != nil {
 		return err
 	}
 	printPlanSummary(ios.Out, p, o.Output)
@@ -71,7 +71,7 @@ func Plan(ctx context.Context, ios IO, o PlanOptions) error {
 
 // writePlan writes the plan's workbook: every row with its planned
 // outcome.
-func writePlan(p *prepared, output, version string, start time.Time, dryRun bool, note string) error {
+func writePlan(p *prepared, command, output, version string, start time.Time, dryRun bool, note string) error {
 	return writeResults(output, p.sheet.Header.Names, p.results(),
-		p.summary("plan", version, start, dryRun, note))
+		p.summary(command, version, start, dryRun, note))
 }

@@ -281,7 +281,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	planned := rp.toSubmit(p.plan)
 
 	refuse := func(err error) error {
-		if werr := writePlan(p, output, o.Version, start, true, err.Error()); werr != nil {
+		if werr := writePlan(p, "run", output, o.Version, start, true, err.Error()); werr != nil {
 			return werr
 		}
 		o.ended(p, p.results(), output)
@@ -290,7 +290,7 @@ func Run(ctx context.Context, ios IO, o RunOptions) error {
 	}
 	switch {
 	case o.DryRun:
-		if err := writePlan(p, output, o.Version, start, true, "dry run"); err != nil {
+		if err := writePlan(p, "run", output, o.Version, start, true, "dry run"); err != nil {
 			return err
 		}
 		o.ended(p, p.results(), output)
