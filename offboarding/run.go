@@ -484,7 +484,7 @@ func sameOrg(start *journal.Record, p *prepared) (same bool, known string) {
 // type the number of users to delete. A Ctrl-C while it waits ends the
 // wait at once (context.Canceled): nothing is sent.
 func confirm(ctx context.Context, ios IO, p *prepared, planned int) (bool, error) {
-	printOverview(ios.Out, p, "the plan workbook (offboard plan)")
+	printOverview(ios.Out, p, "them all with offboard plan, which writes the workbook and sends nothing")
 	fmt.Fprintf(ios.Out, "\nAbout to delete %d users from %s. This cannot be undone.\n", planned, p.whereLong())
 	fmt.Fprintf(ios.Out, "Type %d to go ahead, anything else to stop: ", planned)
 	type answer struct {
