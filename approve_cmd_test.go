@@ -322,3 +322,42 @@ func TestRunPlanOrgChanged(t *testing.T) {
 		t.Errorf("%d writes reached Zoho, want none", n)
 	}
 }
+
+// TestRunPlanMadeAsOfALaterDay: a plan made --as-of a later day (next
+// month's leavers, reviewed today) plans rows not yet due; run today, such
+// an approved row would be sent before its effective_date: refused, naming
+// it, nothing sent. A plan dated later than now is refused too.
+func TestRunPlanMadeAsOfALaterDay(t *testing.T) {
+	srv, environ := simEnv(t, sandbox.Config{JobDuration: 20 * time.Millisecond})
+	plan := filepath.Join(t.TempDir(), "plan.xlsx")
+	// Row 10 (Samuel Reyes) is due 2027-01-15.
+	if code, _, stderr := runCmd(t, environ, "plan", "--input", "samples/offboarding.csv", "--output", plan, "--as-of", "2027-02-01"); code != exitIncomplete {
+		t.Fatalf("offboard plan --as-of 2027-02-01 = %d; stderr:\n%s", code, stderr)
+	}
+	approved := approve(t, plan, "", nil, 10)
+	code, _, stderr := runCmd(t, environ, "run", "--plan", approved, "--yes", "--output", filepath.Join(t.TempDir(), "r.xlsx"))
+	if code != exitFatal || !strings.Contains(stderr, "row 10: now deferred NOT_DUE") {
+		t.Errorf("run --plan of a row not yet due = %d; stderr:\n%s\nwant 1, naming row 10", code, stderr)
+	}
+	if n := sandboxtest.Writes(srv); n != 0 {
+		t.Errorf("%d writes reached Zoho, want none", n)
+	}
+}
+
+// TestRunPlanHiddenApproval: a row approved but hidden in the Results sheet
+// (by hand, or by a filter) is a row the reviewer may not have seen: the
+// plan is refused, naming it, and nothing is sent.
+func TestRunPlanHiddenApproval(t *testing.T) {
+	srv, environ := simEnv(t, sandbox.Config{JobDuration: 20 * time.Millisecond})
+	plan := makePlan(t, environ)
+	hidden := approve(t, plan, "", func(f *excelize.File, row map[string]int, col map[string]string) {
+		_ = f.SetRowVisible("Results", row["3"], false)
+	}, 3, 4)
+	code, _, stderr := runCmd(t, environ, "run", "--plan", hidden, "--yes", "--output", filepath.Join(t.TempDir(), "r.xlsx"))
+	if code != exitFatal || !strings.Contains(stderr, "(row 3 of the input) is approved but hidden") {
+		t.Errorf("run --plan with a hidden approved row = %d; stderr:\n%s", code, stderr)
+	}
+	if n := sandboxtest.Writes(srv); n != 0 {
+		t.Errorf("%d writes reached Zoho, want none", n)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"offboard/input"
 	"offboard/notify"
@@ -99,7 +100,11 @@ func runRun(ctx context.Context, e env, args []string) (err error) {
 	if hook != nil {
 		// Posted last, whatever the end: the results are written by then,
 		// the journal released, and the exit status is what it will be.
-		defer func() { hook.post(ctx, e, lc, err, ended, sf.input, cn.Client) }()
+		ran := sf.input
+		if pf.plan != "" {
+			ran = pf.plan // the approved plan is what ran
+		}
+		defer func() { hook.post(ctx, e, lc, err, ended, ran, cn.Client) }()
 	}
 	if cn, err = conn.connection(e); err != nil {
 		return err
@@ -158,7 +163,7 @@ func (w *webhook) post(ctx context.Context, e env, lc offboarding.LogConfig, err
 	p := notify.Payload{
 		ExitStatus: status,
 		Outcome:    notify.OutcomeOf(status),
-		Message:    strings.TrimPrefix(strings.TrimSpace(last.String()), "offboard run: "),
+		Message:    boundedMessage(strings.TrimPrefix(strings.TrimSpace(last.String()), "offboard run: ")),
 		Counts:     map[string]int{},
 		Input:      filepath.Base(input),
 		Attention:  []notify.Row{},
@@ -208,4 +213,24 @@ func (w *webhook) post(ctx context.Context, e env, lc offboarding.LogConfig, err
 		return
 	}
 	log.Info().Str("webhook", target).Int("exit_status", status).Msg("--notify: the run's summary was posted")
+}
+
+// boundedMessage keeps a webhook's message short enough for any channel:
+// its first lines (a refusal lists every difference, one a line), then
+// how many more there are, and at most 2,000 bytes.
+func boundedMessage(m string) string {
+	const maxLines, maxBytes = 6, 2000
+	lines := strings.Split(m, "\n")
+	if len(lines) > maxLines {
+		lines = append(lines[:maxLines], fmt.Sprintf("  ... and %d more lines: see the log", len(lines)-maxLines))
+	}
+	m = strings.Join(lines, "\n")
+	if len(m) > maxBytes {
+		cut := maxBytes
+		for cut > 0 && !utf8.RuneStart(m[cut]) {
+			cut--
+		}
+		m = m[:cut] + "..."
+	}
+	return m
 }

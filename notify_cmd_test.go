@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -380,5 +381,16 @@ func TestNotifyInterruptedRun(t *testing.T) {
 	}
 	if text := got["text"].(string); !strings.Contains(text, "interrupted (exit 130)") {
 		t.Errorf("text %q", text)
+	}
+}
+
+func TestBoundedMessage(t *testing.T) {
+	long := "refused:\n" + strings.Repeat("  - row 3: a difference\n", 300)
+	got := boundedMessage(long)
+	if n := strings.Count(got, "\n"); n > 7 || !strings.Contains(got, "more lines: see the log") || len(got) > 2003 {
+		t.Errorf("boundedMessage kept %d lines, %d bytes:\n%s", n, len(got), got)
+	}
+	if got := boundedMessage(strings.Repeat("é", 3000)); len(got) > 2003 || !utf8.ValidString(got) {
+		t.Errorf("boundedMessage of one long line = %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
 	}
 }

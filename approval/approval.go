@@ -75,6 +75,10 @@ type Step struct {
 	Request *zoho.TransferRequest `json:"request,omitempty"`
 	// After are the lines of the steps that must complete first.
 	After []int `json:"after,omitempty"`
+	// EffectiveDate is the row's effective_date, YYYY-MM-DD, "" when
+	// blank: a run of the plan checks it against its own today, not the
+	// plan's (a plan made --as-of a later day).
+	EffectiveDate string `json:"effective_date,omitempty"`
 	// Results are the row's cells on the Results sheet, Approved aside.
 	Results []string `json:"results"`
 }

@@ -192,6 +192,11 @@ func (p *Plan) readResults(f *excelize.File, diffs *[]string) error {
 		switch {
 		case !valid:
 			*diffs = append(*diffs, fmt.Sprintf("%s (Approved, row %d of the input): %q is neither yes nor no", cellName(approvedCol, sheetRow), line, cellAt(cells, approvedCol)))
+		case yes && st.Outcome == result.Planned && !visible(f, sheetRow):
+			// Approved where the reviewer does not see it (hidden by
+			// hand, filtered out, folded away): the approval may not be
+			// theirs.
+			*diffs = append(*diffs, fmt.Sprintf("sheet row %d (row %d of the input) is approved but hidden in the %s sheet: show it, or clear its Approved", sheetRow, line, report.SheetResults))
 		case yes && st.Outcome == result.Planned:
 			p.Approved[line] = true
 		case yes:
@@ -204,6 +209,18 @@ func (p *Plan) readResults(f *excelize.File, diffs *[]string) error {
 		}
 	}
 	return nil
+}
+
+// visible reports whether the Results sheet shows row (1-based): not
+// hidden by hand, by a filter or by a folded outline, nor of height zero.
+func visible(f *excelize.File, row int) bool {
+	if v, err := f.GetRowVisible(report.SheetResults, row); err == nil && !v {
+		return false
+	}
+	if h, err := f.GetRowHeight(report.SheetResults, row); err == nil && h == 0 {
+		return false
+	}
+	return true
 }
 
 // parseApproved reads an Approved cell: yes, y, true or 1, no, n, false

@@ -313,6 +313,13 @@ func postOnce(ctx context.Context, client *http.Client, u *url.URL, body []byte,
 	}
 	msg := fmt.Sprintf("answered %s", resp.Status)
 	if s := strings.TrimSpace(string(snippet)); s != "" {
+		// An error page may quote the request's path, which is the
+		// webhook's secret: everything past the host is cut out of it.
+		for _, secret := range []string{u.EscapedPath(), u.Path, u.RawQuery, u.User.String()} {
+			if len(secret) > 1 {
+				s = strings.ReplaceAll(s, secret, "[redacted]")
+			}
+		}
 		msg += fmt.Sprintf(" (%s)", shorten(termtext.Line(s), 200))
 	}
 	switch {

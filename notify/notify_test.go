@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -199,5 +200,21 @@ func TestPostCancelledContextStillBounded(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	if err := Post(ctx, u, Payload{}, fast); err == nil || n.Load() != 0 {
 		t.Errorf("Post on a cancelled context = %v after %d requests; want an error and none", err, n.Load())
+	}
+}
+
+// TestPostErrorPageQuotingThePath: an error page that quotes the request's
+// path (Express's "Cannot POST /path") must not carry the webhook's secret
+// path into the warning.
+func TestPostErrorPageQuotingThePath(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, "<pre>Cannot POST %s?%s</pre>", r.URL.Path, r.URL.RawQuery)
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL + "/express/T0/B0/XOXB-PATH-SECRET?token=QUERYSECRET")
+	err := Post(t.Context(), u, Payload{Text: "hi"}, fast)
+	if err == nil || strings.Contains(err.Error(), "PATH-SECRET") || strings.Contains(err.Error(), "QUERYSECRET") || !strings.Contains(err.Error(), "404") {
+		t.Errorf("Post = %v; want the 404 without the path or query", err)
 	}
 }

@@ -55,6 +55,9 @@ func sealOf(p *prepared, rows []result.Row, created time.Time, today input.Date)
 			User: approval.UserOf(st.User), TransferTo: approval.UserOf(st.TransferTo), SubordinatesTo: approval.UserOf(st.SubordinatesTo),
 			Results: report.ResultsCells(p.sheet.Header.Names, rows[i]),
 		}
+		if d := p.sheet.Rows[i].EffectiveDate; d != nil {
+			a.EffectiveDate = d.String()
+		}
 		if st.Outcome == result.Planned {
 			req := st.Request
 			a.Request = &req
@@ -104,6 +107,9 @@ func readApproved(log zerolog.Logger, path string, maxAge time.Duration, now tim
 		return nil, err
 	}
 	s := ap.Seal
+	if s.Created.After(now.Add(time.Minute)) {
+		return nil, fmt.Errorf("--plan %s says it was made %s, later than now on this machine's clock: nothing was sent; check the clocks, and make a new plan", path, s.Created.Local().Format(time.DateTime))
+	}
 	if age := now.Sub(s.Created); age > maxAge {
 		return nil, fmt.Errorf("--plan %s was made %s, %s ago, more than --plan-max-age %s: the org may have changed since it was approved; nothing was sent: make a new plan with offboard plan and have it approved",
 			path, s.Created.Local().Format(time.DateTime), age.Round(time.Minute), maxAge)
@@ -121,6 +127,14 @@ func readApproved(log zerolog.Logger, path string, maxAge time.Duration, now tim
 	rows := make([]input.Row, len(s.Steps))
 	for i, st := range s.Steps {
 		rows[i] = input.Row{Line: st.Line, Cells: st.Cells}
+		if st.EffectiveDate != "" {
+			d, err := time.Parse(time.DateOnly, st.EffectiveDate)
+			if err != nil {
+				return nil, fmt.Errorf("--plan %s: row %d's effective_date %q is not a date", path, st.Line, st.EffectiveDate)
+			}
+			ed := input.DateOf(d)
+			rows[i].EffectiveDate = &ed
+		}
 		if st.Request != nil {
 			rows[i].User, rows[i].TransferTo, rows[i].SubordinatesTo = idRef(st.Request.UserID), input.Ref{}, idRef(st.Request.SubordinatesTo)
 			if t := st.Request.Transfer; t != nil {
