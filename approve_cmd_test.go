@@ -361,3 +361,37 @@ func TestRunPlanHiddenApproval(t *testing.T) {
 		t.Errorf("%d writes reached Zoho, want none", n)
 	}
 }
+
+// TestRunPlanMaskedCells: a cell made to show other text than it holds (a
+// conditional format, or a number format with text of its own) would let
+// a reviewer approve what they did not see: refused, nothing sent.
+func TestRunPlanMaskedCells(t *testing.T) {
+	srv, environ := simEnv(t, sandbox.Config{JobDuration: 20 * time.Millisecond})
+	plan := makePlan(t, environ)
+	fake := `;;;"delete Tom Brennan, transferring records to Lucas Meyer"`
+	for name, edit := range map[string]func(f *excelize.File, row map[string]int, col map[string]string){
+		"number format": func(f *excelize.File, row map[string]int, col map[string]string) {
+			style, _ := f.NewStyle(&excelize.Style{CustomNumFmt: &fake})
+			cell := col["Message"] + strconv.Itoa(row["3"])
+			if err := f.SetCellStyle("Results", cell, cell, style); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"conditional format": func(f *excelize.File, row map[string]int, col map[string]string) {
+			style, _ := f.NewConditionalStyle(&excelize.Style{Font: &excelize.Font{Color: "FFFFFF"}})
+			cell := col["transfer_to"] + strconv.Itoa(row["3"])
+			if err := f.SetConditionalFormat("Results", cell, []excelize.ConditionalFormatOptions{{Type: "formula", Criteria: "TRUE", Format: &style}}); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		masked := approve(t, plan, "", edit, 3)
+		code, _, stderr := runCmd(t, environ, "run", "--plan", masked, "--yes", "--output", filepath.Join(t.TempDir(), "r.xlsx"))
+		if code != exitFatal || !strings.Contains(stderr, "other text than it holds") && !strings.Contains(stderr, "shows text of its own") {
+			t.Errorf("%s: run --plan = %d; stderr:\n%s\nwant 1, saying a cell shows other text", name, code, stderr)
+		}
+	}
+	if n := sandboxtest.Writes(srv); n != 0 {
+		t.Errorf("%d writes reached Zoho, want none", n)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -151,6 +152,38 @@ func (p *Plan) readResults(f *excelize.File, diffs *[]string) error {
 	}
 	approvedCol := len(header) - 1
 	rowCol := len(s.Header) // Row, the first of ours
+	// A cell can show other text than it holds: through conditional
+	// formatting, or a number format with text of its own (;;;"...").
+	// offboard writes neither; what the reviewer saw must be what is
+	// compared.
+	if cf, err := f.GetConditionalFormats(report.SheetResults); err == nil && len(cf) > 0 {
+		ranges := make([]string, 0, len(cf))
+		for r := range cf {
+			ranges = append(ranges, r)
+		}
+		slices.Sort(ranges)
+		*diffs = append(*diffs, fmt.Sprintf("the %s sheet has conditional formatting (%s), which can make a cell show other text than it holds: remove it", report.SheetResults, strings.Join(ranges, ", ")))
+	}
+	masks := map[int]bool{} // style ID: its number format shows text of its own
+	for r := 1; r < len(rows); r++ {
+		for c := range min(len(rows[r]), approvedCol) {
+			cell := cellName(c, r+1)
+			coord, _ := excelize.CoordinatesToCellName(c+1, r+1)
+			id, err := f.GetCellStyle(report.SheetResults, coord)
+			if err != nil || id == 0 {
+				continue
+			}
+			masked, known := masks[id]
+			if !known {
+				st, err := f.GetStyle(id)
+				masked = err == nil && st.CustomNumFmt != nil && strings.ContainsAny(*st.CustomNumFmt, "\"\\;")
+				masks[id] = masked
+			}
+			if masked {
+				*diffs = append(*diffs, fmt.Sprintf("%s: its number format shows text of its own, not the cell's value: clear the format", cell))
+			}
+		}
+	}
 	byLine := make(map[int]int, len(s.Steps))
 	for i, st := range s.Steps {
 		byLine[st.Line] = i
