@@ -198,3 +198,29 @@ func TestConsoleLogsGiveTheReason(t *testing.T) {
 		t.Errorf("no console line gives the failed job's reason and user; stderr:\n%s", stderr)
 	}
 }
+
+// TestPlanLogsEveryRow: offboard plan under --log-format json logs one
+// line per row, as a run does, each with its outcome, reason and user.
+func TestPlanLogsEveryRow(t *testing.T) {
+	_, environ := simEnv(t, sandbox.Config{})
+	out := filepath.Join(t.TempDir(), "plan.xlsx")
+	code, _, stderr := runCmd(t, environ, "plan", "--input", "samples/offboarding.csv", "--output", out, "--as-of", "2026-11-28", "--log-format", "json")
+	if code != exitIncomplete {
+		t.Fatalf("offboard plan = %d; stderr:\n%s", code, stderr)
+	}
+	rows := map[string]map[string]any{}
+	for _, l := range logLines(t, stderr) {
+		if l["message"] == "row checked" {
+			rows[fmt.Sprint(l["row"])] = l
+		}
+	}
+	if len(rows) != 17 {
+		t.Fatalf("%d row lines, want the sample's 17", len(rows))
+	}
+	if r := rows["3"]; r["outcome"] != "planned" || r["code"] != "" || !strings.HasPrefix(fmt.Sprint(r["reason"]), "delete Tom Brennan") || r["user_email"] != "tom.brennan@northwind-demo.example" {
+		t.Errorf("row 3's line = %v", r)
+	}
+	if r := rows["11"]; r["outcome"] != "invalid" || r["code"] != "SUPER_ADMIN" {
+		t.Errorf("row 11's line = %v", r)
+	}
+}

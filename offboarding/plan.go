@@ -9,6 +9,7 @@ import (
 
 	"offboard/input"
 	"offboard/result"
+	"offboard/runner"
 )
 
 // PlanOptions are the options of offboard plan.
@@ -61,6 +62,11 @@ func Plan(ctx context.Context, ios IO, o PlanOptions) error {
 		log.Info().Str("output", o.Output).Str("digest", digest).Msg("plan sealed")
 	} else if err := writePlan(p, "plan", o.Output, o.Version, start, false, ""); err != nil {
 		return err
+	}
+	// One line per row, as a run logs them: a log pipeline sees what the
+	// plan says of each row, with its reason and user.
+	for i, r := range p.results() {
+		runner.LogRow(log.Info(), r, sh.Rows[i].User.Raw).Msg("row checked")
 	}
 	printPlanSummary(ios.Out, p, o.Output)
 	if n := p.plan.Counts()[result.Invalid]; n > 0 {

@@ -15,12 +15,12 @@ import (
 // a job. email is the user's email to give when r names none (the cell
 // as written, for a user Zoho does not know).
 //
-// code is the row's code; a row that has none and did not end deleted
-// (submitted, not_run) gets its outcome in capitals (SUBMITTED, NOT_RUN),
+// code is the row's code; a submitted or not_run row, which has none, gets
+// its outcome in capitals (SUBMITTED, NOT_RUN),
 // so that a log search for a code finds every row that needs attention.
 func LogRow(e *zerolog.Event, r result.Row, email string) *zerolog.Event {
 	code := r.Code
-	if code == "" && r.Outcome != result.Deleted {
+	if code == "" && (r.Outcome == result.Submitted || r.Outcome == result.NotRun) {
 		code = strings.ToUpper(string(r.Outcome))
 	}
 	if r.UserEmail != "" {
