@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 
@@ -178,7 +179,16 @@ func checkEndpoint(key, val, from string) error {
 		return nil
 	}
 	if scheme, _, ok := strings.Cut(val, "://"); !ok || scheme == "" {
-		return fmt.Errorf("%s: want a URL with its scheme, https://%s", from, strings.TrimLeft(val, "/:"))
+		rest := strings.TrimLeft(val, "/:")
+		host := rest
+		if h, _, err := net.SplitHostPort(rest); err == nil {
+			host = h
+		}
+		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+			// A local simulator (offboard sandbox) speaks plain http.
+			return fmt.Errorf("%s: want a URL with its scheme: http://%s for a simulator on this machine (offboard sandbox), https://%s otherwise", from, rest, rest)
+		}
+		return fmt.Errorf("%s: want a URL with its scheme, https://%s", from, rest)
 	}
 	return nil
 }

@@ -138,6 +138,8 @@ func TestEndpointErrorsNameTheirSource(t *testing.T) {
 		{"--dc", creds, []string{"users", "--dc", "xx"}, "offboard users: --dc xx: not a Zoho data centre"},
 		{"--accounts-url without scheme", creds, []string{"users", "--accounts-url", "accounts.zoho.eu"},
 			"offboard users: --accounts-url accounts.zoho.eu: want a URL with its scheme, https://accounts.zoho.eu\n"},
+		{"a loopback --accounts-url without scheme", creds, []string{"users", "--accounts-url", "127.0.0.1:41761"},
+			"offboard users: --accounts-url 127.0.0.1:41761: want a URL with its scheme: http://127.0.0.1:41761 for a simulator on this machine (offboard sandbox), https://127.0.0.1:41761 otherwise\n"},
 		{"ZOHO_API_DOMAIN without scheme", with("ZOHO_API_DOMAIN", "www.zohoapis.eu"), []string{"plan", "--input", "samples/offboarding.csv"},
 			"offboard plan: ZOHO_API_DOMAIN=www.zohoapis.eu in the environment: want a URL with its scheme, https://www.zohoapis.eu\n"},
 		{"auth ZOHO_DC", map[string]string{"ZOHO_CLIENT_ID": "id", "ZOHO_CLIENT_SECRET": "s", "ZOHO_DC": "EUR"}, []string{"auth"},
