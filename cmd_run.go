@@ -207,6 +207,10 @@ func (w *webhook) post(ctx context.Context, e env, lc offboarding.LogConfig, err
 	p.SetText()
 	log := lc.Logger(e.stderr, e.stderrTTY)
 	target := notify.Target(w.url)
+	// A post that hangs takes its whole timeout: say what offboard waits
+	// for, so that a person at the terminal is not left guessing.
+	log.Info().Str("webhook", target).
+		Msg("--notify: posting the run's summary (the results are written; Ctrl-C twice quits without posting)")
 	if err := notify.Post(context.WithoutCancel(ctx), w.url, p, w.opts); err != nil {
 		log.Warn().Str("webhook", target).Str("reason", err.Error()).Int("exit_status", status).
 			Msg("--notify: the run's summary was not posted; the run's exit status and results are unchanged")
