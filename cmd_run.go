@@ -180,7 +180,7 @@ func (w *webhook) post(ctx context.Context, e env, lc offboarding.LogConfig, err
 		for o, n := range result.Counts(ended.Rows) {
 			p.Counts[string(o)] = n
 		}
-		for _, o := range []result.Outcome{result.Deleted, result.Submitted, result.Failed, result.Invalid, result.Skipped, result.Deferred, result.NotRun} {
+		for _, o := range result.Final() {
 			p.Counts[string(o)] += 0
 		}
 		// The rows that need a person, the jobs that failed or may still

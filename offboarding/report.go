@@ -89,7 +89,7 @@ func Report(ios IO, o ReportOptions) error {
 		return err
 	}
 	fmt.Fprintf(ios.Out, "Results of the run of %s rebuilt from %s: %d rows.\n\n", filepath.Base(st.Start.InputFile), o.Journal, len(rows))
-	for _, oc := range []result.Outcome{result.Deleted, result.Submitted, result.Failed, result.Invalid, result.Skipped, result.Deferred, result.NotRun} {
+	for _, oc := range result.Final() {
 		fmt.Fprintf(ios.Out, "  %-9s %5d\n", oc, counts[oc])
 	}
 	if !st.Finished {

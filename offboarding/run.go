@@ -519,7 +519,7 @@ func printRunSummary(w io.Writer, p *prepared, results []result.Row, output, sto
 		what = fmt.Sprintf("the approved plan %s (of %s, digest %.12s…)", filepath.Base(p.sheet.planPath), what, a.Digest)
 	}
 	fmt.Fprintf(w, "\n%s of %s against %s: %d rows.\n\n", run, what, p.whereLong(), len(p.sheet.Rows))
-	for _, o := range []result.Outcome{result.Deleted, result.Submitted, result.Failed, result.Invalid, result.Skipped, result.Deferred, result.NotRun} {
+	for _, o := range result.Final() {
 		fmt.Fprintf(w, "  %-9s %5d\n", o, final[o])
 	}
 	if stopped != "" {

@@ -28,6 +28,12 @@ func Outcomes() []Outcome {
 	return []Outcome{Deleted, Submitted, Failed, Invalid, Skipped, Deferred, Planned, NotRun}
 }
 
+// Final returns the outcomes a run's rows end with (every outcome but
+// planned), in the order summaries list them.
+func Final() []Outcome {
+	return []Outcome{Deleted, Submitted, Failed, Invalid, Skipped, Deferred, NotRun}
+}
+
 // Known reports whether o is one of the outcomes.
 func (o Outcome) Known() bool {
 	switch o {
