@@ -150,7 +150,11 @@
 //   - SecondSubmission (invented, all of it): a submission for a user whose job still runs.
 //   - JobLimitAnswer: CONCURRENT_JOB_LIMIT_EXCEEDED with details.limit (documented, v8
 //     OpenAPI only), LIMIT_REACHED with details.limit (the code in Zoho's SDK error lists; the
-//     details invented), LIMIT_REACHED with no details (invented).
+//     details invented), LIMIT_REACHED with no details (invented), INVALID_DATA with
+//     details.limit (invented: a refusal offboard cannot tell from a row's), or the submission
+//     taken and its job started when a slot frees (invented: the call only schedules a job).
+//     offboard sends a submission ahead of a job's end when its --max-jobs is Zoho's ten, and
+//     its tests run that under each of these.
 //   - UserRead: GET /users/{id} for a deleted user: its record with status "deleted"
 //     (invented), 204 (documented for "no user record", v8; for a deleted user invented), 400
 //     INVALID_DATA (invented; offboard confirms it with a list read, never trusts it alone).

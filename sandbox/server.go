@@ -144,6 +144,12 @@ const (
 	LimitReached
 	// LimitReachedBare answers 400 LIMIT_REACHED with no details (invented).
 	LimitReachedBare
+	// LimitInvalidData answers 400 INVALID_DATA with details.limit, as a refusal of the row
+	// (invented): an org whose refusal offboard cannot tell from a row's.
+	LimitInvalidData
+	// QueueBeyondLimit takes the submission and starts its job when a slot frees (invented:
+	// the call only schedules a job, and an org might queue it).
+	QueueBeyondLimit
 )
 
 // String names the mode.
@@ -155,6 +161,10 @@ func (m JobLimitAnswer) String() string {
 		return "LimitReached"
 	case LimitReachedBare:
 		return "LimitReachedBare"
+	case LimitInvalidData:
+		return "LimitInvalidData"
+	case QueueBeyondLimit:
+		return "QueueBeyondLimit"
 	}
 	return "JobLimitAnswer(" + strconv.Itoa(int(m)) + ")"
 }

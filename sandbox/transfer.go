@@ -130,6 +130,26 @@ func (s *Server) unfinished(now time.Time) int {
 	return n
 }
 
+// slotFrees is when a job submitted now, beyond the job limit, starts (QueueBeyondLimit): once
+// as many of the jobs and held slots ahead of it have ended as it is beyond the limit.
+func (s *Server) slotFrees(now time.Time) time.Time {
+	var ends []time.Time
+	for _, j := range s.jobs {
+		if !j.settled {
+			ends = append(ends, j.due)
+		}
+	}
+	for _, h := range s.held {
+		for range h.n {
+			if now.Before(h.until) {
+				ends = append(ends, h.until)
+			}
+		}
+	}
+	slices.SortFunc(ends, func(a, b time.Time) int { return a.Compare(b) })
+	return ends[len(ends)-s.cfg.JobLimit]
+}
+
 // pendingJob returns the user's unfinished job, if any.
 func (s *Server) pendingJob(userID string) *job {
 	for _, j := range s.jobs {
@@ -274,7 +294,10 @@ func (s *Server) transferAndDelete(e endpoint, _ url.Values, body []byte) reply 
 		}
 	}
 
-	if s.cfg.JobLimit > 0 && s.unfinished(now) >= s.cfg.JobLimit {
+	start := now
+	if s.cfg.JobLimit > 0 && s.unfinished(now) >= s.cfg.JobLimit && s.cfg.JobLimitAnswer == QueueBeyondLimit {
+		start = s.slotFrees(now)
+	} else if s.cfg.JobLimit > 0 && s.unfinished(now) >= s.cfg.JobLimit {
 		body := map[string]any{
 			"status":  "error",
 			"code":    "CONCURRENT_JOB_LIMIT_EXCEEDED",
@@ -286,6 +309,8 @@ func (s *Server) transferAndDelete(e endpoint, _ url.Values, body []byte) reply 
 			body["code"] = "LIMIT_REACHED"
 		case LimitReachedBare:
 			body["code"], body["message"], body["details"] = "LIMIT_REACHED", "limit reached", map[string]any{}
+		case LimitInvalidData:
+			body["code"], body["message"] = "INVALID_DATA", "the limit of jobs is reached"
 		}
 		return reply{status: http.StatusBadRequest, body: body}
 	}
@@ -297,7 +322,7 @@ func (s *Server) transferAndDelete(e endpoint, _ url.Values, body []byte) reply 
 			UserID:      victim.ID,
 			SubmittedAt: now,
 		},
-		due: now.Add(s.jobDuration(victim.ID)),
+		due: start.Add(s.jobDuration(victim.ID)),
 	}
 	if transferTo != nil {
 		j.TransferTo = transferTo.ID
