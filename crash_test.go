@@ -1110,7 +1110,15 @@ func TestNewJournalKeepsRunningJobs(t *testing.T) {
 					t.Errorf("user %s got %d jobs, want 1", id, n)
 				}
 			}
-			full := slotRefusals(t, path)
+			// Refusals for Zoho's job limit (the new run sends steps ahead
+			// of jobs due to end, and these jobs are held) start nothing.
+			full := map[string]int{}
+			journals, _ := filepath.Glob(filepath.Join(c.dir, "offboard-results-*.journal"))
+			for _, j := range journals {
+				for id, n := range slotRefusals(t, j) {
+					full[id] += n
+				}
+			}
 			for id, statuses := range sandboxtest.Submissions(t, c.srv) {
 				if n := len(statuses) - full[id]; n != 1 {
 					t.Errorf("user %s was submitted %d times (answers %v), want once", id, n, statuses)

@@ -112,6 +112,18 @@ func (d *durations) bounds() (lo, hi time.Duration, alike bool) {
 	return lo, hi, float64(lo) < noise*float64(hi)
 }
 
+// alike reports whether the latest finished jobs agree on their length
+// (see bounds); false while nothing is known.
+func (d *durations) alike() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.recent) == 0 {
+		return false
+	}
+	_, _, alike := d.bounds()
+	return alike
+}
+
 // median is the median of the recent jobs' lengths, each taken as the
 // middle of its bracket (geometric: lengths spread by factors), or, for a
 // job found finished at its first poll, a third below that poll.
@@ -176,8 +188,17 @@ func (d *durations) nextPoll(age time.Duration) time.Duration {
 	growth := spreadGrowth
 	if len(d.recent) == 0 {
 		growth = probeGrowth
-	} else if lo, hi, alike := d.bounds(); alike && max(hi, lo) > age {
-		return max(time.Duration(margin*float64(max(hi, lo)))-age, d.min)
+	} else if lo, hi, alike := d.bounds(); alike {
+		top := max(hi, lo)
+		if top > age {
+			return max(time.Duration(margin*float64(top))-age, d.min)
+		}
+		// Past the top of jobs alike: most likely a little late, so the
+		// next look doubles how far past it the job is (from the margin),
+		// and grows as when lengths spread only once that is further.
+		over := max(age-top, time.Duration((margin-1)*float64(top)))
+		wait := min(over, time.Duration(float64(age)*(growth-1)))
+		return min(max(wait, d.min), d.max)
 	}
 	wait := time.Duration(float64(age) * (growth - 1))
 	return min(max(wait, d.min), d.max)

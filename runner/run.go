@@ -255,6 +255,7 @@ func Run(ctx context.Context, c Client, p *plan.Plan, rows []result.Row, opt Opt
 		out:   newOutbox(),
 	}
 	r.capacity = opt.MaxJobs
+	r.aheadOn = opt.MaxJobs == ZohoJobLimit && !opt.NoWait
 	r.needed = make([]bool, len(p.Steps))
 	for _, st := range p.Steps {
 		for _, j := range st.After {
@@ -360,6 +361,10 @@ type stepState struct {
 	polls int // job status calls made
 	// holds is set while the step holds one of the MaxJobs job slots.
 	holds bool
+	// ahead is set while the step is sent ahead of a free slot (see
+	// ahead.go); of is the job due to end that let it go.
+	ahead bool
+	of    *watch
 	// check is set for a submission in doubt from an earlier run, older
 	// than the job timeout: the user is read before anything is sent.
 	check bool
@@ -406,12 +411,22 @@ type run struct {
 	// MaxJobs, less while Zoho refuses submissions because its own job
 	// limit is reached by jobs that are not this run's.
 	held, capacity int
-	probe          *time.Timer   // lets one more submission try Zoho's slots
-	probeWait      time.Duration // the last wait before such a try
-	fullSince      time.Time     // Zoho said its slots were full, and none freed since
-	notFollowed    []time.Time   // when each job let go of unfollowed (--no-wait) was accepted
-	streak         int           // consecutive submissions refused with lastCode
-	lastCode       string
+	// sending counts the steps being sent (they hold slots too).
+	sending int
+	// aheadOn, over and claims are for submissions sent ahead of a free
+	// slot: see ahead.go.
+	aheadOn bool
+	over    int
+	claims  []*watch
+	// readyLeft is set when the scheduler's last pass left a step that
+	// may go waiting for a slot: a job due may then let it go ahead.
+	readyLeft   bool
+	probe       *time.Timer   // lets one more submission try Zoho's slots
+	probeWait   time.Duration // the last wait before such a try
+	fullSince   time.Time     // Zoho said its slots were full, and none freed since
+	notFollowed []time.Time   // when each job let go of unfollowed (--no-wait) was accepted
+	streak      int           // consecutive submissions refused with lastCode
+	lastCode    string
 }
 
 // begin sets every step's first state: steps that are not planned keep
@@ -480,7 +495,16 @@ func (r *run) schedule() {
 			return
 		}
 		start := r.startable()
+		// A due job's claim is for the moment it came due: a job no step
+		// went ahead of is polled now.
+		unclaimed := r.claims
+		r.claims = nil
 		r.mu.Unlock()
+		for _, w := range unclaimed {
+			if w != nil {
+				r.again(w, 0)
+			}
+		}
 		for _, i := range start {
 			r.wg.Add(1)
 			go r.submit(i)
@@ -494,6 +518,7 @@ func (r *run) schedule() {
 // must be held.
 func (r *run) startable() []int {
 	var start []int
+	r.readyLeft = false
 	for _, i := range r.p.Order {
 		s := &r.steps[i]
 		if s.phase != waiting {
@@ -507,10 +532,20 @@ func (r *run) startable() []int {
 		switch {
 		case blocker >= 0:
 			r.dependencyFailed(i, blocker)
-		case ready && r.held < r.capacity:
-			s.phase = sending
+		case ready && r.held-r.over < r.capacity:
+			s.phase, s.ahead = sending, false
+			r.sending++
 			r.take(i)
 			start = append(start, i)
+		case ready && len(r.claims) > 0:
+			// A job is due to end: this step goes ahead of its slot.
+			s.of, r.claims = r.claims[0], r.claims[1:]
+			s.phase, s.ahead = sending, true
+			r.sending++
+			r.take(i)
+			start = append(start, i)
+		case ready:
+			r.readyLeft = true
 		}
 	}
 	return start
@@ -568,11 +603,18 @@ func (r *run) take(i int) {
 	}
 }
 
-// release frees step i's job slot, if it holds one. r.mu must be held.
-func (r *run) release(i int) {
+// release frees step i's job slot, if it holds one; ended is set when
+// the slot's job (or the submission in doubt) ended, rather than a
+// submission being refused. r.mu must be held.
+func (r *run) release(i int, ended bool) {
 	if r.steps[i].holds {
 		r.steps[i].holds = false
 		r.held--
+		if ended && r.over > 0 {
+			// One of the jobs Zoho had shown ended, by taking a job sent
+			// ahead: its slot is in use already.
+			r.over--
+		}
 		r.kick()
 	}
 }
@@ -677,9 +719,13 @@ func (r *run) finish(i int, o result.Outcome, code, message string) {
 	res.Set(o, code, message)
 	res.FinishedAt = r.opt.Now()
 	s.res = res
+	was := s.phase
 	s.phase = done
 	r.open--
-	r.release(i)
+	if was == sending {
+		r.sending--
+	}
+	r.release(i, was == running || was == inDoubt)
 	r.kick()
 	st := &r.p.Steps[i]
 	logged := res

@@ -35,6 +35,18 @@ func (r *run) submit(i int) {
 	defer r.wg.Done()
 	st := &r.p.Steps[i]
 	log := r.rowLog(i)
+	// A step sent ahead goes in place of a poll of the job due, of: the
+	// job goes back to the poller whatever happens here; refusedAt is its
+	// age when Zoho refused the step for its job limit.
+	var refusedAt time.Duration
+	if of := r.aheadOf(i); of != nil {
+		defer func() {
+			r.mu.Lock()
+			r.steps[i].of = nil
+			r.mu.Unlock()
+			r.aheadDone(of, refusedAt)
+		}()
+	}
 	if r.mustCheck(i) && !r.checkEarlier(i, log) {
 		return
 	}
@@ -95,7 +107,7 @@ func (r *run) submit(i int) {
 		}
 		switch class {
 		case zoho.ClassNone:
-			r.accepted(i, job, log)
+			r.accepted(i, job, sentAt, log)
 			return
 
 		case zoho.ClassCanceled:
@@ -126,9 +138,20 @@ func (r *run) submit(i int) {
 				r.end(i, result.NotRun, "", r.notRunReason())
 				return
 			}
+			if r.isAhead(i) {
+				r.aheadBack(i, err, false, log)
+				return
+			}
 			log.Warn().Err(err).Int("attempt", attempt).Int64("wait_ms", d.Milliseconds()).Msg("submission not taken, every worker backs off")
 
 		case zoho.ClassJobLimit:
+			if r.isAhead(i) {
+				if of := r.aheadOf(i); of != nil {
+					refusedAt = sentAt.Sub(of.since)
+				}
+				r.aheadBack(i, err, false, log)
+				return
+			}
 			r.slotsFull(i, log)
 			return
 
@@ -142,6 +165,10 @@ func (r *run) submit(i int) {
 			if errors.As(err, &auth) {
 				r.halt(authStop(err))
 				r.end(i, result.NotRun, "", r.notRunReason())
+				return
+			}
+			if r.isAhead(i) {
+				r.aheadBack(i, err, true, log)
 				return
 			}
 			r.refused(i, err, log)
@@ -231,12 +258,14 @@ func gone(u zoho.User, err error) bool {
 
 // accepted records that Zoho took step i's submission, and starts
 // following its job.
-func (r *run) accepted(i int, job zoho.Job, log *zerolog.Logger) {
+func (r *run) accepted(i int, job zoho.Job, sentAt time.Time, log *zerolog.Logger) {
 	now := time.Now()
 	r.mu.Lock()
 	s := &r.steps[i]
 	s.res.JobID, s.res.JobStatus, s.res.Outcome, s.res.SubmittedAt = job.ID, zoho.JobScheduled, result.Submitted, r.opt.Now()
 	s.phase = running
+	r.sending--
+	r.tookAhead(i, sentAt)
 	r.streak, r.lastCode = 0, ""
 	r.slotFound()
 	r.out.put(i, s.res, false)
@@ -261,6 +290,7 @@ func (r *run) accepted(i int, job zoho.Job, log *zerolog.Logger) {
 func (r *run) lost(i int, sentAt time.Time, err error, log *zerolog.Logger) {
 	r.mu.Lock()
 	r.steps[i].phase = inDoubt // keeps its slot: a job may be running
+	r.sending--
 	r.mu.Unlock()
 	log.Warn().Err(err).Msg("the submission's answer was lost; the user is watched until seen deleted and is not sent again")
 	// Zoho had the request, if at all, by now: any job it started ends
@@ -280,7 +310,8 @@ func (r *run) slotsFull(i int, log *zerolog.Logger) {
 	now := time.Now()
 	r.mu.Lock()
 	r.steps[i].phase = waiting
-	r.release(i)
+	r.sending--
+	r.release(i, false)
 	if r.fullSince.IsZero() {
 		r.fullSince = now
 	}

@@ -50,6 +50,12 @@ type watch struct {
 	// probe is set for the one job polled while nothing is known of the
 	// jobs' lengths; the others wait, parked, until a job has ended.
 	probe bool
+	// claimed is set once a step went ahead as the job was due to end,
+	// while jobs are alike.
+	claimed bool
+	// aheadTaken is the job's age when a step sent ahead of it was taken
+	// by Zoho (see ahead.go): it most likely had ended by then; 0 if none.
+	aheadTaken time.Duration
 	// resumed is set for a doubt an earlier run left: at the deadline the
 	// user is sent again if still there, rather than the row failing.
 	resumed bool
@@ -157,6 +163,22 @@ func (r *run) look(w *watch) {
 	w.looks++
 	switch w.kind {
 	case watchJob:
+		if w.learn && !w.probe && time.Now().Before(w.deadline) {
+			switch {
+			case !r.jobs.alike() && r.jobDue(w):
+				// A step goes ahead of this job's slot, in place of this
+				// poll: its submitter holds w and hands it back once Zoho
+				// has answered (see ahead.go).
+				return
+			case r.jobs.alike() && !w.claimed && r.jobDue(nil):
+				// Jobs alike: a step goes ahead as this job is due to
+				// end, and its poll waits a moment, so as not to hold up
+				// that submission among the calls in flight.
+				w.looks, w.claimed = w.looks-1, true
+				r.again(w, max(time.Since(w.since)/20, r.opt.PollMin/5))
+				return
+			}
+		}
 		if again := r.pollJob(w); !again && w.probe {
 			r.probeEnded(w)
 		}
@@ -260,7 +282,11 @@ func (r *run) pollJob(w *watch) (again bool) {
 		r.update(i, func(res *result.Row) { res.JobStatus = st.Status })
 		if st.Finished() {
 			if w.learn {
-				r.jobs.observe(w.unfinishedAt, elapsed)
+				hi := elapsed
+				if t := w.aheadTaken; t > w.unfinishedAt && t < hi {
+					hi = t
+				}
+				r.jobs.observe(w.unfinishedAt, hi)
 				r.unpark()
 			}
 			r.jobEnded(i)
@@ -312,7 +338,7 @@ func (r *run) pollJob(w *watch) (again bool) {
 func (r *run) jobEnded(i int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.release(i)
+	r.release(i, true)
 }
 
 // readBack reads the user once the job has ended at Zoho: completed, or
@@ -391,7 +417,7 @@ func (r *run) readDoubt(w *watch) {
 		r.mu.Lock()
 		r.steps[i].phase = waiting
 		r.steps[i].check = err != nil
-		r.release(i)
+		r.release(i, true)
 		r.mu.Unlock()
 		log.Info().Str("status", status).Msg("an earlier run's submission of this user got no answer and the user was not seen deleted: it is sent again, once read")
 		return

@@ -1,0 +1,296 @@
+package runner
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
+
+	"offboard/result"
+	"offboard/sandbox"
+	"offboard/sandbox/sandboxtest"
+)
+
+// These tests try to break what sending ahead of a free slot must keep
+// (ahead.go): every row ends as it would without it, no user gets two
+// jobs, a refusal of any kind harms no row, and with --max-jobs below
+// Zoho's ten nothing is sent before a job is seen to end.
+
+// leaverID is the ID of the i-th leaver added to the demo org by leavers.
+func leaverID(i int) string { return fmt.Sprintf("52104980000009%05d", i) }
+
+// leavers is the demo org with n more active users to delete.
+func leavers(n int) *sandbox.Seed {
+	s := sandbox.DemoSeed()
+	for i := range n {
+		s.Users = append(s.Users, sandbox.User{
+			ID: leaverID(i), Email: fmt.Sprintf("leaver%05d@northwind-demo.example", i),
+			LastName: fmt.Sprintf("Leaver %05d", i), Status: sandbox.StatusActive, Confirm: true,
+			ZUID: fmt.Sprint(770000000 + i), Role: sandbox.Ref{ID: "5210498000000026005"},
+			Profile: sandbox.Ref{ID: "5210498000000031002", Name: "Standard"},
+		})
+	}
+	return s
+}
+
+// leaverPlan deletes the n leavers, records to the super admin.
+func leaverPlan(n int) []row {
+	users := make([]string, n)
+	for i := range users {
+		users[i] = leaverID(i)
+	}
+	return toHeir(users...)
+}
+
+// aheadOptions are fast() with the jobs' length known from the start, so
+// that jobs are due, and steps go ahead, from the first wave.
+func aheadOptions(job time.Duration) Options {
+	opt := fast()
+	opt.JobDuration = job
+	return opt
+}
+
+// sentAhead counts the accepted submissions that Zoho took while none of
+// the run's jobs had been seen ended since the last one it took: sent
+// before the runner could know a slot was free. ended reports when each
+// job ended; a poll that saw a job ended is a status call answered after
+// that job's end.
+func sentAhead(srv *sandbox.Server) (ahead, limitRefusals int) {
+	jobs := srv.Jobs()
+	ended := map[string]time.Time{}
+	for _, j := range jobs {
+		ended[j.ID] = j.FinishedAt
+	}
+	type event struct {
+		at     time.Time
+		poll   bool // a poll that saw its job ended
+		submit bool // an accepted submission
+	}
+	var evs []event
+	for _, r := range srv.Requests() {
+		switch {
+		case r.Token:
+		case r.Method == "POST" && r.Status == 200:
+			evs = append(evs, event{at: r.Start, submit: true})
+		case r.Method == "POST" && r.Status == 400:
+			limitRefusals++
+		case r.Method == "GET" && strings.Contains(r.RawQuery, "job_id="):
+			q, _ := url.ParseQuery(r.RawQuery)
+			if end, ok := ended[q.Get("job_id")]; ok && !end.IsZero() && !r.Start.Before(end) {
+				evs = append(evs, event{at: r.End, poll: true})
+			}
+		}
+	}
+	slices.SortStableFunc(evs, func(a, b event) int { return a.at.Compare(b.at) })
+	// Every submission after the first ten needs a slot: one job seen
+	// ended (a poll's answer before it was sent) pays for one.
+	seen, taken := 0, 0
+	for _, e := range evs {
+		switch {
+		case e.poll:
+			seen++
+		case e.submit:
+			taken++
+			if taken > 10 && seen < taken-10 {
+				ahead++
+				seen++ // it stands for the end it did not wait to see
+			}
+		}
+	}
+	return ahead, limitRefusals
+}
+
+// sentAfterRefusal counts the refused submissions sent after Zoho's
+// first refusal had been answered.
+func sentAfterRefusal(srv *sandbox.Server) int {
+	var first time.Time
+	var refused []sandbox.Request
+	for _, r := range srv.Requests() {
+		if r.Method == "POST" && !r.Token && r.Status == 400 {
+			refused = append(refused, r)
+			if first.IsZero() || r.End.Before(first) {
+				first = r.End
+			}
+		}
+	}
+	late := 0
+	for _, r := range refused {
+		if r.Start.After(first) {
+			late++
+		}
+	}
+	return late
+}
+
+// sentAfterLoss counts the submissions of user that reached srv after one
+// whose answer was dropped.
+func sentAfterLoss(srv *sandbox.Server, user string) int {
+	lost, n := false, 0
+	for _, r := range srv.Requests() {
+		if r.Method != "POST" || r.Token || !strings.Contains(r.Path+string(r.Body), user) {
+			continue
+		}
+		if lost {
+			n++
+		}
+		lost = lost || r.Dropped
+	}
+	return n
+}
+
+// maxUnfinished is the most jobs the org had unfinished at once.
+func maxUnfinished(srv *sandbox.Server) int {
+	jobs := srv.Jobs()
+	most := 0
+	for _, j := range jobs {
+		open := 0
+		for _, k := range jobs {
+			if !k.SubmittedAt.After(j.SubmittedAt) && (k.FinishedAt.IsZero() || k.FinishedAt.After(j.SubmittedAt)) {
+				open++
+			}
+		}
+		most = max(most, open)
+	}
+	return most
+}
+
+// TestAheadKeepsEveryRow runs 40 leavers with --max-jobs 10 under each
+// answer an org may give to a submission while its ten slots are full.
+// Steps go ahead of jobs due to end; whatever Zoho answers them, every
+// row ends deleted, once.
+func TestAheadKeepsEveryRow(t *testing.T) {
+	const n = 40
+	modes := []sandbox.JobLimitAnswer{sandbox.ConcurrentJobLimit, sandbox.LimitReached, sandbox.LimitReachedBare, sandbox.LimitInvalidData, sandbox.QueueBeyondLimit}
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 40 * time.Millisecond, JobLimitAnswer: mode, Latency: 2 * time.Millisecond}, 5)
+			var logs bytes.Buffer
+			opt := aheadOptions(40 * time.Millisecond)
+			opt.Log = zerolog.New(zerolog.SyncWriter(&logs))
+			// A job left unpolled would be looked at only at its
+			// deadline: far enough that a run waiting for one shows.
+			opt.JobTimeout = 20 * time.Second
+			began := time.Now()
+			res, stop := runSim(t, s, makePlan(leaverPlan(n)...), opt)
+			if took := time.Since(began); took > opt.JobTimeout/2 {
+				t.Errorf("the run took %s for %d jobs of 40 ms: a job was left to its --job-timeout", took, n)
+			}
+			if diff := cmp.Diff(repeat(deleted, n), outcomes(res)); diff != "" {
+				t.Errorf("outcomes (-want +got):\n%s\nlog:\n%s", diff, logs.String())
+			}
+			if stop != nil {
+				t.Errorf("stop = %+v, want none", stop)
+			}
+			sandboxtest.CheckOneJobPerUser(t, s.srv)
+			ahead, refusals := sentAhead(s.srv)
+			most := maxUnfinished(s.srv)
+			t.Logf("%d submissions sent ahead and taken, %d refused, at most %d jobs unfinished", ahead, refusals, most)
+			switch mode {
+			case sandbox.QueueBeyondLimit:
+				// Zoho takes them all: the run's own bound holds.
+				if most > 15 {
+					t.Errorf("%d jobs unfinished at once, want at most 15 (ten and a half more)", most)
+				}
+			case sandbox.LimitInvalidData:
+				// A refusal it cannot tell from a row's: the row goes
+				// again in its turn, and nothing more is sent ahead.
+				if late := sentAfterRefusal(s.srv); late > 0 {
+					t.Errorf("%d submissions refused after Zoho had answered the first refusal: sending ahead must stop there", late)
+				}
+				if refusals == 1 && !strings.Contains(logs.String(), "nothing more is sent ahead") {
+					t.Errorf("a refusal, and no word that nothing more is sent ahead; log:\n%s", logs.String())
+				}
+			default:
+				if most > 10 {
+					t.Errorf("%d jobs unfinished at once, want at most Zoho's 10", most)
+				}
+				if ahead+refusals == 0 {
+					t.Error("nothing was sent ahead of a free slot: the test tests nothing")
+				}
+			}
+		})
+	}
+}
+
+// TestNothingAheadBelowZohoLimit: with --max-jobs 9 the runner's own count
+// holds its jobs, and nothing is sent before a job is seen to end: Zoho
+// never refuses one, and never more than 9 jobs run.
+func TestNothingAheadBelowZohoLimit(t *testing.T) {
+	const n = 30
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 40 * time.Millisecond, Latency: 2 * time.Millisecond}, 5)
+	opt := aheadOptions(40 * time.Millisecond)
+	opt.MaxJobs = 9
+	res, _ := runSim(t, s, makePlan(leaverPlan(n)...), opt)
+	if diff := cmp.Diff(repeat(deleted, n), outcomes(res)); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	if most := maxUnfinished(s.srv); most > 9 {
+		t.Errorf("%d jobs unfinished at once, want at most 9 (--max-jobs)", most)
+	}
+	for _, r := range s.srv.Requests() {
+		if r.Method == "POST" && !r.Token && r.Status != 200 {
+			t.Errorf("a submission was answered %d: with --max-jobs 9 none should meet a full scheduler", r.Status)
+		}
+	}
+	for _, r := range res {
+		if r.Attempts != 1 {
+			t.Errorf("row %d: %d attempts, want 1", r.Line, r.Attempts)
+		}
+	}
+}
+
+// TestAheadAnswerLost drops the answers of submissions while steps go
+// ahead, taken by Zoho or refused: a user whose answer was lost is never
+// sent again, and ends deleted once seen so, or failed OUTCOME_UNKNOWN if
+// Zoho had refused it.
+func TestAheadAnswerLost(t *testing.T) {
+	const n = 30
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 40 * time.Millisecond, Latency: 2 * time.Millisecond}, 5)
+	var mu sync.Mutex
+	dropped := map[string]bool{}
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
+		if c.Method != "POST" || c.Seq < 12 || c.Seq > 22 || c.Seq%2 == 1 {
+			return sandbox.NoFault
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for i := range n {
+			if bytes.Contains(c.Body, []byte(leaverID(i))) || strings.Contains(c.Path, leaverID(i)) {
+				dropped[leaverID(i)] = true
+			}
+		}
+		return sandbox.DropAfterCommit
+	})
+	opt := aheadOptions(40 * time.Millisecond)
+	opt.JobTimeout = 400 * time.Millisecond
+	res, _ := runSim(t, s, makePlan(leaverPlan(n)...), opt)
+	sandboxtest.CheckOneJobPerUser(t, s.srv)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(dropped) == 0 {
+		t.Fatal("no answer was dropped: the test tests nothing")
+	}
+	for i, r := range res {
+		id := leaverID(i)
+		switch {
+		case dropped[id]:
+			if n := sentAfterLoss(s.srv, id); n > 0 {
+				t.Errorf("user %s was sent %d times after the answer to its submission was lost, want never", id, n)
+			}
+			if r.Outcome == result.Deleted && r.Code != CodeReconciled ||
+				r.Outcome == result.Failed && r.Code != CodeOutcomeUnknown ||
+				r.Outcome != result.Deleted && r.Outcome != result.Failed {
+				t.Errorf("user %s, whose answer was lost: %s %s, want deleted RECONCILED or failed OUTCOME_UNKNOWN", id, r.Outcome, r.Code)
+			}
+		case r.Outcome != result.Deleted:
+			t.Errorf("user %s: %s %s %q, want deleted", id, r.Outcome, r.Code, r.Message)
+		}
+	}
+}
