@@ -117,7 +117,7 @@ func benchmarkMatrix(b *testing.B, c matrixCell) {
 	}
 	best := listSchedule(jobs, 10)
 	sheet := writeSheet(b, c.n)
-	var total time.Duration
+	var total, startup, refill, tail time.Duration
 	var got calls
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -149,6 +149,10 @@ func benchmarkMatrix(b *testing.B, c matrixCell) {
 				b.Fatalf("row %d ended %s %s: %s", r.Line, r.Outcome, r.Code, r.Message)
 			}
 		}
+		st, rf, tl := phases(srv.Jobs(), start, start.Add(time.Since(start)))
+		startup += st
+		refill += rf
+		tail += tl
 		cc := countCalls(srv)
 		got.total += cc.total
 		got.polls += cc.polls
@@ -167,10 +171,44 @@ func benchmarkMatrix(b *testing.B, c matrixCell) {
 	b.ReportMetric(perUser(got.directory), "dir-calls/user")
 	b.ReportMetric(perUser(got.refusedSlot), "slot-refusals/user")
 	b.ReportMetric(s.real.Seconds()*float64(best)/float64(s.job), "s-ideal-real")
+	// Where the time over the ideal went, in shares of the ideal: before
+	// the first job started; slots idle between a job's end and the next
+	// start; after the last job ended.
+	b.ReportMetric(float64(startup)/runs/float64(best), "startup-share")
+	b.ReportMetric(float64(refill)/runs/float64(best), "refill-share")
+	b.ReportMetric(float64(tail)/runs/float64(best), "tail-share")
 	var naive time.Duration
 	for _, d := range jobs {
 		real := time.Duration(float64(d) * float64(s.real) / float64(s.job))
 		naive += real.Truncate(time.Second) + time.Second + 2*matrixLatency
 	}
 	b.ReportMetric(float64(naive)/(float64(best)*float64(s.real)/float64(s.job)), "naive-x-ideal")
+}
+
+// phases splits a run's time at the simulator: before the first job
+// started, the time the ten slots stood idle between a job's end and the
+// next job's start (summed over slots, divided by ten: what it adds to
+// the makespan), and after the last job ended.
+func phases(jobs []sandbox.Job, start, end time.Time) (startup, refill, tail time.Duration) {
+	if len(jobs) == 0 {
+		return 0, 0, 0
+	}
+	startup = jobs[0].SubmittedAt.Sub(start)
+	var free []time.Time // when each slot's job ended, earliest first
+	last := jobs[0].FinishedAt
+	for _, j := range jobs {
+		if j.FinishedAt.After(last) {
+			last = j.FinishedAt
+		}
+		if len(free) < 10 {
+			free = append(free, j.FinishedAt)
+		} else {
+			slices.SortFunc(free, func(a, b time.Time) int { return a.Compare(b) })
+			if gap := j.SubmittedAt.Sub(free[0]); gap > 0 {
+				refill += gap
+			}
+			free[0] = j.FinishedAt
+		}
+	}
+	return startup, refill / 10, end.Sub(last)
 }
