@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -663,5 +664,69 @@ func TestRefusedIDIsNotProof(t *testing.T) {
 		if (r["Outcome"] == "deleted" || r["Outcome"] == "skipped") && u["status"] != "deleted" {
 			t.Errorf("row 2: %s %s %q, but Zoho shows the user %v", r["Outcome"], r["Code"], r["Message"], u["status"])
 		}
+	}
+}
+
+// TestSendAheadFromTheCommandLine runs 24 leavers through offboard run
+// with the default --max-jobs 10 and with --max-jobs 9. At ten, users are
+// sent as jobs are due to end (the last log line counts them) and Zoho's
+// refusals for its job limit fail no row; at nine, nothing is sent ahead:
+// Zoho never refuses a submission and never runs more than nine.
+func TestSendAheadFromTheCommandLine(t *testing.T) {
+	for _, maxJobs := range []string{"10", "9"} {
+		t.Run("max-jobs="+maxJobs, func(t *testing.T) {
+			dir := t.TempDir()
+			seed, sheet := crashOrg(t, dir, leavers)
+			srv, environ := simEnv(t, sandbox.Config{Seed: seed, JobDuration: 60 * time.Millisecond})
+			out := filepath.Join(dir, "results.xlsx")
+			code, _, stderr := runCmd(t, environ, "run", "--input", sheet, "--output", out, "--yes", "--log-format", "json", "--rate", "200", "--max-jobs", maxJobs)
+			if code != exitOK {
+				t.Fatalf("offboard run --max-jobs %s = %d, want 0; stderr:\n%s", maxJobs, code, stderr)
+			}
+			for _, r := range readResults(t, out) {
+				if r["Outcome"] != "deleted" {
+					t.Errorf("row %s: %s %s %q, want deleted", r["Row"], r["Outcome"], r["Code"], r["Message"])
+				}
+			}
+			sandboxtest.CheckOneJobPerUser(t, srv)
+			var last map[string]any
+			for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+				var m map[string]any
+				if json.Unmarshal([]byte(line), &m) == nil && m["message"] == "run finished" {
+					last = m
+				}
+			}
+			if last == nil {
+				t.Fatalf("no \"run finished\" line; stderr:\n%s", stderr)
+			}
+			ahead, _ := last["sent_ahead"].(float64)
+			refused := 0
+			for _, r := range srv.Requests() {
+				if r.Method == "POST" && !r.Token && r.Status != 200 {
+					refused++
+				}
+			}
+			if maxJobs == "10" {
+				if ahead == 0 {
+					t.Errorf("nothing sent ahead with --max-jobs 10; last line: %v", last)
+				}
+				return
+			}
+			if ahead != 0 || refused != 0 {
+				t.Errorf("--max-jobs 9: %v sent ahead, %d submissions refused; want none", ahead, refused)
+			}
+			jobs := srv.Jobs()
+			for _, j := range jobs {
+				open := 0
+				for _, k := range jobs {
+					if !k.SubmittedAt.After(j.SubmittedAt) && k.FinishedAt.After(j.SubmittedAt) {
+						open++
+					}
+				}
+				if open > 9 {
+					t.Errorf("when job %s was submitted, %d jobs were unfinished, want ≤ 9", j.ID, open)
+				}
+			}
+		})
 	}
 }

@@ -65,13 +65,6 @@ func (r *run) jobDue(w *watch) bool {
 	return true
 }
 
-// aheadOf returns the job due that step i went ahead of, nil if none.
-func (r *run) aheadOf(i int) *watch {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.steps[i].of
-}
-
 // aheadDone hands job w back to the poller once Zoho answered the step
 // sent in its place: refused for the job limit at age refusedAt (> 0), the
 // job had not ended and is polled when it would have been after a poll
@@ -92,12 +85,13 @@ func (r *run) aheadDone(w *watch, refusedAt time.Duration) {
 // tookAhead records that Zoho took step i's submission: if more of this
 // run's jobs now count as running than Zoho runs, the extra ones had
 // ended. r.mu must be held.
-func (r *run) tookAhead(i int, sentAt time.Time) {
+func (r *run) tookAhead(i int, of *watch, sentAt time.Time) {
 	s := &r.steps[i]
-	if s.ahead && s.of != nil && s.of.aheadTaken == 0 {
+	if s.ahead && of != nil && of.aheadTaken == 0 {
 		// Most likely the job due is the one that ended: what its poll
-		// learns of its length starts from here.
-		s.of.aheadTaken = sentAt.Sub(s.of.since)
+		// learns of its length starts from here. (The step's submitter
+		// holds of until it hands it back.)
+		of.aheadTaken = sentAt.Sub(of.since)
 	}
 	s.ahead = false
 	r.over = max(r.over, r.held-r.sending-r.opt.MaxJobs)
@@ -111,6 +105,9 @@ func (r *run) aheadBack(i int, err error, stop bool, log *zerolog.Logger) {
 	s := &r.steps[i]
 	s.phase, s.ahead = waiting, false
 	r.sending--
+	if !stop {
+		r.aheadRefused++
+	}
 	r.release(i, false)
 	if stop && r.aheadOn {
 		r.aheadOn = false

@@ -362,9 +362,8 @@ type stepState struct {
 	// holds is set while the step holds one of the MaxJobs job slots.
 	holds bool
 	// ahead is set while the step is sent ahead of a free slot (see
-	// ahead.go); of is the job due to end that let it go.
+	// ahead.go).
 	ahead bool
-	of    *watch
 	// check is set for a submission in doubt from an earlier run, older
 	// than the job timeout: the user is read before anything is sent.
 	check bool
@@ -418,6 +417,10 @@ type run struct {
 	aheadOn bool
 	over    int
 	claims  []*watch
+	// aheadSent and aheadRefused count the submissions sent ahead of a
+	// free slot, and those Zoho did not take (refused for its job limit,
+	// or answered "later").
+	aheadSent, aheadRefused int
 	// readyLeft is set when the scheduler's last pass left a step that
 	// may go waiting for a slot: a job due may then let it go ahead.
 	readyLeft   bool
@@ -505,9 +508,9 @@ func (r *run) schedule() {
 				r.again(w, 0)
 			}
 		}
-		for _, i := range start {
+		for _, l := range start {
 			r.wg.Add(1)
-			go r.submit(i)
+			go r.submit(l.step, l.of)
 		}
 		<-r.wake
 	}
@@ -516,8 +519,8 @@ func (r *run) schedule() {
 // startable marks the steps that may be sent now as sending, each with a
 // job slot, and returns them; steps that never will be are ended. r.mu
 // must be held.
-func (r *run) startable() []int {
-	var start []int
+func (r *run) startable() []launch {
+	var start []launch
 	r.readyLeft = false
 	for _, i := range r.p.Order {
 		s := &r.steps[i]
@@ -536,19 +539,27 @@ func (r *run) startable() []int {
 			s.phase, s.ahead = sending, false
 			r.sending++
 			r.take(i)
-			start = append(start, i)
+			start = append(start, launch{step: i})
 		case ready && len(r.claims) > 0:
 			// A job is due to end: this step goes ahead of its slot.
-			s.of, r.claims = r.claims[0], r.claims[1:]
 			s.phase, s.ahead = sending, true
+			r.aheadSent++
 			r.sending++
 			r.take(i)
-			start = append(start, i)
+			start = append(start, launch{step: i, of: r.claims[0]})
+			r.claims = r.claims[1:]
 		case ready:
 			r.readyLeft = true
 		}
 	}
 	return start
+}
+
+// launch is a step to send, and the job due it goes ahead of (nil if it
+// goes in its turn, or ahead of jobs alike: see watch.look).
+type launch struct {
+	step int
+	of   *watch
 }
 
 // readiness says whether step i may be submitted now, or which step it
@@ -833,6 +844,13 @@ func (r *run) logSummary(results []result.Row, polls int) {
 	if jobs > 0 {
 		ev = ev.Float64("polls_per_job", float64(polls)/float64(jobs))
 	}
+	r.mu.Lock()
+	if r.aheadSent > 0 {
+		// Of the submissions, those sent as a job was due to end, and
+		// those Zoho did not take then (each sent again later).
+		ev = ev.Int("sent_ahead", r.aheadSent).Int("ahead_not_yet", r.aheadRefused)
+	}
+	r.mu.Unlock()
 	ev.Msg("run finished")
 }
 

@@ -31,7 +31,7 @@ var errJournal = errors.New("the journal could not be written")
 // shared pacer here, and in the client the access token, the rate limiter
 // and room among the calls in flight. The client then calls commit, the
 // one place that decides that a submission goes.
-func (r *run) submit(i int) {
+func (r *run) submit(i int, of *watch) {
 	defer r.wg.Done()
 	st := &r.p.Steps[i]
 	log := r.rowLog(i)
@@ -39,13 +39,8 @@ func (r *run) submit(i int) {
 	// job goes back to the poller whatever happens here; refusedAt is its
 	// age when Zoho refused the step for its job limit.
 	var refusedAt time.Duration
-	if of := r.aheadOf(i); of != nil {
-		defer func() {
-			r.mu.Lock()
-			r.steps[i].of = nil
-			r.mu.Unlock()
-			r.aheadDone(of, refusedAt)
-		}()
+	if of != nil {
+		defer func() { r.aheadDone(of, refusedAt) }()
 	}
 	if r.mustCheck(i) && !r.checkEarlier(i, log) {
 		return
@@ -107,7 +102,7 @@ func (r *run) submit(i int) {
 		}
 		switch class {
 		case zoho.ClassNone:
-			r.accepted(i, job, sentAt, log)
+			r.accepted(i, job, of, sentAt, log)
 			return
 
 		case zoho.ClassCanceled:
@@ -146,7 +141,7 @@ func (r *run) submit(i int) {
 
 		case zoho.ClassJobLimit:
 			if r.isAhead(i) {
-				if of := r.aheadOf(i); of != nil {
+				if of != nil {
 					refusedAt = sentAt.Sub(of.since)
 				}
 				r.aheadBack(i, err, false, log)
@@ -258,14 +253,14 @@ func gone(u zoho.User, err error) bool {
 
 // accepted records that Zoho took step i's submission, and starts
 // following its job.
-func (r *run) accepted(i int, job zoho.Job, sentAt time.Time, log *zerolog.Logger) {
+func (r *run) accepted(i int, job zoho.Job, of *watch, sentAt time.Time, log *zerolog.Logger) {
 	now := time.Now()
 	r.mu.Lock()
 	s := &r.steps[i]
 	s.res.JobID, s.res.JobStatus, s.res.Outcome, s.res.SubmittedAt = job.ID, zoho.JobScheduled, result.Submitted, r.opt.Now()
 	s.phase = running
 	r.sending--
-	r.tookAhead(i, sentAt)
+	r.tookAhead(i, of, sentAt)
 	r.streak, r.lastCode = 0, ""
 	r.slotFound()
 	r.out.put(i, s.res, false)
@@ -290,6 +285,7 @@ func (r *run) accepted(i int, job zoho.Job, sentAt time.Time, log *zerolog.Logge
 func (r *run) lost(i int, sentAt time.Time, err error, log *zerolog.Logger) {
 	r.mu.Lock()
 	r.steps[i].phase = inDoubt // keeps its slot: a job may be running
+	r.steps[i].ahead = false
 	r.sending--
 	r.mu.Unlock()
 	log.Warn().Err(err).Msg("the submission's answer was lost; the user is watched until seen deleted and is not sent again")
