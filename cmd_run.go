@@ -34,7 +34,7 @@ type runFlags struct {
 }
 
 func (r *runFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&r.maxJobs, "max-jobs", 10, "transfer-and-delete jobs of this run unfinished at once (Zoho runs at most 10 per org)")
+	fs.IntVar(&r.maxJobs, "max-jobs", 10, "transfer-and-delete jobs of this run unfinished at once (Zoho runs at most 10 per org; at 10 a user may be sent as a job is due to end, and Zoho's refusal means wait; below 10 offboard counts itself)")
 	fs.IntVar(&r.maxDeletes, "max-deletes", 50, "refuse to start (sending nothing) if more rows than this would be submitted")
 	fs.BoolVar(&r.strict, "strict", false, "send nothing if any row is invalid (exit 3)")
 	fs.BoolVar(&r.yes, "yes", false, "do not ask for confirmation; required when not on a terminal")
