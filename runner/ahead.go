@@ -4,8 +4,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"offboard/zoho"
 )
 
 // ZohoJobLimit is how many transfer-and-delete jobs Zoho runs at once
@@ -23,26 +21,36 @@ const ZohoJobLimit = 10
 //
 // So when MaxJobs is Zoho's own limit (ZohoJobLimit), every slot is held
 // and a step waits, a job's poll that comes due (timed by what the run's
-// finished jobs say) is sent as that step's submission instead. Zoho
-// decides: while its ten jobs run it refuses the submission for its job
-// limit, which says "not yet": none of the run's jobs has ended, the step
-// goes back in line unharmed, and the job is polled again later, as if
-// that poll had found it unfinished. When Zoho takes the submission, a
-// slot was free: one of the jobs counted as holding one had ended (over),
-// the step's job runs in its place, and the job due is polled at once to
-// learn whether it was the one.
+// finished jobs say) lets the step go ahead. With jobs alike, at the
+// job's first poll, which then waits a moment (the submission, which the
+// run's pace hangs on, goes first among the calls in flight). With lengths
+// spread, in place of any of its polls but one after a refusal: the job is
+// polled once Zoho has answered. Zoho decides: while its ten jobs run it
+// refuses the submission for its job limit, which says "not yet": the
+// step goes back in line unharmed. When Zoho takes it, a slot was free:
+// one of the jobs counted as holding one had ended (over), and the next
+// one seen ended frees no slot for another step.
 //
-// What keeps this safe: a step goes ahead only as a step in its turn
-// would (its dependencies completed, the run not stopping, recorded in the
-// journal first); a refusal of any kind sends it back in line (a refusal
-// that is not about the job limit, which a step in its turn would have to
-// judge, also stops sending ahead for the rest of the run); a lost answer
-// is a submission in doubt as any other; the job due is always handed
-// back to the poller, whatever the answer. With MaxJobs below Zoho's limit
-// nothing is sent ahead: the runner's own count holds its jobs to
-// MaxJobs. And were Zoho to take more than its documented ten, the jobs
-// counted as holding a slot would still stay under one and a half times
-// MaxJobs (aheadRoom).
+// What keeps this safe:
+//   - a step goes ahead only as a step in its turn would: its
+//     dependencies completed, the run not stopping, recorded in the
+//     journal first;
+//   - a refusal of any kind sends it back in line. So does a refusal of a
+//     step sent in its turn while a step sent ahead was on its way
+//     (raced): the slot it counted free may be the one that step took. A
+//     refusal not about the job limit, which a step in its turn would have
+//     to judge, also stops sending ahead for the rest of the run;
+//   - a lost answer is a submission in doubt like any other;
+//   - the job due is handed back to the poller whatever the answer, and a
+//     job whose step sent ahead was refused is polled at its next look
+//     (another admin's job may have taken the slot it freed);
+//   - Zoho's refusals never make the runner count more slots than MaxJobs
+//     (slotsFull);
+//   - with MaxJobs below Zoho's limit, or NoWait, nothing is sent ahead:
+//     the runner's own count holds its jobs to MaxJobs;
+//   - were Zoho to take more than its documented ten, the jobs counted as
+//     holding a slot would stay within one and a half times MaxJobs
+//     (aheadRoom).
 
 // aheadRoom is how many jobs of this run may count as holding a slot, at
 // most, while steps go ahead: Zoho's refusal keeps them to its limit, and
@@ -74,7 +82,9 @@ func (r *run) aheadDone(w *watch, refusedAt time.Duration) {
 		r.again(w, 0)
 		return
 	}
-	w.unfinishedAt = max(w.unfinishedAt, refusedAt)
+	// Most likely the job had not ended; but another admin's job may hold
+	// the slot it freed: its next look is a poll, whatever happens then.
+	w.mustPoll = true
 	if !time.Now().Before(w.deadline) {
 		r.again(w, 0) // its poll ends it
 		return
@@ -126,5 +136,20 @@ func (r *run) isAhead(i int) bool {
 	return r.steps[i].ahead
 }
 
-// refusedForLimit reports whether err is Zoho's refusal for its job limit.
-func refusedForLimit(err error) bool { return zoho.Classify(err) == zoho.ClassJobLimit }
+// aheadAnswered records that a step sent ahead has its answer.
+func (r *run) aheadAnswered() {
+	r.mu.Lock()
+	r.aheadsOut--
+	r.mu.Unlock()
+}
+
+// raced reports whether Zoho's refusal of step i, launched as l, may be
+// about a slot that a step sent ahead took: i was sent ahead itself, or
+// sent in its turn while one was on its way, or one went while i was. Such
+// a refusal is not i's to judge: i goes back in line (aheadBack), and is
+// judged when sent in its turn with nothing ahead.
+func (r *run) raced(i int, l launch) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.steps[i].ahead || l.amid || r.aheadEpoch != l.epoch
+}

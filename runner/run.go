@@ -421,6 +421,9 @@ type run struct {
 	// free slot, and those Zoho did not take (refused for its job limit,
 	// or answered "later").
 	aheadSent, aheadRefused int
+	// aheadEpoch counts the steps sent ahead so far; aheadsOut those not
+	// answered yet.
+	aheadEpoch, aheadsOut int
 	// readyLeft is set when the scheduler's last pass left a step that
 	// may go waiting for a slot: a job due may then let it go ahead.
 	readyLeft   bool
@@ -510,7 +513,7 @@ func (r *run) schedule() {
 		}
 		for _, l := range start {
 			r.wg.Add(1)
-			go r.submit(l.step, l.of)
+			go r.submit(l)
 		}
 		<-r.wake
 	}
@@ -536,14 +539,18 @@ func (r *run) startable() []launch {
 		case blocker >= 0:
 			r.dependencyFailed(i, blocker)
 		case ready && r.held-r.over < r.capacity:
+			// Sent in its turn; while a step sent ahead is on its way, the
+			// slot counted free may be the one it takes (see raced).
 			s.phase, s.ahead = sending, false
 			r.sending++
 			r.take(i)
-			start = append(start, launch{step: i})
-		case ready && len(r.claims) > 0:
+			start = append(start, launch{step: i, epoch: r.aheadEpoch, amid: r.aheadsOut > 0})
+		case ready && len(r.claims) > 0 && r.held < r.aheadRoom():
 			// A job is due to end: this step goes ahead of its slot.
 			s.phase, s.ahead = sending, true
 			r.aheadSent++
+			r.aheadEpoch++
+			r.aheadsOut++
 			r.sending++
 			r.take(i)
 			start = append(start, launch{step: i, of: r.claims[0]})
@@ -560,6 +567,10 @@ func (r *run) startable() []launch {
 type launch struct {
 	step int
 	of   *watch
+	// epoch and amid are, for a step sent in its turn, the count of steps
+	// sent ahead so far and whether one was on its way when it went.
+	epoch int
+	amid  bool
 }
 
 // readiness says whether step i may be submitted now, or which step it

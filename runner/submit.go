@@ -31,14 +31,18 @@ var errJournal = errors.New("the journal could not be written")
 // shared pacer here, and in the client the access token, the rate limiter
 // and room among the calls in flight. The client then calls commit, the
 // one place that decides that a submission goes.
-func (r *run) submit(i int, of *watch) {
+func (r *run) submit(l launch) {
 	defer r.wg.Done()
+	i, of := l.step, l.of
 	st := &r.p.Steps[i]
 	log := r.rowLog(i)
 	// A step sent ahead goes in place of a poll of the job due, of: the
 	// job goes back to the poller whatever happens here; refusedAt is its
 	// age when Zoho refused the step for its job limit.
 	var refusedAt time.Duration
+	if r.isAhead(i) {
+		defer r.aheadAnswered()
+	}
 	if of != nil {
 		defer func() { r.aheadDone(of, refusedAt) }()
 	}
@@ -133,14 +137,14 @@ func (r *run) submit(i int, of *watch) {
 				r.end(i, result.NotRun, "", r.notRunReason())
 				return
 			}
-			if r.isAhead(i) {
+			if r.raced(i, l) {
 				r.aheadBack(i, err, false, log)
 				return
 			}
 			log.Warn().Err(err).Int("attempt", attempt).Int64("wait_ms", d.Milliseconds()).Msg("submission not taken, every worker backs off")
 
 		case zoho.ClassJobLimit:
-			if r.isAhead(i) {
+			if r.raced(i, l) {
 				if of != nil {
 					refusedAt = sentAt.Sub(of.since)
 				}
@@ -162,7 +166,7 @@ func (r *run) submit(i int, of *watch) {
 				r.end(i, result.NotRun, "", r.notRunReason())
 				return
 			}
-			if r.isAhead(i) {
+			if r.raced(i, l) {
 				r.aheadBack(i, err, true, log)
 				return
 			}
@@ -311,7 +315,9 @@ func (r *run) slotsFull(i int, log *zerolog.Logger) {
 	if r.fullSince.IsZero() {
 		r.fullSince = now
 	}
-	r.capacity = r.held
+	// The slots Zoho holds for this run: those counted, less the jobs a
+	// step sent ahead showed ended.
+	r.capacity = min(max(r.held-r.over, 0), r.opt.MaxJobs)
 	if r.probeWait == 0 {
 		r.probeWait = r.opt.BackoffBase
 	} else {

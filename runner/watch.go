@@ -53,6 +53,9 @@ type watch struct {
 	// claimed is set once a step went ahead as the job was due to end,
 	// while jobs are alike.
 	claimed bool
+	// mustPoll is set when a step sent ahead of the job was refused: its
+	// next look is a poll.
+	mustPoll bool
 	// aheadTaken is the job's age when a step sent ahead of it was taken
 	// by Zoho (see ahead.go): it most likely had ended by then; 0 if none.
 	aheadTaken time.Duration
@@ -163,7 +166,9 @@ func (r *run) look(w *watch) {
 	w.looks++
 	switch w.kind {
 	case watchJob:
-		if w.learn && !w.probe && time.Now().Before(w.deadline) {
+		mustPoll := w.mustPoll
+		w.mustPoll = false
+		if w.learn && !w.probe && !mustPoll && time.Now().Before(w.deadline) {
 			switch {
 			case !r.jobs.alike() && r.jobDue(w):
 				// A step goes ahead of this job's slot, in place of this
