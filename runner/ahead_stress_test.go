@@ -309,7 +309,6 @@ func TestAheadOtherAdminHidesEndedJobs(t *testing.T) {
 	}
 }
 
-
 // TestAheadReorderedArrivals: submissions reach Zoho after a random
 // delay of up to 15 ms (a slow network path), so a step sent in its turn
 // may arrive after steps sent ahead later, and be refused for the job
