@@ -51,8 +51,12 @@ func TestAheadCancelMidAheads(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			var cancelled atomic.Pointer[time.Time]
 			var late atomic.Int32
+			// A submitter past the commit point when the cancel came still
+			// records and sends its request; the bounds leave a loaded
+			// machine room for that (stop_test.go proves the commit point
+			// itself, each wait parked).
 			opt.BeforeSubmit = func(i, a int) error {
-				if c := cancelled.Load(); c != nil && time.Since(*c) > 2*time.Millisecond {
+				if c := cancelled.Load(); c != nil && time.Since(*c) > 250*time.Millisecond {
 					late.Add(1)
 				}
 				return nil
@@ -67,8 +71,8 @@ func TestAheadCancelMidAheads(t *testing.T) {
 				t.Errorf("err %v stop %+v", err, stop)
 			}
 			time.Sleep(20 * time.Millisecond)
-			if k := postsAfter(s.srv, now.Add(50*time.Millisecond)); k > 0 || late.Load() > 0 {
-				t.Errorf("%d submissions reached Zoho, %d journaled, more than 50 ms (reached) or 2 ms (journaled) after the cancel", k, late.Load())
+			if k := postsAfter(s.srv, now.Add(250*time.Millisecond)); k > 0 || late.Load() > 0 {
+				t.Errorf("%d submissions reached Zoho, %d journaled, more than 250 ms after the cancel", k, late.Load())
 			}
 			jobs := map[string]bool{}
 			for _, j := range s.srv.Jobs() {

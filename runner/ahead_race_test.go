@@ -322,7 +322,9 @@ func TestAheadStepInTurnLosesSlotToAheadsSandbox(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	refused := count() - before
 	t.Logf("%d submissions refused for the job limit in the 2 s after step 10 reached Zoho; polls answered meanwhile: see below", refused)
-	if refused > 10 {
+	// Steps sent ahead of the other jobs as they come due are refused too
+	// (about 9 in these 2 s); the loop this guards against sent 33 or more.
+	if refused > 20 {
 		t.Errorf("%d submissions refused for the job limit in 2 s with every slot held and no job seen ended: a hot loop at --rate", refused)
 	}
 	cancel()
