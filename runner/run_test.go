@@ -295,10 +295,10 @@ func TestDurationsBracketTheLength(t *testing.T) {
 	if got := d.nextPoll(4400 * time.Millisecond); got != 276200*time.Microsecond {
 		t.Errorf("nextPoll(4.4s) inside the bracket = %v, want 276.2ms (to 4.6762 s)", got)
 	}
-	// A job a little past the top is most likely a little late: the next
-	// look doubles how far past it is, 4.7 s → 4.86 s.
-	if got := d.nextPoll(4700 * time.Millisecond); got != 160*time.Millisecond {
-		t.Errorf("nextPoll(4.7s) just past the bracket = %v, want 160ms", got)
+	// A job past the top is most likely a little late: the next look
+	// doubles how far past it is, 5 s → 5.46 s.
+	if got := d.nextPoll(5 * s); got != 460*time.Millisecond {
+		t.Errorf("nextPoll(5s) past the bracket = %v, want 460ms", got)
 	}
 	// A job far past the top is not like the others: its polls grow by 40 %.
 	if got := d.nextPoll(10 * s); got != 3999999999 {
