@@ -132,9 +132,12 @@ func benchmarkMatrix(b *testing.B, c matrixCell) {
 		start := time.Now()
 		p, rows := o.prepare(b.Context(), b, s, sheet, c.n)
 		opt := s.options()
+		// --job-timeout as a user would set it: above the jobs' length
+		// (the default, 30 min, is the length of the longest cell's jobs,
+		// whose rows then end submitted or deleted by a coin's toss).
+		opt.JobTimeout = max(opt.JobTimeout, s.of(2*c.length))
 		if c.spread {
-			// Lengths spread up to 20 times the median: --job-timeout
-			// as a user would set it for them.
+			// Lengths spread up to 20 times the median.
 			opt.JobTimeout = max(opt.JobTimeout, s.of(25*c.length))
 		}
 		results, stop, err := runner.Run(b.Context(), o.client, p, rows, opt)

@@ -46,10 +46,10 @@ const (
 	// the sheet goes on.
 	keepJobs = 20
 	// tight is how far the top of the bracket may be above its bottom
-	// before a first poll is placed at the top rather than splitting it:
-	// 4 % of a half-second job is 20 ms, under one answer's latency (at
-	// 8 %, the slots stood idle 13 % of the time; BENCHMARKS.md §0).
-	tight = 1.04
+	// before a first poll is placed at the top rather than splitting it.
+	// (4 % was tried: no steadier for half-second jobs, and more steps
+	// sent ahead refused for longer ones; BENCHMARKS.md §0.)
+	tight = 1.08
 	// probeGrowth is how much longer each poll of the probe job waits
 	// than the job's age at the poll before: from PollMin, a 0.5 s job is
 	// found at the second poll and a 30 min one at about the 22nd.

@@ -280,8 +280,7 @@ func TestDurationsBracketTheLength(t *testing.T) {
 		{"after the probe: split (4 s, 6 s]", 0, 0, 4898979485},
 		{"done at 4.9 s: split (4 s, 4.9 s]", 0, 4900 * time.Millisecond, 4427188724},
 		{"unfinished at 4.43 s: split (4.43 s, 4.9 s]", 4427 * time.Millisecond, 4900 * time.Millisecond, 4657499329},
-		{"done at 4.66 s: split (4.43 s, 4.66 s], 5 % wide", 0, 4660 * time.Millisecond, 4542006164},
-		{"done at 4.54 s: (4.43 s, 4.54 s] is tight, 3 % past its top", 0, 4540 * time.Millisecond, 4676200000},
+		{"done at 4.66 s: (4.43 s, 4.66 s] is tight, 3 % past its top", 0, 4660 * time.Millisecond, 4799800000},
 	}
 	for _, st := range steps {
 		if st.hi > 0 {
@@ -291,14 +290,14 @@ func TestDurationsBracketTheLength(t *testing.T) {
 			t.Errorf("%s: firstPoll = %v, want %v", st.name, got, st.want)
 		}
 	}
-	// A job unfinished at 4.4 s: polled next 3 % past the top, 4.6762 s.
-	if got := d.nextPoll(4400 * time.Millisecond); got != 276200*time.Microsecond {
-		t.Errorf("nextPoll(4.4s) inside the bracket = %v, want 276.2ms (to 4.6762 s)", got)
+	// A job unfinished at 4.4 s: polled next 3 % past the top, 4.8 s.
+	if got := d.nextPoll(4400 * time.Millisecond); got != 399800*time.Microsecond {
+		t.Errorf("nextPoll(4.4s) inside the bracket = %v, want 399.8ms (to 4.7998 s)", got)
 	}
 	// A job past the top is most likely a little late: the next look
-	// doubles how far past it is, 5 s → 5.46 s.
-	if got := d.nextPoll(5 * s); got != 460*time.Millisecond {
-		t.Errorf("nextPoll(5s) past the bracket = %v, want 460ms", got)
+	// doubles how far past it is, 5 s → 5.34 s.
+	if got := d.nextPoll(5 * s); got != 340*time.Millisecond {
+		t.Errorf("nextPoll(5s) past the bracket = %v, want 340ms", got)
 	}
 	// A job far past the top is not like the others: its polls grow by 40 %.
 	if got := d.nextPoll(10 * s); got != 3999999999 {
