@@ -107,25 +107,30 @@ func (r *run) tookAhead(i int, of *watch, sentAt time.Time) {
 	r.over = max(r.over, r.held-r.sending-r.opt.MaxJobs)
 }
 
-// aheadBack puts step i, sent ahead, back in line after Zoho did not take
-// it; stop is set when the refusal is one a step sent in its turn would
-// have to judge: nothing more goes ahead in this run.
+// aheadBack puts step i back in line after Zoho did not take it: sent
+// ahead, or raced (sent in its turn while a step sent ahead was on its
+// way). stop is set when the refusal is one a step sent in its turn would
+// have to judge: nothing more goes ahead in this run. A raced step waits
+// until no step sent ahead is on its way, so that it is judged alone, not
+// resent again and again meanwhile.
 func (r *run) aheadBack(i int, err error, stop bool, log *zerolog.Logger) {
 	r.mu.Lock()
 	s := &r.steps[i]
+	wasAhead := s.ahead
 	s.phase, s.ahead = waiting, false
+	s.afterAheads = !wasAhead
 	r.sending--
-	if !stop {
+	if wasAhead && !stop {
 		r.aheadRefused++
 	}
 	r.release(i, false)
 	if stop && r.aheadOn {
 		r.aheadOn = false
-		log.Warn().Err(err).Msg("Zoho refused a submission sent as a job was due to end, not for its job limit: the row goes again when a slot is free, and nothing more is sent ahead of a free slot")
+		log.Warn().Err(err).Msg("Zoho refused a submission while another, sent as a job was due to end, was on its way, and not for its job limit: the row goes again once it is judged alone, and nothing more is sent ahead of a free slot")
 	}
 	r.mu.Unlock()
 	if !stop {
-		log.Debug().Err(err).Msg("sent ahead of a free slot and not taken: back in line")
+		log.Debug().Err(err).Bool("sent_ahead", wasAhead).Msg("not taken while a step went ahead of a free slot: back in line")
 	}
 }
 
@@ -140,6 +145,9 @@ func (r *run) isAhead(i int) bool {
 func (r *run) aheadAnswered() {
 	r.mu.Lock()
 	r.aheadsOut--
+	if r.aheadsOut == 0 {
+		r.kick() // raced steps may go again
+	}
 	r.mu.Unlock()
 }
 

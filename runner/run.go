@@ -362,8 +362,9 @@ type stepState struct {
 	// holds is set while the step holds one of the MaxJobs job slots.
 	holds bool
 	// ahead is set while the step is sent ahead of a free slot (see
-	// ahead.go).
-	ahead bool
+	// ahead.go); afterAheads, once it came back raced: it waits until no
+	// step sent ahead is on its way.
+	ahead, afterAheads bool
 	// check is set for a submission in doubt from an earlier run, older
 	// than the job timeout: the user is read before anything is sent.
 	check bool
@@ -538,16 +539,18 @@ func (r *run) startable() []launch {
 		switch {
 		case blocker >= 0:
 			r.dependencyFailed(i, blocker)
+		case ready && s.afterAheads && r.aheadsOut > 0:
+			// Raced: sent again once judged alone (aheadAnswered kicks).
 		case ready && r.held-r.over < r.capacity:
 			// Sent in its turn; while a step sent ahead is on its way, the
 			// slot counted free may be the one it takes (see raced).
-			s.phase, s.ahead = sending, false
+			s.phase, s.ahead, s.afterAheads = sending, false, false
 			r.sending++
 			r.take(i)
 			start = append(start, launch{step: i, epoch: r.aheadEpoch, amid: r.aheadsOut > 0})
 		case ready && len(r.claims) > 0 && r.held < r.aheadRoom():
 			// A job is due to end: this step goes ahead of its slot.
-			s.phase, s.ahead = sending, true
+			s.phase, s.ahead, s.afterAheads = sending, true, false
 			r.aheadSent++
 			r.aheadEpoch++
 			r.aheadsOut++

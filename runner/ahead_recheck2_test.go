@@ -1,0 +1,125 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"offboard/result"
+	"offboard/sandbox"
+	"offboard/zoho"
+)
+
+// Against the simulator at --rate 50, --concurrency 5: step 10's
+// submission (sent ahead) takes 1 s to be answered; row 11 is refused by
+// the org (sandbox.Refuse, 400 INVALID_DATA).
+func TestAheadRecheckRowRefusalWhileAheadInFlightSandbox(t *testing.T) {
+	const n = 30
+	short := map[string]bool{leaverID(0): true, leaverID(1): true}
+	s := simWith(t, sandbox.Config{Seed: leavers(n), JobDuration: 10 * time.Second, Latency: time.Millisecond,
+		JobDurations: func(id string) time.Duration {
+			if short[id] {
+				return 60 * time.Millisecond
+			}
+			return 0
+		}}, func(c *zoho.Config) {
+		c.MaxInFlight = 5
+		c.Limiter = rate.NewLimiter(50, 1)
+	})
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
+		if c.Method == "POST" && bytes.Contains(c.Body, []byte(leaverID(10))) {
+			time.Sleep(time.Second)
+		}
+		if c.Method == "POST" {
+			for i := 11; i < n; i++ {
+				if bytes.Contains(c.Body, []byte(leaverID(i))) {
+					return sandbox.Refuse
+				}
+			}
+		}
+		return sandbox.NoFault
+	})
+	opt := fast()
+	opt.JobDuration = 50 * time.Millisecond
+	opt.JobTimeout = time.Minute
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	p := makePlan(leaverPlan(n)...)
+	res, _, _ := Run(ctx, s.client, p, rowsOf(p), opt)
+	sent, _ := posts(t, s.srv)
+	total, failed := 0, 0
+	for i := 11; i < n; i++ {
+		total += sent[leaverID(i)]
+		if res[i].Outcome == result.Failed {
+			failed++
+		}
+		if sent[leaverID(i)] > 1 {
+			t.Logf("row %d: %s %s, attempts %d, posts %d", i, res[i].Outcome, res[i].Code, res[i].Attempts, sent[leaverID(i)])
+		}
+	}
+	t.Logf("rows 11..%d (refused by the org): %d submissions, %d rows failed", n-1, total, failed)
+	if total > n-11+3 {
+		dumpReqs(t, s.srv)
+		t.Errorf("rows refused by the org sent %d times for %d rows", total, n-11)
+	}
+}
+
+func dumpReqs(t *testing.T, srv *sandbox.Server) {
+	t0 := time.Time{}
+	for _, r := range srv.Requests() {
+		if r.Token {
+			continue
+		}
+		if t0.IsZero() {
+			t0 = r.Start
+		}
+		who := ""
+		for i := 0; i < 30; i++ {
+			if bytes.Contains(r.Body, []byte(leaverID(i))) {
+				who = leaverID(i)[14:]
+			}
+		}
+		t.Logf("%6dms %6dms %s %s%s %s %d", r.Start.Sub(t0).Milliseconds(), r.End.Sub(t0).Milliseconds(), r.Method, r.Path, "?"+r.RawQuery, who, r.Status)
+	}
+}
+
+// Another admin takes every slot for good mid-run, with steps going
+// ahead: the run must stop with "another admin's jobs hold the slots"
+// about --job-timeout after its last job ended, with few refusals.
+func TestAheadRecheckOtherAdminTakesAllSlots(t *testing.T) {
+	const n = 60
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 10 * time.Millisecond,
+		JobDurations: spread(10 * time.Millisecond), Latency: time.Millisecond}, 8)
+	opt := aheadOptions(10 * time.Millisecond)
+	opt.JobTimeout = time.Second
+	var held time.Time
+	go func() {
+		for {
+			if len(s.srv.Jobs()) >= 25 {
+				s.srv.HoldJobSlots(10, time.Hour)
+				held = time.Now()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	began := time.Now()
+	res, stop, _ := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 20*time.Second)
+	refused := 0
+	for _, r := range s.srv.Requests() {
+		if r.Method == "POST" && !r.Token && r.Status == 400 && r.End.After(held) {
+			refused++
+		}
+	}
+	counts := map[result.Outcome]int{}
+	for _, r := range res {
+		counts[r.Outcome]++
+	}
+	t.Logf("took %s (held at %s); stop %+v; %v; %d refused after the hold", time.Since(began).Round(time.Millisecond), held.Sub(began).Round(time.Millisecond), stop, counts, refused)
+	if stop == nil || !bytes.Contains([]byte(stop.Reason), []byte("another admin")) {
+		t.Errorf("stop = %+v", stop)
+	}
+}
