@@ -74,11 +74,11 @@ func (r *run) jobDue(w *watch) bool {
 }
 
 // aheadDone hands job w back to the poller once Zoho answered the step
-// sent in its place: refused for the job limit at age refusedAt (> 0), the
-// job had not ended and is polled when it would have been after a poll
-// that found it unfinished; otherwise it is polled at once.
-func (r *run) aheadDone(w *watch, refusedAt time.Duration) {
-	if refusedAt <= 0 {
+// sent in its place: refused for the job limit, the job had not ended and
+// is polled when it would have been after a poll that found it
+// unfinished; otherwise it is polled at once.
+func (r *run) aheadDone(w *watch, refused bool) {
+	if !refused {
 		r.again(w, 0)
 		return
 	}
@@ -92,18 +92,16 @@ func (r *run) aheadDone(w *watch, refusedAt time.Duration) {
 	r.again(w, r.jobs.nextPoll(time.Since(w.since)))
 }
 
-// tookAhead records that Zoho took step i's submission: if more of this
-// run's jobs now count as running than Zoho runs, the extra ones had
-// ended. r.mu must be held.
-func (r *run) tookAhead(i int, of *watch, sentAt time.Time) {
-	s := &r.steps[i]
-	if s.ahead && of != nil && of.aheadTaken == 0 {
+// tookAhead records that Zoho took the submission of the step launched
+// as l: if more of this run's jobs now count as running than Zoho runs,
+// the extra ones had ended. r.mu must be held.
+func (r *run) tookAhead(l launch, sentAt time.Time) {
+	if of := l.of; of != nil && of.aheadTaken == 0 {
 		// Most likely the job due is the one that ended: what its poll
 		// learns of its length starts from here. (The step's submitter
 		// holds of until it hands it back.)
 		of.aheadTaken = sentAt.Sub(of.since)
 	}
-	s.ahead = false
 	r.over = max(r.over, r.held-r.sending-r.opt.MaxJobs)
 }
 
@@ -113,12 +111,11 @@ func (r *run) tookAhead(i int, of *watch, sentAt time.Time) {
 // have to judge: nothing more goes ahead in this run. A raced step waits
 // until no step sent ahead is on its way, so that it is judged alone, not
 // resent again and again meanwhile.
-func (r *run) aheadBack(i int, err error, stop bool, log *zerolog.Logger) {
+func (r *run) aheadBack(l launch, err error, stop bool, log *zerolog.Logger) {
+	i, wasAhead := l.step, l.ahead
 	r.mu.Lock()
 	s := &r.steps[i]
-	wasAhead := s.ahead
-	s.phase, s.ahead = waiting, false
-	s.afterAheads = !wasAhead
+	s.phase, s.afterAheads = waiting, !wasAhead
 	r.sending--
 	if wasAhead && !stop {
 		r.aheadRefused++
@@ -134,13 +131,6 @@ func (r *run) aheadBack(i int, err error, stop bool, log *zerolog.Logger) {
 	}
 }
 
-// isAhead reports whether step i is being sent ahead of a free slot.
-func (r *run) isAhead(i int) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.steps[i].ahead
-}
-
 // aheadAnswered records that a step sent ahead has its answer.
 func (r *run) aheadAnswered() {
 	r.mu.Lock()
@@ -151,13 +141,16 @@ func (r *run) aheadAnswered() {
 	r.mu.Unlock()
 }
 
-// raced reports whether Zoho's refusal of step i, launched as l, may be
-// about a slot that a step sent ahead took: i was sent ahead itself, or
-// sent in its turn while one was on its way, or one went while i was. Such
-// a refusal is not i's to judge: i goes back in line (aheadBack), and is
-// judged when sent in its turn with nothing ahead.
-func (r *run) raced(i int, l launch) bool {
+// raced reports whether Zoho's refusal of the step launched as l may be
+// about a slot that a step sent ahead took: it was sent ahead itself, or
+// sent in its turn while one was on its way, or one went while it was.
+// Such a refusal is not the step's to judge: it goes back in line
+// (aheadBack), and is judged when sent in its turn with nothing ahead.
+func (r *run) raced(l launch) bool {
+	if l.ahead || l.amid {
+		return true
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.steps[i].ahead || l.amid || r.aheadEpoch != l.epoch
+	return r.aheadEpoch != l.epoch
 }

@@ -190,10 +190,7 @@ func (f *zfake) posts(user string) []int {
 func TestAheadStepInTurnLosesSlotToAheads(t *testing.T) {
 	const n = 30
 	f := newZfake()
-	users := make([]string, n)
-	for i := range users {
-		users[i] = leaverID(i)
-	}
+	users := leaverIDs(n)
 	// Step 10 (the first to wait) goes in its turn once J0 is seen ended:
 	// hold it on its way.
 	releaseN := make(chan struct{})
@@ -340,10 +337,7 @@ func TestAheadStepInTurnFailsUnderLimitInvalidData(t *testing.T) {
 	const n = 30
 	f := newZfake()
 	f.invalidData = true
-	users := make([]string, n)
-	for i := range users {
-		users[i] = leaverID(i)
-	}
+	users := leaverIDs(n)
 	releaseN := make(chan struct{})
 	f.holdPost[users[10]] = releaseN
 	f.users = users

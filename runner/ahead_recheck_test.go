@@ -60,10 +60,7 @@ func TestAheadRecheckRowRefusalWhileAheadInFlight(t *testing.T) {
 	const n = 30
 	f := newZfake()
 	z := &zrefuser{zfake: f, refuse: map[string]string{}}
-	users := make([]string, n)
-	for i := range users {
-		users[i] = leaverID(i)
-	}
+	users := leaverIDs(n)
 	z.refuse[users[11]] = zoho.CodeNotAllowed
 	release10 := make(chan struct{})
 	f.holdPost[users[10]] = release10
@@ -151,10 +148,7 @@ func TestAheadRecheckBreakerWithAheads(t *testing.T) {
 func TestAheadRecheckLimitRefusalWhileAheadInFlight(t *testing.T) {
 	const n = 30
 	f := newZfake()
-	users := make([]string, n)
-	for i := range users {
-		users[i] = leaverID(i)
-	}
+	users := leaverIDs(n)
 	release10 := make(chan struct{})
 	f.holdPost[users[10]] = release10
 	opt := fast()

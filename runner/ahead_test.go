@@ -41,12 +41,15 @@ func leavers(n int) *sandbox.Seed {
 }
 
 // leaverPlan deletes the n leavers, records to the super admin.
-func leaverPlan(n int) []row {
-	users := make([]string, n)
-	for i := range users {
-		users[i] = leaverID(i)
+func leaverPlan(n int) []row { return toHeir(leaverIDs(n)...) }
+
+// leaverIDs are the IDs of the n leavers.
+func leaverIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = leaverID(i)
 	}
-	return toHeir(users...)
+	return ids
 }
 
 // aheadOptions are fast() with the jobs' length known from the start, so

@@ -361,10 +361,9 @@ type stepState struct {
 	polls int // job status calls made
 	// holds is set while the step holds one of the MaxJobs job slots.
 	holds bool
-	// ahead is set while the step is sent ahead of a free slot (see
-	// ahead.go); afterAheads, once it came back raced: it waits until no
-	// step sent ahead is on its way.
-	ahead, afterAheads bool
+	// afterAheads is set once the step came back raced (see ahead.go): it
+	// waits until no step sent ahead is on its way.
+	afterAheads bool
 	// check is set for a submission in doubt from an earlier run, older
 	// than the job timeout: the user is read before anything is sent.
 	check bool
@@ -544,19 +543,19 @@ func (r *run) startable() []launch {
 		case ready && r.held-r.over < r.capacity:
 			// Sent in its turn; while a step sent ahead is on its way, the
 			// slot counted free may be the one it takes (see raced).
-			s.phase, s.ahead, s.afterAheads = sending, false, false
+			s.phase, s.afterAheads = sending, false
 			r.sending++
 			r.take(i)
 			start = append(start, launch{step: i, epoch: r.aheadEpoch, amid: r.aheadsOut > 0})
 		case ready && len(r.claims) > 0 && r.held < r.aheadRoom():
 			// A job is due to end: this step goes ahead of its slot.
-			s.phase, s.ahead, s.afterAheads = sending, true, false
+			s.phase, s.afterAheads = sending, false
 			r.aheadSent++
 			r.aheadEpoch++
 			r.aheadsOut++
 			r.sending++
 			r.take(i)
-			start = append(start, launch{step: i, of: r.claims[0]})
+			start = append(start, launch{step: i, ahead: true, of: r.claims[0]})
 			r.claims = r.claims[1:]
 		case ready:
 			r.readyLeft = true
@@ -565,11 +564,13 @@ func (r *run) startable() []launch {
 	return start
 }
 
-// launch is a step to send, and the job due it goes ahead of (nil if it
-// goes in its turn, or ahead of jobs alike: see watch.look).
+// launch is a step to send: in its turn, or ahead of a free slot (see
+// ahead.go), and then ahead of the job due of (nil ahead of jobs alike:
+// see watch.look).
 type launch struct {
-	step int
-	of   *watch
+	step  int
+	ahead bool
+	of    *watch
 	// epoch and amid are, for a step sent in its turn, the count of steps
 	// sent ahead so far and whether one was on its way when it went.
 	epoch int

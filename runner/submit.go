@@ -37,14 +37,14 @@ func (r *run) submit(l launch) {
 	st := &r.p.Steps[i]
 	log := r.rowLog(i)
 	// A step sent ahead goes in place of a poll of the job due, of: the
-	// job goes back to the poller whatever happens here; refusedAt is its
-	// age when Zoho refused the step for its job limit.
-	var refusedAt time.Duration
-	if r.isAhead(i) {
+	// job goes back to the poller whatever happens here; refused is set
+	// when Zoho refused the step for its job limit.
+	var refused bool
+	if l.ahead {
 		defer r.aheadAnswered()
 	}
 	if of != nil {
-		defer func() { r.aheadDone(of, refusedAt) }()
+		defer func() { r.aheadDone(of, refused) }()
 	}
 	if r.mustCheck(i) && !r.checkEarlier(i, log) {
 		return
@@ -106,7 +106,7 @@ func (r *run) submit(l launch) {
 		}
 		switch class {
 		case zoho.ClassNone:
-			r.accepted(i, job, of, sentAt, log)
+			r.accepted(i, job, l, sentAt, log)
 			return
 
 		case zoho.ClassCanceled:
@@ -137,18 +137,16 @@ func (r *run) submit(l launch) {
 				r.end(i, result.NotRun, "", r.notRunReason())
 				return
 			}
-			if r.raced(i, l) {
-				r.aheadBack(i, err, false, log)
+			if r.raced(l) {
+				r.aheadBack(l, err, false, log)
 				return
 			}
 			log.Warn().Err(err).Int("attempt", attempt).Int64("wait_ms", d.Milliseconds()).Msg("submission not taken, every worker backs off")
 
 		case zoho.ClassJobLimit:
-			if r.raced(i, l) {
-				if of != nil {
-					refusedAt = sentAt.Sub(of.since)
-				}
-				r.aheadBack(i, err, false, log)
+			if r.raced(l) {
+				refused = true
+				r.aheadBack(l, err, false, log)
 				return
 			}
 			r.slotsFull(i, log)
@@ -166,8 +164,8 @@ func (r *run) submit(l launch) {
 				r.end(i, result.NotRun, "", r.notRunReason())
 				return
 			}
-			if r.raced(i, l) {
-				r.aheadBack(i, err, true, log)
+			if r.raced(l) {
+				r.aheadBack(l, err, true, log)
 				return
 			}
 			r.refused(i, err, log)
@@ -257,14 +255,14 @@ func gone(u zoho.User, err error) bool {
 
 // accepted records that Zoho took step i's submission, and starts
 // following its job.
-func (r *run) accepted(i int, job zoho.Job, of *watch, sentAt time.Time, log *zerolog.Logger) {
+func (r *run) accepted(i int, job zoho.Job, l launch, sentAt time.Time, log *zerolog.Logger) {
 	now := time.Now()
 	r.mu.Lock()
 	s := &r.steps[i]
 	s.res.JobID, s.res.JobStatus, s.res.Outcome, s.res.SubmittedAt = job.ID, zoho.JobScheduled, result.Submitted, r.opt.Now()
 	s.phase = running
 	r.sending--
-	r.tookAhead(i, of, sentAt)
+	r.tookAhead(l, sentAt)
 	r.streak, r.lastCode = 0, ""
 	r.slotFound()
 	r.out.put(i, s.res, false)
@@ -289,7 +287,6 @@ func (r *run) accepted(i int, job zoho.Job, of *watch, sentAt time.Time, log *ze
 func (r *run) lost(i int, sentAt time.Time, err error, log *zerolog.Logger) {
 	r.mu.Lock()
 	r.steps[i].phase = inDoubt // keeps its slot: a job may be running
-	r.steps[i].ahead = false
 	r.sending--
 	r.mu.Unlock()
 	log.Warn().Err(err).Msg("the submission's answer was lost; the user is watched until seen deleted and is not sent again")

@@ -169,13 +169,14 @@ func (r *run) look(w *watch) {
 		mustPoll := w.mustPoll
 		w.mustPoll = false
 		if w.learn && !w.probe && !mustPoll && time.Now().Before(w.deadline) {
+			alike := r.jobs.alike()
 			switch {
-			case !r.jobs.alike() && r.jobDue(w):
+			case !alike && r.jobDue(w):
 				// A step goes ahead of this job's slot, in place of this
 				// poll: its submitter holds w and hands it back once Zoho
 				// has answered (see ahead.go).
 				return
-			case r.jobs.alike() && !w.claimed && r.jobDue(nil):
+			case alike && !w.claimed && r.jobDue(nil):
 				// Jobs alike: a step goes ahead as this job is due to
 				// end, and its poll waits a moment, so as not to hold up
 				// that submission among the calls in flight.
