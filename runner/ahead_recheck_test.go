@@ -137,8 +137,10 @@ func TestAheadRecheckBreakerWithAheads(t *testing.T) {
 	if stop == nil || !strings.Contains(stop.Reason, "NO_PERMISSION") {
 		t.Errorf("breaker did not trip: %+v", stop)
 	}
-	if failed != 5 {
-		t.Errorf("%d rows failed, want 5", failed)
+	// Five refusals in a row trip the breaker; submissions already on
+	// their way then (up to the other nine slots') are refused too.
+	if failed < 5 || failed > 5+9 {
+		t.Errorf("%d rows failed, want 5, or up to 9 more sent before the breaker tripped", failed)
 	}
 }
 
