@@ -57,18 +57,27 @@ const ZohoJobLimit = 10
 // this keeps them bounded should an org take more.
 func (r *run) aheadRoom() int { return r.opt.MaxJobs + r.opt.MaxJobs/2 }
 
-// jobDue is called when job w's poll comes due. While every slot is held,
-// it is offered to the next step that may go, in place of the poll, and
-// jobDue reports true: w is the step's submitter's until Zoho answers (or
-// the scheduler's, which polls it at once if no step could go).
-func (r *run) jobDue(w *watch) bool {
+// A claim is a job due to end that a step may go ahead of: handed, the
+// step's submitter holds the job until Zoho has answered (lengths spread:
+// the submission replaces the job's poll); otherwise the poller keeps it
+// (jobs alike: its poll follows the submission).
+type claim struct {
+	w      *watch
+	handed bool
+}
+
+// jobDue is called when job c.w's poll comes due. While every slot is
+// held, it is offered to the next step that may go, and jobDue reports
+// true. A job handed over is the step's submitter's until Zoho answers
+// (or the scheduler's, which polls it at once if no step could go).
+func (r *run) jobDue(c claim) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.aheadOn || !r.readyLeft || r.stopped() || r.capacity < r.opt.MaxJobs ||
 		r.held-r.over < r.capacity || r.held >= r.aheadRoom() {
 		return false
 	}
-	r.claims = append(r.claims, w)
+	r.claims = append(r.claims, c)
 	r.kick()
 	return true
 }
@@ -96,11 +105,12 @@ func (r *run) aheadDone(w *watch, refused bool) {
 // as l: if more of this run's jobs now count as running than Zoho runs,
 // the extra ones had ended. r.mu must be held.
 func (r *run) tookAhead(l launch, sentAt time.Time) {
-	if of := l.of; of != nil && of.aheadTaken == 0 {
-		// Most likely the job due is the one that ended: what its poll
-		// learns of its length starts from here. (The step's submitter
-		// holds of until it hands it back.)
-		of.aheadTaken = sentAt.Sub(of.since)
+	for _, w := range []*watch{l.of, l.near} {
+		if w != nil && w.aheadTaken == 0 {
+			// Most likely the job due is the one that ended: what its
+			// poll learns of its length starts from here.
+			w.aheadTaken = sentAt.Sub(w.since)
+		}
 	}
 	r.over = max(r.over, r.held-r.sending-r.opt.MaxJobs)
 }

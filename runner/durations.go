@@ -197,10 +197,13 @@ func (d *durations) nextPoll(age time.Duration) time.Duration {
 		}
 		// Past the top of jobs alike: most likely a little late, so the
 		// next look doubles how far past it the job is (from the margin),
-		// and grows as when lengths spread only once that is further.
+		// and grows as when lengths spread only once that is further. It
+		// may come sooner than PollMin: the job is due, and a slot is
+		// idle until it is seen ended (a quarter-second wait was half a
+		// half-second job).
 		over := max(age-top, time.Duration((margin-1)*float64(top)))
 		wait := min(over, time.Duration(float64(age)*(growth-1)))
-		return min(max(wait, d.min), d.max)
+		return min(max(wait, d.min/5), d.max)
 	}
 	wait := time.Duration(float64(age) * (growth - 1))
 	return min(max(wait, d.min), d.max)

@@ -108,6 +108,9 @@ type Options struct {
 	// PollMin and PollMax bound the wait between two polls of one job;
 	// 0 means 250 ms and 10 min. Between them, the wait is a share of the
 	// job's age, so a job is seen done within about a third of its length.
+	// A job a little past the length of jobs alike to it, and so due any
+	// moment, or a job a step went ahead of, may be looked at again after
+	// a fifth of PollMin.
 	PollMin, PollMax time.Duration
 	// Log receives one info line per row outcome and one warning per retry
 	// or backoff. Once the run must stop, one warning says so and how many
@@ -416,7 +419,7 @@ type run struct {
 	// slot: see ahead.go.
 	aheadOn bool
 	over    int
-	claims  []*watch
+	claims  []claim
 	// aheadSent and aheadRefused count the submissions sent ahead of a
 	// free slot, and those Zoho did not take (refused for its job limit,
 	// or answered "later").
@@ -506,9 +509,9 @@ func (r *run) schedule() {
 		unclaimed := r.claims
 		r.claims = nil
 		r.mu.Unlock()
-		for _, w := range unclaimed {
-			if w != nil {
-				r.again(w, 0)
+		for _, c := range unclaimed {
+			if c.handed {
+				r.again(c.w, 0)
 			}
 		}
 		for _, l := range start {
@@ -555,7 +558,12 @@ func (r *run) startable() []launch {
 			r.aheadsOut++
 			r.sending++
 			r.take(i)
-			start = append(start, launch{step: i, ahead: true, of: r.claims[0]})
+			c := r.claims[0]
+			l := launch{step: i, ahead: true, of: c.w}
+			if !c.handed {
+				l.of, l.near = nil, c.w
+			}
+			start = append(start, l)
 			r.claims = r.claims[1:]
 		case ready:
 			r.readyLeft = true
@@ -565,12 +573,14 @@ func (r *run) startable() []launch {
 }
 
 // launch is a step to send: in its turn, or ahead of a free slot (see
-// ahead.go), and then ahead of the job due of (nil ahead of jobs alike:
-// see watch.look).
+// ahead.go), and then ahead of the job due: of, handed to the step's
+// submitter (lengths spread), or near, which the poller keeps (jobs
+// alike: see watch.look).
 type launch struct {
 	step  int
 	ahead bool
 	of    *watch
+	near  *watch // only its aheadTaken is written, under r.mu
 	// epoch and amid are, for a step sent in its turn, the count of steps
 	// sent ahead so far and whether one was on its way when it went.
 	epoch int

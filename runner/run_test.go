@@ -299,6 +299,15 @@ func TestDurationsBracketTheLength(t *testing.T) {
 	if got := d.nextPoll(5 * s); got != 340*time.Millisecond {
 		t.Errorf("nextPoll(5s) past the bracket = %v, want 340ms", got)
 	}
+	// Half-second jobs alike: a job 40 ms past their top is due any
+	// moment, and its slot idles until it is seen ended; it is looked at
+	// again in 50 ms (a fifth of PollMin), not PollMin's 250 ms, half a
+	// job.
+	half := newDurations(0, s/4, 10*time.Minute)
+	half.observe(440*time.Millisecond, 460*time.Millisecond)
+	if got := half.nextPoll(500 * time.Millisecond); got != 50*time.Millisecond {
+		t.Errorf("half-second jobs: nextPoll(500ms) past the bracket = %v, want 50ms", got)
+	}
 	// A job far past the top is not like the others: its polls grow by 40 %.
 	if got := d.nextPoll(10 * s); got != 3999999999 {
 		t.Errorf("nextPoll(10s) past the bracket = %v, want 4s", got)

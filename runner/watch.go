@@ -58,6 +58,8 @@ type watch struct {
 	mustPoll bool
 	// aheadTaken is the job's age when a step sent ahead of it was taken
 	// by Zoho (see ahead.go): it most likely had ended by then; 0 if none.
+	// Written and read under run.mu: a step may go ahead of a job alike
+	// while the poller has it.
 	aheadTaken time.Duration
 	// resumed is set for a doubt an earlier run left: at the deadline the
 	// user is sent again if still there, rather than the row failing.
@@ -171,15 +173,17 @@ func (r *run) look(w *watch) {
 		if w.learn && !w.probe && !mustPoll && time.Now().Before(w.deadline) {
 			alike := r.jobs.alike()
 			switch {
-			case !alike && r.jobDue(w):
+			case !alike && r.jobDue(claim{w: w, handed: true}):
 				// A step goes ahead of this job's slot, in place of this
 				// poll: its submitter holds w and hands it back once Zoho
 				// has answered (see ahead.go).
 				return
-			case alike && !w.claimed && r.jobDue(nil):
+			case alike && !w.claimed && r.jobDue(claim{w: w}):
 				// Jobs alike: a step goes ahead as this job is due to
 				// end, and its poll waits a moment, so as not to hold up
-				// that submission among the calls in flight.
+				// that submission among the calls in flight. Should Zoho
+				// take the step, the job had most likely ended by then:
+				// its length is learnt from that (tookAhead).
 				w.looks, w.claimed = w.looks-1, true
 				r.again(w, max(time.Since(w.since)/20, r.opt.PollMin/5))
 				return
@@ -288,11 +292,7 @@ func (r *run) pollJob(w *watch) (again bool) {
 		r.update(i, func(res *result.Row) { res.JobStatus = st.Status })
 		if st.Finished() {
 			if w.learn {
-				hi := elapsed
-				if t := w.aheadTaken; t > w.unfinishedAt && t < hi {
-					hi = t
-				}
-				r.jobs.observe(w.unfinishedAt, hi)
+				r.jobs.observe(r.learnt(w, elapsed))
 				r.unpark()
 			}
 			r.jobEnded(i)
@@ -338,6 +338,21 @@ func (r *run) pollJob(w *watch) (again bool) {
 		r.end(i, result.Submitted, "", fmt.Sprintf("job %s was submitted, but its status could not be read (%v); check the job in Zoho", w.jobID, err))
 	}
 	return false
+}
+
+// learnt is what job w, seen finished by a poll sent at elapsed (since
+// its submission), says of its length: unfinished at lo, finished by hi.
+// A step sent ahead of it that Zoho took says sooner when it finished
+// (most likely: it is the job due).
+func (r *run) learnt(w *watch, elapsed time.Duration) (lo, hi time.Duration) {
+	r.mu.Lock() // tookAhead writes aheadTaken, even while the poller has w
+	t := w.aheadTaken
+	r.mu.Unlock()
+	lo, hi = w.unfinishedAt, elapsed
+	if t > lo && t < hi {
+		hi = t
+	}
+	return lo, hi
 }
 
 // jobEnded records that step i's job ended at Zoho: its slot is free.
