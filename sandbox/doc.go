@@ -13,7 +13,7 @@
 //
 // Time: every time rule (job phases, access-token expiry, the token throttle window, the
 // credit window, grant-code expiry, held job slots) reads Config.Clock, so tests move time by
-// hand. Only Config.Latency is real time.
+// hand. Only Config.Latency (and its LatencyJitter) is real time.
 //
 // # Endpoints
 //

@@ -114,6 +114,35 @@ func TestLatency(t *testing.T) {
 	}
 }
 
+// TestLatencyJitter: with a jitter, answers take Latency plus a draw from
+// [0, LatencyJitter], not one fixed time.
+func TestLatencyJitter(t *testing.T) {
+	const lat, jit = 5 * time.Millisecond, 20 * time.Millisecond
+	s, _ := start(t, Config{Latency: lat, LatencyJitter: jit})
+	seen := map[time.Duration]bool{}
+	for range 200 {
+		d := s.latency()
+		if d < lat || d > lat+jit {
+			t.Fatalf("latency() = %v, want within [%v, %v]", d, lat, lat+jit)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 100 {
+		t.Errorf("200 answers' latencies took %d values, want them spread over [%v, %v]", len(seen), lat, lat+jit)
+	}
+	tok := getToken(t, s)
+	begin := time.Now()
+	if a := api(t, s, http.MethodGet, "/crm/v7/org", tok, ""); a.status != 200 {
+		t.Fatalf("GET /org = %d", a.status)
+	}
+	if d := time.Since(begin); d < lat {
+		t.Errorf("GET /org took %v, want at least the 5ms latency", d)
+	}
+	if _, err := Start(Config{LatencyJitter: -time.Millisecond}); err == nil {
+		t.Error("Start with a negative jitter: no error")
+	}
+}
+
 func TestCloseEndsWaitingCalls(t *testing.T) {
 	s, err := Start(Config{Latency: time.Minute})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -69,6 +70,10 @@ type Config struct {
 	DailyCredits int
 	// Latency is real time added to every API answer while the call counts as in flight.
 	Latency time.Duration
+	// LatencyJitter widens Latency into a range: each API answer takes Latency plus a
+	// uniform draw from [0, LatencyJitter]. Zoho's answers take some tens of milliseconds,
+	// not always the same.
+	LatencyJitter time.Duration
 	// JobDurations, if set, gives each user's job its own duration (JobDuration where it
 	// returns 0 or less): real orgs mix leavers with no records and leavers with thousands.
 	JobDurations func(userID string) time.Duration
@@ -271,7 +276,7 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.SecondSubmission < RefuseNamingJob || cfg.SecondSubmission > StartSecondJob {
 		return nil, fmt.Errorf("start simulator: unknown second-submission mode %d", cfg.SecondSubmission)
 	}
-	if cfg.TokenLifetime < 0 || cfg.JobDuration < 0 || cfg.Latency < 0 || cfg.ConcurrencyLimit < 0 || cfg.DailyCredits < 0 {
+	if cfg.TokenLifetime < 0 || cfg.JobDuration < 0 || cfg.Latency < 0 || cfg.LatencyJitter < 0 || cfg.ConcurrencyLimit < 0 || cfg.DailyCredits < 0 {
 		return nil, errors.New("start simulator: durations and limits must not be negative")
 	}
 
@@ -523,8 +528,8 @@ func (s *Server) api(r *http.Request, e endpoint, known bool, body []byte, inFli
 	creditHeader := s.creditHeader()
 	s.mu.Unlock()
 
-	if s.cfg.Latency > 0 {
-		t := time.NewTimer(s.cfg.Latency)
+	if d := s.latency(); d > 0 {
+		t := time.NewTimer(d)
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
@@ -548,6 +553,16 @@ func (s *Server) api(r *http.Request, e endpoint, known bool, body []byte, inFli
 		rep.header.Set("X-API-CREDITS-REMAINING", creditHeader)
 	}
 	return rep
+}
+
+// latency is how long one API answer waits: Config.Latency, plus a draw from
+// [0, Config.LatencyJitter].
+func (s *Server) latency() time.Duration {
+	d := s.cfg.Latency
+	if j := s.cfg.LatencyJitter; j > 0 {
+		d += rand.N(j + 1)
+	}
+	return d
 }
 
 func (s *Server) dispatch(r *http.Request, e endpoint, body []byte) reply {
