@@ -174,6 +174,22 @@ func (d *durations) first(test bool) time.Duration {
 	return max(t, d.min)
 }
 
+// doneBy is how long after its submission a job alike to the recent ones
+// is done, by what they bracket: just past its top; 0 while lengths spread
+// or nothing is known.
+func (d *durations) doneBy() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.recent) == 0 {
+		return 0
+	}
+	lo, hi, alike := d.bounds()
+	if !alike {
+		return 0
+	}
+	return max(time.Duration(margin*float64(max(hi, lo))), d.min)
+}
+
 // probeFirst is when the probe job, polled while nothing is known, is
 // polled first.
 func (d *durations) probeFirst() time.Duration { return d.min }
@@ -206,7 +222,7 @@ func (d *durations) nextPoll(age time.Duration) time.Duration {
 		return min(max(wait, d.min/5), d.max)
 	}
 	wait := time.Duration(float64(age) * (growth - 1))
-	return min(max(wait, d.min), d.max)
+	return min(max(wait, d.min/5), d.max)
 }
 
 // gatherWindow is how long a finished job's read-back may wait for others

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"container/heap"
 	"testing"
 	"time"
 )
@@ -40,5 +41,49 @@ func TestStepTakenAheadBoundsTheJob(t *testing.T) {
 				t.Errorf("learnt = (%v, %v], want (%v, %v]", lo, hi, c.lo, c.hi)
 			}
 		})
+	}
+}
+
+// TestRetimeBringsFirstPollsForward: once the finished jobs bracket a
+// shorter length, the jobs alike waiting for their first poll at the top
+// of the earlier, wider bracket are polled at the new top: after the
+// probe, the second wave would otherwise be seen ended up to half a job
+// late, its slots idle. Polls already made, and polls due sooner, stay.
+func TestRetimeBringsFirstPollsForward(t *testing.T) {
+	ms := time.Millisecond
+	r := &run{jobs: newDurations(0, 250*ms, 10*time.Minute), poll: &poller{wake: make(chan struct{}, 1)}}
+	// The probe: seen unfinished at 9.6 s, done by 14.4 s.
+	r.jobs.observe(9600*ms, 14400*ms)
+	since := time.Now()
+	first := func(due time.Duration) *watch {
+		return &watch{kind: watchJob, learn: true, since: since, due: since.Add(due)}
+	}
+	atTop := first(14832 * ms) // 3 % past 14.4 s
+	sooner := first(11 * time.Second)
+	again := first(14832 * ms)
+	again.looks = 1 // seen unfinished once: its wait is nextPoll's
+	doubt := &watch{kind: watchDoubt, since: since, due: since.Add(14832 * ms)}
+	for _, w := range []*watch{atTop, sooner, again, doubt} {
+		heap.Push(&r.poll.queue, w)
+	}
+	// The job that split the bracket was done at 11.76 s: (9.6 s, 11.76 s].
+	r.jobs.observe(0, 11760*ms)
+	r.retime()
+	for _, c := range []struct {
+		name string
+		w    *watch
+		want time.Duration
+	}{
+		{"waiting at the old top", atTop, 12112800 * time.Microsecond},
+		{"due sooner", sooner, 11 * time.Second},
+		{"polled once already", again, 14832 * ms},
+		{"a user in doubt", doubt, 14832 * ms},
+	} {
+		if got := c.w.due.Sub(since); got != c.want {
+			t.Errorf("%s: due %v after its submission, want %v", c.name, got, c.want)
+		}
+	}
+	if r.poll.queue[0] != sooner {
+		t.Errorf("the poller's next watch is due %v, want the one due at 11 s", r.poll.queue[0].due.Sub(since))
 	}
 }

@@ -212,6 +212,40 @@ func (r *run) unpark() {
 	}
 }
 
+// retime brings forward the first polls, already scheduled, of jobs
+// alike, once what the finished jobs bracket says they are done sooner: a
+// job due at the top of an earlier, wider bracket would be seen ended
+// late, its slot idle meanwhile. (After the probe, the first wave's
+// bracket is as wide as the probe's last wait, up to half a job; the
+// next wave's first polls came at its top.)
+func (r *run) retime() {
+	t := r.jobs.doneBy()
+	if t == 0 {
+		return
+	}
+	now := time.Now()
+	moved := false
+	r.poll.mu.Lock()
+	for _, w := range r.poll.queue {
+		if w.kind != watchJob || !w.learn || w.looks > 0 || w.probe || w.claimed {
+			continue
+		}
+		if due := w.since.Add(t); due.Before(w.due) {
+			w.due, moved = due, true
+			if due.Before(now) {
+				w.due = now
+			}
+		}
+	}
+	if moved {
+		heap.Init(&r.poll.queue)
+	}
+	r.poll.mu.Unlock()
+	if moved {
+		r.wakePoller()
+	}
+}
+
 // rotateProbe hands the probe's part to the next parked job, after the
 // probe was found unfinished at age: jobs submitted together are alike
 // in all that is known of them, so polling each in turn on one growing
@@ -294,6 +328,7 @@ func (r *run) pollJob(w *watch) (again bool) {
 			if w.learn {
 				r.jobs.observe(r.learnt(w, elapsed))
 				r.unpark()
+				r.retime()
 			}
 			r.jobEnded(i)
 			if st.Status == zoho.JobFailed {
