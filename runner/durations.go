@@ -222,7 +222,7 @@ func (d *durations) nextPoll(age time.Duration) time.Duration {
 		return min(max(wait, d.min/5), d.max)
 	}
 	wait := time.Duration(float64(age) * (growth - 1))
-	return min(max(wait, d.min/5), d.max)
+	return min(max(wait, d.min), d.max)
 }
 
 // gatherWindow is how long a finished job's read-back may wait for others

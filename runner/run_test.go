@@ -321,6 +321,14 @@ func TestDurationsBracketTheLength(t *testing.T) {
 	if got := spread.firstPoll(); got != 2*s {
 		t.Errorf("spread: firstPoll = %v, want 2s, the median", got)
 	}
+	// Only a job alike past the top may come sooner than PollMin: the
+	// probe and spread lengths keep it.
+	if got := newDurations(0, s/4, 10*time.Minute).nextPoll(s / 4); got != s/4 {
+		t.Errorf("probe: nextPoll(250ms) = %v, want PollMin (250ms)", got)
+	}
+	if got := spread.nextPoll(s / 10); got != s/4 {
+		t.Errorf("spread: nextPoll(100ms) = %v, want PollMin (250ms)", got)
+	}
 	if got := spread.nextPoll(time.Hour); got != 10*time.Minute {
 		t.Errorf("spread: nextPoll(1h) = %v, want 10m (PollMax)", got)
 	}
