@@ -105,12 +105,13 @@ func (r *run) aheadDone(w *watch, refused bool) {
 // as l: if more of this run's jobs now count as running than Zoho runs,
 // the extra ones had ended. r.mu must be held.
 func (r *run) tookAhead(l launch, sentAt time.Time) {
-	for _, w := range []*watch{l.of, l.near} {
-		if w != nil && w.aheadTaken == 0 {
-			// Most likely the job due is the one that ended: what its
-			// poll learns of its length starts from here.
-			w.aheadTaken = sentAt.Sub(w.since)
-		}
+	// Most likely the job due is the one that ended: what its poll learns
+	// of its length starts from here.
+	if w := l.of; w != nil && w.aheadTaken == 0 {
+		w.aheadTaken = sentAt.Sub(w.since)
+	}
+	if w := l.near; w != nil && w.nearTaken == 0 {
+		w.nearTaken = sentAt.Sub(w.since)
 	}
 	r.over = max(r.over, r.held-r.sending-r.opt.MaxJobs)
 }

@@ -27,6 +27,9 @@ func TestStepTakenAheadBoundsTheJob(t *testing.T) {
 		// Taken, but the job was seen unfinished after: another slot was
 		// free, the step says nothing of this job.
 		{"taken, then seen unfinished", 450 * ms, true, 450 * ms, 487 * ms},
+		// Seen unfinished before the step left (it waited for the rate,
+		// say): the slot it took was another job's.
+		{"seen unfinished, then taken", 420 * ms, true, 420 * ms, 487 * ms},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := &run{opt: Options{MaxJobs: ZohoJobLimit}}

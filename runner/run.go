@@ -580,7 +580,7 @@ type launch struct {
 	step  int
 	ahead bool
 	of    *watch
-	near  *watch // only its aheadTaken is written, under r.mu
+	near  *watch // only its nearTaken is written, under r.mu
 	// epoch and amid are, for a step sent in its turn, the count of steps
 	// sent ahead so far and whether one was on its way when it went.
 	epoch int

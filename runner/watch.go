@@ -58,9 +58,11 @@ type watch struct {
 	mustPoll bool
 	// aheadTaken is the job's age when a step sent ahead of it was taken
 	// by Zoho (see ahead.go): it most likely had ended by then; 0 if none.
-	// Written and read under run.mu: a step may go ahead of a job alike
-	// while the poller has it.
 	aheadTaken time.Duration
+	// nearTaken is the same for a step sent ahead of a job alike, whose
+	// poll follows it: written and read under run.mu, since the poller
+	// has the job meanwhile.
+	nearTaken time.Duration
 	// resumed is set for a doubt an earlier run left: at the deadline the
 	// user is sent again if still there, rather than the row failing.
 	resumed bool
@@ -380,12 +382,18 @@ func (r *run) pollJob(w *watch) (again bool) {
 // A step sent ahead of it that Zoho took says sooner when it finished
 // (most likely: it is the job due).
 func (r *run) learnt(w *watch, elapsed time.Duration) (lo, hi time.Duration) {
-	r.mu.Lock() // tookAhead writes aheadTaken, even while the poller has w
-	t := w.aheadTaken
+	r.mu.Lock() // tookAhead writes nearTaken while the poller has w
+	near := w.nearTaken
 	r.mu.Unlock()
 	lo, hi = w.unfinishedAt, elapsed
-	if t > lo && t < hi {
+	if t := w.aheadTaken; t > lo && t < hi {
 		hi = t
+	}
+	// A step goes ahead of a job alike at its first look: a poll that saw
+	// the job unfinished came after, and a step sent later still (it
+	// waited for the rate, say) took another job's slot.
+	if near > 0 && lo == 0 && near < hi {
+		hi = near
 	}
 	return lo, hi
 }
