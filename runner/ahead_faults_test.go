@@ -83,6 +83,9 @@ func TestAheadCancelMidAheads(t *testing.T) {
 				case r.Outcome == result.NotRun && jobs[leaverID(i)]:
 					t.Errorf("row %d not_run, but Zoho has its job", i)
 				case r.Outcome == result.NotRun, r.Outcome == result.Deleted, r.Outcome == result.Submitted:
+				case r.Outcome == result.Failed && r.Code == CodeOutcomeUnknown && strings.Contains(r.Message, "the run stopped"):
+					// A submission on its way at the cancel whose answer
+					// the end of the grace cut off: Zoho may have its job.
 				default:
 					t.Errorf("row %d: %s %s %q", i, r.Outcome, r.Code, r.Message)
 				}
