@@ -205,12 +205,7 @@ func TestAheadStepInTurnLosesSlotToAheads(t *testing.T) {
 	opt.BackoffBase, opt.BackoffMax = 50*time.Millisecond, time.Second
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p := makePlan(toHeir(users...)...)
-		Run(ctx, f, p, rowsOf(p), opt)
-	}()
+	run := startRun(ctx, f, makePlan(toHeir(users...)...), opt)
 	waitFor(t, "ten jobs", func() bool { return f.count("POST", 200) == 10 })
 	f.mu.Lock()
 	f.trigger = true
@@ -245,7 +240,28 @@ func TestAheadStepInTurnLosesSlotToAheads(t *testing.T) {
 		f.end(u)
 	}
 	cancel()
-	<-done
+	<-run.done
+}
+
+// simShortAmongLong is a simulated org of n leavers whose jobs run 10 s,
+// but those of the rows short, which take d; its client has offboard's
+// default --rate 50 and --concurrency 5.
+func simShortAmongLong(t *testing.T, n int, d time.Duration, short ...int) *sim {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, i := range short {
+		ids[leaverID(i)] = true
+	}
+	return simWith(t, sandbox.Config{Seed: leavers(n), JobDuration: 10 * time.Second, Latency: time.Millisecond,
+		JobDurations: func(id string) time.Duration {
+			if ids[id] {
+				return d
+			}
+			return 0
+		}}, func(c *zoho.Config) {
+		c.MaxInFlight = 5
+		c.Limiter = rate.NewLimiter(50, 1)
+	})
 }
 
 // TestAheadStepInTurnLosesSlotToAheadsSandbox is the same against the
@@ -256,17 +272,8 @@ func TestAheadStepInTurnLosesSlotToAheads(t *testing.T) {
 // the other short job's status answer is held (a slow answer).
 func TestAheadStepInTurnLosesSlotToAheadsSandbox(t *testing.T) {
 	const n = 30
+	s := simShortAmongLong(t, n, 30*time.Millisecond, 3, 6)
 	short := map[string]bool{leaverID(3): true, leaverID(6): true}
-	s := simWith(t, sandbox.Config{Seed: leavers(n), JobDuration: 10 * time.Second, Latency: time.Millisecond,
-		JobDurations: func(id string) time.Duration {
-			if short[id] {
-				return 30 * time.Millisecond
-			}
-			return 0
-		}}, func(c *zoho.Config) {
-		c.MaxInFlight = 5
-		c.Limiter = rate.NewLimiter(50, 1)
-	})
 	releaseN, releaseUnseen := make(chan struct{}), make(chan struct{})
 	defer close(releaseUnseen)
 	var mu sync.Mutex
@@ -298,12 +305,7 @@ func TestAheadStepInTurnLosesSlotToAheadsSandbox(t *testing.T) {
 	opt.JobDuration = 0
 	opt.JobTimeout = time.Minute
 	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p := makePlan(leaverPlan(n)...)
-		Run(ctx, s.client, p, rowsOf(p), opt)
-	}()
+	run := startRun(ctx, s.client, makePlan(leaverPlan(n)...), opt)
 	waitFor(t, "twelve jobs", func() bool { return len(s.srv.Jobs()) >= 12 })
 	time.Sleep(20 * time.Millisecond)
 	count := func() (refused int) {
@@ -325,7 +327,7 @@ func TestAheadStepInTurnLosesSlotToAheadsSandbox(t *testing.T) {
 		t.Errorf("%d submissions refused for the job limit in 2 s with every slot held and no job seen ended: a hot loop at --rate", refused)
 	}
 	cancel()
-	<-done
+	<-run.done
 }
 
 // TestAheadStepInTurnFailsUnderLimitInvalidData: an org that refuses for
@@ -344,13 +346,7 @@ func TestAheadStepInTurnFailsUnderLimitInvalidData(t *testing.T) {
 	opt := fast()
 	opt.JobDuration = 0
 	opt.JobTimeout = 5 * time.Second
-	var res []result.Row
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p := makePlan(toHeir(users...)...)
-		res, _, _ = Run(t.Context(), f, p, rowsOf(p), opt)
-	}()
+	run := startRun(t.Context(), f, makePlan(toHeir(users...)...), opt)
 	waitFor(t, "ten jobs", func() bool { return f.count("POST", 200) == 10 })
 	f.mu.Lock()
 	f.trigger = true
@@ -362,19 +358,9 @@ func TestAheadStepInTurnFailsUnderLimitInvalidData(t *testing.T) {
 		f.end(u)
 	}
 	// Jobs submitted from now on end at once.
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(time.Millisecond):
-				for _, u := range users {
-					f.end(u)
-				}
-			}
-		}
-	}()
-	<-done
+	go endAllUntil(f, users, run.done)
+	<-run.done
+	res := run.res
 	t.Logf("row 10: %s %s %q; step 10's answers %v", res[10].Outcome, res[10].Code, res[10].Message, f.posts(users[10]))
 	if res[10].Outcome != result.Deleted {
 		t.Errorf("row 10 (sent in its turn, its slot taken by a step sent ahead) = %s %s, want deleted", res[10].Outcome, res[10].Code)

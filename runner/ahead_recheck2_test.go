@@ -6,11 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"offboard/result"
 	"offboard/sandbox"
-	"offboard/zoho"
 )
 
 // Against the simulator at --rate 50, --concurrency 5: step 10's
@@ -18,17 +15,7 @@ import (
 // the org (sandbox.Refuse, 400 INVALID_DATA).
 func TestAheadRecheckRowRefusalWhileAheadInFlightSandbox(t *testing.T) {
 	const n = 30
-	short := map[string]bool{leaverID(0): true, leaverID(1): true}
-	s := simWith(t, sandbox.Config{Seed: leavers(n), JobDuration: 10 * time.Second, Latency: time.Millisecond,
-		JobDurations: func(id string) time.Duration {
-			if short[id] {
-				return 60 * time.Millisecond
-			}
-			return 0
-		}}, func(c *zoho.Config) {
-		c.MaxInFlight = 5
-		c.Limiter = rate.NewLimiter(50, 1)
-	})
+	s := simShortAmongLong(t, n, 60*time.Millisecond, 0, 1)
 	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		if c.Method == "POST" && bytes.Contains(c.Body, []byte(leaverID(10))) {
 			time.Sleep(time.Second)
@@ -95,19 +82,10 @@ func TestAheadRecheckOtherAdminTakesAllSlots(t *testing.T) {
 		JobDurations: spread(10 * time.Millisecond), Latency: time.Millisecond}, 8)
 	opt := aheadOptions(10 * time.Millisecond)
 	opt.JobTimeout = time.Second
-	var held time.Time
-	go func() {
-		for {
-			if len(s.srv.Jobs()) >= 25 {
-				s.srv.HoldJobSlots(10, time.Hour)
-				held = time.Now()
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	heldAt := holdSlotsWhen(t, s, func() bool { return len(s.srv.Jobs()) >= 25 })
 	began := time.Now()
 	res, stop, _ := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 20*time.Second)
+	held := heldAt()
 	refused := 0
 	for _, r := range s.srv.Requests() {
 		if r.Method == "POST" && !r.Token && r.Status == 400 && r.End.After(held) {

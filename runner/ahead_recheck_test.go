@@ -41,6 +41,8 @@ func (z *zrefuser) TransferAndDelete(ctx context.Context, req zoho.TransferReque
 	return zoho.Job{}, &zoho.APIError{HTTPStatus: http.StatusBadRequest, Code: code, Message: "refused " + code, CreditsRemaining: -1}
 }
 
+// endAllUntil ends every job of users, now and as they are submitted,
+// until done is closed.
 func endAllUntil(f *zfake, users []string, done chan struct{}) {
 	for {
 		select {
@@ -68,19 +70,8 @@ func TestAheadRecheckRowRefusalWhileAheadInFlight(t *testing.T) {
 	opt.JobTimeout = 10 * time.Second
 	var attempts sync.Map
 	opt.BeforeSubmit = func(i, a int) error { attempts.Store(i, a); return nil }
-	var res []result.Row
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p := makePlan(toHeir(users...)...)
-		res, _, _ = Run(t.Context(), z, p, rowsOf(p), opt)
-	}()
+	run := startRun(t.Context(), z, makePlan(toHeir(users...)...), opt)
 	waitFor(t, "ten jobs", func() bool { return f.count("POST", 200) == 10 })
-	waitFor(t, "step 10 sent ahead (held)", func() bool {
-		z.mu.Lock()
-		defer z.mu.Unlock()
-		return true
-	})
 	time.Sleep(100 * time.Millisecond) // aheads go; step 10's is held
 	f.end(users[0])
 	f.end(users[1])
@@ -88,8 +79,9 @@ func TestAheadRecheckRowRefusalWhileAheadInFlight(t *testing.T) {
 	n11 := len(f.posts(users[11]))
 	t.Logf("row 11 (NOT_ALLOWED) submissions while step 10 (ahead) was held 300 ms: %d", n11)
 	close(release10)
-	go endAllUntil(f, users, done)
-	<-done
+	go endAllUntil(f, users, run.done)
+	<-run.done
+	res := run.res
 	a, _ := attempts.Load(11)
 	t.Logf("row 11: %s %s attempts=%v posts=%d", res[11].Outcome, res[11].Code, a, len(f.posts(users[11])))
 	if res[11].Outcome != result.Failed || res[11].Code != zoho.CodeNotAllowed {
@@ -115,18 +107,12 @@ func TestAheadRecheckBreakerWithAheads(t *testing.T) {
 	}
 	opt := fast()
 	opt.JobTimeout = 10 * time.Second
-	var res []result.Row
-	var stop *Stop
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p := makePlan(toHeir(users...)...)
-		res, stop, _ = Run(t.Context(), z, p, rowsOf(p), opt)
-	}()
+	run := startRun(t.Context(), z, makePlan(toHeir(users...)...), opt)
 	waitFor(t, "ten jobs", func() bool { return f.count("POST", 200) == 10 })
 	time.Sleep(100 * time.Millisecond)
-	go endAllUntil(f, users, done)
-	<-done
+	go endAllUntil(f, users, run.done)
+	<-run.done
+	res, stop := run.res, run.stop
 	failed := 0
 	for _, r := range res {
 		if r.Outcome == result.Failed {
@@ -156,12 +142,7 @@ func TestAheadRecheckLimitRefusalWhileAheadInFlight(t *testing.T) {
 	opt := fast()
 	opt.JobTimeout = 10 * time.Second
 	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p := makePlan(toHeir(users...)...)
-		Run(ctx, f, p, rowsOf(p), opt)
-	}()
+	run := startRun(ctx, f, makePlan(toHeir(users...)...), opt)
 	waitFor(t, "ten jobs", func() bool { return f.count("POST", 200) == 10 })
 	time.Sleep(100 * time.Millisecond)
 	f.mu.Lock()
@@ -181,5 +162,5 @@ func TestAheadRecheckLimitRefusalWhileAheadInFlight(t *testing.T) {
 	}
 	close(release10)
 	cancel()
-	<-done
+	<-run.done
 }

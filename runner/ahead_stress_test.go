@@ -67,6 +67,33 @@ func spread(base time.Duration) func(string) time.Duration {
 // the scheduler may send the step again, ahead of another job due (once,
 // the two submitters' jobs due were mixed up and one was never polled
 // again: the run never ended).
+
+// holdSlotsWhen has another admin take every job slot of s, for an hour,
+// once ready holds; heldAt says when (zero if not yet).
+func holdSlotsWhen(t *testing.T, s *sim, ready func() bool) (heldAt func() time.Time) {
+	var mu sync.Mutex
+	var held time.Time
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		for !ready() {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+		s.srv.HoldJobSlots(10, time.Hour)
+		mu.Lock()
+		held = time.Now()
+		mu.Unlock()
+	}()
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return held
+	}
+}
 func TestAheadSlowLogBetweenBackAndHandBack(t *testing.T) {
 	const n = 60
 	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 20 * time.Millisecond,
@@ -256,28 +283,20 @@ func TestAheadOtherAdminHidesEndedJobs(t *testing.T) {
 			opt := aheadOptions(10 * time.Millisecond)
 			opt.MaxJobs = maxJobs
 			opt.JobTimeout = 3 * time.Second
-			var held time.Time
-			go func() {
-				// Once a good part of the rows is done (the lengths are
-				// known to spread), another admin starts jobs that hold
-				// every slot.
-				for {
-					done := 0
-					for _, j := range s.srv.Jobs() {
-						if !j.FinishedAt.IsZero() && j.FinishedAt.Before(time.Now()) {
-							done++
-						}
+			// Once a good part of the rows is done (the lengths are known
+			// to spread), another admin starts jobs that hold every slot.
+			heldAt := holdSlotsWhen(t, s, func() bool {
+				done := 0
+				for _, j := range s.srv.Jobs() {
+					if !j.FinishedAt.IsZero() && j.FinishedAt.Before(time.Now()) {
+						done++
 					}
-					if done >= 25 {
-						s.srv.HoldJobSlots(10, time.Hour)
-						held = time.Now()
-						return
-					}
-					time.Sleep(time.Millisecond)
 				}
-			}()
+				return done >= 25
+			})
 			began := time.Now()
 			res, stop, _ := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 20*time.Second)
+			held := heldAt()
 			t.Logf("took %s; stop %v", time.Since(began).Round(time.Millisecond), stop != nil)
 			ended := map[string]time.Time{}
 			for _, j := range s.srv.Jobs() {

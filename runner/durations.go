@@ -166,7 +166,7 @@ func (d *durations) first(test bool) time.Duration {
 		t = time.Duration(below * float64(hi))
 		d.testing = d.testing || test
 	case float64(hi) <= tight*float64(lo) || d.testing:
-		t = time.Duration(margin * float64(max(hi, lo)))
+		t = pastTop(lo, hi)
 	default:
 		t = time.Duration(math.Sqrt(float64(lo) * float64(hi)))
 		d.testing = d.testing || test
@@ -187,7 +187,13 @@ func (d *durations) doneBy() time.Duration {
 	if !alike {
 		return 0
 	}
-	return max(time.Duration(margin*float64(max(hi, lo))), d.min)
+	return max(pastTop(lo, hi), d.min)
+}
+
+// pastTop is where a job alike is done by what the recent jobs bracket,
+// (lo, hi]: a margin past its top.
+func pastTop(lo, hi time.Duration) time.Duration {
+	return time.Duration(margin * float64(max(hi, lo)))
 }
 
 // probeFirst is when the probe job, polled while nothing is known, is
@@ -209,7 +215,7 @@ func (d *durations) nextPoll(age time.Duration) time.Duration {
 	} else if lo, hi, alike := d.bounds(); alike {
 		top := max(hi, lo)
 		if top > age {
-			return max(time.Duration(margin*float64(top))-age, d.min)
+			return max(pastTop(lo, hi)-age, d.min)
 		}
 		// Past the top of jobs alike: most likely a little late, so the
 		// next look doubles how far past it the job is (from the margin),

@@ -558,10 +558,11 @@ func (r *run) startable() []launch {
 			r.aheadsOut++
 			r.sending++
 			r.take(i)
-			c := r.claims[0]
-			l := launch{step: i, ahead: true, of: c.w}
-			if !c.handed {
-				l.of, l.near = nil, c.w
+			l := launch{step: i, ahead: true}
+			if c := r.claims[0]; c.handed {
+				l.of = c.w
+			} else {
+				l.near = c.w
 			}
 			start = append(start, l)
 			r.claims = r.claims[1:]

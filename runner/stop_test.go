@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"errors"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,24 +78,35 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 
 func postCount(srv *sandbox.Server) int { return srv.CountCalls("POST", "/crm/") }
 
+// bgRun is a Run on its own goroutine: once done is closed, res, stop
+// and err hold what it returned.
+type bgRun struct {
+	res  []result.Row
+	stop *Stop
+	err  error
+	done chan struct{}
+}
+
+// startRun starts Run on its own goroutine.
+func startRun(ctx context.Context, c Client, p *plan.Plan, opt Options) *bgRun {
+	b := &bgRun{done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		b.res, b.stop, b.err = Run(ctx, c, p, rowsOf(p), opt)
+	}()
+	return b
+}
+
 // runAsync runs Run on its own goroutine.
 func runAsync(ctx context.Context, c Client, p *plan.Plan, opt Options) (wait func(t *testing.T) ([]result.Row, *Stop, error)) {
-	type ret struct {
-		res  []result.Row
-		stop *Stop
-		err  error
-	}
-	ch := make(chan ret, 1)
-	go func() {
-		res, stop, err := Run(ctx, c, p, rowsOf(p), opt)
-		ch <- ret{res, stop, err}
-	}()
+	b := startRun(ctx, c, p, opt)
 	return func(t *testing.T) ([]result.Row, *Stop, error) {
 		t.Helper()
 		select {
-		case r := <-ch:
-			return r.res, r.stop, r.err
+		case <-b.done:
+			return b.res, b.stop, b.err
 		case <-time.After(30 * time.Second):
+			pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
 			t.Fatal("Run did not return after the stop")
 			return nil, nil, nil
 		}
