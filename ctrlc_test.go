@@ -19,7 +19,7 @@ import (
 // each line must be true of that moment: jobs may have ended already.
 
 // stoppingLine matches the one line the first Ctrl-C prints.
-var stoppingLine = regexp.MustCompile(`^stopping: nothing more is submitted; (following (\d+) jobs? for up to 30s|no job to follow; writing the results); Ctrl-C again to quit now`)
+var stoppingLine = regexp.MustCompile(`^stopping: nothing more is submitted; (following (\d+) jobs? for up to 30s( and reading back the users? of (\d+) completed jobs?)?|reading back the users? of (\d+) completed jobs?, then writing the results|no job to follow; writing the results); Ctrl-C again to quit now`)
 
 // waitStderr waits until p's stderr holds s, or p ends; it reports
 // whether s came.
@@ -57,9 +57,12 @@ func checkStopping(t *testing.T, lines []map[string]any) map[string]any {
 	if m == nil || l["level"] != "warn" {
 		t.Fatalf("the first Ctrl-C's line = %v, want a warning matching %s", l, stoppingLine)
 	}
-	jobs := fmt.Sprint(l["jobs_following"])
+	jobs, backs := fmt.Sprint(l["jobs_following"]), fmt.Sprint(l["users_to_read_back"])
 	if (m[2] == "" && jobs != "0") || (m[2] != "" && m[2] != jobs) {
 		t.Errorf("the first Ctrl-C's line says %q, with jobs_following %s", m[1], jobs)
+	}
+	if said := m[4] + m[5]; (said == "" && backs != "0") || (said != "" && said != backs) {
+		t.Errorf("the first Ctrl-C's line says %q, with users_to_read_back %s", m[1], backs)
 	}
 	return l
 }

@@ -108,12 +108,13 @@ const prodLatency = 200 * time.Millisecond
 func (s scale) options() runner.Options {
 	d := runner.Defaults()
 	return runner.Options{
-		PollMin:     s.of(d.PollMin),
-		PollMax:     s.of(d.PollMax),
-		BackoffBase: s.of(d.BackoffBase),
-		BackoffMax:  s.of(d.BackoffMax),
-		Grace:       s.of(d.Grace),
-		JobTimeout:  s.of(d.JobTimeout),
+		PollMin:      s.of(d.PollMin),
+		PollMax:      s.of(d.PollMax),
+		ReadBackWait: s.of(d.ReadBackWait),
+		BackoffBase:  s.of(d.BackoffBase),
+		BackoffMax:   s.of(d.BackoffMax),
+		Grace:        s.of(d.Grace),
+		JobTimeout:   s.of(d.JobTimeout),
 	}
 }
 

@@ -40,24 +40,29 @@ func (p *progress) onChange(i int, r result.Row, _ bool) {
 }
 
 // counts returns the rows finished, the jobs running and the outcomes so
-// far; p.mu must be held.
-func (p *progress) counts() (finished, running int, by map[result.Outcome]int) {
+// far; p.mu must be held. A row whose job completed is finished: only its
+// user's read-back is left, which waits to share one call with others
+// (confirming counts them).
+func (p *progress) counts() (finished, running, confirming int, by map[result.Outcome]int) {
 	by = map[result.Outcome]int{}
 	for _, r := range p.rows {
 		switch {
-		case r.Outcome == result.Submitted && r.JobStatus != "completed" && r.JobStatus != "failed":
+		case r.Outcome == result.Submitted && r.JobStatus == "completed":
+			finished++
+			confirming++
+		case r.Outcome == result.Submitted && r.JobStatus != "failed":
 			running++
 		case r.Outcome == result.Deleted || r.Outcome == result.Failed || r.Outcome == result.NotRun:
 			finished++
 			by[r.Outcome]++
 		}
 	}
-	return finished, running, by
+	return finished, running, confirming, by
 }
 
 // line describes the progress in one line.
 func (p *progress) line(bar bool) string {
-	finished, running, by := p.counts()
+	finished, running, confirming, by := p.counts()
 	var b strings.Builder
 	if bar {
 		const width = 24
@@ -72,6 +77,9 @@ func (p *progress) line(bar bool) string {
 		if by[o] > 0 {
 			fmt.Fprintf(&b, ", %d %s", by[o], o)
 		}
+	}
+	if confirming > 0 {
+		fmt.Fprintf(&b, ", %d jobs completed (users read back soon)", confirming)
 	}
 	fmt.Fprintf(&b, "; %d jobs running", running)
 	if eta := p.eta(finished); eta >= time.Second {
@@ -105,11 +113,14 @@ func (p *progress) showBar(w io.Writer, tick time.Duration) {
 func (p *progress) logEvery(log zerolog.Logger, interval time.Duration) {
 	go p.loop(interval, func() {
 		p.mu.Lock()
-		finished, running, by := p.counts()
+		finished, running, confirming, by := p.counts()
 		p.mu.Unlock()
 		ev := log.Info().Int("rows_done", finished).Int("rows", p.total).Int("jobs_running", running)
 		for o, n := range by {
 			ev = ev.Int(string(o), n)
+		}
+		if confirming > 0 {
+			ev = ev.Int("users_to_read_back", confirming)
 		}
 		ev.Msg("progress")
 	})

@@ -26,6 +26,16 @@ func TestProgressLine(t *testing.T) {
 	if got != want {
 		t.Errorf("progress line = %q, want %q", got, want)
 	}
+	// A job completed: its row is done, though its user is read back
+	// later, with others.
+	p.onChange(3, result.Row{Outcome: result.Submitted, JobStatus: "completed"}, false)
+	p.mu.Lock()
+	got = p.line(true)
+	p.mu.Unlock()
+	want = "[############------------] 4/8 rows done, 2 deleted, 1 failed, 1 jobs completed (users read back soon); 1 jobs running; about 30s left"
+	if got != want {
+		t.Errorf("progress line after a job completed = %q, want %q", got, want)
+	}
 }
 
 func TestProgressBarAroundLogs(t *testing.T) {

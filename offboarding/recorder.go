@@ -43,13 +43,14 @@ func newRecorder(j *journal.Journal, log zerolog.Logger, steps []plan.Step, resu
 }
 
 // running counts the rows whose jobs may be running at Zoho: submitted,
-// or followed from an earlier run, and without a final result.
+// or followed from an earlier run, without a final result, and not seen
+// ended (a completed job's user may wait to be read back).
 func (rec *recorder) running() int {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	n := 0
 	for i := range rec.sent {
-		if !rec.final[i] {
+		if st := rec.status[i]; !rec.final[i] && st != zoho.JobCompleted && st != zoho.JobFailed {
 			n++
 		}
 	}

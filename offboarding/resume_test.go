@@ -354,6 +354,12 @@ func TestRecorderAnswers(t *testing.T) {
 	if n := rec.running(); n != 1 {
 		t.Errorf("running() after two final results = %d, want 1", n)
 	}
+	// A job seen completed is not running, though its user is still to
+	// be read back.
+	rec.onChange(2, result.Row{Outcome: result.Submitted, JobID: "j2", JobStatus: zoho.JobCompleted}, false)
+	if n := rec.running(); n != 0 {
+		t.Errorf("running() after the last job completed = %d, want 0", n)
+	}
 }
 
 // rowsOf returns the rows a run of p starts from: each step's verdict.

@@ -283,6 +283,9 @@ func TestAheadOtherAdminHidesEndedJobs(t *testing.T) {
 			opt := aheadOptions(10 * time.Millisecond)
 			opt.MaxJobs = maxJobs
 			opt.JobTimeout = 3 * time.Second
+			// When a job is seen ended is measured by when its row ends
+			// deleted: its user is read back at once, not gathered.
+			opt.ReadBackWait = time.Millisecond
 			// Once a good part of the rows is done (the lengths are known
 			// to spread), another admin starts jobs that hold every slot.
 			heldAt := holdSlotsWhen(t, s, func() bool {

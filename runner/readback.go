@@ -45,6 +45,15 @@ func (r *run) readBackLater(w *watch) {
 	}
 	b.queue = append(b.queue, w)
 	b.mu.Unlock()
+	b.poke()
+}
+
+// poke has the read-back loop look again whether the gathered users are
+// to be read back now (a user was gathered, or a row ended: see urgent).
+func (b *readBacks) poke() {
+	if b == nil {
+		return
+	}
 	select {
 	case b.wake <- struct{}{}:
 	default:
@@ -52,16 +61,17 @@ func (r *run) readBackLater(w *watch) {
 }
 
 // readBackLoop reads the gathered users back: at once when a hundred are
-// gathered, when nothing else is left to wait for, or when one of them
-// holds up another row (it is deleted in this batch and others' records
-// go to them); otherwise once the oldest has waited gatherWindow, so that
-// the jobs ending about together share one call. When the run's calls
-// end, the users not read back end submitted.
+// gathered, when nothing else is left to wait for, when one of them holds
+// up another row (it is deleted in this batch and others' records go to
+// them), or when the run must stop; otherwise once the oldest has waited
+// Options.ReadBackWait, so that the jobs ending in that while share one
+// call. When the run's calls end, the users not read back end submitted.
 func (r *run) readBackLoop() {
 	defer r.wg.Done()
 	b := r.backs
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	stopping := r.stopCtx.Done() // nil once seen: a stop is urgent (see urgent)
 	for {
 		b.mu.Lock()
 		if r.calls.Err() != nil {
@@ -76,7 +86,7 @@ func (r *run) readBackLoop() {
 		n := len(b.queue)
 		var wait time.Duration
 		if n > 0 && !r.urgent(b.queue) {
-			wait = r.jobs.gatherWindow() - time.Since(b.since)
+			wait = r.opt.ReadBackWait - time.Since(b.since)
 		}
 		if n == 0 || wait > 0 {
 			b.mu.Unlock()
@@ -88,6 +98,8 @@ func (r *run) readBackLoop() {
 			case <-timer.C:
 			case <-b.wake:
 			case <-r.calls.Done():
+			case <-stopping:
+				stopping = nil
 			}
 			continue
 		}
@@ -102,14 +114,16 @@ func (r *run) readBackLoop() {
 }
 
 // urgent reports whether the gathered users are read back now: a hundred
-// of them, no other row left open, or one a later row waits for.
+// of them, no other row left open, one a later row waits for, or the run
+// must stop (they are read back while its jobs are followed for
+// Options.Grace, rather than end submitted when that ends).
 func (r *run) urgent(queue []*watch) bool {
 	if len(queue) >= zoho.MaxIDs {
 		return true
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.open <= len(queue) {
+	if r.open <= len(queue) || r.stopped() {
 		return true
 	}
 	for _, w := range queue {

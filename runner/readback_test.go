@@ -1,12 +1,18 @@
 package runner
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
 
+	"offboard/plan"
 	"offboard/result"
 	"offboard/sandbox"
 )
@@ -107,4 +113,126 @@ func TestJobsThatAllOutliveTheJobTimeout(t *testing.T) {
 			t.Errorf("row %d: %q, want it to name --job-timeout", r.Line, r.Message)
 		}
 	}
+}
+
+// rowWatcher records the rows' results as Run reports them (OnChange).
+type rowWatcher struct {
+	mu   sync.Mutex
+	rows map[int]result.Row
+}
+
+func (w *rowWatcher) onChange(i int, r result.Row, _ bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.rows == nil {
+		w.rows = map[int]result.Row{}
+	}
+	w.rows[i] = r
+}
+
+// count counts the rows ok holds for.
+func (w *rowWatcher) count(ok func(result.Row) bool) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, r := range w.rows {
+		if ok(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestReadBackWaitsToShareACall: the users of completed jobs wait to be
+// read back together, up to Options.ReadBackWait: a run's four waves of
+// jobs share one read when that wait is long (the default); a long wait
+// ends, and the users waiting are read back while a job still runs; a
+// stop reads them back at once, within the grace, rather than leaving
+// their rows submitted when the grace ends.
+func TestReadBackWaitsToShareACall(t *testing.T) {
+	t.Run("four waves, one read", func(t *testing.T) {
+		s := newSim(t, sandbox.Config{JobDuration: 20 * time.Millisecond, Seed: leavers(40)}, 5)
+		opt := fast()
+		res, stop := runSim(t, s, makePlan(leaverPlan(40)...), opt)
+		if diff := cmp.Diff(repeat(deleted, 40), outcomes(res)); diff != "" || stop != nil {
+			t.Errorf("Run() outcomes (-want +got):\n%s\nstop %+v", diff, stop)
+		}
+		if alone, together := userReads(s.srv); alone != 0 || together != 1 {
+			t.Errorf("user reads: %d alone, %d together; want the 40 users read back in one call", alone, together)
+		}
+	})
+
+	// Ten short jobs and one of an hour: the short ones' users are
+	// gathered once their jobs completed.
+	shortAndLong := func(t *testing.T) (*sim, *plan.Plan, string) {
+		users := plain(11)
+		long := users[10]
+		s := newSim(t, sandbox.Config{JobDuration: 20 * time.Millisecond, JobDurations: func(id string) time.Duration {
+			if id == long {
+				return time.Hour
+			}
+			return 0
+		}}, 5)
+		return s, makePlan(toHeir(users...)...), long
+	}
+	isDeleted := func(r result.Row) bool { return r.Outcome == result.Deleted }
+
+	t.Run("the wait ends while a job runs", func(t *testing.T) {
+		s, p, _ := shortAndLong(t)
+		var rows rowWatcher
+		opt := fast()
+		opt.JobTimeout, opt.ReadBackWait, opt.OnChange = time.Hour, 100*time.Millisecond, rows.onChange
+		opt.Grace = 50 * time.Millisecond
+		ctx, cancel := context.WithCancel(t.Context())
+		wait := runAsync(ctx, s.client, p, opt)
+		waitFor(t, "the ten short rows deleted while the long job runs", func() bool { return rows.count(isDeleted) == 10 })
+		cancel()
+		res, _, err := wait(t)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run() error = %v, want context.Canceled", err)
+		}
+		want := append(repeat(deleted, 10), outcome{result.Submitted, ""})
+		if diff := cmp.Diff(want, outcomes(res)); diff != "" {
+			t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a stop reads them back at once", func(t *testing.T) {
+		s, p, _ := shortAndLong(t)
+		var rows rowWatcher
+		opt := fast()
+		opt.JobTimeout, opt.ReadBackWait, opt.OnChange = time.Hour, time.Hour, rows.onChange
+		opt.Grace = time.Second
+		var log bytes.Buffer
+		opt.Log = zerolog.New(zerolog.SyncWriter(&log))
+		ctx, cancel := context.WithCancel(t.Context())
+		wait := runAsync(ctx, s.client, p, opt)
+		waitFor(t, "the ten short jobs completed", func() bool {
+			return rows.count(func(r result.Row) bool { return r.JobStatus == "completed" }) == 10
+		})
+		if _, together := userReads(s.srv); together != 0 {
+			t.Fatalf("%d reads together before the stop, want none (ReadBackWait is an hour)", together)
+		}
+		cancel()
+		res, _, err := wait(t)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run() error = %v, want context.Canceled", err)
+		}
+		want := append(repeat(deleted, 10), outcome{result.Submitted, ""})
+		if diff := cmp.Diff(want, outcomes(res)); diff != "" {
+			t.Errorf("Run() outcomes (-want +got):\n%s", diff)
+			for _, r := range res {
+				t.Logf("line %d: %s %s", r.Line, r.Outcome, r.Message)
+			}
+		}
+		if alone, together := userReads(s.srv); alone != 0 || together == 0 {
+			t.Errorf("user reads: %d alone, %d together; want the ten read back together at the stop", alone, together)
+		}
+		// The stop's line counts the job still running apart from the
+		// completed jobs whose users are read back.
+		const line = `"message":"stopping: nothing more is submitted; following 1 job for up to 1s and reading back the users of 10 completed jobs"`
+		if !strings.Contains(log.String(), line) {
+			t.Errorf("the log has no %s:\n%s", line, log.String())
+		}
+	})
 }

@@ -112,6 +112,13 @@ type Options struct {
 	// moment, or a job a step went ahead of, may be looked at again after
 	// a fifth of PollMin.
 	PollMin, PollMax time.Duration
+	// ReadBackWait is the longest the user of a completed job waits to
+	// be read back with others (one call confirms up to 100 deletions;
+	// the job's slot is free meanwhile); 0 means 30 min. The users
+	// gathered are read back at once when a hundred are, when no other
+	// row is left, when a later row waits for one of them, and when the
+	// run must stop.
+	ReadBackWait time.Duration
 	// Log receives one info line per row outcome and one warning per retry
 	// or backoff. Once the run must stop, one warning says so and how many
 	// jobs are followed for how long; the rows it then never sends are
@@ -198,6 +205,7 @@ func (o Options) withDefaults() Options {
 	def(&o.BackoffMax, time.Minute)
 	def(&o.PollMin, 250*time.Millisecond)
 	def(&o.PollMax, 10*time.Minute)
+	def(&o.ReadBackWait, 30*time.Minute)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -698,27 +706,43 @@ func (r *run) logStopping(what string, grace time.Duration, interrupt bool) {
 	// The jobs followed, and the submissions whose answer was lost
 	// (watched until the user is seen deleted). A submission on the wire
 	// becomes one when its answer comes; the others waiting are not sent.
-	jobs := 0
+	// A job seen ended holds no slot: its user is read back.
+	jobs, backs := 0, 0
 	for i := range r.steps {
-		switch r.steps[i].phase {
-		case running, inDoubt:
+		switch s := &r.steps[i]; {
+		case s.phase == inDoubt || s.phase == running && s.holds:
 			jobs++
+		case s.phase == running:
+			backs++
 		}
 	}
 	grace = max(grace, 0)
 	if grace >= time.Second {
 		grace = grace.Round(time.Second)
 	}
-	msg := what + ": nothing more is submitted; "
-	switch jobs {
+	reading := ""
+	switch backs {
 	case 0:
-		msg += "no job to follow; writing the results"
 	case 1:
+		reading = "reading back the user of 1 completed job"
+	default:
+		reading = fmt.Sprintf("reading back the users of %d completed jobs", backs)
+	}
+	msg := what + ": nothing more is submitted; "
+	switch {
+	case jobs == 0 && backs == 0:
+		msg += "no job to follow; writing the results"
+	case jobs == 0:
+		msg += reading + ", then writing the results"
+	case jobs == 1:
 		msg += fmt.Sprintf("following 1 job for up to %s", grace)
 	default:
 		msg += fmt.Sprintf("following %d jobs for up to %s", jobs, grace)
 	}
-	ev := r.log.Warn().Int("jobs_following", jobs).Float64("grace_s", grace.Seconds())
+	if jobs > 0 && backs > 0 {
+		msg += " and " + reading
+	}
+	ev := r.log.Warn().Int("jobs_following", jobs).Int("users_to_read_back", backs).Float64("grace_s", grace.Seconds())
 	if interrupt {
 		if r.opt.InterruptNote != "" {
 			msg += "; " + r.opt.InterruptNote
@@ -759,6 +783,7 @@ func (r *run) finish(i int, o result.Outcome, code, message string) {
 	was := s.phase
 	s.phase = done
 	r.open--
+	r.backs.poke() // the users gathered may be all that is left
 	if was == sending {
 		r.sending--
 	}
