@@ -35,6 +35,20 @@ type durations struct {
 	// polled at its top, so that one job, not a whole wave, pays for the
 	// test.
 	testing bool
+	// floor and ceil bracket jobs alike beyond the recent ones: floor is
+	// the latest age at which a job alike was seen unfinished below the
+	// recent jobs' top (a test found jobs no shorter), and ceil the
+	// shortest age at which one was seen done since. Both are kept for
+	// floorLeft more jobs, once the jobs that said them are no longer
+	// recent: jobs done at their first poll, just past the top, say
+	// nothing new (and would raise the top a little each time), and a
+	// test below costs a poll, and a step sent ahead refused, or more.
+	// quiet is how many jobs: it doubles with every test that finds jobs
+	// no shorter (up to maxQuiet), and is back to keepJobs when a job
+	// ends well outside them (lengths changed).
+	floor, ceil time.Duration
+	floorLeft   int
+	quiet       int
 }
 
 // bracket is what one poll schedule learnt of one job's length.
@@ -69,13 +83,16 @@ const (
 	// margin is how far past the top of a tight bracket a job alike is
 	// polled, so that a little noise does not make the poll miss.
 	margin = 1.03
+	// maxQuiet is the most jobs a floor is kept (see durations.floor):
+	// jobs that got shorter are found within that many.
+	maxQuiet = 4 * keepJobs
 )
 
 // newDurations returns durations whose first guess is guess (0: none).
 // A guess from an earlier run's journal is taken as a loose bracket
 // around it, to be narrowed by this run's jobs.
 func newDurations(guess, pollMin, pollMax time.Duration) *durations {
-	d := &durations{min: pollMin, max: pollMax}
+	d := &durations{min: pollMin, max: pollMax, quiet: keepJobs}
 	if guess > 0 {
 		d.recent = append(d.recent, bracket{lo: guess * 2 / 3, hi: guess * 3 / 2})
 	}
@@ -98,18 +115,43 @@ func (d *durations) observe(lo, hi time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.testing = false
-	d.recent = append(d.recent, bracket{lo: min(lo, hi), hi: hi})
+	lo = min(lo, hi)
+	_, top, alike := d.bounds()
+	switch {
+	case d.floorLeft > 0 && (noise*float64(hi) < float64(d.floor) || float64(lo) > noise*float64(d.ceil)):
+		// A job well outside floor and ceil: lengths changed. The recent
+		// jobs alone say how long jobs take, and tests come as often as
+		// at the start.
+		d.floor, d.ceil, d.floorLeft, d.quiet = 0, 0, 0, keepJobs
+	case alike && lo > 0 && lo < top:
+		// A job alike unfinished below the top: jobs are no shorter.
+		if d.floorLeft == 0 {
+			d.quiet = min(2*d.quiet, maxQuiet)
+			d.ceil = top
+		}
+		d.floor, d.ceil, d.floorLeft = max(d.floor, lo), min(d.ceil, hi), d.quiet
+	case d.floorLeft > 0:
+		d.ceil = min(d.ceil, hi)
+		if d.floorLeft--; d.floorLeft == 0 {
+			d.floor, d.ceil = 0, 0
+		}
+	}
+	d.recent = append(d.recent, bracket{lo: lo, hi: hi})
 	if len(d.recent) > keepJobs {
 		d.recent = d.recent[len(d.recent)-keepJobs:]
 	}
 }
 
-// bounds returns the longest lo and the shortest hi of the recent jobs;
-// alike reports that they agree, within noise.
+// bounds returns the longest lo and the shortest hi of the recent jobs
+// (floor and ceil, while kept, count among them); alike reports that
+// they agree, within noise.
 func (d *durations) bounds() (lo, hi time.Duration, alike bool) {
 	hi = time.Duration(math.MaxInt64)
 	for _, b := range d.recent {
 		lo, hi = max(lo, b.lo), min(hi, b.hi)
+	}
+	if d.floorLeft > 0 {
+		lo, hi = max(lo, d.floor), min(hi, d.ceil)
 	}
 	return lo, hi, float64(lo) < noise*float64(hi)
 }
@@ -229,16 +271,4 @@ func (d *durations) nextPoll(age time.Duration) time.Duration {
 	}
 	wait := time.Duration(float64(age) * (growth - 1))
 	return min(max(wait, d.min), d.max)
-}
-
-// gatherWindow is how long a finished job's read-back may wait for others
-// to share one call: a typical job's length (the ten slots' jobs end
-// spread over about that long), within the poll bounds. Only the row's
-// end waits: the job's slot is free already.
-func (d *durations) gatherWindow() time.Duration {
-	t := d.first(false)
-	if t == 0 {
-		return d.min
-	}
-	return min(max(t, d.min), d.max)
 }

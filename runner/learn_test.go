@@ -90,3 +90,59 @@ func TestRetimeBringsFirstPollsForward(t *testing.T) {
 		t.Errorf("the poller's next watch is due %v, want the one due at 11 s", r.poll.queue[0].due.Sub(since))
 	}
 }
+
+// follow plays one job of the given length through d, as the poller
+// would, one job at a time: its first poll, then the next ones until one
+// finds it done; it reports when the first poll came, and the polls that
+// found the job unfinished.
+func follow(d *durations, length time.Duration) (first time.Duration, misses int) {
+	first = d.firstPoll()
+	lo, age := time.Duration(0), first
+	for age < length {
+		misses++
+		lo, age = age, age+d.nextPoll(age)
+	}
+	d.observe(lo, age)
+	return first, misses
+}
+
+// TestTestsBelowGrowRarer: jobs alike all done at their first poll say
+// nothing of whether jobs got shorter, so now and then one job looks
+// lower, which costs a poll (and a step sent ahead refused) when they
+// did not. While a test finds them no shorter, the next test waits ever
+// more jobs (up to maxQuiet); jobs that did get shorter are found within
+// that many, and then tested for again as often as at the start.
+func TestTestsBelowGrowRarer(t *testing.T) {
+	const s = time.Second
+	d := newDurations(0, s/4, 10*time.Minute)
+	d.observe(600*time.Millisecond, 1200*time.Millisecond) // the probe
+	misses := 0
+	var last time.Duration
+	for range 1000 {
+		first, m := follow(d, s)
+		misses, last = misses+m, first
+	}
+	// A test every keepJobs jobs, one poll missed each at least, misses
+	// 50 times or more (81 before tests grew rarer).
+	if misses > 30 {
+		t.Errorf("1,000 jobs of 1 s: %d polls found a job unfinished, want at most 30", misses)
+	}
+	if last < s || last > 1100*time.Millisecond {
+		t.Errorf("the 1,000th job of 1 s: first poll at %v, want just past 1 s", last)
+	}
+	// The jobs get shorter: found within maxQuiet jobs and a few tests.
+	for shorter := 0; last > 750*time.Millisecond; shorter++ {
+		if shorter > maxQuiet+2*keepJobs {
+			t.Fatalf("jobs of 0.7 s after jobs of 1 s: first polls still at %v after %d jobs", last, shorter)
+		}
+		last, _ = follow(d, 700*time.Millisecond)
+	}
+	// The jobs get longer: found as soon as the jobs of 0.7 s are no
+	// longer recent.
+	for longer := 0; last < 2*s; longer++ {
+		if longer > keepJobs+2 {
+			t.Fatalf("jobs of 2 s after jobs of 0.7 s: first polls still at %v after %d jobs", last, longer)
+		}
+		last, _ = follow(d, 2*s)
+	}
+}
