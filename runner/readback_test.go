@@ -12,10 +12,20 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 
-	"offboard/plan"
 	"offboard/result"
 	"offboard/sandbox"
 )
+
+// simOneLong is a simulated org whose jobs take 20 ms, but long's, which
+// takes d.
+func simOneLong(t *testing.T, long string, d time.Duration) *sim {
+	return newSim(t, sandbox.Config{JobDuration: 20 * time.Millisecond, JobDurations: func(id string) time.Duration {
+		if id == long {
+			return d
+		}
+		return 0
+	}}, 5)
+}
 
 // userReads counts the simulator's user reads: alone (GET /users/{id})
 // and together (GET /users?ids=…).
@@ -81,13 +91,7 @@ func TestReadBackTogether(t *testing.T) {
 // others must all be followed to their end, and it end submitted.
 func TestProbeThatOutlivesTheJobTimeout(t *testing.T) {
 	users := plain(6)
-	long := users[0]
-	s := newSim(t, sandbox.Config{JobDuration: 20 * time.Millisecond, JobDurations: func(id string) time.Duration {
-		if id == long {
-			return time.Minute
-		}
-		return 0
-	}}, 5)
+	s := simOneLong(t, users[0], time.Minute)
 	opt := fast()
 	opt.JobDuration, opt.JobTimeout = 0, 400*time.Millisecond
 	res, _ := runSim(t, s, makePlan(toHeir(users...)...), opt)
@@ -162,57 +166,20 @@ func TestReadBackWaitsToShareACall(t *testing.T) {
 		}
 	})
 
-	// Ten short jobs and one of an hour: the short ones' users are
-	// gathered once their jobs completed.
-	shortAndLong := func(t *testing.T) (*sim, *plan.Plan, string) {
+	// stopWhen runs ten short jobs and one of an hour with opt, and
+	// interrupts the run once ok holds of the rows (and atStop has looked
+	// at the org); the ten short rows must end deleted, the long one
+	// submitted.
+	stopWhen := func(t *testing.T, opt Options, what string, ok func(*rowWatcher) bool, atStop func(*sim)) *sim {
+		t.Helper()
 		users := plain(11)
-		long := users[10]
-		s := newSim(t, sandbox.Config{JobDuration: 20 * time.Millisecond, JobDurations: func(id string) time.Duration {
-			if id == long {
-				return time.Hour
-			}
-			return 0
-		}}, 5)
-		return s, makePlan(toHeir(users...)...), long
-	}
-	isDeleted := func(r result.Row) bool { return r.Outcome == result.Deleted }
-
-	t.Run("the wait ends while a job runs", func(t *testing.T) {
-		s, p, _ := shortAndLong(t)
+		s := simOneLong(t, users[10], time.Hour)
 		var rows rowWatcher
-		opt := fast()
-		opt.JobTimeout, opt.ReadBackWait, opt.OnChange = time.Hour, 100*time.Millisecond, rows.onChange
-		opt.Grace = 50 * time.Millisecond
+		opt.JobTimeout, opt.OnChange = time.Hour, rows.onChange
 		ctx, cancel := context.WithCancel(t.Context())
-		wait := runAsync(ctx, s.client, p, opt)
-		waitFor(t, "the ten short rows deleted while the long job runs", func() bool { return rows.count(isDeleted) == 10 })
-		cancel()
-		res, _, err := wait(t)
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Run() error = %v, want context.Canceled", err)
-		}
-		want := append(repeat(deleted, 10), outcome{result.Submitted, ""})
-		if diff := cmp.Diff(want, outcomes(res)); diff != "" {
-			t.Errorf("Run() outcomes (-want +got):\n%s", diff)
-		}
-	})
-
-	t.Run("a stop reads them back at once", func(t *testing.T) {
-		s, p, _ := shortAndLong(t)
-		var rows rowWatcher
-		opt := fast()
-		opt.JobTimeout, opt.ReadBackWait, opt.OnChange = time.Hour, time.Hour, rows.onChange
-		opt.Grace = time.Second
-		var log bytes.Buffer
-		opt.Log = zerolog.New(zerolog.SyncWriter(&log))
-		ctx, cancel := context.WithCancel(t.Context())
-		wait := runAsync(ctx, s.client, p, opt)
-		waitFor(t, "the ten short jobs completed", func() bool {
-			return rows.count(func(r result.Row) bool { return r.JobStatus == "completed" }) == 10
-		})
-		if _, together := userReads(s.srv); together != 0 {
-			t.Fatalf("%d reads together before the stop, want none (ReadBackWait is an hour)", together)
-		}
+		wait := runAsync(ctx, s.client, makePlan(toHeir(users...)...), opt)
+		waitFor(t, what, func() bool { return ok(&rows) })
+		atStop(s)
 		cancel()
 		res, _, err := wait(t)
 		if !errors.Is(err, context.Canceled) {
@@ -225,6 +192,29 @@ func TestReadBackWaitsToShareACall(t *testing.T) {
 				t.Logf("line %d: %s %s", r.Line, r.Outcome, r.Message)
 			}
 		}
+		return s
+	}
+
+	t.Run("the wait ends while a job runs", func(t *testing.T) {
+		opt := fast()
+		opt.ReadBackWait, opt.Grace = 100*time.Millisecond, 50*time.Millisecond
+		stopWhen(t, opt, "the ten short rows deleted while the long job runs", func(rows *rowWatcher) bool {
+			return rows.count(func(r result.Row) bool { return r.Outcome == result.Deleted }) == 10
+		}, func(*sim) {})
+	})
+
+	t.Run("a stop reads them back at once", func(t *testing.T) {
+		opt := fast()
+		opt.ReadBackWait, opt.Grace = time.Hour, time.Second
+		var log bytes.Buffer
+		opt.Log = zerolog.New(zerolog.SyncWriter(&log))
+		s := stopWhen(t, opt, "the ten short jobs completed", func(rows *rowWatcher) bool {
+			return rows.count(func(r result.Row) bool { return r.JobStatus == "completed" }) == 10
+		}, func(s *sim) {
+			if _, together := userReads(s.srv); together != 0 {
+				t.Fatalf("%d reads together before the stop, want none (ReadBackWait is an hour)", together)
+			}
+		})
 		if alone, together := userReads(s.srv); alone != 0 || together == 0 {
 			t.Errorf("user reads: %d alone, %d together; want the ten read back together at the stop", alone, together)
 		}
