@@ -25,10 +25,11 @@ type bulkReader interface {
 type readBacks struct {
 	bulk bulkReader
 
-	mu    sync.Mutex
-	queue []*watch
-	since time.Time // when the oldest queued job was queued
-	wake  chan struct{}
+	mu     sync.Mutex
+	queue  []*watch
+	since  time.Time // when the oldest queued job was queued
+	closed bool      // the run's calls ended: nothing more is read back
+	wake   chan struct{}
 }
 
 // readBackLater reads step w.step's user back once its job completed:
@@ -40,6 +41,12 @@ func (r *run) readBackLater(w *watch) {
 	}
 	b := r.backs
 	b.mu.Lock()
+	if b.closed {
+		// A poll's answer that came as the run's calls ended.
+		b.mu.Unlock()
+		r.notReadBack(w)
+		return
+	}
 	if len(b.queue) == 0 {
 		b.since = time.Now()
 	}
@@ -76,10 +83,10 @@ func (r *run) readBackLoop() {
 		b.mu.Lock()
 		if r.calls.Err() != nil {
 			left := b.queue
-			b.queue = nil
+			b.queue, b.closed = nil, true
 			b.mu.Unlock()
 			for _, w := range left {
-				r.end(w.step, result.Submitted, "", fmt.Sprintf("job %s completed, but the run stopped before the user was read back to confirm the deletion; check the user in Zoho", w.jobID))
+				r.notReadBack(w)
 			}
 			return
 		}
@@ -111,6 +118,12 @@ func (r *run) readBackLoop() {
 		b.mu.Unlock()
 		r.readBackMany(batch)
 	}
+}
+
+// notReadBack ends the row of w, whose job completed, once the run's
+// calls ended before its user was read back.
+func (r *run) notReadBack(w *watch) {
+	r.end(w.step, result.Submitted, "", fmt.Sprintf("job %s completed, but the run stopped before the user was read back to confirm the deletion; check the user in Zoho", w.jobID))
 }
 
 // urgent reports whether the gathered users are read back now: a hundred

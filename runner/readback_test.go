@@ -14,6 +14,7 @@ import (
 
 	"offboard/result"
 	"offboard/sandbox"
+	"offboard/zoho"
 )
 
 // simOneLong is a simulated org whose jobs take 20 ms, but long's, which
@@ -225,4 +226,55 @@ func TestReadBackWaitsToShareACall(t *testing.T) {
 			t.Errorf("the log has no %s:\n%s", line, log.String())
 		}
 	})
+}
+
+// lateAnswer is a client whose status calls, once armed, find an
+// unfinished job completed only after the call's context ended: the
+// answer of a poll in flight as the grace ends.
+type lateAnswer struct {
+	*zoho.Client
+	armed chan struct{}
+}
+
+func (c *lateAnswer) JobStatus(ctx context.Context, id string) (zoho.JobStatus, error) {
+	st, err := c.Client.JobStatus(ctx, id)
+	select {
+	case <-c.armed:
+		if err == nil && !st.Finished() {
+			<-ctx.Done()
+			time.Sleep(50 * time.Millisecond)
+			return zoho.JobStatus{Status: zoho.JobCompleted}, nil
+		}
+	default:
+	}
+	return st, err
+}
+
+// TestCompletedAsTheCallsEnd: a poll that finds a job completed just as
+// the grace ends, after the read-back has stopped, ends its row
+// submitted, saying the job completed: the run returns (found by review:
+// it waited for that row for ever).
+func TestCompletedAsTheCallsEnd(t *testing.T) {
+	users := plain(11)
+	s := simOneLong(t, users[10], time.Hour)
+	c := &lateAnswer{Client: s.client, armed: make(chan struct{})}
+	var rows rowWatcher
+	opt := fast()
+	opt.OnChange, opt.Grace, opt.JobTimeout = rows.onChange, 300*time.Millisecond, time.Hour
+	ctx, cancel := context.WithCancel(t.Context())
+	wait := runAsync(ctx, c, makePlan(toHeir(users...)...), opt)
+	waitFor(t, "ten jobs completed", func() bool {
+		return rows.count(func(r result.Row) bool { return r.JobStatus == "completed" }) == 10
+	})
+	close(c.armed)
+	cancel()
+	res, _, _ := wait(t)
+	for i, r := range res {
+		if i < 10 && r.Outcome != result.Deleted && !(r.Outcome == result.Submitted && strings.Contains(r.Message, "completed")) {
+			t.Errorf("line %d: %s %q, want deleted (read back at the stop) or submitted saying its job completed", r.Line, r.Outcome, r.Message)
+		}
+	}
+	if last := res[10]; last.Outcome != result.Submitted || !strings.Contains(last.Message, "completed, but the run stopped before the user was read back") {
+		t.Errorf("the long job's row: %s %q, want submitted, saying its job completed", last.Outcome, last.Message)
+	}
 }
