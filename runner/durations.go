@@ -36,16 +36,17 @@ type durations struct {
 	// test.
 	testing bool
 	// floor and ceil bracket jobs alike beyond the recent ones: floor is
-	// the latest age at which a job alike was seen unfinished below the
+	// the longest age at which a job alike was seen unfinished below the
 	// recent jobs' top (a test found jobs no shorter), and ceil the
 	// shortest age at which one was seen done since. Both are kept for
-	// floorLeft more jobs, once the jobs that said them are no longer
-	// recent: jobs done at their first poll, just past the top, say
-	// nothing new (and would raise the top a little each time), and a
-	// test below costs a poll, and a step sent ahead refused, or more.
-	// quiet is how many jobs: it doubles with every test that finds jobs
-	// no shorter (up to maxQuiet), and is back to keepJobs when a job
-	// ends well outside them (lengths changed).
+	// floorLeft jobs from that test, also once the jobs that said them
+	// are no longer recent: jobs done at their first poll, just past the
+	// top, say nothing new (and would raise the top a little each time),
+	// and a test below costs a poll, and a step sent ahead refused, or
+	// more. quiet is how many jobs: it doubles when a test finds jobs no
+	// shorter once floor and ceil lapsed (up to maxQuiet), and is back to
+	// keepJobs when a test finds them shorter or a job ends well outside
+	// them (lengths changed).
 	floor, ceil time.Duration
 	floorLeft   int
 	quiet       int
@@ -84,8 +85,10 @@ const (
 	// polled, so that a little noise does not make the poll miss.
 	margin = 1.03
 	// maxQuiet is the most jobs a floor is kept (see durations.floor):
-	// jobs that got shorter are found within that many.
-	maxQuiet = 4 * keepJobs
+	// jobs that got shorter are found within about that many. (80 was
+	// tried: half the tests again, but jobs found shorter only after 80
+	// or more, their slots idle meanwhile.)
+	maxQuiet = 2 * keepJobs
 )
 
 // newDurations returns durations whose first guess is guess (0: none).
@@ -116,13 +119,18 @@ func (d *durations) observe(lo, hi time.Duration) {
 	defer d.mu.Unlock()
 	d.testing = false
 	lo = min(lo, hi)
-	_, top, alike := d.bounds()
+	bottom, top, alike := d.bounds()
 	switch {
 	case d.floorLeft > 0 && (noise*float64(hi) < float64(d.floor) || float64(lo) > noise*float64(d.ceil)):
 		// A job well outside floor and ceil: lengths changed. The recent
 		// jobs alone say how long jobs take, and tests come as often as
 		// at the start.
 		d.floor, d.ceil, d.floorLeft, d.quiet = 0, 0, 0, keepJobs
+	case alike && bottom == 0 && lo == 0 && hi < top:
+		// A job alike done below the top while nothing bounded it from
+		// below (a test found jobs shorter): tests come as often as at
+		// the start.
+		d.quiet = keepJobs
 	case alike && lo > 0 && lo < top:
 		// A job alike unfinished below the top: jobs are no shorter.
 		if d.floorLeft == 0 {
@@ -187,11 +195,7 @@ func (d *durations) median() time.Duration {
 // firstPoll is how long after its submission a new job is polled first;
 // 0 when nothing is known (the job waits for the probe, or is the probe,
 // which probeFirst times).
-func (d *durations) firstPoll() time.Duration { return d.first(true) }
-
-// first is firstPoll; a poll that splits the bracket is marked as the one
-// test under way only when test is set.
-func (d *durations) first(test bool) time.Duration {
+func (d *durations) firstPoll() time.Duration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.recent) == 0 {
@@ -206,12 +210,12 @@ func (d *durations) first(test bool) time.Duration {
 		// Every recent job was done at its first poll: how much shorter
 		// they are is not known. One job looks a little below.
 		t = time.Duration(below * float64(hi))
-		d.testing = d.testing || test
+		d.testing = true
 	case float64(hi) <= tight*float64(lo) || d.testing:
 		t = pastTop(lo, hi)
 	default:
 		t = time.Duration(math.Sqrt(float64(lo) * float64(hi)))
-		d.testing = d.testing || test
+		d.testing = true
 	}
 	return max(t, d.min)
 }
