@@ -19,6 +19,7 @@ type progress struct {
 	mu      sync.Mutex
 	total   int // rows the runner runs
 	rows    map[int]result.Row
+	final   map[int]bool
 	start   time.Time
 	now     func() time.Time
 	out     io.Writer // the terminal, or nil
@@ -28,25 +29,28 @@ type progress struct {
 }
 
 func newProgress(total int, now func() time.Time) *progress {
-	return &progress{total: total, rows: map[int]result.Row{}, start: now(), now: now,
+	return &progress{total: total, rows: map[int]result.Row{}, final: map[int]bool{}, start: now(), now: now,
 		stopped: make(chan struct{}), done: make(chan struct{})}
 }
 
 // onChange records a row's result as the runner reports it.
-func (p *progress) onChange(i int, r result.Row, _ bool) {
+func (p *progress) onChange(i int, r result.Row, final bool) {
 	p.mu.Lock()
-	p.rows[i] = r
+	p.rows[i], p.final[i] = r, final
 	p.mu.Unlock()
 }
 
 // counts returns the rows finished, the jobs running and the outcomes so
 // far; p.mu must be held. A row whose job completed is finished: only its
 // user's read-back is left, which waits to share one call with others
-// (confirming counts them).
+// (confirming counts them), unless the row ended without it.
 func (p *progress) counts() (finished, running, confirming int, by map[result.Outcome]int) {
 	by = map[result.Outcome]int{}
-	for _, r := range p.rows {
+	for i, r := range p.rows {
 		switch {
+		case r.Outcome == result.Submitted && r.JobStatus == "completed" && p.final[i]:
+			finished++
+			by[r.Outcome]++
 		case r.Outcome == result.Submitted && r.JobStatus == "completed":
 			finished++
 			confirming++
@@ -73,15 +77,15 @@ func (p *progress) line(bar bool) string {
 		b.WriteString("[" + strings.Repeat("#", filled) + strings.Repeat("-", width-filled) + "] ")
 	}
 	fmt.Fprintf(&b, "%d/%d rows done", finished, p.total)
-	for _, o := range []result.Outcome{result.Deleted, result.Failed, result.NotRun} {
+	for _, o := range []result.Outcome{result.Deleted, result.Failed, result.NotRun, result.Submitted} {
 		if by[o] > 0 {
 			fmt.Fprintf(&b, ", %d %s", by[o], o)
 		}
 	}
 	if confirming > 0 {
-		fmt.Fprintf(&b, ", %d jobs completed (users read back soon)", confirming)
+		fmt.Fprintf(&b, ", %s completed, users read back soon", jobs(confirming))
 	}
-	fmt.Fprintf(&b, "; %d jobs running", running)
+	fmt.Fprintf(&b, "; %s running", jobs(running))
 	if eta := p.eta(finished); eta >= time.Second {
 		fmt.Fprintf(&b, "; about %s left", eta.Round(time.Second))
 	}
@@ -182,4 +186,12 @@ func (a around) Write(b []byte) (int, error) {
 		a.p.redrawLocked()
 	}
 	return n, err
+}
+
+// jobs is "1 job" or "n jobs".
+func jobs(n int) string {
+	if n == 1 {
+		return "1 job"
+	}
+	return fmt.Sprintf("%d jobs", n)
 }

@@ -32,9 +32,19 @@ func TestProgressLine(t *testing.T) {
 	p.mu.Lock()
 	got = p.line(true)
 	p.mu.Unlock()
-	want = "[############------------] 4/8 rows done, 2 deleted, 1 failed, 1 jobs completed (users read back soon); 1 jobs running; about 30s left"
+	want = "[############------------] 4/8 rows done, 2 deleted, 1 failed, 1 job completed, users read back soon; 1 job running; about 30s left"
 	if got != want {
 		t.Errorf("progress line after a job completed = %q, want %q", got, want)
+	}
+	// The run stopped before that user was read back: the row ended
+	// submitted.
+	p.onChange(3, result.Row{Outcome: result.Submitted, JobStatus: "completed"}, true)
+	p.mu.Lock()
+	got = p.line(true)
+	p.mu.Unlock()
+	want = "[############------------] 4/8 rows done, 2 deleted, 1 failed, 1 submitted; 1 job running; about 30s left"
+	if got != want {
+		t.Errorf("progress line after that row ended submitted = %q, want %q", got, want)
 	}
 }
 

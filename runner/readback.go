@@ -16,6 +16,19 @@ type bulkReader interface {
 	UsersByID(ctx context.Context, typ zoho.UserType, ids []string) ([]zoho.User, error)
 }
 
+// creditsReporter says how many API credits Zoho last said the org has
+// left for the day (zoho.Client.CreditsRemaining).
+type creditsReporter interface {
+	CreditsRemaining() (n int, known bool)
+}
+
+// creditsPerRow is how many API credits a row still open may take, as
+// the gathered users' read-back judges it: about 2.5 when jobs are alike,
+// more when lengths spread. With fewer left for the rows still open, the
+// run may end for want of credits, and the users already gathered would
+// end unconfirmed: they are read back at once.
+const creditsPerRow = 4
+
 // readBacks gathers the users whose jobs completed, to read them back
 // together: GET /users?type=DeletedUsers&ids=… confirms up to 100
 // deletions in one call, where one GET /users/{id} each would spend as
@@ -30,6 +43,8 @@ type readBacks struct {
 	since  time.Time // when the oldest queued job was queued
 	closed bool      // the run's calls ended: nothing more is read back
 	wake   chan struct{}
+	// credits, if the client has it, says how many credits are left.
+	credits creditsReporter
 }
 
 // readBackLater reads step w.step's user back once its job completed:
@@ -127,9 +142,10 @@ func (r *run) notReadBack(w *watch) {
 }
 
 // urgent reports whether the gathered users are read back now: a hundred
-// of them, no other row left open, one a later row waits for, or the run
+// of them, no other row left open, one a later row waits for, the run
 // must stop (they are read back while its jobs are followed for
-// Options.Grace, rather than end submitted when that ends).
+// Options.Grace, rather than end submitted when that ends), or the
+// credits Zoho says are left may not see the open rows through.
 func (r *run) urgent(queue []*watch) bool {
 	if len(queue) >= zoho.MaxIDs {
 		return true
@@ -138,6 +154,11 @@ func (r *run) urgent(queue []*watch) bool {
 	defer r.mu.Unlock()
 	if r.open <= len(queue) || r.stopped() {
 		return true
+	}
+	if c := r.backs.credits; c != nil {
+		if n, known := c.CreditsRemaining(); known && n < creditsPerRow*r.open {
+			return true
+		}
 	}
 	for _, w := range queue {
 		if r.needed[w.step] {

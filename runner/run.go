@@ -116,8 +116,9 @@ type Options struct {
 	// be read back with others (one call confirms up to 100 deletions;
 	// the job's slot is free meanwhile); 0 means 30 min. The users
 	// gathered are read back at once when a hundred are, when no other
-	// row is left, when a later row waits for one of them, and when the
-	// run must stop.
+	// row is left, when a later row waits for one of them, when the run
+	// must stop, and while Zoho says the day's API credits left may not
+	// see the run through.
 	ReadBackWait time.Duration
 	// Log receives one info line per row outcome and one warning per retry
 	// or backoff. Once the run must stop, one warning says so and how many
@@ -307,6 +308,7 @@ func Run(ctx context.Context, c Client, p *plan.Plan, rows []result.Row, opt Opt
 
 	if bulk, ok := c.(bulkReader); ok {
 		r.backs = &readBacks{bulk: bulk, wake: make(chan struct{}, 1)}
+		r.backs.credits, _ = c.(creditsReporter)
 		r.wg.Add(1)
 		go r.readBackLoop()
 	}
@@ -706,16 +708,20 @@ func (r *run) logStopping(what string, grace time.Duration, interrupt bool) {
 	// The jobs followed, and the submissions whose answer was lost
 	// (watched until the user is seen deleted). A submission on the wire
 	// becomes one when its answer comes; the others waiting are not sent.
-	// A job seen ended holds no slot: its user is read back.
-	jobs, backs := 0, 0
+	// A job seen ended holds no slot: its user is read back. Of the jobs
+	// holding one, r.over had ended (Zoho took steps sent ahead of them).
+	jobs, doubts, backs := 0, 0, 0
 	for i := range r.steps {
 		switch s := &r.steps[i]; {
-		case s.phase == inDoubt || s.phase == running && s.holds:
+		case s.phase == inDoubt:
+			doubts++
+		case s.phase == running && s.holds:
 			jobs++
 		case s.phase == running:
 			backs++
 		}
 	}
+	jobs = jobs - min(r.over, jobs) + doubts
 	grace = max(grace, 0)
 	if grace >= time.Second {
 		grace = grace.Round(time.Second)

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -92,6 +93,32 @@ type Client struct {
 	userAgent  string
 	log        zerolog.Logger
 	secrets    *secrets
+	// credits is the latest X-API-CREDITS-REMAINING Zoho sent, plus one:
+	// 0 while none came (see CreditsRemaining).
+	credits atomic.Int64
+}
+
+// CreditsRemaining is what the latest answer that said so gave as the
+// org's API credits left for the day (X-API-CREDITS-REMAINING, which Zoho
+// sends once half of them are used); known is false until one did.
+func (c *Client) CreditsRemaining() (n int, known bool) {
+	v := c.credits.Load()
+	return int(v - 1), v > 0
+}
+
+// noteCredits records the X-API-CREDITS-REMAINING header of an answer,
+// if any, and returns it (-1 if none).
+func (c *Client) noteCredits(h http.Header) int {
+	v := h.Get("X-API-CREDITS-REMAINING")
+	if v == "" {
+		return -1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return -1
+	}
+	c.credits.Store(int64(n) + 1)
+	return n
 }
 
 // New checks cfg and returns a Client. It makes no network call: bad
@@ -453,6 +480,7 @@ func (c *Client) send(ctx context.Context, tok *oauth2.Token, cl call, path stri
 		return nil, fmt.Errorf("zoho: %s %s: %w", cl.method, path, transportError(ctx, err))
 	}
 	c.log.Debug().Str("method", cl.method).Str("path", path).Int("status", resp.StatusCode).Dur("elapsed", elapsed).Msg("api call")
+	c.noteCredits(resp.Header)
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return &response{status: resp.StatusCode, header: resp.Header, body: data}, nil
@@ -501,12 +529,7 @@ type envelope struct {
 // parseError builds an *APIError from a non-2xx answer, whichever of Zoho's
 // two envelopes it uses.
 func (c *Client) parseError(resp *http.Response, data []byte, method, path string) *APIError {
-	e := &APIError{HTTPStatus: resp.StatusCode, Method: method, Path: path, CreditsRemaining: -1}
-	if v := resp.Header.Get("X-API-CREDITS-REMAINING"); v != "" {
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-			e.CreditsRemaining = n
-		}
-	}
+	e := &APIError{HTTPStatus: resp.StatusCode, Method: method, Path: path, CreditsRemaining: c.noteCredits(resp.Header)}
 	if v := resp.Header.Get("Retry-After"); v != "" {
 		if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
 			e.RetryAfter = time.Duration(secs) * time.Second

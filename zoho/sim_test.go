@@ -480,6 +480,20 @@ func TestSimRateLimits(t *testing.T) {
 	if !errors.Is(last, zoho.ErrCreditsExhausted) || zoho.Classify(last) != zoho.ClassCreditsExhausted {
 		t.Errorf("Org() past the daily credits = %v, want ErrCreditsExhausted", last)
 	}
+
+	// The credits left, as Zoho says once half are used, on answers and
+	// refusals alike.
+	c := start(t, sandbox.Config{DailyCredits: 10})
+	var said []int
+	for range 12 {
+		c.client.Org(ctx)
+		if n, known := c.client.CreditsRemaining(); known {
+			said = append(said, n)
+		}
+	}
+	if diff := cmp.Diff([]int{5, 4, 3, 2, 1, 0, 0, 0}, said); diff != "" {
+		t.Errorf("CreditsRemaining() after each of 12 calls with 10 credits (-want +got):\n%s", diff)
+	}
 }
 
 func TestSimFaults(t *testing.T) {
