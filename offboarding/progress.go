@@ -41,24 +41,22 @@ func (p *progress) onChange(i int, r result.Row, final bool) {
 }
 
 // counts returns the rows finished, the jobs running and the outcomes so
-// far; p.mu must be held. A row whose job completed is finished: only its
-// user's read-back is left, which waits to share one call with others
-// (confirming counts them), unless the row ended without it.
+// far; p.mu must be held. A row with its final result is finished (one
+// left submitted too: --no-wait, --job-timeout, a stop), and so is a row
+// whose job completed: only its user's read-back is left, which waits to
+// share one call with others (confirming counts them).
 func (p *progress) counts() (finished, running, confirming int, by map[result.Outcome]int) {
 	by = map[result.Outcome]int{}
 	for i, r := range p.rows {
 		switch {
-		case r.Outcome == result.Submitted && r.JobStatus == "completed" && p.final[i]:
+		case p.final[i] || r.Outcome == result.Deleted || r.Outcome == result.Failed || r.Outcome == result.NotRun:
 			finished++
 			by[r.Outcome]++
 		case r.Outcome == result.Submitted && r.JobStatus == "completed":
 			finished++
 			confirming++
-		case r.Outcome == result.Submitted && r.JobStatus != "failed":
+		case r.Outcome == result.Submitted:
 			running++
-		case r.Outcome == result.Deleted || r.Outcome == result.Failed || r.Outcome == result.NotRun:
-			finished++
-			by[r.Outcome]++
 		}
 	}
 	return finished, running, confirming, by

@@ -46,6 +46,15 @@ func TestProgressLine(t *testing.T) {
 	if got != want {
 		t.Errorf("progress line after that row ended submitted = %q, want %q", got, want)
 	}
+	// A job past --job-timeout: its row ends submitted, and is done.
+	p.onChange(4, result.Row{Outcome: result.Submitted, JobStatus: "in_progress"}, true)
+	p.mu.Lock()
+	got = p.line(true)
+	p.mu.Unlock()
+	want = "[###############---------] 5/8 rows done, 2 deleted, 1 failed, 2 submitted; 0 jobs running; about 18s left"
+	if got != want {
+		t.Errorf("progress line after a job timed out = %q, want %q", got, want)
+	}
 }
 
 func TestProgressBarAroundLogs(t *testing.T) {

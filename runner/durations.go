@@ -43,10 +43,11 @@ type durations struct {
 	// are no longer recent: jobs done at their first poll, just past the
 	// top, say nothing new (and would raise the top a little each time),
 	// and a test below costs a poll, and a step sent ahead refused, or
-	// more. quiet is how many jobs: it doubles when a test finds jobs no
-	// shorter once floor and ceil lapsed (up to maxQuiet), and is back to
-	// keepJobs when a test finds them shorter or a job ends well outside
-	// them (lengths changed).
+	// more. quiet is how many jobs the last test kept them: each test
+	// that finds jobs no shorter once floor and ceil lapsed keeps them
+	// for twice as many (keepJobs the first time, then up to maxQuiet),
+	// and a test that finds them shorter, or a job that ends well outside
+	// them (lengths changed), starts again from keepJobs.
 	floor, ceil time.Duration
 	floorLeft   int
 	quiet       int
@@ -95,7 +96,7 @@ const (
 // A guess from an earlier run's journal is taken as a loose bracket
 // around it, to be narrowed by this run's jobs.
 func newDurations(guess, pollMin, pollMax time.Duration) *durations {
-	d := &durations{min: pollMin, max: pollMax, quiet: keepJobs}
+	d := &durations{min: pollMin, max: pollMax, quiet: keepJobs / 2}
 	if guess > 0 {
 		d.recent = append(d.recent, bracket{lo: guess * 2 / 3, hi: guess * 3 / 2})
 	}
@@ -125,12 +126,12 @@ func (d *durations) observe(lo, hi time.Duration) {
 		// A job well outside floor and ceil: lengths changed. The recent
 		// jobs alone say how long jobs take, and tests come as often as
 		// at the start.
-		d.floor, d.ceil, d.floorLeft, d.quiet = 0, 0, 0, keepJobs
+		d.floor, d.ceil, d.floorLeft, d.quiet = 0, 0, 0, keepJobs/2
 	case alike && bottom == 0 && lo == 0 && hi < top:
 		// A job alike done below the top while nothing bounded it from
 		// below (a test found jobs shorter): tests come as often as at
 		// the start.
-		d.quiet = keepJobs
+		d.quiet = keepJobs / 2
 	case alike && lo > 0 && lo < top:
 		// A job alike unfinished below the top: jobs are no shorter.
 		if d.floorLeft == 0 {

@@ -22,12 +22,14 @@ type creditsReporter interface {
 	CreditsRemaining() (n int, known bool)
 }
 
-// creditsPerRow is how many API credits a row still open may take, as
-// the gathered users' read-back judges it: about 2.5 when jobs are alike,
-// more when lengths spread. With fewer left for the rows still open, the
-// run may end for want of credits, and the users already gathered would
-// end unconfirmed: they are read back at once.
-const creditsPerRow = 4
+// creditsReserve is, per job slot (Options.MaxJobs), how few API credits
+// left for the day make the gathered users' read-back urgent: the run is
+// about to stop for want of credits, and the users gathered would end
+// unconfirmed. (Reading at once whenever the credits left might not see
+// the open rows through cost half a call more per user, and ended runs
+// for want of credits that gathering would have finished: found by
+// review.)
+const creditsReserve = 3
 
 // readBacks gathers the users whose jobs completed, to read them back
 // together: GET /users?type=DeletedUsers&ids=… confirms up to 100
@@ -144,8 +146,8 @@ func (r *run) notReadBack(w *watch) {
 // urgent reports whether the gathered users are read back now: a hundred
 // of them, no other row left open, one a later row waits for, the run
 // must stop (they are read back while its jobs are followed for
-// Options.Grace, rather than end submitted when that ends), or the
-// credits Zoho says are left may not see the open rows through.
+// Options.Grace, rather than end submitted when that ends), or Zoho
+// says the day's credits are nearly spent.
 func (r *run) urgent(queue []*watch) bool {
 	if len(queue) >= zoho.MaxIDs {
 		return true
@@ -156,7 +158,7 @@ func (r *run) urgent(queue []*watch) bool {
 		return true
 	}
 	if c := r.backs.credits; c != nil {
-		if n, known := c.CreditsRemaining(); known && n < creditsPerRow*r.open {
+		if n, known := c.CreditsRemaining(); known && n <= creditsReserve*r.opt.MaxJobs {
 			return true
 		}
 	}

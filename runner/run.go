@@ -117,8 +117,8 @@ type Options struct {
 	// the job's slot is free meanwhile); 0 means 30 min. The users
 	// gathered are read back at once when a hundred are, when no other
 	// row is left, when a later row waits for one of them, when the run
-	// must stop, and while Zoho says the day's API credits left may not
-	// see the run through.
+	// must stop, and once Zoho says the day's API credits are nearly
+	// spent (3 per MaxJobs left).
 	ReadBackWait time.Duration
 	// Log receives one info line per row outcome and one warning per retry
 	// or backoff. Once the run must stop, one warning says so and how many

@@ -639,6 +639,9 @@ func TestRunCreditsExhausted(t *testing.T) {
 	counts := map[result.Outcome]int{}
 	for _, r := range res {
 		counts[r.Outcome]++
+		if r.JobStatus == zoho.JobCompleted && r.Outcome != result.Deleted && !strings.Contains(r.Message, "completed") {
+			t.Errorf("row %d: %s %q; its job completed: want deleted, or a message saying so", r.Line, r.Outcome, r.Message)
+		}
 	}
 	if counts[result.Failed] != 0 || counts[result.NotRun] == 0 || counts[result.Deleted] == 0 {
 		t.Errorf("Run() outcome counts = %v, want some deleted, some not_run, none failed", counts)

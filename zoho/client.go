@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -93,31 +94,32 @@ type Client struct {
 	userAgent  string
 	log        zerolog.Logger
 	secrets    *secrets
-	// credits is the latest X-API-CREDITS-REMAINING Zoho sent, plus one:
-	// 0 while none came (see CreditsRemaining).
+	// credits is the X-API-CREDITS-REMAINING of the latest answer, plus
+	// one: 0 when it had none (see CreditsRemaining).
 	credits atomic.Int64
 }
 
-// CreditsRemaining is what the latest answer that said so gave as the
-// org's API credits left for the day (X-API-CREDITS-REMAINING, which Zoho
-// sends once half of them are used); known is false until one did.
+// CreditsRemaining is what the latest answer gave as the org's API
+// credits left for the day (X-API-CREDITS-REMAINING, which Zoho sends on
+// every answer once half of them are used); known is false when it gave
+// none: more than half are left, or none was answered yet.
 func (c *Client) CreditsRemaining() (n int, known bool) {
 	v := c.credits.Load()
 	return int(v - 1), v > 0
 }
 
-// noteCredits records the X-API-CREDITS-REMAINING header of an answer,
-// if any, and returns it (-1 if none).
-func (c *Client) noteCredits(h http.Header) int {
-	v := h.Get("X-API-CREDITS-REMAINING")
-	if v == "" {
+// noteCredits records the X-API-CREDITS-REMAINING header of an answer.
+func (c *Client) noteCredits(h http.Header) {
+	c.credits.Store(int64(creditsHeader(h)) + 1)
+}
+
+// creditsHeader is an answer's X-API-CREDITS-REMAINING: -1 if none, or
+// not a count.
+func creditsHeader(h http.Header) int {
+	n, err := strconv.Atoi(strings.TrimSpace(h.Get("X-API-CREDITS-REMAINING")))
+	if err != nil || n < 0 || n >= math.MaxInt32 {
 		return -1
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n < 0 {
-		return -1
-	}
-	c.credits.Store(int64(n) + 1)
 	return n
 }
 
@@ -529,7 +531,7 @@ type envelope struct {
 // parseError builds an *APIError from a non-2xx answer, whichever of Zoho's
 // two envelopes it uses.
 func (c *Client) parseError(resp *http.Response, data []byte, method, path string) *APIError {
-	e := &APIError{HTTPStatus: resp.StatusCode, Method: method, Path: path, CreditsRemaining: c.noteCredits(resp.Header)}
+	e := &APIError{HTTPStatus: resp.StatusCode, Method: method, Path: path, CreditsRemaining: creditsHeader(resp.Header)}
 	if v := resp.Header.Get("Retry-After"); v != "" {
 		if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
 			e.RetryAfter = time.Duration(secs) * time.Second
