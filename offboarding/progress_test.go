@@ -19,41 +19,33 @@ func TestProgressLine(t *testing.T) {
 	p.onChange(4, result.Row{Outcome: result.Submitted, JobStatus: "scheduled"}, false)
 	p.onChange(0, result.Row{Outcome: result.Deleted}, false) // the same row again counts once
 	now = now.Add(30 * time.Second)
-	p.mu.Lock()
-	got := p.line(true)
-	p.mu.Unlock()
-	want := "[#########---------------] 3/8 rows done, 2 deleted, 1 failed; 2 jobs running; about 50s left"
-	if got != want {
-		t.Errorf("progress line = %q, want %q", got, want)
-	}
-	// A job completed: its row is done, though its user is read back
-	// later, with others.
-	p.onChange(3, result.Row{Outcome: result.Submitted, JobStatus: "completed"}, false)
-	p.mu.Lock()
-	got = p.line(true)
-	p.mu.Unlock()
-	want = "[############------------] 4/8 rows done, 2 deleted, 1 failed, 1 job completed, users read back soon; 1 job running; about 30s left"
-	if got != want {
-		t.Errorf("progress line after a job completed = %q, want %q", got, want)
-	}
-	// The run stopped before that user was read back: the row ended
-	// submitted.
-	p.onChange(3, result.Row{Outcome: result.Submitted, JobStatus: "completed"}, true)
-	p.mu.Lock()
-	got = p.line(true)
-	p.mu.Unlock()
-	want = "[############------------] 4/8 rows done, 2 deleted, 1 failed, 1 submitted; 1 job running; about 30s left"
-	if got != want {
-		t.Errorf("progress line after that row ended submitted = %q, want %q", got, want)
-	}
-	// A job past --job-timeout: its row ends submitted, and is done.
-	p.onChange(4, result.Row{Outcome: result.Submitted, JobStatus: "in_progress"}, true)
-	p.mu.Lock()
-	got = p.line(true)
-	p.mu.Unlock()
-	want = "[###############---------] 5/8 rows done, 2 deleted, 1 failed, 2 submitted; 0 jobs running; about 18s left"
-	if got != want {
-		t.Errorf("progress line after a job timed out = %q, want %q", got, want)
+	for _, st := range []struct {
+		what  string
+		row   int
+		res   result.Row
+		final bool
+		want  string
+	}{
+		{"so far", -1, result.Row{}, false,
+			"[#########---------------] 3/8 rows done, 2 deleted, 1 failed; 2 jobs running; about 50s left"},
+		// A job completed: its row is done, though its user is read back
+		// later, with others.
+		{"a job completed", 3, result.Row{Outcome: result.Submitted, JobStatus: "completed"}, false,
+			"[############------------] 4/8 rows done, 2 deleted, 1 failed, 1 job completed, users read back soon; 1 job running; about 30s left"},
+		{"the run stopped before its user was read back", 3, result.Row{Outcome: result.Submitted, JobStatus: "completed"}, true,
+			"[############------------] 4/8 rows done, 2 deleted, 1 failed, 1 submitted; 1 job running; about 30s left"},
+		{"a job past --job-timeout", 4, result.Row{Outcome: result.Submitted, JobStatus: "in_progress"}, true,
+			"[###############---------] 5/8 rows done, 2 deleted, 1 failed, 2 submitted; 0 jobs running; about 18s left"},
+	} {
+		if st.row >= 0 {
+			p.onChange(st.row, st.res, st.final)
+		}
+		p.mu.Lock()
+		got := p.line(true)
+		p.mu.Unlock()
+		if got != st.want {
+			t.Errorf("%s: progress line = %q, want %q", st.what, got, st.want)
+		}
 	}
 }
 
