@@ -87,7 +87,8 @@ func (b *readBacks) poke() {
 // readBackLoop reads the gathered users back: at once when a hundred are
 // gathered, when nothing else is left to wait for, when one of them holds
 // up another row (it is deleted in this batch and others' records go to
-// them), or when the run must stop; otherwise once the oldest has waited
+// them), when the run must stop, or when the day's credits are nearly
+// spent (see urgent); otherwise once the oldest has waited
 // Options.ReadBackWait, so that the jobs ending in that while share one
 // call. When the run's calls end, the users not read back end submitted.
 func (r *run) readBackLoop() {
