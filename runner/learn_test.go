@@ -126,7 +126,7 @@ func TestTestsBelowGrowRarer(t *testing.T) {
 		misses, last = misses+m, first
 	}
 	// A test every keepJobs jobs missed 81 polls (before tests grew
-	// rarer); every 40, 38.
+	// rarer); every 20 then every 40, 38.
 	if misses > 50 {
 		t.Errorf("1,000 jobs of 1 s: %d polls found a job unfinished, want at most 50", misses)
 	}
