@@ -20,16 +20,16 @@ const ZohoJobLimit = 10
 // ten jobs ended takes a poll of each.
 //
 // So when MaxJobs is Zoho's own limit (ZohoJobLimit), every slot is held
-// and a step waits, a job's poll that comes due (timed by what the run's
-// finished jobs say) lets the step go ahead. With jobs alike, at the
-// job's first poll, which then waits a moment (the submission, which the
-// run's pace hangs on, goes first among the calls in flight). With lengths
-// spread, in place of any of its polls but one after a refusal: the job is
-// polled once Zoho has answered. Zoho decides: while its ten jobs run it
-// refuses the submission for its job limit, which says "not yet": the
-// step goes back in line unharmed. When Zoho takes it, a slot was free:
-// one of the jobs counted as holding one had ended (over), and the next
-// one seen ended frees no slot for another step.
+// and a step waits, the step may go before a job is seen to end. With jobs
+// alike, at a job's first poll, timed by what the run's finished jobs say
+// (the poll then waits a moment: the submission, which the run's pace
+// hangs on, goes first among the calls in flight). With lengths spread,
+// when one of the run's jobs has most likely ended, whichever it is (see
+// pace.go); their polls only tell which one ended. Zoho decides: while its
+// ten jobs run it refuses the submission for its job limit, which says
+// "not yet": the step goes back in line unharmed. When Zoho takes it, a
+// slot was free: one of the jobs counted as holding one had ended (over),
+// and the next one seen ended frees no slot for another step.
 //
 // What keeps this safe:
 //   - a step goes ahead only as a step in its turn would: its
@@ -41,64 +41,43 @@ const ZohoJobLimit = 10
 //     refusal not about the job limit, which a step in its turn would have
 //     to judge, also stops sending ahead for the rest of the run;
 //   - a lost answer is a submission in doubt like any other;
-//   - the job due is handed back to the poller whatever the answer, and a
-//     job whose step sent ahead was refused is polled at its next look
-//     (another admin's job may have taken the slot it freed);
+//   - a step sent ahead never stands in for a poll: every job is polled
+//     on its own schedule until seen ended, whatever Zoho answers (another
+//     admin's job may have taken the slot one of them freed);
 //   - Zoho's refusals never make the runner count more slots than MaxJobs
 //     (slotsFull);
 //   - with MaxJobs below Zoho's limit, or NoWait, nothing is sent ahead:
 //     the runner's own count holds its jobs to MaxJobs;
 //   - were Zoho to take more than its documented ten, the jobs counted as
-//     holding a slot would stay within one and a half times MaxJobs
-//     (aheadRoom).
+//     holding a slot would stay within twice MaxJobs (aheadRoom).
 
 // aheadRoom is how many jobs of this run may count as holding a slot, at
 // most, while steps go ahead: Zoho's refusal keeps them to its limit, and
-// this keeps them bounded should an org take more.
-func (r *run) aheadRoom() int { return r.opt.MaxJobs + r.opt.MaxJobs/2 }
+// this keeps them bounded should an org take more. Jobs Zoho showed ended
+// count until a poll finds which they are: with lengths spread, their
+// polls come far apart (paceGrowth), and at one and a half times MaxJobs
+// the run waited on them (BENCHMARKS.md §0).
+func (r *run) aheadRoom() int { return 2 * r.opt.MaxJobs }
 
-// A claim is a job due to end that a step may go ahead of: handed, the
-// step's submitter holds the job until Zoho has answered (lengths spread:
-// the submission replaces the job's poll); otherwise the poller keeps it
-// (jobs alike: its poll follows the submission).
-type claim struct {
-	w      *watch
-	handed bool
+// mayGoAhead reports whether a step may go ahead of a free slot now: every
+// slot held, a step waiting for one, room left. r.mu must be held.
+func (r *run) mayGoAhead() bool {
+	return r.aheadOn && r.readyLeft && !r.stopped() && r.capacity >= r.opt.MaxJobs &&
+		r.held-r.over >= r.capacity && r.held < r.aheadRoom()
 }
 
-// jobDue is called when job c.w's poll comes due. While every slot is
-// held, it is offered to the next step that may go, and jobDue reports
-// true. A job handed over is the step's submitter's until Zoho answers
-// (or the scheduler's, which polls it at once if no step could go).
-func (r *run) jobDue(c claim) bool {
+// jobDue is called when the first poll of job w, alike to the run's
+// finished jobs, comes due. While every slot is held, it is offered to
+// the next step that may go, and jobDue reports true; the poller keeps w.
+func (r *run) jobDue(w *watch) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.aheadOn || !r.readyLeft || r.stopped() || r.capacity < r.opt.MaxJobs ||
-		r.held-r.over < r.capacity || r.held >= r.aheadRoom() {
+	if !r.mayGoAhead() {
 		return false
 	}
-	r.claims = append(r.claims, c)
+	r.claims = append(r.claims, w)
 	r.kick()
 	return true
-}
-
-// aheadDone hands job w back to the poller once Zoho answered the step
-// sent in its place: refused for the job limit, the job had not ended and
-// is polled when it would have been after a poll that found it
-// unfinished; otherwise it is polled at once.
-func (r *run) aheadDone(w *watch, refused bool) {
-	if !refused {
-		r.again(w, 0)
-		return
-	}
-	// Most likely the job had not ended; but another admin's job may hold
-	// the slot it freed: its next look is a poll, whatever happens then.
-	w.mustPoll = true
-	if !time.Now().Before(w.deadline) {
-		r.again(w, 0) // its poll ends it
-		return
-	}
-	r.again(w, r.jobs.nextPoll(time.Since(w.since)))
 }
 
 // tookAhead records that Zoho took the submission of the step launched
@@ -107,13 +86,13 @@ func (r *run) aheadDone(w *watch, refused bool) {
 func (r *run) tookAhead(l launch, sentAt time.Time) {
 	// Most likely the job due is the one that ended: what its poll learns
 	// of its length starts from here.
-	if w := l.of; w != nil && w.aheadTaken == 0 {
-		w.aheadTaken = sentAt.Sub(w.since)
-	}
 	if w := l.near; w != nil && w.nearTaken == 0 {
 		w.nearTaken = sentAt.Sub(w.since)
 	}
 	r.over = max(r.over, r.held-r.sending-r.opt.MaxJobs)
+	if l.ahead {
+		r.paceTaken(sentAt)
+	}
 }
 
 // aheadBack puts step i back in line after Zoho did not take it: sent
@@ -121,10 +100,15 @@ func (r *run) tookAhead(l launch, sentAt time.Time) {
 // way). stop is set when the refusal is one a step sent in its turn would
 // have to judge: nothing more goes ahead in this run. A raced step waits
 // until no step sent ahead is on its way, so that it is judged alone, not
-// resent again and again meanwhile.
-func (r *run) aheadBack(l launch, err error, stop bool, log *zerolog.Logger) {
+// resent again and again meanwhile. full is when a step sent ahead, which
+// Zoho refused for its job limit, was sent (zero otherwise): none of the
+// run's jobs had most likely ended then.
+func (r *run) aheadBack(l launch, err error, stop bool, full time.Time, log *zerolog.Logger) {
 	i, wasAhead := l.step, l.ahead
 	r.mu.Lock()
+	if wasAhead && !full.IsZero() {
+		r.noneEnded(full)
+	}
 	s := &r.steps[i]
 	s.phase, s.afterAheads = waiting, !wasAhead
 	r.sending--

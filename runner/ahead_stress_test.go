@@ -61,13 +61,6 @@ func spread(base time.Duration) func(string) time.Duration {
 	}
 }
 
-// TestAheadSlowLogBetweenBackAndHandBack: the debug line "back in line"
-// is written after aheadBack put the step back in line, and before its
-// submitter hands the job due back. A slow log opens that window, in which
-// the scheduler may send the step again, ahead of another job due (once,
-// the two submitters' jobs due were mixed up and one was never polled
-// again: the run never ended).
-
 // holdSlotsWhen has another admin take every job slot of s, for an hour,
 // once ready holds; heldAt says when (zero if not yet).
 func holdSlotsWhen(t *testing.T, s *sim, ready func() bool) (heldAt func() time.Time) {
@@ -94,6 +87,15 @@ func holdSlotsWhen(t *testing.T, s *sim, ready func() bool) (heldAt func() time.
 		return held
 	}
 }
+
+// TestAheadSlowLogBetweenBackAndHandBack: the debug line "back in line"
+// is written after aheadBack put the step back in line, before its
+// submitter returns. A slow log opens that window, in which the scheduler
+// may send the step again. (While a step sent ahead stood in for a job's
+// poll, the submitter then handed that job back to the poller: once, two
+// submitters' jobs were mixed up and one was never polled again, and the
+// run never ended. Steps sent ahead no longer hold jobs; every job keeps
+// one watch.)
 func TestAheadSlowLogBetweenBackAndHandBack(t *testing.T) {
 	const n = 60
 	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 20 * time.Millisecond,
@@ -270,10 +272,10 @@ func TestAheadLeakStress(t *testing.T) {
 }
 
 // TestAheadOtherAdminHidesEndedJobs: mid-run, another admin's jobs take
-// Zoho's slots. This run's ten jobs end at Zoho within 80 ms; each one's
-// poll, once due, is replaced by a step sent ahead, which Zoho refuses for
-// its job limit (the other admin's jobs), and the refusal is taken as
-// "the job has not ended".
+// Zoho's slots. This run's ten jobs end at Zoho within 80 ms, and the
+// steps sent ahead meanwhile are refused for Zoho's job limit (the other
+// admin's jobs), which says "none of the run's jobs has ended": each
+// job's own polls must still see it end.
 func TestAheadOtherAdminHidesEndedJobs(t *testing.T) {
 	for _, maxJobs := range []int{9, 10} {
 		t.Run(fmt.Sprintf("max-jobs %d", maxJobs), func(t *testing.T) {

@@ -177,20 +177,90 @@ func (d *durations) alike() bool {
 	return alike
 }
 
-// median is the median of the recent jobs' lengths, each taken as the
-// middle of its bracket (geometric: lengths spread by factors), or, for a
-// job found finished at its first poll, a third below that poll.
+// spread reports whether the latest finished jobs disagree on their
+// length; false while nothing is known.
+func (d *durations) spread() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.recent) == 0 {
+		return false
+	}
+	_, _, alike := d.bounds()
+	return !alike
+}
+
+// spreadModel fits a log-normal to the recent jobs' lengths (each the
+// middle of its bracket, as for the median) and to those of the jobs
+// still running, each known only to be longer than running[i]: early in
+// a run, the long jobs are the ones not ended yet, and the finished ones
+// alone would say jobs are shorter than they are. ok is false unless the
+// recent jobs spread.
+func (d *durations) spreadModel(running []time.Duration) (m lengths, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.recent) < 2 {
+		return m, false
+	}
+	if _, _, alike := d.bounds(); alike {
+		return m, false
+	}
+	var sum, sq float64
+	for _, b := range d.recent {
+		l := math.Log(float64(b.middle()))
+		sum += l
+		sq += l * l
+	}
+	n := float64(len(d.recent))
+	m = lengths{mu: sum / n, sigma: math.Sqrt(max(sq/n-(sum/n)*(sum/n), minVariance))}
+	// A few rounds of expectation-maximisation: each running job counts
+	// as the mean (and square) of a length past its age, under the last
+	// round's fit.
+	for range 5 {
+		s, q, k := sum, sq, n
+		for _, a := range running {
+			if a <= 0 {
+				continue
+			}
+			c := math.Log(float64(a))
+			alpha := (c - m.mu) / m.sigma
+			tail := 0.5 * math.Erfc(alpha/math.Sqrt2)
+			if tail < 1e-12 {
+				continue // far past every length: it says nothing more
+			}
+			lambda := math.Exp(-alpha*alpha/2) / math.Sqrt(2*math.Pi) / tail
+			s += m.mu + m.sigma*lambda
+			q += m.mu*m.mu + m.sigma*m.sigma + m.sigma*lambda*(c+m.mu)
+			k++
+		}
+		mu := s / k
+		m = lengths{mu: mu, sigma: math.Sqrt(max(q/k-mu*mu, minVariance))}
+	}
+	return m, true
+}
+
+// minVariance keeps the fitted deviation of ln L at a tenth at least: two
+// jobs that happen to agree say little.
+const minVariance = 0.01
+
+// median is the median of the recent jobs' lengths, each the middle of
+// its bracket.
 func (d *durations) median() time.Duration {
 	v := make([]time.Duration, 0, len(d.recent))
 	for _, b := range d.recent {
-		if b.lo > 0 {
-			v = append(v, time.Duration(math.Sqrt(float64(b.lo)*float64(b.hi))))
-		} else {
-			v = append(v, b.hi*2/3)
-		}
+		v = append(v, b.middle())
 	}
 	slices.Sort(v)
 	return v[len(v)/2]
+}
+
+// middle is where in its bracket a job's length is taken to be: the
+// geometric middle (lengths spread by factors), or, for a job found
+// finished at its first poll, a third below that poll.
+func (b bracket) middle() time.Duration {
+	if b.lo > 0 {
+		return time.Duration(math.Sqrt(float64(b.lo) * float64(b.hi)))
+	}
+	return b.hi * 2 / 3
 }
 
 // firstPoll is how long after its submission a new job is polled first;

@@ -255,16 +255,18 @@ func Run(ctx context.Context, c Client, p *plan.Plan, rows []result.Row, opt Opt
 	}
 	opt = opt.withDefaults()
 	r := &run{
-		c:     c,
-		p:     p,
-		opt:   opt,
-		log:   opt.Log,
-		pacer: opt.Pacer,
-		jobs:  newDurations(opt.JobDuration, opt.PollMin, opt.PollMax),
-		steps: make([]stepState, len(p.Steps)),
-		wake:  make(chan struct{}, 1),
-		poll:  &poller{wake: make(chan struct{}, 1)},
-		out:   newOutbox(),
+		c:        c,
+		p:        p,
+		opt:      opt,
+		log:      opt.Log,
+		pacer:    opt.Pacer,
+		jobs:     newDurations(opt.JobDuration, opt.PollMin, opt.PollMax),
+		steps:    make([]stepState, len(p.Steps)),
+		wake:     make(chan struct{}, 1),
+		paceWake: make(chan struct{}, 1),
+		spans:    map[int]*span{},
+		poll:     &poller{wake: make(chan struct{}, 1)},
+		out:      newOutbox(),
 	}
 	r.capacity = opt.MaxJobs
 	r.aheadOn = opt.MaxJobs == ZohoJobLimit && !opt.NoWait
@@ -315,6 +317,8 @@ func Run(ctx context.Context, c Client, p *plan.Plan, rows []result.Row, opt Opt
 	r.begin(rows)
 	r.wg.Add(1)
 	go r.pollLoop()
+	r.wg.Add(1)
+	go r.paceLoop()
 	r.schedule()
 	r.cancelCalls() // ends the poller
 	r.wg.Wait()
@@ -398,9 +402,11 @@ type run struct {
 	cancelCalls context.CancelFunc
 	interrupted atomic.Bool // Run's ctx ended before the run did
 
-	wake chan struct{}  // the scheduler has something to look at
-	wg   sync.WaitGroup // submitters, checks and the poller
-	poll *poller
+	wake chan struct{} // the scheduler has something to look at
+	// paceWake tells paceLoop that what it decides on may have changed.
+	paceWake chan struct{}
+	wg       sync.WaitGroup // submitters, checks and the poller
+	poll     *poller
 	// laterSince is when submissions began to be answered "later" (a 429,
 	// a 5xx before sending) with none answered since; zero while they are
 	// answered. Guarded by mu.
@@ -429,7 +435,11 @@ type run struct {
 	// slot: see ahead.go.
 	aheadOn bool
 	over    int
-	claims  []claim
+	claims  []*watch
+	// spans are the run's jobs followed, by step, and pace what paceLoop
+	// knows of them: see pace.go.
+	spans map[int]*span
+	pace  pace
 	// aheadSent and aheadRefused count the submissions sent ahead of a
 	// free slot, and those Zoho did not take (refused for its job limit,
 	// or answered "later").
@@ -514,20 +524,14 @@ func (r *run) schedule() {
 			return
 		}
 		start := r.startable()
-		// A due job's claim is for the moment it came due: a job no step
-		// went ahead of is polled now.
-		unclaimed := r.claims
+		// A claim is for the moment it came: one no step took lapses.
 		r.claims = nil
 		r.mu.Unlock()
-		for _, c := range unclaimed {
-			if c.handed {
-				r.again(c.w, 0)
-			}
-		}
 		for _, l := range start {
 			r.wg.Add(1)
 			go r.submit(l)
 		}
+		r.pokePace() // readyLeft may have changed
 		<-r.wake
 	}
 }
@@ -568,13 +572,7 @@ func (r *run) startable() []launch {
 			r.aheadsOut++
 			r.sending++
 			r.take(i)
-			l := launch{step: i, ahead: true}
-			if c := r.claims[0]; c.handed {
-				l.of = c.w
-			} else {
-				l.near = c.w
-			}
-			start = append(start, l)
+			start = append(start, launch{step: i, ahead: true, near: r.claims[0]})
 			r.claims = r.claims[1:]
 		case ready:
 			r.readyLeft = true
@@ -584,13 +582,11 @@ func (r *run) startable() []launch {
 }
 
 // launch is a step to send: in its turn, or ahead of a free slot (see
-// ahead.go), and then ahead of the job due: of, handed to the step's
-// submitter (lengths spread), or near, which the poller keeps (jobs
-// alike: see watch.look).
+// ahead.go), and then ahead of the job due, near, which the poller keeps
+// (jobs alike: see watch.look; nil when lengths spread: see pace.go).
 type launch struct {
 	step  int
 	ahead bool
-	of    *watch
 	near  *watch // only its nearTaken is written, under r.mu
 	// epoch and amid are, for a step sent in its turn, the count of steps
 	// sent ahead so far and whether one was on its way when it went.
@@ -654,6 +650,7 @@ func (r *run) take(i int) {
 // the slot's job (or the submission in doubt) ended, rather than a
 // submission being refused. r.mu must be held.
 func (r *run) release(i int, ended bool) {
+	delete(r.spans, i)
 	if r.steps[i].holds {
 		r.steps[i].holds = false
 		r.held--
@@ -668,6 +665,7 @@ func (r *run) release(i int, ended bool) {
 
 // kick wakes the scheduler.
 func (r *run) kick() {
+	r.pokePace()
 	select {
 	case r.wake <- struct{}{}:
 	default:

@@ -33,18 +33,11 @@ var errJournal = errors.New("the journal could not be written")
 // one place that decides that a submission goes.
 func (r *run) submit(l launch) {
 	defer r.wg.Done()
-	i, of := l.step, l.of
+	i := l.step
 	st := &r.p.Steps[i]
 	log := r.rowLog(i)
-	// A step sent ahead goes in place of a poll of the job due, of: the
-	// job goes back to the poller whatever happens here; refused is set
-	// when Zoho refused the step for its job limit.
-	var refused bool
 	if l.ahead {
 		defer r.aheadAnswered()
-	}
-	if of != nil {
-		defer func() { r.aheadDone(of, refused) }()
 	}
 	if r.mustCheck(i) && !r.checkEarlier(i, log) {
 		return
@@ -138,15 +131,14 @@ func (r *run) submit(l launch) {
 				return
 			}
 			if r.raced(l) {
-				r.aheadBack(l, err, false, log)
+				r.aheadBack(l, err, false, time.Time{}, log)
 				return
 			}
 			log.Warn().Err(err).Int("attempt", attempt).Int64("wait_ms", d.Milliseconds()).Msg("submission not taken, every worker backs off")
 
 		case zoho.ClassJobLimit:
 			if r.raced(l) {
-				refused = true
-				r.aheadBack(l, err, false, log)
+				r.aheadBack(l, err, false, sentAt, log)
 				return
 			}
 			r.slotsFull(i, log)
@@ -165,7 +157,7 @@ func (r *run) submit(l launch) {
 				return
 			}
 			if r.raced(l) {
-				r.aheadBack(l, err, true, log)
+				r.aheadBack(l, err, true, time.Time{}, log)
 				return
 			}
 			r.refused(i, err, log)
@@ -273,10 +265,12 @@ func (r *run) accepted(i int, job zoho.Job, l launch, sentAt time.Time, log *zer
 		r.mu.Unlock()
 		return
 	}
+	r.spans[i] = &span{since: now}
+	first := r.firstPoll()
 	r.mu.Unlock()
 	log.Debug().Str("job_id", job.ID).Msg("submitted")
 	r.watch(&watch{step: i, kind: watchJob, jobID: job.ID, learn: true,
-		since: now, deadline: now.Add(r.opt.JobTimeout), due: now.Add(max(r.jobs.firstPoll(), r.opt.PollMin))})
+		since: now, deadline: now.Add(r.opt.JobTimeout), due: now.Add(first)})
 }
 
 // lost records that the answer to step i's submission, sent at sentAt,

@@ -53,14 +53,9 @@ type watch struct {
 	// claimed is set once a step went ahead as the job was due to end,
 	// while jobs are alike.
 	claimed bool
-	// mustPoll is set when a step sent ahead of the job was refused: its
-	// next look is a poll.
-	mustPoll bool
-	// aheadTaken is the job's age when a step sent ahead of it was taken
-	// by Zoho (see ahead.go): it most likely had ended by then; 0 if none.
-	aheadTaken time.Duration
-	// nearTaken is the same for a step sent ahead of a job alike, whose
-	// poll follows it: written and read under run.mu, since the poller
+	// nearTaken is the job's age when a step sent ahead as it was due to
+	// end was taken by Zoho (see ahead.go): it most likely had ended by
+	// then; 0 if none. Written and read under run.mu, since the poller
 	// has the job meanwhile.
 	nearTaken time.Duration
 	// resumed is set for a doubt an earlier run left: at the deadline the
@@ -170,26 +165,15 @@ func (r *run) look(w *watch) {
 	w.looks++
 	switch w.kind {
 	case watchJob:
-		mustPoll := w.mustPoll
-		w.mustPoll = false
-		if w.learn && !w.probe && !mustPoll && time.Now().Before(w.deadline) {
-			alike := r.jobs.alike()
-			switch {
-			case !alike && r.jobDue(claim{w: w, handed: true}):
-				// A step goes ahead of this job's slot, in place of this
-				// poll: its submitter holds w and hands it back once Zoho
-				// has answered (see ahead.go).
-				return
-			case alike && !w.claimed && r.jobDue(claim{w: w}):
-				// Jobs alike: a step goes ahead as this job is due to
-				// end, and its poll waits a moment, so as not to hold up
-				// that submission among the calls in flight. Should Zoho
-				// take the step, the job had most likely ended by then:
-				// its length is learnt from that (tookAhead).
-				w.looks, w.claimed = w.looks-1, true
-				r.again(w, max(time.Since(w.since)/20, r.opt.PollMin/5))
-				return
-			}
+		if w.learn && !w.probe && !w.claimed && time.Now().Before(w.deadline) && r.jobs.alike() && r.jobDue(w) {
+			// Jobs alike: a step goes ahead as this job is due to end,
+			// and its poll waits a moment, so as not to hold up that
+			// submission among the calls in flight. Should Zoho take the
+			// step, the job had most likely ended by then: its length is
+			// learnt from that (tookAhead).
+			w.looks, w.claimed = w.looks-1, true
+			r.again(w, max(time.Since(w.since)/20, r.opt.PollMin/5))
+			return
 		}
 		if again := r.pollJob(w); !again && w.probe {
 			r.probeEnded(w)
@@ -345,6 +329,7 @@ func (r *run) pollJob(w *watch) (again bool) {
 			return false
 		}
 		w.unfinishedAt = elapsed
+		r.stillRunning(i, elapsed)
 		if !time.Now().Before(w.deadline) {
 			r.end(i, result.Submitted, "", fmt.Sprintf("job %s was submitted, but it was still %s after %s (--job-timeout); check the job in Zoho", w.jobID, st.Status, r.opt.JobTimeout))
 			return false
@@ -352,7 +337,7 @@ func (r *run) pollJob(w *watch) (again bool) {
 		if w.probe && r.rotateProbe(w, elapsed) {
 			return true
 		}
-		r.again(w, r.jobs.nextPoll(time.Since(w.since)))
+		r.again(w, r.nextPoll(time.Since(w.since)))
 		return true
 	case zoho.ClassRetry:
 		d := r.pacer.Backoff(sent, pacer.RetryAfter(err))
@@ -386,9 +371,6 @@ func (r *run) learnt(w *watch, elapsed time.Duration) (lo, hi time.Duration) {
 	near := w.nearTaken
 	r.mu.Unlock()
 	lo, hi = w.unfinishedAt, elapsed
-	if t := w.aheadTaken; t > lo && t < hi {
-		hi = t
-	}
 	// A step goes ahead of a job alike at its first look: a poll that saw
 	// the job unfinished came after, and a step sent later still (it
 	// waited for the rate, say) took another job's slot.

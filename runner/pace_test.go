@@ -1,0 +1,198 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"offboard/sandbox"
+	"offboard/sandbox/sandboxtest"
+)
+
+// pacedRun is a run whose ten slots are held by ten jobs of spread
+// lengths (1 s median, σ = 1 as learnt from twenty jobs), with a step
+// waiting: the state in which steps go ahead by pace.
+func pacedRun(now time.Time) *run {
+	r := &run{
+		opt:     Options{MaxJobs: ZohoJobLimit, PollMin: 250 * time.Millisecond, PollMax: 10 * time.Minute},
+		stopCtx: context.Background(),
+		jobs:    newDurations(0, 250*time.Millisecond, 10*time.Minute),
+		spans:   map[int]*span{},
+		aheadOn: true, readyLeft: true,
+		capacity: ZohoJobLimit, held: ZohoJobLimit,
+	}
+	// Twenty lengths at the quantiles of a log-normal of median 1 s, σ 1:
+	// each bracket's middle is the length.
+	for k := range 20 {
+		z := math.Sqrt2 * math.Erfinv(2*(float64(k)+0.5)/20-1)
+		l := time.Duration(float64(time.Second) * math.Exp(z))
+		r.jobs.observe(l*9/10, l*10/9)
+	}
+	for i := range ZohoJobLimit {
+		r.spans[i] = &span{since: now.Add(-time.Duration(i) * 100 * time.Millisecond)}
+	}
+	return r
+}
+
+// TestSpreadModelFitsTheLengths: the log-normal fitted to the recent
+// jobs is the one they were drawn from; jobs alike fit none.
+func TestSpreadModelFitsTheLengths(t *testing.T) {
+	r := pacedRun(time.Now())
+	m, ok := r.jobs.spreadModel(nil)
+	if !ok {
+		t.Fatal("spreadModel: no fit for twenty jobs from 0.1 s to 8 s")
+	}
+	if median := time.Duration(math.Exp(m.mu)); median < 950*time.Millisecond || median > 1050*time.Millisecond {
+		t.Errorf("median %s, want 1 s", median)
+	}
+	// The twenty quantiles' deviation is a little under σ = 1.
+	if m.sigma < 0.85 || m.sigma > 1.05 {
+		t.Errorf("sigma %.2f, want about 1", m.sigma)
+	}
+	alike := newDurations(0, 250*time.Millisecond, 10*time.Minute)
+	for range 5 {
+		alike.observe(time.Second, 1050*time.Millisecond)
+	}
+	if _, ok := alike.spreadModel(nil); ok {
+		t.Error("spreadModel fitted jobs alike: they are timed by their bracket, not paced")
+	}
+}
+
+// TestExpectedEnds: the ends expected since the last step sent ahead,
+// from each job's age and what is known of it.
+func TestExpectedEnds(t *testing.T) {
+	now := time.Now()
+	m := lengths{mu: math.Log(float64(time.Second)), sigma: 1}
+	r := &run{spans: map[int]*span{0: {since: now.Add(-time.Second)}}}
+	near := func(got, want float64) bool { return math.Abs(got-want) < 1e-9 }
+	// A job of the median's age, never seen running: even odds.
+	if got := r.expectedEnds(m, now); !near(got, 0.5) {
+		t.Errorf("one job at the median age: %.3f ends expected, want 0.5", got)
+	}
+	// Zoho refused a step sent ahead now: none had ended; a second later
+	// the job of 2 s has the odds of a job past 1 s to end by 2 s.
+	r.noneEnded(now)
+	if got := r.expectedEnds(m, now); got != 0 {
+		t.Errorf("right after a refusal: %.3f ends expected, want 0", got)
+	}
+	want := (m.cdf(2*time.Second) - m.cdf(time.Second)) / (1 - m.cdf(time.Second))
+	if got := r.expectedEnds(m, now.Add(time.Second)); !near(got, want) {
+		t.Errorf("a second after a refusal: %.3f ends expected, want %.3f", got, want)
+	}
+	// Zoho took a step sent ahead when 1.4 ends were expected: at least
+	// one job had ended, and 0.86 more are expected to have.
+	r.pace.expected = 1.4
+	r.paceTaken(now)
+	if got, want := r.expectedEnds(m, now), 1.4/(1-math.Exp(-1.4))-1; !near(got, want) {
+		t.Errorf("right after a step taken: %.3f ends expected, want %.3f", got, want)
+	}
+	// A job far past every recent length counts for nothing: its polls
+	// find it.
+	r = &run{spans: map[int]*span{0: {since: now.Add(-time.Hour), unfinished: time.Hour}}}
+	if got := r.expectedEnds(m, now.Add(time.Hour)); got != 0 {
+		t.Errorf("a job far past every length: %.3f ends expected, want 0", got)
+	}
+}
+
+// TestPaceWaitComesWhenAJobHasMostLikelyEnded: the next step goes ahead
+// at the first moment paceEnds ends are expected, and not while a step
+// sent ahead is on its way, the run stops, a slot is free, or no step
+// waits.
+func TestPaceWaitComesWhenAJobHasMostLikelyEnded(t *testing.T) {
+	now := time.Now()
+	r := pacedRun(now)
+	r.noneEnded(now) // Zoho just refused one: no job had ended
+	m, _ := r.model()
+	wait, ok := r.paceWait(now)
+	if !ok || wait <= 0 {
+		t.Fatalf("paceWait = %s, %v; want a wait", wait, ok)
+	}
+	if e := r.expectedEnds(m, now.Add(wait)); e < paceEnds {
+		t.Errorf("at the wait (%s): %.3f ends expected, want at least %g", wait, e, paceEnds)
+	}
+	if e := r.expectedEnds(m, now.Add(wait*97/100)); e >= paceEnds {
+		t.Errorf("3 %% before the wait (%s): %.3f ends expected already", wait, e)
+	}
+	// Ten jobs of 1 s median, from 0 to 0.9 s old, none ended: paceEnds
+	// of them end within a few tenths of a second.
+	if wait < 50*time.Millisecond || wait > time.Second {
+		t.Errorf("wait %s, want a few tenths of a second", wait)
+	}
+	if wait, ok := r.paceWait(now.Add(wait)); !ok || wait != 0 {
+		t.Errorf("at the moment: paceWait = %s, %v; want now", wait, ok)
+	}
+
+	for _, c := range []struct {
+		name  string
+		apply func(r *run)
+	}{
+		{"a step sent ahead on its way", func(r *run) { r.aheadsOut = 1 }},
+		{"a step already due to go", func(r *run) { r.claims = []*watch{nil} }},
+		{"no step waits", func(r *run) { r.readyLeft = false }},
+		{"a slot free", func(r *run) { r.held = ZohoJobLimit - 1 }},
+		{"sending ahead stopped", func(r *run) { r.aheadOn = false }},
+		{"the run stopping", func(r *run) { r.stop = &Stop{Reason: "interrupted"} }},
+		{"room full", func(r *run) { r.held, r.over = 2*ZohoJobLimit, ZohoJobLimit }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := pacedRun(now)
+			c.apply(r)
+			if wait, ok := r.paceWait(now.Add(time.Hour)); ok {
+				t.Errorf("paceWait = %s, true; want no step sent ahead", wait)
+			}
+		})
+	}
+}
+
+// TestPolledApartWhilePaced: while steps go ahead by pace, a job of
+// spread length is polled first past the median and then at twice its
+// age (PollMax aside: its polls only find which job ended); otherwise
+// as the lengths say.
+func TestPolledApartWhilePaced(t *testing.T) {
+	r := pacedRun(time.Now())
+	median := r.jobs.firstPoll()
+	got := []time.Duration{r.firstPoll(), r.nextPoll(30 * time.Minute)}
+	want := []time.Duration{time.Duration(paceFirst * float64(median)), 30 * time.Minute}
+	r.readyLeft = false
+	got = append(got, r.firstPoll(), r.nextPoll(30*time.Minute))
+	want = append(want, median, r.opt.PollMax)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("first poll and the wait after one at 30 min, paced then not (-want +got):\n%s", diff)
+	}
+}
+
+// TestPacedAheadSpread: over HTTP, jobs of spread lengths, every slot
+// held: steps go ahead of free slots by pace (none would otherwise: no
+// job's poll stands for one), every row ends deleted, no user gets two
+// jobs, and Zoho takes most of the steps sent ahead.
+func TestPacedAheadSpread(t *testing.T) {
+	for _, mode := range []sandbox.JobLimitAnswer{sandbox.ConcurrentJobLimit, sandbox.LimitReached} {
+		t.Run(mode.String(), func(t *testing.T) {
+			const n = 150
+			s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 20 * time.Millisecond,
+				JobDurations: spread(20 * time.Millisecond), JobLimitAnswer: mode, Latency: time.Millisecond}, 8)
+			opt := aheadOptions(20 * time.Millisecond)
+			opt.JobTimeout = 10 * time.Second
+			res, stop, err := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 30*time.Second)
+			if err != nil || stop != nil {
+				t.Errorf("err %v stop %+v", err, stop)
+			}
+			if diff := cmp.Diff(repeat(deleted, n), outcomes(res)); diff != "" {
+				t.Errorf("outcomes (-want +got):\n%s", diff)
+			}
+			sandboxtest.CheckOneJobPerUser(t, s.srv)
+			ahead, refusals := sentAhead(s.srv)
+			t.Log(fmt.Sprintf("%d steps sent ahead and taken, %d refused, at most %d jobs unfinished", ahead, refusals, maxUnfinished(s.srv)))
+			if ahead == 0 {
+				t.Error("no step went ahead of a free slot while lengths spread")
+			}
+			if most := maxUnfinished(s.srv); most > ZohoJobLimit {
+				t.Errorf("%d jobs unfinished at once, want at most Zoho's 10", most)
+			}
+		})
+	}
+}
