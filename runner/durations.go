@@ -260,7 +260,7 @@ func (b bracket) middle() time.Duration {
 	if b.lo > 0 {
 		return time.Duration(math.Sqrt(float64(b.lo) * float64(b.hi)))
 	}
-	return b.hi * 2 / 3
+	return max(b.hi*2/3, 1)
 }
 
 // firstPoll is how long after its submission a new job is polled first;

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"container/heap"
 	"math"
 	"time"
 )
@@ -62,9 +63,13 @@ type pace struct {
 }
 
 // paced reports whether steps go ahead now (a step waits for a slot
-// while sending ahead is on): while lengths spread, the jobs' polls then
-// only find which job ended. r.mu must be held.
-func (r *run) paced() bool { return r.aheadOn && r.readyLeft }
+// while sending ahead is on, and may go): while lengths spread, the jobs'
+// polls then only find which job ended. Otherwise (another admin's jobs
+// hold slots, the room is full, the run stops, no step waits) the polls
+// are what frees the slots. r.mu must be held.
+func (r *run) paced() bool {
+	return r.aheadOn && r.readyLeft && !r.stopped() && r.capacity >= r.opt.MaxJobs && r.held < r.aheadRoom()
+}
 
 // firstPoll is how long after its submission a new job is polled first.
 // r.mu must be held.
@@ -85,6 +90,40 @@ func (r *run) nextPoll(age time.Duration) time.Duration {
 		return max(time.Duration(float64(age)*(paceGrowth-1)), r.opt.PollMin)
 	}
 	return r.jobs.nextPoll(age)
+}
+
+// unpace brings forward the polls of jobs of spread lengths timed while
+// steps went ahead by pace, to when the lengths alone would have them:
+// none go ahead now, and a job seen ended late holds its slot idle.
+func (r *run) unpace() {
+	if !r.jobs.spread() {
+		return
+	}
+	now := time.Now()
+	moved := false
+	r.poll.mu.Lock()
+	for _, w := range r.poll.queue {
+		if w.kind != watchJob || !w.learn || w.probe {
+			continue
+		}
+		due := w.since.Add(max(r.jobs.firstPoll(), r.opt.PollMin))
+		if w.looks > 0 {
+			due = w.since.Add(w.unfinishedAt + r.jobs.nextPoll(w.unfinishedAt))
+		}
+		if due.Before(now) {
+			due = now
+		}
+		if due.Before(w.due) {
+			w.due, moved = due, true
+		}
+	}
+	if moved {
+		heap.Init(&r.poll.queue)
+	}
+	r.poll.mu.Unlock()
+	if moved {
+		r.wakePoller()
+	}
 }
 
 // stillRunning records that step i's job was unfinished at age.

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"math"
@@ -52,6 +53,14 @@ func TestSpreadModelFitsTheLengths(t *testing.T) {
 	// The twenty quantiles' deviation is a little under σ = 1.
 	if m.sigma < 0.85 || m.sigma > 1.05 {
 		t.Errorf("sigma %.2f, want about 1", m.sigma)
+	}
+	// A job seen done at a first poll 1 ns after its submission (a clock
+	// that stood still) and one at the far end: the fit stays finite.
+	odd := newDurations(0, time.Millisecond, time.Minute)
+	odd.observe(0, 1)
+	odd.observe(5*time.Second, 9*time.Second)
+	if m, ok := odd.spreadModel([]time.Duration{time.Hour, math.MaxInt64}); !ok || math.IsNaN(m.mu+m.sigma) || math.IsInf(m.mu+m.sigma, 0) {
+		t.Errorf("spreadModel = %+v, %v; want a finite fit", m, ok)
 	}
 	alike := newDurations(0, 250*time.Millisecond, 10*time.Minute)
 	for range 5 {
@@ -150,18 +159,92 @@ func TestPaceWaitComesWhenAJobHasMostLikelyEnded(t *testing.T) {
 
 // TestPolledApartWhilePaced: while steps go ahead by pace, a job of
 // spread length is polled first past the median and then at twice its
-// age (PollMax aside: its polls only find which job ended); otherwise
-// as the lengths say.
+// age (PollMax aside: its polls only find which job ended); otherwise,
+// when its polls are what frees the slots, as the lengths say.
 func TestPolledApartWhilePaced(t *testing.T) {
 	r := pacedRun(time.Now())
 	median := r.jobs.firstPoll()
-	got := []time.Duration{r.firstPoll(), r.nextPoll(30 * time.Minute)}
-	want := []time.Duration{time.Duration(paceFirst * float64(median)), 30 * time.Minute}
-	r.readyLeft = false
-	got = append(got, r.firstPoll(), r.nextPoll(30*time.Minute))
-	want = append(want, median, r.opt.PollMax)
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("first poll and the wait after one at 30 min, paced then not (-want +got):\n%s", diff)
+	unpaced := []time.Duration{median, r.opt.PollMax}
+	if diff := cmp.Diff([]time.Duration{time.Duration(paceFirst * float64(median)), 30 * time.Minute},
+		[]time.Duration{r.firstPoll(), r.nextPoll(30 * time.Minute)}); diff != "" {
+		t.Errorf("paced: first poll and the wait after one at 30 min (-want +got):\n%s", diff)
+	}
+	for _, c := range []struct {
+		name  string
+		apply func(r *run)
+	}{
+		{"no step waits", func(r *run) { r.readyLeft = false }},
+		{"another admin's jobs hold slots", func(r *run) { r.capacity, r.held = 4, 4 }},
+		{"room full", func(r *run) { r.held = 2 * ZohoJobLimit }},
+		{"the run stopping", func(r *run) { r.stop = &Stop{Reason: "interrupted"} }},
+		{"sending ahead stopped", func(r *run) { r.aheadOn = false }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := pacedRun(time.Now())
+			c.apply(r)
+			if diff := cmp.Diff(unpaced, []time.Duration{r.firstPoll(), r.nextPoll(30 * time.Minute)}); diff != "" {
+				t.Errorf("first poll and the wait after one at 30 min (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestUnpaceBringsPollsForward: once no step goes ahead, polls of jobs
+// of spread lengths timed while steps went ahead come when the lengths
+// alone would have them (they free the slots now: the run's last wave, a
+// stop, another admin's jobs).
+func TestUnpaceBringsPollsForward(t *testing.T) {
+	now := time.Now()
+	r := pacedRun(now)
+	r.poll = &poller{wake: make(chan struct{}, 1)}
+	fresh := &watch{kind: watchJob, learn: true, since: now, due: now.Add(time.Hour)}
+	polled := &watch{kind: watchJob, learn: true, since: now.Add(-20 * time.Second), looks: 2,
+		unfinishedAt: 20 * time.Second, due: now.Add(20 * time.Second)}
+	soon := &watch{kind: watchJob, learn: true, since: now, due: now.Add(time.Millisecond)}
+	for _, w := range []*watch{fresh, polled, soon} {
+		heap.Push(&r.poll.queue, w)
+	}
+	r.unpace()
+	want := []time.Time{now.Add(r.jobs.firstPoll()), now.Add(r.jobs.nextPoll(20 * time.Second)), now.Add(time.Millisecond)}
+	got := []time.Time{fresh.due, polled.due, soon.due}
+	for i := range want {
+		if d := got[i].Sub(want[i]); d < -time.Millisecond || d > time.Millisecond {
+			t.Errorf("watch %d due %s after now, want %s", i, got[i].Sub(now), want[i].Sub(now))
+		}
+	}
+}
+
+// TestStaleClaimLapses: a step sent ahead by pace is not sent once the
+// end it counted on may be spent: a step in its turn took a free slot in
+// the same pass, or Zoho refused a step in its turn for its job limit
+// (another admin's jobs) since.
+func TestStaleClaimLapses(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		apply func(r *run)
+	}{
+		{"a slot seen free", func(r *run) { r.steps[9], r.held = stepState{phase: done}, 9 }},
+		{"capacity dropped", func(r *run) { r.held, r.capacity = 10, 9 }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := makePlan(leaverPlan(12)...)
+			r := pacedRun(time.Now())
+			r.p = p
+			r.steps = make([]stepState, len(p.Steps))
+			for i := range 10 {
+				r.steps[i] = stepState{phase: running, holds: true}
+			}
+			r.claims = []*watch{nil} // paceLoop: one end expected
+			c.apply(r)
+			r.mu.Lock()
+			start := r.startable()
+			r.mu.Unlock()
+			for _, l := range start {
+				if l.ahead {
+					t.Errorf("step %d sent ahead on a claim that lapsed (held %d, capacity %d)", l.step, r.held, r.capacity)
+				}
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +58,10 @@ type Options struct {
 	// MaxJobs is how many of this run's jobs may be unfinished at once
 	// (Zoho runs at most 10 per org); 0 means 10. A submission whose
 	// answer was lost counts as an unfinished job until the user is seen
-	// deleted or the job timeout has passed: it may have started one.
+	// deleted or the job timeout has passed: it may have started one. At
+	// 10, steps go ahead of free slots and Zoho's refusal holds the run to
+	// its limit (should an org take more, the run counts at most twice
+	// MaxJobs: see ahead.go).
 	MaxJobs int
 	// NoWait stops following a job once it is submitted: its row ends
 	// submitted. Jobs that a later step waits for are still followed,
@@ -440,6 +444,8 @@ type run struct {
 	// knows of them: see pace.go.
 	spans map[int]*span
 	pace  pace
+	// wasPaced is paced() as the scheduler last saw it.
+	wasPaced bool
 	// aheadSent and aheadRefused count the submissions sent ahead of a
 	// free slot, and those Zoho did not take (refused for its job limit,
 	// or answered "later").
@@ -526,7 +532,15 @@ func (r *run) schedule() {
 		start := r.startable()
 		// A claim is for the moment it came: one no step took lapses.
 		r.claims = nil
+		// Polls of jobs of spread lengths came far apart while steps went
+		// ahead of free slots; now that none do, they free the slots.
+		paced := r.paced()
+		unpaced := r.wasPaced && !paced
+		r.wasPaced = paced
 		r.mu.Unlock()
+		if unpaced {
+			r.unpace()
+		}
 		for _, l := range start {
 			r.wg.Add(1)
 			go r.submit(l)
@@ -564,7 +578,10 @@ func (r *run) startable() []launch {
 			r.sending++
 			r.take(i)
 			start = append(start, launch{step: i, epoch: r.aheadEpoch, amid: r.aheadsOut > 0})
-		case ready && len(r.claims) > 0 && r.held < r.aheadRoom():
+			// The end paceLoop expected may be the one that freed this
+			// slot: its claim lapses.
+			r.claims = slices.DeleteFunc(r.claims, func(w *watch) bool { return w == nil })
+		case ready && len(r.claims) > 0 && r.aheadOn && r.capacity >= r.opt.MaxJobs && r.held < r.aheadRoom():
 			// A job is due to end: this step goes ahead of its slot.
 			s.phase, s.afterAheads = sending, false
 			r.aheadSent++
