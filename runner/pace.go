@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"container/heap"
 	"math"
 	"time"
 )
@@ -99,31 +98,13 @@ func (r *run) unpace() {
 	if !r.jobs.spread() {
 		return
 	}
-	now := time.Now()
-	moved := false
-	r.poll.mu.Lock()
-	for _, w := range r.poll.queue {
-		if w.kind != watchJob || !w.learn || w.probe {
-			continue
+	first := max(r.jobs.firstPoll(), r.opt.PollMin)
+	r.bringForward(func(w *watch) (time.Time, bool) {
+		if w.looks == 0 {
+			return w.since.Add(first), true
 		}
-		due := w.since.Add(max(r.jobs.firstPoll(), r.opt.PollMin))
-		if w.looks > 0 {
-			due = w.since.Add(w.unfinishedAt + r.jobs.nextPoll(w.unfinishedAt))
-		}
-		if due.Before(now) {
-			due = now
-		}
-		if due.Before(w.due) {
-			w.due, moved = due, true
-		}
-	}
-	if moved {
-		heap.Init(&r.poll.queue)
-	}
-	r.poll.mu.Unlock()
-	if moved {
-		r.wakePoller()
-	}
+		return w.since.Add(w.unfinishedAt + r.jobs.nextPoll(w.unfinishedAt)), !w.claimed
+	})
 }
 
 // stillRunning records that step i's job was unfinished at age.

@@ -209,19 +209,30 @@ func (r *run) retime() {
 	if t == 0 {
 		return
 	}
+	r.bringForward(func(w *watch) (time.Time, bool) {
+		return w.since.Add(t), w.looks == 0 && !w.claimed
+	})
+}
+
+// bringForward moves the next look of every job of this run the poller
+// holds (the probe aside) to at(w), if at(w) says so and that is sooner,
+// and not before now.
+func (r *run) bringForward(at func(w *watch) (due time.Time, ok bool)) {
 	now := time.Now()
 	moved := false
 	r.poll.mu.Lock()
 	for _, w := range r.poll.queue {
-		if w.kind != watchJob || !w.learn || w.looks > 0 || w.probe || w.claimed {
+		if w.kind != watchJob || !w.learn || w.probe {
 			continue
 		}
-		if due := w.since.Add(t); due.Before(w.due) {
-			w.due, moved = due, true
-			if due.Before(now) {
-				w.due = now
-			}
+		due, ok := at(w)
+		if !ok || !due.Before(w.due) {
+			continue
 		}
+		if due.Before(now) {
+			due = now
+		}
+		w.due, moved = due, true
 	}
 	if moved {
 		heap.Init(&r.poll.queue)
