@@ -3,7 +3,6 @@ package runner
 import (
 	"container/heap"
 	"context"
-	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -269,7 +268,7 @@ func TestPacedAheadSpread(t *testing.T) {
 			}
 			sandboxtest.CheckOneJobPerUser(t, s.srv)
 			ahead, refusals := sentAhead(s.srv)
-			t.Log(fmt.Sprintf("%d steps sent ahead and taken, %d refused, at most %d jobs unfinished", ahead, refusals, maxUnfinished(s.srv)))
+			t.Logf("%d steps sent ahead and taken, %d refused, at most %d jobs unfinished", ahead, refusals, maxUnfinished(s.srv))
 			if ahead == 0 {
 				t.Error("no step went ahead of a free slot while lengths spread")
 			}
