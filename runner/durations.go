@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,6 +52,9 @@ type durations struct {
 	floor, ceil time.Duration
 	floorLeft   int
 	quiet       int
+	// spreadNow is spread(), as of the latest job observed, read without
+	// the lock (run.kick asks it on every change of the run's state).
+	spreadNow atomic.Bool
 }
 
 // bracket is what one poll schedule learnt of one job's length.
@@ -149,6 +153,8 @@ func (d *durations) observe(lo, hi time.Duration) {
 	if len(d.recent) > keepJobs {
 		d.recent = d.recent[len(d.recent)-keepJobs:]
 	}
+	_, _, alike = d.bounds()
+	d.spreadNow.Store(!alike)
 }
 
 // bounds returns the longest lo and the shortest hi of the recent jobs

@@ -545,7 +545,9 @@ func (r *run) schedule() {
 			r.wg.Add(1)
 			go r.submit(l)
 		}
-		r.pokePace() // readyLeft may have changed
+		if r.jobs.spreadNow.Load() {
+			r.pokePace() // readyLeft may have changed
+		}
 		<-r.wake
 	}
 }
@@ -682,7 +684,9 @@ func (r *run) release(i int, ended bool) {
 
 // kick wakes the scheduler.
 func (r *run) kick() {
-	r.pokePace()
+	if r.jobs.spreadNow.Load() {
+		r.pokePace() // paceLoop has nothing to do while jobs are alike
+	}
 	select {
 	case r.wake <- struct{}{}:
 	default:
