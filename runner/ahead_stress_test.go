@@ -206,10 +206,11 @@ func (l *jitterLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestAheadLeakStress: steps go back in line as other jobs come due; a
+// TestAheadLeakStress: steps go back in line while others go ahead; a
 // log that takes a moment on the "back in line" line lets the scheduler
-// send the step again, ahead of a new job due, before the old submitter
-// has handed its own back.
+// send the step again before the old submitter has returned (once, with
+// steps sent ahead in place of a job's poll, before it handed that job
+// back).
 func TestAheadLeakStress(t *testing.T) {
 	const n = 120
 	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 10 * time.Millisecond,

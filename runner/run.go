@@ -436,7 +436,8 @@ type run struct {
 	// sending counts the steps being sent (they hold slots too).
 	sending int
 	// aheadOn, over and claims are for submissions sent ahead of a free
-	// slot: see ahead.go.
+	// slot: see ahead.go. A claim is a job alike due to end, or nil: one
+	// of the jobs of spread lengths has most likely ended (pace.go).
 	aheadOn bool
 	over    int
 	claims  []*watch
