@@ -62,8 +62,7 @@ func (r *run) aheadRoom() int { return 2 * r.opt.MaxJobs }
 // mayGoAhead reports whether a step may go ahead of a free slot now: every
 // slot held, a step waiting for one, room left. r.mu must be held.
 func (r *run) mayGoAhead() bool {
-	return r.aheadOn && r.readyLeft && !r.stopped() && r.capacity >= r.opt.MaxJobs &&
-		r.held-r.over >= r.capacity && r.held < r.aheadRoom()
+	return r.paced() && r.held-r.over >= r.capacity
 }
 
 // jobDue is called when the first poll of job w, alike to the run's

@@ -52,8 +52,9 @@ type durations struct {
 	floor, ceil time.Duration
 	floorLeft   int
 	quiet       int
-	// spreadNow is spread(), as of the latest job observed, read without
-	// the lock (run.kick asks it on every change of the run's state).
+	// spreadNow is whether the recent jobs disagree on their length (see
+	// bounds), as of the latest job observed: kept without the lock, since
+	// run.pokePace asks it on every change of the run's state.
 	spreadNow atomic.Bool
 }
 
@@ -185,15 +186,7 @@ func (d *durations) alike() bool {
 
 // spread reports whether the latest finished jobs disagree on their
 // length; false while nothing is known.
-func (d *durations) spread() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.recent) == 0 {
-		return false
-	}
-	_, _, alike := d.bounds()
-	return !alike
-}
+func (d *durations) spread() bool { return d.spreadNow.Load() }
 
 // spreadModel fits a log-normal to the recent jobs' lengths (each the
 // middle of its bracket, as for the median) and to those of the jobs

@@ -240,8 +240,14 @@ func (r *run) paceLoop() {
 	}
 }
 
-// pokePace tells paceLoop to work out again when the next step goes.
+// pokePace tells paceLoop to work out again when the next step goes;
+// while jobs are alike it has nothing to do, and is left asleep (woken on
+// every change, it took the run's lock for nothing and held up the
+// scheduler: BENCHMARKS.md §0).
 func (r *run) pokePace() {
+	if !r.jobs.spread() {
+		return
+	}
 	select {
 	case r.paceWake <- struct{}{}:
 	default:

@@ -546,9 +546,7 @@ func (r *run) schedule() {
 			r.wg.Add(1)
 			go r.submit(l)
 		}
-		if r.jobs.spreadNow.Load() {
-			r.pokePace() // readyLeft may have changed
-		}
+		r.pokePace() // readyLeft may have changed
 		<-r.wake
 	}
 }
@@ -685,9 +683,7 @@ func (r *run) release(i int, ended bool) {
 
 // kick wakes the scheduler.
 func (r *run) kick() {
-	if r.jobs.spreadNow.Load() {
-		r.pokePace() // paceLoop has nothing to do while jobs are alike
-	}
+	r.pokePace()
 	select {
 	case r.wake <- struct{}{}:
 	default:
