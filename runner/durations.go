@@ -52,8 +52,15 @@ type durations struct {
 	floor, ceil time.Duration
 	floorLeft   int
 	quiet       int
+	// running is the longest age at which a poll found one of the run's
+	// jobs, still running, unfinished. A job running past noise × the top
+	// of the recent jobs' bracket is not like them: the lengths spread,
+	// as its bracket will show once it ends (see shape). Learnt now, the
+	// polls of the first wave are not timed meanwhile for jobs alike, each
+	// just past a top that most of them are far past.
+	running time.Duration
 	// spreadNow is whether the recent jobs disagree on their length (see
-	// bounds), as of the latest job observed: kept without the lock, since
+	// shape), as of the latest change: kept without the lock, since
 	// run.pokePace asks it on every change of the run's state.
 	spreadNow atomic.Bool
 }
@@ -154,8 +161,21 @@ func (d *durations) observe(lo, hi time.Duration) {
 	if len(d.recent) > keepJobs {
 		d.recent = d.recent[len(d.recent)-keepJobs:]
 	}
-	_, _, alike = d.bounds()
+	_, _, alike = d.shape()
 	d.spreadNow.Store(!alike)
+}
+
+// runningFor records the longest age at which a poll found one of the
+// run's jobs still running unfinished (0: none), and reports whether the
+// lengths are now found to spread, as they were not before.
+func (d *durations) runningFor(age time.Duration) (spreadNow bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.running = age
+	_, _, alike := d.shape()
+	spread := len(d.recent) > 0 && !alike
+	was := d.spreadNow.Swap(spread)
+	return spread && !was
 }
 
 // bounds returns the longest lo and the shortest hi of the recent jobs
@@ -172,6 +192,13 @@ func (d *durations) bounds() (lo, hi time.Duration, alike bool) {
 	return lo, hi, float64(lo) < noise*float64(hi)
 }
 
+// shape is bounds, but for alike, which is false also while a job runs
+// past noise × the recent jobs' top (see running).
+func (d *durations) shape() (lo, hi time.Duration, alike bool) {
+	lo, hi, alike = d.bounds()
+	return lo, hi, alike && float64(d.running) < noise*float64(hi)
+}
+
 // alike reports whether the latest finished jobs agree on their length
 // (see bounds); false while nothing is known.
 func (d *durations) alike() bool {
@@ -180,7 +207,7 @@ func (d *durations) alike() bool {
 	if len(d.recent) == 0 {
 		return false
 	}
-	_, _, alike := d.bounds()
+	_, _, alike := d.shape()
 	return alike
 }
 
@@ -200,7 +227,7 @@ func (d *durations) spreadModel(running []time.Duration) (m lengths, ok bool) {
 	if len(d.recent) < 2 {
 		return m, false
 	}
-	if _, _, alike := d.bounds(); alike {
+	if _, _, alike := d.shape(); alike {
 		return m, false
 	}
 	var sum, sq float64
@@ -271,7 +298,7 @@ func (d *durations) firstPoll() time.Duration {
 	if len(d.recent) == 0 {
 		return 0
 	}
-	lo, hi, alike := d.bounds()
+	lo, hi, alike := d.shape()
 	var t time.Duration
 	switch {
 	case !alike:
@@ -299,7 +326,7 @@ func (d *durations) doneBy() time.Duration {
 	if len(d.recent) == 0 {
 		return 0
 	}
-	lo, hi, alike := d.bounds()
+	lo, hi, alike := d.shape()
 	if !alike {
 		return 0
 	}
@@ -328,7 +355,7 @@ func (d *durations) nextPoll(age time.Duration) time.Duration {
 	growth := spreadGrowth
 	if len(d.recent) == 0 {
 		growth = probeGrowth
-	} else if lo, hi, alike := d.bounds(); alike {
+	} else if lo, hi, alike := d.shape(); alike {
 		top := max(hi, lo)
 		if top > age {
 			return max(pastTop(lo, hi)-age, d.min)

@@ -51,6 +51,8 @@ const (
 type span struct {
 	since      time.Time
 	unfinished time.Duration
+	// polled is the latest age at which a poll found it unfinished.
+	polled time.Duration
 }
 
 // pace is paceLoop's state, guarded by run.mu: the ends expected since
@@ -111,8 +113,24 @@ func (r *run) unpace() {
 func (r *run) stillRunning(i int, age time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s := r.spans[i]; s != nil && age > s.unfinished {
-		s.unfinished = age
+	s := r.spans[i]
+	if s == nil {
+		return
+	}
+	s.unfinished, s.polled = max(s.unfinished, age), max(s.polled, age)
+	r.runningPolled()
+}
+
+// runningPolled tells r.jobs the longest age at which a poll found one of
+// the run's running jobs unfinished: one past the jobs alike so far says
+// the lengths spread. r.mu must be held.
+func (r *run) runningPolled() {
+	var longest time.Duration
+	for _, s := range r.spans {
+		longest = max(longest, s.polled)
+	}
+	if r.jobs.runningFor(longest) {
+		r.pokePace()
 	}
 }
 

@@ -278,3 +278,83 @@ func TestPacedAheadSpread(t *testing.T) {
 		})
 	}
 }
+
+// TestARunningJobPastTheTopSaysSpread: while the finished jobs agree on
+// their length, a poll that finds a job still running well past their
+// top says the lengths spread at once, not only once that job ends: its
+// polls, and the other jobs', are timed so from then on. A job gone
+// without ending (its timeout) says nothing more.
+func TestARunningJobPastTheTopSaysSpread(t *testing.T) {
+	d := newDurations(0, time.Millisecond, time.Minute)
+	if d.runningFor(time.Second) || d.spread() {
+		t.Fatal("a job running while nothing is known says the lengths spread")
+	}
+	d.runningFor(0) // that job ended
+	for range 3 {
+		d.observe(90*time.Millisecond, 100*time.Millisecond)
+	}
+	alike := d.doneBy()
+	if d.runningFor(105*time.Millisecond) || d.spread() || !d.alike() {
+		t.Fatal("a job running at 105 ms, within the answers' noise of jobs of 90–100 ms, says the lengths spread")
+	}
+	if !d.runningFor(120 * time.Millisecond) {
+		t.Error("a job running at 120 ms, past jobs of 90–100 ms: not reported as the change")
+	}
+	if !d.spread() || d.alike() || d.doneBy() != 0 {
+		t.Errorf("a job running at 120 ms: spread %v, alike %v, done by %s; want spread, not alike, done by 0", d.spread(), d.alike(), d.doneBy())
+	}
+	median := time.Duration(math.Sqrt(float64(90*time.Millisecond) * float64(100*time.Millisecond)))
+	if got := d.firstPoll(); got != median {
+		t.Errorf("first poll of a new job %s, want the median %s", got, median)
+	}
+	growth := spreadGrowth
+	if got, want := d.nextPoll(200*time.Millisecond), time.Duration(float64(200*time.Millisecond)*(growth-1)); got != want {
+		t.Errorf("wait after a poll at 200 ms %s, want %s (growth as when lengths spread)", got, want)
+	}
+	if d.runningFor(150 * time.Millisecond) {
+		t.Error("the change reported twice")
+	}
+	d.runningFor(0)
+	if d.spread() || !d.alike() || d.doneBy() != alike {
+		t.Errorf("the job gone without ending: spread %v, alike %v, done by %s; want alike again, done by %s", d.spread(), d.alike(), d.doneBy(), alike)
+	}
+}
+
+// TestFirstWaveSpreadFromARunningJob: over HTTP, the first wave's one
+// short job ended, the nine others still running far past it, users
+// waiting. The lengths spread from the first poll that finds one of them
+// running past the short job (not once one of them ends): the nine are
+// then polled apart, as jobs of spread lengths while users wait, rather
+// than each looked at again and again just past a top it is far past.
+func TestFirstWaveSpreadFromARunningJob(t *testing.T) {
+	const n, long = 20, 400 * time.Millisecond
+	durations := map[string]time.Duration{leaverID(0): 10 * time.Millisecond}
+	for i := 1; i < 10; i++ {
+		durations[leaverID(i)] = long
+	}
+	// One call in flight: the short job is submitted first, and is the
+	// probe.
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 10 * time.Millisecond,
+		JobDurations: func(id string) time.Duration { return durations[id] }}, 1)
+	opt := fast()
+	// No first guess; the probe's first poll (at PollMin) finds the short
+	// job ended.
+	opt.JobDuration, opt.PollMin = 0, 12*time.Millisecond
+	res, stop := runSim(t, s, makePlan(leaverPlan(n)...), opt)
+	if stop != nil {
+		t.Fatalf("stop %+v", stop)
+	}
+	if diff := cmp.Diff(repeat(deleted, n), outcomes(res)); diff != "" {
+		t.Fatalf("outcomes (-want +got):\n%s", diff)
+	}
+	sandboxtest.CheckOneJobPerUser(t, s.srv)
+	// Polled apart once the lengths spread, a 400 ms job was seen ended
+	// at its 4th or 5th poll; looked at just past the short job's top, and
+	// then 40 % of its age apart up to PollMax (50 ms), at its 11th or
+	// 12th.
+	for i := 1; i < 10; i++ {
+		if got := pollsOf(s.srv, res[i].JobID); got > 8 {
+			t.Errorf("row %d's 400 ms job polled %d times, want at most 8", i, got)
+		}
+	}
+}

@@ -668,7 +668,12 @@ func (r *run) take(i int) {
 // the slot's job (or the submission in doubt) ended, rather than a
 // submission being refused. r.mu must be held.
 func (r *run) release(i int, ended bool) {
-	delete(r.spans, i)
+	if s := r.spans[i]; s != nil {
+		delete(r.spans, i)
+		if s.polled > 0 {
+			r.runningPolled()
+		}
+	}
 	if r.steps[i].holds {
 		r.steps[i].holds = false
 		r.held--
