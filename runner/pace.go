@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"container/heap"
 	"math"
 	"time"
 )
@@ -69,7 +70,13 @@ type pace struct {
 // hold slots, the room is full, the run stops, no step waits) the polls
 // are what frees the slots. r.mu must be held.
 func (r *run) paced() bool {
-	return r.aheadOn && r.readyLeft && !r.stopped() && r.capacity >= r.opt.MaxJobs && r.held < r.aheadRoom()
+	return r.mayPace() && r.held < r.aheadRoom()
+}
+
+// mayPace is paced but for the room: true while the room alone keeps
+// steps from going ahead (see pollLikeliest). r.mu must be held.
+func (r *run) mayPace() bool {
+	return r.aheadOn && r.readyLeft && !r.stopped() && r.capacity >= r.opt.MaxJobs
 }
 
 // firstPoll is how long after its submission a new job is polled first.
@@ -107,6 +114,62 @@ func (r *run) unpace() {
 		}
 		return w.since.Add(w.unfinishedAt + r.jobs.nextPoll(w.unfinishedAt)), !w.claimed
 	})
+}
+
+// pollLikeliest is unpace while the room alone keeps steps from going
+// ahead: the run's jobs Zoho has most likely ended fill it, and a poll
+// that finds one ended makes room again. Only the poll of the job most
+// likely ended by now, given the lengths and its age when last known
+// unfinished, is brought forward to now (none if a poll is due already);
+// pollJob calls this again after each poll that finds its job running.
+// Bringing every job's poll forward, as unpace does, found the same one
+// job at the price of a poll of each (BENCHMARKS.md §0).
+func (r *run) pollLikeliest() {
+	r.mu.Lock()
+	full := r.mayPace() && !r.paced() && r.jobs.spread()
+	var m lengths
+	ok := false
+	if full {
+		m, ok = r.model()
+	}
+	r.mu.Unlock()
+	if !full {
+		return
+	}
+	if !ok {
+		r.unpace()
+		return
+	}
+	now := time.Now()
+	var best *watch
+	bestP := -1.0
+	r.poll.mu.Lock()
+	for _, w := range r.poll.queue {
+		if w.kind != watchJob || !w.learn || w.probe {
+			continue
+		}
+		if !w.due.After(now) {
+			r.poll.mu.Unlock()
+			return // a poll is due: it may find one
+		}
+		left := 1 - m.cdf(w.unfinishedAt)
+		if left < 1e-9 {
+			continue
+		}
+		if p := (m.cdf(now.Sub(w.since)) - m.cdf(w.unfinishedAt)) / left; p > bestP {
+			best, bestP = w, p
+		}
+	}
+	if best != nil {
+		best.due = now
+		heap.Init(&r.poll.queue)
+	}
+	r.poll.mu.Unlock()
+	if best == nil {
+		r.unpace()
+		return
+	}
+	r.wakePoller()
 }
 
 // stillRunning records that step i's job was unfinished at age.

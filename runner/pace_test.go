@@ -320,6 +320,67 @@ func TestARunningJobPastTheTopSaysSpread(t *testing.T) {
 	}
 }
 
+// TestRoomFullPollsTheLikeliest: steps wait and may go but for the room,
+// full of the run's jobs most of which Zoho has ended: only the poll of
+// the job most likely ended comes forward, to now; none while a poll is
+// due already, while steps go ahead, or while the lengths are alike.
+// Without a fit of the lengths, every poll comes forward, as in unpace.
+func TestRoomFullPollsTheLikeliest(t *testing.T) {
+	now := time.Now()
+	later := now.Add(time.Hour)
+	queue := func() (likely, young, seen *watch) {
+		// Under the pacedRun's lengths (median 1 s), the first has most
+		// likely ended (unfinished at 0.5 s, 5 s old), the second most
+		// likely not (0.2 s old), the third was seen running just now.
+		return &watch{kind: watchJob, learn: true, since: now.Add(-5 * time.Second), unfinishedAt: 500 * time.Millisecond, looks: 1, due: later},
+			&watch{kind: watchJob, learn: true, since: now.Add(-200 * time.Millisecond), due: later},
+			&watch{kind: watchJob, learn: true, since: now.Add(-6 * time.Second), unfinishedAt: 6 * time.Second, looks: 3, due: later}
+	}
+	for _, c := range []struct {
+		name  string
+		apply func(r *run)
+		due   []bool // likely, young, seen brought forward to now
+	}{
+		{"room full", func(r *run) {}, []bool{true, false, false}},
+		{"a poll due already", func(r *run) {
+			heap.Push(&r.poll.queue, &watch{kind: watchJob, learn: true, since: now, due: now.Add(-time.Millisecond)})
+		}, []bool{false, false, false}},
+		{"room left", func(r *run) { r.held = r.aheadRoom() - 1 }, []bool{false, false, false}},
+		{"no step waits", func(r *run) { r.readyLeft = false }, []bool{false, false, false}},
+		{"lengths alike", func(r *run) {
+			r.jobs = newDurations(0, r.opt.PollMin, r.opt.PollMax)
+			r.jobs.observe(900*time.Millisecond, time.Second)
+		}, []bool{false, false, false}},
+		{"one length known, a job running past it", func(r *run) {
+			r.jobs = newDurations(0, r.opt.PollMin, r.opt.PollMax)
+			r.jobs.observe(0, 100*time.Millisecond)
+			r.spans[0].polled = time.Second
+			r.runningPolled()
+		}, []bool{true, true, true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := pacedRun(now)
+			r.held = r.aheadRoom()
+			r.poll = &poller{wake: make(chan struct{}, 1)}
+			likely, young, seen := queue()
+			for _, w := range []*watch{likely, young, seen} {
+				heap.Push(&r.poll.queue, w)
+			}
+			c.apply(r)
+			r.pollLikeliest()
+			r.pollLikeliest() // a second call brings nothing more forward
+			for i, w := range []*watch{likely, young, seen} {
+				if got := w.due.Before(later); got != c.due[i] {
+					t.Errorf("watch %d brought forward: %v, want %v", i, got, c.due[i])
+				}
+				if w.due.Before(now) {
+					t.Errorf("watch %d due before now", i)
+				}
+			}
+		})
+	}
+}
+
 // TestFirstWaveSpreadFromARunningJob: over HTTP, the first wave's one
 // short job ended, the nine others still running far past it, users
 // waiting. The lengths spread from the first poll that finds one of them

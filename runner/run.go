@@ -537,9 +537,13 @@ func (r *run) schedule() {
 		// ahead of free slots; now that none do, they free the slots.
 		paced := r.paced()
 		unpaced := r.wasPaced && !paced
+		roomFull := unpaced && r.mayPace()
 		r.wasPaced = paced
 		r.mu.Unlock()
-		if unpaced {
+		switch {
+		case roomFull:
+			r.pollLikeliest()
+		case unpaced:
 			r.unpace()
 		}
 		for _, l := range start {

@@ -349,6 +349,7 @@ func (r *run) pollJob(w *watch) (again bool) {
 			return true
 		}
 		r.again(w, r.nextPoll(time.Since(w.since)))
+		r.pollLikeliest()
 		return true
 	case zoho.ClassRetry:
 		d := r.pacer.Backoff(sent, pacer.RetryAfter(err))
