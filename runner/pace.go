@@ -92,12 +92,24 @@ func (r *run) firstPoll() time.Duration {
 // nextPoll is the wait after a poll found a job unfinished at age.
 func (r *run) nextPoll(age time.Duration) time.Duration {
 	r.mu.Lock()
-	paced := r.paced()
-	r.mu.Unlock()
-	if paced && r.jobs.spread() {
-		return max(time.Duration(float64(age)*(paceGrowth-1)), r.opt.PollMin)
+	paced := r.paced() && r.jobs.spread()
+	var m lengths
+	ok := false
+	if paced {
+		m, ok = r.model()
 	}
-	return r.jobs.nextPoll(age)
+	r.mu.Unlock()
+	if !paced {
+		return r.jobs.nextPoll(age)
+	}
+	wait := time.Duration(float64(age) * (paceGrowth - 1))
+	if ok {
+		// A job seen running well short of the lengths' median (one of
+		// the first wave, polled while the short ones ended) is looked at
+		// next where a new job would be.
+		wait = max(wait, time.Duration(paceFirst*math.Exp(m.mu))-age)
+	}
+	return max(wait, r.opt.PollMin)
 }
 
 // unpace brings forward the polls of jobs of spread lengths timed while

@@ -168,6 +168,13 @@ func TestPolledApartWhilePaced(t *testing.T) {
 		[]time.Duration{r.firstPoll(), r.nextPoll(30 * time.Minute)}); diff != "" {
 		t.Errorf("paced: first poll and the wait after one at 30 min (-want +got):\n%s", diff)
 	}
+	// A job seen running at 0.1 s, far short of the lengths' median (one
+	// of the first wave, seen while the short ones ended), is looked at
+	// next where a new job would be, not at twice its age.
+	m, _ := r.model()
+	if got, want := r.nextPoll(100*time.Millisecond), time.Duration(paceFirst*math.Exp(m.mu))-100*time.Millisecond; got != want || got < time.Second {
+		t.Errorf("paced: wait after a poll at 0.1 s %s, want %s (1.25 × the median of about 1 s, less 0.1 s)", got, want)
+	}
 	for _, c := range []struct {
 		name  string
 		apply func(r *run)
