@@ -52,12 +52,13 @@ type durations struct {
 	floor, ceil time.Duration
 	floorLeft   int
 	quiet       int
-	// running is the longest age at which a poll found one of the run's
-	// jobs, still running, unfinished. A job running past noise × the top
-	// of the recent jobs' bracket is not like them: the lengths spread,
-	// as its bracket will show once it ends (see shape). Learnt now, the
-	// polls of the first wave are not timed meanwhile for jobs alike, each
-	// just past a top that most of them are far past.
+	// running is the second longest age at which a poll found one of the
+	// run's jobs, still running, unfinished (run.runningPolled). Two jobs
+	// running past noise × the top of the recent jobs' bracket are not
+	// like them: the lengths spread, as their brackets will show once
+	// they end (see shape). Learnt now, the polls of the first wave are
+	// not timed meanwhile for jobs alike, each just past a top that most
+	// of them are far past.
 	running time.Duration
 	// spreadNow is whether the recent jobs disagree on their length (see
 	// shape), as of the latest change: kept without the lock, since
@@ -165,9 +166,9 @@ func (d *durations) observe(lo, hi time.Duration) {
 	d.spreadNow.Store(!alike)
 }
 
-// runningFor records the longest age at which a poll found one of the
-// run's jobs still running unfinished (0: none), and reports whether the
-// lengths are now found to spread, as they were not before.
+// runningFor records the second longest age at which a poll found one of
+// the run's jobs still running unfinished (0: none), and reports whether
+// the lengths are now found to spread, as they were not before.
 func (d *durations) runningFor(age time.Duration) (spreadNow bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -192,7 +193,7 @@ func (d *durations) bounds() (lo, hi time.Duration, alike bool) {
 	return lo, hi, float64(lo) < noise*float64(hi)
 }
 
-// shape is bounds, but for alike, which is false also while a job runs
+// shape is bounds, but for alike, which is false also while two jobs run
 // past noise × the recent jobs' top (see running).
 func (d *durations) shape() (lo, hi time.Duration, alike bool) {
 	lo, hi, alike = d.bounds()
@@ -215,19 +216,30 @@ func (d *durations) alike() bool {
 // length; false while nothing is known.
 func (d *durations) spread() bool { return d.spreadNow.Load() }
 
+// fits reports whether spreadModel has lengths to fit: they spread, and
+// two are known (one job ended, and others seen running past it, spread
+// too).
+func (d *durations) fits() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fitsLocked()
+}
+
+func (d *durations) fitsLocked() bool {
+	_, _, alike := d.shape()
+	return len(d.recent) >= 2 && !alike
+}
+
 // spreadModel fits a log-normal to the recent jobs' lengths (each the
 // middle of its bracket, as for the median) and to those of the jobs
 // still running, each known only to be longer than running[i]: early in
 // a run, the long jobs are the ones not ended yet, and the finished ones
 // alone would say jobs are shorter than they are. ok is false unless the
-// recent jobs spread.
+// lengths spread and two of them are known (see fits).
 func (d *durations) spreadModel(running []time.Duration) (m lengths, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(d.recent) < 2 {
-		return m, false
-	}
-	if _, _, alike := d.shape(); alike {
+	if !d.fitsLocked() {
 		return m, false
 	}
 	var sum, sq float64

@@ -83,32 +83,31 @@ func (r *run) mayPace() bool {
 // r.mu must be held.
 func (r *run) firstPoll() time.Duration {
 	t := r.jobs.firstPoll()
-	if r.paced() && r.jobs.spread() {
+	if r.paced() && r.jobs.fits() {
 		t = time.Duration(paceFirst * float64(t))
 	}
 	return max(t, r.opt.PollMin)
 }
 
 // nextPoll is the wait after a poll found a job unfinished at age.
+// Polls are far apart only while steps go ahead by pace, which takes a
+// fit of the lengths: without one (a single length known) nothing goes
+// ahead, and the polls are what frees the slots.
 func (r *run) nextPoll(age time.Duration) time.Duration {
 	r.mu.Lock()
-	paced := r.paced() && r.jobs.spread()
 	var m lengths
 	ok := false
-	if paced {
+	if r.paced() {
 		m, ok = r.model()
 	}
 	r.mu.Unlock()
-	if !paced {
+	if !ok {
 		return r.jobs.nextPoll(age)
 	}
-	wait := time.Duration(float64(age) * (paceGrowth - 1))
-	if ok {
-		// A job seen running well short of the lengths' median (one of
-		// the first wave, polled while the short ones ended) is looked at
-		// next where a new job would be.
-		wait = max(wait, time.Duration(paceFirst*math.Exp(m.mu))-age)
-	}
+	// A job seen running well short of the lengths' median (one of the
+	// first wave, polled while the short ones ended) is looked at next
+	// where a new job would be.
+	wait := max(time.Duration(float64(age)*(paceGrowth-1)), time.Duration(paceFirst*math.Exp(m.mu))-age)
 	return max(wait, r.opt.PollMin)
 }
 
@@ -130,12 +129,15 @@ func (r *run) unpace() {
 
 // pollLikeliest is unpace while the room alone keeps steps from going
 // ahead: the run's jobs Zoho has most likely ended fill it, and a poll
-// that finds one ended makes room again. Only the poll of the job most
-// likely ended by now, given the lengths and its age when last known
-// unfinished, is brought forward to now (none if a poll is due already);
-// pollJob calls this again after each poll that finds its job running.
-// Bringing every job's poll forward, as unpace does, found the same one
-// job at the price of a poll of each (BENCHMARKS.md §0).
+// that finds one ended makes room again. Only one poll comes forward: that
+// of the job with the soonest even odds of having ended (by the lengths'
+// fit and its age when last seen running), to that moment, unless a poll
+// comes before it anyway; pollJob calls this again after each poll that
+// finds its job running. Bringing every job's poll forward, as unpace
+// does, found the same one job at the price of a poll of each
+// (BENCHMARKS.md §0); and where none of the jobs has ended (an org that
+// queues jobs past ten, say), the polls come about as often as the
+// lengths say jobs end.
 func (r *run) pollLikeliest() {
 	r.mu.Lock()
 	full := r.mayPace() && !r.paced() && r.jobs.spread()
@@ -152,36 +154,35 @@ func (r *run) pollLikeliest() {
 		r.unpace()
 		return
 	}
-	now := time.Now()
 	var best *watch
-	bestP := -1.0
+	var at, soonest time.Time
 	r.poll.mu.Lock()
 	for _, w := range r.poll.queue {
 		if w.kind != watchJob || !w.learn || w.probe {
 			continue
 		}
-		if !w.due.After(now) {
-			r.poll.mu.Unlock()
-			return // a poll is due: it may find one
+		if soonest.IsZero() || w.due.Before(soonest) {
+			soonest = w.due
 		}
-		left := 1 - m.cdf(w.unfinishedAt)
-		if left < 1e-9 {
-			continue
-		}
-		if p := (m.cdf(now.Sub(w.since)) - m.cdf(w.unfinishedAt)) / left; p > bestP {
-			best, bestP = w, p
+		if a, ok := m.evenOdds(w.unfinishedAt); ok && (best == nil || w.since.Add(a).Before(at)) {
+			best, at = w, w.since.Add(a)
 		}
 	}
-	if best != nil {
-		best.due = now
+	if now := time.Now(); at.Before(now) {
+		at = now
+	}
+	moved := best != nil && at.Before(soonest)
+	if moved {
+		best.due = at
 		heap.Init(&r.poll.queue)
 	}
 	r.poll.mu.Unlock()
-	if best == nil {
+	switch {
+	case best == nil:
 		r.unpace()
-		return
+	case moved:
+		r.wakePoller()
 	}
-	r.wakePoller()
 }
 
 // stillRunning records that step i's job was unfinished at age.
@@ -196,15 +197,22 @@ func (r *run) stillRunning(i int, age time.Duration) {
 	r.runningPolled()
 }
 
-// runningPolled tells r.jobs the longest age at which a poll found one of
-// the run's running jobs unfinished: one past the jobs alike so far says
-// the lengths spread. r.mu must be held.
+// runningPolled tells r.jobs the second longest age at which a poll
+// found one of the run's running jobs unfinished: two running past the
+// jobs alike so far say the lengths spread (one may be an odd job, or
+// stuck, and jobs alike would be paced for as long as it runs). r.mu must
+// be held.
 func (r *run) runningPolled() {
-	var longest time.Duration
+	var first, second time.Duration
 	for _, s := range r.spans {
-		longest = max(longest, s.polled)
+		switch {
+		case s.polled > first:
+			first, second = s.polled, first
+		case s.polled > second:
+			second = s.polled
+		}
 	}
-	if r.jobs.runningFor(longest) {
+	if r.jobs.runningFor(second) {
 		r.pokePace()
 	}
 }
@@ -235,6 +243,20 @@ func (r *run) paceTaken(sentAt time.Time) {
 // lengths is a log-normal fitted to the recent jobs' lengths: ln L has
 // mean mu and deviation sigma.
 type lengths struct{ mu, sigma float64 }
+
+// evenOdds is the age by which a job seen running at age u has even odds
+// of having ended; ok is false far past every length.
+func (m lengths) evenOdds(u time.Duration) (a time.Duration, ok bool) {
+	c := m.cdf(u)
+	if 1-c < 1e-9 {
+		return 0, false
+	}
+	f := math.Exp(m.mu + m.sigma*math.Sqrt2*math.Erfinv(c))
+	if f > float64(math.MaxInt64/2) {
+		return 0, false
+	}
+	return time.Duration(f), true
+}
 
 // cdf is the share of jobs done by age a.
 func (m lengths) cdf(a time.Duration) float64 {

@@ -193,6 +193,21 @@ func TestPolledApartWhilePaced(t *testing.T) {
 			}
 		})
 	}
+	// Steps may go, but the lengths spread with one of them known (two
+	// jobs seen running past it): nothing goes ahead without a fit, and
+	// the polls are what frees the slots.
+	r = pacedRun(time.Now())
+	r.jobs = newDurations(0, r.opt.PollMin, r.opt.PollMax)
+	r.jobs.observe(0, time.Second)
+	r.spans[0].polled, r.spans[1].polled = 2*time.Second, 2*time.Second
+	r.runningPolled()
+	if !r.jobs.spread() {
+		t.Fatal("two jobs running past the one length known: the lengths do not spread")
+	}
+	want := []time.Duration{max(r.jobs.firstPoll(), r.opt.PollMin), r.jobs.nextPoll(100 * time.Millisecond), r.jobs.nextPoll(30 * time.Minute)}
+	if diff := cmp.Diff(want, []time.Duration{r.firstPoll(), r.nextPoll(100 * time.Millisecond), r.nextPoll(30 * time.Minute)}); diff != "" {
+		t.Errorf("one length known: first poll, waits after one at 0.1 s and at 30 min (-want +got):\n%s", diff)
+	}
 }
 
 // TestUnpaceBringsPollsForward: once no step goes ahead, polls of jobs
@@ -328,87 +343,137 @@ func TestARunningJobPastTheTopSaysSpread(t *testing.T) {
 }
 
 // TestRoomFullPollsTheLikeliest: steps wait and may go but for the room,
-// full of the run's jobs most of which Zoho has ended: only the poll of
-// the job most likely ended comes forward, to now; none while a poll is
-// due already, while steps go ahead, or while the lengths are alike.
-// Without a fit of the lengths, every poll comes forward, as in unpace.
+// full of the run's jobs, most of which Zoho has likely ended: one poll
+// comes forward, that of the job with the soonest even odds of having
+// ended, to that moment (now, if past), unless a poll comes sooner anyway;
+// none while steps go ahead or the lengths are alike. Without a fit of
+// the lengths, every poll comes forward, as in unpace.
 func TestRoomFullPollsTheLikeliest(t *testing.T) {
 	now := time.Now()
 	later := now.Add(time.Hour)
+	// Under pacedRun's lengths (median about 1 s): likely has ended (seen
+	// running at 0.5 s, 5 s ago) with odds past even; young is 0.2 s old;
+	// seen was seen running at 6 s, just now.
 	queue := func() (likely, young, seen *watch) {
-		// Under the pacedRun's lengths (median 1 s), the first has most
-		// likely ended (unfinished at 0.5 s, 5 s old), the second most
-		// likely not (0.2 s old), the third was seen running just now.
 		return &watch{kind: watchJob, learn: true, since: now.Add(-5 * time.Second), unfinishedAt: 500 * time.Millisecond, looks: 1, due: later},
 			&watch{kind: watchJob, learn: true, since: now.Add(-200 * time.Millisecond), due: later},
 			&watch{kind: watchJob, learn: true, since: now.Add(-6 * time.Second), unfinishedAt: 6 * time.Second, looks: 3, due: later}
 	}
+	evenOdds := func(r *run, w *watch) time.Time {
+		m, _ := r.model()
+		a, _ := m.evenOdds(w.unfinishedAt)
+		return w.since.Add(a)
+	}
 	for _, c := range []struct {
 		name  string
-		apply func(r *run)
-		due   []bool // likely, young, seen brought forward to now
+		apply func(r *run, likely, young, seen *watch)
+		// want is when each of likely, young and seen is due after.
+		want func(r *run, likely, young, seen *watch) []time.Time
 	}{
-		{"room full", func(r *run) {}, []bool{true, false, false}},
-		{"a poll due already", func(r *run) {
-			heap.Push(&r.poll.queue, &watch{kind: watchJob, learn: true, since: now, due: now.Add(-time.Millisecond)})
-		}, []bool{false, false, false}},
-		{"room left", func(r *run) { r.held = r.aheadRoom() - 1 }, []bool{false, false, false}},
-		{"no step waits", func(r *run) { r.readyLeft = false }, []bool{false, false, false}},
-		{"lengths alike", func(r *run) {
+		{"room full", func(r *run, likely, young, seen *watch) {},
+			func(r *run, likely, young, seen *watch) []time.Time { return []time.Time{now, later, later} }},
+		{"none has likely ended yet", func(r *run, likely, young, seen *watch) { likely.unfinishedAt = 5 * time.Second },
+			func(r *run, likely, young, seen *watch) []time.Time {
+				return []time.Time{later, evenOdds(r, young), later}
+			}},
+		{"a poll due sooner", func(r *run, likely, young, seen *watch) { young.due = now.Add(-time.Millisecond) },
+			func(r *run, likely, young, seen *watch) []time.Time { return []time.Time{later, young.due, later} }},
+		{"room left", func(r *run, likely, young, seen *watch) { r.held = r.aheadRoom() - 1 },
+			func(r *run, likely, young, seen *watch) []time.Time { return []time.Time{later, later, later} }},
+		{"no step waits", func(r *run, likely, young, seen *watch) { r.readyLeft = false },
+			func(r *run, likely, young, seen *watch) []time.Time { return []time.Time{later, later, later} }},
+		{"lengths alike", func(r *run, likely, young, seen *watch) {
 			r.jobs = newDurations(0, r.opt.PollMin, r.opt.PollMax)
 			r.jobs.observe(900*time.Millisecond, time.Second)
-		}, []bool{false, false, false}},
-		{"one length known, a job running past it", func(r *run) {
+		}, func(r *run, likely, young, seen *watch) []time.Time { return []time.Time{later, later, later} }},
+		{"one length known, two jobs running past it", func(r *run, likely, young, seen *watch) {
 			r.jobs = newDurations(0, r.opt.PollMin, r.opt.PollMax)
 			r.jobs.observe(0, 100*time.Millisecond)
-			r.spans[0].polled = time.Second
+			r.spans[0].polled, r.spans[1].polled = time.Second, time.Second
 			r.runningPolled()
-		}, []bool{true, true, true}},
+		}, func(r *run, likely, young, seen *watch) []time.Time {
+			first := max(r.jobs.firstPoll(), r.opt.PollMin)
+			return []time.Time{now, young.since.Add(first), seen.since.Add(seen.unfinishedAt + r.jobs.nextPoll(seen.unfinishedAt))}
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := pacedRun(now)
 			r.held = r.aheadRoom()
 			r.poll = &poller{wake: make(chan struct{}, 1)}
 			likely, young, seen := queue()
+			c.apply(r, likely, young, seen)
 			for _, w := range []*watch{likely, young, seen} {
 				heap.Push(&r.poll.queue, w)
 			}
-			c.apply(r)
+			want := c.want(r, likely, young, seen)
+			start := time.Now()
 			r.pollLikeliest()
 			r.pollLikeliest() // a second call brings nothing more forward
 			for i, w := range []*watch{likely, young, seen} {
-				if got := w.due.Before(later); got != c.due[i] {
-					t.Errorf("watch %d brought forward: %v, want %v", i, got, c.due[i])
+				// Now is when the call was made, to within its own time.
+				if want[i].Equal(now) && !w.due.Before(start) && !w.due.After(time.Now()) {
+					continue
 				}
-				if w.due.Before(now) {
-					t.Errorf("watch %d due before now", i)
+				if d := w.due.Sub(want[i]); d < -time.Millisecond || d > time.Millisecond {
+					t.Errorf("watch %d due %s from now, want %s", i, w.due.Sub(now), want[i].Sub(now))
 				}
 			}
 		})
 	}
 }
 
-// TestFirstWaveSpreadFromARunningJob: over HTTP, the first wave's one
-// short job ended, the nine others still running far past it, users
-// waiting. The lengths spread from the first poll that finds one of them
-// running past the short job (not once one of them ends): the nine are
-// then polled apart, as jobs of spread lengths while users wait, rather
-// than each looked at again and again just past a top it is far past.
-func TestFirstWaveSpreadFromARunningJob(t *testing.T) {
-	const n, long = 20, 400 * time.Millisecond
-	durations := map[string]time.Duration{leaverID(0): 10 * time.Millisecond}
-	for i := 1; i < 10; i++ {
-		durations[leaverID(i)] = long
+// TestOneOddJobDoesNotSaySpread: jobs alike, and one of them seen running
+// far past them (stuck, or just long): the lengths are still taken as
+// alike, and users go ahead of its slot as for jobs alike; a second one
+// says they spread.
+func TestOneOddJobDoesNotSaySpread(t *testing.T) {
+	r := pacedRun(time.Now())
+	r.steps = make([]stepState, ZohoJobLimit)
+	r.jobs = newDurations(0, r.opt.PollMin, r.opt.PollMax)
+	for range 5 {
+		r.jobs.observe(90*time.Millisecond, 100*time.Millisecond)
 	}
-	// One call in flight: the short job is submitted first, and is the
-	// probe.
-	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 10 * time.Millisecond,
-		JobDurations: func(id string) time.Duration { return durations[id] }}, 1)
+	r.stillRunning(3, time.Minute)
+	if r.jobs.spread() || !r.jobs.alike() {
+		t.Fatal("one job running for a minute among jobs of 0.1 s: the lengths spread")
+	}
+	r.stillRunning(5, 120*time.Millisecond)
+	if !r.jobs.spread() || r.jobs.alike() {
+		t.Error("two jobs running past jobs of 0.1 s: the lengths do not spread")
+	}
+	r.release(5, true)
+	if r.jobs.spread() {
+		t.Error("one of the two gone (its timeout): the lengths still spread")
+	}
+}
+
+// TestFirstWaveSpreadFromARunningJob: over HTTP, a short job ends first
+// (the others wait on it); of the next ten, three as short end at their
+// first poll, seven far longer are seen running, and users wait. The
+// lengths spread from the polls that find two of them running past the
+// short ones, not once one of them ends: with four lengths known, users go
+// ahead by pace and the seven are polled apart, rather than each looked
+// at again and again just past a top it is far past.
+func TestFirstWaveSpreadFromARunningJob(t *testing.T) {
+	const n, short, long = 20, 10 * time.Millisecond, 400 * time.Millisecond
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: long,
+		JobDurations: func(id string) time.Duration {
+			for i := range 4 {
+				if id == leaverID(i) {
+					return short
+				}
+			}
+			return 0
+		}}, 4)
 	opt := fast()
-	// No first guess; the probe's first poll (at PollMin) finds the short
+	// No first guess: the probe's first poll, at PollMin, finds row 0's
 	// job ended.
-	opt.JobDuration, opt.PollMin = 0, 12*time.Millisecond
-	res, stop := runSim(t, s, makePlan(leaverPlan(n)...), opt)
+	opt.JobDuration, opt.PollMin, opt.PollMax, opt.JobTimeout = 0, 12*time.Millisecond, 10*time.Second, 20*time.Second
+	rows := leaverPlan(n)
+	for i := 1; i < n; i++ {
+		rows[i].after = []int{0}
+	}
+	res, stop := runSim(t, s, makePlan(rows...), opt)
 	if stop != nil {
 		t.Fatalf("stop %+v", stop)
 	}
@@ -416,13 +481,73 @@ func TestFirstWaveSpreadFromARunningJob(t *testing.T) {
 		t.Fatalf("outcomes (-want +got):\n%s", diff)
 	}
 	sandboxtest.CheckOneJobPerUser(t, s.srv)
-	// Polled apart once the lengths spread, a 400 ms job was seen ended
-	// at its 4th or 5th poll; looked at just past the short job's top, and
-	// then 40 % of its age apart up to PollMax (50 ms), at its 11th or
-	// 12th.
-	for i := 1; i < 10; i++ {
-		if got := pollsOf(s.srv, res[i].JobID); got > 8 {
-			t.Errorf("row %d's 400 ms job polled %d times, want at most 8", i, got)
-		}
+	polls := 0
+	for i := 4; i <= 10; i++ {
+		polls += pollsOf(s.srv, res[i].JobID)
+	}
+	// 6 polls a job here (10 to 11 when the seven were taken for jobs
+	// alike until one of them ended).
+	if polls > 8*7 {
+		t.Errorf("the first wave's seven 400 ms jobs polled %d times, want at most 8 each", polls)
+	}
+}
+
+// TestQueuedOrgPolledAsJobsEnd: over HTTP, an org that takes jobs past
+// its ten (it queues them): the run counts 20 of its jobs as running and
+// waits, its room full, while none may have ended. The job most likely
+// ended is polled as its odds come even, not again and again: about as
+// many polls a job as when the room is not full (8 here; 22 to 31 when a
+// poll came forward to now after each that found its job running).
+func TestQueuedOrgPolledAsJobsEnd(t *testing.T) {
+	const n = 60
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 100 * time.Millisecond, JobLimitAnswer: sandbox.QueueBeyondLimit,
+		JobDurations: spread(100 * time.Millisecond), Latency: time.Millisecond}, 25)
+	opt := aheadOptions(100 * time.Millisecond)
+	opt.JobTimeout = 20 * time.Second
+	res, stop, err := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 60*time.Second)
+	if err != nil || stop != nil {
+		t.Errorf("err %v stop %+v", err, stop)
+	}
+	if diff := cmp.Diff(repeat(deleted, n), outcomes(res)); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	sandboxtest.CheckOneJobPerUser(t, s.srv)
+	polls := 0
+	for _, r := range res {
+		polls += pollsOf(s.srv, r.JobID)
+	}
+	if polls > 14*n {
+		t.Errorf("%d polls for %d jobs, want at most 14 a job", polls, n)
+	}
+	if most := maxUnfinished(s.srv); most > 2*ZohoJobLimit {
+		t.Errorf("%d jobs unfinished at once, want at most the room's 20", most)
+	}
+}
+
+// TestAlikeWithOneLongJob: over HTTP, 200 jobs alike but one 60 times as
+// long. Users go ahead of the others' slots as for jobs alike while it
+// runs (11 to 24 refused here; 175 to 197 when that one job made the
+// lengths spread for as long as it ran, and users went ahead by pace).
+func TestAlikeWithOneLongJob(t *testing.T) {
+	const n = 200
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 30 * time.Millisecond, Latency: time.Millisecond,
+		JobDurations: func(id string) time.Duration {
+			if id == leaverID(3) {
+				return 2 * time.Second
+			}
+			return 0
+		}}, 8)
+	opt := aheadOptions(30 * time.Millisecond)
+	opt.JobTimeout = 10 * time.Second
+	res, stop, err := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 60*time.Second)
+	if err != nil || stop != nil {
+		t.Errorf("err %v stop %+v", err, stop)
+	}
+	if diff := cmp.Diff(repeat(deleted, n), outcomes(res)); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	sandboxtest.CheckOneJobPerUser(t, s.srv)
+	if _, refused := sentAhead(s.srv); refused > 60 {
+		t.Errorf("%d submissions refused for the job limit, want at most 60 (0.3 a user)", refused)
 	}
 }
