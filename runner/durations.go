@@ -217,8 +217,8 @@ func (d *durations) alike() bool {
 func (d *durations) spread() bool { return d.spreadNow.Load() }
 
 // fits reports whether spreadModel has lengths to fit: they spread, and
-// two are known (one job ended, and others seen running past it, spread
-// too).
+// two are known (with one known and two jobs seen running past it, they
+// spread, but there is nothing to fit).
 func (d *durations) fits() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()

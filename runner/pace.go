@@ -73,8 +73,9 @@ func (r *run) paced() bool {
 	return r.mayPace() && r.held < r.aheadRoom()
 }
 
-// mayPace is paced but for the room: true while the room alone keeps
-// steps from going ahead (see pollLikeliest). r.mu must be held.
+// mayPace is paced but for the room: when it holds and paced does not,
+// the room alone keeps steps from going ahead (see pollLikeliest). r.mu
+// must be held.
 func (r *run) mayPace() bool {
 	return r.aheadOn && r.readyLeft && !r.stopped() && r.capacity >= r.opt.MaxJobs
 }
