@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"offboard/result"
 	"offboard/sandbox"
 	"offboard/sandbox/sandboxtest"
 )
@@ -281,14 +282,7 @@ func TestPacedAheadSpread(t *testing.T) {
 				JobDurations: spread(20 * time.Millisecond), JobLimitAnswer: mode, Latency: time.Millisecond}, 8)
 			opt := aheadOptions(20 * time.Millisecond)
 			opt.JobTimeout = 10 * time.Second
-			res, stop, err := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 30*time.Second)
-			if err != nil || stop != nil {
-				t.Errorf("err %v stop %+v", err, stop)
-			}
-			if diff := cmp.Diff(repeat(deleted, n), outcomes(res)); diff != "" {
-				t.Errorf("outcomes (-want +got):\n%s", diff)
-			}
-			sandboxtest.CheckOneJobPerUser(t, s.srv)
+			runDeletesAll(t, s, n, opt)
 			ahead, refusals := sentAhead(s.srv)
 			t.Logf("%d steps sent ahead and taken, %d refused, at most %d jobs unfinished", ahead, refusals, maxUnfinished(s.srv))
 			if ahead == 0 {
@@ -504,14 +498,7 @@ func TestQueuedOrgPolledAsJobsEnd(t *testing.T) {
 		JobDurations: spread(100 * time.Millisecond), Latency: time.Millisecond}, 25)
 	opt := aheadOptions(100 * time.Millisecond)
 	opt.JobTimeout = 20 * time.Second
-	res, stop, err := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 60*time.Second)
-	if err != nil || stop != nil {
-		t.Errorf("err %v stop %+v", err, stop)
-	}
-	if diff := cmp.Diff(repeat(deleted, n), outcomes(res)); diff != "" {
-		t.Errorf("outcomes (-want +got):\n%s", diff)
-	}
-	sandboxtest.CheckOneJobPerUser(t, s.srv)
+	res := runDeletesAll(t, s, n, opt)
 	polls := 0
 	for _, r := range res {
 		polls += pollsOf(s.srv, r.JobID)
@@ -539,6 +526,17 @@ func TestAlikeWithOneLongJob(t *testing.T) {
 		}}, 8)
 	opt := aheadOptions(30 * time.Millisecond)
 	opt.JobTimeout = 10 * time.Second
+	runDeletesAll(t, s, n, opt)
+	if _, refused := sentAhead(s.srv); refused > 60 {
+		t.Errorf("%d submissions refused for the job limit, want at most 60 (0.3 a user)", refused)
+	}
+}
+
+// runDeletesAll runs the plan of n leavers over HTTP, and checks what
+// every run here must end with: no stop, every row deleted, one job per
+// user.
+func runDeletesAll(t *testing.T, s *sim, n int, opt Options) []result.Row {
+	t.Helper()
 	res, stop, err := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 60*time.Second)
 	if err != nil || stop != nil {
 		t.Errorf("err %v stop %+v", err, stop)
@@ -547,7 +545,5 @@ func TestAlikeWithOneLongJob(t *testing.T) {
 		t.Errorf("outcomes (-want +got):\n%s", diff)
 	}
 	sandboxtest.CheckOneJobPerUser(t, s.srv)
-	if _, refused := sentAhead(s.srv); refused > 60 {
-		t.Errorf("%d submissions refused for the job limit, want at most 60 (0.3 a user)", refused)
-	}
+	return res
 }
