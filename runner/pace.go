@@ -140,8 +140,11 @@ func (r *run) unpace() {
 // queues jobs past ten, say), the polls come about as often as the
 // lengths say jobs end.
 func (r *run) pollLikeliest() {
+	if !r.jobs.spread() {
+		return // jobs alike: the lock is not taken after every poll
+	}
 	r.mu.Lock()
-	full := r.mayPace() && !r.paced() && r.jobs.spread()
+	full := r.mayPace() && !r.paced()
 	var m lengths
 	ok := false
 	if full {
@@ -159,7 +162,7 @@ func (r *run) pollLikeliest() {
 	var at, soonest time.Time
 	r.poll.mu.Lock()
 	for _, w := range r.poll.queue {
-		if w.kind != watchJob || !w.learn || w.probe {
+		if !w.ownJob() {
 			continue
 		}
 		if soonest.IsZero() || w.due.Before(soonest) {

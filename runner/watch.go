@@ -65,6 +65,10 @@ type watch struct {
 	cause error
 }
 
+// ownJob reports whether w follows a job this run submitted, other than
+// the probe: one whose polls the run times by what it learns.
+func (w *watch) ownJob() bool { return w.kind == watchJob && w.learn && !w.probe }
+
 // poller holds the watches, soonest due first.
 type poller struct {
 	mu    sync.Mutex
@@ -222,7 +226,7 @@ func (r *run) bringForward(at func(w *watch) (due time.Time, ok bool)) {
 	moved := false
 	r.poll.mu.Lock()
 	for _, w := range r.poll.queue {
-		if w.kind != watchJob || !w.learn || w.probe {
+		if !w.ownJob() {
 			continue
 		}
 		due, ok := at(w)
