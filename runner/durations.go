@@ -58,7 +58,11 @@ type durations struct {
 	// like them: the lengths spread, as their brackets will show once
 	// they end (see shape). Learnt now, the polls of the first wave are
 	// not timed meanwhile for jobs alike, each just past a top that most
-	// of them are far past.
+	// of them are far past. It counts only until keepJobs jobs have
+	// ended: lengths that spread show by then in the recent jobs' own
+	// brackets, and two jobs running past keepJobs alike are odd ones
+	// (stuck, say), which would otherwise pace the run for as long as
+	// they run.
 	running time.Duration
 	// spreadNow is whether the recent jobs disagree on their length (see
 	// shape), as of the latest change: kept without the lock, since
@@ -194,10 +198,11 @@ func (d *durations) bounds() (lo, hi time.Duration, alike bool) {
 }
 
 // shape is bounds, but for alike, which is false also while two jobs run
-// past noise × the recent jobs' top (see running).
+// past noise × the recent jobs' top, until keepJobs jobs have ended (see
+// running).
 func (d *durations) shape() (lo, hi time.Duration, alike bool) {
 	lo, hi, alike = d.bounds()
-	return lo, hi, alike && float64(d.running) < noise*float64(hi)
+	return lo, hi, alike && (len(d.recent) >= keepJobs || float64(d.running) < noise*float64(hi))
 }
 
 // alike reports whether the latest finished jobs agree on their length

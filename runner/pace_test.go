@@ -517,20 +517,42 @@ func TestQueuedOrgPolledAsJobsEnd(t *testing.T) {
 // to 197 when that one job made the lengths spread for as long as it ran,
 // and users went ahead by pace).
 func TestAlikeWithOneLongJob(t *testing.T) {
-	const n = 200
+	if refused := alikeWithLongJobs(t, 200, 2*time.Second, 3); refused > 120 {
+		t.Errorf("%d submissions refused for the job limit, want at most 120 (0.6 a user)", refused)
+	}
+}
+
+// TestAlikeWithTwoLongJobs: over HTTP, 300 jobs alike but two, side by
+// side well into the sheet, 50 times as long (stuck, say). Once twenty
+// jobs have ended alike, two running past them are odd jobs, not lengths
+// that spread: users go ahead as for jobs alike (TODO refused here; 361
+// to 463 when the two made the lengths spread for as long as they ran).
+func TestAlikeWithTwoLongJobs(t *testing.T) {
+	if refused := alikeWithLongJobs(t, 300, 1500*time.Millisecond, 40, 41); refused > 180 {
+		t.Errorf("%d submissions refused for the job limit, want at most 180 (0.6 a user)", refused)
+	}
+}
+
+// alikeWithLongJobs runs n leavers over HTTP, their jobs 30 ms but those
+// of the rows long, each as long as long, and returns how many
+// submissions Zoho refused for its job limit.
+func alikeWithLongJobs(t *testing.T, n int, long time.Duration, rows ...int) (refused int) {
+	t.Helper()
 	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 30 * time.Millisecond, Latency: time.Millisecond,
 		JobDurations: func(id string) time.Duration {
-			if id == leaverID(3) {
-				return 2 * time.Second
+			for _, i := range rows {
+				if id == leaverID(i) {
+					return long
+				}
 			}
 			return 0
 		}}, 8)
 	opt := aheadOptions(30 * time.Millisecond)
 	opt.JobTimeout = 10 * time.Second
 	runDeletesAll(t, s, n, opt)
-	if _, refused := sentAhead(s.srv); refused > 120 {
-		t.Errorf("%d submissions refused for the job limit, want at most 120 (0.6 a user)", refused)
-	}
+	_, refused = sentAhead(s.srv)
+	t.Logf("%d submissions refused for the job limit", refused)
+	return refused
 }
 
 // runDeletesAll runs the plan of n leavers over HTTP, and checks what
