@@ -52,18 +52,18 @@ type durations struct {
 	floor, ceil time.Duration
 	floorLeft   int
 	quiet       int
-	// running is the second longest age at which a poll found one of the
-	// run's jobs, still running, unfinished (run.runningPolled). Two jobs
-	// running past noise × the top of the recent jobs' bracket are not
-	// like them: the lengths spread, as their brackets will show once
+	// running are the ages at which polls last found the run's jobs,
+	// still running, unfinished, longest first (run.runningPolled). Two
+	// jobs running past noise × the top of the recent jobs' bracket are
+	// not like them: the lengths spread, as their brackets will show once
 	// they end (see shape). Learnt now, the polls of the first wave are
 	// not timed meanwhile for jobs alike, each just past a top that most
-	// of them are far past. It counts only until keepJobs jobs have
-	// ended: lengths that spread show by then in the recent jobs' own
-	// brackets, and two jobs running past keepJobs alike are odd ones
-	// (stuck, say), which would otherwise pace the run for as long as
-	// they run.
-	running time.Duration
+	// of them are far past. Once keepJobs jobs have ended it takes
+	// runningQuorum of them: two jobs running long among keepJobs alike
+	// are odd ones (stuck, say), which would otherwise pace the run for as
+	// long as they run, while lengths that grew as the sheet went on keep
+	// most of the run's jobs running past the top.
+	running []time.Duration
 	// spreadNow is whether the recent jobs disagree on their length (see
 	// shape), as of the latest change: kept without the lock, since
 	// run.pokePace asks it on every change of the run's state.
@@ -170,13 +170,17 @@ func (d *durations) observe(lo, hi time.Duration) {
 	d.spreadNow.Store(!alike)
 }
 
-// runningFor records the second longest age at which a poll found one of
-// the run's jobs still running unfinished (0: none), and reports whether
-// the lengths are now found to spread, as they were not before.
-func (d *durations) runningFor(age time.Duration) (spreadNow bool) {
+// runningQuorum is how many of the run's jobs running past the top say
+// the lengths spread once keepJobs jobs have ended: half of Zoho's ten.
+const runningQuorum = 5
+
+// runningFor records the ages at which polls last found the run's
+// running jobs unfinished, longest first, and reports whether the lengths
+// are now found to spread, as they were not before.
+func (d *durations) runningFor(ages []time.Duration) (spreadNow bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.running = age
+	d.running = ages
 	_, _, alike := d.shape()
 	spread := len(d.recent) > 0 && !alike
 	was := d.spreadNow.Swap(spread)
@@ -198,11 +202,15 @@ func (d *durations) bounds() (lo, hi time.Duration, alike bool) {
 }
 
 // shape is bounds, but for alike, which is false also while two jobs run
-// past noise × the recent jobs' top, until keepJobs jobs have ended (see
-// running).
+// past noise × the recent jobs' top (runningQuorum once keepJobs jobs
+// have ended; see running).
 func (d *durations) shape() (lo, hi time.Duration, alike bool) {
 	lo, hi, alike = d.bounds()
-	return lo, hi, alike && (len(d.recent) >= keepJobs || float64(d.running) < noise*float64(hi))
+	k := 2
+	if len(d.recent) >= keepJobs {
+		k = runningQuorum
+	}
+	return lo, hi, alike && (len(d.running) < k || float64(d.running[k-1]) < noise*float64(hi))
 }
 
 // alike reports whether the latest finished jobs agree on their length

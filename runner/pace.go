@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"cmp"
 	"container/heap"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -201,22 +203,20 @@ func (r *run) stillRunning(i int, age time.Duration) {
 	r.runningPolled()
 }
 
-// runningPolled tells r.jobs the second longest age at which a poll
-// found one of the run's running jobs unfinished: two running past the
-// jobs alike so far say the lengths spread (one may be an odd job, or
-// stuck, and jobs alike would be paced for as long as it runs). r.mu must
-// be held.
+// runningPolled tells r.jobs the ages at which polls last found the
+// run's running jobs unfinished: two running past the jobs alike so far
+// say the lengths spread (one may be an odd job, or stuck, and jobs alike
+// would be paced for as long as it runs; see durations.running). r.mu
+// must be held.
 func (r *run) runningPolled() {
-	var first, second time.Duration
+	ages := make([]time.Duration, 0, len(r.spans))
 	for _, s := range r.spans {
-		switch {
-		case s.polled > first:
-			first, second = s.polled, first
-		case s.polled > second:
-			second = s.polled
+		if s.polled > 0 {
+			ages = append(ages, s.polled)
 		}
 	}
-	if r.jobs.runningFor(second) {
+	slices.SortFunc(ages, func(a, b time.Duration) int { return cmp.Compare(b, a) })
+	if r.jobs.runningFor(ages) {
 		r.pokePace()
 	}
 }

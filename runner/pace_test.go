@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -302,18 +303,18 @@ func TestPacedAheadSpread(t *testing.T) {
 // without ending (its timeout) says nothing more.
 func TestARunningJobPastTheTopSaysSpread(t *testing.T) {
 	d := newDurations(0, time.Millisecond, time.Minute)
-	if d.runningFor(time.Second) || d.spread() {
+	if d.runningFor(jobsAt(2, time.Second)) || d.spread() {
 		t.Fatal("a job running while nothing is known says the lengths spread")
 	}
-	d.runningFor(0) // that job ended
+	d.runningFor(nil) // that job ended
 	for range 3 {
 		d.observe(90*time.Millisecond, 100*time.Millisecond)
 	}
 	alike := d.doneBy()
-	if d.runningFor(105*time.Millisecond) || d.spread() || !d.alike() {
+	if d.runningFor(jobsAt(2, 105*time.Millisecond)) || d.spread() || !d.alike() {
 		t.Fatal("a job running at 105 ms, within the answers' noise of jobs of 90–100 ms, says the lengths spread")
 	}
-	if !d.runningFor(120 * time.Millisecond) {
+	if !d.runningFor(jobsAt(2, 120*time.Millisecond)) {
 		t.Error("a job running at 120 ms, past jobs of 90–100 ms: not reported as the change")
 	}
 	if !d.spread() || d.alike() || d.doneBy() != 0 {
@@ -327,12 +328,33 @@ func TestARunningJobPastTheTopSaysSpread(t *testing.T) {
 	if got, want := d.nextPoll(200*time.Millisecond), time.Duration(float64(200*time.Millisecond)*(growth-1)); got != want {
 		t.Errorf("wait after a poll at 200 ms %s, want %s (growth as when lengths spread)", got, want)
 	}
-	if d.runningFor(150 * time.Millisecond) {
+	if d.runningFor(jobsAt(2, 150*time.Millisecond)) {
 		t.Error("the change reported twice")
 	}
-	d.runningFor(0)
+	d.runningFor(nil)
 	if d.spread() || !d.alike() || d.doneBy() != alike {
 		t.Errorf("the job gone without ending: spread %v, alike %v, done by %s; want alike again, done by %s", d.spread(), d.alike(), d.doneBy(), alike)
+	}
+}
+
+// jobsAt is n running jobs, each last polled unfinished at age.
+func jobsAt(n int, age time.Duration) []time.Duration {
+	return slices.Repeat([]time.Duration{age}, n)
+}
+
+// TestOddJobsAfterTwentySayNothing: once twenty jobs have ended alike,
+// two running long are odd ones (stuck, say), and the lengths stay alike;
+// five, half of Zoho's slots, say the lengths grew.
+func TestOddJobsAfterTwentySayNothing(t *testing.T) {
+	d := newDurations(0, time.Millisecond, time.Minute)
+	for range keepJobs {
+		d.observe(90*time.Millisecond, 100*time.Millisecond)
+	}
+	if d.runningFor(jobsAt(4, time.Second)) || d.spread() || !d.alike() {
+		t.Error("four jobs running long after twenty alike: the lengths spread")
+	}
+	if !d.runningFor(jobsAt(5, time.Second)) || !d.spread() {
+		t.Error("five jobs running long after twenty alike: the lengths still alike")
 	}
 }
 
@@ -569,4 +591,32 @@ func runDeletesAll(t *testing.T, s *sim, n int, opt Options) []result.Row {
 	}
 	sandboxtest.CheckOneJobPerUser(t, s.srv)
 	return res
+}
+
+// TestLengthsThatGrowMidRun: over HTTP, 40 jobs of 30 ms, then 60 of
+// 600 ms. Once five of the run's jobs run past the short ones' top, the
+// lengths spread, though twenty have ended alike: the long jobs are not
+// each looked at again and again just past a top they are far past
+// (113 to 120 polls for the 60 here; 212 to 223 when only the first
+// twenty jobs' running could say so).
+func TestLengthsThatGrowMidRun(t *testing.T) {
+	const n, short = 100, 40
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 30 * time.Millisecond, Latency: time.Millisecond,
+		JobDurations: func(id string) time.Duration {
+			if id >= leaverID(short) {
+				return 600 * time.Millisecond
+			}
+			return 0
+		}}, 8)
+	opt := aheadOptions(30 * time.Millisecond)
+	opt.JobTimeout = 20 * time.Second
+	res := runDeletesAll(t, s, n, opt)
+	polls := 0
+	for _, r := range res[short:] {
+		polls += pollsOf(s.srv, r.JobID)
+	}
+	t.Logf("%d polls for the %d long jobs", polls, n-short)
+	if polls > 160 {
+		t.Errorf("%d polls for the %d long jobs, want at most 160", polls, n-short)
+	}
 }
