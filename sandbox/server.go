@@ -84,6 +84,13 @@ type Config struct {
 	// a page at a time. Zoho documents ids (up to 100); an org that ignored it would still
 	// answer users, only not those asked for: offboard must be right either way.
 	IgnoreIDs bool
+	// Listing is when GET /users (and its count) lists the user of a transfer-and-delete job
+	// as deleted. Zoho documents none: the user is deleted by the job, and the listing may
+	// follow the job's end, lead it, or lag it. offboard must be right under each.
+	Listing Listing
+	// ListingLag is how long after its job completed a user is first listed deleted under
+	// ListedLate (default one second).
+	ListingLag time.Duration
 	// JobLimitAnswer is how the org refuses a submission while its job slots are full. The v8
 	// OpenAPI documents CONCURRENT_JOB_LIMIT_EXCEEDED; Zoho's SDKs list only LIMIT_REACHED.
 	// offboard must wait for a slot under each.
@@ -202,6 +209,35 @@ func (m UserRead) String() string {
 	return "UserRead(" + strconv.Itoa(int(m)) + ")"
 }
 
+// Listing is when GET /users lists the user of a transfer-and-delete job as deleted.
+type Listing int
+
+const (
+	// ListedAtEnd lists the user deleted from the moment the job completed, as GET
+	// /users/{id} shows it (invented; the default).
+	ListedAtEnd Listing = iota
+	// ListedAtStart lists the user deleted from the moment the job is in progress, while its
+	// records are still being transferred (invented: a job that deletes the user first). A
+	// job that then fails leaves the user listed as before.
+	ListedAtStart
+	// ListedLate lists the user deleted only Config.ListingLag after its job completed
+	// (invented: a listing served from a copy that catches up).
+	ListedLate
+)
+
+// String names the mode.
+func (m Listing) String() string {
+	switch m {
+	case ListedAtEnd:
+		return "ListedAtEnd"
+	case ListedAtStart:
+		return "ListedAtStart"
+	case ListedLate:
+		return "ListedLate"
+	}
+	return "Listing(" + strconv.Itoa(int(m)) + ")"
+}
+
 // Server is a simulated Zoho CRM org served over HTTP on loopback. Its URL is both the
 // accounts server and the API domain. All methods are safe for concurrent use.
 type Server struct {
@@ -270,6 +306,10 @@ func Start(cfg Config) (*Server, error) {
 	cfg.JobDuration = cmpOr(cfg.JobDuration, DefaultJobDuration)
 	cfg.JobLimit = cmpOr(cfg.JobLimit, DefaultJobLimit)
 	cfg.JobIDKey = cmpOr(cfg.JobIDKey, "jobId")
+	cfg.ListingLag = cmpOr(cfg.ListingLag, time.Second)
+	if cfg.Listing < ListedAtEnd || cfg.Listing > ListedLate {
+		return nil, fmt.Errorf("start simulator: unknown listing mode %d", cfg.Listing)
+	}
 	if cfg.JobIDKey != "jobId" && cfg.JobIDKey != "job_id" {
 		return nil, fmt.Errorf("start simulator: job id key %q is neither jobId nor job_id", cfg.JobIDKey)
 	}

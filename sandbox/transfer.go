@@ -24,6 +24,9 @@ type job struct {
 	Job
 	due     time.Time
 	settled bool
+	// listedBefore is the user's status before the job deleted it, as Listing ListedLate
+	// shows it for a while.
+	listedBefore string
 }
 
 type heldSlots struct {
@@ -91,6 +94,7 @@ func (s *Server) finish(j *job) {
 	}
 	j.Status = JobCompleted
 	u := s.byID[j.UserID]
+	j.listedBefore = u.Status
 	u.Status = StatusDeleted
 	if j.TransferTo != "" && j.Records {
 		s.records[j.TransferTo] += s.records[j.UserID]

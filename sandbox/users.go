@@ -57,13 +57,43 @@ func (s *Server) selectUsers(q url.Values) ([]*User, *reply) {
 			return nil, &rep
 		}
 	}
+	listed := s.listed()
 	var out []*User
 	for _, u := range s.users {
-		if keep(u) && (ids == nil || ids[u.ID]) {
+		if u = listed(u); keep(u) && (ids == nil || ids[u.ID]) {
 			out = append(out, u)
 		}
 	}
 	return out, nil
+}
+
+// listed returns how GET /users shows each user under Config.Listing: the user itself, or a
+// copy with the status the listing shows.
+func (s *Server) listed() func(u *User) *User {
+	if s.cfg.Listing == ListedAtEnd {
+		return func(u *User) *User { return u }
+	}
+	now := s.now()
+	last := map[string]*job{} // each user's latest job
+	for _, j := range s.jobs {
+		last[j.UserID] = j
+	}
+	return func(u *User) *User {
+		j := last[u.ID]
+		if j == nil {
+			return u
+		}
+		c := *u
+		switch {
+		case s.cfg.Listing == ListedAtStart && !j.settled && s.phase(j, now) == JobInProgress:
+			c.Status = StatusDeleted
+		case s.cfg.Listing == ListedLate && j.settled && j.Status == JobCompleted && now.Before(j.FinishedAt.Add(s.cfg.ListingLag)):
+			c.Status = j.listedBefore
+		default:
+			return u
+		}
+		return &c
+	}
 }
 
 // getUsers answers GET /crm/v7/users.
