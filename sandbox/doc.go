@@ -159,6 +159,11 @@
 //     (invented), 204 (documented for "no user record", v8; for a deleted user invented), 400
 //     INVALID_DATA (invented; offboard confirms it with a list read, never trusts it alone).
 //   - IgnoreIDs: GET /users ignoring ids (invented; Zoho documents ids).
+//   - Listing: when GET /users lists a job's user as deleted: from the job's end (the
+//     default), from the moment it is in progress, or Config.ListingLag after its end (all
+//     invented; GET /users/{id} shows the user deleted from the job's end under each).
+//     offboard reads many users at once to learn which jobs ended, and polls each job
+//     itself for its outcome.
 //   - JobIDKey: "jobId" (v7 documentation) or "job_id" (v8 examples).
 //   - RequireTransfer: transfer required (v8 OpenAPI) or move_subordinate alone allowed (v7).
 //

@@ -436,3 +436,38 @@ func TestReportingToHierarchy(t *testing.T) {
 		}
 	}
 }
+
+// TestListing: GET /users?type=DeletedUsers&ids= lists a job's user as
+// deleted from the job's end (ListedAtEnd), from the moment it is in
+// progress (ListedAtStart), or ListingLag after its end (ListedLate);
+// GET /users/{id} shows the user deleted from the job's end under all.
+func TestListing(t *testing.T) {
+	const aisha, tom = "5210498000000417001", "5210498000000418001"
+	for _, c := range []struct {
+		m    Listing
+		want []bool // listed deleted at +0, +3 s (in progress), +10 s (ended), +12 s
+	}{
+		{ListedAtEnd, []bool{false, false, true, true}},
+		{ListedAtStart, []bool{false, true, true, true}},
+		{ListedLate, []bool{false, false, false, true}},
+	} {
+		t.Run(c.m.String(), func(t *testing.T) {
+			s, clk := start(t, Config{JobDuration: 10 * time.Second, Listing: c.m, ListingLag: time.Second})
+			tok := getToken(t, s)
+			submit(t, s, tok, aisha, tom, "")
+			var got []bool
+			for _, d := range []time.Duration{0, 3 * time.Second, 7 * time.Second, 2 * time.Second} {
+				clk.Advance(d)
+				a := api(t, s, http.MethodGet, "/crm/v7/users?type=DeletedUsers&ids="+aisha+","+tom, tok, "")
+				got = append(got, a.status == http.StatusOK && field(a.body, "users", 0, "id") == aisha)
+			}
+			if diff := cmp.Diff(c.want, got); diff != "" {
+				t.Errorf("listed deleted (-want +got):\n%s", diff)
+			}
+			u := api(t, s, http.MethodGet, "/crm/v7/users/"+aisha, tok, "")
+			if got := field(u.body, "users", 0, "status"); got != "deleted" {
+				t.Errorf("GET /users/{id} status = %v, want deleted", got)
+			}
+		})
+	}
+}
