@@ -419,6 +419,9 @@ type run struct {
 	// together; nil when the client reads users one at a time.
 	backs *readBacks
 	out   *outbox
+	// sweepOff is set once a sweep showed a user deleted whose job was
+	// still running: jobs are each polled from then on (see sweep.go).
+	sweepOff atomic.Bool
 
 	mu    sync.Mutex
 	steps []stepState

@@ -63,6 +63,11 @@ type watch struct {
 	resumed bool
 	// cause is why the submission is in doubt.
 	cause error
+	// checkedAt is the job's age when last polled, or when first swept
+	// if later (0: neither); deletedAt is its age at the sweep that
+	// showed its user deleted (0: none), its poll due at once (see
+	// sweep.go).
+	checkedAt, deletedAt time.Duration
 }
 
 // ownJob reports whether w follows a job this run submitted, other than
@@ -77,6 +82,8 @@ type poller struct {
 	// shown how long jobs take; probe is that job, nil if none.
 	parked []*watch
 	probe  *watch
+	// swept is when the last sweep was made (see sweep.go).
+	swept  time.Time
 	closed bool          // the run's calls ended: nothing more is looked at
 	wake   chan struct{} // a watch was added
 }
@@ -128,6 +135,7 @@ func (r *run) pollLoop() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		gap := r.sweepGap()
 		r.poll.mu.Lock()
 		if r.calls.Err() != nil {
 			r.poll.closed = true
@@ -140,9 +148,12 @@ func (r *run) pollLoop() {
 			return
 		}
 		now := time.Now()
-		var due []*watch
+		var due, batch, parked []*watch
 		for len(r.poll.queue) > 0 && !r.poll.queue[0].due.After(now) {
 			due = append(due, heap.Pop(&r.poll.queue).(*watch))
+		}
+		if len(due) > 0 && r.sweepable() {
+			due, batch, parked = r.gatherSweep(due, now, gap)
 		}
 		next := time.Hour
 		if len(r.poll.queue) > 0 {
@@ -152,6 +163,10 @@ func (r *run) pollLoop() {
 		for _, w := range due {
 			r.wg.Add(1)
 			go r.look(w)
+		}
+		if len(batch) > 0 {
+			r.wg.Add(1)
+			go r.sweep(batch, parked)
 		}
 		timer.Reset(next)
 		select {
@@ -169,7 +184,7 @@ func (r *run) look(w *watch) {
 	w.looks++
 	switch w.kind {
 	case watchJob:
-		if w.learn && !w.probe && !w.claimed && time.Now().Before(w.deadline) && r.jobs.alike() && r.jobDue(w) {
+		if w.learn && !w.probe && !w.claimed && w.deletedAt == 0 && time.Now().Before(w.deadline) && r.jobs.alike() && r.jobDue(w) {
 			// Jobs alike: a step goes ahead as this job is due to end,
 			// and its poll waits a moment, so as not to hold up that
 			// submission among the calls in flight. Should Zoho take the
@@ -321,6 +336,7 @@ func (r *run) pollJob(w *watch) (again bool) {
 	// timing, whatever the answer's latency.
 	elapsed := time.Since(w.since)
 	st, err := r.c.JobStatus(r.calls, w.jobID)
+	w.checkedAt = elapsed
 	switch zoho.Classify(err) {
 	case zoho.ClassNone:
 		r.pacer.Succeeded()
@@ -344,6 +360,15 @@ func (r *run) pollJob(w *watch) (again bool) {
 			return false
 		}
 		w.unfinishedAt = elapsed
+		if w.deletedAt > 0 {
+			// A sweep showed the user deleted, and the job runs: this
+			// org shows deletions before the jobs end. Its polls say
+			// when jobs end, as without sweeps.
+			w.deletedAt = 0
+			if !r.sweepOff.Swap(true) {
+				log.Info().Str("job_id", w.jobID).Msg("Zoho showed this user deleted while the job still runs: each job is polled for its end from now on")
+			}
+		}
 		r.stillRunning(i, elapsed)
 		if !time.Now().Before(w.deadline) {
 			r.end(i, result.Submitted, "", fmt.Sprintf("job %s was submitted, but it was still %s after %s (--job-timeout); check the job in Zoho", w.jobID, st.Status, r.opt.JobTimeout))
@@ -387,6 +412,9 @@ func (r *run) learnt(w *watch, elapsed time.Duration) (lo, hi time.Duration) {
 	near := w.nearTaken
 	r.mu.Unlock()
 	lo, hi = w.unfinishedAt, elapsed
+	if w.deletedAt > 0 && w.deletedAt < hi {
+		hi = w.deletedAt // a sweep showed the user deleted then
+	}
 	// A step goes ahead of a job alike at its first look: a poll that saw
 	// the job unfinished came after, and a step sent later still (it
 	// waited for the rate, say) took another job's slot.

@@ -1,0 +1,251 @@
+package runner
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"offboard/zoho"
+)
+
+// Sweeps: many jobs looked at in one call.
+//
+// A job's status is read one job per call. But a job that completed has
+// deleted its user, and one GET /users?type=DeletedUsers&ids=… shows
+// which of up to 100 users are deleted. So while the lengths are not
+// known to be alike (nothing is known yet, or they spread), a job's look
+// that comes due is made a sweep: one call reads the users of every job
+// the run follows (their looks due or not) and of the first wave's jobs
+// waiting on the probe, and only the jobs whose users it shows deleted
+// are polled, at once. A job it does not show deleted counts as seen
+// running then, as after a poll, and keeps its next look (see sweep).
+// While users go ahead by pace, sweeps come no closer than sweepGap.
+//
+// A sweep never ends a row: the job's own poll says whether it completed
+// or failed, as without sweeps. Zoho does not document when a user shows
+// deleted, so the runner relies on none of it:
+//   - a user shown deleted whose job a poll then finds running (Zoho shows
+//     users deleted as their jobs start, say) ends the sweeps for the
+//     run: the polls come as before;
+//   - a job is still polled itself, ever less often: once its age is
+//     sweepFallback times what it was when last polled (or first swept).
+//     It may have failed, which deletes nothing, or Zoho may show
+//     deletions late;
+//   - a sweep that fails leaves its jobs to their own polls.
+//
+// Where jobs are alike, each one's poll comes about as it ends, one at a
+// time, and a sweep would save nothing: they are not swept.
+
+// sweepFallback is how much older than when it was last polled (or
+// first swept) a job is when it is polled itself, whatever the sweeps
+// found: a failed job deletes nothing, and only its poll finds it.
+const sweepFallback = 3
+
+// sweepEnds is how many of the run's jobs are expected to have ended,
+// while steps go ahead by pace, between two sweeps: a sweep sooner than
+// that is put off (see sweepGap). Polls then only find which jobs ended,
+// and each sweep is a call.
+const sweepEnds = 3
+
+// sweepGap is the least time between two sweeps while steps go ahead by
+// pace: how long the run's jobs take to end sweepEnds of them, by the
+// fit of their lengths (0: no least time).
+func (r *run) sweepGap() time.Duration {
+	if r.backs == nil || r.sweepOff.Load() || !r.jobs.spread() {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.paced() {
+		return 0
+	}
+	m, ok := r.model()
+	if !ok {
+		return 0
+	}
+	mean := math.Exp(m.mu + m.sigma*m.sigma/2)
+	return time.Duration(min(sweepEnds*mean/float64(r.opt.MaxJobs), float64(r.opt.PollMax)))
+}
+
+// sweepable reports whether polls due now may be made one sweep: the
+// client reads many users at once, sweeps have not been found wrong, and
+// the lengths are not known to be alike.
+func (r *run) sweepable() bool {
+	return r.backs != nil && !r.sweepOff.Load() && !r.jobs.alike()
+}
+
+// sweeps reports whether w's next look may be a sweep's.
+func (w *watch) sweeps(now time.Time) bool {
+	age := now.Sub(w.since)
+	return w.kind == watchJob && w.learn && now.Before(w.deadline) &&
+		(w.checkedAt == 0 || age < sweepFallback*w.checkedAt)
+}
+
+// gatherSweep takes out of due, and out of the queue, the looks a sweep
+// makes now, and returns them with the parked jobs it also reads (left
+// parked). It returns nothing when fewer than two jobs would be read: one
+// poll then costs the same call. Within gap of the last sweep, the looks
+// due that a sweep would make wait for its end. r.poll.mu must be held.
+func (r *run) gatherSweep(due []*watch, now time.Time, gap time.Duration) (rest, batch, parked []*watch) {
+	if next := r.poll.swept.Add(gap); now.Before(next) {
+		// Too soon after the last sweep: the looks it would make wait
+		// for the next.
+		for _, w := range due {
+			if w.sweeps(now) {
+				w.due = next
+				heap.Push(&r.poll.queue, w)
+				continue
+			}
+			rest = append(rest, w)
+		}
+		return rest, nil, nil
+	}
+	probe := false
+	for _, w := range due {
+		if w.sweeps(now) && len(batch) < zoho.MaxIDs {
+			batch = append(batch, w)
+			probe = probe || w.probe
+			continue
+		}
+		rest = append(rest, w)
+	}
+	if len(batch) == 0 {
+		return due, nil, nil
+	}
+	if probe {
+		parked = r.poll.parked[:min(len(r.poll.parked), zoho.MaxIDs-len(batch))]
+	}
+	var others []*watch
+	for _, w := range r.poll.queue {
+		if len(batch)+len(parked)+len(others) < zoho.MaxIDs && w.sweeps(now) {
+			others = append(others, w)
+		}
+	}
+	if len(batch)+len(parked)+len(others) < 2 {
+		return due, nil, nil
+	}
+	if len(others) > 0 {
+		keep := r.poll.queue[:0]
+		for _, w := range r.poll.queue {
+			if !contains(others, w) {
+				keep = append(keep, w)
+			}
+		}
+		r.poll.queue = keep
+		heap.Init(&r.poll.queue)
+		batch = append(batch, others...)
+	}
+	r.poll.swept = now
+	return rest, batch, append([]*watch(nil), parked...)
+}
+
+// sweep reads the users of batch's and parked's jobs in one call; the
+// jobs of those shown deleted are polled now, the others are looked at
+// again later, as after a poll that found them running.
+func (r *run) sweep(batch, parked []*watch) {
+	defer r.wg.Done()
+	all := append(append([]*watch(nil), batch...), parked...)
+	ids := make([]string, len(all))
+	for k, w := range all {
+		ids[k] = string(r.p.Steps[w.step].Request.UserID)
+	}
+	sent := time.Now()
+	var users []zoho.User
+	err := r.pacer.Read(r.calls, r.log, fmt.Sprintf("look for ended jobs among %d users", len(ids)), func(ctx context.Context) (err error) {
+		users, err = r.backs.bulk.UsersByID(ctx, zoho.DeletedUsers, ids)
+		return err
+	})
+	if err != nil {
+		r.log.Debug().Err(err).Int("users", len(ids)).Msg("looking for ended jobs together failed; each job is polled")
+		for _, w := range batch {
+			r.wg.Add(1)
+			go r.look(w)
+		}
+		return
+	}
+	asked := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		asked[id] = true
+	}
+	deleted := make(map[string]bool, len(users))
+	for _, u := range users {
+		if u.Deleted() && asked[string(u.ID)] {
+			deleted[string(u.ID)] = true
+		}
+	}
+	for k, w := range batch {
+		age := sent.Sub(w.since)
+		if deleted[ids[k]] {
+			w.deletedAt = age
+			r.wg.Add(1)
+			go r.look(w)
+			continue
+		}
+		// A job looked at before its look was due (for others) keeps that
+		// look, and is polled itself by when it was due.
+		planned := w.due
+		w.looks++
+		if w.checkedAt == 0 {
+			w.checkedAt = max(age, planned.Sub(w.since))
+		}
+		w.unfinishedAt = max(w.unfinishedAt, age)
+		r.stillRunning(w.step, age)
+		wait := max(time.Until(planned), r.nextPoll(time.Since(w.since)))
+		// Its own poll comes when its age reaches sweepFallback times
+		// checkedAt, not at the next look after.
+		wait = min(wait, max(time.Until(w.since.Add(sweepFallback*w.checkedAt)), 0))
+		r.again(w, wait)
+	}
+	r.sweptParked(parked, ids[len(batch):], deleted, sent)
+	r.pollLikeliest()
+}
+
+// sweptParked records what a sweep found of the parked jobs it read: a
+// job still parked whose user it showed deleted is polled now; one
+// unparked meanwhile and queued has its poll brought forward to now.
+func (r *run) sweptParked(parked []*watch, ids []string, deleted map[string]bool, sent time.Time) {
+	if len(parked) == 0 {
+		return
+	}
+	now := time.Now()
+	var running []*watch
+	moved := false
+	r.poll.mu.Lock()
+	for k, w := range parked {
+		age := sent.Sub(w.since)
+		switch at := index(r.poll.parked, w); {
+		case at >= 0 && deleted[ids[k]]:
+			r.poll.parked = append(r.poll.parked[:at], r.poll.parked[at+1:]...)
+			w.deletedAt = age
+			r.pushAt(w, now)
+			moved = true
+		case at >= 0:
+			w.unfinishedAt = max(w.unfinishedAt, age)
+			running = append(running, w)
+		case deleted[ids[k]] && index(r.poll.queue, w) >= 0:
+			w.deletedAt, w.due = age, now
+			heap.Init(&r.poll.queue)
+			moved = true
+		}
+	}
+	r.poll.mu.Unlock()
+	for _, w := range running {
+		r.stillRunning(w.step, sent.Sub(w.since))
+	}
+	if moved {
+		r.wakePoller()
+	}
+}
+
+func index(ws []*watch, w *watch) int {
+	for k, v := range ws {
+		if v == w {
+			return k
+		}
+	}
+	return -1
+}
+
+func contains(ws []*watch, w *watch) bool { return index(ws, w) >= 0 }

@@ -1,0 +1,184 @@
+package runner
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"offboard/result"
+	"offboard/sandbox"
+	"offboard/sandbox/sandboxtest"
+)
+
+// sweepCalls counts the calls that looked for ended jobs among many
+// users (GET /users?type=DeletedUsers&ids=… naming more than one) and the
+// job status polls.
+func sweepCalls(srv *sandbox.Server) (sweeps, polls int) {
+	for _, r := range srv.Requests() {
+		switch {
+		case r.Method == "GET" && strings.Contains(r.RawQuery, "job_id="):
+			polls++
+		case r.Method == "GET" && r.Path == "/crm/v7/users" && strings.Contains(r.RawQuery, "ids=") && strings.Contains(r.RawQuery, "%2C"):
+			sweeps++
+		}
+	}
+	return sweeps, polls
+}
+
+// TestSweepFindsTheFirstWavesShortJob: over HTTP, nothing known of the
+// jobs' lengths, row 0's job short (25 ms) and the next nine long. The
+// first wave is looked at together: a sweep finds row 0's user deleted
+// soon after its job ends, and an eleventh user goes in its slot long
+// before any long job ends (52 ms in). Polled one job at a time, in turn,
+// on a growing schedule, row 0's job, first polled at 10 ms, was looked
+// at again only when its turn came back: 547 to 584 ms in, five runs in
+// six.
+func TestSweepFindsTheFirstWavesShortJob(t *testing.T) {
+	const n, short, long = 12, 25 * time.Millisecond, 800 * time.Millisecond
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: long,
+		JobDurations: func(id string) time.Duration {
+			if id == leaverID(0) {
+				return short
+			}
+			return 0
+		}}, 1) // one call at a time: the jobs are submitted, and first polled, in row order
+	opt := fast()
+	opt.JobDuration, opt.PollMin, opt.PollMax, opt.JobTimeout = 0, 10*time.Millisecond, 10*time.Second, 20*time.Second
+	runDeletesAll(t, s, n, opt)
+	jobs := s.srv.Jobs()
+	slices.SortFunc(jobs, func(a, b sandbox.Job) int { return a.SubmittedAt.Compare(b.SubmittedAt) })
+	wait := jobs[10].SubmittedAt.Sub(jobs[0].SubmittedAt)
+	t.Logf("the eleventh job started %s after the first", wait)
+	if wait > long/4 {
+		t.Errorf("the eleventh job started %s after the first, want at most %s: the short job was seen ended late", wait, long/4)
+	}
+	if sweeps, _ := sweepCalls(s.srv); sweeps == 0 {
+		t.Error("no sweep was made")
+	}
+}
+
+// TestSweepsUnderEveryListing: over HTTP, lengths spread, under each way
+// an org may list a deleted user (Zoho documents none): when its job
+// ends, while it runs, or a while after it ended; and by an org that
+// ignores the ids asked for, answering every deleted user. Every row ends deleted,
+// one job per user, and the calls stay bounded: a sweep only says when
+// to poll, and an org that lists users deleted while their jobs run has
+// the jobs polled as without sweeps. (Without sweeps: 255 to 260 calls
+// here; with them, 198 to 211 listed at the end or late, 251 to 263
+// listed while the jobs run.)
+func TestSweepsUnderEveryListing(t *testing.T) {
+	const n = 60
+	for _, c := range []struct {
+		m         sandbox.Listing
+		ignoreIDs bool // every deleted user answered, a page at a time
+	}{{sandbox.ListedAtEnd, false}, {sandbox.ListedAtStart, false}, {sandbox.ListedLate, false}, {sandbox.ListedAtEnd, true}} {
+		m := c.m
+		t.Run(fmt.Sprintf("%s/IgnoreIDs=%v", m, c.ignoreIDs), func(t *testing.T) {
+			s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 40 * time.Millisecond,
+				JobDurations: spread(40 * time.Millisecond), Latency: time.Millisecond,
+				Listing: m, ListingLag: 100 * time.Millisecond, IgnoreIDs: c.ignoreIDs}, 8)
+			opt := aheadOptions(40 * time.Millisecond)
+			opt.JobTimeout = 20 * time.Second
+			runDeletesAll(t, s, n, opt)
+			sweeps, polls := sweepCalls(s.srv)
+			t.Logf("%s: %d sweeps, %d polls for %d jobs", m, sweeps, polls, n)
+			// 137 to 145 polls (ListedAtStart), as without sweeps; 207 when
+			// sweeps went on there, each poll finding its job running.
+			if polls > 3*n {
+				t.Errorf("%d polls for %d jobs, want at most 3 a job", polls, n)
+			}
+			if sweeps > n {
+				t.Errorf("%d sweeps for %d jobs, want at most 1 a job", sweeps, n)
+			}
+		})
+	}
+}
+
+// TestSweepsFindFailedJobs: over HTTP, nothing known, every job of the
+// first wave fails, which deletes no one: no sweep ever shows a user
+// deleted, and each job's own polls, ever further apart, find them
+// failed, in far less than the job timeout.
+func TestSweepsFindFailedJobs(t *testing.T) {
+	const n = 14
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 30 * time.Millisecond,
+		JobDurations: spread(30 * time.Millisecond)}, 5)
+	for i := range n {
+		s.srv.FailJob(leaverID(i), fmt.Sprintf("records of leaver %d are locked", i))
+	}
+	opt := fast()
+	opt.JobDuration, opt.PollMin, opt.PollMax, opt.JobTimeout = 0, 5*time.Millisecond, 10*time.Second, 30*time.Second
+	res, stop, err := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 60*time.Second)
+	if err != nil || stop != nil {
+		t.Fatalf("err %v stop %+v", err, stop)
+	}
+	want := repeat(outcome{Outcome: result.Failed, Code: CodeJobFailed}, n)
+	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	sandboxtest.CheckOneJobPerUser(t, s.srv)
+	if _, polls := sweepCalls(s.srv); polls > 10*n {
+		t.Errorf("%d polls for %d failed jobs, want at most 10 a job", polls, n)
+	}
+}
+
+// TestSweepsFindAFailedJobAmongOthers: over HTTP, lengths spread, users
+// going ahead by pace, and one job in five failing: sweeps, made
+// for the others, never show their users deleted, and their own polls
+// still find them failed before the job timeout.
+func TestSweepsFindAFailedJobAmongOthers(t *testing.T) {
+	const n = 60
+	var failing []int
+	for i := 3; i < n; i += 5 {
+		failing = append(failing, i)
+	}
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 40 * time.Millisecond,
+		JobDurations: spread(40 * time.Millisecond), Latency: time.Millisecond}, 8)
+	want := repeat(deleted, n)
+	for _, i := range failing {
+		s.srv.FailJob(leaverID(i), "records are locked")
+		want[i] = outcome{Outcome: result.Failed, Code: CodeJobFailed}
+	}
+	opt := aheadOptions(40 * time.Millisecond)
+	opt.JobTimeout = 5 * time.Second
+	res, stop, err := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 60*time.Second)
+	if err != nil || stop != nil {
+		t.Fatalf("err %v stop %+v", err, stop)
+	}
+	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	sandboxtest.CheckOneJobPerUser(t, s.srv)
+	// Each failed job is polled itself by three times its age at its
+	// first look: here 0.4 to 0.9 s after it ended (0.1 to 0.3 s without
+	// sweeps; 1.8 to 2.8 s, nearly the job timeout of 3 s then, when a job
+	// first looked at in others' sweeps was only ever swept).
+	late := seenLate(s.srv, res, failing)
+	t.Logf("failed jobs seen failed at most %s after they ended", late)
+	if late > 1500*time.Millisecond {
+		t.Errorf("a failed job was seen failed %s after it ended, want at most 1.5s", late)
+	}
+}
+
+// seenLate is the longest time between the end of the jobs of rows and
+// the first poll of each that saw it ended.
+func seenLate(srv *sandbox.Server, res []result.Row, rows []int) time.Duration {
+	ended := map[string]time.Time{}
+	for _, j := range srv.Jobs() {
+		ended[j.ID] = j.FinishedAt
+	}
+	var late time.Duration
+	for _, i := range rows {
+		id := res[i].JobID
+		for _, r := range srv.Requests() {
+			if r.Method == "GET" && strings.Contains(r.RawQuery, "job_id="+id) && r.Start.After(ended[id]) {
+				late = max(late, r.Start.Sub(ended[id]))
+				break
+			}
+		}
+	}
+	return late
+}
