@@ -174,23 +174,9 @@ func (r *run) urgent(queue []*watch) bool {
 // readBackMany reads the users of batch back in one call; each user not
 // shown deleted is read back alone.
 func (r *run) readBackMany(batch []*watch) {
-	ids := make([]string, len(batch))
-	for k, w := range batch {
-		ids[k] = string(r.p.Steps[w.step].Request.UserID)
-	}
-	var users []zoho.User
-	err := r.pacer.Read(r.calls, r.log, fmt.Sprintf("read back %d deleted users", len(ids)), func(ctx context.Context) (err error) {
-		users, err = r.backs.bulk.UsersByID(ctx, zoho.DeletedUsers, ids)
-		return err
-	})
+	ids, deleted, err := r.readDeleted(batch, "read back %d deleted users")
 	if err != nil {
 		r.log.Debug().Err(err).Int("users", len(ids)).Msg("reading deleted users back together failed; each is read alone")
-	}
-	deleted := make(map[string]bool, len(users))
-	for _, u := range users {
-		if u.Deleted() {
-			deleted[string(u.ID)] = true
-		}
 	}
 	for k, w := range batch {
 		if deleted[ids[k]] {
@@ -203,4 +189,29 @@ func (r *run) readBackMany(batch []*watch) {
 			r.readBack(w, false)
 		}()
 	}
+}
+
+// readDeleted reads the users of ws's steps in one call (what names it,
+// with %d for their number), and returns their IDs, in ws's order, and
+// which of them Zoho showed deleted: only those asked for count (an org
+// that ignores ids answers others).
+func (r *run) readDeleted(ws []*watch, what string) (ids []string, deleted map[string]bool, err error) {
+	ids = make([]string, len(ws))
+	asked := make(map[string]bool, len(ws))
+	for k, w := range ws {
+		ids[k] = string(r.p.Steps[w.step].Request.UserID)
+		asked[ids[k]] = true
+	}
+	var users []zoho.User
+	err = r.pacer.Read(r.calls, r.log, fmt.Sprintf(what, len(ids)), func(ctx context.Context) (err error) {
+		users, err = r.backs.bulk.UsersByID(ctx, zoho.DeletedUsers, ids)
+		return err
+	})
+	deleted = make(map[string]bool, len(users))
+	for _, u := range users {
+		if u.Deleted() && asked[string(u.ID)] {
+			deleted[string(u.ID)] = true
+		}
+	}
+	return ids, deleted, err
 }

@@ -2,8 +2,6 @@ package runner
 
 import (
 	"container/heap"
-	"context"
-	"fmt"
 	"math"
 	"time"
 
@@ -147,16 +145,8 @@ func (r *run) gatherSweep(due []*watch, now time.Time, gap time.Duration) (rest,
 func (r *run) sweep(batch, parked []*watch) {
 	defer r.wg.Done()
 	all := append(append([]*watch(nil), batch...), parked...)
-	ids := make([]string, len(all))
-	for k, w := range all {
-		ids[k] = string(r.p.Steps[w.step].Request.UserID)
-	}
 	sent := time.Now()
-	var users []zoho.User
-	err := r.pacer.Read(r.calls, r.log, fmt.Sprintf("look for ended jobs among %d users", len(ids)), func(ctx context.Context) (err error) {
-		users, err = r.backs.bulk.UsersByID(ctx, zoho.DeletedUsers, ids)
-		return err
-	})
+	ids, deleted, err := r.readDeleted(all, "look for ended jobs among %d users")
 	if err != nil {
 		r.log.Debug().Err(err).Int("users", len(ids)).Msg("looking for ended jobs together failed; each job is polled")
 		for _, w := range batch {
@@ -164,16 +154,6 @@ func (r *run) sweep(batch, parked []*watch) {
 			go r.look(w)
 		}
 		return
-	}
-	asked := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		asked[id] = true
-	}
-	deleted := make(map[string]bool, len(users))
-	for _, u := range users {
-		if u.Deleted() && asked[string(u.ID)] {
-			deleted[string(u.ID)] = true
-		}
 	}
 	for k, w := range batch {
 		age := sent.Sub(w.since)
