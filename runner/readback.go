@@ -174,7 +174,7 @@ func (r *run) urgent(queue []*watch) bool {
 // readBackMany reads the users of batch back in one call; each user not
 // shown deleted is read back alone.
 func (r *run) readBackMany(batch []*watch) {
-	ids, deleted, err := r.readDeleted(batch, "read back %d deleted users")
+	ids, deleted, _, err := r.readDeleted(batch, "read back %d deleted users")
 	if err != nil {
 		r.log.Debug().Err(err).Int("users", len(ids)).Msg("reading deleted users back together failed; each is read alone")
 	}
@@ -193,9 +193,10 @@ func (r *run) readBackMany(batch []*watch) {
 
 // readDeleted reads the users of ws's steps in one call (what names it,
 // with %d for their number), and returns their IDs, in ws's order, and
-// which of them Zoho showed deleted: only those asked for count (an org
-// that ignores ids answers others).
-func (r *run) readDeleted(ws []*watch, what string) (ids []string, deleted map[string]bool, err error) {
+// which of them Zoho showed deleted: only those asked for count. unasked
+// is set when the answer held users not asked for (an org that ignores
+// ids answers every deleted user, a page at a time).
+func (r *run) readDeleted(ws []*watch, what string) (ids []string, deleted map[string]bool, unasked bool, err error) {
 	ids = make([]string, len(ws))
 	asked := make(map[string]bool, len(ws))
 	for k, w := range ws {
@@ -209,9 +210,12 @@ func (r *run) readDeleted(ws []*watch, what string) (ids []string, deleted map[s
 	})
 	deleted = make(map[string]bool, len(users))
 	for _, u := range users {
-		if u.Deleted() && asked[string(u.ID)] {
+		switch {
+		case !asked[string(u.ID)]:
+			unasked = true
+		case u.Deleted():
 			deleted[string(u.ID)] = true
 		}
 	}
-	return ids, deleted, err
+	return ids, deleted, unasked, err
 }

@@ -432,6 +432,9 @@ type run struct {
 	halted time.Time
 	// unsent counts the steps ended not_run because the run stopped.
 	unsent int
+	// ended and failed count the run's jobs seen ended and, of them,
+	// failed (see jobFailed).
+	ended, failed int
 	// held counts the job slots held; capacity is how many may be held:
 	// MaxJobs, less while Zoho refuses submissions because its own job
 	// limit is reached by jobs that are not this run's.

@@ -77,7 +77,7 @@ func (r *run) sweepable() bool {
 // sweeps reports whether w's next look may be a sweep's.
 func (w *watch) sweeps(now time.Time) bool {
 	age := now.Sub(w.since)
-	return w.kind == watchJob && w.learn && now.Before(w.deadline) &&
+	return w.kind == watchJob && w.learn && w.deletedAt == 0 && now.Before(w.deadline) &&
 		(w.checkedAt == 0 || age < sweepFallback*w.checkedAt)
 }
 
@@ -92,7 +92,7 @@ func (r *run) gatherSweep(due []*watch, now time.Time, gap time.Duration) (rest,
 		// for the next.
 		for _, w := range due {
 			if w.sweeps(now) {
-				w.due = next
+				w.due = minTime(next, w.deadline)
 				heap.Push(&r.poll.queue, w)
 				continue
 			}
@@ -146,10 +146,21 @@ func (r *run) sweep(batch, parked []*watch) {
 	defer r.wg.Done()
 	all := append(append([]*watch(nil), batch...), parked...)
 	sent := time.Now()
-	ids, deleted, err := r.readDeleted(all, "look for ended jobs among %d users")
+	ids, deleted, unasked, err := r.readDeleted(all, "look for ended jobs among %d users")
+	switch {
+	case err != nil:
+		r.stopSweeps("looking for ended jobs together failed: each job is polled for its end from now on", err)
+	case unasked:
+		// Only the first page is read: users asked for may be on others.
+		r.stopSweeps("Zoho answered users not asked for (it ignores ids): each job is polled for its end from now on", nil)
+	}
 	if err != nil {
-		r.log.Debug().Err(err).Int("users", len(ids)).Msg("looking for ended jobs together failed; each job is polled")
+		// Each job's look comes when it was due.
 		for _, w := range batch {
+			if w.due.After(sent) {
+				r.watch(w)
+				continue
+			}
 			r.wg.Add(1)
 			go r.look(w)
 		}
@@ -157,8 +168,11 @@ func (r *run) sweep(batch, parked []*watch) {
 	}
 	for k, w := range batch {
 		age := sent.Sub(w.since)
-		if deleted[ids[k]] {
-			w.deletedAt = age
+		if deleted[ids[k]] || !time.Now().Before(w.deadline) {
+			// Shown deleted, or past its deadline (its poll ends the row).
+			if deleted[ids[k]] {
+				w.deletedAt = age
+			}
 			r.wg.Add(1)
 			go r.look(w)
 			continue
@@ -229,3 +243,35 @@ func index(ws []*watch, w *watch) int {
 }
 
 func contains(ws []*watch, w *watch) bool { return index(ws, w) >= 0 }
+
+// stopSweeps ends the sweeps for the run, saying why (err, if any).
+func (r *run) stopSweeps(why string, err error) {
+	if !r.sweepOff.Swap(true) {
+		r.log.Info().Err(err).Msg(why)
+	}
+}
+
+// jobFailed counts a job of the run seen failed, of ended jobs seen
+// ended: a failed job deletes no one, so no sweep shows it ended, and
+// only its own poll, at sweepFallback times its age, finds it. Once
+// failed jobs are one in ten of those ended (two at least), sweeps stop
+// for the run, and each job is polled for its end as without them.
+func (r *run) jobFailed(failed bool) {
+	r.mu.Lock()
+	r.ended++
+	if failed {
+		r.failed++
+	}
+	many := r.failed >= 2 && 10*r.failed >= r.ended
+	r.mu.Unlock()
+	if many {
+		r.stopSweeps("jobs fail, which deletes no one: each job is polled for its end from now on", nil)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -94,6 +94,11 @@ func TestSweepsUnderEveryListing(t *testing.T) {
 			if sweeps > n {
 				t.Errorf("%d sweeps for %d jobs, want at most 1 a job", sweeps, n)
 			}
+			// An org that lists users deleted while their jobs run, or
+			// answers users not asked for, ends the sweeps at once.
+			if (m == sandbox.ListedAtStart || c.ignoreIDs) && sweeps > 5 {
+				t.Errorf("%d sweeps, want at most 5: they go on where they cannot be trusted", sweeps)
+			}
 		})
 	}
 }
@@ -152,14 +157,21 @@ func TestSweepsFindAFailedJobAmongOthers(t *testing.T) {
 		t.Errorf("outcomes (-want +got):\n%s", diff)
 	}
 	sandboxtest.CheckOneJobPerUser(t, s.srv)
-	// Each failed job is polled itself by three times its age at its
-	// first look: here 0.4 to 0.9 s after it ended (0.1 to 0.3 s without
-	// sweeps; 1.8 to 2.8 s, nearly the job timeout of 3 s then, when a job
-	// first looked at in others' sweeps was only ever swept).
+	// Once failed jobs are one in ten of those ended, sweeps stop: each
+	// failed job is seen failed 0.11 to 0.29 s after it ended (as without
+	// sweeps; 0.36 to 0.9 s when only its own polls at
+	// three times its age found it; 1.8 to 2.8 s, nearly the job timeout
+	// of 3 s then, when a job first looked at in others' sweeps was only
+	// ever swept).
 	late := seenLate(s.srv, res, failing)
-	t.Logf("failed jobs seen failed at most %s after they ended", late)
-	if late > 1500*time.Millisecond {
-		t.Errorf("a failed job was seen failed %s after it ended, want at most 1.5s", late)
+	sweeps, _ := sweepCalls(s.srv)
+	t.Logf("failed jobs seen failed at most %s after they ended; %d sweeps", late, sweeps)
+	if late > 600*time.Millisecond {
+		t.Errorf("a failed job was seen failed %s after it ended, want at most 0.6s", late)
+	}
+	// 4 or 5 sweeps before they stop; 18 to 21 when they went on.
+	if sweeps > 10 {
+		t.Errorf("%d sweeps, want at most 10: they go on while jobs fail", sweeps)
 	}
 }
 
@@ -181,4 +193,30 @@ func seenLate(srv *sandbox.Server, res []result.Row, rows []int) time.Duration {
 		}
 	}
 	return late
+}
+
+// TestSweepsStopWhenTheyFail: over HTTP, an org that refuses every
+// GET /users naming several ids (400): the first sweep that fails ends
+// the sweeps, its jobs are looked at when their looks were due, and the
+// deleted users are read back one at a time. Every row ends deleted, with
+// as many polls as without sweeps (before, every sweep failed in turn,
+// and each polled all its jobs at once: 225 polls for 60 jobs).
+func TestSweepsStopWhenTheyFail(t *testing.T) {
+	const n = 60
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 40 * time.Millisecond,
+		JobDurations: spread(40 * time.Millisecond), Latency: time.Millisecond}, 8)
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
+		if c.Method == "GET" && c.Path == "/crm/v7/users" && strings.Contains(c.Query.Get("ids"), ",") {
+			return sandbox.Refuse
+		}
+		return sandbox.NoFault
+	})
+	opt := aheadOptions(40 * time.Millisecond)
+	opt.JobTimeout = 20 * time.Second
+	runDeletesAll(t, s, n, opt)
+	sweeps, polls := sweepCalls(s.srv)
+	t.Logf("%d calls naming several users, %d polls for %d jobs", sweeps, polls, n)
+	if polls > 3*n {
+		t.Errorf("%d polls for %d jobs, want at most 3 a job", polls, n)
+	}
 }
