@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"offboard/result"
 	"offboard/zoho"
 )
 
@@ -145,8 +146,13 @@ func (r *run) gatherSweep(due []*watch, now time.Time, gap time.Duration) (rest,
 func (r *run) sweep(batch, parked []*watch) {
 	defer r.wg.Done()
 	all := append(append([]*watch(nil), batch...), parked...)
+	completed := r.backs.waiting(zoho.MaxIDs - len(all))
+	all = append(all, completed...)
 	sent := time.Now()
 	ids, deleted, unasked, err := r.readDeleted(all, "look for ended jobs among %d users")
+	if err == nil {
+		r.sweptCompleted(completed, ids[len(all)-len(completed):], deleted)
+	}
 	switch {
 	case err != nil:
 		r.stopSweeps("looking for ended jobs together failed: each job is polled for its end from now on", err)
@@ -243,6 +249,49 @@ func index(ws []*watch, w *watch) int {
 }
 
 func contains(ws []*watch, w *watch) bool { return index(ws, w) >= 0 }
+
+// waiting returns up to n of the users gathered to be read back (their
+// jobs completed), left gathered.
+func (b *readBacks) waiting(n int) []*watch {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]*watch(nil), b.queue[:min(n, len(b.queue))]...)
+}
+
+// sweptCompleted ends deleted the rows of the users gathered to be read
+// back (ws, their IDs ids) that a sweep showed deleted, as the read-back
+// would: their jobs completed before the sweep, so it is a read-back of
+// its own. A user it did not show deleted though its job completed says
+// that Zoho lists deletions late, or never: sweeps stop, and the
+// read-back reads the user as before.
+func (r *run) sweptCompleted(ws []*watch, ids []string, deleted map[string]bool) {
+	if len(ws) == 0 {
+		return
+	}
+	b := r.backs
+	var confirmed []*watch
+	late := false
+	b.mu.Lock()
+	for k, w := range ws {
+		at := index(b.queue, w)
+		switch {
+		case at < 0:
+			// The read-back took it meanwhile.
+		case deleted[ids[k]]:
+			b.queue = append(b.queue[:at], b.queue[at+1:]...)
+			confirmed = append(confirmed, w)
+		default:
+			late = true
+		}
+	}
+	b.mu.Unlock()
+	for _, w := range confirmed {
+		r.end(w.step, result.Deleted, "", "")
+	}
+	if late {
+		r.stopSweeps("Zoho does not yet list as deleted a user whose job completed: each job is polled for its end from now on", nil)
+	}
+}
 
 // stopSweeps ends the sweeps for the run, saying why (err, if any).
 func (r *run) stopSweeps(why string, err error) {

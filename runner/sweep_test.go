@@ -220,3 +220,26 @@ func TestSweepsStopWhenTheyFail(t *testing.T) {
 		t.Errorf("%d polls for %d jobs, want at most 3 a job", polls, n)
 	}
 }
+
+// TestSweepsStopWhenDeletionsAreNotListed: over HTTP, an org that lists
+// a deleted user only an hour after its job completed (or never): no
+// sweep shows a job ended. The first sweep that reads the user of a job
+// seen completed, and does not show it deleted, ends the sweeps: jobs are
+// polled as without them.
+func TestSweepsStopWhenDeletionsAreNotListed(t *testing.T) {
+	const n = 60
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 40 * time.Millisecond,
+		JobDurations: spread(40 * time.Millisecond), Latency: time.Millisecond,
+		Listing: sandbox.ListedLate, ListingLag: time.Hour}, 8)
+	opt := aheadOptions(40 * time.Millisecond)
+	opt.JobTimeout = 20 * time.Second
+	runDeletesAll(t, s, n, opt)
+	sweeps, polls := sweepCalls(s.srv)
+	t.Logf("%d calls naming several users, %d polls for %d jobs", sweeps, polls, n)
+	if sweeps > 10 {
+		t.Errorf("%d calls naming several users, want at most 10: sweeps go on though they never show a job ended", sweeps)
+	}
+	if polls > 3*n {
+		t.Errorf("%d polls for %d jobs, want at most 3 a job", polls, n)
+	}
+}
