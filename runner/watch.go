@@ -366,9 +366,7 @@ func (r *run) pollJob(w *watch) (again bool) {
 			// org shows deletions before the jobs end. Its polls say
 			// when jobs end, as without sweeps.
 			w.deletedAt = 0
-			if !r.sweepOff.Swap(true) {
-				log.Info().Str("job_id", w.jobID).Msg("Zoho showed this user deleted while the job still runs: each job is polled for its end from now on")
-			}
+			r.stopSweeps("Zoho listed a user deleted while the user's job still ran: each job is polled for its end from now on", nil)
 		}
 		r.stillRunning(i, elapsed)
 		if !time.Now().Before(w.deadline) {
