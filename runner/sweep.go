@@ -154,6 +154,8 @@ func (r *run) sweep(batch, parked []*watch) {
 		r.sweptCompleted(completed, ids[len(all)-len(completed):], deleted)
 	}
 	switch {
+	case err != nil && r.calls.Err() != nil:
+		// The run's calls ended (its grace is over): nothing to say.
 	case err != nil:
 		r.stopSweeps("looking for ended jobs together failed: each job is polled for its end from now on", err)
 	case unasked:
