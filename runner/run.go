@@ -419,8 +419,8 @@ type run struct {
 	// together; nil when the client reads users one at a time.
 	backs *readBacks
 	out   *outbox
-	// sweepOff is set once a sweep showed a user deleted whose job was
-	// still running: jobs are each polled from then on (see sweep.go).
+	// sweepOff is set once sweeps cannot be trusted (stopSweeps): jobs
+	// are each polled from then on (see sweep.go).
 	sweepOff atomic.Bool
 
 	mu    sync.Mutex
@@ -433,7 +433,7 @@ type run struct {
 	// unsent counts the steps ended not_run because the run stopped.
 	unsent int
 	// ended and failed count the run's jobs seen ended and, of them,
-	// failed (see jobFailed).
+	// failed (see countEnd).
 	ended, failed int
 	// held counts the job slots held; capacity is how many may be held:
 	// MaxJobs, less while Zoho refuses submissions because its own job

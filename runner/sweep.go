@@ -22,17 +22,23 @@ import (
 // running then, as after a poll, and keeps its next look (see sweep).
 // While users go ahead by pace, sweeps come no closer than sweepGap.
 //
-// A sweep never ends a row: the job's own poll says whether it completed
-// or failed, as without sweeps. Zoho does not document when a user shows
-// deleted, so the runner relies on none of it:
-//   - a user shown deleted whose job a poll then finds running (Zoho shows
-//     users deleted as their jobs start, say) ends the sweeps for the
-//     run: the polls come as before;
-//   - a job is still polled itself, ever less often: once its age is
-//     sweepFallback times what it was when last polled (or first swept).
-//     It may have failed, which deletes nothing, or Zoho may show
-//     deletions late;
-//   - a sweep that fails leaves its jobs to their own polls.
+// A sweep also reads the users gathered to be read back (their jobs
+// completed), and stands in for the read-back of those it shows deleted.
+//
+// A sweep never ends a job's row: the job's own poll says whether it
+// completed or failed, as without sweeps. Zoho does not document when a
+// user shows deleted, so the runner relies on none of it. Sweeps stop for
+// the run (stopSweeps), and jobs are polled as before, when:
+//   - a poll finds running a job whose user a sweep showed deleted (Zoho
+//     shows users deleted as their jobs start, say);
+//   - a sweep does not show deleted the user of a job seen completed
+//     (Zoho lists deletions late, or never);
+//   - a sweep's call fails, or Zoho answers users not asked for (it
+//     ignores ids);
+//   - failed jobs, which delete no one, are one in ten of those ended.
+//
+// Until then a job is still polled itself, ever less often: once its age
+// is sweepFallback times what it was when last polled (or first swept).
 //
 // Where jobs are alike, each one's poll comes about as it ends, one at a
 // time, and a sweep would save nothing: they are not swept.
@@ -128,7 +134,7 @@ func (r *run) gatherSweep(due []*watch, now time.Time, gap time.Duration) (rest,
 	if len(others) > 0 {
 		keep := r.poll.queue[:0]
 		for _, w := range r.poll.queue {
-			if !contains(others, w) {
+			if index(others, w) < 0 {
 				keep = append(keep, w)
 			}
 		}
@@ -250,8 +256,6 @@ func index(ws []*watch, w *watch) int {
 	return -1
 }
 
-func contains(ws []*watch, w *watch) bool { return index(ws, w) >= 0 }
-
 // waiting returns up to n of the users gathered to be read back (their
 // jobs completed), left gathered.
 func (b *readBacks) waiting(n int) []*watch {
@@ -302,12 +306,12 @@ func (r *run) stopSweeps(why string, err error) {
 	}
 }
 
-// jobFailed counts a job of the run seen failed, of ended jobs seen
-// ended: a failed job deletes no one, so no sweep shows it ended, and
+// countEnd counts a job of the run seen ended, and whether it failed: a
+// failed job deletes no one, so no sweep shows it ended, and
 // only its own poll, at sweepFallback times its age, finds it. Once
 // failed jobs are one in ten of those ended (two at least), sweeps stop
 // for the run, and each job is polled for its end as without them.
-func (r *run) jobFailed(failed bool) {
+func (r *run) countEnd(failed bool) {
 	r.mu.Lock()
 	r.ended++
 	if failed {

@@ -343,7 +343,7 @@ func (r *run) pollJob(w *watch) (again bool) {
 		r.update(i, func(res *result.Row) { res.JobStatus = st.Status })
 		if st.Finished() {
 			if w.learn {
-				r.jobFailed(st.Status == zoho.JobFailed)
+				r.countEnd(st.Status == zoho.JobFailed)
 				r.jobs.observe(r.learnt(w, elapsed))
 				r.unpark()
 				r.retime()
