@@ -103,15 +103,22 @@ func (r *run) nextPoll(age time.Duration) time.Duration {
 	if r.paced() {
 		m, ok = r.model()
 	}
+	tail := r.tailGap()
 	r.mu.Unlock()
-	if !ok {
-		return r.jobs.nextPoll(age)
+	var wait time.Duration
+	if ok {
+		// A job seen running well short of the lengths' median (one of
+		// the first wave, polled while the short ones ended) is looked
+		// at next where a new job would be.
+		wait = max(time.Duration(float64(age)*(paceGrowth-1)), time.Duration(paceFirst*math.Exp(m.mu))-age, r.opt.PollMin)
+	} else {
+		wait = r.jobs.nextPoll(age)
 	}
-	// A job seen running well short of the lengths' median (one of the
-	// first wave, polled while the short ones ended) is looked at next
-	// where a new job would be.
-	wait := max(time.Duration(float64(age)*(paceGrowth-1)), time.Duration(paceFirst*math.Exp(m.mu))-age)
-	return max(wait, r.opt.PollMin)
+	if tail > 0 {
+		// In the tail, swept: see tailShare.
+		wait = min(wait, tail)
+	}
+	return wait
 }
 
 // unpace brings forward the polls of jobs of spread lengths timed while
@@ -122,11 +129,20 @@ func (r *run) unpace() {
 		return
 	}
 	first := max(r.jobs.firstPoll(), r.opt.PollMin)
+	r.mu.Lock()
+	tail := r.tailGap()
+	r.mu.Unlock()
+	latest := time.Now().Add(tail)
 	r.bringForward(func(w *watch) (time.Time, bool) {
-		if w.looks == 0 {
-			return w.since.Add(first), true
+		due := w.since.Add(first)
+		if w.looks > 0 {
+			due = w.since.Add(w.unfinishedAt + r.jobs.nextPoll(w.unfinishedAt))
 		}
-		return w.since.Add(w.unfinishedAt + r.jobs.nextPoll(w.unfinishedAt)), !w.claimed
+		if tail > 0 {
+			// In the tail, swept: see tailShare.
+			due = minTime(due, latest)
+		}
+		return due, w.looks == 0 || !w.claimed
 	})
 }
 

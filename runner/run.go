@@ -261,6 +261,7 @@ func Run(ctx context.Context, c Client, p *plan.Plan, rows []result.Row, opt Opt
 	r := &run{
 		c:        c,
 		p:        p,
+		began:    time.Now(),
 		opt:      opt,
 		log:      opt.Log,
 		pacer:    opt.Pacer,
@@ -418,6 +419,10 @@ type run struct {
 	// backs gathers the users whose jobs completed, to read them back
 	// together; nil when the client reads users one at a time.
 	backs *readBacks
+	// began is when the run began, and rows how many rows it set out to
+	// end (those planned).
+	began time.Time
+	rows  int
 	out   *outbox
 	// sweepOff is set once sweeps cannot be trusted (stopSweeps): jobs
 	// are each polled from then on (see sweep.go).
@@ -486,6 +491,7 @@ func (r *run) begin(rows []result.Row) {
 			continue
 		}
 		r.open++
+		r.rows++
 		res, ok := r.opt.Resume[i]
 		if !ok {
 			continue

@@ -243,3 +243,50 @@ func TestSweepsStopWhenDeletionsAreNotListed(t *testing.T) {
 		t.Errorf("%d polls for %d jobs, want at most 3 a job", polls, n)
 	}
 }
+
+// TestTailLooksComeOftenAtTheEnd: over HTTP, a hundred rows, lengths
+// spread (20 to 160 ms) and the last row's job long (3 s): once it is the
+// only job left, nothing else ends, and the run's end is when it is seen
+// ended. Its looks then come no further apart than a share of the time
+// the run has taken (tailShare, 5 %, plus an answer and the timers'
+// slack; the test allows 15 %), so its end is seen within that share of
+// the run. Spaced by its age alone (40 % of it), they came up to a
+// fifth of the run apart.
+func TestTailLooksComeOftenAtTheEnd(t *testing.T) {
+	const n, long = 100, 3 * time.Second
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 20 * time.Millisecond, Latency: time.Millisecond,
+		JobDurations: func(id string) time.Duration {
+			if id == leaverID(n-1) {
+				return long
+			}
+			return spread(20 * time.Millisecond)(id)
+		}}, 8)
+	opt := aheadOptions(20 * time.Millisecond)
+	opt.PollMax, opt.JobTimeout = 10*time.Second, 20*time.Second
+	began := time.Now()
+	res := runDeletesAll(t, s, n, opt)
+	// When the other jobs had all ended, and the long one's polls after.
+	var others time.Time
+	for _, j := range s.srv.Jobs() {
+		if j.ID != res[n-1].JobID && j.FinishedAt.After(others) {
+			others = j.FinishedAt
+		}
+	}
+	var looks []time.Time
+	for _, r := range s.srv.Requests() {
+		if r.Method == "GET" && strings.Contains(r.RawQuery, "job_id="+res[n-1].JobID) && r.Start.After(others) {
+			looks = append(looks, r.Start)
+		}
+	}
+	if len(looks) < 2 {
+		t.Fatalf("%d polls of the long job after the others ended, want at least 2", len(looks))
+	}
+	for k := 1; k < len(looks); k++ {
+		gap, into := looks[k].Sub(looks[k-1]), looks[k].Sub(began)
+		if gap > into*15/100 {
+			t.Errorf("polls of the last job %s apart at %s into the run, want at most 15 %% of it", gap, into)
+		}
+	}
+	late := seenLate(s.srv, res, []int{n - 1})
+	t.Logf("%d polls of the last job alone; its end seen %s late, the run took %s", len(looks), late, time.Since(began))
+}
