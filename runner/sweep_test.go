@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -289,4 +290,62 @@ func TestTailLooksComeOftenAtTheEnd(t *testing.T) {
 	}
 	late := seenLate(s.srv, res, []int{n - 1})
 	t.Logf("%d polls of the last job alone; its end seen %s late, the run took %s", len(looks), late, time.Since(began))
+}
+
+// TestSweepIsTheReadBack: over HTTP, lengths spread: a user a sweep
+// showed deleted after their job ended, before the job's own poll found it
+// completed, is not read again: the sweep was the read-back, and the row
+// ends deleted at that poll. (Read again, by a later sweep or the
+// read-back, the users of 30 min jobs spread cost 0.1 calls more per user
+// at N = 100.)
+func TestSweepIsTheReadBack(t *testing.T) {
+	const n = 60
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 40 * time.Millisecond,
+		JobDurations: spread(40 * time.Millisecond), Latency: time.Millisecond}, 8)
+	opt := aheadOptions(40 * time.Millisecond)
+	opt.JobTimeout = 20 * time.Second
+	res := runDeletesAll(t, s, n, opt)
+	ended := map[string]time.Time{}
+	for _, j := range s.srv.Jobs() {
+		ended[j.ID] = j.FinishedAt
+	}
+	reqs := s.srv.Requests()
+	names := func(r sandbox.Request, user string) bool {
+		if r.Method != "GET" {
+			return false
+		}
+		if r.Path == "/crm/v7/users/"+user {
+			return true
+		}
+		q, _ := url.ParseQuery(r.RawQuery)
+		return r.Path == "/crm/v7/users" && slices.Contains(strings.Split(q.Get("ids"), ","), user)
+	}
+	swept := 0
+	for i := range n {
+		user, job := leaverID(i), res[i].JobID
+		var polled time.Time // the poll that found the job completed
+		for _, r := range reqs {
+			if r.Method == "GET" && strings.Contains(r.RawQuery, "job_id="+job) && r.Start.After(ended[job]) {
+				polled = r.Start
+				break
+			}
+		}
+		shown := false
+		for _, r := range reqs {
+			switch {
+			case !names(r, user):
+			case r.Start.After(ended[job]) && r.Start.Before(polled):
+				shown = true
+			case shown && !r.Start.Before(polled):
+				t.Errorf("row %d: its user was read again %s after its job's poll, though a sweep had shown them deleted", i, r.Start.Sub(polled))
+			}
+		}
+		if shown {
+			swept++
+		}
+	}
+	t.Logf("%d of %d users shown deleted by a sweep before their jobs' polls", swept, n)
+	if swept == 0 {
+		t.Error("no user was shown deleted by a sweep before their job's poll: nothing was tested")
+	}
 }
