@@ -24,8 +24,6 @@ import (
 //
 // A sweep also reads the users gathered to be read back (their jobs
 // completed), and stands in for the read-back of those it shows deleted.
-// A job whose user it showed deleted is not read back once its poll finds
-// it completed: the sweep was its read-back (pollJob).
 //
 // A sweep never ends a job's row: the job's own poll says whether it
 // completed or failed, as without sweeps. Zoho does not document when a

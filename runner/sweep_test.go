@@ -2,9 +2,9 @@ package runner
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -292,60 +292,74 @@ func TestTailLooksComeOftenAtTheEnd(t *testing.T) {
 	t.Logf("%d polls of the last job alone; its end seen %s late, the run took %s", len(looks), late, time.Since(began))
 }
 
-// TestSweepIsTheReadBack: over HTTP, lengths spread: a user a sweep
-// showed deleted after their job ended, before the job's own poll found it
-// completed, is not read again: the sweep was the read-back, and the row
-// ends deleted at that poll. (Read again, by a later sweep or the
-// read-back, the users of 30 min jobs spread cost 0.1 calls more per user
-// at N = 100.)
-func TestSweepIsTheReadBack(t *testing.T) {
-	const n = 60
-	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 40 * time.Millisecond,
-		JobDurations: spread(40 * time.Millisecond), Latency: time.Millisecond}, 8)
-	opt := aheadOptions(40 * time.Millisecond)
-	opt.JobTimeout = 20 * time.Second
-	res := runDeletesAll(t, s, n, opt)
-	ended := map[string]time.Time{}
-	for _, j := range s.srv.Jobs() {
-		ended[j.ID] = j.FinishedAt
-	}
-	reqs := s.srv.Requests()
-	names := func(r sandbox.Request, user string) bool {
-		if r.Method != "GET" {
-			return false
+// TestCompletedButNotDeletedUnderEveryListing: over HTTP, lengths spread,
+// every job completes yet leaves its user active (a fault restores each
+// deleted user before every call is answered), under each way an org may
+// list a deleted user. Every row ends failed NOT_DELETED: a sweep that
+// showed a user deleted while the job still ran (ListedAtStart) is not
+// taken for the read-back, even when the job's next poll finds it
+// completed. With holdPolls, a job's poll after such a sweep is held
+// until the job has ended, so that the poll finds it completed; without,
+// only the answers' jitter orders them. (Taking the sweep for the
+// read-back, as 23d649a did, ended rows deleted with their users active
+// under every listing but ListedLate; under ListedAtStart, 5 to 8 rows of
+// 30 held, and 0 to 5 not: found by review.)
+func TestCompletedButNotDeletedUnderEveryListing(t *testing.T) {
+	const n = 30
+	for _, m := range []sandbox.Listing{sandbox.ListedAtEnd, sandbox.ListedAtStart, sandbox.ListedLate} {
+		for _, holdPolls := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/holdPolls=%v", m, holdPolls), func(t *testing.T) {
+				length := spread(40 * time.Millisecond)
+				s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 40 * time.Millisecond,
+					JobDurations: length, Latency: 8 * time.Millisecond, LatencyJitter: 8 * time.Millisecond,
+					Listing: m, ListingLag: 20 * time.Millisecond}, 8)
+				var mu sync.Mutex
+				sweptRunning := map[string]bool{} // users a sweep asked for while their job ran
+				s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
+					if c.Method != "GET" {
+						return sandbox.NoFault
+					}
+					jobs := s.srv.Jobs()
+					if ids := c.Query.Get("ids"); c.Path == "/crm/v7/users" && strings.Contains(ids, ",") {
+						mu.Lock()
+						for _, j := range jobs {
+							if j.Status == sandbox.JobInProgress && slices.Contains(strings.Split(ids, ","), j.UserID) {
+								sweptRunning[j.UserID] = true
+							}
+						}
+						mu.Unlock()
+					}
+					if id := c.Query.Get("job_id"); holdPolls && id != "" {
+						for _, j := range jobs {
+							mu.Lock()
+							hold := j.ID == id && j.Status == sandbox.JobInProgress && sweptRunning[j.UserID]
+							mu.Unlock()
+							if end := j.SubmittedAt.Add(length(j.UserID) + 2*time.Millisecond); hold && time.Now().Before(end) {
+								time.Sleep(time.Until(end))
+							}
+						}
+					}
+					for i := range n {
+						s.srv.ChangeUser(leaverID(i), func(u *sandbox.User) {
+							if u.Status == sandbox.StatusDeleted {
+								u.Status = sandbox.StatusActive
+							}
+						})
+					}
+					return sandbox.NoFault
+				})
+				opt := aheadOptions(40 * time.Millisecond)
+				opt.JobTimeout = 20 * time.Second
+				res, stop, err := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 60*time.Second)
+				if err != nil || stop != nil {
+					t.Fatalf("err %v stop %+v", err, stop)
+				}
+				notDeleted := outcome{result.Failed, CodeNotDeleted}
+				if diff := cmp.Diff(repeat(notDeleted, n), outcomes(res)); diff != "" {
+					t.Errorf("outcomes (-want +got):\n%s", diff)
+				}
+				sandboxtest.CheckOneJobPerUser(t, s.srv)
+			})
 		}
-		if r.Path == "/crm/v7/users/"+user {
-			return true
-		}
-		q, _ := url.ParseQuery(r.RawQuery)
-		return r.Path == "/crm/v7/users" && slices.Contains(strings.Split(q.Get("ids"), ","), user)
-	}
-	swept := 0
-	for i := range n {
-		user, job := leaverID(i), res[i].JobID
-		var polled time.Time // the poll that found the job completed
-		for _, r := range reqs {
-			if r.Method == "GET" && strings.Contains(r.RawQuery, "job_id="+job) && r.Start.After(ended[job]) {
-				polled = r.Start
-				break
-			}
-		}
-		shown := false
-		for _, r := range reqs {
-			switch {
-			case !names(r, user):
-			case r.Start.After(ended[job]) && r.Start.Before(polled):
-				shown = true
-			case shown && !r.Start.Before(polled):
-				t.Errorf("row %d: its user was read again %s after its job's poll, though a sweep had shown them deleted", i, r.Start.Sub(polled))
-			}
-		}
-		if shown {
-			swept++
-		}
-	}
-	t.Logf("%d of %d users shown deleted by a sweep before their jobs' polls", swept, n)
-	if swept == 0 {
-		t.Error("no user was shown deleted by a sweep before their job's poll: nothing was tested")
 	}
 }

@@ -357,12 +357,6 @@ func (r *run) pollJob(w *watch) (again bool) {
 				r.end(i, result.Failed, CodeJobFailed, fmt.Sprintf("the job failed: %s; fix the cause in Zoho and run this row again", strings.TrimRight(reason, ". ")))
 				return false
 			}
-			if w.deletedAt > 0 {
-				// A sweep showed the user deleted before this poll found
-				// the job completed: that was its read-back.
-				r.end(i, result.Deleted, "", "")
-				return false
-			}
 			r.readBackLater(w)
 			return false
 		}
