@@ -92,11 +92,12 @@ func (r *run) firstPoll() time.Duration {
 	return max(t, r.opt.PollMin)
 }
 
-// nextPoll is the wait after a poll found a job unfinished at age.
+// nextPoll is the wait after a poll (or sweep) found w's job unfinished
+// at age.
 // Polls are far apart only while steps go ahead by pace, which takes a
 // fit of the lengths: without one (a single length known) nothing goes
 // ahead, and the polls are what frees the slots.
-func (r *run) nextPoll(age time.Duration) time.Duration {
+func (r *run) nextPoll(w *watch, age time.Duration) time.Duration {
 	r.mu.Lock()
 	var m lengths
 	ok := false
@@ -114,8 +115,9 @@ func (r *run) nextPoll(age time.Duration) time.Duration {
 	} else {
 		wait = r.jobs.nextPoll(age)
 	}
-	if tail > 0 {
-		// In the tail, swept: see tailShare.
+	if tail > 0 && w.learn {
+		// In the tail, swept: see tailShare. (An earlier run's jobs are
+		// not swept: each of their looks is a call.)
 		wait = min(wait, tail)
 	}
 	return wait

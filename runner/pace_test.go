@@ -167,14 +167,14 @@ func TestPolledApartWhilePaced(t *testing.T) {
 	median := r.jobs.firstPoll()
 	unpaced := []time.Duration{median, r.opt.PollMax}
 	if diff := cmp.Diff([]time.Duration{time.Duration(paceFirst * float64(median)), 30 * time.Minute},
-		[]time.Duration{r.firstPoll(), r.nextPoll(30 * time.Minute)}); diff != "" {
+		[]time.Duration{r.firstPoll(), r.nextPoll(&watch{learn: true}, 30*time.Minute)}); diff != "" {
 		t.Errorf("paced: first poll and the wait after one at 30 min (-want +got):\n%s", diff)
 	}
 	// A job seen running at 0.1 s, far short of the lengths' median (one
 	// of the first wave, seen while the short ones ended), is looked at
 	// next where a new job would be, not at twice its age.
 	m, _ := r.model()
-	if got, want := r.nextPoll(100*time.Millisecond), time.Duration(paceFirst*math.Exp(m.mu))-100*time.Millisecond; got != want || got < time.Second {
+	if got, want := r.nextPoll(&watch{learn: true}, 100*time.Millisecond), time.Duration(paceFirst*math.Exp(m.mu))-100*time.Millisecond; got != want || got < time.Second {
 		t.Errorf("paced: wait after a poll at 0.1 s %s, want %s (1.25 × the median of about 1 s, less 0.1 s)", got, want)
 	}
 	for _, c := range []struct {
@@ -190,7 +190,7 @@ func TestPolledApartWhilePaced(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := pacedRun(time.Now())
 			c.apply(r)
-			if diff := cmp.Diff(unpaced, []time.Duration{r.firstPoll(), r.nextPoll(30 * time.Minute)}); diff != "" {
+			if diff := cmp.Diff(unpaced, []time.Duration{r.firstPoll(), r.nextPoll(&watch{learn: true}, 30*time.Minute)}); diff != "" {
 				t.Errorf("first poll and the wait after one at 30 min (-want +got):\n%s", diff)
 			}
 		})
@@ -207,7 +207,7 @@ func TestPolledApartWhilePaced(t *testing.T) {
 		t.Fatal("two jobs running past the one length known: the lengths do not spread")
 	}
 	want := []time.Duration{max(r.jobs.firstPoll(), r.opt.PollMin), r.jobs.nextPoll(100 * time.Millisecond), r.jobs.nextPoll(30 * time.Minute)}
-	if diff := cmp.Diff(want, []time.Duration{r.firstPoll(), r.nextPoll(100 * time.Millisecond), r.nextPoll(30 * time.Minute)}); diff != "" {
+	if diff := cmp.Diff(want, []time.Duration{r.firstPoll(), r.nextPoll(&watch{learn: true}, 100*time.Millisecond), r.nextPoll(&watch{learn: true}, 30*time.Minute)}); diff != "" {
 		t.Errorf("one length known: first poll, waits after one at 0.1 s and at 30 min (-want +got):\n%s", diff)
 	}
 }

@@ -75,20 +75,21 @@ func (r *run) sweepGap() time.Duration {
 }
 
 // tailShare is how far apart looks at the run's jobs come once no step
-// waits for a slot (the run's tail) and they are swept, as a share of the
+// waits for a slot (the run's tail; also while the steps left wait on
+// others' jobs, or after a stop) and they are swept, as a share of the
 // time the run has taken so far: the run's last job is then seen ended
 // at most that share of the run late. Spaced by the lengths alone (40 %
 // of a job's age), the last and longest job of a hundred spread was seen
 // ended up to a sixth of the run late (BENCHMARKS.md §0).
 //
 // Each look costs a call: about 1/share of them for each e-fold of the
-// tail, most of them polls of the last job alone (28 or 29 for a job of
-// 3 s at the end of a hundred short ones, against 9 spaced by its age).
-// So the share is no less than one over the rows the run set out to end:
-// a tail as long again as the run before it costs at most about 0.7
-// calls per row. (Five over the rows saved 0.3 calls per row of twenty
-// spread, and left the run 1.13 to 1.33 times the ideal where 0.05 had
-// 1.02 to 1.21: BENCHMARKS.md §0.)
+// tail (a tail as long again as the run before it: 0.7/share; ten times
+// as long: 2.3/share), most of them polls of the last job alone (28 or
+// 29 for a job of 3 s at the end of a hundred short ones, against 9
+// spaced by its age). So the share is no less than one over the rows the
+// run set out to end, which bounds those calls per row. (Five over the
+// rows saved 0.3 calls per row of twenty spread, and left the run 1.13
+// to 1.33 times the ideal where 0.05 had 1.02 to 1.21: BENCHMARKS.md §0.)
 const tailShare = 0.05
 
 // tailGap is the most time between two looks at the run's jobs in the
@@ -231,7 +232,7 @@ func (r *run) sweep(batch, parked []*watch) {
 		}
 		w.unfinishedAt = max(w.unfinishedAt, age)
 		r.stillRunning(w.step, age)
-		wait := max(time.Until(planned), r.nextPoll(time.Since(w.since)))
+		wait := max(time.Until(planned), r.nextPoll(w, time.Since(w.since)))
 		if tail > 0 {
 			wait = min(wait, tail)
 		}

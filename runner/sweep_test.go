@@ -13,6 +13,7 @@ import (
 	"offboard/result"
 	"offboard/sandbox"
 	"offboard/sandbox/sandboxtest"
+	"offboard/zoho"
 )
 
 // sweepCalls counts the calls that looked for ended jobs among many
@@ -360,6 +361,42 @@ func TestCompletedButNotDeletedUnderEveryListing(t *testing.T) {
 				}
 				sandboxtest.CheckOneJobPerUser(t, s.srv)
 			})
+		}
+	}
+}
+
+// TestTailLeavesAnEarlierRunsJobsAlone: over HTTP, four jobs of an
+// earlier run (2 s each) followed, and twenty new rows of spread lengths:
+// the earlier run's jobs are not swept (what they took says nothing of
+// this run's lengths), so each of their looks is a call of its own, and
+// the tail's closer looks are not for them: they are polled as their own
+// ages say: 11 or 12 polls each. (Looked at as closely as the run's own
+// jobs in the tail, 38 to 41 each: found by review.)
+func TestTailLeavesAnEarlierRunsJobsAlone(t *testing.T) {
+	const old, n = 4, 24
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 20 * time.Millisecond, Latency: time.Millisecond,
+		JobDurations: func(id string) time.Duration {
+			if id < leaverID(old) {
+				return 2 * time.Second
+			}
+			return spread(20 * time.Millisecond)(id)
+		}}, 8)
+	opt := aheadOptions(20 * time.Millisecond)
+	opt.PollMax, opt.JobTimeout = 10*time.Second, 30*time.Second
+	opt.Resume = map[int]Resume{}
+	for i := range old {
+		job, err := s.client.TransferAndDelete(t.Context(), zoho.TransferRequest{UserID: leaverID(i), Transfer: &zoho.Transfer{ToID: heir, Records: true}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt.Resume[i] = Resume{JobID: job.ID, Attempts: 1, SubmittedAt: time.Now()}
+	}
+	res := runDeletesAll(t, s, n, opt)
+	for i := range old {
+		polls := pollsOf(s.srv, res[i].JobID)
+		t.Logf("row %d (an earlier run's job): %d polls", i, polls)
+		if polls > 15 {
+			t.Errorf("row %d, an earlier run's job of 2 s: %d polls, want at most 15", i, polls)
 		}
 	}
 }

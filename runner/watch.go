@@ -376,7 +376,7 @@ func (r *run) pollJob(w *watch) (again bool) {
 		if w.probe && r.rotateProbe(w, elapsed) {
 			return true
 		}
-		r.again(w, r.nextPoll(time.Since(w.since)))
+		r.again(w, r.nextPoll(w, time.Since(w.since)))
 		r.pollLikeliest()
 		return true
 	case zoho.ClassRetry:
