@@ -25,7 +25,9 @@ import (
 // A sweep also reads the users gathered to be read back (their jobs
 // completed), and stands in for the read-back of those it shows deleted.
 //
-// A sweep never ends a job's row: the job's own poll says whether it
+// A sweep never ends a job's row by what it shows of the job's end (it
+// ends only the rows of users gathered for the read-back, whose jobs were
+// seen completed before it was sent): the job's own poll says whether it
 // completed or failed, as without sweeps. Zoho does not document when a
 // user shows deleted, so the runner relies on none of it. Sweeps stop for
 // the run (stopSweeps), and jobs are polled as before, when:
