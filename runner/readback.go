@@ -41,9 +41,8 @@ type readBacks struct {
 	bulk bulkReader
 
 	mu     sync.Mutex
-	queue  []*watch
-	since  time.Time // when the oldest queued job was queued
-	closed bool      // the run's calls ended: nothing more is read back
+	queue  []*watch // in the order gathered
+	closed bool     // the run's calls ended: nothing more is read back
 	wake   chan struct{}
 	// credits, if the client has it, says how many credits are left.
 	credits creditsReporter
@@ -64,9 +63,7 @@ func (r *run) readBackLater(w *watch) {
 		r.notReadBack(w)
 		return
 	}
-	if len(b.queue) == 0 {
-		b.since = time.Now()
-	}
+	w.gathered = time.Now()
 	b.queue = append(b.queue, w)
 	b.mu.Unlock()
 	b.poke()
@@ -90,7 +87,8 @@ func (b *readBacks) poke() {
 // them), when the run must stop, or when the day's credits are nearly
 // spent (see urgent); otherwise once the oldest has waited
 // Options.ReadBackWait, so that the jobs ending in that while share one
-// call. When the run's calls end, the users not read back end submitted.
+// call, or by the next sweep if one is due soon after (see readBackIn).
+// When the run's calls end, the users not read back end submitted.
 func (r *run) readBackLoop() {
 	defer r.wg.Done()
 	b := r.backs
@@ -108,14 +106,20 @@ func (r *run) readBackLoop() {
 			}
 			return
 		}
-		n := len(b.queue)
 		var wait time.Duration
-		if n > 0 && !r.urgent(b.queue) {
-			wait = r.opt.ReadBackWait - time.Since(b.since)
-		}
-		if n == 0 || wait > 0 {
+		switch {
+		case len(b.queue) == 0:
+			wait = time.Hour
+		case !r.urgent(b.queue):
+			since := b.queue[0].gathered
 			b.mu.Unlock()
-			if n == 0 {
+			wait = r.readBackIn(since)
+			b.mu.Lock()
+		}
+		if len(b.queue) == 0 || wait > 0 {
+			b.mu.Unlock()
+			if wait <= 0 {
+				// Read back meanwhile (by a sweep).
 				wait = time.Hour
 			}
 			timer.Reset(wait)
@@ -128,14 +132,43 @@ func (r *run) readBackLoop() {
 			}
 			continue
 		}
-		batch := b.queue[:min(n, zoho.MaxIDs)]
+		batch := b.queue[:min(len(b.queue), zoho.MaxIDs)]
 		b.queue = b.queue[len(batch):]
-		if len(b.queue) > 0 {
-			b.since = time.Now()
-		}
 		b.mu.Unlock()
 		r.readBackMany(batch)
 	}
+}
+
+// readBackLate is how much longer than Options.ReadBackWait the users
+// gathered may wait for a sweep that is to read them anyway (see
+// readBackIn), as a share of it.
+const readBackLate = 0.5
+
+// readBackIn returns how long yet the users gathered, the oldest at
+// since, wait to be read back (0: now): until the oldest has waited
+// Options.ReadBackWait; then, while the run's jobs are swept, for the
+// next sweep, which reads them too and stands in for the call, if it is
+// under way or due within readBackLate of that wait again. (A hundred
+// jobs spread around 30 min, gathered for as long, had 13 calls read
+// users back on their own, where sweeps came every few minutes; 3 now:
+// BENCHMARKS.md §0.)
+func (r *run) readBackIn(since time.Time) time.Duration {
+	if wait := r.opt.ReadBackWait - time.Since(since); wait > 0 {
+		return wait
+	}
+	latest := since.Add(r.opt.ReadBackWait + time.Duration(readBackLate*float64(r.opt.ReadBackWait)))
+	at, underway, ok := r.nextSweep()
+	switch {
+	case !ok:
+		return 0
+	case underway:
+		// It pokes the loop once its answer is read.
+		return r.opt.ReadBackWait
+	case at.After(latest):
+		return 0
+	}
+	// Due now, the poller has yet to send it: look again in a moment.
+	return max(time.Until(at), time.Millisecond)
 }
 
 // notReadBack ends the row of w, whose job completed, once the run's

@@ -175,7 +175,45 @@ func (r *run) gatherSweep(due []*watch, now time.Time, gap time.Duration) (rest,
 		batch = append(batch, others...)
 	}
 	r.poll.swept = now
+	r.poll.sweeping++
 	return rest, batch, append([]*watch(nil), parked...)
+}
+
+// nextSweep returns when the next sweep is due to be sent: the earliest
+// look that the poller is to make a sweep, no sooner than sweepGap after
+// the last sweep; underway if one is already sent and its answer not yet
+// read; ok false if none is in sight (the jobs are not swept, or fewer
+// than two would be read).
+func (r *run) nextSweep() (at time.Time, underway, ok bool) {
+	if !r.sweepable() {
+		return time.Time{}, false, false
+	}
+	gap := r.sweepGap()
+	r.poll.mu.Lock()
+	defer r.poll.mu.Unlock()
+	if r.poll.sweeping > 0 {
+		return time.Time{}, true, true
+	}
+	var first *watch
+	for _, w := range r.poll.queue {
+		if w.sweeps(w.due) && (first == nil || w.due.Before(first.due)) {
+			first = w
+		}
+	}
+	if first == nil {
+		return time.Time{}, false, false
+	}
+	at = maxTime(first.due, r.poll.swept.Add(gap))
+	n := 0
+	if first.probe {
+		n = len(r.poll.parked)
+	}
+	for _, w := range r.poll.queue {
+		if w.sweeps(at) {
+			n++
+		}
+	}
+	return at, false, n >= 2
 }
 
 // sweep reads the users of batch's and parked's jobs in one call; the
@@ -200,6 +238,12 @@ func (r *run) sweep(batch, parked []*watch) {
 		// Only the first page is read: users asked for may be on others.
 		r.stopSweeps("Zoho answered users not asked for (it ignores ids): each job is polled for its end from now on", nil)
 	}
+	r.poll.mu.Lock()
+	r.poll.sweeping--
+	r.poll.mu.Unlock()
+	// The users gathered to be read back may have waited for this sweep
+	// (see readBackIn).
+	r.backs.poke()
 	if err != nil {
 		// Each job's look comes when it was due.
 		for _, w := range batch {
@@ -364,6 +408,13 @@ func (r *run) countEnd(failed bool) {
 
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
 		return a
 	}
 	return b

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -410,5 +411,69 @@ func TestTailLeavesAnEarlierRunsJobsAlone(t *testing.T) {
 		if polls > 15 {
 			t.Errorf("row %d, an earlier run's job of 2 s: %d polls, want at most 15", i, polls)
 		}
+	}
+}
+
+// readBacksAlone counts the calls that read users back on their own: a
+// read of users together whose jobs had all been polled after they ended
+// before it was sent. A sweep also asks for the users of jobs still
+// followed, not yet polled since they ended.
+func readBacksAlone(srv *sandbox.Server) int {
+	user := map[string]string{} // job ID → user ID
+	ended := map[string]time.Time{}
+	for _, j := range srv.Jobs() {
+		user[j.ID], ended[j.UserID] = j.UserID, j.FinishedAt
+	}
+	seen := map[string]time.Time{} // user ID → when a poll after the job's end was sent
+	reqs := srv.Requests()
+	for _, r := range reqs {
+		q, err := url.ParseQuery(r.RawQuery)
+		if id := q.Get("job_id"); err == nil && r.Method == "GET" && id != "" {
+			u := user[id]
+			if _, ok := seen[u]; !ok && r.Start.After(ended[u]) {
+				seen[u] = r.Start
+			}
+		}
+	}
+	n := 0
+	for _, r := range reqs {
+		q, err := url.ParseQuery(r.RawQuery)
+		if err != nil || r.Method != "GET" || r.Path != "/crm/v7/users" || !q.Has("ids") {
+			continue
+		}
+		alone := true
+		for _, id := range strings.Split(q.Get("ids"), ",") {
+			if at, ok := seen[id]; !ok || !at.Before(r.Start) {
+				alone = false
+			}
+		}
+		if alone {
+			n++
+		}
+	}
+	return n
+}
+
+// TestReadBackRidesTheNextSweep: over HTTP, 150 jobs of 20, 60 and 160
+// ms, swept, and users gathered to be read back for 50 ms: once they have
+// waited that out, the next sweep, due soon, reads them with the jobs it
+// looks at, rather than a call of their own.
+func TestReadBackRidesTheNextSweep(t *testing.T) {
+	const n = 150
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 20 * time.Millisecond,
+		JobDurations: spread(20 * time.Millisecond), Latency: time.Millisecond}, 8)
+	opt := aheadOptions(20 * time.Millisecond)
+	opt.ReadBackWait = 50 * time.Millisecond
+	res, stop, err := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 60*time.Second)
+	if err != nil || stop != nil {
+		t.Fatalf("err %v stop %+v", err, stop)
+	}
+	if diff := cmp.Diff(repeat(deleted, n), outcomes(res)); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	// 1 or 2 (the last users, once no other row is left); 15 to 18 when
+	// each read-back was sent as its wait ended.
+	if alone := readBacksAlone(s.srv); alone > 5 {
+		t.Errorf("%d calls read gathered users back on their own, want at most 5: the sweeps due soon after their wait read them", alone)
 	}
 }

@@ -68,6 +68,9 @@ type watch struct {
 	// showed its user deleted (0: none), its poll due at once (see
 	// sweep.go).
 	checkedAt, deletedAt time.Duration
+	// gathered is when the job was seen completed and its user gathered
+	// to be read back (see readBackLater).
+	gathered time.Time
 }
 
 // ownJob reports whether w follows a job this run submitted, other than
@@ -82,10 +85,12 @@ type poller struct {
 	// shown how long jobs take; probe is that job, nil if none.
 	parked []*watch
 	probe  *watch
-	// swept is when the last sweep was made (see sweep.go).
-	swept  time.Time
-	closed bool          // the run's calls ended: nothing more is looked at
-	wake   chan struct{} // a watch was added
+	// swept is when the last sweep was made, and sweeping how many are
+	// under way: sent, their answers not yet read (see sweep.go).
+	swept    time.Time
+	sweeping int
+	closed   bool          // the run's calls ended: nothing more is looked at
+	wake     chan struct{} // a watch was added
 }
 
 type watchQueue []*watch
