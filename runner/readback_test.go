@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"container/heap"
 	"context"
 	"errors"
 	"strings"
@@ -328,5 +329,45 @@ func TestGatherWhileCreditsSuffice(t *testing.T) {
 	}
 	if _, together := userReads(s.srv); together > 10 {
 		t.Errorf("%d reads together for %d users, want them gathered (at most 10)", together, n)
+	}
+}
+
+// TestReadBackWaitsOnlyForASweepDueSoon: once the users gathered have
+// waited Options.ReadBackWait, they wait on only for a sweep (which reads
+// them too) under way or due within half that wait again; with none in
+// sight, or one due later, they are read back at once.
+func TestReadBackWaitsOnlyForASweepDueSoon(t *testing.T) {
+	const wait = time.Minute
+	for _, c := range []struct {
+		name     string
+		waited   time.Duration // by the oldest user gathered
+		dues     []time.Duration
+		underway bool
+		off      bool // sweeps stopped for the run
+		min, max time.Duration
+	}{
+		{name: "the wait not over", waited: wait / 2, dues: []time.Duration{time.Second, time.Second}, min: wait/2 - time.Second, max: wait / 2},
+		{name: "a sweep due in 10 s", waited: wait, dues: []time.Duration{10 * time.Second, 20 * time.Second}, min: 9 * time.Second, max: 10 * time.Second},
+		{name: "a sweep due in 40 s", waited: wait, dues: []time.Duration{40 * time.Second, 50 * time.Second}},
+		{name: "a poll due in 10 s, no sweep", waited: wait, dues: []time.Duration{10 * time.Second}},
+		{name: "a sweep under way", waited: wait, underway: true, min: time.Second, max: wait},
+		{name: "sweeps stopped", waited: wait, dues: []time.Duration{10 * time.Second, 20 * time.Second}, off: true},
+		{name: "waited half as long again", waited: wait * 3 / 2, dues: []time.Duration{time.Second, time.Second}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			now := time.Now()
+			r := &run{opt: Options{ReadBackWait: wait}, backs: &readBacks{},
+				jobs: newDurations(0, time.Second, 10*time.Minute), poll: &poller{wake: make(chan struct{}, 1)}}
+			for _, d := range c.dues {
+				heap.Push(&r.poll.queue, &watch{kind: watchJob, learn: true, since: now, due: now.Add(d), deadline: now.Add(time.Hour)})
+			}
+			if c.underway {
+				r.poll.sweeping = 1
+			}
+			r.sweepOff.Store(c.off)
+			if got := r.readBackIn(now.Add(-c.waited)); got < c.min || got > c.max {
+				t.Errorf("readBackIn = %v, want %v to %v", got, c.min, c.max)
+			}
+		})
 	}
 }
