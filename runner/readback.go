@@ -111,10 +111,16 @@ func (r *run) readBackLoop() {
 		case len(b.queue) == 0:
 			wait = time.Hour
 		case !r.urgent(b.queue):
-			since := b.queue[0].gathered
+			oldest := b.queue[0]
 			b.mu.Unlock()
-			wait = r.readBackIn(since)
+			wait = r.readBackIn(oldest.gathered)
 			b.mu.Lock()
+			if len(b.queue) > 0 && b.queue[0] != oldest {
+				// A sweep read the oldest back meanwhile: the wait is
+				// the next one's.
+				b.mu.Unlock()
+				continue
+			}
 		}
 		if len(b.queue) == 0 || wait > 0 {
 			b.mu.Unlock()
@@ -157,13 +163,16 @@ func (r *run) readBackIn(since time.Time) time.Duration {
 		return wait
 	}
 	latest := since.Add(r.opt.ReadBackWait + time.Duration(readBackLate*float64(r.opt.ReadBackWait)))
-	at, underway, ok := r.nextSweep()
+	if !time.Now().Before(latest) {
+		return 0
+	}
+	at, underway, ok := r.nextSweep(since)
 	switch {
 	case !ok:
 		return 0
 	case underway:
 		// It pokes the loop once its answer is read.
-		return r.opt.ReadBackWait
+		return time.Until(latest)
 	case at.After(latest):
 		return 0
 	}

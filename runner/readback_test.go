@@ -334,23 +334,26 @@ func TestGatherWhileCreditsSuffice(t *testing.T) {
 
 // TestReadBackWaitsOnlyForASweepDueSoon: once the users gathered have
 // waited Options.ReadBackWait, they wait on only for a sweep (which reads
-// them too) under way or due within half that wait again; with none in
-// sight, or one due later, they are read back at once.
+// them too) due within half that wait again, or under way and sent since
+// they were gathered, and no longer than that; with none in sight, or
+// one due later, they are read back at once.
 func TestReadBackWaitsOnlyForASweepDueSoon(t *testing.T) {
 	const wait = time.Minute
 	for _, c := range []struct {
 		name     string
 		waited   time.Duration // by the oldest user gathered
 		dues     []time.Duration
-		underway bool
-		off      bool // sweeps stopped for the run
+		underway time.Duration // a sweep sent this long before now is under way (0: none)
+		off      bool          // sweeps stopped for the run
 		min, max time.Duration
 	}{
 		{name: "the wait not over", waited: wait / 2, dues: []time.Duration{time.Second, time.Second}, min: wait/2 - time.Second, max: wait / 2},
 		{name: "a sweep due in 10 s", waited: wait, dues: []time.Duration{10 * time.Second, 20 * time.Second}, min: 9 * time.Second, max: 10 * time.Second},
 		{name: "a sweep due in 40 s", waited: wait, dues: []time.Duration{40 * time.Second, 50 * time.Second}},
 		{name: "a poll due in 10 s, no sweep", waited: wait, dues: []time.Duration{10 * time.Second}},
-		{name: "a sweep under way", waited: wait, underway: true, min: time.Second, max: wait},
+		{name: "a sweep under way", waited: wait, underway: time.Second, min: wait/2 - time.Second, max: wait / 2},
+		{name: "a sweep under way, sent before they were gathered", waited: wait, underway: 2 * wait},
+		{name: "a sweep under way, half the wait again over", waited: wait * 3 / 2, underway: time.Second},
 		{name: "sweeps stopped", waited: wait, dues: []time.Duration{10 * time.Second, 20 * time.Second}, off: true},
 		{name: "waited half as long again", waited: wait * 3 / 2, dues: []time.Duration{time.Second, time.Second}},
 	} {
@@ -361,8 +364,8 @@ func TestReadBackWaitsOnlyForASweepDueSoon(t *testing.T) {
 			for _, d := range c.dues {
 				heap.Push(&r.poll.queue, &watch{kind: watchJob, learn: true, since: now, due: now.Add(d), deadline: now.Add(time.Hour)})
 			}
-			if c.underway {
-				r.poll.sweeping = 1
+			if c.underway > 0 {
+				r.poll.sweeping, r.poll.swept = 1, now.Add(-c.underway)
 			}
 			r.sweepOff.Store(c.off)
 			if got := r.readBackIn(now.Add(-c.waited)); got < c.min || got > c.max {

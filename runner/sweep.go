@@ -61,10 +61,13 @@ const sweepEnds = 3
 
 // sweepGap is the least time between two sweeps while steps go ahead by
 // pace: how long the run's jobs take to end sweepEnds of them, by the
-// fit of their lengths (0: no least time). Options.PollMax does not bound
-// it, as it does not bound those jobs' polls (see paceGrowth): capped at
-// it, a hundred jobs spread around 30 min were swept half as often again
-// (0.33 to 0.37 reads per user, 0.34 to 0.43 capped).
+// fit of their lengths, and no longer than their median (0: no least
+// time). Options.PollMax does not bound it, as it does not bound those
+// jobs' polls (see paceGrowth): capped at it, a hundred jobs spread
+// around 30 min were swept half as often again (0.33 to 0.37 reads per
+// user, 0.34 to 0.43 capped). The median does, as the mean grows without
+// bound with the spread (lengths of 5 s and 30 min, half and half: a mean
+// of two hours).
 func (r *run) sweepGap() time.Duration {
 	if r.backs == nil || r.sweepOff.Load() || !r.jobs.spread() {
 		return 0
@@ -79,7 +82,7 @@ func (r *run) sweepGap() time.Duration {
 		return 0
 	}
 	mean := math.Exp(m.mu + m.sigma*m.sigma/2)
-	return time.Duration(sweepEnds * mean / float64(r.opt.MaxJobs))
+	return time.Duration(min(sweepEnds*mean/float64(r.opt.MaxJobs), math.Exp(m.mu)))
 }
 
 // tailShare is how far apart looks at the run's jobs come once no step
@@ -137,7 +140,11 @@ func (r *run) gatherSweep(due []*watch, now time.Time, gap time.Duration) (rest,
 		// for the next.
 		for _, w := range due {
 			if w.sweeps(now) {
+				// No later than its own poll (see sweepFallback).
 				w.due = minTime(next, w.deadline)
+				if w.checkedAt > 0 {
+					w.due = minTime(w.due, w.since.Add(sweepFallback*w.checkedAt))
+				}
 				heap.Push(&r.poll.queue, w)
 				continue
 			}
@@ -187,17 +194,18 @@ func (r *run) gatherSweep(due []*watch, now time.Time, gap time.Duration) (rest,
 
 // nextSweep returns when the next sweep is due to be sent: the earliest
 // look that the poller is to make a sweep, no sooner than sweepGap after
-// the last sweep; underway if one is already sent and its answer not yet
-// read; ok false if none is in sight (the jobs are not swept, or fewer
-// than two would be read).
-func (r *run) nextSweep() (at time.Time, underway, ok bool) {
+// the last sweep; underway if one sent since the users gathered since
+// then began to wait (so it reads them) has yet to be answered; ok false
+// if none is in sight (the jobs are not swept, or fewer than two would be
+// read).
+func (r *run) nextSweep(since time.Time) (at time.Time, underway, ok bool) {
 	if !r.sweepable() {
 		return time.Time{}, false, false
 	}
 	gap := r.sweepGap()
 	r.poll.mu.Lock()
 	defer r.poll.mu.Unlock()
-	if r.poll.sweeping > 0 {
+	if r.poll.sweeping > 0 && !r.poll.swept.Before(since) {
 		return time.Time{}, true, true
 	}
 	var first *watch

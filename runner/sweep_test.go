@@ -477,3 +477,21 @@ func TestReadBackRidesTheNextSweep(t *testing.T) {
 		t.Errorf("%d calls read gathered users back on their own, want at most 5: the sweeps due soon after their wait read them", alone)
 	}
 }
+
+// TestSweepPutOffKeepsTheJobsOwnPoll: a look that comes due too soon
+// after the last sweep waits for the next, but no later than the job's
+// own poll (at sweepFallback times its age at its last look), which is
+// what finds a failed job: the gap between sweeps may be long.
+func TestSweepPutOffKeepsTheJobsOwnPoll(t *testing.T) {
+	now := time.Now()
+	r := &run{poll: &poller{wake: make(chan struct{}, 1), swept: now}}
+	w := &watch{kind: watchJob, learn: true, since: now.Add(-3 * time.Second), checkedAt: time.Second,
+		due: now, deadline: now.Add(time.Hour)}
+	rest, batch, _ := r.gatherSweep([]*watch{w}, now, 10*time.Minute)
+	if len(rest) != 0 || len(batch) != 0 {
+		t.Fatalf("gatherSweep = %d looks now, %d swept; want the look put off", len(rest), len(batch))
+	}
+	if want := w.since.Add(sweepFallback * w.checkedAt); !w.due.Equal(want) {
+		t.Errorf("the look put off to %v from now, want %v: the job's own poll", w.due.Sub(now), want.Sub(now))
+	}
+}
