@@ -121,8 +121,7 @@ type Options struct {
 	// job's slot is free meanwhile); 0 means 30 min. Where the run's jobs
 	// are swept, a user whose wait is over may wait up to half as long
 	// again for the sweep under way or due next, which reads it too. The
-	// users
-	// gathered are read back at once when a hundred are, when no other
+	// users gathered are read back at once when a hundred are, when no other
 	// row is left, when a later row waits for one of them, when the run
 	// must stop, and once Zoho says the day's API credits are nearly
 	// spent (3 per MaxJobs left).

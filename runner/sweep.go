@@ -194,10 +194,10 @@ func (r *run) gatherSweep(due []*watch, now time.Time, gap time.Duration) (rest,
 
 // nextSweep returns when the next sweep is due to be sent: the earliest
 // look that the poller is to make a sweep, no sooner than sweepGap after
-// the last sweep; underway if one sent since the users gathered since
-// then began to wait (so it reads them) has yet to be answered; ok false
-// if none is in sight (the jobs are not swept, or fewer than two would be
-// read).
+// the last sweep; underway if a sweep sent after since (when the oldest
+// user gathered to be read back was gathered: that sweep reads it) is yet
+// to be answered; ok false if none is in sight (the jobs are not swept,
+// or fewer than two would be read).
 func (r *run) nextSweep(since time.Time) (at time.Time, underway, ok bool) {
 	if !r.sweepable() {
 		return time.Time{}, false, false
