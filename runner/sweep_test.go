@@ -18,18 +18,63 @@ import (
 )
 
 // sweepCalls counts the calls that looked for ended jobs among many
-// users (GET /users?type=DeletedUsers&ids=… naming more than one) and the
-// job status polls.
+// users (GET /users?type=DeletedUsers&ids=… naming more than one, not a
+// read-back: see userReadKinds) and the job status polls.
 func sweepCalls(srv *sandbox.Server) (sweeps, polls int) {
-	for _, r := range srv.Requests() {
-		switch {
-		case r.Method == "GET" && strings.Contains(r.RawQuery, "job_id="):
+	sweeps, _, polls = userReadKinds(srv)
+	return sweeps, polls
+}
+
+// readBacksAlone counts the calls that read users back on their own (see
+// userReadKinds).
+func readBacksAlone(srv *sandbox.Server) int {
+	_, n, _ := userReadKinds(srv)
+	return n
+}
+
+// userReadKinds sorts the reads of users together (GET /users?ids=…): a
+// read-back alone asks only for users whose jobs had all been polled
+// after they ended before it was sent; a sweep asks for more than one
+// user, one of them of a job still followed, not yet polled since it
+// ended. polls counts the job status polls.
+func userReadKinds(srv *sandbox.Server) (sweeps, readBacks, polls int) {
+	user := map[string]string{} // job ID → user ID
+	ended := map[string]time.Time{}
+	for _, j := range srv.Jobs() {
+		user[j.ID], ended[j.UserID] = j.UserID, j.FinishedAt
+	}
+	seen := map[string]time.Time{} // user ID → when a poll after the job's end was sent
+	reqs := srv.Requests()
+	for _, r := range reqs {
+		q, err := url.ParseQuery(r.RawQuery)
+		if id := q.Get("job_id"); err == nil && r.Method == "GET" && id != "" {
 			polls++
-		case r.Method == "GET" && r.Path == "/crm/v7/users" && strings.Contains(r.RawQuery, "ids=") && strings.Contains(r.RawQuery, "%2C"):
+			u := user[id]
+			if _, ok := seen[u]; !ok && r.Start.After(ended[u]) {
+				seen[u] = r.Start
+			}
+		}
+	}
+	for _, r := range reqs {
+		q, err := url.ParseQuery(r.RawQuery)
+		if err != nil || r.Method != "GET" || r.Path != "/crm/v7/users" || !q.Has("ids") {
+			continue
+		}
+		ids := strings.Split(q.Get("ids"), ",")
+		alone := true
+		for _, id := range ids {
+			if at, ok := seen[id]; !ok || !at.Before(r.Start) {
+				alone = false
+			}
+		}
+		switch {
+		case alone:
+			readBacks++
+		case len(ids) > 1:
 			sweeps++
 		}
 	}
-	return sweeps, polls
+	return sweeps, readBacks, polls
 }
 
 // TestSweepFindsTheFirstWavesShortJob: over HTTP, nothing known of the
@@ -72,20 +117,27 @@ func TestSweepFindsTheFirstWavesShortJob(t *testing.T) {
 // to poll, and an org that lists users deleted while their jobs run has
 // the jobs polled as without sweeps. (Without sweeps: 255 to 260 calls
 // here; with them, 198 to 211 listed at the end or late, 251 to 263
-// listed while the jobs run.)
+// listed while the jobs run.) Each with users gathered to be read back
+// for the default 30 min (read back at the end), and for 60 ms, so that
+// their wait ends while jobs are swept and they wait on for a sweep.
 func TestSweepsUnderEveryListing(t *testing.T) {
 	const n = 60
 	for _, c := range []struct {
 		m         sandbox.Listing
 		ignoreIDs bool // every deleted user answered, a page at a time
-	}{{sandbox.ListedAtEnd, false}, {sandbox.ListedAtStart, false}, {sandbox.ListedLate, false}, {sandbox.ListedAtEnd, true}} {
+		wait      time.Duration
+	}{
+		{sandbox.ListedAtEnd, false, 0}, {sandbox.ListedAtStart, false, 0}, {sandbox.ListedLate, false, 0}, {sandbox.ListedAtEnd, true, 0},
+		{sandbox.ListedAtEnd, false, 60 * time.Millisecond}, {sandbox.ListedAtStart, false, 60 * time.Millisecond},
+		{sandbox.ListedLate, false, 60 * time.Millisecond}, {sandbox.ListedAtEnd, true, 60 * time.Millisecond},
+	} {
 		m := c.m
-		t.Run(fmt.Sprintf("%s/IgnoreIDs=%v", m, c.ignoreIDs), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/IgnoreIDs=%v/ReadBackWait=%v", m, c.ignoreIDs, c.wait), func(t *testing.T) {
 			s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 40 * time.Millisecond,
 				JobDurations: spread(40 * time.Millisecond), Latency: time.Millisecond,
 				Listing: m, ListingLag: 100 * time.Millisecond, IgnoreIDs: c.ignoreIDs}, 8)
 			opt := aheadOptions(40 * time.Millisecond)
-			opt.JobTimeout = 20 * time.Second
+			opt.JobTimeout, opt.ReadBackWait = 20*time.Second, c.wait
 			runDeletesAll(t, s, n, opt)
 			sweeps, polls := sweepCalls(s.srv)
 			t.Logf("%s: %d sweeps, %d polls for %d jobs", m, sweeps, polls, n)
@@ -319,8 +371,12 @@ func TestTailLooksComeOftenAtTheEnd(t *testing.T) {
 func TestCompletedButNotDeletedUnderEveryListing(t *testing.T) {
 	const n = 30
 	for _, m := range []sandbox.Listing{sandbox.ListedAtEnd, sandbox.ListedAtStart, sandbox.ListedLate} {
-		for _, holdPolls := range []bool{true, false} {
-			t.Run(fmt.Sprintf("%s/holdPolls=%v", m, holdPolls), func(t *testing.T) {
+		for _, c := range []struct {
+			holdPolls bool
+			wait      time.Duration
+		}{{true, 0}, {false, 0}, {false, 60 * time.Millisecond}} {
+			holdPolls := c.holdPolls
+			t.Run(fmt.Sprintf("%s/holdPolls=%v/ReadBackWait=%v", m, holdPolls, c.wait), func(t *testing.T) {
 				length := spread(40 * time.Millisecond)
 				s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 40 * time.Millisecond,
 					JobDurations: length, Latency: 8 * time.Millisecond, LatencyJitter: 8 * time.Millisecond,
@@ -363,7 +419,7 @@ func TestCompletedButNotDeletedUnderEveryListing(t *testing.T) {
 				opt := aheadOptions(40 * time.Millisecond)
 				// A held poll (up to about 320 ms) is answered, not
 				// given up on and sent again.
-				opt.JobTimeout, opt.RequestTimeout = 20*time.Second, time.Second
+				opt.JobTimeout, opt.RequestTimeout, opt.ReadBackWait = 20*time.Second, time.Second, c.wait
 				res, stop, err := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 60*time.Second)
 				if err != nil || stop != nil {
 					t.Fatalf("err %v stop %+v", err, stop)
@@ -412,46 +468,6 @@ func TestTailLeavesAnEarlierRunsJobsAlone(t *testing.T) {
 			t.Errorf("row %d, an earlier run's job of 2 s: %d polls, want at most 15", i, polls)
 		}
 	}
-}
-
-// readBacksAlone counts the calls that read users back on their own: a
-// read of users together whose jobs had all been polled after they ended
-// before it was sent. A sweep also asks for the users of jobs still
-// followed, not yet polled since they ended.
-func readBacksAlone(srv *sandbox.Server) int {
-	user := map[string]string{} // job ID → user ID
-	ended := map[string]time.Time{}
-	for _, j := range srv.Jobs() {
-		user[j.ID], ended[j.UserID] = j.UserID, j.FinishedAt
-	}
-	seen := map[string]time.Time{} // user ID → when a poll after the job's end was sent
-	reqs := srv.Requests()
-	for _, r := range reqs {
-		q, err := url.ParseQuery(r.RawQuery)
-		if id := q.Get("job_id"); err == nil && r.Method == "GET" && id != "" {
-			u := user[id]
-			if _, ok := seen[u]; !ok && r.Start.After(ended[u]) {
-				seen[u] = r.Start
-			}
-		}
-	}
-	n := 0
-	for _, r := range reqs {
-		q, err := url.ParseQuery(r.RawQuery)
-		if err != nil || r.Method != "GET" || r.Path != "/crm/v7/users" || !q.Has("ids") {
-			continue
-		}
-		alone := true
-		for _, id := range strings.Split(q.Get("ids"), ",") {
-			if at, ok := seen[id]; !ok || !at.Before(r.Start) {
-				alone = false
-			}
-		}
-		if alone {
-			n++
-		}
-	}
-	return n
 }
 
 // TestReadBackRidesTheNextSweep: over HTTP, 150 jobs of 20, 60 and 160
