@@ -327,8 +327,13 @@ func TestGatherWhileCreditsSuffice(t *testing.T) {
 	if diff := cmp.Diff(repeat(deleted, n), outcomes(res)); diff != "" || stop != nil {
 		t.Errorf("Run() outcomes (-want +got):\n%s\nstop %+v", diff, stop)
 	}
-	if _, together := userReads(s.srv); together > 10 {
-		t.Errorf("%d reads together for %d users, want them gathered (at most 10)", together, n)
+	// Read-backs, not sweeps: a loaded machine's noise may take the
+	// lengths to spread for a while, and jobs are then swept, a read
+	// together each.
+	sweeps, readBacks, _ := userReadKinds(s.srv)
+	t.Logf("%d read-backs, %d sweeps", readBacks, sweeps)
+	if readBacks > 10 {
+		t.Errorf("%d read-backs for %d users, want them gathered (at most 10)", readBacks, n)
 	}
 }
 
