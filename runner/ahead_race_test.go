@@ -29,9 +29,9 @@ type zfake struct {
 	holdPoll map[string]chan struct{} // user -> closed when its poll may be answered
 	log      []zevent
 	t0       time.Time
-	// trigger, when set, makes the next job polled end (the first job
-	// polled at the first guess), and one other job end unseen: its poll's
-	// answer is held until unseen is closed.
+	// trigger, when set, makes the next job polled end (it is the probe,
+	// the one job polled while nothing is known), and one other job end
+	// unseen: its poll's answer is held until unseen is closed.
 	trigger bool
 	unseen  chan struct{}
 	users   []string
@@ -116,7 +116,7 @@ func (f *zfake) JobStatus(ctx context.Context, id string) (zoho.JobStatus, error
 	if f.trigger {
 		f.trigger = false
 		j.ended = true
-		f.note("end (first)", j.user, 0)
+		f.note("end (probe)", j.user, 0)
 		for _, u := range f.users {
 			if f.unseen == nil {
 				break
@@ -195,14 +195,12 @@ func TestAheadStepInTurnLosesSlotToAheads(t *testing.T) {
 	// hold it on its way.
 	releaseN := make(chan struct{})
 	f.holdPost[users[10]] = releaseN
-	// The first job polled ends, and another job ends unseen: its status
-	// answer is slow. (A first guess has the jobs polled first together,
-	// alike to it: one job of this run alone is not taken for the others,
-	// and nothing would go ahead.)
+	// The probe ends, and another job ends unseen: its status answer is
+	// slow.
 	releaseJ1 := make(chan struct{})
 	f.users, f.unseen = users, releaseJ1
 	opt := fast()
-	opt.JobDuration = time.Second // an earlier run's length: the jobs' first polls come at it
+	opt.JobDuration = 0 // nothing known: J0 is the probe, the others wait
 	opt.JobTimeout = 20 * time.Second
 	opt.BackoffBase, opt.BackoffMax = 50*time.Millisecond, time.Second
 	ctx, cancel := context.WithCancel(t.Context())
@@ -346,7 +344,7 @@ func TestAheadStepInTurnFailsUnderLimitInvalidData(t *testing.T) {
 	f.holdPost[users[10]] = releaseN
 	f.users = users
 	opt := fast()
-	opt.JobDuration = time.Second // an earlier run's length: the jobs' first polls come at it
+	opt.JobDuration = 0
 	opt.JobTimeout = 5 * time.Second
 	run := startRun(t.Context(), f, makePlan(toHeir(users...)...), opt)
 	waitFor(t, "ten jobs", func() bool { return f.count("POST", 200) == 10 })
