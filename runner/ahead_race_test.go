@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -29,10 +29,12 @@ type zfake struct {
 	holdPoll map[string]chan struct{} // user -> closed when its poll may be answered
 	log      []zevent
 	t0       time.Time
-	// trigger, when set, makes the next job polled end (it is the probe,
-	// the one job polled while nothing is known), and one other job end
-	// unseen: its poll's answer is held until unseen is closed.
-	trigger bool
+	// trigger, when above 0, makes that many of the next jobs polled end
+	// at their poll (the first is the probe, the one job polled while
+	// nothing is known: two lengths known say the jobs are alike), and,
+	// with the first, one other job end unseen: its poll's answer is held
+	// until unseen is closed.
+	trigger int
 	unseen  chan struct{}
 	users   []string
 	// invalidData refuses for the job limit with 400 INVALID_DATA
@@ -87,6 +89,7 @@ func (f *zfake) TransferAndDelete(ctx context.Context, req zoho.TransferRequest,
 	user := string(req.UserID)
 	f.mu.Lock()
 	hold := f.holdPost[user]
+	f.note("POST sent", user, 0)
 	f.mu.Unlock()
 	if hold != nil {
 		<-hold
@@ -113,18 +116,19 @@ func (f *zfake) TransferAndDelete(ctx context.Context, req zoho.TransferRequest,
 func (f *zfake) JobStatus(ctx context.Context, id string) (zoho.JobStatus, error) {
 	f.mu.Lock()
 	j := f.jobs[id]
-	if f.trigger {
-		f.trigger = false
+	if f.trigger > 0 && !j.ended && f.holdPoll[j.user] == nil {
+		f.trigger--
 		j.ended = true
-		f.note("end (probe)", j.user, 0)
+		f.note("end (polled)", j.user, 0)
 		for _, u := range f.users {
 			if f.unseen == nil {
 				break
 			}
-			if y := f.byUser[u]; y != nil && y != j {
+			if y := f.byUser[u]; y != nil && y != j && !y.ended {
 				y.ended = true
 				f.holdPoll[u] = f.unseen
 				f.note("end (unseen)", u, 0)
+				f.unseen = nil
 				break
 			}
 		}
@@ -181,22 +185,26 @@ func (f *zfake) posts(user string) []int {
 }
 
 // TestAheadStepInTurnLosesSlotToAheads: a job is seen ended, and the
-// next step goes in its turn; before it reaches Zoho (a slow path), two
-// steps sent ahead of jobs due take the slot it counted on and one more
-// that had ended unseen. Zoho refuses the step in its turn for its job
-// limit: slotsFull sets capacity to held, which counts the steps that went
-// ahead, so capacity is now above --max-jobs, and with over > 0 the
-// scheduler sends a step in its turn again at once, and again...
+// next step goes in its turn; before it reaches Zoho (a slow path), steps
+// sent ahead of jobs due take the slot it counted on and one more that had
+// ended unseen. Zoho refuses the step in its turn for its job limit. The
+// refusal is raced (a step went ahead meanwhile): the step goes back in
+// line. Judged as a step in its turn refused with nothing ahead, it went
+// to slotsFull; and had slotsFull set capacity to held, which counts the
+// steps that went ahead, capacity was above --max-jobs, and with over > 0
+// the scheduler sent a step in its turn again at once, and again: with
+// both undone, over 100,000 refusals in 500 ms.
 func TestAheadStepInTurnLosesSlotToAheads(t *testing.T) {
 	const n = 30
 	f := newZfake()
 	users := leaverIDs(n)
-	// Step 10 (the first to wait) goes in its turn once J0 is seen ended:
-	// hold it on its way.
+	// Step 10 (the first to wait) goes in its turn once the probe is seen
+	// ended: hold it on its way.
 	releaseN := make(chan struct{})
 	f.holdPost[users[10]] = releaseN
-	// The probe ends, and another job ends unseen: its status answer is
-	// slow.
+	// The probe ends, and another job ends unseen (its status answer is
+	// slow); the next job polled ends too: two lengths known, the jobs are
+	// alike, and steps go ahead of the others as they come due.
 	releaseJ1 := make(chan struct{})
 	f.users, f.unseen = users, releaseJ1
 	opt := fast()
@@ -208,20 +216,12 @@ func TestAheadStepInTurnLosesSlotToAheads(t *testing.T) {
 	run := startRun(ctx, f, makePlan(toHeir(users...)...), opt)
 	waitFor(t, "ten jobs", func() bool { return f.count("POST", 200) == 10 })
 	f.mu.Lock()
-	f.trigger = true
+	f.trigger = 2
 	f.mu.Unlock()
-	// Step 10 goes in its turn, and is held on its way; steps go ahead
-	// of the jobs that come due and Zoho takes two (J0's and J1's slots).
-	for deadline := time.Now().Add(3 * time.Second); f.count("POST", 200) < 12; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			f.mu.Lock()
-			for _, e := range f.log {
-				t.Logf("%v %s %s %d", e.at, e.what, e.user, e.status)
-			}
-			f.mu.Unlock()
-			t.Fatal("no two steps taken ahead")
-		}
-	}
+	// Step 10 goes in its turn and is held on its way; step 11 goes in
+	// its turn too; steps go ahead of the jobs that come due, and Zoho
+	// takes two (the probe's slot, and the one ended unseen).
+	f.waitFull(t, 13)
 	time.Sleep(50 * time.Millisecond)
 	before := f.count("POST", 400)
 	close(releaseN) // step 10 reaches Zoho: refused for the job limit
@@ -232,6 +232,7 @@ func TestAheadStepInTurnLosesSlotToAheads(t *testing.T) {
 		ans = ans[:12]
 	}
 	t.Logf("step 10's answers (first 12 of %d) %v; %d submissions refused for the job limit in the 500 ms after it reached Zoho (no job was seen to end meanwhile)", len(f.posts(users[10])), ans, refused)
+	f.inItsTurn(t, users[10])
 	if refused > 20 {
 		t.Errorf("%d submissions refused for the job limit in 500 ms with every slot held and no job seen ended: a hot loop", refused)
 	}
@@ -241,6 +242,66 @@ func TestAheadStepInTurnLosesSlotToAheads(t *testing.T) {
 	}
 	cancel()
 	<-run.done
+}
+
+// waitFull waits until posts jobs were taken and Zoho's ten slots are
+// held while step 10 is held on its way: steps sent ahead took the slot
+// it counted on. It fails the test, showing what Zoho saw, if that does
+// not come within 3 s.
+func (f *zfake) waitFull(t *testing.T, posts int) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(time.Millisecond) {
+		f.mu.Lock()
+		full := f.unfinished() >= 10
+		f.mu.Unlock()
+		if full && f.count("POST", 200) >= posts {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.dump(t)
+			t.Fatalf("Zoho took %d submissions, not %d with its slots full: no step taken ahead of step 10", f.count("POST", 200), posts)
+		}
+	}
+}
+
+// inItsTurn fails the test unless user's step went in its turn, not
+// ahead (which the race needs), and Zoho refused it first: it was sent
+// once the probe was seen ended (nothing was known before: no step went
+// ahead), and answered 400 first.
+func (f *zfake) inItsTurn(t *testing.T, user string) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ended, sent time.Duration = -1, -1
+	for _, e := range f.log {
+		switch {
+		case e.what == "end (polled)" && ended < 0:
+			ended = e.at
+		case e.what == "POST sent" && e.user == user && sent < 0:
+			sent = e.at
+		}
+	}
+	if ended < 0 || sent < ended {
+		t.Errorf("step %s first sent at %v, before the probe was seen ended (%v): sent ahead, the race was not raised", user, sent, ended)
+	}
+	for _, e := range f.log {
+		if e.what == "POST" && e.user == user {
+			if e.status != 400 {
+				t.Errorf("step %s first answered %d, want 400: its slot was not taken, the race was not raised", user, e.status)
+			}
+			return
+		}
+	}
+}
+
+// dump logs what Zoho saw.
+func (f *zfake) dump(t *testing.T) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, e := range f.log {
+		t.Logf("%v %s %s %d", e.at, e.what, e.user, e.status)
+	}
 }
 
 // simShortAmongLong is a simulated org of n leavers whose jobs run 10 s,
@@ -266,36 +327,46 @@ func simShortAmongLong(t *testing.T, n int, d time.Duration, short ...int) *sim 
 
 // TestAheadStepInTurnLosesSlotToAheadsSandbox is the same against the
 // simulator over HTTP, with offboard's default --rate 50 and
-// --concurrency 5: two jobs end at 30 ms, the others run for 10 s.
-// Whichever of the two is seen ended first lets step 10 go in its turn;
-// its submission is held on its way until Zoho took two steps sent ahead;
-// the other short job's status answer is held (a slow answer).
+// --concurrency 5: three jobs end at 30 ms, the others run for 10 s.
+// Whichever short job is seen ended first lets step 10 go in its turn;
+// its submission is held on its way until Zoho's slots are full again.
+// The second short job seen ended lets step 11 go in its turn: two
+// lengths known, and the jobs running past them say the lengths spread,
+// so steps go ahead by pace. The status answers of the third short job,
+// once it ended, are held (a slow answer): its slot, and step 10's, free
+// at Zoho for steps sent ahead to take.
 func TestAheadStepInTurnLosesSlotToAheadsSandbox(t *testing.T) {
 	const n = 30
-	s := simShortAmongLong(t, n, 30*time.Millisecond, 3, 6)
-	short := map[string]bool{leaverID(3): true, leaverID(6): true}
+	s := simShortAmongLong(t, n, 30*time.Millisecond, 3, 6, 8)
 	releaseN, releaseUnseen := make(chan struct{}), make(chan struct{})
 	defer close(releaseUnseen)
 	var mu sync.Mutex
-	seen := "" // the short job seen ended first
+	var seen []string       // the short jobs' users seen ended, in turn
+	var seenEnded time.Time // when the first was
 	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
 		switch {
-		case os.Getenv("REVIEW_NO_HOLD") == "" && c.Method == "POST" && bytes.Contains(c.Body, []byte(leaverID(10))):
+		case c.Method == "POST" && bytes.Contains(c.Body, []byte(leaverID(10))):
 			<-releaseN
 		case c.Method == "GET" && c.Query.Get("job_id") != "":
-			user := ""
+			var job sandbox.Job
 			for _, j := range s.srv.Jobs() {
 				if j.ID == c.Query.Get("job_id") {
-					user = j.UserID
+					job = j
 				}
 			}
-			mu.Lock()
-			first := seen
-			if first == "" && short[user] && time.Since(s.srv.Jobs()[0].SubmittedAt) > 40*time.Millisecond {
-				seen = user
+			if job.FinishedAt.IsZero() {
+				break
 			}
+			mu.Lock()
+			if !slices.Contains(seen, job.UserID) && len(seen) < 2 {
+				seen = append(seen, job.UserID)
+				if seenEnded.IsZero() {
+					seenEnded = time.Now()
+				}
+			}
+			unseen := !slices.Contains(seen, job.UserID)
 			mu.Unlock()
-			if first != "" && short[user] && user != first {
+			if unseen {
 				<-releaseUnseen
 			}
 		}
@@ -305,24 +376,60 @@ func TestAheadStepInTurnLosesSlotToAheadsSandbox(t *testing.T) {
 	opt.JobDuration = 0
 	opt.JobTimeout = time.Minute
 	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
 	run := startRun(ctx, s.client, makePlan(leaverPlan(n)...), opt)
-	waitFor(t, "twelve jobs", func() bool { return len(s.srv.Jobs()) >= 12 })
-	time.Sleep(20 * time.Millisecond)
-	count := func() (refused int) {
-		for _, r := range s.srv.Requests() {
-			if r.Method == "POST" && !r.Token && r.Status == 400 {
-				refused++
+	// Zoho's ten slots full again with step 10 held: steps 11 and 12 in
+	// their turns, and one sent ahead.
+	full := func() bool {
+		running := 0
+		for _, j := range s.srv.Jobs() {
+			if j.FinishedAt.IsZero() {
+				running++
 			}
 		}
-		return refused
+		return running >= 10 && len(s.srv.Jobs()) >= 13
 	}
-	before := count()
+	for deadline := time.Now().Add(5 * time.Second); !full(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t0 := s.srv.Jobs()[0].SubmittedAt
+			for _, r := range s.srv.Requests() {
+				t.Logf("%v %v %s %s %s %d", r.Start.Sub(t0), r.End.Sub(t0), r.Method, r.Path, r.RawQuery, r.Status)
+			}
+			t.Fatalf("%d jobs taken, and Zoho's slots not full again with step 10 held: no step went ahead of it", len(s.srv.Jobs()))
+		}
+	}
+	posts := func() (refused int, step10 []sandbox.Request) {
+		for _, r := range s.srv.Requests() {
+			if r.Method != "POST" || r.Token {
+				continue
+			}
+			if r.Status == 400 {
+				refused++
+			}
+			if bytes.Contains(r.Body, []byte(leaverID(10))) {
+				step10 = append(step10, r)
+			}
+		}
+		return refused, step10
+	}
+	before, _ := posts()
 	close(releaseN)
 	time.Sleep(2 * time.Second)
-	refused := count() - before
-	t.Logf("%d submissions refused for the job limit in the 2 s after step 10 reached Zoho; polls answered meanwhile: see below", refused)
-	// Steps sent ahead of the other jobs as they come due are refused too
-	// (about 9 in these 2 s); the loop this guards against sent 33 or more.
+	after, step10 := posts()
+	refused := after - before
+	t.Logf("%d submissions refused for the job limit in the 2 s after step 10 reached Zoho; step 10 sent %d times", refused, len(step10))
+	mu.Lock()
+	defer mu.Unlock()
+	switch {
+	case len(step10) == 0:
+		t.Fatal("step 10 never reached Zoho")
+	case step10[0].Start.Before(seenEnded):
+		t.Errorf("step 10 first sent at %v, before a short job was seen ended (%v): sent ahead, the race was not raised", step10[0].Start, seenEnded)
+	case step10[0].Status != 400:
+		t.Errorf("step 10 first answered %d, want 400: its slot was not taken, the race was not raised", step10[0].Status)
+	}
+	// Steps sent ahead of the other jobs as they come due are refused too;
+	// the loop this guards against sent 33 or more.
 	if refused > 20 {
 		t.Errorf("%d submissions refused for the job limit in 2 s with every slot held and no job seen ended: a hot loop at --rate", refused)
 	}
@@ -349,11 +456,13 @@ func TestAheadStepInTurnFailsUnderLimitInvalidData(t *testing.T) {
 	run := startRun(t.Context(), f, makePlan(toHeir(users...)...), opt)
 	waitFor(t, "ten jobs", func() bool { return f.count("POST", 200) == 10 })
 	f.mu.Lock()
-	f.trigger = true
+	f.trigger = 2 // two lengths known: steps go ahead
 	f.mu.Unlock()
-	waitFor(t, "a step taken ahead", func() bool { return f.count("POST", 200) == 11 })
+	// Step 11 goes in its turn, and a step ahead takes step 10's slot.
+	f.waitFull(t, 12)
 	close(releaseN)
 	waitFor(t, "step 10 answered", func() bool { return len(f.posts(users[10])) > 0 })
+	f.inItsTurn(t, users[10])
 	for _, u := range users {
 		f.end(u)
 	}
