@@ -31,6 +31,10 @@ type durations struct {
 
 	mu     sync.Mutex
 	recent []bracket // the latest finished jobs, at most keepJobs
+	// guessed is set when the first of recent is the first guess, an
+	// earlier run's: what its jobs took, taken as jobs alike. One job of
+	// this run alone is not (see alike).
+	guessed bool
 	// testing is set while a job polled first inside the bracket (to
 	// split it) has not been seen to end: jobs submitted meanwhile are
 	// polled at its top, so that one job, not a whole wave, pays for the
@@ -116,6 +120,7 @@ func newDurations(guess, pollMin, pollMax time.Duration) *durations {
 	d := &durations{min: pollMin, max: pollMax, quiet: keepJobs / 2}
 	if guess > 0 {
 		d.recent = append(d.recent, bracket{lo: guess * 2 / 3, hi: guess * 3 / 2})
+		d.guessed = true
 	}
 	return d
 }
@@ -214,11 +219,16 @@ func (d *durations) shape() (lo, hi time.Duration, alike bool) {
 }
 
 // alike reports whether the latest finished jobs agree on their length
-// (see bounds); false while nothing is known.
+// (see bounds); false while nothing is known, and while one job of this
+// run is all that is known: the first job to end, whose length says
+// nothing of how alike the others are. (Taken as alike, it had the rest
+// of the first wave polled one by one and steps sent ahead of them at
+// once: of twenty jobs spread around 30 min, nine polls and eight
+// steps refused, where one sweep looks at them all; BENCHMARKS.md §0.)
 func (d *durations) alike() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(d.recent) == 0 {
+	if len(d.recent) == 0 || len(d.recent) == 1 && !d.guessed {
 		return false
 	}
 	_, _, alike := d.shape()

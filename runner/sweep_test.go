@@ -511,3 +511,45 @@ func TestSweepPutOffKeepsTheJobsOwnPoll(t *testing.T) {
 		t.Errorf("the look put off to %v from now, want %v: the job's own poll", w.due.Sub(now), want.Sub(now))
 	}
 }
+
+// TestOneJobSaysNothingOfTheFirstWave: over HTTP, nothing known of the
+// jobs' lengths, row 0's job short (25 ms) and the next nine long: once
+// row 0's length is known, the other nine are not taken as alike to it.
+// Their looks are swept together, not polled one by one, and no step goes
+// ahead of them for Zoho to refuse; the eleventh user goes in row 0's
+// slot. (Taken as alike, they were polled one by one and steps went ahead
+// of them, refused for the job limit.)
+func TestOneJobSaysNothingOfTheFirstWave(t *testing.T) {
+	const n, short, long = 20, 25 * time.Millisecond, 400 * time.Millisecond
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: long, Latency: time.Millisecond,
+		JobDurations: func(id string) time.Duration {
+			if id == leaverID(0) {
+				return short
+			}
+			return 0
+		}}, 8)
+	opt := fast()
+	opt.JobDuration, opt.PollMin, opt.PollMax, opt.JobTimeout = 0, 5*time.Millisecond, 10*time.Second, 20*time.Second
+	runDeletesAll(t, s, n, opt)
+	// What was sent while row 0's was the only job ended.
+	var second time.Time
+	for _, j := range s.srv.Jobs() {
+		if j.UserID != leaverID(0) && (second.IsZero() || j.FinishedAt.Before(second)) {
+			second = j.FinishedAt
+		}
+	}
+	refused, polls := 0, 0
+	for _, r := range s.srv.Requests() {
+		switch {
+		case !r.Start.Before(second):
+		case r.Method == "POST" && r.Status == 400:
+			refused++
+		case r.Method == "GET" && strings.Contains(r.RawQuery, "job_id="):
+			polls++
+		}
+	}
+	t.Logf("before a second job ended: %d submissions refused, %d polls", refused, polls)
+	if refused > 0 {
+		t.Errorf("%d submissions refused for the job limit before a second job ended, want none: steps went ahead on one job's length", refused)
+	}
+}
