@@ -620,3 +620,41 @@ func TestLengthsThatGrowMidRun(t *testing.T) {
 		t.Errorf("%d polls for the %d long jobs, want at most 160", polls, n-short)
 	}
 }
+
+// TestTwoLengthsPaceByTheJobsAge: two lengths known (about 25 ms and
+// 35 ms) and eight jobs running past them, Zoho having just refused a
+// step sent ahead: the next step goes ahead after a share of the jobs'
+// age that neither collapses nor vanishes as they age. (Fitted with the
+// spread of the two lengths as it came, the fit followed the running
+// jobs, all about to end: a step every 7 % of their age at 40 ms; then,
+// once they were far past it, none for PollMax, the slots freed by polls
+// alone.)
+func TestTwoLengthsPaceByTheJobsAge(t *testing.T) {
+	now := time.Now()
+	ms := time.Millisecond
+	for _, age := range []time.Duration{40 * ms, 60 * ms, 100 * ms, 200 * ms, 400 * ms} {
+		r := &run{
+			opt:     Options{MaxJobs: ZohoJobLimit, PollMin: 5 * ms, PollMax: 10 * time.Minute},
+			stopCtx: context.Background(),
+			jobs:    newDurations(0, 5*ms, 10*time.Minute),
+			spans:   map[int]*span{},
+			aheadOn: true, readyLeft: true,
+			capacity: ZohoJobLimit, held: ZohoJobLimit,
+		}
+		r.jobs.observe(20*ms, 30*ms)
+		r.jobs.observe(28*ms, 42*ms)
+		var ages []time.Duration
+		for i := range ZohoJobLimit - 2 {
+			r.spans[i] = &span{since: now.Add(-age - time.Duration(i)*ms), unfinished: age, polled: age}
+			ages = append(ages, age)
+		}
+		r.jobs.runningFor(ages)
+		r.noneEnded(now)
+		wait, ok := r.paceWait(now)
+		share := float64(wait) / float64(age)
+		t.Logf("jobs running at %v: the next step goes ahead in %v (%.0f %% of their age)", age, wait, 100*share)
+		if !ok || share < 0.15 || share > 0.5 {
+			t.Errorf("jobs running at %v: the next step goes ahead in %v, %v; want 15 %% to 50 %% of their age", age, wait, ok)
+		}
+	}
+}
