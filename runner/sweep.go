@@ -102,6 +102,13 @@ func (r *run) sweepGap() time.Duration {
 // rows, 0.25 at twenty, spent 0.15 to 0.7 fewer calls per row of twenty
 // spread, and left the run 1.13 to 1.33 times the ideal from 0.5 s to
 // 10 min, where 0.05 had 1.02 to 1.17: BENCHMARKS.md §0.)
+//
+// It is the share for the last job alone. While k of the run's jobs run,
+// the looks come √k times further apart: only the last end bears on the
+// run's length, and one of k is the last only if the others end before
+// it; the last two or three ending close together are seen up to √2 or
+// √3 shares late. (Of twenty spread, a tail of ten jobs spent 0.5 calls
+// per row fewer, the runs as long within their noise: BENCHMARKS.md §0.)
 const tailShare = 0.05
 
 // tailGap is the most time between two looks at the run's jobs in the
@@ -111,7 +118,7 @@ func (r *run) tailGap() time.Duration {
 	if r.readyLeft || r.backs == nil || r.sweepOff.Load() || !r.jobs.spread() {
 		return 0
 	}
-	share := max(tailShare, 1/float64(max(r.rows, 1)))
+	share := max(tailShare, 1/float64(max(r.rows, 1))) * math.Sqrt(float64(max(r.held, 1)))
 	return max(time.Duration(share*float64(time.Since(r.began))), r.opt.PollMin)
 }
 

@@ -553,3 +553,29 @@ func TestOneJobSaysNothingOfTheFirstWave(t *testing.T) {
 		t.Errorf("%d submissions refused for the job limit before a second job ended, want none: steps went ahead on one job's length", refused)
 	}
 }
+
+// TestTailLooksApartWhileManyJobsRun: in the tail, the looks at the
+// run's jobs come a share of the run apart for the last job alone, and √k
+// times that while k run: only the last end bears on the run's length.
+func TestTailLooksApartWhileManyJobsRun(t *testing.T) {
+	r := &run{opt: Options{PollMin: time.Millisecond}, backs: &readBacks{},
+		jobs: newDurations(0, time.Millisecond, time.Minute), rows: 100, began: time.Now().Add(-10 * time.Second)}
+	r.jobs.observe(0, 10*time.Millisecond)
+	r.jobs.observe(900*time.Millisecond, time.Second)
+	if !r.jobs.spread() {
+		t.Fatal("lengths of 10 ms and 1 s not taken as spread")
+	}
+	for _, c := range []struct {
+		held int
+		want time.Duration
+	}{{1, 500 * time.Millisecond}, {4, time.Second}, {9, 1500 * time.Millisecond}} {
+		r.held = c.held
+		if got := r.tailGap(); got < c.want*98/100 || got > c.want*102/100 {
+			t.Errorf("%d jobs running 10 s into the run: looks %s apart, want %s", c.held, got, c.want)
+		}
+	}
+	r.readyLeft = true
+	if got := r.tailGap(); got != 0 {
+		t.Errorf("a step waiting: tailGap = %s, want 0 (not the tail)", got)
+	}
+}
