@@ -2,7 +2,10 @@ package runner
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -16,6 +19,7 @@ import (
 	"offboard/result"
 	"offboard/sandbox"
 	"offboard/sandbox/sandboxtest"
+	"offboard/zoho"
 )
 
 // These tests try to break what sending ahead of a free slot must keep
@@ -110,26 +114,72 @@ func sentAhead(srv *sandbox.Server) (ahead, limitRefusals int) {
 	return ahead, limitRefusals
 }
 
-// sentAfterRefusal counts the refused submissions sent after Zoho's
-// first refusal had been answered.
-func sentAfterRefusal(srv *sandbox.Server) int {
-	var first time.Time
-	var refused []sandbox.Request
-	for _, r := range srv.Requests() {
-		if r.Method == "POST" && !r.Token && r.Status == 400 {
-			refused = append(refused, r)
-			if first.IsZero() || r.End.Before(first) {
-				first = r.End
-			}
+// sendClock is a client that records when each submission was handed to
+// it and when it was answered, and how.
+type sendClock struct {
+	*zoho.Client
+	mu    sync.Mutex
+	sends []timedSend
+}
+
+type timedSend struct {
+	start, end time.Time
+	err        error
+}
+
+func (c *sendClock) TransferAndDelete(ctx context.Context, req zoho.TransferRequest, beforeSend func(error) error) (zoho.Job, error) {
+	start := time.Now()
+	job, err := c.Client.TransferAndDelete(ctx, req, beforeSend)
+	c.mu.Lock()
+	c.sends = append(c.sends, timedSend{start, time.Now(), err})
+	c.mu.Unlock()
+	return job, err
+}
+
+// refusedAfter counts the submissions Zoho refused (400) that were handed
+// to the client after off, once every submission handed to it before off
+// had its answer: none was on its way when they went.
+func (c *sendClock) refusedAfter(off time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	quiet := off
+	for _, s := range c.sends {
+		if s.start.Before(off) && s.end.After(quiet) {
+			quiet = s.end
 		}
 	}
-	late := 0
-	for _, r := range refused {
-		if r.Start.After(first) {
-			late++
+	n := 0
+	for _, s := range c.sends {
+		var api *zoho.APIError
+		if s.start.After(quiet) && errors.As(s.err, &api) && api.HTTPStatus == http.StatusBadRequest {
+			n++
 		}
 	}
-	return late
+	return n
+}
+
+// lineClock is a log that records when a line saying what was first
+// written.
+type lineClock struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	what []byte
+	at   time.Time
+}
+
+func (l *lineClock) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.at.IsZero() && bytes.Contains(p, l.what) {
+		l.at = time.Now()
+	}
+	return l.buf.Write(p)
+}
+
+func (l *lineClock) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // sentAfterLoss counts the submissions of user that reached srv after one
@@ -174,14 +224,19 @@ func TestAheadKeepsEveryRow(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode.String(), func(t *testing.T) {
 			s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: 40 * time.Millisecond, JobLimitAnswer: mode, Latency: 2 * time.Millisecond}, 5)
-			var logs bytes.Buffer
+			logs := &lineClock{what: []byte("nothing more is sent ahead")}
 			opt := aheadOptions(40 * time.Millisecond)
-			opt.Log = zerolog.New(zerolog.SyncWriter(&logs))
+			opt.Log = zerolog.New(logs)
 			// A job left unpolled would be looked at only at its
 			// deadline: far enough that a run waiting for one shows.
 			opt.JobTimeout = 20 * time.Second
 			began := time.Now()
-			res, stop := runSim(t, s, makePlan(leaverPlan(n)...), opt)
+			c := &sendClock{Client: s.client}
+			p := makePlan(leaverPlan(n)...)
+			res, stop, err := Run(t.Context(), c, p, rowsOf(p), opt)
+			if err != nil {
+				t.Fatalf("Run() error = %v, want nil", err)
+			}
 			if took := time.Since(began); took > opt.JobTimeout/2 {
 				t.Errorf("the run took %s for %d jobs of 40 ms: a job was left to its --job-timeout", took, n)
 			}
@@ -204,8 +259,12 @@ func TestAheadKeepsEveryRow(t *testing.T) {
 			case sandbox.LimitInvalidData:
 				// A refusal it cannot tell from a row's: the row goes
 				// again in its turn, and nothing more is sent ahead.
-				if late := sentAfterRefusal(s.srv); late > 0 {
-					t.Errorf("%d submissions refused after Zoho had answered the first refusal: sending ahead must stop there", late)
+				// Steps already on their way when the run stopped
+				// sending ahead may be refused too (and a step sent in
+				// its turn meanwhile, whose slot one of them took), but
+				// none once they all have their answer.
+				if late := c.refusedAfter(logs.at); refusals > 0 && late > 0 {
+					t.Errorf("%d submissions refused once every step sent ahead had its answer after the run stopped sending ahead: sending ahead must stop there", late)
 				}
 				if refusals == 1 && !strings.Contains(logs.String(), "nothing more is sent ahead") {
 					t.Errorf("a refusal, and no word that nothing more is sent ahead; log:\n%s", logs.String())
@@ -295,5 +354,25 @@ func TestAheadAnswerLost(t *testing.T) {
 		case r.Outcome != result.Deleted:
 			t.Errorf("user %s: %s %s %q, want deleted", id, r.Outcome, r.Code, r.Message)
 		}
+	}
+}
+
+// TestNothingGoesAheadOnceSendingAheadStopped: a step launched ahead of a
+// free slot that reaches the client's last moment after the run stopped
+// sending ahead (a refusal not about the job limit, answered meanwhile)
+// is not sent, and not recorded in the journal; a step in its turn is.
+func TestNothingGoesAheadOnceSendingAheadStopped(t *testing.T) {
+	journaled := 0
+	r := &run{stopCtx: context.Background(), steps: make([]stepState, 2),
+		opt: Options{BeforeSubmit: func(int, int) error { journaled++; return nil }}}
+	if _, err := r.commit(0, true); !errors.Is(err, errAheadOff) || journaled != 0 || r.steps[0].res.Attempts != 0 {
+		t.Errorf("a step sent ahead once sending ahead stopped: commit = %v, %d journaled, %d attempts; want %v, none", err, journaled, r.steps[0].res.Attempts, errAheadOff)
+	}
+	if _, err := r.commit(1, false); err != nil || journaled != 1 {
+		t.Errorf("a step in its turn: commit = %v, %d journaled; want sent, 1", err, journaled)
+	}
+	r.aheadOn = true
+	if _, err := r.commit(0, true); err != nil || journaled != 2 {
+		t.Errorf("a step sent ahead while sending ahead is on: commit = %v, %d journaled; want sent, 2", err, journaled)
 	}
 }

@@ -24,6 +24,11 @@ var errStopped = errors.New("submitting stopped")
 // not be recorded: the request is not sent, and the run stops.
 var errJournal = errors.New("the journal could not be written")
 
+// errAheadOff keeps a step launched ahead of a free slot from being sent
+// once sending ahead has stopped for the run (a refusal not about the job
+// limit): it goes back in line unsent.
+var errAheadOff = errors.New("sending ahead stopped")
+
 // submit sends step i, which holds a job slot, until Zoho takes it or
 // refuses it, or the run stops.
 //
@@ -59,7 +64,7 @@ func (r *run) submit(l launch) {
 				r.opt.AfterSubmit(i, attempt, zoho.Job{}, refused)
 			}
 			journaled = false
-			a, err := r.commit(i)
+			a, err := r.commit(i, l.ahead)
 			if err != nil {
 				return err
 			}
@@ -86,6 +91,12 @@ func (r *run) submit(l launch) {
 		}
 		if errors.Is(err, errStopped) || errors.Is(err, errJournal) {
 			r.end(i, result.NotRun, "", r.notRunReason())
+			return
+		}
+		if errors.Is(err, errAheadOff) {
+			// Not sent: back in line, not counted as a step Zoho did not
+			// take (sending ahead has stopped, as stop says).
+			r.aheadBack(l, err, true, time.Time{}, log)
 			return
 		}
 		class := zoho.Classify(err)
@@ -169,15 +180,21 @@ func (r *run) submit(l launch) {
 // commit is the one place that decides that a submission of step i goes
 // now. The client calls it after its last wait, just before the request
 // is sent. Under the lock that halt takes it checks that the run has not
-// stopped and counts the attempt; then BeforeSubmit records it in the
-// journal, outside the lock. The client checks the stop once more until
-// the request has a connection, so a stop during the journal's write
-// still keeps it from leaving.
-func (r *run) commit(i int) (attempt int, err error) {
+// stopped (nor, for a step sent ahead, sending ahead) and counts the
+// attempt; then BeforeSubmit records it in the journal, outside the lock.
+// The client checks the stop once more until the request has a
+// connection, so a stop during the journal's write still keeps it from
+// leaving.
+func (r *run) commit(i int, ahead bool) (attempt int, err error) {
 	r.mu.Lock()
 	if r.stopped() {
 		r.mu.Unlock()
 		return 0, errStopped
+	}
+	if ahead && !r.aheadOn {
+		// Sending ahead stopped while this step waited for the client.
+		r.mu.Unlock()
+		return 0, errAheadOff
 	}
 	r.steps[i].res.Attempts++
 	attempt = r.steps[i].res.Attempts
