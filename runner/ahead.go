@@ -39,7 +39,8 @@ const ZohoJobLimit = 10
 //     step sent in its turn while a step sent ahead was on its way
 //     (raced): the slot it counted free may be the one that step took. A
 //     refusal not about the job limit, which a step in its turn would have
-//     to judge, also stops sending ahead for the rest of the run;
+//     to judge, also stops sending ahead for the rest of the run (a step
+//     launched ahead and not yet committed then is not sent: commit);
 //   - a lost answer is a submission in doubt like any other;
 //   - a step sent ahead never stands in for a poll: every job is polled
 //     on its own schedule until seen ended, whatever Zoho answers (another
