@@ -469,13 +469,15 @@ type run struct {
 	aheadEpoch, aheadsOut int
 	// readyLeft is set when the scheduler's last pass left a step that
 	// may go waiting for a slot: a job due may then let it go ahead.
-	readyLeft   bool
-	probe       *time.Timer   // lets one more submission try Zoho's slots
-	probeWait   time.Duration // the last wait before such a try
-	fullSince   time.Time     // Zoho said its slots were full, and none freed since
-	notFollowed []time.Time   // when each job let go of unfollowed (--no-wait) was accepted
-	streak      int           // consecutive submissions refused with lastCode
-	lastCode    string
+	// unsentLeft is set when it left any step unsent: one that may go,
+	// or one waiting on another row's job.
+	readyLeft, unsentLeft bool
+	probe                 *time.Timer   // lets one more submission try Zoho's slots
+	probeWait             time.Duration // the last wait before such a try
+	fullSince             time.Time     // Zoho said its slots were full, and none freed since
+	notFollowed           []time.Time   // when each job let go of unfollowed (--no-wait) was accepted
+	streak                int           // consecutive submissions refused with lastCode
+	lastCode              string
 }
 
 // begin sets every step's first state: steps that are not planned keep
@@ -574,7 +576,7 @@ func (r *run) schedule() {
 // must be held.
 func (r *run) startable() []launch {
 	var start []launch
-	r.readyLeft = false
+	r.readyLeft, r.unsentLeft = false, false
 	for _, i := range r.p.Order {
 		s := &r.steps[i]
 		if s.phase != waiting {
@@ -612,6 +614,9 @@ func (r *run) startable() []launch {
 			r.claims = r.claims[1:]
 		case ready:
 			r.readyLeft = true
+		}
+		if s.phase == waiting {
+			r.unsentLeft = true
 		}
 	}
 	return start

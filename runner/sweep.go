@@ -103,13 +103,21 @@ func (r *run) sweepGap() time.Duration {
 // spread, and left the run 1.13 to 1.33 times the ideal from 0.5 s to
 // 10 min, where 0.05 had 1.02 to 1.17: BENCHMARKS.md §0.)
 //
-// It is the share for the last job alone. While k of the run's jobs run,
-// the looks come √k times further apart: only the last end bears on the
-// run's length, and one of k is the last only if the others end before
-// it; the last two or three ending close together are seen up to √2 or
-// √3 shares late. (Of twenty spread, a tail of ten jobs spent 0.5 calls
-// per row fewer, the runs as long within their noise: BENCHMARKS.md §0.)
+// It is the share for the last job alone. Once no row is left to send,
+// while k of the run's jobs run, the looks come √k times further apart:
+// only the last end bears on the run's length, and one of k is the last
+// only if the others end before it; the last jobs ending close together
+// are seen up to √k shares late, and no more than tailWidest of the run
+// (should all ten end at once). (Of twenty spread, a tail of ten jobs
+// spent 0.5 calls per row fewer, the runs as long within their noise:
+// BENCHMARKS.md §0.) While a row waits on another row's job, that job's
+// end bears on it too: the share is not widened.
 const tailShare = 0.05
+
+// tailWidest is the widest share √k widens the tail's to: √10 times
+// tailShare, not √10 times one over the rows of a run of fewer than
+// twenty (a third of the run for ten rows).
+const tailWidest = 0.16
 
 // tailGap is the most time between two looks at the run's jobs in the
 // tail, while they are swept (0: not in the tail, or not swept). r.mu
@@ -118,7 +126,10 @@ func (r *run) tailGap() time.Duration {
 	if r.readyLeft || r.backs == nil || r.sweepOff.Load() || !r.jobs.spread() {
 		return 0
 	}
-	share := max(tailShare, 1/float64(max(r.rows, 1))) * math.Sqrt(float64(max(r.held, 1)))
+	share := max(tailShare, 1/float64(max(r.rows, 1)))
+	if !r.unsentLeft {
+		share = max(share, min(share*math.Sqrt(float64(max(r.held, 1))), tailWidest))
+	}
 	return max(time.Duration(share*float64(time.Since(r.began))), r.opt.PollMin)
 }
 

@@ -514,11 +514,11 @@ func TestSweepPutOffKeepsTheJobsOwnPoll(t *testing.T) {
 
 // TestOneJobSaysNothingOfTheFirstWave: over HTTP, nothing known of the
 // jobs' lengths, row 0's job short (25 ms) and the next nine long: once
-// row 0's length is known, the other nine are not taken as alike to it.
-// Their looks are swept together, not polled one by one, and no step goes
-// ahead of them for Zoho to refuse; the eleventh user goes in row 0's
-// slot. (Taken as alike, they were polled one by one and steps went ahead
-// of them, refused for the job limit.)
+// row 0's length is known, the other nine are not taken as alike to it,
+// and no step goes ahead of them for Zoho to refuse; the eleventh user
+// goes in row 0's slot. (Taken as alike, they were polled one by one and
+// steps went ahead of them, refused for the job limit: 7 refused, and 20
+// polls before a second job ended, against 13.)
 func TestOneJobSaysNothingOfTheFirstWave(t *testing.T) {
 	const n, short, long = 20, 25 * time.Millisecond, 400 * time.Millisecond
 	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: long, Latency: time.Millisecond,
@@ -556,7 +556,8 @@ func TestOneJobSaysNothingOfTheFirstWave(t *testing.T) {
 
 // TestTailLooksApartWhileManyJobsRun: in the tail, the looks at the
 // run's jobs come a share of the run apart for the last job alone, and √k
-// times that while k run: only the last end bears on the run's length.
+// times that while k run and no row is left to send: only the last end
+// bears on the run's length.
 func TestTailLooksApartWhileManyJobsRun(t *testing.T) {
 	r := &run{opt: Options{PollMin: time.Millisecond}, backs: &readBacks{},
 		jobs: newDurations(0, time.Millisecond, time.Minute), rows: 100, began: time.Now().Add(-10 * time.Second)}
@@ -574,8 +575,24 @@ func TestTailLooksApartWhileManyJobsRun(t *testing.T) {
 			t.Errorf("%d jobs running 10 s into the run: looks %s apart, want %s", c.held, got, c.want)
 		}
 	}
+	// A row waiting on another row's job: that job's end bears on the
+	// run's length too, whichever ends last.
+	r.held, r.unsentLeft = 9, true
+	if got, want := r.tailGap(), 500*time.Millisecond; got < want*98/100 || got > want*102/100 {
+		t.Errorf("9 jobs running, a row waiting on one of them: looks %s apart, want %s", got, want)
+	}
+	// A run of ten rows: a share of a tenth for its last job, widened no
+	// further than tailWidest.
+	r.rows, r.unsentLeft = 10, false
+	if got, want := r.tailGap(), time.Duration(tailWidest*float64(10*time.Second)); got < want*98/100 || got > want*102/100 {
+		t.Errorf("ten rows, 9 jobs running: looks %s apart, want %s", got, want)
+	}
+	r.held = 1
+	if got, want := r.tailGap(), time.Second; got < want*98/100 || got > want*102/100 {
+		t.Errorf("ten rows, the last job running: looks %s apart, want %s", got, want)
+	}
 	r.readyLeft = true
 	if got := r.tailGap(); got != 0 {
-		t.Errorf("a step waiting: tailGap = %s, want 0 (not the tail)", got)
+		t.Errorf("a step waiting for a slot: tailGap = %s, want 0 (not the tail)", got)
 	}
 }
