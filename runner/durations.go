@@ -31,9 +31,10 @@ type durations struct {
 
 	mu     sync.Mutex
 	recent []bracket // the latest finished jobs, at most keepJobs
-	// guessed is set when the first of recent is the first guess, an
-	// earlier run's: what its jobs took, taken as jobs alike. One job of
-	// this run alone is not (see alike).
+	// guessed is set when the run began with a first guess, an earlier
+	// run's: what its jobs took, taken as jobs alike. One job of this run
+	// alone is not (see alike). (Once the guess has left recent, twenty
+	// jobs of this run are known.)
 	guessed bool
 	// testing is set while a job polled first inside the bracket (to
 	// split it) has not been seen to end: jobs submitted meanwhile are
