@@ -376,3 +376,36 @@ func TestNothingGoesAheadOnceSendingAheadStopped(t *testing.T) {
 		t.Errorf("a step sent ahead while sending ahead is on: commit = %v, %d journaled; want sent, 2", err, journaled)
 	}
 }
+
+// TestSlotsFullCountsNoMoreThanMaxJobs: ten jobs hold Zoho's slots and a
+// step sent ahead was taken (one of the ten had ended, unseen: over 1);
+// then a step sent in its turn, with nothing on its way ahead (another
+// admin's job took the slot), is refused for the job limit. The slots
+// counted stay within --max-jobs, and the step is not sent again at once:
+// capacity set to the slots held (eleven) had it resent in a tight loop.
+func TestSlotsFullCountsNoMoreThanMaxJobs(t *testing.T) {
+	p := makePlan(leaverPlan(13)...)
+	r := pacedRun(time.Now())
+	r.p, r.steps = p, make([]stepState, len(p.Steps))
+	r.opt.BackoffBase, r.opt.BackoffMax, r.opt.JobTimeout = time.Hour, time.Hour, time.Hour
+	for i := range 11 {
+		r.steps[i] = stepState{phase: running, holds: true}
+	}
+	r.held, r.over = 11, 1
+	r.steps[11] = stepState{phase: sending}
+	r.sending = 1
+	r.take(11)
+	log := zerolog.Nop()
+	r.slotsFull(11, &log)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.capacity > r.opt.MaxJobs {
+		t.Errorf("capacity %d after the refusal, want at most --max-jobs (%d)", r.capacity, r.opt.MaxJobs)
+	}
+	if start := r.startable(); len(start) > 0 {
+		t.Errorf("step %d sent again at once (held %d, over %d, capacity %d), want it to wait for a slot", start[0].step, r.held, r.over, r.capacity)
+	}
+	if r.probe != nil {
+		r.probe.Stop()
+	}
+}
