@@ -19,14 +19,7 @@ import (
 // lengths (1 s median, σ = 1 as learnt from twenty jobs), with a step
 // waiting: the state in which steps go ahead by pace.
 func pacedRun(now time.Time) *run {
-	r := &run{
-		opt:     Options{MaxJobs: ZohoJobLimit, PollMin: 250 * time.Millisecond, PollMax: 10 * time.Minute},
-		stopCtx: context.Background(),
-		jobs:    newDurations(0, 250*time.Millisecond, 10*time.Minute),
-		spans:   map[int]*span{},
-		aheadOn: true, readyLeft: true,
-		capacity: ZohoJobLimit, held: ZohoJobLimit,
-	}
+	r := fullRun(250 * time.Millisecond)
 	// Twenty lengths at the quantiles of a log-normal of median 1 s, σ 1:
 	// each bracket's middle is the length.
 	for k := range 20 {
@@ -38,6 +31,19 @@ func pacedRun(now time.Time) *run {
 		r.spans[i] = &span{since: now.Add(-time.Duration(i) * 100 * time.Millisecond)}
 	}
 	return r
+}
+
+// fullRun is a run whose ten slots are held, with a step waiting and
+// nothing known of the jobs' lengths.
+func fullRun(pollMin time.Duration) *run {
+	return &run{
+		opt:     Options{MaxJobs: ZohoJobLimit, PollMin: pollMin, PollMax: 10 * time.Minute},
+		stopCtx: context.Background(),
+		jobs:    newDurations(0, pollMin, 10*time.Minute),
+		spans:   map[int]*span{},
+		aheadOn: true, readyLeft: true,
+		capacity: ZohoJobLimit, held: ZohoJobLimit,
+	}
 }
 
 // TestSpreadModelFitsTheLengths: the log-normal fitted to the recent
@@ -633,14 +639,7 @@ func TestTwoLengthsPaceByTheJobsAge(t *testing.T) {
 	now := time.Now()
 	ms := time.Millisecond
 	for _, age := range []time.Duration{40 * ms, 60 * ms, 100 * ms, 200 * ms, 400 * ms} {
-		r := &run{
-			opt:     Options{MaxJobs: ZohoJobLimit, PollMin: 5 * ms, PollMax: 10 * time.Minute},
-			stopCtx: context.Background(),
-			jobs:    newDurations(0, 5*ms, 10*time.Minute),
-			spans:   map[int]*span{},
-			aheadOn: true, readyLeft: true,
-			capacity: ZohoJobLimit, held: ZohoJobLimit,
-		}
+		r := fullRun(5 * ms)
 		r.jobs.observe(20*ms, 30*ms)
 		r.jobs.observe(28*ms, 42*ms)
 		var ages []time.Duration
