@@ -80,6 +80,38 @@ func (r *run) jobDue(w *watch) bool {
 	return true
 }
 
+// claimShown offers the steps waiting for a slot the slots of the jobs a
+// sweep showed ended (their users deleted), ahead of those jobs' polls:
+// the polls' answers, then the submissions', would take two answers'
+// latency more, and in a wave ending together the polls hold the calls in
+// flight first. Jobs Zoho showed ended by taking a step sent ahead may be
+// among them (over), and steps on their way ahead may take their slots:
+// that many are not offered. Zoho decides, as for any step sent ahead;
+// and since Zoho does not document when it lists a user deleted (an org
+// may list users deleted as their jobs start), the first such step it
+// refuses ends these offers for the run (shownOff). The jobs offered have
+// their polls wait a moment (pollSoon). r.mu must not be held; the sweep
+// has the watches.
+func (r *run) claimShown(shown []*watch) (offered []*watch) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.shownOff || !r.mayGoAhead() {
+		return nil
+	}
+	for _, w := range shown[:max(len(shown)-r.over-r.aheadsOut, 0)] {
+		if w.claimed || !w.learn {
+			continue
+		}
+		w.claimed, w.shownClaim = true, true
+		r.claims = append(r.claims, w)
+		offered = append(offered, w)
+	}
+	if len(offered) > 0 {
+		r.kick()
+	}
+	return offered
+}
+
 // tookAhead records that Zoho took the submission of the step launched
 // as l: if more of this run's jobs now count as running than Zoho runs,
 // the extra ones had ended. r.mu must be held.
@@ -114,6 +146,9 @@ func (r *run) aheadBack(l launch, err error, stop bool, full time.Time, log *zer
 	r.sending--
 	if wasAhead && !stop {
 		r.aheadRefused++
+		if l.shown {
+			r.shownOff = true
+		}
 	}
 	r.release(i, false)
 	if stop && r.aheadOn {

@@ -409,3 +409,33 @@ func TestSlotsFullCountsNoMoreThanMaxJobs(t *testing.T) {
 		r.probe.Stop()
 	}
 }
+
+// TestSweepAheadCountsWhatIsKnown: a sweep shows four users deleted while
+// the ten slots are held, one step on its way ahead (it may take one of
+// their slots) and one taken that had Zoho show a job ended (over): two
+// steps go ahead, of two of the four jobs. Once Zoho refused a step sent
+// on a sweep's showing, none goes on one again in the run.
+func TestSweepAheadCountsWhatIsKnown(t *testing.T) {
+	r := fullRun(250 * time.Millisecond)
+	r.steps = make([]stepState, 12)
+	for i := range 12 {
+		r.steps[i] = stepState{phase: running, holds: true}
+	}
+	r.steps[11].phase = sending
+	r.held, r.over, r.aheadsOut, r.sending = 12, 1, 1, 1
+	shown := []*watch{{step: 0, learn: true}, {step: 1, learn: true}, {step: 2, learn: true}, {step: 3, learn: true}}
+	offered := r.claimShown(shown)
+	if len(offered) != 2 || len(r.claims) != 2 || !offered[0].shownClaim || !offered[1].shownClaim {
+		t.Fatalf("claimShown offered %d (claims %d), want 2: four shown, less one on its way ahead and one over", len(offered), len(r.claims))
+	}
+	r.claims = nil
+	log := zerolog.Nop()
+	r.aheadBack(launch{step: 11, ahead: true, near: offered[0], shown: true}, errors.New("limit"), false, time.Now(), &log)
+	r.aheadsOut, r.over = 0, 0
+	if !r.mayGoAhead() {
+		t.Fatal("no step may go ahead after the refusal: the check below would prove nothing")
+	}
+	if offered := r.claimShown([]*watch{{step: 4, learn: true}}); len(offered) != 0 {
+		t.Errorf("claimShown offered %d after Zoho refused a step sent on a sweep's showing, want none", len(offered))
+	}
+}

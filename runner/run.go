@@ -454,6 +454,9 @@ type run struct {
 	aheadOn bool
 	over    int
 	claims  []*watch
+	// shownOff is set once Zoho refused a step sent ahead of a job a
+	// sweep showed ended: this org's listing does not say jobs ended.
+	shownOff bool
 	// spans are the run's jobs followed, by step, and pace what paceLoop
 	// knows of them: see pace.go.
 	spans map[int]*span
@@ -610,7 +613,8 @@ func (r *run) startable() []launch {
 			r.aheadsOut++
 			r.sending++
 			r.take(i)
-			start = append(start, launch{step: i, ahead: true, near: r.claims[0]})
+			c := r.claims[0]
+			start = append(start, launch{step: i, ahead: true, near: c, shown: c != nil && c.shownClaim})
 			r.claims = r.claims[1:]
 		case ready:
 			r.readyLeft = true
@@ -629,6 +633,9 @@ type launch struct {
 	step  int
 	ahead bool
 	near  *watch // only its nearTaken is written, under r.mu
+	// shown is set when it went ahead of a job a sweep showed ended
+	// (claimShown).
+	shown bool
 	// epoch and amid are, for a step sent in its turn, the count of steps
 	// sent ahead so far and whether one was on its way when it went.
 	epoch int

@@ -3,6 +3,7 @@ package runner
 import (
 	"container/heap"
 	"math"
+	"slices"
 	"time"
 
 	"offboard/result"
@@ -291,13 +292,16 @@ func (r *run) sweep(batch, parked []*watch) {
 	r.mu.Lock()
 	tail := r.tailGap()
 	r.mu.Unlock()
+	var shown []*watch
 	for k, w := range batch {
 		age := sent.Sub(w.since)
-		if deleted[ids[k]] || !time.Now().Before(w.deadline) {
-			// Shown deleted, or past its deadline (its poll ends the row).
-			if deleted[ids[k]] {
-				w.deletedAt = age
-			}
+		if deleted[ids[k]] {
+			w.deletedAt = age
+			shown = append(shown, w)
+			continue
+		}
+		if !time.Now().Before(w.deadline) {
+			// Past its deadline: its poll ends the row.
 			r.wg.Add(1)
 			go r.look(w)
 			continue
@@ -320,16 +324,51 @@ func (r *run) sweep(batch, parked []*watch) {
 		wait = min(wait, max(time.Until(w.since.Add(sweepFallback*w.checkedAt)), 0))
 		r.again(w, wait)
 	}
-	r.sweptParked(parked, ids[len(batch):], deleted, sent)
+	// Shown deleted: polled for its outcome, a moment later when a step
+	// went ahead of it (so as not to hold up that submission among the
+	// calls in flight).
+	shown = append(shown, r.sweptParked(parked, ids[len(batch):], deleted, sent)...)
+	offered := r.claimShown(shown)
+	for _, w := range shown {
+		if !slices.Contains(offered, w) {
+			r.wg.Add(1)
+			go r.look(w)
+		}
+	}
+	r.pollSoon(offered)
 	r.pollLikeliest()
 }
 
-// sweptParked records what a sweep found of the parked jobs it read: a
-// job still parked whose user it showed deleted is polled now; one
-// unparked meanwhile and queued has its poll brought forward to now.
-func (r *run) sweptParked(parked []*watch, ids []string, deleted map[string]bool, sent time.Time) {
-	if len(parked) == 0 {
+// pollSoon queues the polls of ws a moment from now (as for a job alike a
+// step went ahead of: see look). Straight into the queue: a job never
+// looked at would be parked again while nothing is known (see watch).
+func (r *run) pollSoon(ws []*watch) {
+	if len(ws) == 0 {
 		return
+	}
+	now := time.Now()
+	r.poll.mu.Lock()
+	if r.poll.closed {
+		r.poll.mu.Unlock()
+		for _, w := range ws {
+			r.letGo(w)
+		}
+		return
+	}
+	for _, w := range ws {
+		r.pushAt(w, now.Add(max(now.Sub(w.since)/20, r.opt.PollMin/5)))
+	}
+	r.poll.mu.Unlock()
+	r.wakePoller()
+}
+
+// sweptParked records what a sweep found of the parked jobs it read: a
+// job still parked whose user it showed deleted leaves the parked ones,
+// and is returned (the caller has its poll made); one unparked meanwhile
+// and queued has its poll brought forward to now.
+func (r *run) sweptParked(parked []*watch, ids []string, deleted map[string]bool, sent time.Time) (shown []*watch) {
+	if len(parked) == 0 {
+		return nil
 	}
 	now := time.Now()
 	var running []*watch
@@ -341,8 +380,7 @@ func (r *run) sweptParked(parked []*watch, ids []string, deleted map[string]bool
 		case at >= 0 && deleted[ids[k]]:
 			r.poll.parked = append(r.poll.parked[:at], r.poll.parked[at+1:]...)
 			w.deletedAt = age
-			r.pushAt(w, now)
-			moved = true
+			shown = append(shown, w)
 		case at >= 0:
 			w.unfinishedAt = max(w.unfinishedAt, age)
 			running = append(running, w)
@@ -359,6 +397,7 @@ func (r *run) sweptParked(parked []*watch, ids []string, deleted map[string]bool
 	if moved {
 		r.wakePoller()
 	}
+	return shown
 }
 
 func index(ws []*watch, w *watch) int {

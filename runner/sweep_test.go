@@ -596,3 +596,109 @@ func TestTailLooksApartWhileManyJobsRun(t *testing.T) {
 		t.Errorf("a step waiting for a slot: tailGap = %s, want 0 (not the tail)", got)
 	}
 }
+
+// TestSweepSendsAheadOfThePolls: over HTTP, twenty jobs alike of 300 ms,
+// nothing known of their lengths. The sweep that shows the first wave's
+// users deleted sends the next users ahead of those jobs' polls: they
+// reach Zoho, which takes them, before any poll found a first-wave job
+// completed. (Before, each waited for a poll to find a job completed, two
+// answers later, and in a wave ending together the ten polls held the
+// five calls in flight first.)
+func TestSweepSendsAheadOfThePolls(t *testing.T) {
+	const n, d = 20, 300 * time.Millisecond
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: d, Latency: 5 * time.Millisecond}, 5)
+	opt := fast()
+	opt.JobDuration, opt.PollMin, opt.PollMax, opt.JobTimeout = 0, 10*time.Millisecond, time.Second, 20*time.Second
+	runDeletesAll(t, s, n, opt)
+	ended := map[string]time.Time{} // first wave: job ID → end
+	for _, j := range s.srv.Jobs()[:10] {
+		ended[j.ID] = j.FinishedAt
+	}
+	var seen time.Time // the first poll that found a first-wave job completed
+	var before int     // users Zoho took before then, beyond the first wave
+	took := 0
+	reqs := s.srv.Requests()
+	for _, r := range reqs {
+		q, _ := url.ParseQuery(r.RawQuery)
+		if e, ok := ended[q.Get("job_id")]; ok && r.Method == "GET" && !r.Start.Before(e) && seen.IsZero() {
+			seen = r.Start
+		}
+	}
+	for _, r := range reqs {
+		if r.Method == "POST" && !r.Token && r.Status == 200 {
+			if took++; took > 10 && r.Start.Before(seen) {
+				before++
+			}
+		}
+	}
+	t.Logf("%d users of the second wave taken before a poll found a first-wave job completed", before)
+	if before == 0 {
+		t.Error("no user of the second wave went before a poll found a first-wave job completed: none went ahead on the sweep")
+	}
+}
+
+// TestSweepAheadUnderEveryListing: over HTTP, thirty jobs alike, nothing
+// known, under each way an org may list a deleted user. Users go ahead
+// of the polls of the jobs a sweep shows ended; where the listing shows
+// users deleted while their jobs run, Zoho refuses them for its job limit,
+// at most once for a wave: the first refusal ends it for the run, and the
+// polls that find those jobs running end the sweeps. Every row ends
+// deleted, one job per user.
+func TestSweepAheadUnderEveryListing(t *testing.T) {
+	const n, d = 30, 150 * time.Millisecond
+	for _, m := range []sandbox.Listing{sandbox.ListedAtEnd, sandbox.ListedAtStart, sandbox.ListedLate} {
+		t.Run(m.String(), func(t *testing.T) {
+			s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: d, Latency: 2 * time.Millisecond,
+				Listing: m, ListingLag: 50 * time.Millisecond}, 5)
+			opt := fast()
+			opt.JobDuration, opt.PollMin, opt.PollMax, opt.JobTimeout = 0, 10*time.Millisecond, time.Second, 20*time.Second
+			runDeletesAll(t, s, n, opt)
+			ended := map[string]time.Time{}
+			for _, j := range s.srv.Jobs() {
+				ended[j.ID] = j.FinishedAt
+			}
+			var seen time.Time // the first poll that found a job ended
+			reqs := s.srv.Requests()
+			for _, r := range reqs {
+				q, _ := url.ParseQuery(r.RawQuery)
+				if e, ok := ended[q.Get("job_id")]; ok && r.Method == "GET" && !r.Start.Before(e) && seen.IsZero() {
+					seen = r.Start
+				}
+			}
+			early, refused := 0, 0
+			for _, r := range reqs {
+				if r.Method == "POST" && !r.Token && r.Status == 400 {
+					refused++
+					if r.Start.Before(seen) {
+						early++
+					}
+				}
+			}
+			t.Logf("%s: %d submissions refused for the job limit, %d before a poll found a job ended", m, refused, early)
+			if early > 10 {
+				t.Errorf("%d submissions refused before a poll found a job ended, want at most one wave (10)", early)
+			}
+		})
+	}
+}
+
+// TestSweepAheadOfTheProbesFirstLook: over HTTP, nothing known, the first
+// wave's jobs (2 to 16 ms) all ended before the first look, the probe's
+// among them. Users go ahead of their polls, and every job is still
+// polled: the probe's poll, put off a moment, is not parked behind itself
+// (it was: the run never ended).
+func TestSweepAheadOfTheProbesFirstLook(t *testing.T) {
+	const n, d = 20, 2 * time.Millisecond
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: d, JobDurations: spread(d), Latency: 2 * time.Millisecond}, 5)
+	opt := fast()
+	opt.JobDuration, opt.PollMin, opt.PollMax, opt.JobTimeout = 0, 10*time.Millisecond, time.Second, 20*time.Second
+	p := makePlan(leaverPlan(n)...)
+	res, stop, err := runOrDump(t, s, p, opt, 10*time.Second)
+	if err != nil || stop != nil {
+		t.Errorf("err %v stop %+v", err, stop)
+	}
+	if diff := cmp.Diff(repeat(deleted, n), outcomes(res)); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	sandboxtest.CheckOneJobPerUser(t, s.srv)
+}

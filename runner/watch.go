@@ -53,6 +53,9 @@ type watch struct {
 	// claimed is set once a step went ahead as the job was due to end,
 	// while jobs are alike.
 	claimed bool
+	// shownClaim is set, before the claim is made, when that step went
+	// ahead of it because a sweep showed its user deleted (claimShown).
+	shownClaim bool
 	// nearTaken is the job's age when a step sent ahead as it was due to
 	// end was taken by Zoho (see ahead.go): it most likely had ended by
 	// then; 0 if none. Written and read under run.mu, since the poller
