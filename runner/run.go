@@ -298,8 +298,13 @@ func Run(ctx context.Context, c Client, p *plan.Plan, rows []result.Row, opt Opt
 	notified.Go(func() { r.out.deliver(opt.OnChange) })
 
 	// ctx's end reaches stopCtx, and so every wait, at once; the stop is
-	// recorded by whoever sees it first: this, or stopped.
+	// recorded by whoever sees it first: this, or stopped. This may run
+	// before ctx's cancellation has reached stopCtx (both hang on ctx, in
+	// no set order), and with no step waiting nothing else would ask
+	// stopped again: the run went on past the stop, polling its last job
+	// (seen once in CI, on a loaded machine). So it ends stopCtx itself.
 	interrupt := func() {
+		r.cancelStop()
 		r.mu.Lock()
 		if r.stop != nil && !r.interrupted.Load() {
 			// The run was stopping already, for another reason: say what
