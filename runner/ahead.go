@@ -25,7 +25,8 @@ const ZohoJobLimit = 10
 // (the poll then waits a moment: the submission, which the run's pace
 // hangs on, goes first among the calls in flight). With lengths spread,
 // when one of the run's jobs has most likely ended, whichever it is (see
-// pace.go); their polls only tell which one ended. Zoho decides: while its
+// pace.go); their polls only tell which one ended. And whatever is known
+// of the lengths, when a sweep shows jobs' users deleted (claimShown). Zoho decides: while its
 // ten jobs run it refuses the submission for its job limit, which says
 // "not yet": the step goes back in line unharmed. When Zoho takes it, a
 // slot was free: one of the jobs counted as holding one had ended (over),
@@ -89,7 +90,8 @@ func (r *run) jobDue(w *watch) bool {
 // that many are not offered. Zoho decides, as for any step sent ahead;
 // and since Zoho does not document when it lists a user deleted (an org
 // may list users deleted as their jobs start), the first such step it
-// refuses ends these offers for the run (shownOff). The jobs offered have
+// refuses for its job limit ends these offers for the run (shownOff;
+// another admin's job may have taken the slot, and that ends them too). The jobs offered have
 // their polls wait a moment (pollSoon). r.mu must not be held; the sweep
 // has the watches.
 func (r *run) claimShown(shown []*watch) (offered []*watch) {
@@ -144,10 +146,11 @@ func (r *run) aheadBack(l launch, err error, stop bool, full time.Time, log *zer
 	s := &r.steps[i]
 	s.phase, s.afterAheads = waiting, !wasAhead
 	r.sending--
+	shownOff := false
 	if wasAhead && !stop {
 		r.aheadRefused++
-		if l.shown {
-			r.shownOff = true
+		if l.shown && !full.IsZero() && !r.shownOff {
+			r.shownOff, shownOff = true, true
 		}
 	}
 	r.release(i, false)
@@ -156,6 +159,9 @@ func (r *run) aheadBack(l launch, err error, stop bool, full time.Time, log *zer
 		log.Warn().Err(err).Msg("Zoho refused a submission while another, sent as a job was due to end, was on its way, and not for its job limit: the row goes again once it is judged alone, and nothing more is sent ahead of a free slot")
 	}
 	r.mu.Unlock()
+	if shownOff {
+		log.Info().Msg("Zoho refused for its job limit a user sent as the list of deleted users showed a job ended (another admin's job may have taken the slot, or this org lists users deleted before their jobs end): from now on, users go only as the jobs' polls and lengths say")
+	}
 	if !stop {
 		log.Debug().Err(err).Bool("sent_ahead", wasAhead).Msg("not taken while a step went ahead of a free slot: back in line")
 	}

@@ -413,8 +413,10 @@ func TestSlotsFullCountsNoMoreThanMaxJobs(t *testing.T) {
 // TestSweepAheadCountsWhatIsKnown: a sweep shows four users deleted while
 // the ten slots are held, one step on its way ahead (it may take one of
 // their slots) and one taken that had Zoho show a job ended (over): two
-// steps go ahead, of two of the four jobs. Once Zoho refused a step sent
-// on a sweep's showing, none goes on one again in the run.
+// steps go ahead, of two of the four jobs. Zoho answering "later" (a 429)
+// to a step sent on a sweep's showing says nothing of the listing; once
+// it refused one for its job limit, none goes on a sweep's showing again
+// in the run.
 func TestSweepAheadCountsWhatIsKnown(t *testing.T) {
 	r := fullRun(250 * time.Millisecond)
 	r.steps = make([]stepState, 12)
@@ -430,12 +432,21 @@ func TestSweepAheadCountsWhatIsKnown(t *testing.T) {
 	}
 	r.claims = nil
 	log := zerolog.Nop()
-	r.aheadBack(launch{step: 11, ahead: true, near: offered[0], shown: true}, errors.New("limit"), false, time.Now(), &log)
+	r.aheadBack(launch{step: 11, ahead: true, near: offered[0], shown: true}, errors.New("later"), false, time.Time{}, &log)
 	r.aheadsOut, r.over = 0, 0
+	if !r.mayGoAhead() {
+		t.Fatal("no step may go ahead after the refusal: the checks below would prove nothing")
+	}
+	if offered := r.claimShown([]*watch{{step: 4, learn: true}}); len(offered) != 1 {
+		t.Errorf("claimShown offered %d after Zoho answered \"later\" to a step sent on a sweep's showing, want 1", len(offered))
+	}
+	r.claims = nil
+	r.steps[10].phase, r.sending = sending, 1
+	r.aheadBack(launch{step: 10, ahead: true, near: offered[1], shown: true}, errors.New("limit"), false, time.Now(), &log)
 	if !r.mayGoAhead() {
 		t.Fatal("no step may go ahead after the refusal: the check below would prove nothing")
 	}
-	if offered := r.claimShown([]*watch{{step: 4, learn: true}}); len(offered) != 0 {
+	if offered := r.claimShown([]*watch{{step: 5, learn: true}}); len(offered) != 0 {
 		t.Errorf("claimShown offered %d after Zoho refused a step sent on a sweep's showing, want none", len(offered))
 	}
 }

@@ -19,7 +19,8 @@ import (
 // job taken from its age and the latest age at which it was known
 // unfinished: a poll that found it so, or a step sent ahead that Zoho
 // refused for its job limit (all of the run's jobs were then most likely
-// running). One such step is on its way at a time.
+// running). One such step is on its way at a time (steps may also go
+// ahead of jobs a sweep showed ended: claimShown).
 //
 // Finding which job ended is left to the jobs' polls, which then come
 // later and further apart (paceFirst, paceGrowth): they no longer free

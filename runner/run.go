@@ -454,13 +454,15 @@ type run struct {
 	// sending counts the steps being sent (they hold slots too).
 	sending int
 	// aheadOn, over and claims are for submissions sent ahead of a free
-	// slot: see ahead.go. A claim is a job alike due to end, or nil: one
-	// of the jobs of spread lengths has most likely ended (pace.go).
+	// slot: see ahead.go. A claim is a job alike due to end or a job a
+	// sweep showed ended (claimShown), or nil: one of the jobs of spread
+	// lengths has most likely ended (pace.go).
 	aheadOn bool
 	over    int
 	claims  []*watch
-	// shownOff is set once Zoho refused a step sent ahead of a job a
-	// sweep showed ended: this org's listing does not say jobs ended.
+	// shownOff is set once Zoho refused for its job limit a step sent
+	// ahead of a job a sweep showed ended: this org's listing may not say
+	// jobs ended (or another admin's job took the slot).
 	shownOff bool
 	// spans are the run's jobs followed, by step, and pace what paceLoop
 	// knows of them: see pace.go.

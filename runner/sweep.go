@@ -19,7 +19,9 @@ import (
 // that comes due is made a sweep: one call reads the users of every job
 // the run follows (their looks due or not) and of the first wave's jobs
 // waiting on the probe, and only the jobs whose users it shows deleted
-// are polled, at once. A job it does not show deleted counts as seen
+// are polled: at once, or, when steps waiting for a slot went ahead of
+// them (claimShown), a moment later (pollSoon). A job it does not show
+// deleted counts as seen
 // running then, as after a poll, and keeps its next look (see sweep).
 // While users go ahead by pace, sweeps come no closer than sweepGap.
 //
@@ -250,8 +252,9 @@ func (r *run) nextSweep(since time.Time) (at time.Time, underway, ok bool) {
 }
 
 // sweep reads the users of batch's and parked's jobs in one call; the
-// jobs of those shown deleted are polled now, the others are looked at
-// again later, as after a poll that found them running.
+// jobs of those shown deleted are polled (steps waiting for a slot go
+// ahead of them first: claimShown), the others are looked at again later,
+// as after a poll that found them running.
 func (r *run) sweep(batch, parked []*watch) {
 	defer r.wg.Done()
 	all := append(append([]*watch(nil), batch...), parked...)
@@ -339,9 +342,14 @@ func (r *run) sweep(batch, parked []*watch) {
 	r.pollLikeliest()
 }
 
-// pollSoon queues the polls of ws a moment from now (as for a job alike a
-// step went ahead of: see look). Straight into the queue: a job never
-// looked at would be parked again while nothing is known (see watch).
+// pollSoon queues the polls of ws a moment from now, so that the steps
+// sent ahead of them go first among the calls in flight: a twentieth of
+// the job's age, as for a job alike a step went ahead of (see look), but
+// no more than PollMin. The sweep showed these jobs ended; a longer wait
+// (90 s for a job of 30 min) outlasted a stop's grace, and their rows
+// ended submitted, not deleted (found by review). Straight into the
+// queue: a job never looked at would be parked again while nothing is
+// known (see watch).
 func (r *run) pollSoon(ws []*watch) {
 	if len(ws) == 0 {
 		return
@@ -356,7 +364,7 @@ func (r *run) pollSoon(ws []*watch) {
 		return
 	}
 	for _, w := range ws {
-		r.pushAt(w, now.Add(max(now.Sub(w.since)/20, r.opt.PollMin/5)))
+		r.pushAt(w, now.Add(min(max(now.Sub(w.since)/20, r.opt.PollMin/5), r.opt.PollMin)))
 	}
 	r.poll.mu.Unlock()
 	r.wakePoller()

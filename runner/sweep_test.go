@@ -1,11 +1,13 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -639,7 +641,8 @@ func TestSweepSendsAheadOfThePolls(t *testing.T) {
 
 // TestSweepAheadUnderEveryListing: over HTTP, thirty jobs alike, nothing
 // known, under each way an org may list a deleted user. Users go ahead
-// of the polls of the jobs a sweep shows ended; where the listing shows
+// of the polls of the jobs a sweep shows ended (listed as the jobs end,
+// Zoho takes some before any poll found a job ended); where the listing shows
 // users deleted while their jobs run, Zoho refuses them for its job limit,
 // at most once for a wave: the first refusal ends it for the run, and the
 // polls that find those jobs running end the sweeps. Every row ends
@@ -665,18 +668,29 @@ func TestSweepAheadUnderEveryListing(t *testing.T) {
 					seen = r.Start
 				}
 			}
-			early, refused := 0, 0
+			early, refused, took, ahead := 0, 0, 0, 0
 			for _, r := range reqs {
-				if r.Method == "POST" && !r.Token && r.Status == 400 {
+				if r.Method != "POST" || r.Token {
+					continue
+				}
+				switch r.Status {
+				case 400:
 					refused++
 					if r.Start.Before(seen) {
 						early++
 					}
+				case 200:
+					if took++; took > 10 && r.Start.Before(seen) {
+						ahead++
+					}
 				}
 			}
-			t.Logf("%s: %d submissions refused for the job limit, %d before a poll found a job ended", m, refused, early)
+			t.Logf("%s: %d submissions refused for the job limit, %d before a poll found a job ended; %d taken then", m, refused, early, ahead)
 			if early > 10 {
 				t.Errorf("%d submissions refused before a poll found a job ended, want at most one wave (10)", early)
+			}
+			if m == sandbox.ListedAtEnd && ahead == 0 {
+				t.Error("listed as their jobs end: no user went ahead on a sweep's showing before a poll found a job ended")
 			}
 		})
 	}
@@ -701,4 +715,45 @@ func TestSweepAheadOfTheProbesFirstLook(t *testing.T) {
 		t.Errorf("outcomes (-want +got):\n%s", diff)
 	}
 	sandboxtest.CheckOneJobPerUser(t, s.srv)
+}
+
+// TestStopRightAfterASweepAhead: over HTTP, nothing known, five jobs of
+// the first wave end at 2.5 s and five run for a minute. The sweep that
+// shows the five users deleted sends five users ahead, and the run is
+// stopped as the first of them reaches Zoho, with a grace of 100 ms. The
+// five jobs' polls, put off so that those submissions go first, still
+// come within the grace: their rows end deleted. (Put off by a twentieth
+// of the jobs' age, 125 ms, they came after it, and the rows ended
+// submitted, "the run stopped before the job finished".)
+func TestStopRightAfterASweepAhead(t *testing.T) {
+	const n = 20
+	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: time.Minute, Latency: 2 * time.Millisecond,
+		JobDurations: func(id string) time.Duration {
+			for i := range 5 {
+				if id == leaverID(i) {
+					return 2500 * time.Millisecond
+				}
+			}
+			return 0
+		}}, 5)
+	opt := fast()
+	opt.JobDuration, opt.PollMin, opt.PollMax, opt.JobTimeout, opt.Grace = 0, 10*time.Millisecond, 5*time.Second, time.Hour, 100*time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var posts atomic.Int32
+	s.srv.SetFaults(func(c sandbox.Call) sandbox.Fault {
+		if c.Method == "POST" && c.Path == "/crm/v7/users/actions/transfer_and_delete" && posts.Add(1) == 11 {
+			cancel()
+		}
+		return sandbox.NoFault
+	})
+	res, _, _ := runAsync(ctx, s.client, makePlan(leaverPlan(n)...), opt)(t)
+	if posts.Load() < 11 {
+		t.Fatalf("%d submissions, want an eleventh: no user went after the first wave", posts.Load())
+	}
+	for i, r := range res[:5] {
+		if r.Outcome != result.Deleted {
+			t.Errorf("row %d (its job ended before the stop, its user shown deleted) = %s %q, want deleted", i, r.Outcome, r.Message)
+		}
+	}
 }

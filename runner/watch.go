@@ -50,11 +50,13 @@ type watch struct {
 	// probe is set for the one job polled while nothing is known of the
 	// jobs' lengths; the others wait, parked, until a job has ended.
 	probe bool
-	// claimed is set once a step went ahead as the job was due to end,
-	// while jobs are alike.
+	// claimed is set once its slot was offered to a step waiting, to go
+	// ahead of its poll: as the job was due to end, while jobs are alike,
+	// or when a sweep showed its user deleted (whether or not a step took
+	// the offer).
 	claimed bool
-	// shownClaim is set, before the claim is made, when that step went
-	// ahead of it because a sweep showed its user deleted (claimShown).
+	// shownClaim is set, as the offer is made, when it was made because a
+	// sweep showed the job's user deleted (claimShown).
 	shownClaim bool
 	// nearTaken is the job's age when a step sent ahead as it was due to
 	// end was taken by Zoho (see ahead.go): it most likely had ended by
@@ -68,8 +70,8 @@ type watch struct {
 	cause error
 	// checkedAt is the job's age when last polled, or when first swept
 	// if later (0: neither); deletedAt is its age at the sweep that
-	// showed its user deleted (0: none), its poll due at once (see
-	// sweep.go).
+	// showed its user deleted (0: none), its poll due at once or a moment
+	// later (see sweep.go).
 	checkedAt, deletedAt time.Duration
 	// gathered is when the job was seen completed and its user gathered
 	// to be read back (see readBackLater).
