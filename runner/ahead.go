@@ -26,11 +26,12 @@ const ZohoJobLimit = 10
 // hangs on, goes first among the calls in flight). With lengths spread,
 // when one of the run's jobs has most likely ended, whichever it is (see
 // pace.go); their polls only tell which one ended. And whatever is known
-// of the lengths, when a sweep shows jobs' users deleted (claimShown). Zoho decides: while its
-// ten jobs run it refuses the submission for its job limit, which says
-// "not yet": the step goes back in line unharmed. When Zoho takes it, a
-// slot was free: one of the jobs counted as holding one had ended (over),
-// and the next one seen ended frees no slot for another step.
+// of the lengths, when a sweep shows jobs' users deleted (claimShown).
+// Zoho decides: while its ten jobs run it refuses the submission for its
+// job limit, which says "not yet": the step goes back in line unharmed.
+// When Zoho takes it, a slot was free: one of the jobs counted as holding
+// one had ended (over), and the next one seen ended frees no slot for
+// another step.
 //
 // What keeps this safe:
 //   - a step goes ahead only as a step in its turn would: its
@@ -91,9 +92,9 @@ func (r *run) jobDue(w *watch) bool {
 // and since Zoho does not document when it lists a user deleted (an org
 // may list users deleted as their jobs start), the first such step it
 // refuses for its job limit ends these offers for the run (shownOff;
-// another admin's job may have taken the slot, and that ends them too). The jobs offered have
-// their polls wait a moment (pollSoon). r.mu must not be held; the sweep
-// has the watches.
+// another admin's job may have taken the slot, and that ends them too).
+// The jobs offered have their polls wait a moment (pollSoon). r.mu must
+// not be held; the sweep has the watches.
 func (r *run) claimShown(shown []*watch) (offered []*watch) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
