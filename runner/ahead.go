@@ -150,7 +150,7 @@ func (r *run) aheadBack(l launch, err error, stop bool, full time.Time, log *zer
 	shownOff := false
 	if wasAhead && !stop {
 		r.aheadRefused++
-		if l.shown && !full.IsZero() && !r.shownOff {
+		if l.near != nil && l.near.shownClaim && !full.IsZero() && !r.shownOff {
 			r.shownOff, shownOff = true, true
 		}
 	}

@@ -432,7 +432,7 @@ func TestSweepAheadCountsWhatIsKnown(t *testing.T) {
 	}
 	r.claims = nil
 	log := zerolog.Nop()
-	r.aheadBack(launch{step: 11, ahead: true, near: offered[0], shown: true}, errors.New("later"), false, time.Time{}, &log)
+	r.aheadBack(launch{step: 11, ahead: true, near: offered[0]}, errors.New("later"), false, time.Time{}, &log)
 	r.aheadsOut, r.over = 0, 0
 	if !r.mayGoAhead() {
 		t.Fatal("no step may go ahead after the refusal: the checks below would prove nothing")
@@ -442,7 +442,7 @@ func TestSweepAheadCountsWhatIsKnown(t *testing.T) {
 	}
 	r.claims = nil
 	r.steps[10].phase, r.sending = sending, 1
-	r.aheadBack(launch{step: 10, ahead: true, near: offered[1], shown: true}, errors.New("limit"), false, time.Now(), &log)
+	r.aheadBack(launch{step: 10, ahead: true, near: offered[1]}, errors.New("limit"), false, time.Now(), &log)
 	if !r.mayGoAhead() {
 		t.Fatal("no step may go ahead after the refusal: the check below would prove nothing")
 	}

@@ -588,7 +588,14 @@ func alikeWithLongJobs(t *testing.T, n int, long time.Duration, rows ...int) (re
 // user.
 func runDeletesAll(t *testing.T, s *sim, n int, opt Options) []result.Row {
 	t.Helper()
-	res, stop, err := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, 60*time.Second)
+	return runDeletesAllWithin(t, s, n, opt, 60*time.Second)
+}
+
+// runDeletesAllWithin is runDeletesAll, failing if the run takes longer
+// than timeout.
+func runDeletesAllWithin(t *testing.T, s *sim, n int, opt Options, timeout time.Duration) []result.Row {
+	t.Helper()
+	res, stop, err := runOrDump(t, s, makePlan(leaverPlan(n)...), opt, timeout)
 	if err != nil || stop != nil {
 		t.Errorf("err %v stop %+v", err, stop)
 	}

@@ -620,8 +620,7 @@ func (r *run) startable() []launch {
 			r.aheadsOut++
 			r.sending++
 			r.take(i)
-			c := r.claims[0]
-			start = append(start, launch{step: i, ahead: true, near: c, shown: c != nil && c.shownClaim})
+			start = append(start, launch{step: i, ahead: true, near: r.claims[0]})
 			r.claims = r.claims[1:]
 		case ready:
 			r.readyLeft = true
@@ -640,9 +639,6 @@ type launch struct {
 	step  int
 	ahead bool
 	near  *watch // only its nearTaken is written, under r.mu
-	// shown is set when it went ahead of a job a sweep showed ended
-	// (claimShown).
-	shown bool
 	// epoch and amid are, for a step sent in its turn, the count of steps
 	// sent ahead so far and whether one was on its way when it went.
 	epoch int

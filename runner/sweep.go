@@ -21,8 +21,8 @@ import (
 // waiting on the probe, and only the jobs whose users it shows deleted
 // are polled: at once, or, when steps waiting for a slot went ahead of
 // them (claimShown), a moment later (pollSoon). A job it does not show
-// deleted counts as seen
-// running then, as after a poll, and keeps its next look (see sweep).
+// deleted counts as seen running then, as after a poll, and keeps its
+// next look (see sweep).
 // While users go ahead by pace, sweeps come no closer than sweepGap.
 //
 // A sweep also reads the users gathered to be read back (their jobs
@@ -342,10 +342,17 @@ func (r *run) sweep(batch, parked []*watch) {
 	r.pollLikeliest()
 }
 
+// afterAhead is how long the poll of a job of age waits after a step went
+// ahead of it: a moment, so that the submission goes first among the
+// calls in flight.
+func (r *run) afterAhead(age time.Duration) time.Duration {
+	return max(age/20, r.opt.PollMin/5)
+}
+
 // pollSoon queues the polls of ws a moment from now, so that the steps
-// sent ahead of them go first among the calls in flight: a twentieth of
-// the job's age, as for a job alike a step went ahead of (see look), but
-// no more than PollMin. The sweep showed these jobs ended; a longer wait
+// sent ahead of them go first among the calls in flight: afterAhead, as
+// for a job alike a step went ahead of (see look), but no more than
+// PollMin. The sweep showed these jobs ended; a longer wait
 // (90 s for a job of 30 min) outlasted a stop's grace, and their rows
 // ended submitted, not deleted (found by review). Straight into the
 // queue: a job never looked at would be parked again while nothing is
@@ -364,7 +371,7 @@ func (r *run) pollSoon(ws []*watch) {
 		return
 	}
 	for _, w := range ws {
-		r.pushAt(w, now.Add(min(max(now.Sub(w.since)/20, r.opt.PollMin/5), r.opt.PollMin)))
+		r.pushAt(w, now.Add(min(r.afterAhead(now.Sub(w.since)), r.opt.PollMin)))
 	}
 	r.poll.mu.Unlock()
 	r.wakePoller()

@@ -706,15 +706,7 @@ func TestSweepAheadOfTheProbesFirstLook(t *testing.T) {
 	s := newSim(t, sandbox.Config{Seed: leavers(n), JobDuration: d, JobDurations: spread(d), Latency: 2 * time.Millisecond}, 5)
 	opt := fast()
 	opt.JobDuration, opt.PollMin, opt.PollMax, opt.JobTimeout = 0, 10*time.Millisecond, time.Second, 20*time.Second
-	p := makePlan(leaverPlan(n)...)
-	res, stop, err := runOrDump(t, s, p, opt, 10*time.Second)
-	if err != nil || stop != nil {
-		t.Errorf("err %v stop %+v", err, stop)
-	}
-	if diff := cmp.Diff(repeat(deleted, n), outcomes(res)); diff != "" {
-		t.Errorf("outcomes (-want +got):\n%s", diff)
-	}
-	sandboxtest.CheckOneJobPerUser(t, s.srv)
+	runDeletesAllWithin(t, s, n, opt, 10*time.Second)
 }
 
 // TestStopRightAfterASweepAhead: over HTTP, nothing known, five jobs of

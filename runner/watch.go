@@ -56,7 +56,8 @@ type watch struct {
 	// the offer).
 	claimed bool
 	// shownClaim is set, as the offer is made, when it was made because a
-	// sweep showed the job's user deleted (claimShown).
+	// sweep showed the job's user deleted (claimShown). Written once under
+	// run.mu, and read under it (aheadBack).
 	shownClaim bool
 	// nearTaken is the job's age when a step sent ahead as it was due to
 	// end was taken by Zoho (see ahead.go): it most likely had ended by
@@ -201,7 +202,7 @@ func (r *run) look(w *watch) {
 			// step, the job had most likely ended by then: its length is
 			// learnt from that (tookAhead).
 			w.looks, w.claimed = w.looks-1, true
-			r.again(w, max(time.Since(w.since)/20, r.opt.PollMin/5))
+			r.again(w, r.afterAhead(time.Since(w.since)))
 			return
 		}
 		if again := r.pollJob(w); !again && w.probe {
