@@ -6,8 +6,11 @@
 package directory
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/rs/zerolog"
 
@@ -43,34 +46,69 @@ type Client interface {
 const maxPages = 5000
 
 // Fetch reads the org: the org, the token's own user, every user (all
-// pages of type AllUsers) and, when withRoles is set, the roles. Each read
-// is retried through p (a failed page alone).
+// pages of type AllUsers) and, when withRoles is set, the roles. The reads
+// go at once, the user pages one after another, so that a run's start-up
+// costs the longest of them rather than their sum. Each read is retried
+// through p (a failed page alone). When one fails for good the others are
+// cancelled, and the error is the first failure among the org, the token's
+// user, the users and the roles, in that order.
 func Fetch(ctx context.Context, c Client, withRoles bool, p *pacer.Pacer, log zerolog.Logger) (Directory, error) {
-	var d Directory
-	err := p.Read(ctx, log, "read the org", func(ctx context.Context) (err error) {
-		d.Org, err = c.Org(ctx)
-		return err
-	})
-	if err != nil {
-		return d, err
-	}
-	err = p.Read(ctx, log, "read the token's user", func(ctx context.Context) (err error) {
-		d.Caller, err = c.CurrentUser(ctx)
-		return err
-	})
-	if err != nil {
-		return d, err
-	}
-	if d.Users, err = ListUsers(ctx, c, zoho.AllUsers, p, log); err != nil {
-		return d, err
-	}
-	if withRoles {
-		err = p.Read(ctx, log, "read the roles", func(ctx context.Context) (err error) {
-			d.Roles, err = c.Roles(ctx)
-			return err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		d    Directory
+		wg   sync.WaitGroup
+		errs [4]error // the org, the token's user, the users, the roles
+	)
+	read := func(i int, f func(ctx context.Context) error) {
+		wg.Go(func() {
+			if errs[i] = f(ctx); errs[i] != nil {
+				cancel()
+			}
 		})
 	}
-	return d, err
+	read(0, func(ctx context.Context) error {
+		return p.Read(ctx, log, "read the org", func(ctx context.Context) (err error) {
+			d.Org, err = c.Org(ctx)
+			return err
+		})
+	})
+	read(1, func(ctx context.Context) error {
+		return p.Read(ctx, log, "read the token's user", func(ctx context.Context) (err error) {
+			d.Caller, err = c.CurrentUser(ctx)
+			return err
+		})
+	})
+	read(2, func(ctx context.Context) (err error) {
+		d.Users, err = ListUsers(ctx, c, zoho.AllUsers, p, log)
+		return err
+	})
+	if withRoles {
+		read(3, func(ctx context.Context) error {
+			return p.Read(ctx, log, "read the roles", func(ctx context.Context) (err error) {
+				d.Roles, err = c.Roles(ctx)
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	return d, firstFailure(errs[:])
+}
+
+// firstFailure is the first of errs that is not a read cancelled because
+// another had failed: the one that failed for good, in errs' order.
+func firstFailure(errs []error) error {
+	var canceled error
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case errors.Is(err, context.Canceled):
+			canceled = cmp.Or(canceled, err)
+		default:
+			return err
+		}
+	}
+	return canceled
 }
 
 // ListUsers reads every user of a type, page by page, 200 a page, so that

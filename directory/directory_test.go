@@ -2,6 +2,7 @@ package directory_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -24,8 +25,10 @@ func startSim(t *testing.T, cfg sandbox.Config) (*sandbox.Server, *zoho.Client) 
 	return srv, sandboxtest.Client(t, srv)
 }
 
-// noSleep is a clock whose sleeps are recorded and only move it on.
+// noSleep is a clock whose sleeps are recorded and only move it on. Fetch
+// reads at once: it is safe for concurrent use.
 type noSleep struct {
+	mu    sync.Mutex
 	now   time.Time
 	waits []time.Duration
 }
@@ -36,8 +39,14 @@ func (n *noSleep) pacer(attempts int) *pacer.Pacer {
 	}
 	return pacer.New(pacer.Options{
 		Attempts: attempts,
-		Now:      func() time.Time { return n.now },
+		Now: func() time.Time {
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			return n.now
+		},
 		Sleep: func(_ context.Context, d time.Duration) error {
+			n.mu.Lock()
+			defer n.mu.Unlock()
 			n.waits = append(n.waits, d)
 			n.now = n.now.Add(d)
 			return nil
@@ -112,11 +121,14 @@ func TestFetchRetriesTransientReads(t *testing.T) {
 	if len(d.Users) == 0 {
 		t.Errorf("no users after retries")
 	}
-	if len(ns.waits) != 3 {
-		t.Fatalf("waits = %v, want 3 (one 429, two 503s)", ns.waits)
+	// Each read is retried alone; how the waits fall depends on which
+	// answer comes first, as the reads go at once (the pacer's own tests
+	// hold the backoff).
+	if org, page1 := reads(srv, 0, "/crm/v7/org", ""), reads(srv, 0, "/crm/v7/users", "page=1"); org != 2 || page1 != 3 {
+		t.Errorf("calls = %d to the org, %d to the users; want 2 (one 429) and 3 (two 503s)", org, page1)
 	}
-	if ns.waits[2] < ns.waits[1]/2 {
-		t.Errorf("waits %v do not back off", ns.waits)
+	if len(ns.waits) == 0 {
+		t.Errorf("no wait before the retries")
 	}
 
 	srv.SetFaults(func(sandbox.Call) sandbox.Fault { return sandbox.ServerError })
@@ -133,9 +145,29 @@ func TestFetchRetriesTransientReads(t *testing.T) {
 	if zoho.Classify(err) != zoho.ClassFatal {
 		t.Errorf("Fetch() without the org scope = %v, want a fatal error", err)
 	}
-	if n := len(srv.Requests()) - before; n != 1 {
-		t.Errorf("calls after a scope refusal = %d, want 1", n)
+	// The org is asked once; the token's user and the first page went
+	// with it, and nothing more is read.
+	var again []string
+	for _, r := range srv.Requests()[before:] {
+		if !r.Token {
+			again = append(again, r.Path)
+		}
 	}
+	if len(again) > 3 || reads(srv, before, "/crm/v7/org", "") != 1 {
+		t.Errorf("calls after a scope refusal = %v, want the org once and at most the token's user and page 1 beside it", again)
+	}
+}
+
+// reads counts the API calls to path whose query has the given part,
+// from the from-th call the server saw.
+func reads(srv *sandbox.Server, from int, path, query string) int {
+	n := 0
+	for _, r := range srv.Requests()[from:] {
+		if !r.Token && r.Path == path && strings.Contains(r.RawQuery, query) {
+			n++
+		}
+	}
+	return n
 }
 
 // pages is a Client whose users come from a function of the page.
@@ -175,5 +207,82 @@ func TestListUsersReadsEveryPage(t *testing.T) {
 	endless := &pages{page: func(int) ([]zoho.User, bool) { return full[:1], true }}
 	if _, err := directory.ListUsers(t.Context(), endless, zoho.AllUsers, pacer.New(pacer.Options{}), zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "no end after") {
 		t.Errorf("ListUsers() on a listing that never ends = %v, want it to stop", err)
+	}
+}
+
+// meeting is a Client whose org, token's user, first page of users and
+// roles each wait, up to a few seconds, until all of them have been asked
+// for: read one after another, the first waits in vain and fails for good.
+type meeting struct {
+	mu      sync.Mutex
+	arrived map[string]bool
+	all     chan struct{}
+	fail    string // the read that fails for good at once, if any
+}
+
+func newMeeting(fail string) *meeting {
+	return &meeting{arrived: map[string]bool{}, all: make(chan struct{}), fail: fail}
+}
+
+var (
+	errScope = &zoho.APIError{HTTPStatus: 403, Code: "OAUTH_SCOPE_MISMATCH", Message: "invalid oauth scope"}
+	errAlone = &zoho.APIError{HTTPStatus: 403, Code: "READ_ALONE", Message: "the others were not read meanwhile"}
+)
+
+func (m *meeting) meet(ctx context.Context, what string) error {
+	if what == m.fail {
+		return fmt.Errorf("%s: %w", what, errScope)
+	}
+	m.mu.Lock()
+	if m.arrived[what] = true; len(m.arrived) == 4 {
+		close(m.all)
+	}
+	m.mu.Unlock()
+	select {
+	case <-m.all:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(5 * time.Second):
+		return fmt.Errorf("%s: %w", what, errAlone)
+	}
+}
+
+func (m *meeting) Org(ctx context.Context) (zoho.Org, error) {
+	return zoho.Org{CompanyName: "Northwind"}, m.meet(ctx, "org")
+}
+
+func (m *meeting) CurrentUser(ctx context.Context) (zoho.User, error) {
+	return zoho.User{ID: "1"}, m.meet(ctx, "caller")
+}
+
+func (m *meeting) UsersPage(ctx context.Context, _ zoho.UserType, _, _ int) ([]zoho.User, bool, error) {
+	return []zoho.User{{ID: "1"}}, false, m.meet(ctx, "users")
+}
+
+func (m *meeting) Roles(ctx context.Context) ([]zoho.Role, error) {
+	return []zoho.Role{{ID: "2"}}, m.meet(ctx, "roles")
+}
+
+func TestFetchReadsAtOnce(t *testing.T) {
+	d, err := directory.Fetch(t.Context(), newMeeting(""), true, pacer.New(pacer.Options{}), zerolog.Nop())
+	if err != nil {
+		t.Fatalf("Fetch() = %v, want the org, the token's user, the users and the roles read at once", err)
+	}
+	if d.Org.CompanyName != "Northwind" || d.Caller.ID != "1" || len(d.Users) != 1 || len(d.Roles) != 1 {
+		t.Errorf("Fetch() = %+v, want everything read", d)
+	}
+}
+
+func TestFetchNamesTheReadThatFailed(t *testing.T) {
+	for _, fail := range []string{"org", "caller", "users", "roles"} {
+		t.Run(fail, func(t *testing.T) {
+			// The others wait for the failed one: they end only when
+			// Fetch cancels them.
+			_, err := directory.Fetch(t.Context(), newMeeting(fail), true, pacer.New(pacer.Options{}), zerolog.Nop())
+			if !errors.Is(err, errScope) || !strings.Contains(err.Error(), fail) {
+				t.Errorf("Fetch() with the %s refused = %v, want that refusal", fail, err)
+			}
+		})
 	}
 }
