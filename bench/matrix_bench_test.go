@@ -111,7 +111,17 @@ func BenchmarkMatrix(b *testing.B) {
 	}
 }
 
-func benchmarkMatrix(b *testing.B, c matrixCell) {
+// A cellRun is what a matrix cell runs: its scale, its jobs' lengths (in
+// sheet order, and by user id), the ideal, and the sheet.
+type cellRun struct {
+	s     scale
+	jobs  []time.Duration
+	byID  map[string]time.Duration
+	best  time.Duration
+	sheet string
+}
+
+func newCellRun(b *testing.B, c matrixCell) cellRun {
 	s := scale{job: c.length, real: c.length}
 	if c.length > realTimeUpTo {
 		s.job = 250 * time.Millisecond
@@ -121,18 +131,28 @@ func benchmarkMatrix(b *testing.B, c matrixCell) {
 	for i, d := range jobs {
 		byID[leaverID(i)] = d
 	}
-	best := listSchedule(jobs, 10)
-	sheet := writeSheet(b, c.n)
+	return cellRun{s: s, jobs: jobs, byID: byID, best: listSchedule(jobs, 10), sheet: writeSheet(b, c.n)}
+}
+
+// org starts the cell's simulated org: its leavers' job lengths, answers
+// of matrixLatency to matrixLatency + matrixJitter.
+func (cr cellRun) org(b *testing.B, n int) *org {
+	return startOrgWith(b, cr.s, sandbox.Config{
+		Seed:          seed(n),
+		JobDurations:  func(id string) time.Duration { return cr.byID[id] },
+		Latency:       cr.s.of(matrixLatency),
+		LatencyJitter: cr.s.of(matrixJitter),
+	})
+}
+
+func benchmarkMatrix(b *testing.B, c matrixCell) {
+	cr := newCellRun(b, c)
+	s, jobs, best, sheet := cr.s, cr.jobs, cr.best, cr.sheet
 	var total, startup, refill, tail time.Duration
 	var got calls
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		o := startOrgWith(b, s, sandbox.Config{
-			Seed:          seed(c.n),
-			JobDurations:  func(id string) time.Duration { return byID[id] },
-			Latency:       s.of(matrixLatency),
-			LatencyJitter: s.of(matrixJitter),
-		})
+		o := cr.org(b, c.n)
 		srv := o.srv
 		b.StartTimer()
 
