@@ -49,21 +49,30 @@ const maxPages = 5000
 // pages of type AllUsers) and, when withRoles is set, the roles. The reads
 // go at once, the user pages one after another, so that a run's start-up
 // costs the longest of them rather than their sum. Each read is retried
-// through p (a failed page alone). When one fails for good the others are
-// cancelled, and the error is the first failure among the org, the token's
-// user, the users and the roles, in that order.
+// through p (a failed page alone). When one fails for good the error is the
+// first failure among the org, the token's user, the users and the roles,
+// in that order, whichever came first; the reads after it are cancelled.
 func Fetch(ctx context.Context, c Client, withRoles bool, p *pacer.Pacer, log zerolog.Logger) (Directory, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var (
-		d    Directory
-		wg   sync.WaitGroup
-		errs [4]error // the org, the token's user, the users, the roles
+		d      Directory
+		wg     sync.WaitGroup
+		errs   [4]error // the org, the token's user, the users, the roles
+		ctxs   [4]context.Context
+		cancel [4]context.CancelFunc
 	)
+	for i := range ctxs {
+		ctxs[i], cancel[i] = context.WithCancel(ctx)
+		defer cancel[i]()
+	}
+	// A read that fails for good cancels the reads after it in that
+	// order, not those before: whichever fails first, the error is the
+	// same.
 	read := func(i int, f func(ctx context.Context) error) {
 		wg.Go(func() {
-			if errs[i] = f(ctx); errs[i] != nil {
-				cancel()
+			if errs[i] = f(ctxs[i]); errs[i] != nil {
+				for _, c := range cancel[i+1:] {
+					c()
+				}
 			}
 		})
 	}

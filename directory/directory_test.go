@@ -137,25 +137,77 @@ func TestFetchRetriesTransientReads(t *testing.T) {
 		t.Errorf("Fetch() against a broken org = %v, want it to give up after 3 attempts", err)
 	}
 
-	// A refusal that retrying cannot fix is not retried.
-	srv.SetFaults(nil)
+}
+
+// TestFetchStopsAtARefusal: a refusal that retrying cannot fix is not
+// retried, and the reads beside it stop: of an org of sixteen pages, read
+// slowly, a few at most are asked for.
+func TestFetchStopsAtARefusal(t *testing.T) {
+	srv, c := startSim(t, sandbox.Config{Seed: bigOrg(3000), Latency: 20 * time.Millisecond})
 	srv.SetScopes("ZohoCRM.users.ALL")
-	before := len(srv.Requests())
-	_, err = directory.Fetch(t.Context(), c, false, ns.pacer(0), zerolog.Nop())
+	_, err := directory.Fetch(t.Context(), c, false, pacer.New(pacer.Options{}), zerolog.Nop())
 	if zoho.Classify(err) != zoho.ClassFatal {
 		t.Errorf("Fetch() without the org scope = %v, want a fatal error", err)
 	}
-	// The org is asked once; the token's user and the first page went
-	// with it, and nothing more is read.
-	var again []string
-	for _, r := range srv.Requests()[before:] {
+	var calls []string
+	for _, r := range srv.Requests() {
 		if !r.Token {
-			again = append(again, r.Path)
+			calls = append(calls, r.Path+"?"+r.RawQuery)
 		}
 	}
-	if len(again) > 3 || reads(srv, before, "/crm/v7/org", "") != 1 {
-		t.Errorf("calls after a scope refusal = %v, want the org once and at most the token's user and page 1 beside it", again)
+	// The first page goes with the org, the second as the refusal comes
+	// (a third or fourth on a loaded machine); not cancelled, the reads
+	// go on to the sixteenth.
+	if reads(srv, 0, "/crm/v7/org", "") != 1 || reads(srv, 0, "/crm/v7/users", "page=") > 4 {
+		t.Errorf("calls = %v, want the org once, and no user page after the fourth", calls)
 	}
+}
+
+// TestFetchRidesOutAnOutageWhileOthersAreAnswered: the org answers 503 for
+// half a second while the user pages are answered. Its retries back off
+// as they would alone (the pages' answers do not make them come back at
+// the base wait), and the org is read.
+func TestFetchRidesOutAnOutageWhileOthersAreAnswered(t *testing.T) {
+	srv, c := startSim(t, sandbox.Config{Seed: bigOrg(5000), Latency: 20 * time.Millisecond})
+	var (
+		mu    sync.Mutex
+		first time.Time
+	)
+	srv.SetFaults(func(call sandbox.Call) sandbox.Fault {
+		if call.Path != "/crm/v7/org" {
+			return sandbox.NoFault
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if first.IsZero() {
+			first = time.Now()
+		}
+		if time.Since(first) < 500*time.Millisecond {
+			return sandbox.ServiceUnavailable
+		}
+		return sandbox.NoFault
+	})
+	d, err := directory.Fetch(t.Context(), c, false, pacer.New(pacer.Options{Base: 40 * time.Millisecond}), zerolog.Nop())
+	if err != nil {
+		t.Fatalf("Fetch() with the org out for 0.5 s = %v (org asked %d times), want it read", err, reads(srv, 0, "/crm/v7/org", ""))
+	}
+	if d.Org.CompanyName == "" || len(d.Users) < 5000 {
+		t.Errorf("Fetch() = org %q, %d users; want the org and every user", d.Org.CompanyName, len(d.Users))
+	}
+}
+
+// bigOrg is the demo org with n more users.
+func bigOrg(n int) *sandbox.Seed {
+	seed := sandbox.DemoSeed()
+	base := seed.Users[len(seed.Users)-1]
+	for i := range n {
+		u := base
+		u.ID = fmt.Sprintf("77%017d", i)
+		u.Email = "extra" + u.ID + "@northwind-demo.example"
+		u.ZUID = ""
+		seed.Users = append(seed.Users, u)
+	}
+	return seed
 }
 
 // reads counts the API calls to path whose query has the given part,
@@ -213,15 +265,26 @@ func TestListUsersReadsEveryPage(t *testing.T) {
 // meeting is a Client whose org, token's user, first page of users and
 // roles each wait, up to a few seconds, until all of them have been asked
 // for: read one after another, the first waits in vain and fails for good.
+// The read named failNow fails at once, and the others wait no more; the
+// one named failLater fails a moment after that, unless cancelled.
 type meeting struct {
-	mu      sync.Mutex
-	arrived map[string]bool
-	all     chan struct{}
-	fail    string // the read that fails for good at once, if any
+	mu                 sync.Mutex
+	arrived            map[string]bool
+	all                chan struct{}
+	closed             bool
+	failNow, failLater string
 }
 
-func newMeeting(fail string) *meeting {
-	return &meeting{arrived: map[string]bool{}, all: make(chan struct{}), fail: fail}
+// end ends the wait; m.mu must be held.
+func (m *meeting) end() {
+	if !m.closed {
+		m.closed = true
+		close(m.all)
+	}
+}
+
+func newMeeting(failNow, failLater string) *meeting {
+	return &meeting{arrived: map[string]bool{}, all: make(chan struct{}), failNow: failNow, failLater: failLater}
 }
 
 var (
@@ -230,17 +293,24 @@ var (
 )
 
 func (m *meeting) meet(ctx context.Context, what string) error {
-	if what == m.fail {
-		return fmt.Errorf("%s: %w", what, errScope)
-	}
 	m.mu.Lock()
-	if m.arrived[what] = true; len(m.arrived) == 4 {
-		close(m.all)
+	if m.arrived[what] = true; len(m.arrived) == 4 || what == m.failNow {
+		m.end()
 	}
 	m.mu.Unlock()
+	if what == m.failNow {
+		return fmt.Errorf("%s: %w", what, errScope)
+	}
 	select {
 	case <-m.all:
-		return nil
+		if what != m.failLater {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond) // for a cancellation to reach it
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%s: %w", what, errScope)
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(5 * time.Second):
@@ -265,7 +335,7 @@ func (m *meeting) Roles(ctx context.Context) ([]zoho.Role, error) {
 }
 
 func TestFetchReadsAtOnce(t *testing.T) {
-	d, err := directory.Fetch(t.Context(), newMeeting(""), true, pacer.New(pacer.Options{}), zerolog.Nop())
+	d, err := directory.Fetch(t.Context(), newMeeting("", ""), true, pacer.New(pacer.Options{}), zerolog.Nop())
 	if err != nil {
 		t.Fatalf("Fetch() = %v, want the org, the token's user, the users and the roles read at once", err)
 	}
@@ -274,14 +344,22 @@ func TestFetchReadsAtOnce(t *testing.T) {
 	}
 }
 
+// TestFetchNamesTheReadThatFailed: the error is the first failure in the
+// order org, token's user, users, roles, whichever failed first.
 func TestFetchNamesTheReadThatFailed(t *testing.T) {
-	for _, fail := range []string{"org", "caller", "users", "roles"} {
-		t.Run(fail, func(t *testing.T) {
-			// The others wait for the failed one: they end only when
-			// Fetch cancels them.
-			_, err := directory.Fetch(t.Context(), newMeeting(fail), true, pacer.New(pacer.Options{}), zerolog.Nop())
-			if !errors.Is(err, errScope) || !strings.Contains(err.Error(), fail) {
-				t.Errorf("Fetch() with the %s refused = %v, want that refusal", fail, err)
+	for _, c := range []struct{ now, later, want string }{
+		{now: "org", want: "org"},
+		{now: "caller", want: "caller"},
+		{now: "users", want: "users"},
+		{now: "roles", want: "roles"},
+		{now: "roles", later: "org", want: "org"},
+		{now: "users", later: "caller", want: "caller"},
+		{now: "caller", later: "roles", want: "caller"},
+	} {
+		t.Run(c.now+"+"+c.later, func(t *testing.T) {
+			_, err := directory.Fetch(t.Context(), newMeeting(c.now, c.later), true, pacer.New(pacer.Options{}), zerolog.Nop())
+			if !errors.Is(err, errScope) || !strings.Contains(err.Error(), c.want+": ") {
+				t.Errorf("Fetch() with the %s refused, then the %s = %v, want the %s's refusal", c.now, c.later, err, c.want)
 			}
 		})
 	}

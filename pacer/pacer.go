@@ -231,8 +231,30 @@ func (p *Pacer) Read(ctx context.Context, log zerolog.Logger, what string, read 
 		if t := p.Troubled(); t >= p.giveUp {
 			return fmt.Errorf("%s: Zoho has answered every call \"later\" for %s, with no answer in between (the org's API limits): %w", what, t.Round(time.Second), err)
 		}
-		log.Warn().Err(err).Str("read", what).Int("attempt", n).Int64("wait_ms", d.Milliseconds()).Msg("read not answered, every caller backs off")
+		// Other callers' answers reset the shared backoff (Succeeded):
+		// a read that keeps failing while reads beside it are answered
+		// would come back at the base wait each time and spend its
+		// attempts in a second or two. Its own retries back off as if it
+		// called alone: at least the shortest wait the shared backoff
+		// imposes at the n-th failure in a row.
+		own := p.ownWait(n)
+		log.Warn().Err(err).Str("read", what).Int("attempt", n).Int64("wait_ms", max(d, own).Milliseconds()).Msg("read not answered, every caller backs off")
+		if own > d {
+			if err := p.sleep(ctx, own); err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+		}
 	}
+}
+
+// ownWait is the shortest wait the backoff imposes on a caller alone at
+// its n-th failure in a row: half of Base doubled n-1 times, at most Max.
+func (p *Pacer) ownWait(n int) time.Duration {
+	w := p.base
+	for i := 1; i < n && w < p.max; i++ {
+		w *= 2
+	}
+	return min(w, p.max) / 2
 }
 
 func retryAfter(err error) time.Duration {

@@ -204,6 +204,34 @@ func TestReadGivesUp(t *testing.T) {
 	})
 }
 
+// TestReadBacksOffWhileOthersAreAnswered: reads share the pacer, and
+// every answer to one of them resets the backoff. A read that keeps
+// failing meanwhile still backs off as it would alone, and does not spend
+// its attempts in a few base waits.
+func TestReadBacksOffWhileOthersAreAnswered(t *testing.T) {
+	c := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	o := c.options()
+	o.Max = time.Minute
+	p := New(o)
+	var calls int
+	err := p.Read(t.Context(), zerolog.Nop(), "read the org", func(context.Context) error {
+		calls++
+		p.Succeeded() // another read's answer, since this one's last try
+		return unavailable
+	})
+	if err == nil || calls != 6 {
+		t.Fatalf("Read() = %v after %d calls, want it to give up after 6", err, calls)
+	}
+	var waited time.Duration
+	for _, w := range c.waits {
+		waited += w
+	}
+	// Alone, five failures in a row wait at least half of 1+2+4+8+16 s.
+	if waited < 15500*time.Millisecond {
+		t.Errorf("gave up after waiting %v (%v), want at least 15.5 s: the waits did not grow", waited, c.waits)
+	}
+}
+
 // TestReadHonoursRetryAfter: a retry hint in Zoho's answer is waited for,
 // by every caller.
 func TestReadHonoursRetryAfter(t *testing.T) {
