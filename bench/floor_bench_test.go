@@ -13,8 +13,9 @@ import (
 )
 
 // BenchmarkMatrixFloor runs each matrix cell (BenchmarkMatrix) with what
-// no real run can beat: a scheduler told every job's length in advance,
-// and how long Zoho's answers take at the least. It reads the org as
+// no run that sends in sheet order with offboard's client can beat: a
+// scheduler told every job's length in advance, and how long Zoho's
+// answers take at the least. It reads the org as
 // offboard does (a run must check every row against the live user list
 // before it sends anything), then keeps the ten slots full in sheet order,
 // with the same client (rate limit, five calls in flight): it sends each
@@ -23,8 +24,11 @@ import (
 // looks at a job. Its makespan runs to the last job's end at the
 // simulator, not to the moment a run could know it.
 //
-// x-ideal is that makespan against the same ideal as BenchmarkMatrix:
-// where it is over a goal, no scheduler meets that goal in that cell.
+// x-ideal is that makespan against the same ideal as BenchmarkMatrix
+// (list scheduling in sheet order): where it is over a goal, no such run
+// meets that goal in that cell. (A scheduler free to reorder, longest job
+// first, could beat both where lengths spread; with jobs alike the order
+// does not matter.)
 func BenchmarkMatrixFloor(b *testing.B) {
 	for _, c := range matrixCells() {
 		b.Run(c.String(), func(b *testing.B) { benchmarkFloor(b, c) })
