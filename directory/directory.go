@@ -50,13 +50,14 @@ const maxPages = 5000
 // go at once, the user pages one after another, so that a run's start-up
 // costs the longest of them rather than their sum. Each read is retried
 // through p (a failed page alone). When one fails for good the error is the
-// first failure among the org, the token's user, the users and the roles,
-// in that order, whichever came first; the reads after it are cancelled.
+// first failure among the org, the token's user, the roles and the users,
+// in that order, whichever came first; the reads after it are cancelled
+// (the users last: a refused single read ends the listing at once).
 func Fetch(ctx context.Context, c Client, withRoles bool, p *pacer.Pacer, log zerolog.Logger) (Directory, error) {
 	var (
 		d      Directory
 		wg     sync.WaitGroup
-		errs   [4]error // the org, the token's user, the users, the roles
+		errs   [4]error // the org, the token's user, the roles, the users
 		ctxs   [4]context.Context
 		cancel [4]context.CancelFunc
 	)
@@ -88,18 +89,18 @@ func Fetch(ctx context.Context, c Client, withRoles bool, p *pacer.Pacer, log ze
 			return err
 		})
 	})
-	read(2, func(ctx context.Context) (err error) {
-		d.Users, err = ListUsers(ctx, c, zoho.AllUsers, p, log)
-		return err
-	})
 	if withRoles {
-		read(3, func(ctx context.Context) error {
+		read(2, func(ctx context.Context) error {
 			return p.Read(ctx, log, "read the roles", func(ctx context.Context) (err error) {
 				d.Roles, err = c.Roles(ctx)
 				return err
 			})
 		})
 	}
+	read(3, func(ctx context.Context) (err error) {
+		d.Users, err = ListUsers(ctx, c, zoho.AllUsers, p, log)
+		return err
+	})
 	wg.Wait()
 	return d, firstFailure(errs[:])
 }

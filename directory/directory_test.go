@@ -140,26 +140,37 @@ func TestFetchRetriesTransientReads(t *testing.T) {
 }
 
 // TestFetchStopsAtARefusal: a refusal that retrying cannot fix is not
-// retried, and the reads beside it stop: of an org of sixteen pages, read
-// slowly, a few at most are asked for.
+// retried, and the listing of the users stops: of an org of sixteen pages,
+// read slowly, a few at most are asked for, whichever single read (the
+// org, the roles) was refused.
 func TestFetchStopsAtARefusal(t *testing.T) {
-	srv, c := startSim(t, sandbox.Config{Seed: bigOrg(3000), Latency: 20 * time.Millisecond})
-	srv.SetScopes("ZohoCRM.users.ALL")
-	_, err := directory.Fetch(t.Context(), c, false, pacer.New(pacer.Options{}), zerolog.Nop())
-	if zoho.Classify(err) != zoho.ClassFatal {
-		t.Errorf("Fetch() without the org scope = %v, want a fatal error", err)
-	}
-	var calls []string
-	for _, r := range srv.Requests() {
-		if !r.Token {
-			calls = append(calls, r.Path+"?"+r.RawQuery)
-		}
-	}
-	// The first page goes with the org, the second as the refusal comes
-	// (a third or fourth on a loaded machine); not cancelled, the reads
-	// go on to the sixteenth.
-	if reads(srv, 0, "/crm/v7/org", "") != 1 || reads(srv, 0, "/crm/v7/users", "page=") > 4 {
-		t.Errorf("calls = %v, want the org once, and no user page after the fourth", calls)
+	for _, c := range []struct {
+		refused string
+		scopes  []string
+	}{
+		{"/crm/v7/org", []string{"ZohoCRM.users.ALL", "ZohoCRM.settings.roles.READ"}},
+		{"/crm/v7/settings/roles", []string{"ZohoCRM.users.ALL", "ZohoCRM.org.READ"}},
+	} {
+		t.Run(c.refused, func(t *testing.T) {
+			srv, cl := startSim(t, sandbox.Config{Seed: bigOrg(3000), Latency: 20 * time.Millisecond})
+			srv.SetScopes(c.scopes...)
+			_, err := directory.Fetch(t.Context(), cl, true, pacer.New(pacer.Options{}), zerolog.Nop())
+			if zoho.Classify(err) != zoho.ClassFatal {
+				t.Errorf("Fetch() without the scope of %s = %v, want a fatal error", c.refused, err)
+			}
+			var calls []string
+			for _, r := range srv.Requests() {
+				if !r.Token {
+					calls = append(calls, r.Path+"?"+r.RawQuery)
+				}
+			}
+			// The first page goes with the refused read, the second as the
+			// refusal comes (a third or fourth on a loaded machine); not
+			// cancelled, the listing goes on to the sixteenth.
+			if reads(srv, 0, c.refused, "") != 1 || reads(srv, 0, "/crm/v7/users", "page=") > 4 {
+				t.Errorf("calls = %v, want %s once, and no user page after the fourth", calls, c.refused)
+			}
+		})
 	}
 }
 
@@ -345,7 +356,7 @@ func TestFetchReadsAtOnce(t *testing.T) {
 }
 
 // TestFetchNamesTheReadThatFailed: the error is the first failure in the
-// order org, token's user, users, roles, whichever failed first.
+// order org, token's user, roles, users, whichever failed first.
 func TestFetchNamesTheReadThatFailed(t *testing.T) {
 	for _, c := range []struct{ now, later, want string }{
 		{now: "org", want: "org"},
@@ -355,6 +366,7 @@ func TestFetchNamesTheReadThatFailed(t *testing.T) {
 		{now: "roles", later: "org", want: "org"},
 		{now: "users", later: "caller", want: "caller"},
 		{now: "caller", later: "roles", want: "caller"},
+		{now: "users", later: "roles", want: "roles"},
 	} {
 		t.Run(c.now+"+"+c.later, func(t *testing.T) {
 			_, err := directory.Fetch(t.Context(), newMeeting(c.now, c.later), true, pacer.New(pacer.Options{}), zerolog.Nop())

@@ -232,12 +232,17 @@ func (p *Pacer) Read(ctx context.Context, log zerolog.Logger, what string, read 
 			return fmt.Errorf("%s: Zoho has answered every call \"later\" for %s, with no answer in between (the org's API limits): %w", what, t.Round(time.Second), err)
 		}
 		// Other callers' answers reset the shared backoff (Succeeded):
-		// a read that keeps failing while reads beside it are answered
-		// would come back at the base wait each time and spend its
-		// attempts in a second or two. Its own retries back off as if it
-		// called alone: at least the shortest wait the shared backoff
-		// imposes at the n-th failure in a row.
-		own := p.ownWait(n)
+		// a read that keeps failing (a 5xx, no answer) while reads beside
+		// it are answered would come back at the base wait each time and
+		// spend its attempts in a second or two. Its own retries back off
+		// as if it called alone: at least the shortest wait the shared
+		// backoff imposes at that many failures in a row. Not a 429: it
+		// clears as soon as a call in flight ends, and others' answers
+		// say it has.
+		var own time.Duration
+		if !errors.Is(err, zoho.ErrRateLimited) {
+			own = p.ownWait(failures)
+		}
 		log.Warn().Err(err).Str("read", what).Int("attempt", n).Int64("wait_ms", max(d, own).Milliseconds()).Msg("read not answered, every caller backs off")
 		if own > d {
 			if err := p.sleep(ctx, own); err != nil {
@@ -248,7 +253,8 @@ func (p *Pacer) Read(ctx context.Context, log zerolog.Logger, what string, read 
 }
 
 // ownWait is the shortest wait the backoff imposes on a caller alone at
-// its n-th failure in a row: half of Base doubled n-1 times, at most Max.
+// its n-th failure in a row: half of Base doubled n-1 times, at most half
+// of Max.
 func (p *Pacer) ownWait(n int) time.Duration {
 	w := p.base
 	for i := 1; i < n && w < p.max; i++ {

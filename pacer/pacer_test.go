@@ -232,6 +232,32 @@ func TestReadBacksOffWhileOthersAreAnswered(t *testing.T) {
 	}
 }
 
+// TestReadKeepsThePaceOf429sWhileOthersAreAnswered: a 429 clears as soon
+// as a call in flight ends; while other reads are answered, a read
+// answered 429 comes back at the shared pace, not ever later.
+func TestReadKeepsThePaceOf429sWhileOthersAreAnswered(t *testing.T) {
+	c := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	o := c.options()
+	o.Max = time.Minute
+	p := New(o)
+	var calls int
+	err := p.Read(t.Context(), zerolog.Nop(), "read users back", func(context.Context) error {
+		p.Succeeded() // another read's answer, since this one's last try
+		if calls++; calls <= 10 {
+			return throttled
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Read() = %v, want the 11th call answered", err)
+	}
+	for i, w := range c.waits {
+		if w > o.Base {
+			t.Errorf("wait #%d after a 429 = %v (%v), want at most Base, %v: others' answers say the 429 cleared", i+1, w, c.waits, o.Base)
+		}
+	}
+}
+
 // TestReadHonoursRetryAfter: a retry hint in Zoho's answer is waited for,
 // by every caller.
 func TestReadHonoursRetryAfter(t *testing.T) {
