@@ -55,15 +55,7 @@ func (n *noSleep) pacer(attempts int) *pacer.Pacer {
 }
 
 func TestFetchCallsDoNotGrowWithRows(t *testing.T) {
-	seed := sandbox.DemoSeed()
-	base := seed.Users[len(seed.Users)-1]
-	for i := range 430 {
-		u := base
-		u.ID = "77" + strings.Repeat("0", 14) + string(rune('0'+i/100)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10))
-		u.Email = "extra" + u.ID + "@northwind-demo.example"
-		u.ZUID = ""
-		seed.Users = append(seed.Users, u)
-	}
+	seed := bigOrg(430)
 	srv, c := startSim(t, sandbox.Config{Seed: seed})
 	d, err := directory.Fetch(t.Context(), c, true, pacer.New(pacer.Options{}), zerolog.Nop())
 	if err != nil {
